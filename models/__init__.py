@@ -1,0 +1,1 @@
+"""Machine learning for Nudge (online models and the alert recommender); later issues."""

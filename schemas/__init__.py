@@ -1,0 +1,1 @@
+"""The contract: every message on every topic, topic layouts, and the settings."""

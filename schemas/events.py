@@ -1,0 +1,392 @@
+"""Input events: the envelope every producer publishes and its typed payloads.
+
+An event is a fact in the past tense. The envelope carries identity (``event_id``, used to
+drop duplicates), the user it belongs to (the Kafka key), event time (``occurred_at``,
+timezone-aware) and a ``payload`` whose shape is chosen by ``type``. Unknown fields are
+ignored so producers can add fields before Nudge reads them; wrong types are rejected.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = 1
+
+#: An amount of money in the event's currency. Up to 4 decimals (some currencies use 3).
+Money = Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=4)]
+#: A ratio in [0, 1] (risk scores, utilisation, progress).
+Ratio = Annotated[float, Field(ge=0.0, le=1.0)]
+#: Free text. Producers' over-long text is cut to this by the intake, not rejected.
+MAX_TEXT_LENGTH = 1024
+ShortText = Annotated[str, Field(max_length=MAX_TEXT_LENGTH)]
+Identifier = Annotated[str, Field(min_length=1, max_length=128)]
+Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class Source(StrEnum):
+    """Where the event was observed."""
+
+    WEB = "web"
+    APP = "app"
+    EMAIL = "email"
+    SMS = "sms"
+    PHONE = "phone"
+    OFFLINE = "offline"
+    BACKEND = "backend"
+
+
+class Channel(StrEnum):
+    """A way to reach a user."""
+
+    SMS = "sms"
+    EMAIL = "email"
+    PUSH = "push"
+    IN_APP = "in_app"
+    PHONE = "phone"
+
+
+class Context(_Payload):
+    """Where and on what the event happened. All optional."""
+
+    device: ShortText | None = None
+    country: Annotated[str, Field(pattern=r"^[A-Z]{2}$")] | None = None
+    timezone: ShortText | None = None
+    user_agent: ShortText | None = None
+    ip_country: Annotated[str, Field(pattern=r"^[A-Z]{2}$")] | None = None
+
+
+# --- money ---------------------------------------------------------------------------
+
+
+class Transaction(_Payload):
+    """Money moved on one of the user's accounts."""
+
+    type: Literal["transaction"] = "transaction"
+    amount: Money
+    currency: Currency = "USD"
+    merchant: ShortText | None = None
+    category: ShortText = "other"
+    direction: Literal["debit", "credit"] = "debit"
+
+
+class IncomeDeposit(_Payload):
+    """Income (salary, benefits, freelance) arrived."""
+
+    type: Literal["income_deposit"] = "income_deposit"
+    amount: Money
+    currency: Currency = "USD"
+    source_name: ShortText | None = None
+    kind: Literal["salary", "freelance", "benefits", "other"] = "salary"
+
+
+class BalanceSnapshot(_Payload):
+    """An account's balance and credit limit at a point in time."""
+
+    type: Literal["balance_snapshot"] = "balance_snapshot"
+    balance: Decimal
+    credit_limit: Money | None = None
+    currency: Currency = "USD"
+    account_kind: Literal["checking", "savings", "credit_card", "loan"] = "checking"
+
+
+class SavingsProgress(_Payload):
+    """Progress towards a savings goal."""
+
+    type: Literal["savings_progress"] = "savings_progress"
+    goal_id: Identifier
+    saved: Money
+    target: Money
+    currency: Currency = "USD"
+
+
+class Payment(_Payload):
+    """A bill or loan payment became due, was paid, or was missed."""
+
+    type: Literal["payment"] = "payment"
+    status: Literal["due", "paid", "missed"]
+    amount: Money
+    currency: Currency = "USD"
+    due_date: date | None = None
+    account_kind: ShortText = "loan"
+
+
+class Purchase(_Payload):
+    """The user bought a product from us (plan, upgrade, add-on)."""
+
+    type: Literal["purchase"] = "purchase"
+    product_id: Identifier
+    amount: Money
+    currency: Currency = "USD"
+
+
+# --- web and app behaviour -----------------------------------------------------------
+
+
+class PageView(_Payload):
+    """A page or screen was viewed."""
+
+    type: Literal["page_view"] = "page_view"
+    path: Annotated[str, Field(max_length=MAX_TEXT_LENGTH)]
+    referrer: Annotated[str, Field(max_length=MAX_TEXT_LENGTH)] | None = None
+    duration_seconds: Annotated[float, Field(ge=0)] | None = None
+
+
+class FormStart(_Payload):
+    """The user started filling a form."""
+
+    type: Literal["form_start"] = "form_start"
+    form_id: Identifier
+    product: ShortText | None = None
+
+
+class FormSubmit(_Payload):
+    """The user submitted a form."""
+
+    type: Literal["form_submit"] = "form_submit"
+    form_id: Identifier
+    product: ShortText | None = None
+
+
+class FormAbandon(_Payload):
+    """The client saw the user leave a form unfinished."""
+
+    type: Literal["form_abandon"] = "form_abandon"
+    form_id: Identifier
+    last_step: ShortText | None = None
+    product: ShortText | None = None
+
+
+class QuoteRequest(_Payload):
+    """The user asked for a quote."""
+
+    type: Literal["quote_request"] = "quote_request"
+    product: ShortText
+    quote_id: Identifier | None = None
+    amount: Money | None = None
+
+
+class ApplicationStart(_Payload):
+    """The user started an application (loan, card, account)."""
+
+    type: Literal["application_start"] = "application_start"
+    application_id: Identifier
+    product: ShortText
+
+
+class ApplicationComplete(_Payload):
+    """The user completed an application."""
+
+    type: Literal["application_complete"] = "application_complete"
+    application_id: Identifier
+    product: ShortText
+
+
+class AppSession(_Payload):
+    """A session in the mobile or web app ended."""
+
+    type: Literal["app_session"] = "app_session"
+    duration_seconds: Annotated[float, Field(ge=0)]
+    screens: Annotated[int, Field(ge=0)] = 0
+
+
+class FeatureUsed(_Payload):
+    """A product feature was used."""
+
+    type: Literal["feature_used"] = "feature_used"
+    feature: Identifier
+
+
+class EmailOpen(_Payload):
+    """A marketing or service email was opened (tracked by the email platform)."""
+
+    type: Literal["email_open"] = "email_open"
+    campaign_id: Identifier | None = None
+
+
+class EmailClick(_Payload):
+    """A link in an email was clicked."""
+
+    type: Literal["email_click"] = "email_click"
+    campaign_id: Identifier | None = None
+    url: Annotated[str, Field(max_length=MAX_TEXT_LENGTH)] | None = None
+
+
+class RecommendationInteraction(_Payload):
+    """The user acted on a recommendation shown to them."""
+
+    type: Literal["recommendation_interaction"] = "recommendation_interaction"
+    recommendation_id: Identifier
+    action: Literal["shown", "clicked", "dismissed", "accepted"]
+
+
+class GoalModification(_Payload):
+    """The user created, changed or abandoned a goal."""
+
+    type: Literal["goal_modification"] = "goal_modification"
+    goal_id: Identifier
+    action: Literal["created", "updated", "abandoned", "completed"]
+    target: Money | None = None
+
+
+# --- life signals --------------------------------------------------------------------
+
+
+class HealthSignal(_Payload):
+    """A wellness signal shared by the user (exercise, stress, sleep)."""
+
+    type: Literal["health_signal"] = "health_signal"
+    exercise_minutes: Annotated[float, Field(ge=0)] | None = None
+    stress_level: Ratio | None = None
+    sleep_hours: Annotated[float, Field(ge=0, le=24)] | None = None
+
+
+class CareerSignal(_Payload):
+    """A career signal: salary against market, skills, matching jobs."""
+
+    type: Literal["career_signal"] = "career_signal"
+    salary: Money | None = None
+    market_rate: Money | None = None
+    currency: Currency = "USD"
+    field: ShortText | None = None
+    skills: Annotated[list[ShortText], Field(max_length=100)] = []
+    missing_skills: Annotated[list[ShortText], Field(max_length=100)] = []
+    job_matches: Annotated[int, Field(ge=0)] = 0
+
+
+class ProfileUpdate(_Payload):
+    """Profile facts changed. Only the fields present are updated."""
+
+    type: Literal["profile_update"] = "profile_update"
+    first_name: Annotated[str, Field(max_length=64)] | None = None
+    birthday: date | None = None
+    lease_end: date | None = None
+    student_loan_grace_end: date | None = None
+    relationship_status: (
+        Literal["single", "partnered", "married", "separated", "divorced", "widowed"] | None
+    ) = None
+    timezone: ShortText | None = None
+    consent: dict[Channel, bool] = {}
+    tier: Literal["free", "standard", "premium"] | None = None
+
+
+class RiskScore(_Payload):
+    """A model scored the user's risk of missing payments."""
+
+    type: Literal["risk_score"] = "risk_score"
+    score: Ratio
+    level: Literal["low", "medium", "high", "critical"] | None = None
+    top_drivers: Annotated[list[ShortText], Field(max_length=10)] = []
+    model_version: ShortText | None = None
+
+
+class CommsOutcome(_Payload):
+    """What happened to a command Nudge emitted, reported by the notification service."""
+
+    type: Literal["comms_outcome"] = "comms_outcome"
+    command_id: Identifier
+    outcome: Literal[
+        "delivered",
+        "opened",
+        "clicked",
+        "replied",
+        "converted",
+        "opted_out",
+        "accepted_offer",
+        "engaged",
+        "no_response",
+    ]
+    channel: Channel | None = None
+    value: Money | None = None
+
+
+Payload = Annotated[
+    Transaction
+    | IncomeDeposit
+    | BalanceSnapshot
+    | SavingsProgress
+    | Payment
+    | Purchase
+    | PageView
+    | FormStart
+    | FormSubmit
+    | FormAbandon
+    | QuoteRequest
+    | ApplicationStart
+    | ApplicationComplete
+    | AppSession
+    | FeatureUsed
+    | EmailOpen
+    | EmailClick
+    | RecommendationInteraction
+    | GoalModification
+    | HealthSignal
+    | CareerSignal
+    | ProfileUpdate
+    | RiskScore
+    | CommsOutcome,
+    Field(discriminator="type"),
+]
+
+EVENT_TYPES: tuple[str, ...] = tuple(
+    model.model_fields["type"].default
+    for model in (
+        Transaction, IncomeDeposit, BalanceSnapshot, SavingsProgress, Payment, Purchase,
+        PageView, FormStart, FormSubmit, FormAbandon, QuoteRequest, ApplicationStart,
+        ApplicationComplete, AppSession, FeatureUsed, EmailOpen, EmailClick,
+        RecommendationInteraction, GoalModification, HealthSignal, CareerSignal,
+        ProfileUpdate, RiskScore, CommsOutcome,
+    )
+)  # fmt: skip
+
+
+class Event(BaseModel):
+    """The envelope of every input message (``behavior.events``, ``risk.scores``, ...).
+
+    The ``type`` is read from ``payload.type``; producers send it once, inside the payload.
+    """
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    event_id: Identifier
+    """Unique per event, chosen by the producer (a UUID); repeats are dropped."""
+    user_id: Identifier
+    occurred_at: AwareDatetime
+    """Event time, timezone-aware; windows and baselines use it, not arrival time."""
+    source: Source
+    session_id: Identifier | None = None
+    context: Context = Context()
+    payload: Payload
+
+    @property
+    def type(self) -> str:
+        """The event type (``payload.type``)."""
+        return self.payload.type
+
+
+def parse_event(raw: bytes | str | dict[str, object]) -> Event:
+    """Validate one input message.
+
+    Args:
+        raw: JSON bytes or text, or an already decoded mapping.
+
+    Returns:
+        The validated event.
+
+    Raises:
+        pydantic.ValidationError: The message is not a valid event.
+    """
+    if isinstance(raw, dict):
+        return Event.model_validate(raw)
+    return Event.model_validate_json(raw)
+
+

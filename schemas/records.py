@@ -1,0 +1,84 @@
+"""Records Nudge keeps about itself: every trigger decision and every dead letter."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict
+
+
+class Outcome(StrEnum):
+    """What an evaluation that matched its condition came to."""
+
+    FIRED = "fired"
+    SUPPRESSED = "suppressed"
+
+
+class SuppressionReason(StrEnum):
+    """Why a trigger whose condition held did not send."""
+
+    COOLDOWN = "cooldown"
+    FREQUENCY_CAP = "frequency_cap"
+    QUIET_HOURS = "quiet_hours"
+    NO_CONSENT = "no_consent"
+    HOLDOUT = "holdout"
+    LOWER_PRIORITY = "lower_priority"
+    EXCLUDED = "excluded"
+
+
+class TriggerDecision(BaseModel):
+    """One evaluation that fired or was suppressed (published on ``trigger.decisions``).
+
+    It answers "why did, or didn't, this user get a message?".
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    schema_version: Literal[1] = 1
+    decision_id: str
+    user_id: str
+    trigger_id: str
+    outcome: Outcome
+    reason: SuppressionReason | None = None
+    """Set when suppressed."""
+    detail: str
+    """A sentence that explains the decision with the numbers behind it."""
+    source_event_id: str | None
+    event_type: str | None
+    occurred_at: AwareDatetime
+    """Event time of the cause."""
+    features: dict[str, float]
+    """The feature values the condition was evaluated on."""
+    command_ids: list[str]
+
+
+class RejectionKind(StrEnum):
+    """Why an input message could not be used."""
+
+    NOT_JSON = "not_json"
+    INVALID = "invalid"
+    KEY_MISMATCH = "key_mismatch"
+
+
+class DeadLetter(BaseModel):
+    """An input message Nudge could not use, kept with the reason (``*.dlq`` topics).
+
+    Nothing is dropped silently: the original bytes come back here untouched.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    schema_version: Literal[1] = 1
+    dead_letter_id: str
+    topic: str
+    partition: int
+    offset: int
+    key: str | None
+    """The original key, base64."""
+    value: str
+    """The original value bytes, base64."""
+    kind: RejectionKind
+    error: str
+    """What was wrong, with field paths; never the offending values (they may be personal)."""
+    failed_at: AwareDatetime

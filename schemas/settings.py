@@ -1,0 +1,108 @@
+"""The one settings object: every knob Nudge reads, from ``NUDGE_*`` environment variables.
+
+Nothing else in the code base reads ``os.environ``. Locally, ``make kafka-up`` and
+``make db-up`` write the broker and database addresses to ``.run/kafka.env`` and
+``.run/postgres.env``; those files are read as defaults, and a real environment variable
+always wins over them.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: Files written by the local infrastructure scripts (see ``deploy/local``).
+LOCAL_ENV_FILES = (".run/kafka.env", ".run/postgres.env")
+
+
+class Settings(BaseSettings):
+    """Runtime configuration of workers, sinks and tools.
+
+    Each field's environment variable is ``NUDGE_`` followed by the field name in capitals.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="NUDGE_",
+        env_file=LOCAL_ENV_FILES,
+        env_file_encoding="utf-8",
+        extra="ignore",
+        frozen=True,
+    )
+
+    app_id: str = "nudge"
+    """NUDGE_APP_ID: Kafka consumer group and Faust application id; workers sharing it share work."""
+
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    """NUDGE_KAFKA_BOOTSTRAP: comma-separated ``host:port`` list of brokers."""
+
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    """NUDGE_KAFKA_SECURITY_PROTOCOL: how clients talk to the brokers."""
+
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "PLAIN"
+    """NUDGE_KAFKA_SASL_MECHANISM: SASL mechanism when the protocol is SASL_*."""
+
+    kafka_sasl_username: str | None = None
+    """NUDGE_KAFKA_SASL_USERNAME: SASL user name."""
+
+    kafka_sasl_password: SecretStr | None = None
+    """NUDGE_KAFKA_SASL_PASSWORD: SASL password (never logged)."""
+
+    kafka_ssl_cafile: str | None = None
+    """NUDGE_KAFKA_SSL_CAFILE: CA bundle that signed the brokers' certificates."""
+
+    kafka_ssl_certfile: str | None = None
+    """NUDGE_KAFKA_SSL_CERTFILE: client certificate for mutual TLS."""
+
+    kafka_ssl_keyfile: str | None = None
+    """NUDGE_KAFKA_SSL_KEYFILE: client private key for mutual TLS."""
+
+    database_url: SecretStr = SecretStr("postgresql+psycopg://postgres@127.0.0.1:5432/nudge")
+    """NUDGE_DATABASE_URL: SQLAlchemy URL of PostgreSQL (``postgresql+psycopg://...``)."""
+
+    topic_prefix: str = ""
+    """NUDGE_TOPIC_PREFIX: prepended to every topic name, to run several copies on one cluster."""
+
+    partitions: int = Field(default=4, ge=1, le=1024)
+    """NUDGE_PARTITIONS: partitions of every user-keyed topic and of the state changelog."""
+
+    replication_factor: int = Field(default=1, ge=1, le=7)
+    """NUDGE_REPLICATION_FACTOR: replicas of every topic Nudge creates (3 in production)."""
+
+    processing_guarantee: Literal["at_least_once", "exactly_once"] = "at_least_once"
+    """NUDGE_PROCESSING_GUARANTEE: Faust processing guarantee; the fault tests cover at_least_once."""
+
+    session_timeout_seconds: float = Field(default=30.0, ge=6.0, le=300.0)
+    """NUDGE_SESSION_TIMEOUT_SECONDS: a worker silent this long is presumed dead and its
+    partitions move to the others (the broker allows 6 s at the least)."""
+
+    store: str = "memory://"
+    """NUDGE_STORE: Faust table store, ``memory://`` (rebuilt from the changelog) or ``rocksdb://``."""
+
+    data_dir: str = ".run/worker"
+    """NUDGE_DATA_DIR: where a worker keeps its local table files."""
+
+    web_port: int = Field(default=6066, ge=0, le=65535)
+    """NUDGE_WEB_PORT: the worker's HTTP port (Faust web views); 0 picks a free port."""
+
+    metrics_port: int = Field(default=9464, ge=0, le=65535)
+    """NUDGE_METRICS_PORT: Prometheus ``/metrics`` port of this process; 0 disables it."""
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    """NUDGE_LOG_LEVEL: root log level; INFO stays quiet (start, stop, rebalances, errors)."""
+
+    max_event_age_seconds: float = Field(default=2 * 86400, gt=0)
+    """NUDGE_MAX_EVENT_AGE_SECONDS: older events (by ``occurred_at``) update state but fire nothing.
+
+    Backfills and replays of old history must not message users about last month.
+    """
+
+    sink_batch_size: int = Field(default=500, ge=1, le=100_000)
+    """NUDGE_SINK_BATCH_SIZE: most messages a sink writes in one database transaction."""
+
+    sink_batch_timeout_seconds: float = Field(default=0.5, gt=0)
+    """NUDGE_SINK_BATCH_TIMEOUT_SECONDS: longest a sink waits to fill a batch before writing."""
+
+    sink_retry_max_seconds: float = Field(default=30.0, gt=0)
+    """NUDGE_SINK_RETRY_MAX_SECONDS: cap of the exponential back-off while the database is down."""

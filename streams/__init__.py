@@ -1,0 +1,1 @@
+"""Nudge's stream worker: Faust app, agents, and the pure decision core they call."""

@@ -1,0 +1,1 @@
+"""Faust agents: decode, call the pure core, send. One module per stage."""

@@ -1,0 +1,160 @@
+"""The ingest stage: behaviour events in; decisions, commands and dead letters out.
+
+The agent reads batches, so each user's state record is written to the changelog once
+per batch rather than once per event (a changelog write costs about three times Faust's
+whole per-event overhead). Batches are acknowledged only after every output and state
+write of the batch is handed to the producer, and Faust flushes the producer before it
+commits offsets: a crash replays the batch, and per-event dedup plus deterministic ids
+make the replay harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import faust
+
+from schemas.settings import Settings
+from schemas.topics import BEHAVIOR_EVENTS, BEHAVIOR_EVENTS_DLQ, COMMS_COMMANDS, TRIGGER_DECISIONS
+from streams import metrics
+from streams.decisions import Result, process
+from streams.intake import Rejection, dead_letter, decode_event
+from streams.rendering import Catalogue, default_catalogue
+from streams.state import UserState
+from streams.triggers import DEFAULT_TRIGGERS, TriggerConfig
+
+log = logging.getLogger(__name__)
+
+#: Largest batch; bounds the latency one batch adds and the memory it holds.
+BATCH_MAX_EVENTS = 1000
+#: Longest wait to fill a batch: the most a quiet stream delays a command.
+BATCH_WINDOW_SECONDS = 0.05
+
+
+@dataclass(slots=True)
+class IngestStage:
+    """Everything one batch needs: the table, the output topics and the core's inputs."""
+
+    table: Any
+    decisions: Any
+    commands: Any
+    dead_letters: Any
+    source_topic: str
+    triggers: Sequence[TriggerConfig]
+    catalogue: Catalogue
+    max_event_age_seconds: float
+    clock: Callable[[], datetime]
+    keep_objects: bool
+    """Memory store: keep live records, not bytes, between batches (no decode per batch)."""
+
+    def handle(self, batch: Sequence[Any]) -> None:
+        """Process one batch of Faust events (raw key and value bytes)."""
+        now = self.clock()
+        dirty: dict[bytes, tuple[int, UserState]] = {}
+        for event in batch:
+            message = event.message
+            decoded, sanitised = decode_event(message.key, message.value)
+            if sanitised.removed:
+                metrics.FIELDS_SANITISED.labels("removed").inc(sanitised.removed)
+            if sanitised.truncated:
+                metrics.FIELDS_SANITISED.labels("truncated").inc(sanitised.truncated)
+            if isinstance(decoded, Rejection):
+                self._reject(decoded, message, now)
+                continue
+            key = decoded.user_id.encode()
+            held = dirty.get(key)
+            state = held[1] if held else self._load(key)
+            result = process(
+                state,
+                decoded,
+                self.triggers,
+                self.catalogue,
+                now=now,
+                max_event_age_seconds=self.max_event_age_seconds,
+            )
+            if result.applied:
+                dirty[key] = (message.partition, state)
+            self._emit(key, decoded.type, result, now)
+        for key, (partition, state) in dirty.items():
+            encoded = state.to_bytes()
+            self.table.data[key] = state if self.keep_objects else encoded
+            self.table.send_changelog(partition, key, encoded)
+        metrics.STATE_WRITES.inc(len(dirty))
+        metrics.BATCH_SIZE.observe(len(batch))
+
+    def _load(self, key: bytes) -> UserState:
+        stored = self.table.data.get(key)
+        if stored is None:
+            return UserState()
+        if isinstance(stored, UserState):
+            return stored
+        return UserState.from_bytes(stored)  # recovered from the changelog, or RocksDB
+
+    def _emit(self, key: bytes, event_type: str, result: Result, now: datetime) -> None:
+        if not result.applied:
+            metrics.EVENTS_DUPLICATE.inc()
+            return
+        metrics.EVENTS_IN.labels(event_type).inc()
+        if not result.evaluated:
+            metrics.EVENTS_STALE.inc()
+        for decision in result.decisions:
+            self.decisions.send_soon(key=key, value=decision.model_dump_json().encode())
+            reason = decision.reason.value if decision.reason else ""
+            metrics.DECISIONS.labels(decision.trigger_id, decision.outcome.value, reason).inc()
+        for command in result.commands:
+            self.commands.send_soon(key=key, value=command.model_dump_json().encode())
+            metrics.COMMANDS.labels(command.trigger_id, command.channel.value).inc()
+            latency = (now - command.created_at).total_seconds()
+            metrics.DECISION_LATENCY.labels(command.trigger_id).observe(max(latency, 0.0))
+
+    def _reject(self, rejection: Rejection, message: Any, now: datetime) -> None:
+        letter = dead_letter(
+            rejection,
+            topic=message.topic,
+            partition=message.partition,
+            offset=message.offset,
+            key=message.key,
+            value=message.value,
+            failed_at=now,
+        )
+        self.dead_letters.send_soon(key=message.key, value=letter.model_dump_json().encode())
+        metrics.EVENTS_INVALID.labels(self.source_topic, rejection.kind.value).inc()
+        log.warning(
+            "invalid event sent to the dead-letter topic",
+            extra={"partition": message.partition, "offset": message.offset,
+                   "kind": rejection.kind.value, "error": rejection.error},
+        )  # fmt: skip
+
+
+def register_ingest(
+    app: faust.App, settings: Settings, clock: Callable[[], datetime]
+) -> IngestStage:
+    """Declare the ingest agent, its state table and output topics on ``app``."""
+    prefix = settings.topic_prefix
+    source_name = BEHAVIOR_EVENTS.full_name(prefix)
+    source = app.topic(source_name, partitions=settings.partitions)
+    # Raw bytes on the changelog: the record serialises itself (UserState.to_bytes).
+    table = app.Table("user_state", partitions=settings.partitions, key_type=bytes, value_type=bytes)
+    stage = IngestStage(
+        table=table,
+        decisions=app.topic(TRIGGER_DECISIONS.full_name(prefix)),
+        commands=app.topic(COMMS_COMMANDS.full_name(prefix)),
+        dead_letters=app.topic(BEHAVIOR_EVENTS_DLQ.full_name(prefix)),
+        source_topic=source_name,
+        triggers=DEFAULT_TRIGGERS,
+        catalogue=default_catalogue(),
+        max_event_age_seconds=settings.max_event_age_seconds,
+        clock=clock,
+        keep_objects=settings.store.startswith("memory"),
+    )
+
+    async def ingest(stream: faust.StreamT[bytes]) -> None:
+        async for batch in stream.take_events(BATCH_MAX_EVENTS, within=BATCH_WINDOW_SECONDS):
+            stage.handle(batch)
+
+    app.agent(source, name="nudge.ingest")(ingest)
+    return stage

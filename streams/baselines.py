@@ -1,0 +1,122 @@
+"""Baselines derived from a user's event-time buckets: nothing here is stored.
+
+Weekly spending is a trailing 7-day window ending on a given UTC day; its baseline is the
+mean of the previous weekly windows (with deviation and trend). Monthly income compares a
+closed calendar month with the mean of the months before it. Windows that start before the
+user's first event are not counted, so a new user has no baseline instead of a zero one.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+
+DAYS_PER_WEEK = 7
+
+#: Weekly windows averaged into the spending baseline.
+BASELINE_WEEKS = 4
+#: Fewer full weeks than this and there is no spending baseline yet.
+MIN_BASELINE_WEEKS = 2
+
+#: Closed months averaged into the income baseline.
+BASELINE_MONTHS = 3
+#: Fewer full months than this and there is no income baseline yet.
+MIN_BASELINE_MONTHS = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Baseline:
+    """Mean, spread and direction of past periods (amounts in cents).
+
+    Attributes:
+        mean: Mean of the periods.
+        deviation: Population standard deviation of the periods.
+        trend: Least-squares slope per period, oldest to newest (cents per period).
+        periods: How many periods went in.
+    """
+
+    mean: float
+    deviation: float
+    trend: float
+    periods: int
+
+
+def week_spend(daily_spend: dict[int, int], end_day: int) -> int:
+    """Return debit spending (cents) over the 7 days ending on ``end_day``, inclusive."""
+    return sum(daily_spend.get(day, 0) for day in range(end_day - DAYS_PER_WEEK + 1, end_day + 1))
+
+
+def weekly_spend_baseline(
+    daily_spend: dict[int, int], end_day: int, first_day: int | None
+) -> Baseline | None:
+    """Return the baseline of the weeks before the week ending on ``end_day``.
+
+    Args:
+        daily_spend: UTC day number -> cents.
+        end_day: Last day of the current week.
+        first_day: First day the user was seen; earlier windows are not counted.
+
+    Returns:
+        The baseline over up to ``BASELINE_WEEKS`` previous full weeks, or ``None`` with
+        fewer than ``MIN_BASELINE_WEEKS`` of them.
+    """
+    if first_day is None:
+        return None
+    weeks = []
+    for back in range(BASELINE_WEEKS, 0, -1):  # oldest first, for the trend
+        week_end = end_day - back * DAYS_PER_WEEK
+        if week_end - DAYS_PER_WEEK + 1 >= first_day:
+            weeks.append(week_spend(daily_spend, week_end))
+    if len(weeks) < MIN_BASELINE_WEEKS:
+        return None
+    return summarise(weeks)
+
+
+def monthly_income_baseline(
+    monthly_income: dict[int, int], closed_month: int, first_day_month: int | None
+) -> Baseline | None:
+    """Return the income baseline of the months before ``closed_month``.
+
+    Args:
+        monthly_income: Month number -> cents.
+        closed_month: The month being judged; the baseline is the months before it.
+        first_day_month: Month of the user's first event. That month is partial, so only
+            months after it count.
+
+    Returns:
+        The baseline over up to ``BASELINE_MONTHS`` months, or ``None`` with fewer than
+        ``MIN_BASELINE_MONTHS`` full months.
+    """
+    if first_day_month is None:
+        return None
+    months = [
+        monthly_income.get(month, 0)
+        for month in range(closed_month - BASELINE_MONTHS, closed_month)
+        if month > first_day_month
+    ]
+    if len(months) < MIN_BASELINE_MONTHS:
+        return None
+    return summarise(months)
+
+
+def summarise(values: list[int]) -> Baseline:
+    """Return mean, population deviation and least-squares slope of ``values``."""
+    mean = statistics.fmean(values)
+    deviation = statistics.pstdev(values) if len(values) > 1 else 0.0
+    n = len(values)
+    x_mean = (n - 1) / 2
+    denominator = sum((x - x_mean) ** 2 for x in range(n))
+    trend = (
+        sum((x - x_mean) * (y - mean) for x, y in enumerate(values)) / denominator
+        if denominator
+        else 0.0
+    )
+    return Baseline(mean=mean, deviation=deviation, trend=trend, periods=n)
+
+
+def percent_change(current: float, baseline: float) -> float:
+    """Return the change from ``baseline`` to ``current`` in percent, rounded to 1e-9.
+
+    The rounding keeps exact edges exact: 120 over 100 is 20 %, not 19.999999999999996 %.
+    """
+    return round((current - baseline) / baseline * 100.0, 9)

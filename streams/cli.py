@@ -1,0 +1,91 @@
+"""The ``nudge`` command line: the one composition root of every process.
+
+It is the only module that reaches into ``sinks`` (lazily), so the stream worker never
+imports database code and the sink never imports the stream's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from schemas.settings import Settings
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of every sub-command."""
+    parser = argparse.ArgumentParser(prog="nudge", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("worker", help="run a stream worker (Faust)")
+    commands.add_parser("sink", help="run a sink: output topics -> PostgreSQL")
+    produce = commands.add_parser("produce", help="publish a synthetic population's events")
+    produce.add_argument("--users", type=int, default=500, help="users to simulate")
+    produce.add_argument("--rate", type=float, default=2000.0, help="events/s; 0 = unlimited")
+    produce.add_argument("--seed", type=int, default=7)
+    produce.add_argument("--history-days", type=int, default=100)
+    produce.add_argument("--invalid-share", type=float, default=0.0, help="malformed share")
+    schemas = commands.add_parser("schemas", help="contract tools")
+    schemas_commands = schemas.add_subparsers(dest="action", required=True)
+    export = schemas_commands.add_parser("export", help="write JSON Schema files")
+    export.add_argument("directory", type=Path)
+    db = commands.add_parser("db", help="database tools")
+    db_commands = db.add_subparsers(dest="action", required=True)
+    db_commands.add_parser("upgrade", help="apply Alembic migrations up to head")
+    topics = commands.add_parser("topics", help="Kafka topic tools")
+    topics_commands = topics.add_subparsers(dest="action", required=True)
+    topics_commands.add_parser("create", help="create every topic that does not exist")
+    demo = commands.add_parser("demo", help="run the whole pipeline on synthetic users")
+    demo.add_argument("--users", type=int, default=400)
+    demo.add_argument("--rate", type=float, default=1500.0)
+    demo.add_argument("--seed", type=int, default=7)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command named on the command line; return the exit status."""
+    args = build_parser().parse_args(argv)
+    settings = Settings()
+    if args.command == "worker":
+        from streams.worker import run_worker
+
+        run_worker(settings)
+    elif args.command == "sink":
+        from sinks.worker import main as run_sink_process
+
+        run_sink_process(settings)
+    elif args.command == "produce":
+        from streams.producer import produce
+
+        report = asyncio.run(
+            produce(settings, users=args.users, rate=args.rate, seed=args.seed,
+                    history_days=args.history_days, invalid_share=args.invalid_share)
+        )  # fmt: skip
+        print(f"sent {report.events_sent} events ({report.invalid_sent} malformed) "
+              f"for {report.users} users in {report.seconds:.1f} s")  # fmt: skip
+    elif args.command == "schemas":
+        from schemas.export import export_schemas
+
+        for path in export_schemas(args.directory):
+            print(path)
+    elif args.command == "db":
+        from sinks.migrate import upgrade
+
+        upgrade(settings)
+        print("database: migrated to head")
+    elif args.command == "topics":
+        from streams.kafka import ensure_topics
+
+        created = asyncio.run(ensure_topics(settings))
+        print(f"topics: created {len(created)}")
+    elif args.command == "demo":
+        from streams.demo import run_demo
+
+        return run_demo(settings, users=args.users, rate=args.rate, seed=args.seed)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,52 @@
+"""Every Prometheus metric the stream worker exports, in one place.
+
+Labels are low-cardinality (event type, trigger, channel, reason, topic); never a user id.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+#: Event time -> command latency spans sub-second live traffic to minutes of catch-up.
+LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0)
+#: Agent batches hold up to ``BATCH_MAX_EVENTS`` events.
+BATCH_BUCKETS = (1, 10, 50, 100, 250, 500, 1000, 2000)
+
+EVENTS_IN = Counter("nudge_events_total", "Valid events processed.", ["type"])
+EVENTS_INVALID = Counter(
+    "nudge_events_invalid_total", "Input messages sent to a dead-letter topic.", ["topic", "kind"]
+)
+EVENTS_DUPLICATE = Counter(
+    "nudge_events_duplicate_total", "Events dropped because their event_id was already applied."
+)
+EVENTS_STALE = Counter(
+    "nudge_events_stale_total", "Events older than the evaluation horizon (state only)."
+)
+FIELDS_SANITISED = Counter(
+    "nudge_fields_sanitised_total",
+    "Sensitive keys removed or over-long text cut at the intake.",
+    ["action"],
+)
+DECISIONS = Counter(
+    "nudge_trigger_decisions_total",
+    "Trigger evaluations whose condition held, by outcome and suppression reason.",
+    ["trigger", "outcome", "reason"],
+)
+COMMANDS = Counter(
+    "nudge_commands_total", "Communication commands emitted.", ["trigger", "channel"]
+)
+DECISION_LATENCY = Histogram(
+    "nudge_decision_latency_seconds",
+    "From an event's occurred_at to the command it caused being emitted.",
+    ["trigger"],
+    buckets=LATENCY_BUCKETS,
+)
+BATCH_SIZE = Histogram(
+    "nudge_agent_batch_events", "Events per agent batch.", buckets=BATCH_BUCKETS
+)
+STATE_WRITES = Counter(
+    "nudge_state_writes_total", "Per-user state records written to the changelog."
+)
+USERS_TRACKED = Gauge(
+    "nudge_users_tracked", "Per-user state records held by this worker's partitions."
+)

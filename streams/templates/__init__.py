@@ -1,0 +1,1 @@
+"""Message templates shipped with Nudge (``catalogue.yaml``)."""

@@ -1,0 +1,104 @@
+"""Shared fixtures: the real local Kafka broker and PostgreSQL, started once per session.
+
+Integration tests get a fresh topic prefix, consumer group and database each, so they
+never see each other's messages or rows.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from schemas.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _read_env_file(path: Path) -> dict[str, str]:
+    values = {}
+    for line in path.read_text().splitlines():
+        name, _, value = line.partition("=")
+        values[name.strip()] = value.strip()
+    return values
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> str:
+    """Bootstrap address of the local broker (started if it is not running)."""
+    subprocess.run([str(ROOT / "deploy/local/kafka.sh"), "up"], check=True, capture_output=True)
+    return _read_env_file(ROOT / ".run/kafka.env")["NUDGE_KAFKA_BOOTSTRAP"]
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_url() -> str:
+    """SQLAlchemy URL of the server's maintenance database (server started if needed)."""
+    if os.environ.get("NUDGE_DATABASE_URL"):
+        url = os.environ["NUDGE_DATABASE_URL"]
+    else:
+        subprocess.run(
+            [sys.executable, str(ROOT / "deploy/local/postgres.py"), "up"],
+            check=True,
+            capture_output=True,
+        )
+        url = _read_env_file(ROOT / ".run/postgres.env")["NUDGE_DATABASE_URL"]
+    return url
+
+
+def _libpq(url: str) -> str:
+    return url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+def _with_database(url: str, name: str) -> str:
+    head, sep, query = url.partition("?")
+    base = head.rsplit("/", 1)[0]
+    return f"{base}/{name}{sep}{query}"
+
+
+@pytest.fixture
+def database_url(postgres_admin_url: str) -> Iterator[str]:
+    """A fresh, empty database for one test; dropped afterwards."""
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    admin = _libpq(_with_database(postgres_admin_url, "postgres"))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    yield _with_database(postgres_admin_url, name)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+
+
+@pytest.fixture
+def make_settings(
+    kafka_bootstrap: str, database_url: str, tmp_path: Path
+) -> Callable[..., Settings]:
+    """Build settings for one test: its own topic prefix, app id, database and data dir."""
+    tag = uuid.uuid4().hex[:10]
+
+    def build(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "kafka_bootstrap": kafka_bootstrap,
+            "database_url": database_url,
+            "topic_prefix": f"t{tag}.",
+            "app_id": f"nudge-test-{tag}",
+            "partitions": 2,
+            "data_dir": str(tmp_path / "worker"),
+            "web_port": 0,
+            "metrics_port": 0,
+            "sink_batch_timeout_seconds": 0.1,
+            # A killed worker's partitions move after this; short keeps crash tests quick.
+            "session_timeout_seconds": 6.0,
+        }
+        values.update(overrides)
+        return Settings(**values)
+
+    return build

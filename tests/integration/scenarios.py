@@ -1,0 +1,79 @@
+"""Event histories for integration tests, relative to the real clock.
+
+The worker evaluates only fresh events (within two days of now), so histories end now.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from schemas.events import Event
+
+
+def event(user: str, at: datetime, payload: dict[str, object], event_id: str | None = None) -> Event:
+    """Build a validated event."""
+    return Event.model_validate(
+        {
+            "event_id": event_id or str(uuid.uuid4()),
+            "user_id": user,
+            "occurred_at": at.isoformat(),
+            "source": "app",
+            "payload": payload,
+        }
+    )
+
+
+def spend(user: str, at: datetime, amount: str, event_id: str | None = None) -> Event:
+    """A debit card transaction."""
+    return event(user, at, {"type": "transaction", "amount": amount, "category": "groceries"}, event_id)
+
+
+def named(user: str, at: datetime, first_name: str) -> Event:
+    """A profile update giving the user's first name."""
+    return event(user, at, {"type": "profile_update", "first_name": first_name})
+
+
+def steady_spender(user: str, now: datetime, days: int = 35, daily: str = "50.00") -> list[Event]:
+    """A user who spends the same every day up to an hour ago."""
+    start = now - timedelta(days=days)
+    events = [named(user, start - timedelta(hours=1), user.split("-")[0].title())]
+    events += [spend(user, now - timedelta(days=d, hours=1), daily) for d in range(days, -1, -1)]
+    return events
+
+
+def spiker(user: str, now: datetime) -> list[Event]:
+    """A steady spender who spends an extra $400 a few minutes ago."""
+    return [*steady_spender(user, now), spend(user, now - timedelta(minutes=5), "400.00", f"{user}-spike")]
+
+
+def month_start(moment: datetime, back: int) -> datetime:
+    """Midnight UTC on the first day of the month ``back`` months before ``moment``."""
+    index = moment.year * 12 + moment.month - 1 - back
+    return datetime(index // 12, index % 12 + 1, 1, tzinfo=UTC)
+
+
+def income_dropper(user: str, now: datetime, drop: Decimal = Decimal("0.33")) -> list[Event]:
+    """Paid $3000 on the 1st for months, a third less last month, and active this month."""
+    events = [named(user, month_start(now, 5) + timedelta(days=20), "Dana")]
+    for back in (4, 3, 2, 1):
+        amount = Decimal(3000) * (1 - drop) if back == 1 else Decimal(3000)
+        events.append(
+            event(user, month_start(now, back) + timedelta(hours=9),
+                  {"type": "income_deposit", "amount": str(amount.quantize(Decimal("0.01")))})
+        )  # fmt: skip
+    this_month = month_start(now, 0)
+    fresh = now - min((now - this_month) / 2, timedelta(hours=1))
+    events.append(spend(user, fresh, "20.00", f"{user}-fresh"))
+    return events
+
+
+def ordered(*histories: list[Event]) -> list[Event]:
+    """Merge histories by event time, as producers would publish them."""
+    return sorted((e for history in histories for e in history), key=lambda e: e.occurred_at)
+
+
+def as_messages(events: list[Event]) -> list[tuple[bytes | None, bytes]]:
+    """Kafka (key, value) pairs for events."""
+    return [(e.user_id.encode(), e.model_dump_json().encode()) for e in events]
