@@ -14,7 +14,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from schemas.events import Channel
 
-COMMAND_SCHEMA_VERSION = 1
+COMMAND_SCHEMA_VERSION: Literal[1] = 1
 
 
 class Priority(StrEnum):

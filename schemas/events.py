@@ -8,14 +8,19 @@ ignored so producers can add fields before Nudge reads them; wrong types are rej
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Literal[1] = 1
+
+#: Event times outside this range are producer errors (unit mix-ups, unset clocks), and
+#: would overflow date arithmetic near the limits of ``datetime``.
+EARLIEST_OCCURRED_AT = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST_OCCURRED_AT = datetime(2100, 1, 1, tzinfo=UTC)
 
 #: An amount of money in the event's currency. Up to 4 decimals (some currencies use 3).
 Money = Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=4)]
@@ -367,6 +372,18 @@ class Event(BaseModel):
     context: Context = Context()
     payload: Payload
 
+    @field_validator("occurred_at")
+    @classmethod
+    def _in_range(cls, value: datetime) -> datetime:
+        try:
+            in_range = EARLIEST_OCCURRED_AT <= value < LATEST_OCCURRED_AT
+        except OverflowError:
+            in_range = False
+        if not in_range:
+            msg = "must be between 2000-01-01 and 2100-01-01 UTC"
+            raise ValueError(msg)
+        return value
+
     @property
     def type(self) -> str:
         """The event type (``payload.type``)."""
@@ -388,5 +405,3 @@ def parse_event(raw: bytes | str | dict[str, object]) -> Event:
     if isinstance(raw, dict):
         return Event.model_validate(raw)
     return Event.model_validate_json(raw)
-
-

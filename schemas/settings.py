@@ -32,7 +32,7 @@ class Settings(BaseSettings):
     )
 
     app_id: str = "nudge"
-    """NUDGE_APP_ID: Kafka consumer group and Faust application id; workers sharing it share work."""
+    """NUDGE_APP_ID: Faust application id and consumer group; workers sharing it share work."""
 
     kafka_bootstrap: str = "127.0.0.1:9092"
     """NUDGE_KAFKA_BOOTSTRAP: comma-separated ``host:port`` list of brokers."""
@@ -71,7 +71,7 @@ class Settings(BaseSettings):
     """NUDGE_REPLICATION_FACTOR: replicas of every topic Nudge creates (3 in production)."""
 
     processing_guarantee: Literal["at_least_once", "exactly_once"] = "at_least_once"
-    """NUDGE_PROCESSING_GUARANTEE: Faust processing guarantee; the fault tests cover at_least_once."""
+    """NUDGE_PROCESSING_GUARANTEE: Faust's guarantee; the fault tests cover at_least_once."""
 
     session_timeout_seconds: float = Field(default=30.0, ge=6.0, le=300.0)
     """NUDGE_SESSION_TIMEOUT_SECONDS: a worker silent this long is presumed dead and its

@@ -47,25 +47,25 @@ def week_spend(daily_spend: dict[int, int], end_day: int) -> int:
 
 
 def weekly_spend_baseline(
-    daily_spend: dict[int, int], end_day: int, first_day: int | None
+    daily_spend: dict[int, int], end_day: int, since_day: int | None
 ) -> Baseline | None:
     """Return the baseline of the weeks before the week ending on ``end_day``.
 
     Args:
         daily_spend: UTC day number -> cents.
         end_day: Last day of the current week.
-        first_day: First day the user was seen; earlier windows are not counted.
+        since_day: First day of spending history; windows starting earlier are not counted.
 
     Returns:
         The baseline over up to ``BASELINE_WEEKS`` previous full weeks, or ``None`` with
         fewer than ``MIN_BASELINE_WEEKS`` of them.
     """
-    if first_day is None:
+    if since_day is None:
         return None
     weeks = []
     for back in range(BASELINE_WEEKS, 0, -1):  # oldest first, for the trend
         week_end = end_day - back * DAYS_PER_WEEK
-        if week_end - DAYS_PER_WEEK + 1 >= first_day:
+        if week_end - DAYS_PER_WEEK + 1 >= since_day:
             weeks.append(week_spend(daily_spend, week_end))
     if len(weeks) < MIN_BASELINE_WEEKS:
         return None
@@ -73,26 +73,26 @@ def weekly_spend_baseline(
 
 
 def monthly_income_baseline(
-    monthly_income: dict[int, int], closed_month: int, first_day_month: int | None
+    monthly_income: dict[int, int], closed_month: int, since_month: int | None
 ) -> Baseline | None:
     """Return the income baseline of the months before ``closed_month``.
 
     Args:
         monthly_income: Month number -> cents.
         closed_month: The month being judged; the baseline is the months before it.
-        first_day_month: Month of the user's first event. That month is partial, so only
+        since_month: Month of the first income. That month may be partial, so only
             months after it count.
 
     Returns:
         The baseline over up to ``BASELINE_MONTHS`` months, or ``None`` with fewer than
         ``MIN_BASELINE_MONTHS`` full months.
     """
-    if first_day_month is None:
+    if since_month is None:
         return None
     months = [
         monthly_income.get(month, 0)
         for month in range(closed_month - BASELINE_MONTHS, closed_month)
-        if month > first_day_month
+        if month > since_month
     ]
     if len(months) < MIN_BASELINE_MONTHS:
         return None

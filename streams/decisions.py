@@ -84,23 +84,24 @@ def decide(
 ) -> None:
     """Turn one match into a fired or suppressed decision, adding it to ``result``."""
     occurred = event.occurred_at.timestamp()
-    the_decision_id = decision_id(config.trigger_id, event.user_id, match.cause)
     last = state.last_fired.get(config.trigger_id)
-    channels = [c for c in config.channels if state.profile.get("consent", {}).get(c, True)]
+    consent = state.profile.get("consent", {})
+    channels = [c for c in config.channels if consent.get(c, True)]
     reason: SuppressionReason | None = None
     detail = match.detail
-    if last is not None and 0 <= occurred - last < config.cooldown_seconds:
+    # Both sides: a late event dated just before the last firing is as close to it.
+    if last is not None and abs(occurred - last) < config.cooldown_seconds:
         reason = SuppressionReason.COOLDOWN
-        detail += f" Suppressed: fired {(occurred - last) / 86_400:.1f} days ago (cooldown)."
+        detail += f" Suppressed: {abs(occurred - last) / 86_400:.1f} days from the last firing."
     elif not channels:
         reason = SuppressionReason.NO_CONSENT
         detail += " Suppressed: the user has withdrawn consent on every channel."
     commands = [] if reason else _commands(state, event, config, match, catalogue, channels)
     if reason is None:
-        state.last_fired[config.trigger_id] = occurred
+        state.last_fired[config.trigger_id] = max(occurred, last or occurred)
     result.decisions.append(
         TriggerDecision(
-            decision_id=the_decision_id,
+            decision_id=decision_id(config.trigger_id, event.user_id, match.cause),
             user_id=event.user_id,
             trigger_id=config.trigger_id,
             outcome=Outcome.SUPPRESSED if reason else Outcome.FIRED,
@@ -127,9 +128,7 @@ def _commands(
     values = {"user_name": state.profile.get("first_name") or "", **match.variables}
     commands = []
     for channel in channels:
-        template = catalogue.get(config.trigger_id, channel)
-        if template is None:
-            continue
+        template = catalogue.require(config.trigger_id, channel)
         rendered = render(template, values, catalogue.fallbacks)
         commands.append(
             SendCommunication(

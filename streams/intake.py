@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from schemas.events import MAX_TEXT_LENGTH, Event
 from schemas.ids import dead_letter_id
 from schemas.records import DeadLetter, RejectionKind
+from schemas.validation import describe_validation_error
 
 #: Keys removed wherever they appear (compared lower-case, without ``_`` and ``-``).
 SENSITIVE_KEYS = frozenset(
@@ -36,6 +37,9 @@ SENSITIVE_PARTS = ("password", "secret", "token", "cardnumber")
 #: 13 to 19 digits, optionally grouped by spaces or dashes: a payment card number shape.
 CARD_NUMBER = re.compile(r"^(?:\d[ -]?){12,18}\d$")
 REDACTED = "[redacted]"
+#: Producers' clocks drift; an event further ahead of ours than this is a producer error
+#: (it would also become every bucket's "newest" and hide the user's real history).
+FUTURE_TOLERANCE = timedelta(hours=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,12 +58,15 @@ class Sanitised:
     truncated: int = 0
 
 
-def decode_event(key: bytes | None, value: bytes | None) -> tuple[Event | Rejection, Sanitised]:
+def decode_event(
+    key: bytes | None, value: bytes | None, *, now: datetime
+) -> tuple[Event | Rejection, Sanitised]:
     """Decode and validate one message of an input topic.
 
     Args:
         key: The Kafka key; must be the event's ``user_id`` when present.
         value: The Kafka value: one JSON event.
+        now: Processing time; events more than ``FUTURE_TOLERANCE`` ahead are rejected.
 
     Returns:
         The event or the rejection, and what the sanitiser removed or cut.
@@ -76,27 +83,37 @@ def decode_event(key: bytes | None, value: bytes | None) -> tuple[Event | Reject
     try:
         event = Event.model_validate(clean)
     except ValidationError as exc:
-        return Rejection(RejectionKind.INVALID, describe(exc)), report
+        return Rejection(RejectionKind.INVALID, describe_validation_error(exc)), report
+    if event.occurred_at > now + FUTURE_TOLERANCE:
+        error = f"occurred_at: more than {FUTURE_TOLERANCE} ahead of the processing clock"
+        return Rejection(RejectionKind.INVALID, error), report
     if key is not None and key != event.user_id.encode():
         error = "message key is not the event's user_id (events must be keyed by user)"
         return Rejection(RejectionKind.KEY_MISMATCH, error), report
     return event, report
 
 
-def sanitise(node: Any, report: Sanitised) -> Any:
-    """Return ``node`` without sensitive keys, card numbers or over-long text."""
+def sanitise(node: Any, report: Sanitised, *, identifier: bool = False) -> Any:
+    """Return ``node`` without sensitive keys, card numbers or over-long text.
+
+    Args:
+        node: Decoded JSON.
+        report: Counts what was removed or cut.
+        identifier: ``node`` is the value of an id field (``*_id``): a numeric id may pass
+            the card-number check, and redacting it would merge distinct events or users.
+    """
     if isinstance(node, dict):
         kept = {}
         for name, child in node.items():
             if is_sensitive(name):
                 report.removed += 1
             else:
-                kept[name] = sanitise(child, report)
+                kept[name] = sanitise(child, report, identifier=str(name).endswith("_id"))
         return kept
     if isinstance(node, list):
         return [sanitise(child, report) for child in node]
     if isinstance(node, str):
-        if CARD_NUMBER.match(node) and luhn_valid(node):
+        if not identifier and CARD_NUMBER.match(node) and luhn_valid(node):
             report.removed += 1
             return REDACTED
         if len(node) > MAX_TEXT_LENGTH:
@@ -120,15 +137,6 @@ def luhn_valid(text: str) -> bool:
             digit = digit * 2 - 9 if digit > 4 else digit * 2
         total += digit
     return total % 10 == 0
-
-
-def describe(error: ValidationError) -> str:
-    """Summarise a validation error as ``path: message`` pairs, without input values."""
-    parts = []
-    for item in error.errors(include_input=False, include_url=False)[:10]:
-        path = ".".join(str(step) for step in item["loc"]) or "(root)"
-        parts.append(f"{path}: {item['msg']}")
-    return "; ".join(parts)
 
 
 def dead_letter(

@@ -41,9 +41,7 @@ DECISION_LATENCY = Histogram(
     ["trigger"],
     buckets=LATENCY_BUCKETS,
 )
-BATCH_SIZE = Histogram(
-    "nudge_agent_batch_events", "Events per agent batch.", buckets=BATCH_BUCKETS
-)
+BATCH_SIZE = Histogram("nudge_agent_batch_events", "Events per agent batch.", buckets=BATCH_BUCKETS)
 STATE_WRITES = Counter(
     "nudge_state_writes_total", "Per-user state records written to the changelog."
 )

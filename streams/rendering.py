@@ -1,15 +1,18 @@
 """Safe rendering of ``{{variable}}`` templates for each channel.
 
 No template logic comes from data: a placeholder is replaced by a value and nothing else.
-Values are escaped for the channel (HTML for email, control characters removed for SMS and
-push), a missing value falls back to a default, and SMS is held to one 160-character part.
+Every value loses control, format (bidi overrides) and line-separator characters; in an
+email body, which is HTML, it is also HTML-escaped (subjects and SMS/push are plain
+text). A value that is missing or blank falls back to a default, and SMS is held to one
+160-character GSM-7 part.
 """
 
 from __future__ import annotations
 
 import html
 import re
-from collections.abc import Mapping
+import unicodedata
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -24,7 +27,12 @@ PLACEHOLDER = re.compile(r"\{\{\s*([a-z_][a-z0-9_]*)\s*\}\}")
 SMS_LIMIT = 160
 #: Longest value substituted for one placeholder, so data cannot flood a message.
 MAX_VALUE_LENGTH = 200
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+#: Marks a cut SMS. Three dots, not "…": that character is outside GSM-7 and would turn
+#: the message into UCS-2, where a part holds 70 characters, not 160.
+SMS_CUT_MARK = "..."
+#: Unicode categories removed from values: control, format (bidi overrides, zero-width),
+#: line and paragraph separators.
+_STRIPPED_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +74,18 @@ class Catalogue:
         """Return the template for a message on a channel, if there is one."""
         return self.templates.get((message_id, channel))
 
+    def require(self, message_id: str, channel: Channel) -> Template:
+        """Return the template for a message on a channel.
+
+        Raises:
+            KeyError: There is none; ``missing`` finds these before a worker starts.
+        """
+        return self.templates[(message_id, channel)]
+
+    def missing(self, wanted: Iterable[tuple[str, Channel]]) -> list[str]:
+        """Return ``message.channel`` for each wanted pair that has no template."""
+        return [f"{m}.{c.value}" for m, c in wanted if (m, c) not in self.templates]
+
 
 def parse_catalogue(document: Mapping[str, Any]) -> Catalogue:
     """Build a catalogue from its YAML document (see ``templates/catalogue.yaml``)."""
@@ -75,7 +95,9 @@ def parse_catalogue(document: Mapping[str, Any]) -> Catalogue:
             part = spec.get(channel.value)
             if part is None:
                 continue
-            subject, body = (None, part) if isinstance(part, str) else (part.get("subject"), part["body"])
+            subject, body = (
+                (None, part) if isinstance(part, str) else (part.get("subject"), part["body"])
+            )
             templates[(message_id, channel)] = Template(
                 template_id=f"{message_id}.{channel.value}",
                 version=int(spec["version"]),
@@ -93,10 +115,10 @@ def default_catalogue() -> Catalogue:
     return parse_catalogue(yaml.safe_load(text))
 
 
-def escape_value(value: str, channel: Channel) -> str:
-    """Make one value safe to place in a message on ``channel``."""
-    flat = _CONTROL.sub(" ", value).strip()[:MAX_VALUE_LENGTH]
-    return html.escape(flat, quote=True) if channel is Channel.EMAIL else flat
+def plain_value(value: str) -> str:
+    """Return ``value`` as one line of plain text: no control or format characters."""
+    kept = (" " if unicodedata.category(c) in _STRIPPED_CATEGORIES else c for c in value)
+    return " ".join("".join(kept).split())[:MAX_VALUE_LENGTH]
 
 
 def render(template: Template, values: Mapping[str, str], fallbacks: Mapping[str, str]) -> Rendered:
@@ -104,23 +126,26 @@ def render(template: Template, values: Mapping[str, str], fallbacks: Mapping[str
 
     Args:
         template: What to render.
-        values: Variable name -> raw value. Missing or empty values use ``fallbacks``,
-            then the empty string.
+        values: Variable name -> raw value. A value that is missing, or blank once
+            cleaned, uses ``fallbacks``, then the empty string.
         fallbacks: Defaults per variable name.
 
     Returns:
-        The subject and body, and the escaped values actually used.
+        The subject and body, and the plain values used (before any HTML escaping).
     """
     used: dict[str, str] = {}
+    for name in PLACEHOLDER.findall(f"{template.subject or ''} {template.body}"):
+        used[name] = plain_value(values.get(name, "")) or plain_value(fallbacks.get(name, ""))
+    html_body = template.channel is Channel.EMAIL
 
-    def substitute(match: re.Match[str]) -> str:
-        name = match.group(1)
-        raw = values.get(name) or fallbacks.get(name, "")
-        used[name] = escape_value(raw, template.channel)
-        return used[name]
+    def in_body(match: re.Match[str]) -> str:
+        value = used[match.group(1)]
+        return html.escape(value, quote=True) if html_body else value
 
-    subject = PLACEHOLDER.sub(substitute, template.subject) if template.subject else None
-    body = PLACEHOLDER.sub(substitute, template.body)
+    subject = (
+        PLACEHOLDER.sub(lambda m: used[m.group(1)], template.subject) if template.subject else None
+    )
+    body = PLACEHOLDER.sub(in_body, template.body)
     if template.channel is Channel.SMS:
         body = fit_sms(body)
     return Rendered(subject=subject, body=body, variables=used)
@@ -131,5 +156,6 @@ def fit_sms(text: str) -> str:
     text = " ".join(text.split())
     if len(text) <= SMS_LIMIT:
         return text
-    cut = text[: SMS_LIMIT - 1].rsplit(" ", 1)[0]
-    return cut + "…"
+    room = SMS_LIMIT - len(SMS_CUT_MARK)
+    cut = text[:room] if text[room] == " " else text[:room].rsplit(" ", 1)[0]
+    return cut.rstrip() + SMS_CUT_MARK

@@ -52,8 +52,11 @@ class UserState:
     """Everything Nudge remembers about one user.
 
     Attributes:
-        first_day: UTC day number of the first event seen; baselines only count full
-            windows after it, so a new user has no baseline rather than a zero one.
+        first_day: UTC day number of the first event seen.
+        spend_since: UTC day of the first debit. Spending baselines only count full
+            windows from it, so a new customer has no baseline rather than a low one.
+        income_since: Month of the first income deposit; income baselines only count
+            the full months after it.
         watermark: Latest ``occurred_at`` seen (epoch seconds).
         daily_spend: UTC day number -> debit total in cents.
         monthly_income: Month number -> income in cents.
@@ -67,6 +70,8 @@ class UserState:
     """
 
     first_day: int | None = None
+    spend_since: int | None = None
+    income_since: int | None = None
     watermark: float = 0.0
     daily_spend: dict[int, int] = field(default_factory=dict)
     monthly_income: dict[int, int] = field(default_factory=dict)
@@ -87,6 +92,8 @@ class UserState:
             {
                 "v": 1,
                 "first_day": self.first_day,
+                "spend_since": self.spend_since,
+                "income_since": self.income_since,
                 "watermark": self.watermark,
                 "daily_spend": list(self.daily_spend.items()),
                 "monthly_income": list(self.monthly_income.items()),
@@ -105,6 +112,8 @@ class UserState:
         data = orjson.loads(raw)
         return cls(
             first_day=data["first_day"],
+            spend_since=data["spend_since"],
+            income_since=data["income_since"],
             watermark=data["watermark"],
             daily_spend={int(k): int(v) for k, v in data["daily_spend"]},
             monthly_income={int(k): int(v) for k, v in data["monthly_income"]},
@@ -144,24 +153,29 @@ def apply_event(state: UserState, event: Event) -> bool:
 
     payload = event.payload
     if isinstance(payload, Transaction) and payload.direction == "debit":
-        _add_bucket(state.daily_spend, day, to_cents(payload.amount), DAILY_BUCKETS_KEPT)
+        if _add_bucket(state.daily_spend, day, to_cents(payload.amount), DAILY_BUCKETS_KEPT):
+            state.spend_since = day if state.spend_since is None else min(state.spend_since, day)
     elif isinstance(payload, IncomeDeposit):
         month = month_number(event.occurred_at)
-        _add_bucket(state.monthly_income, month, to_cents(payload.amount), MONTHLY_BUCKETS_KEPT)
+        cents = to_cents(payload.amount)
+        if _add_bucket(state.monthly_income, month, cents, MONTHLY_BUCKETS_KEPT):
+            since = state.income_since
+            state.income_since = month if since is None else min(since, month)
     elif isinstance(payload, ProfileUpdate):
         _apply_profile(state.profile, payload)
     return True
 
 
-def _add_bucket(buckets: dict[int, int], key: int, cents: int, kept: int) -> None:
-    """Add to a bucket; drop buckets too old to matter (and late events older than those)."""
+def _add_bucket(buckets: dict[int, int], key: int, cents: int, kept: int) -> bool:
+    """Add to a bucket and drop buckets too old to matter; False if ``key`` is one of those."""
     newest = max(buckets, default=key)
     if key <= newest - kept:
-        return  # later than the allowed lateness: no window still looks at that bucket
+        return False  # later than the allowed lateness: no window looks at that bucket
     buckets[key] = buckets.get(key, 0) + cents
     if key > newest:
         for old in [k for k in buckets if k <= key - kept]:
             del buckets[old]
+    return True
 
 
 def _apply_profile(profile: dict[str, Any], update: ProfileUpdate) -> None:

@@ -51,7 +51,9 @@ class TriggerConfig:
         event_types: Event types that evaluate it.
         threshold_percent: Change against the baseline that matches, in percent
             (positive: at least this much above; for drops, at least this much below).
-        min_amount_cents: Smallest current amount that can match, in cents.
+        min_amount_cents: Smallest amount the comparison is about, in cents: this week's
+            spending for a spike, the usual monthly income for a drop (a drop from a
+            tiny income is noise).
         cooldown_seconds: After a firing, matches are suppressed this long (event time).
         priority: Arbitration rank and the commands' priority.
         channels: Channels to send on, in order of preference.
@@ -75,12 +77,12 @@ def spending_spike(state: UserState, event: Event, config: TriggerConfig) -> Mat
     """Match when this week's spending is at least the threshold above the usual week.
 
     The week is the 7 UTC days ending on the event's day; the usual week is the mean of
-    the four weeks before it (at least two full weeks of history needed).
+    the four weeks before it (at least two full weeks since the first debit needed).
     """
     if not isinstance(event.payload, Transaction) or event.payload.direction != "debit":
         return None
     today = day_number(event.occurred_at)
-    baseline = weekly_spend_baseline(state.daily_spend, today, state.first_day)
+    baseline = weekly_spend_baseline(state.daily_spend, today, state.spend_since)
     if baseline is None or baseline.mean <= 0:
         return None
     current = week_spend(state.daily_spend, today)
@@ -114,14 +116,14 @@ def income_drop(state: UserState, event: Event, config: TriggerConfig) -> Match 
     """Match when the month just closed brought at least the threshold less income than usual.
 
     Judged once per closed month, at the user's first event of the next month: the closed
-    month against the mean of the three before it (at least two full months needed).
+    month against the mean of the three before it (at least two full months after the
+    month of the first deposit needed). Marks the month as judged in ``state.evaluated``.
     """
     closed = month_number(event.occurred_at) - 1
     if state.evaluated.get(config.trigger_id, -1) >= closed:
         return None
     state.evaluated[config.trigger_id] = closed
-    first_month = None if state.first_day is None else month_number(_day_start(state.first_day))
-    baseline = monthly_income_baseline(state.monthly_income, closed, first_month)
+    baseline = monthly_income_baseline(state.monthly_income, closed, state.income_since)
     if baseline is None or baseline.mean <= 0:
         return None
     income = state.monthly_income.get(closed, 0)
@@ -175,7 +177,9 @@ DEFAULT_TRIGGERS: tuple[TriggerConfig, ...] = (
         event_types=frozenset({"income_deposit", "transaction"}),
         threshold_percent=15.0,
         min_amount_cents=100_00,
-        cooldown_seconds=30 * DAY,
+        # Judged once a month already; a little under a month so that a further drop
+        # next month is still told, whatever day the user's first event falls on.
+        cooldown_seconds=25 * DAY,
         priority=Priority.HIGH,
         channels=(Channel.SMS, Channel.EMAIL),
     ),

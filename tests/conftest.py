@@ -31,26 +31,31 @@ def _read_env_file(path: Path) -> dict[str, str]:
     return values
 
 
-@pytest.fixture(scope="session")
-def kafka_bootstrap() -> str:
-    """Bootstrap address of the local broker (started if it is not running)."""
-    subprocess.run([str(ROOT / "deploy/local/kafka.sh"), "up"], check=True, capture_output=True)
-    return _read_env_file(ROOT / ".run/kafka.env")["NUDGE_KAFKA_BOOTSTRAP"]
+KAFKA = str(ROOT / "deploy/local/kafka.sh")
+POSTGRES = [sys.executable, str(ROOT / "deploy/local/postgres.py")]
 
 
 @pytest.fixture(scope="session")
-def postgres_admin_url() -> str:
-    """SQLAlchemy URL of the server's maintenance database (server started if needed)."""
+def kafka_bootstrap() -> Iterator[str]:
+    """Bootstrap address of the local broker; one the suite started is stopped after it."""
+    was_running = subprocess.run([KAFKA, "status"], capture_output=True).returncode == 0
+    subprocess.run([KAFKA, "up"], check=True, capture_output=True)
+    yield _read_env_file(ROOT / ".run/kafka.env")["NUDGE_KAFKA_BOOTSTRAP"]
+    if not was_running:
+        subprocess.run([KAFKA, "down"], check=True, capture_output=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_url() -> Iterator[str]:
+    """URL of a PostgreSQL server: ``NUDGE_DATABASE_URL``, or the local one (started if needed)."""
     if os.environ.get("NUDGE_DATABASE_URL"):
-        url = os.environ["NUDGE_DATABASE_URL"]
-    else:
-        subprocess.run(
-            [sys.executable, str(ROOT / "deploy/local/postgres.py"), "up"],
-            check=True,
-            capture_output=True,
-        )
-        url = _read_env_file(ROOT / ".run/postgres.env")["NUDGE_DATABASE_URL"]
-    return url
+        yield os.environ["NUDGE_DATABASE_URL"]
+        return
+    was_running = (ROOT / ".run/postgres.env").exists()
+    subprocess.run([*POSTGRES, "up"], check=True, capture_output=True)
+    yield _read_env_file(ROOT / ".run/postgres.env")["NUDGE_DATABASE_URL"]
+    if not was_running:
+        subprocess.run([*POSTGRES, "down"], check=True, capture_output=True)
 
 
 def _libpq(url: str) -> str:

@@ -57,7 +57,7 @@ class IngestStage:
         dirty: dict[bytes, tuple[int, UserState]] = {}
         for event in batch:
             message = event.message
-            decoded, sanitised = decode_event(message.key, message.value)
+            decoded, sanitised = decode_event(message.key, message.value, now=now)
             if sanitised.removed:
                 metrics.FIELDS_SANITISED.labels("removed").inc(sanitised.removed)
             if sanitised.truncated:
@@ -134,11 +134,18 @@ def register_ingest(
     app: faust.App, settings: Settings, clock: Callable[[], datetime]
 ) -> IngestStage:
     """Declare the ingest agent, its state table and output topics on ``app``."""
+    catalogue = default_catalogue()
+    missing = catalogue.missing((t.trigger_id, c) for t in DEFAULT_TRIGGERS for c in t.channels)
+    if missing:
+        msg = f"triggers name channels without a template: {', '.join(missing)}"
+        raise ValueError(msg)
     prefix = settings.topic_prefix
     source_name = BEHAVIOR_EVENTS.full_name(prefix)
     source = app.topic(source_name, partitions=settings.partitions)
     # Raw bytes on the changelog: the record serialises itself (UserState.to_bytes).
-    table = app.Table("user_state", partitions=settings.partitions, key_type=bytes, value_type=bytes)
+    table = app.Table(
+        "user_state", partitions=settings.partitions, key_type=bytes, value_type=bytes
+    )
     stage = IngestStage(
         table=table,
         decisions=app.topic(TRIGGER_DECISIONS.full_name(prefix)),
@@ -146,13 +153,13 @@ def register_ingest(
         dead_letters=app.topic(BEHAVIOR_EVENTS_DLQ.full_name(prefix)),
         source_topic=source_name,
         triggers=DEFAULT_TRIGGERS,
-        catalogue=default_catalogue(),
+        catalogue=catalogue,
         max_event_age_seconds=settings.max_event_age_seconds,
         clock=clock,
         keep_objects=settings.store.startswith("memory"),
     )
 
-    async def ingest(stream: faust.StreamT[bytes]) -> None:
+    async def ingest(stream: Any) -> None:  # faust.Stream; StreamT lacks take_events
         async for batch in stream.take_events(BATCH_MAX_EVENTS, within=BATCH_WINDOW_SECONDS):
             stage.handle(batch)
 

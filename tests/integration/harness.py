@@ -3,86 +3,22 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterable
-from pathlib import Path
-from typing import IO
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
-from pydantic import SecretStr
 
 from schemas.settings import Settings
 from schemas.topics import TopicSpec
 from streams.kafka import ensure_topics
+from streams.processes import NudgeProcess
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def settings_env(settings: Settings) -> dict[str, str]:
-    """Return the environment variables that reproduce ``settings`` in a child process."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NUDGE_")}
-    for name, value in settings.model_dump().items():
-        if value is None:
-            continue
-        if isinstance(value, SecretStr):
-            value = value.get_secret_value()
-        env[f"NUDGE_{name.upper()}"] = str(value)
-    return env
+__all__ = ["NudgeProcess", "publish", "read_until"]
 
 
-class NudgeProcess:
-    """One ``nudge <command>`` child process with its output in a log file."""
-
-    def __init__(self, settings: Settings, command: str, log_path: Path) -> None:
-        self.settings = settings
-        self.command = command
-        self.log_path = log_path
-        self._log: IO[bytes] | None = None
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> NudgeProcess:
-        """Start the process."""
-        self._log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "streams.cli", self.command],
-            cwd=ROOT,
-            env=settings_env(self.settings),
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )
-        return self
-
-    def stop(self, timeout: float = 30.0) -> int:
-        """Stop gracefully (SIGTERM) and return the exit code."""
-        return self._end(signal.SIGTERM, timeout)
-
-    def kill(self) -> int:
-        """Crash it (SIGKILL): no commit, no flush."""
-        return self._end(signal.SIGKILL, 10.0)
-
-    def _end(self, how: signal.Signals, timeout: float) -> int:
-        assert self.process is not None
-        if self.process.poll() is None:
-            self.process.send_signal(how)
-        try:
-            code = self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            code = self.process.wait(10)
-        if self._log:
-            self._log.close()
-        return code
-
-    def log_text(self) -> str:
-        """Return what the process printed so far."""
-        return self.log_path.read_text(errors="replace")
-
-
-async def publish(settings: Settings, spec: TopicSpec, messages: Iterable[tuple[bytes | None, bytes]]) -> int:
+async def publish(
+    settings: Settings, spec: TopicSpec, messages: Iterable[tuple[bytes | None, bytes]]
+) -> int:
     """Publish (key, value) pairs to a topic of this deployment; return how many.
 
     Creates the deployment's topics first, as ``nudge topics create`` would.
@@ -116,7 +52,9 @@ async def read_until(
             (used to prove that nothing more, such as a duplicate, arrives).
     """
     topic = spec.full_name(settings.topic_prefix)
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False
+    )
     await consumer.start()
     records: list[ConsumerRecord] = []
     try:
@@ -141,7 +79,9 @@ async def read_until(
         await consumer.stop()
 
 
-async def _partitions(consumer: AIOKafkaConsumer, topic: str, timeout: float) -> list[TopicPartition]:
+async def _partitions(
+    consumer: AIOKafkaConsumer, topic: str, timeout: float
+) -> list[TopicPartition]:
     deadline = time.monotonic() + timeout
     while True:
         found = consumer.partitions_for_topic(topic)

@@ -12,7 +12,9 @@ from decimal import Decimal
 from schemas.events import Event
 
 
-def event(user: str, at: datetime, payload: dict[str, object], event_id: str | None = None) -> Event:
+def event(
+    user: str, at: datetime, payload: dict[str, object], event_id: str | None = None
+) -> Event:
     """Build a validated event."""
     return Event.model_validate(
         {
@@ -27,7 +29,9 @@ def event(user: str, at: datetime, payload: dict[str, object], event_id: str | N
 
 def spend(user: str, at: datetime, amount: str, event_id: str | None = None) -> Event:
     """A debit card transaction."""
-    return event(user, at, {"type": "transaction", "amount": amount, "category": "groceries"}, event_id)
+    return event(
+        user, at, {"type": "transaction", "amount": amount, "category": "groceries"}, event_id
+    )
 
 
 def named(user: str, at: datetime, first_name: str) -> Event:
@@ -45,7 +49,10 @@ def steady_spender(user: str, now: datetime, days: int = 35, daily: str = "50.00
 
 def spiker(user: str, now: datetime) -> list[Event]:
     """A steady spender who spends an extra $400 a few minutes ago."""
-    return [*steady_spender(user, now), spend(user, now - timedelta(minutes=5), "400.00", f"{user}-spike")]
+    return [
+        *steady_spender(user, now),
+        spend(user, now - timedelta(minutes=5), "400.00", f"{user}-spike"),
+    ]
 
 
 def month_start(moment: datetime, back: int) -> datetime:

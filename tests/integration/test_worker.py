@@ -81,7 +81,9 @@ async def test_triggers_fire_for_the_users_who_should_and_no_others(settings, wo
     assert fired == {("spiker-1", "spending_spike"), ("dropper-1", "income_drop")}
 
 
-async def test_malformed_messages_become_dead_letters_and_later_events_still_count(settings, worker):
+async def test_malformed_messages_become_dead_letters_and_later_events_still_count(
+    settings, worker
+):
     now = datetime.now(UTC)
     bad = [
         (b"spiker-2", b"{not json"),
@@ -95,13 +97,20 @@ async def test_malformed_messages_become_dead_letters_and_later_events_still_cou
     by_value = {base64.b64decode(letter["value"]): letter for letter in letters}
     assert [by_value[value]["kind"] for _, value in bad] == ["not_json", "invalid", "key_mismatch"]
     assert "occurred_at: Field required" in by_value[bad[1][1]]["error"]
-    assert all(letter["topic"] == BEHAVIOR_EVENTS.full_name(settings.topic_prefix) for letter in letters)
+    assert all(
+        letter["topic"] == BEHAVIOR_EVENTS.full_name(settings.topic_prefix) for letter in letters
+    )
     commands = await read_until(settings, COMMS_COMMANDS, lambda rs: len(rs) >= 2)
-    assert pairs(commands) == {("spiker-2", "spending_spike", "sms"), ("spiker-2", "spending_spike", "email")}
+    assert pairs(commands) == {
+        ("spiker-2", "spending_spike", "sms"),
+        ("spiker-2", "spending_spike", "email"),
+    }
 
 
 @pytest.mark.parametrize("stop", ["graceful", "crash"])
-async def test_restart_recovers_state_from_the_changelog_and_doubles_nothing(settings, worker, stop):
+async def test_restart_recovers_state_from_the_changelog_and_doubles_nothing(
+    settings, worker, stop
+):
     now = datetime.now(UTC)
     history = spiker("spiker-3", now - timedelta(hours=2))
     first = worker()

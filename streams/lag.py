@@ -1,0 +1,39 @@
+"""Consumer lag: how far a consumer group is behind the end of its topics."""
+
+from __future__ import annotations
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from schemas.settings import Settings
+from streams.kafka import aiokafka_options
+
+
+async def group_lag(settings: Settings, group_id: str, topics: list[str]) -> int:
+    """Return the messages of ``topics`` that ``group_id`` has not committed yet.
+
+    A partition the group has never committed counts in full.
+    """
+    admin = AIOKafkaAdminClient(**aiokafka_options(settings))
+    consumer = AIOKafkaConsumer(**aiokafka_options(settings), enable_auto_commit=False)
+    await admin.start()
+    await consumer.start()
+    try:
+        partitions = [
+            TopicPartition(description["topic"], partition["partition"])
+            for description in await admin.describe_topics(topics)
+            for partition in description["partitions"]
+        ]
+        if not partitions:
+            return 0
+        ends = await consumer.end_offsets(partitions)
+        committed = await admin.list_consumer_group_offsets(group_id, partitions=partitions)
+        lag = 0
+        for tp in partitions:
+            meta = committed.get(tp)
+            done = meta.offset if meta is not None and meta.offset >= 0 else 0
+            lag += max(ends[tp] - done, 0)
+        return lag
+    finally:
+        await consumer.stop()
+        await admin.close()
