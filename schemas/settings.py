@@ -8,7 +8,8 @@ always wins over them.
 
 from __future__ import annotations
 
-from typing import Literal
+import ssl
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -106,3 +107,28 @@ class Settings(BaseSettings):
 
     sink_retry_max_seconds: float = Field(default=30.0, gt=0)
     """NUDGE_SINK_RETRY_MAX_SECONDS: cap of the exponential back-off while the database is down."""
+
+    def kafka_ssl_context(self) -> ssl.SSLContext | None:
+        """Return the TLS context for SSL and SASL_SSL, ``None`` for the other protocols."""
+        if self.kafka_security_protocol not in ("SSL", "SASL_SSL"):
+            return None
+        context = ssl.create_default_context(cafile=self.kafka_ssl_cafile)
+        if self.kafka_ssl_certfile:
+            context.load_cert_chain(self.kafka_ssl_certfile, self.kafka_ssl_keyfile)
+        return context
+
+    def kafka_client_options(self) -> dict[str, Any]:
+        """Return the connection keyword arguments of every aiokafka client."""
+        options: dict[str, Any] = {
+            "bootstrap_servers": self.kafka_bootstrap,
+            "security_protocol": self.kafka_security_protocol,
+            "ssl_context": self.kafka_ssl_context(),
+        }
+        if self.kafka_security_protocol.startswith("SASL"):
+            password = self.kafka_sasl_password
+            options |= {
+                "sasl_mechanism": self.kafka_sasl_mechanism,
+                "sasl_plain_username": self.kafka_sasl_username,
+                "sasl_plain_password": password.get_secret_value() if password else None,
+            }
+        return options

@@ -30,4 +30,6 @@ def describe_validation_error(error: ValidationError) -> str:
         ]
         message = _MESSAGES_QUOTING_INPUT.get(item["type"], item["msg"])
         parts.append(f"{'.'.join(steps) or '(root)'}: {message}")
+    if error.error_count() > MAX_ERRORS:
+        parts.append(f"... {error.error_count() - MAX_ERRORS} more")
     return "; ".join(parts)

@@ -38,8 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
     topics_commands = topics.add_subparsers(dest="action", required=True)
     topics_commands.add_parser("create", help="create every topic that does not exist")
     demo = commands.add_parser("demo", help="run the whole pipeline on synthetic users")
-    demo.add_argument("--users", type=int, default=400)
-    demo.add_argument("--rate", type=float, default=1500.0)
+    demo.add_argument("--users", type=int, default=150)
+    demo.add_argument("--rate", type=float, default=2000.0)
     demo.add_argument("--seed", type=int, default=7)
     return parser
 
@@ -54,7 +54,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         run_worker(settings)
     elif args.command == "sink":
         from sinks.worker import main as run_sink_process
+        from streams.kafka import ensure_topics
+        from streams.logs import configure_logging
 
+        configure_logging(settings.log_level)
+        asyncio.run(ensure_topics(settings))
         run_sink_process(settings)
     elif args.command == "produce":
         from streams.producer import produce

@@ -90,8 +90,8 @@ def _print_results(settings: Settings, since: datetime, report: Any) -> int:
     stats = summary(settings, since=since)
     _say("")
     _say("Events in by type: " + ", ".join(f"{k} {v}" for k, v in sorted(report.by_type.items())))
-    _table("Commands out", ["trigger", "channel", "commands"], stats["communications"])
-    _table("Decisions", ["trigger", "outcome", "reason", "count"], stats["decisions"])
+    _table("Commands out", ["trigger_id", "channel", "count"], stats["communications"])
+    _table("Decisions", ["trigger_id", "outcome", "reason", "count"], stats["decisions"])
     _table("Dead letters", ["topic", "kind", "count"], stats["dead_letters"])
     _say("\nA few rendered messages:")
     for row in recent_communications(settings, limit=4, since=since):
@@ -113,12 +113,13 @@ def _print_results(settings: Settings, since: datetime, report: Any) -> int:
     return 0 if ok else 1
 
 
-def _table(title: str, headers: list[str], rows: list[tuple[Any, ...]]) -> None:
+def _table(title: str, headers: list[str], records: list[dict[str, Any]]) -> None:
     _say(f"\n{title}:")
-    if not rows:
+    if not records:
         _say("  (none)")
         return
-    widths = [max(len(str(x)) for x in column) for column in zip(headers, *rows, strict=False)]
+    rows = [tuple("-" if r[h] is None else r[h] for h in headers) for r in records]
+    widths = [max(len(str(x)) for x in column) for column in zip(headers, *rows, strict=True)]
     for row in [tuple(headers), *rows]:
         _say(
             "  "

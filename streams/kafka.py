@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-import ssl
 from collections.abc import Iterable
 from typing import Any
 
 import faust
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError, for_code
 
 from schemas.settings import Settings
 from schemas.topics import ALL_TOPICS, TopicSpec
@@ -16,36 +16,14 @@ from schemas.topics import ALL_TOPICS, TopicSpec
 log = logging.getLogger(__name__)
 
 
-def ssl_context(settings: Settings) -> ssl.SSLContext | None:
-    """Return the TLS context for SSL and SASL_SSL, ``None`` otherwise."""
-    if settings.kafka_security_protocol not in ("SSL", "SASL_SSL"):
-        return None
-    context = ssl.create_default_context(cafile=settings.kafka_ssl_cafile)
-    if settings.kafka_ssl_certfile:
-        context.load_cert_chain(settings.kafka_ssl_certfile, settings.kafka_ssl_keyfile)
-    return context
-
-
 def aiokafka_options(settings: Settings) -> dict[str, Any]:
     """Return the connection keyword arguments for aiokafka clients."""
-    options: dict[str, Any] = {
-        "bootstrap_servers": settings.kafka_bootstrap,
-        "security_protocol": settings.kafka_security_protocol,
-        "ssl_context": ssl_context(settings),
-    }
-    if settings.kafka_security_protocol.startswith("SASL"):
-        password = settings.kafka_sasl_password
-        options |= {
-            "sasl_mechanism": settings.kafka_sasl_mechanism,
-            "sasl_plain_username": settings.kafka_sasl_username,
-            "sasl_plain_password": password.get_secret_value() if password else None,
-        }
-    return options
+    return settings.kafka_client_options()
 
 
 def faust_credentials(settings: Settings) -> Any:
     """Return Faust's ``broker_credentials`` for the configured security protocol."""
-    context = ssl_context(settings)
+    context = settings.kafka_ssl_context()
     if settings.kafka_security_protocol.startswith("SASL"):
         password = settings.kafka_sasl_password
         return faust.SASLCredentials(
@@ -75,9 +53,10 @@ async def ensure_topics(settings: Settings, specs: Iterable[TopicSpec] = ALL_TOP
         ]
         if missing:
             response = await admin.create_topics(missing)
-            for name, code, *_ in getattr(response, "topic_errors", []):
-                if code not in (0, 36):  # 36: TOPIC_ALREADY_EXISTS, another process won
-                    msg = f"could not create topic {name}: error code {code}"
+            for name, code, *_ in response.topic_errors:
+                error = for_code(code)
+                if code != 0 and error is not TopicAlreadyExistsError:  # another process won
+                    msg = f"could not create topic {name}: {error.__name__}"
                     raise RuntimeError(msg)
             log.info("created topics", extra={"topics": [t.name for t in missing]})
         return [topic.name for topic in missing]

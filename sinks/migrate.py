@@ -1,0 +1,62 @@
+"""Apply the sink tables' Alembic migrations, configured from the settings.
+
+There is no ``alembic.ini``: the script location is this package's ``migrations`` folder
+and the database comes from ``Settings.database_url``. To start a new revision, write it by
+hand in ``migrations/versions`` (``command.revision(alembic_config(), "message",
+rev_id="0002")`` renders the template) and keep ``sinks.tables`` in step: a test compares
+the migrated schema with the tables.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Engine, create_engine
+
+from schemas.settings import Settings
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def alembic_config() -> Config:
+    """Return the Alembic configuration of the sink migrations (no database yet)."""
+    config = Config()
+    # ConfigParser interpolates "%": escape it in the path.
+    config.set_main_option("script_location", str(MIGRATIONS).replace("%", "%%"))
+    config.set_main_option("path_separator", "os")
+    return config
+
+
+def _engine(settings: Settings) -> Engine:
+    return create_engine(settings.database_url.get_secret_value(), hide_parameters=True)
+
+
+def upgrade(settings: Settings, revision: str = "head") -> None:
+    """Migrate the database up to ``revision``, in one transaction.
+
+    Args:
+        settings: Where the database is (``database_url``).
+        revision: Target revision; ``"head"`` (the default) is the newest.
+    """
+    engine = _engine(settings)
+    try:
+        with engine.begin() as connection:
+            config = alembic_config()
+            config.attributes["connection"] = connection
+            command.upgrade(config, revision)
+    finally:
+        engine.dispose()
+
+
+def current(settings: Settings) -> str | None:
+    """Return the database's current revision, or ``None`` if it was never migrated."""
+    engine = _engine(settings)
+    try:
+        with engine.connect() as connection:
+            revision = MigrationContext.configure(connection).get_current_revision()
+    finally:
+        engine.dispose()
+    return revision

@@ -1,0 +1,1 @@
+"""Alembic environment of the sink tables (run through ``sinks.migrate``)."""

@@ -1,0 +1,151 @@
+"""The PostgreSQL tables the sinks write: one row per decision, command and dead letter.
+
+Every primary key is the message's deterministic id, so a replayed message is never a
+second row. ``recorded_at`` is when the sink wrote the row (database clock); every other
+time is the message's own. Schema changes go through Alembic (``sinks/migrations``):
+keep ``versions/`` in step with this module.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import BigInteger, DateTime, Double, Index, MetaData, Numeric, Text, func
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+#: Deterministic constraint and index names, so migrations can refer to them.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+TimestampTZ = DateTime(timezone=True)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of the sink tables."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def _recorded_at() -> Mapped[datetime]:
+    return mapped_column(TimestampTZ, server_default=func.now())
+
+
+class TriggerEvent(Base):
+    """One trigger evaluation that fired or was suppressed (``trigger.decisions``)."""
+
+    __tablename__ = "trigger_events"
+    __table_args__ = (
+        Index(None, "trigger_id", "occurred_at"),
+        Index(None, "user_id"),
+    )
+
+    decision_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    user_id: Mapped[str] = mapped_column(Text)
+    trigger_id: Mapped[str] = mapped_column(Text)
+    outcome: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str | None] = mapped_column(Text)
+    detail: Mapped[str] = mapped_column(Text)
+    source_event_id: Mapped[str | None] = mapped_column(Text)
+    event_type: Mapped[str | None] = mapped_column(Text)
+    occurred_at: Mapped[datetime] = mapped_column(TimestampTZ)
+    features: Mapped[dict[str, float]] = mapped_column(JSONB)
+    command_ids: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    recorded_at: Mapped[datetime] = _recorded_at()
+
+
+class Communication(Base):
+    """One communication command (``comms.commands``) and, later, what came of it."""
+
+    __tablename__ = "communications"
+    __table_args__ = (
+        Index(None, "trigger_id", "created_at"),
+        Index(None, "user_id"),
+        Index(None, "decision_id"),
+    )
+
+    command_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    decision_id: Mapped[str] = mapped_column(Text)
+    user_id: Mapped[str] = mapped_column(Text)
+    source_event_id: Mapped[str | None] = mapped_column(Text)
+    trigger_id: Mapped[str] = mapped_column(Text)
+    channel: Mapped[str] = mapped_column(Text)
+    template_id: Mapped[str] = mapped_column(Text)
+    template_version: Mapped[int]
+    subject: Mapped[str | None] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    variables: Mapped[dict[str, str]] = mapped_column(JSONB)
+    priority: Mapped[str] = mapped_column(Text)
+    send_at: Mapped[datetime] = mapped_column(TimestampTZ)
+    experiment: Mapped[str | None] = mapped_column(Text)
+    variant: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(TimestampTZ)
+    recorded_at: Mapped[datetime] = _recorded_at()
+    # Outcomes reported by the notification service (``comms.outcomes``); filled later.
+    delivered_at: Mapped[datetime | None] = mapped_column(TimestampTZ)
+    opened_at: Mapped[datetime | None] = mapped_column(TimestampTZ)
+    clicked_at: Mapped[datetime | None] = mapped_column(TimestampTZ)
+    replied_at: Mapped[datetime | None] = mapped_column(TimestampTZ)
+    converted_at: Mapped[datetime | None] = mapped_column(TimestampTZ)
+    opted_out_at: Mapped[datetime | None] = mapped_column(TimestampTZ)
+    # Same precision as ``schemas.events.Money``.
+    conversion_value: Mapped[Decimal | None] = mapped_column(Numeric(18, 4))
+
+
+class Intervention(Base):
+    """One risk intervention command (``interventions.commands``) and its outcome."""
+
+    __tablename__ = "interventions"
+    __table_args__ = (
+        Index(None, "intervention_type", "created_at"),
+        Index(None, "user_id"),
+    )
+
+    command_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    decision_id: Mapped[str] = mapped_column(Text)
+    user_id: Mapped[str] = mapped_column(Text)
+    source_event_id: Mapped[str | None] = mapped_column(Text)
+    intervention_type: Mapped[str] = mapped_column(Text)
+    urgency: Mapped[str] = mapped_column(Text)
+    actions: Mapped[list[str]] = mapped_column(JSONB)
+    timeline: Mapped[str] = mapped_column(Text)
+    channels: Mapped[list[str]] = mapped_column(JSONB)
+    messages: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    risk_score: Mapped[float] = mapped_column(Double)
+    risk_level: Mapped[str] = mapped_column(Text)
+    trend: Mapped[str] = mapped_column(Text)
+    drivers: Mapped[list[str]] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = mapped_column(TimestampTZ)
+    recorded_at: Mapped[datetime] = _recorded_at()
+    # How the user responded (accepted_offer, engaged, no_response, opted_out); filled later.
+    response: Mapped[str | None] = mapped_column(Text)
+    responded_at: Mapped[datetime | None] = mapped_column(TimestampTZ)
+    # A missed payment within 30 days of the intervention: the effectiveness measure.
+    missed_payment_at: Mapped[datetime | None] = mapped_column(TimestampTZ)
+
+
+class DeadLetterRow(Base):
+    """A message that could not be used, with the reason (``*.dlq`` or a sink rejection).
+
+    ``key`` and ``value`` are the original bytes, base64; ``topic``/``partition``/``offset``
+    say where the message was found.
+    """
+
+    __tablename__ = "dead_letters"
+    __table_args__ = (Index(None, "topic", "kind"),)
+
+    dead_letter_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    topic: Mapped[str] = mapped_column(Text)
+    partition: Mapped[int]
+    offset: Mapped[int] = mapped_column(BigInteger)
+    key: Mapped[str | None] = mapped_column(Text)
+    value: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(Text)
+    error: Mapped[str] = mapped_column(Text)
+    failed_at: Mapped[datetime] = mapped_column(TimestampTZ)
+    recorded_at: Mapped[datetime] = _recorded_at()

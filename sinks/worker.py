@@ -1,0 +1,284 @@
+"""The sink worker: output topics -> PostgreSQL, offsets committed after the rows.
+
+Loop: ``add`` messages to the pending batch until it is full or old enough, ``write``
+it in one transaction, then commit its offsets (``flush``). While the database is down
+the same batch is retried with exponential back-off and every partition is paused, so
+nothing more is fetched (back-pressure): nothing is lost, because offsets move only
+after the database commit, and nothing is duplicated, because rows are inserted
+idempotently on the message id. An unusable message becomes a ``dead_letters`` row.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
+from aiokafka.errors import KafkaError
+from prometheus_client import start_http_server
+from sqlalchemy.exc import SQLAlchemyError
+
+from schemas.settings import Settings
+from sinks import metrics
+from sinks.batch import PendingBatch
+from sinks.rows import ROUTES, Row, Source, message_row, topic_routes
+from sinks.writer import ROW_ERRORS, BatchWriter, WriteResult, create_sink_engine
+
+log = logging.getLogger(__name__)
+
+#: First wait after a failed write, in seconds; doubles up to ``sink_retry_max_seconds``.
+FIRST_RETRY_SECONDS = 0.5
+#: Longest single poll, in seconds: how quickly the loop notices ``stop``.
+POLL_SECONDS = 0.5
+
+
+class Sink:
+    """Moves messages from one consumer into the database, batch by batch.
+
+    Args:
+        settings: Batch size and timeout, retry cap, topic prefix.
+        consumer: A started consumer in the sink's group, subscribed to the output topics.
+        writer: Writes a batch in one transaction.
+        stop: Set to finish: the pending batch is written and committed, then ``run`` returns.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        consumer: AIOKafkaConsumer,
+        writer: BatchWriter,
+        stop: asyncio.Event,
+    ) -> None:
+        self._settings = settings
+        self._consumer = consumer
+        self._writer = writer
+        self._stop = stop
+        self._routes = topic_routes(settings.topic_prefix)
+        self._batch = PendingBatch(settings.sink_batch_size, settings.sink_batch_timeout_seconds)
+        self._lock = asyncio.Lock()
+        self._paused = False
+
+    async def run(self) -> None:
+        """Consume and write until ``stop`` is set, then write what is pending."""
+        while not self._stop.is_set():
+            await self._fill()
+            if self._batch.due():
+                await self.flush()
+        await self.flush()
+
+    async def _fill(self) -> None:
+        timeout = min(self._batch.time_left(), POLL_SECONDS)
+        records = await self._consumer.getmany(
+            timeout_ms=int(timeout * 1000), max_records=max(self._batch.room, 1)
+        )
+        for partition_records in records.values():
+            for record in partition_records:
+                self.add(record)
+
+    def add(self, record: ConsumerRecord) -> None:
+        """Convert one consumed message to its row and add it to the pending batch."""
+        source = Source(record.topic, record.partition, record.offset, record.key, record.value)
+        metrics.MESSAGES.labels(source.topic).inc()
+        row = message_row(source, self._routes[source.topic], datetime.now(UTC))
+        if row.rejected:
+            _count_rejected(row)
+        self._batch.add(row)
+
+    async def flush(self) -> None:
+        """Write the pending batch and commit its offsets, retrying while the database is down.
+
+        Returns without committing if ``stop`` is set while the database is still down:
+        the batch's messages are read again by whoever consumes the partitions next.
+        """
+        delay = FIRST_RETRY_SECONDS
+        while not await self.write():
+            if self._stop.is_set():
+                log.warning(
+                    "stopping with an unwritten batch; it will be consumed again",
+                    extra={"messages": len(self._batch)},
+                )
+                return
+            await self._back_off(delay)
+            delay = min(delay * 2, self._settings.sink_retry_max_seconds)
+        self._resume()
+
+    async def write(self) -> bool:
+        """Write the pending batch once and commit; return ``False`` if the database failed."""
+        async with self._lock:
+            return await self._write_locked()
+
+    async def _write_locked(self) -> bool:
+        if not self._batch:
+            return True
+        rows = list(self._batch.rows)
+        started = time.monotonic()
+        try:
+            result = await asyncio.to_thread(self._writer.write, rows, datetime.now(UTC))
+        except ROW_ERRORS:
+            raise  # The writer turns refused rows into dead letters; one escaping is a bug.
+        except SQLAlchemyError as exc:
+            metrics.WRITE_ERRORS.inc()
+            log.warning(
+                "database write failed; retrying the same batch",
+                extra={"error": _describe(exc), "messages": len(rows)},
+            )
+            return False
+        _record(result, len(rows), time.monotonic() - started)
+        await self._commit()
+        self._batch.clear()
+        return True
+
+    async def _commit(self) -> None:
+        try:
+            await self._consumer.commit(self._batch.offsets())
+        except KafkaError as exc:
+            # The rows are in the database: redelivered messages are skipped as duplicates.
+            log.warning(
+                "offset commit failed after the database commit",
+                extra={"error": type(exc).__name__},
+            )
+
+    async def _back_off(self, delay: float) -> None:
+        """Wait ``delay`` seconds with every partition paused, polling to stay in the group."""
+        self._pause(self._consumer.assignment())
+        deadline = time.monotonic() + delay
+        while not self._stop.is_set() and (left := deadline - time.monotonic()) > 0:
+            records = await self._consumer.getmany(timeout_ms=int(min(left, POLL_SECONDS) * 1000))
+            for partition, partition_records in records.items():
+                # Paused partitions return nothing; should one slip through, read it later.
+                self._consumer.seek(partition, partition_records[0].offset)
+
+    def _pause(self, partitions: Iterable[TopicPartition]) -> None:
+        self._paused = True
+        self._consumer.pause(*partitions)
+
+    def _resume(self) -> None:
+        if self._paused:
+            self._paused = False
+            self._consumer.resume(*self._consumer.paused())
+
+    async def hand_over(self) -> None:
+        """Before a rebalance: write and commit once; then forget whatever is pending.
+
+        Anything not committed here is read again from Kafka by the partitions' next owner.
+        """
+        async with self._lock:
+            if self._batch and not await self._write_locked():
+                log.warning(
+                    "rebalance with an unwritten batch; it will be consumed again",
+                    extra={"messages": len(self._batch)},
+                )
+            self._batch.clear()
+
+    def on_assigned(self, partitions: Iterable[TopicPartition]) -> None:
+        """After a rebalance: keep new partitions paused while the database is down."""
+        if self._paused:
+            self._consumer.pause(*partitions)
+
+
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, sink: Sink) -> None:
+        self._sink = sink
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        await self._sink.hand_over()
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        self._sink.on_assigned(assigned)
+
+
+def _count_rejected(row: Row) -> None:
+    metrics.INVALID_MESSAGES.labels(row.source.topic).inc()
+    log.warning(
+        "unusable message written to dead_letters",
+        extra={
+            "topic": row.source.topic,
+            "partition": row.source.partition,
+            "offset": row.source.offset,
+            "kind": row.values["kind"],
+            "error": row.values["error"],
+        },
+    )
+
+
+def _record(result: WriteResult, size: int, seconds: float) -> None:
+    metrics.BATCH_SIZE.observe(size)
+    metrics.WRITE_SECONDS.observe(seconds)
+    for table, count in result.inserted.items():
+        metrics.ROWS_INSERTED.labels(table).inc(count)
+    for table, count in result.duplicates.items():
+        metrics.DUPLICATES.labels(table).inc(count)
+    for row in result.rejected:
+        _count_rejected(row)
+
+
+def _describe(exc: SQLAlchemyError) -> str:
+    """Name a database error without row values (parameters are hidden by the engine)."""
+    orig = getattr(exc, "orig", None)
+    code = getattr(orig, "sqlstate", None)
+    return f"{type(exc).__name__}: sqlstate {code}" if code else str(orig or exc).splitlines()[0]
+
+
+async def run_sink(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
+    """Run one sink consumer until ``stop`` is set (forever if it is ``None``).
+
+    The topics must exist (``nudge sink`` and ``nudge topics create`` create them) and
+    the database must be migrated (``sinks.migrate.upgrade``); until it is, writes fail
+    and are retried.
+
+    Args:
+        settings: Kafka, database, batch and retry settings.
+        stop: Set it to finish: the pending batch is written and committed first.
+    """
+    stop = stop or asyncio.Event()
+    specs = tuple(ROUTES)
+    engine = create_sink_engine(settings)
+    consumer = AIOKafkaConsumer(
+        group_id=f"{settings.app_id}-sink",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        # Under exactly_once, aborted transactions' messages must never become rows.
+        isolation_level="read_committed",
+        # Notice topics created after start-up within seconds, not the default 5 minutes.
+        metadata_max_age_ms=10_000,
+        **settings.kafka_client_options(),
+    )
+    sink = Sink(settings, consumer, BatchWriter(engine), stop)
+    await consumer.start()
+    try:
+        topics = [spec.full_name(settings.topic_prefix) for spec in specs]
+        consumer.subscribe(topics=topics, listener=_Rebalance(sink))
+        await sink.run()
+    finally:
+        await consumer.stop()
+        await asyncio.to_thread(engine.dispose)
+
+
+def main(settings: Settings) -> None:
+    """Run the sink as a process: metrics endpoint, SIGTERM/SIGINT stop it cleanly."""
+    _configure_logging(settings.log_level)
+    if settings.metrics_port:
+        start_http_server(settings.metrics_port)
+    asyncio.run(_run_until_signalled(settings))
+
+
+def _configure_logging(level: str) -> None:
+    """Log to stderr at ``level`` unless the caller (the CLI) configured logging already."""
+    if logging.getLogger().handlers:
+        return
+    logging.basicConfig(level=level)
+    if level != "DEBUG":
+        # aiokafka's INFO is group membership chatter: one line per partition at start-up.
+        logging.getLogger("aiokafka").setLevel(logging.WARNING)
+
+
+async def _run_until_signalled(settings: Settings) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await run_sink(settings, stop=stop)

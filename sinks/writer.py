@@ -1,0 +1,136 @@
+"""Insert a batch of rows in one transaction, idempotently on each table's primary key.
+
+``INSERT ... ON CONFLICT (pk) DO NOTHING RETURNING pk`` tells new rows from replays: a
+replayed message is counted as a duplicate, never written twice. The writer is
+synchronous (SQLAlchemy Core on psycopg 3); the worker runs it in a thread.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import Connection, Engine, Table, create_engine
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
+
+from schemas.records import RejectionKind
+from schemas.settings import Settings
+from sinks.rows import Row, dead_letter_row
+
+#: Give up connecting after this long (seconds) and retry the batch with back-off.
+CONNECT_TIMEOUT_SECONDS = 10
+#: A batch insert takes milliseconds; a statement hung this long (ms) is aborted and retried.
+STATEMENT_TIMEOUT_MS = 60_000
+#: Errors that a given row causes (bad value, constraint): retrying cannot fix them.
+ROW_ERRORS = (DataError, IntegrityError)
+
+
+@dataclass
+class WriteResult:
+    """What one batch write did.
+
+    Attributes:
+        inserted: New rows by table name.
+        duplicates: Rows already present (replays), by table name.
+        rejected: Dead letters written instead of rows the database refused.
+    """
+
+    inserted: Counter[str] = field(default_factory=Counter)
+    duplicates: Counter[str] = field(default_factory=Counter)
+    rejected: list[Row] = field(default_factory=list)
+
+    @property
+    def new(self) -> int:
+        """Return how many rows were new, over all tables."""
+        return sum(self.inserted.values())
+
+    def merge(self, other: WriteResult) -> None:
+        """Add another result's counts to this one."""
+        self.inserted.update(other.inserted)
+        self.duplicates.update(other.duplicates)
+        self.rejected.extend(other.rejected)
+
+
+def create_sink_engine(settings: Settings) -> Engine:
+    """Return the sink's engine; it connects lazily, on the first write.
+
+    Parameters are hidden from error messages: rows may hold personal data.
+    """
+    return create_engine(
+        settings.database_url.get_secret_value(),
+        pool_pre_ping=True,
+        pool_size=2,
+        hide_parameters=True,
+        connect_args={
+            "connect_timeout": CONNECT_TIMEOUT_SECONDS,
+            "options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS}",
+        },
+    )
+
+
+class BatchWriter:
+    """Writes batches of rows, each batch in one transaction."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def write(self, rows: Sequence[Row], now: datetime) -> WriteResult:
+        """Insert ``rows`` in one transaction; return what was new.
+
+        If the database refuses a row (a value PostgreSQL cannot store), the batch is
+        written again row by row and each refused row becomes a dead letter, so one bad
+        message cannot stall the sink. Connection errors propagate: the caller retries.
+
+        Args:
+            rows: The batch, in consumption order.
+            now: Timezone-aware time stamped on dead letters of refused rows.
+        """
+        try:
+            with self._engine.begin() as connection:
+                return insert_rows(connection, rows)
+        except ROW_ERRORS:
+            return self._write_each(rows, now)
+
+    def _write_each(self, rows: Sequence[Row], now: datetime) -> WriteResult:
+        result = WriteResult()
+        for row in rows:
+            try:
+                with self._engine.begin() as connection:
+                    result.merge(insert_rows(connection, [row]))
+            except ROW_ERRORS as exc:
+                error = f"database refused the row: sqlstate {sqlstate(exc)}"
+                dead = dead_letter_row(row.source, RejectionKind.INVALID, error, now)
+                with self._engine.begin() as connection:
+                    result.merge(insert_rows(connection, [dead]))
+                result.rejected.append(dead)
+        return result
+
+
+def insert_rows(connection: Connection, rows: Iterable[Row]) -> WriteResult:
+    """Insert rows on an open transaction, skipping keys already present."""
+    result = WriteResult()
+    for table, group in _by_table(rows).items():
+        unique = {row.key: row.values for row in group}
+        primary_key = list(table.primary_key.columns)
+        statement = (
+            insert(table).on_conflict_do_nothing(index_elements=primary_key).returning(*primary_key)
+        )
+        new = len(connection.execute(statement, list(unique.values())).all())
+        result.inserted[table.name] += new
+        result.duplicates[table.name] += len(group) - new
+    return result
+
+
+def sqlstate(exc: DBAPIError) -> str:
+    """Return the PostgreSQL error code of a database error (no message: it may quote values)."""
+    return str(getattr(exc.orig, "sqlstate", None) or "unknown")
+
+
+def _by_table(rows: Iterable[Row]) -> dict[Table, list[Row]]:
+    groups: dict[Table, list[Row]] = {}
+    for row in rows:
+        groups.setdefault(row.table, []).append(row)
+    return groups

@@ -1,0 +1,160 @@
+"""The sink's database side on the real PostgreSQL: migrations, the batch writer, queries."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from pydantic import BaseModel
+from sqlalchemy import Engine, create_engine, inspect
+
+from schemas.settings import Settings
+from schemas.topics import TRIGGER_DECISIONS, TopicSpec
+from sinks.migrate import current, upgrade
+from sinks.queries import recent_communications, summary
+from sinks.rows import ROUTES, Row, Source, message_row
+from sinks.tables import Base
+from sinks.writer import BatchWriter, create_sink_engine
+from tests.integration.test_sink_harness import (
+    SPEC_OF,
+    communication,
+    decision,
+    intervention,
+    letter,
+    query,
+)
+
+pytestmark = pytest.mark.integration
+
+NOW = datetime(2025, 3, 15, 8, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def settings(make_settings: Callable[..., Settings]) -> Settings:
+    return make_settings()
+
+
+@pytest.fixture
+def engine(settings: Settings) -> Iterator[Engine]:
+    upgrade(settings)
+    created = create_sink_engine(settings)
+    yield created
+    created.dispose()
+
+
+def row(model: BaseModel | bytes, spec: TopicSpec | None = None, offset: int = 0) -> Row:
+    if isinstance(model, BaseModel):
+        spec = SPEC_OF[type(model)]
+        value = model.model_dump_json().encode()
+    else:
+        value = model
+    assert spec is not None
+    return message_row(Source(f"p.{spec.name}", 0, offset, b"k", value), ROUTES[spec], NOW)
+
+
+def test_migrations_create_exactly_the_tables_the_sink_declares(settings):
+    assert current(settings) is None
+    upgrade(settings)
+    assert current(settings) == "0001"
+    upgrade(settings)  # already at head: nothing to do, no error
+    engine = create_engine(settings.database_url.get_secret_value())
+    try:
+        with engine.connect() as connection:
+            assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
+            tables = set(inspect(connection).get_table_names())
+    finally:
+        engine.dispose()
+    assert tables == {
+        "alembic_version",
+        "trigger_events",
+        "communications",
+        "interventions",
+        "dead_letters",
+    }
+
+
+def test_a_batch_is_one_transaction_and_a_replay_inserts_nothing(settings, engine):
+    writer = BatchWriter(engine)
+    batch = [row(decision("ana", 1)), row(decision("ben", 2)), row(communication("ana", 1))]
+    batch.append(row(decision("ana", 1), offset=9))  # the same decision again, in the same batch
+    first = writer.write(batch, NOW)
+    assert (first.new, dict(first.inserted)) == (3, {"trigger_events": 2, "communications": 1})
+    assert dict(first.duplicates) == {"trigger_events": 1, "communications": 0}
+    again = writer.write(batch, NOW)
+    assert again.new == 0 and dict(again.duplicates) == {"trigger_events": 3, "communications": 1}
+    # now() is the transaction's start: one shared recorded_at means one transaction.
+    stamps = query(
+        settings,
+        "SELECT recorded_at FROM trigger_events UNION SELECT recorded_at FROM communications",
+    )
+    assert len(stamps) == 1
+
+
+def test_a_row_the_database_refuses_becomes_a_dead_letter_and_the_rest_is_written(settings, engine):
+    nul_text = communication("ana", 1).model_copy(update={"body": "nul \x00 byte"})
+    nul_json = communication("ben", 2).model_copy(update={"variables": {"name": "b\x00n"}})
+    good = [decision("ana", 1), communication("cy", 3)]
+    result = BatchWriter(engine).write(
+        [row(good[0]), row(nul_text, offset=5), row(nul_json, offset=6), row(good[1])], NOW
+    )
+    assert dict(result.inserted) == {"trigger_events": 1, "communications": 1, "dead_letters": 2}
+    assert [r.source.offset for r in result.rejected] == [5, 6]
+    dead = query(
+        settings, 'SELECT "offset", kind, error, topic FROM dead_letters ORDER BY "offset"'
+    )
+    assert [(d["offset"], d["kind"], d["topic"]) for d in dead] == [
+        (5, "invalid", "p.comms.commands"),
+        (6, "invalid", "p.comms.commands"),
+    ]
+    assert all(d["error"].startswith("database refused the row: sqlstate") for d in dead)
+    assert "nul" not in dead[0]["error"]
+    comms = query(settings, "SELECT command_id FROM communications")
+    assert [c["command_id"] for c in comms] == [good[1].command_id]
+
+
+def test_summary_counts_what_was_recorded_and_lists_recent_messages(settings, engine):
+    rows = [
+        row(decision("ana", 1)),
+        row(decision("ben", 2)),
+        row(decision("cy", 3, suppressed=True)),
+        row(communication("ana", 1, "email")),
+        row(communication("ben", 2, "email")),
+        row(communication("cy", 3, "sms")),
+        row(intervention("dee", 4)),
+        row(letter(settings, "eve", 1)),
+        row(b"{broken", TRIGGER_DECISIONS, 3),
+    ]
+    BatchWriter(engine).write(rows, NOW)
+    report = summary(settings)
+    assert report["communications"] == [
+        {"trigger_id": "spending_spike", "channel": "email", "count": 2},
+        {"trigger_id": "spending_spike", "channel": "sms", "count": 1},
+    ]
+    assert report["decisions"] == [
+        {"trigger_id": "spending_spike", "outcome": "fired", "reason": None, "count": 2},
+        {"trigger_id": "spending_spike", "outcome": "suppressed", "reason": "cooldown", "count": 1},
+    ]
+    assert report["interventions"] == [
+        {"intervention_type": "payment_assistance", "risk_level": "critical", "count": 1}
+    ]
+    assert report["dead_letters"] == [
+        {"topic": "p.trigger.decisions", "kind": "not_json", "count": 1},
+        {"topic": f"{settings.topic_prefix}behavior.events", "kind": "not_json", "count": 1},
+    ]
+    assert report["totals"] == {
+        "communications": 3,
+        "trigger_events": 3,
+        "interventions": 1,
+        "dead_letters": 2,
+    }
+    recent = recent_communications(settings, limit=2)
+    # One batch shares recorded_at: the newest event time comes first.
+    assert [(r["user_id"], r["channel"]) for r in recent] == [("cy", "sms"), ("ben", "email")]
+    assert recent[1]["body"] == "Hi ben, spending is up 22%." and recent[1]["send_at"].tzinfo
+    assert recent[0]["subject"] is None and recent[0]["variables"] == {
+        "first_name": "cy",
+        "ratio": "23%",
+    }

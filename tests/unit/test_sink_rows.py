@@ -1,0 +1,290 @@
+"""Output messages -> sink rows, without a database: conversion, dead letters, batches."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from pydantic import BaseModel
+
+from schemas.commands import ChannelMessage, SendCommunication, StartIntervention
+from schemas.ids import command_id, dead_letter_id, decision_id
+from schemas.records import DeadLetter, TriggerDecision
+from schemas.topics import (
+    BEHAVIOR_EVENTS_DLQ,
+    COMMS_COMMANDS,
+    COMMS_OUTCOMES_DLQ,
+    INTERVENTIONS_COMMANDS,
+    RISK_SCORES_DLQ,
+    TRIGGER_DECISIONS,
+)
+from sinks.batch import PendingBatch
+from sinks.rows import DEAD_LETTERS, ROUTES, Row, Source, message_row, topic_routes
+
+AT = datetime(2025, 3, 14, 9, 30, tzinfo=UTC)
+NOW = datetime(2025, 3, 14, 10, 0, tzinfo=UTC)
+CET = timezone(timedelta(hours=1))
+
+
+def source(model: BaseModel | bytes | None, *, topic: str = "p.topic", offset: int = 7) -> Source:
+    value = model.model_dump_json().encode() if isinstance(model, BaseModel) else model
+    return Source(topic, 1, offset, b"user-1", value)
+
+
+def fired() -> TriggerDecision:
+    return TriggerDecision(
+        decision_id=decision_id("spending_spike", "user-1", "event-1"),
+        user_id="user-1",
+        trigger_id="spending_spike",
+        outcome="fired",
+        detail="weekly spend 135% of baseline (>= 120%)",
+        source_event_id="event-1",
+        event_type="transaction",
+        occurred_at=datetime(2025, 3, 14, 10, 30, tzinfo=CET),
+        features={"spend_ratio": 1.35, "weekly_spend": 540.0},
+        command_ids=[command_id("spending_spike", "user-1", "event-1", "sms")],
+    )
+
+
+def sms() -> SendCommunication:
+    return SendCommunication(
+        command_id=command_id("spending_spike", "user-1", "event-1", "sms"),
+        user_id="user-1",
+        decision_id=decision_id("spending_spike", "user-1", "event-1"),
+        source_event_id="event-1",
+        created_at=AT,
+        trigger_id="spending_spike",
+        channel="sms",
+        template_id="spending_spike_sms",
+        template_version=2,
+        body="Hi Ana, your spending is up 35% this week.",
+        variables={"first_name": "Ana", "ratio": "35%"},
+        priority="high",
+        send_at=AT + timedelta(hours=1),
+        experiment="tone",
+        variant="b",
+        reason="weekly spend 135% of baseline",
+    )
+
+
+def intervention() -> StartIntervention:
+    return StartIntervention(
+        command_id=command_id("risk", "user-1", "bucket-1", "intervention"),
+        user_id="user-1",
+        decision_id=decision_id("risk", "user-1", "bucket-1"),
+        source_event_id=None,
+        created_at=AT,
+        intervention_type="payment_assistance",
+        urgency="critical",
+        actions=["call", "offer_plan"],
+        timeline="contact within 24 hours",
+        channels=["phone", "email"],
+        messages=[ChannelMessage(channel="email", subject="We can help", body="Let's talk.")],
+        risk_score=0.86,
+        risk_level="critical",
+        trend="increasing",
+        drivers=["missed_payment", "utilisation"],
+    )
+
+
+def letter() -> DeadLetter:
+    return DeadLetter(
+        dead_letter_id=dead_letter_id("p.behavior.events", 0, 41),
+        topic="p.behavior.events",
+        partition=0,
+        offset=41,
+        key=base64.b64encode(b"user-1").decode(),
+        value=base64.b64encode(b"{oops").decode(),
+        kind="not_json",
+        error="<message>: Invalid JSON",
+        failed_at=AT,
+    )
+
+
+def test_a_decision_becomes_a_trigger_events_row_with_plain_values():
+    row = message_row(source(fired()), ROUTES[TRIGGER_DECISIONS], NOW)
+    assert row.table.name == "trigger_events" and not row.rejected
+    assert row.values == {
+        "decision_id": fired().decision_id,
+        "user_id": "user-1",
+        "trigger_id": "spending_spike",
+        "outcome": "fired",
+        "reason": None,
+        "detail": "weekly spend 135% of baseline (>= 120%)",
+        "source_event_id": "event-1",
+        "event_type": "transaction",
+        "occurred_at": AT,  # 10:30+01:00 is the same instant
+        "features": {"spend_ratio": 1.35, "weekly_spend": 540.0},
+        "command_ids": [command_id("spending_spike", "user-1", "event-1", "sms")],
+    }
+    assert row.values["occurred_at"].utcoffset() == timedelta(hours=1)  # stays aware
+    assert row.key == (fired().decision_id,)
+
+
+def test_a_communication_row_leaves_outcome_columns_and_recorded_at_to_the_database():
+    row = message_row(source(sms()), ROUTES[COMMS_COMMANDS], NOW)
+    assert row.table.name == "communications"
+    assert row.values["channel"] == "sms" and row.values["priority"] == "high"
+    assert row.values["subject"] is None and row.values["template_version"] == 2
+    assert row.values["variables"] == {"first_name": "Ana", "ratio": "35%"}
+    assert row.values["send_at"] == datetime(2025, 3, 14, 10, 30, tzinfo=UTC)
+    assert (row.values["experiment"], row.values["variant"]) == ("tone", "b")
+    left_out = {
+        "recorded_at",
+        "delivered_at",
+        "opened_at",
+        "clicked_at",
+        "replied_at",
+        "converted_at",
+        "opted_out_at",
+        "conversion_value",
+    }
+    assert set(row.table.columns.keys()) - set(row.values) == left_out
+    assert "kind" not in row.values and "schema_version" not in row.values
+
+
+def test_an_intervention_row_holds_nested_messages_as_json():
+    row = message_row(source(intervention()), ROUTES[INTERVENTIONS_COMMANDS], NOW)
+    assert row.values["messages"] == [
+        {"channel": "email", "subject": "We can help", "body": "Let's talk."}
+    ]
+    assert row.values["channels"] == ["phone", "email"]
+    assert row.values["intervention_type"] == "payment_assistance"
+    assert (row.values["urgency"], row.values["trend"]) == ("critical", "increasing")
+    assert row.values["risk_score"] == 0.86 and row.values["source_event_id"] is None
+    json.dumps({k: v for k, v in row.values.items() if k != "created_at"})  # JSON-ready
+
+
+@pytest.mark.parametrize("spec", [BEHAVIOR_EVENTS_DLQ, RISK_SCORES_DLQ, COMMS_OUTCOMES_DLQ])
+def test_a_dead_letter_from_a_dlq_topic_is_stored_as_it_came(spec):
+    row = message_row(source(letter()), ROUTES[spec], NOW)
+    assert row.table is DEAD_LETTERS and not row.rejected
+    assert row.values | {"failed_at": None} == letter().model_dump(exclude={"schema_version"}) | {
+        "failed_at": None
+    }
+    assert row.values["failed_at"] == AT and row.values["kind"] == "not_json"
+
+
+@pytest.mark.parametrize(
+    ("value", "kind", "error"),
+    [
+        (b"{not json", "not_json", "(root): Invalid JSON"),
+        (None, "not_json", "(root): Invalid JSON: EOF"),
+        (b"[1, 2]", "invalid", "(root): Input should be an object"),
+        (
+            json.dumps(
+                fired().model_dump(mode="json") | {"occurred_at": "2025-03-14T09:30:00"}
+            ).encode(),
+            "invalid",
+            "occurred_at: Input should have timezone info",
+        ),
+        (
+            json.dumps(fired().model_dump(mode="json") | {"outcome": "maybe", "extra": 1}).encode(),
+            "invalid",
+            "outcome: not one of the allowed values; extra: Extra inputs are not permitted",
+        ),
+    ],
+)
+def test_an_unusable_message_becomes_its_own_dead_letter(value, kind, error):
+    row = message_row(
+        source(value, topic="p.trigger.decisions", offset=12), ROUTES[TRIGGER_DECISIONS], NOW
+    )
+    assert row.rejected and row.table is DEAD_LETTERS
+    assert row.values["dead_letter_id"] == dead_letter_id("p.trigger.decisions", 1, 12)
+    assert (row.values["topic"], row.values["partition"], row.values["offset"]) == (
+        "p.trigger.decisions",
+        1,
+        12,
+    )
+    assert base64.b64decode(row.values["key"]) == b"user-1"
+    assert base64.b64decode(row.values["value"]) == (value or b"")
+    assert row.values["kind"] == kind and row.values["failed_at"] == NOW
+    assert row.values["error"].startswith(error)
+
+
+def test_dead_letter_errors_name_fields_but_never_quote_values():
+    personal = sms().model_dump(mode="json") | {
+        "priority": "ana@example.com",
+        "template_version": "555-0100",
+    }
+    row = message_row(source(json.dumps(personal).encode()), ROUTES[COMMS_COMMANDS], NOW)
+    assert row.values["error"] == (
+        "template_version: Input should be a valid integer, unable to parse string as an "
+        "integer; priority: not one of the allowed values"
+    )
+    assert "ana@example.com" not in row.values["error"] and "555" not in row.values["error"]
+
+
+def test_a_message_with_many_errors_is_described_briefly():
+    row = message_row(source(b"{}"), ROUTES[INTERVENTIONS_COMMANDS], NOW)
+    parts = row.values["error"].split("; ")
+    assert len(parts) == 11 and parts[-1] == "... 5 more"
+    assert parts[0] == "command_id: Field required"
+
+
+def test_reading_the_same_message_twice_gives_the_same_row():
+    again = [
+        message_row(source(v), ROUTES[TRIGGER_DECISIONS], NOW)
+        for v in (fired(), b"?", fired(), b"?")
+    ]
+    assert again[0].key == again[2].key and again[1].key == again[3].key
+    assert again[0].values == again[2].values
+
+
+def test_topic_routes_use_the_deployment_prefix():
+    routes = topic_routes("blue.")
+    assert set(routes) == {
+        "blue.trigger.decisions",
+        "blue.comms.commands",
+        "blue.interventions.commands",
+        "blue.behavior.events.dlq",
+        "blue.risk.scores.dlq",
+        "blue.comms.outcomes.dlq",
+    }
+    assert routes["blue.comms.commands"].model is SendCommunication
+
+
+@pytest.mark.parametrize(
+    ("spec", "model"),
+    [
+        (TRIGGER_DECISIONS, fired),
+        (COMMS_COMMANDS, sms),
+        (INTERVENTIONS_COMMANDS, intervention),
+        (BEHAVIOR_EVENTS_DLQ, letter),
+    ],
+)
+def test_every_required_column_is_filled_from_its_message(spec, model):
+    row = message_row(source(model()), ROUTES[spec], NOW)
+    required = {c.name for c in row.table.columns if not c.nullable and c.server_default is None}
+    assert required <= set(row.values)
+    assert set(row.values) <= set(row.table.columns.keys())
+
+
+def row_at(partition: int, offset: int) -> Row:
+    return message_row(Source("p.t", partition, offset, None, b"?"), ROUTES[TRIGGER_DECISIONS], NOW)
+
+
+def test_a_batch_commits_one_past_the_highest_offset_of_each_partition():
+    batch = PendingBatch(max_size=10, max_age=60.0)
+    for partition, offset in [(0, 5), (1, 9), (0, 6), (0, 7), (1, 10)]:
+        batch.add(row_at(partition, offset))
+    offsets = {(tp.topic, tp.partition): meta.offset for tp, meta in batch.offsets().items()}
+    assert offsets == {("p.t", 0): 8, ("p.t", 1): 11}
+    assert batch.room == 5 and not batch.due()
+
+
+def test_a_batch_is_due_when_full_or_old_and_never_when_empty():
+    full = PendingBatch(max_size=2, max_age=60.0)
+    assert not full.due() and full.time_left() == 60.0
+    full.add(row_at(0, 1))
+    assert not full.due() and 0 < full.time_left() <= 60.0
+    full.add(row_at(0, 2))
+    assert full.due() and full.room == 0
+    old = PendingBatch(max_size=100, max_age=1e-9)
+    assert not old.due()
+    old.add(row_at(0, 1))
+    assert old.due() and old.time_left() == 0.0
+    old.clear()
+    assert len(old) == 0 and not old.due() and old.offsets() == {}
