@@ -36,13 +36,17 @@ class NudgeProcess:
         self._log: IO[bytes] | None = None
         self.process: subprocess.Popen[bytes] | None = None
 
+    def environment(self) -> dict[str, str]:
+        """Return the environment the process runs with."""
+        return settings_env(self.settings)
+
     def start(self) -> NudgeProcess:
         """Start the process."""
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = self.log_path.open("ab")
         self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
             [sys.executable, "-m", "streams.cli", self.command],
-            env=settings_env(self.settings),
+            env=self.environment(),
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )

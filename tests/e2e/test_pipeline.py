@@ -1,0 +1,114 @@
+"""The command line end to end: ``nudge worker`` and ``nudge sink`` as real processes,
+events in through the broker, rows out in PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from schemas.events import EVENT_TYPES
+from schemas.settings import Settings
+from schemas.topics import BEHAVIOR_EVENTS
+from tests.integration.harness import NudgeProcess, publish
+from tests.integration.scenarios import as_messages, income_dropper, ordered, spiker, steady_spender
+
+pytestmark = pytest.mark.e2e
+
+
+async def rows_when(
+    url: str, query: str, done: Callable[[list[tuple]], bool], timeout: float = 90.0
+) -> list[tuple]:
+    """Poll ``query`` until ``done(rows)`` holds; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    rows: list[tuple] = []
+    while time.monotonic() < deadline:
+        try:
+            with psycopg.connect(url.replace("+psycopg", "")) as conn:
+                rows = conn.execute(query).fetchall()
+        except psycopg.errors.UndefinedTable:
+            rows = []  # not migrated yet
+        if done(rows):
+            return rows
+        await asyncio.sleep(0.3)
+    msg = f"timed out after {timeout} s; last rows: {rows[:5]}"
+    raise AssertionError(msg)
+
+
+async def test_events_become_commands_and_rows(
+    make_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    settings = make_settings()
+    url = settings.database_url.get_secret_value()
+    migrate = subprocess.run(
+        [sys.executable, "-m", "streams.cli", "db", "upgrade"],
+        env=NudgeProcess(settings, "db", tmp_path / "x.log").environment(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert migrate.returncode == 0, migrate.stderr
+    now = datetime.now(UTC)
+    events = ordered(
+        steady_spender("steady-9", now), spiker("spiker-9", now), income_dropper("dropper-9", now)
+    )
+    garbage = (b"spiker-9", b"\x00\x01 not an event")
+    worker = NudgeProcess(settings, "worker", tmp_path / "worker.log").start()
+    sink = NudgeProcess(settings, "sink", tmp_path / "sink.log").start()
+    try:
+        await publish(settings, BEHAVIOR_EVENTS, [garbage, *as_messages(events)])
+        communications = await rows_when(
+            url,
+            "SELECT user_id, trigger_id, channel, body FROM communications ORDER BY 1, 2, 3",
+            lambda rows: len(rows) >= 4,
+        )
+        letters = await rows_when(url, "SELECT kind, value FROM dead_letters", bool)
+        decisions = await rows_when(
+            url, "SELECT user_id, trigger_id, outcome FROM trigger_events", lambda r: len(r) >= 2
+        )
+    finally:
+        assert sink.stop() == 0
+        assert worker.stop() == 0
+    assert [row[:3] for row in communications] == [
+        ("dropper-9", "income_drop", "email"),
+        ("dropper-9", "income_drop", "sms"),
+        ("spiker-9", "spending_spike", "email"),
+        ("spiker-9", "spending_spike", "sms"),
+    ]
+    assert "Hi Spiker" in communications[-1][3]
+    assert letters == [("not_json", base64.b64encode(garbage[1]).decode())]
+    assert sorted(decisions) == [
+        ("dropper-9", "income_drop", "fired"),
+        ("spiker-9", "spending_spike", "fired"),
+    ]
+
+
+def test_schemas_export_writes_a_schema_per_message(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "streams.cli", "schemas", "export", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    written = sorted(Path(line).name for line in result.stdout.split())
+    assert written == [
+        "communication_command.schema.json",
+        "dead_letter.schema.json",
+        "event.schema.json",
+        "intervention_command.schema.json",
+        "topics.json",
+        "trigger_decision.schema.json",
+    ]
+    event_schema = json.loads((tmp_path / "event.schema.json").read_text())
+    mapping = event_schema["properties"]["payload"]["discriminator"]["mapping"]
+    assert sorted(mapping) == sorted(EVENT_TYPES)
+    assert set(event_schema["required"]) >= {"event_id", "user_id", "occurred_at", "source"}
