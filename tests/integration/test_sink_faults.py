@@ -156,7 +156,8 @@ async def test_malformed_messages_become_dead_letters_and_later_ones_still_land(
         and base64.b64decode(first["key"]) == b"ana"
     )
     second = dead[dead_letter_id(comms_topic, invalid.partition, invalid.offset)]
-    assert (second["kind"], second["error"]) == ("invalid", "send_at: Input should have timezone info")
+    assert second["kind"] == "invalid"
+    assert second["error"] == "send_at: Input should have timezone info"
     assert base64.b64decode(second["value"]) == naive_bytes
     assert "555" not in second["error"] and "Ana" not in second["error"]
     assert metric("nudge_sink_invalid_messages_total", topic=decisions_topic) == 1
