@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
+from typing import Any
 
 import faust
 
 from schemas.settings import Settings
+from schemas.topics import BEHAVIOR_EVENTS
 from streams.agents.ingest import register_ingest
 from streams.kafka import faust_credentials
 
 Clock = Callable[[], datetime]
+log = logging.getLogger(__name__)
 
 
 def utc_now() -> datetime:
@@ -50,4 +54,25 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> faust.App:
         loghandlers=[],
     )
     register_ingest(app, settings, clock)
+    _log_rebalances(app, BEHAVIOR_EVENTS.full_name(settings.topic_prefix))
     return app
+
+
+def _log_rebalances(app: faust.App, source_topic: str) -> None:
+    """Log which input partitions this worker gains and loses (INFO: rare and useful)."""
+
+    def numbers(partitions: Iterable[Any]) -> list[int]:
+        return sorted(tp.partition for tp in partitions if tp.topic == source_topic)
+
+    async def assigned(sender: Any, assigned: Any, **_: Any) -> None:
+        log.info(
+            "partitions assigned", extra={"topic": source_topic, "partitions": numbers(assigned)}
+        )
+
+    async def revoked(sender: Any, revoked: Any, **_: Any) -> None:
+        log.info(
+            "partitions revoked", extra={"topic": source_topic, "partitions": numbers(revoked)}
+        )
+
+    app.on_partitions_assigned.connect(assigned)
+    app.on_partitions_revoked.connect(revoked)
