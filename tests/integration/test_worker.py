@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
+import socket
+import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -140,3 +142,44 @@ async def test_restart_recovers_state_from_the_changelog_and_doubles_nothing(
     if stop == "graceful":
         # Offsets were committed on the way down: nothing was reprocessed or re-sent.
         assert sorted(ids.values()) == [1, 1]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _scrape(port: int) -> dict[str, float]:
+    """Return ``{sample line name with labels: value}`` from a /metrics endpoint."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    samples = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            samples[name] = float(value)
+    return samples
+
+
+async def test_the_worker_exports_what_it_did_as_prometheus_metrics(make_settings, tmp_path):
+    port = _free_port()
+    settings = make_settings(metrics_port=port)
+    now = datetime.now(UTC)
+    worker = NudgeProcess(settings, "worker", tmp_path / "worker.log").start()
+    try:
+        history = spiker("spiker-m", now)
+        await publish(settings, BEHAVIOR_EVENTS, [(b"spiker-m", b"nope"), *as_messages(history)])
+        await read_until(settings, COMMS_COMMANDS, lambda rs: len(rs) >= 2)
+        samples = _scrape(port)
+    finally:
+        worker.stop()
+    transactions = sum(1 for e in history if e.type == "transaction")
+    assert samples['nudge_events_total{type="transaction"}'] == transactions
+    assert samples['nudge_events_total{type="profile_update"}'] == 1
+    topic = BEHAVIOR_EVENTS.full_name(settings.topic_prefix)
+    assert samples[f'nudge_events_invalid_total{{kind="not_json",topic="{topic}"}}'] == 1
+    assert samples['nudge_commands_total{channel="sms",trigger="spending_spike"}'] == 1
+    fired = 'nudge_trigger_decisions_total{outcome="fired",reason="",trigger="spending_spike"}'
+    assert samples[fired] == 1
+    assert samples['nudge_decision_latency_seconds_count{trigger="spending_spike"}'] == 2
