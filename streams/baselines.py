@@ -8,7 +8,7 @@ user's first event are not counted, so a new user has no baseline instead of a z
 
 from __future__ import annotations
 
-import statistics
+import math
 from dataclasses import dataclass
 
 DAYS_PER_WEEK = 7
@@ -101,9 +101,10 @@ def monthly_income_baseline(
 
 def summarise(values: list[int]) -> Baseline:
     """Return mean, population deviation and least-squares slope of ``values``."""
-    mean = statistics.fmean(values)
-    deviation = statistics.pstdev(values) if len(values) > 1 else 0.0
     n = len(values)
+    mean = sum(values) / n
+    # Plain floats: statistics.pstdev is exact (fractions) and was a per-event hot spot.
+    deviation = math.sqrt(sum((v - mean) ** 2 for v in values) / n)
     x_mean = (n - 1) / 2
     denominator = sum((x - x_mean) ** 2 for x in range(n))
     trend = (

@@ -13,6 +13,7 @@ import base64
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -122,8 +123,9 @@ def sanitise(node: Any, report: Sanitised, *, identifier: bool = False) -> Any:
     return node
 
 
+@lru_cache(maxsize=4096)
 def is_sensitive(key: str) -> bool:
-    """Return whether a key names a secret or payment data."""
+    """Return whether a key names a secret or payment data (cached: keys repeat)."""
     folded = key.lower().replace("_", "").replace("-", "")
     return folded in SENSITIVE_KEYS or any(part in folded for part in SENSITIVE_PARTS)
 

@@ -1,0 +1,9 @@
+"""Benchmark: the Nudge pipeline against a bare Faust pass-through and a plain aiokafka loop.
+
+``python -m streams.bench --out reports/bench.json`` pre-loads one set of events into a
+fresh topic prefix on the local broker, runs each consumer in its own process over the
+same topic (own consumer group, earliest offset), writes a JSON report with same-run
+throughput ratios, prints a table, and deletes the run's topics. See
+``streams.bench.consumers`` for what each mode does and ``streams.bench.meter`` for how
+it is timed.
+"""

@@ -1,0 +1,61 @@
+"""Command line: ``python -m streams.bench [options]`` and the consumers' ``run`` sub-command."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from schemas.settings import Settings
+from streams.bench.report import MODES
+from streams.bench.runner import BenchOptions, run_bench
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark, or (``run MODE``) one of its consumers; return the exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["run"]:
+        return run_consumer(args[1:])
+    defaults = BenchOptions()
+    parser = argparse.ArgumentParser(prog="python -m streams.bench", description=__doc__)
+    parser.add_argument("--out", type=Path, default=defaults.out, help="JSON report path")
+    parser.add_argument("--events", type=int, default=defaults.events, help="events to process")
+    parser.add_argument("--users", type=int, default=defaults.users, help="distinct users")
+    parser.add_argument(
+        "--partitions", type=int, default=defaults.partitions, help="input partitions"
+    )
+    parser.add_argument("--seed", type=int, default=defaults.seed, help="workload seed")
+    parser.add_argument(
+        "--timeout", type=float, default=defaults.timeout_seconds, help="seconds allowed per mode"
+    )
+    parsed = parser.parse_args(args)
+    if not 1 <= parsed.users <= parsed.events or parsed.partitions < 1:
+        parser.error("need 1 <= --users <= --events and --partitions >= 1")
+    options = BenchOptions(
+        events=parsed.events,
+        users=parsed.users,
+        partitions=parsed.partitions,
+        seed=parsed.seed,
+        timeout_seconds=parsed.timeout,
+        out=parsed.out,
+    )
+    return run_bench(options)
+
+
+def run_consumer(args: Sequence[str]) -> int:
+    """Run one mode in this process (started by the parent; settings from ``NUDGE_*``)."""
+    parser = argparse.ArgumentParser(prog="python -m streams.bench run")
+    parser.add_argument("mode", choices=MODES)
+    parser.add_argument("--events", type=int, required=True, help="stop after this many")
+    parser.add_argument("--launched-at", type=float, required=True, help="parent's time.time()")
+    parsed = parser.parse_args(args)
+    # Imported here: the parent process needs neither Faust nor the worker's modules.
+    from streams.bench.consumers import run_mode
+
+    run_mode(parsed.mode, Settings(), parsed.events, parsed.launched_at)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,212 @@
+"""The parent process: pre-load once, run each mode in its own process, report, clean up."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+from aiokafka.errors import KafkaError
+
+from schemas.settings import Settings
+from streams.bench import workload as mix
+from streams.bench.meter import parse_result
+from streams.bench.report import MODES, build_report, format_table, machine_info
+from streams.bench.topics import create_topics, delete_run_topics, preload, run_prefix
+from streams.processes import settings_env
+
+#: After printing its result a consumer stops cleanly; past this it is killed instead.
+SHUTDOWN_GRACE_SECONDS = 30.0
+#: How often the parent looks at a running consumer (it idles otherwise).
+POLL_SECONDS = 0.2
+#: Lines of a failed consumer's log shown in the error.
+LOG_TAIL_LINES = 15
+
+
+class BenchError(RuntimeError):
+    """A mode did not finish, or finished without a result."""
+
+
+@dataclass(frozen=True, slots=True)
+class BenchOptions:
+    """What to run.
+
+    Attributes:
+        events: Events pre-loaded and processed by each mode.
+        users: Distinct users (message keys).
+        partitions: Partitions of the input topic (and of every user-keyed topic).
+        seed: Seed of the workload generator.
+        timeout_seconds: Longest one mode may take, start-up included.
+        out: Where the JSON report goes.
+    """
+
+    events: int = 200_000
+    users: int = 10_000
+    partitions: int = 4
+    seed: int = 7
+    timeout_seconds: float = 600.0
+    out: Path = Path("reports/bench.json")
+
+
+def run_bench(options: BenchOptions) -> int:
+    """Run the whole benchmark; return the exit code (1 if a mode failed)."""
+    started_at = datetime.now(UTC).isoformat(timespec="seconds")
+    with tempfile.TemporaryDirectory(prefix="nudge-bench-") as scratch:
+        settings = bench_settings(Settings(), options, Path(scratch))
+        print(f"bench: topic prefix {settings.topic_prefix}", file=sys.stderr)
+        try:
+            preload_figures = prepare(settings, options)
+            results = {
+                mode: run_mode_process(settings, mode, options, Path(scratch)) for mode in MODES
+            }
+        finally:
+            clean_up(settings)
+    report = build_report(
+        parameters=parameters(options, settings),
+        preload=preload_figures,
+        results=results,
+        machine=machine_info(),
+        started_at=started_at,
+    )
+    options.out.parent.mkdir(parents=True, exist_ok=True)
+    options.out.write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2) + b"\n")
+    print(format_table(report))
+    print(f"\nreport written to {options.out}")
+    for mode in report["failed"]:
+        print(f"bench: {mode} failed: {results[mode]['error']}", file=sys.stderr)
+    return 1 if report["failed"] else 0
+
+
+def clean_up(settings: Settings) -> None:
+    """Delete the run's topics; report, without raising, if the broker refuses."""
+    try:
+        deleted = asyncio.run(delete_run_topics(settings))
+    except (KafkaError, OSError) as exc:
+        print(f"bench: could not delete topics {settings.topic_prefix}*: {exc!r}", file=sys.stderr)
+        return
+    print(f"bench: deleted {len(deleted)} topics", file=sys.stderr)
+
+
+def bench_settings(base: Settings, options: BenchOptions, scratch: Path) -> Settings:
+    """Return the run's settings: a fresh topic prefix, memory store, no web or metrics."""
+    data_dir = scratch / "data"
+    data_dir.mkdir(parents=True, exist_ok=True)  # Faust creates only the last level
+    return base.model_copy(
+        update={
+            "topic_prefix": run_prefix(),
+            "partitions": options.partitions,
+            "store": "memory://",
+            "data_dir": str(data_dir),
+            "web_port": 0,
+            "metrics_port": 0,
+            "log_level": "WARNING",
+        }
+    )
+
+
+def parameters(options: BenchOptions, settings: Settings) -> dict[str, Any]:
+    """Return the run's parameters for the report."""
+    return {
+        "events": options.events,
+        "users": options.users,
+        "partitions": options.partitions,
+        "seed": options.seed,
+        "timeout_seconds": options.timeout_seconds,
+        "topic_prefix": settings.topic_prefix,
+        "workload": {
+            "page_view_share": mix.PAGE_VIEW_SHARE,
+            "income_share": mix.INCOME_SHARE,
+            "credit_share_of_transactions": mix.CREDIT_SHARE,
+            "spiker_share": mix.SPIKER_SHARE,
+            "history_days_back": list(mix.HISTORY_DAYS_BACK),
+        },
+        "options": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(options).items()},
+    }
+
+
+def prepare(settings: Settings, options: BenchOptions) -> dict[str, Any]:
+    """Create the run's topics and pre-load the workload once; return the pre-load figures."""
+    built = time.perf_counter()
+    workload = mix.build_workload(
+        options.events, options.users, now=datetime.now(UTC), seed=options.seed
+    )
+    generate_seconds = time.perf_counter() - built
+    asyncio.run(create_topics(settings))
+    seconds = asyncio.run(preload(settings, workload.messages))
+    size = sum(len(key) + len(value) for key, value in workload.messages)
+    print(f"bench: pre-loaded {len(workload.messages)} events in {seconds:.1f} s", file=sys.stderr)
+    return {
+        "events": len(workload.messages),
+        "bytes": size,
+        "generate_seconds": round(generate_seconds, 3),
+        "seconds": round(seconds, 3),
+        "events_per_second": round(len(workload.messages) / seconds, 1),
+        "events_by_type": workload.counts,
+        "spiking_users": workload.spikers,
+    }
+
+
+def run_mode_process(
+    settings: Settings, mode: str, options: BenchOptions, scratch: Path
+) -> dict[str, Any]:
+    """Run one mode in its own process; return its result, or ``{"error": ...}``."""
+    print(f"bench: running {mode} ...", file=sys.stderr)
+    child = settings.model_copy(update={"app_id": f"{settings.topic_prefix}{mode}"})
+    command = [sys.executable, "-m", "streams.bench", "run", mode, "--events", str(options.events),
+               "--launched-at", repr(time.time())]  # fmt: skip
+    out_path, log_path = scratch / f"{mode}.out", scratch / f"{mode}.log"
+    started = time.monotonic()
+    with out_path.open("wb") as out, log_path.open("wb") as log:
+        process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            command, env=settings_env(child), stdout=out, stderr=log
+        )
+        try:
+            result = await_result(process, out_path, options.timeout_seconds)
+        except BenchError as exc:
+            error = f"{exc}; last log lines:\n{tail(log_path)}"
+            print(f"bench: {mode}: {error}", file=sys.stderr)
+            return {"error": str(exc), "log_tail": tail(log_path)}
+    result["process_seconds"] = round(time.monotonic() - started, 3)
+    return result
+
+
+def await_result(
+    process: subprocess.Popen[bytes], out_path: Path, timeout_seconds: float
+) -> dict[str, Any]:
+    """Wait for a consumer's result line, then for its exit.
+
+    Raises:
+        BenchError: No result within ``timeout_seconds``, or the process exited without one.
+    """
+    deadline = time.monotonic() + timeout_seconds
+    while (result := parse_result(out_path.read_text(errors="replace"))) is None:
+        if process.poll() is not None:
+            msg = f"exited with code {process.returncode} before reporting a result"
+            raise BenchError(msg)
+        if time.monotonic() > deadline:
+            process.kill()
+            process.wait()
+            msg = f"did not process all events within {timeout_seconds:g} s (killed)"
+            raise BenchError(msg)
+        time.sleep(POLL_SECONDS)
+    try:
+        result["exit_code"] = process.wait(SHUTDOWN_GRACE_SECONDS)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        result["exit_code"] = process.wait()
+        result["note"] = f"killed: still running {SHUTDOWN_GRACE_SECONDS:g} s after reporting"
+    return result
+
+
+def tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
+    """Return the last ``lines`` lines of a log file."""
+    text: Sequence[str] = path.read_text(errors="replace").splitlines()
+    return "\n".join(text[-lines:])
