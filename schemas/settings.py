@@ -30,6 +30,7 @@ class Settings(BaseSettings):
         env_file_encoding="utf-8",
         extra="ignore",
         frozen=True,
+        use_attribute_docstrings=True,
     )
 
     app_id: str = "nudge"

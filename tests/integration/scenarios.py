@@ -5,33 +5,17 @@ The worker evaluates only fresh events (within two days of now), so histories en
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from schemas.events import Event
-
-
-def event(
-    user: str, at: datetime, payload: dict[str, object], event_id: str | None = None
-) -> Event:
-    """Build a validated event."""
-    return Event.model_validate(
-        {
-            "event_id": event_id or str(uuid.uuid4()),
-            "user_id": user,
-            "occurred_at": at.isoformat(),
-            "source": "app",
-            "payload": payload,
-        }
-    )
+from tests.unit.factories import event
 
 
 def spend(user: str, at: datetime, amount: str, event_id: str | None = None) -> Event:
     """A debit card transaction."""
-    return event(
-        user, at, {"type": "transaction", "amount": amount, "category": "groceries"}, event_id
-    )
+    payload = {"type": "transaction", "amount": amount, "category": "groceries"}
+    return event(user, at, payload, event_id=event_id)
 
 
 def named(user: str, at: datetime, first_name: str) -> Event:
