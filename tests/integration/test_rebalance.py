@@ -27,10 +27,10 @@ async def test_a_worker_joining_and_leaving_mid_stream_loses_and_doubles_nothing
     first = NudgeProcess(settings, "worker", tmp_path / "first.log").start()
     second = NudgeProcess(settings, "worker", tmp_path / "second.log")
     try:
-        # About 10 s of events. The second worker joins once the first owns everything,
+        # About 14 s of events. The second worker joins once the first owns everything,
         # takes partitions (and their state) mid-stream, and leaves before the end, so
         # partitions move twice under load.
-        producing = asyncio.create_task(produce(settings, users=40, rate=3000, seed=11))
+        producing = asyncio.create_task(produce(settings, users=40, rate=2000, seed=11))
         await wait_for_assignment(first)
         second.start()
         await wait_for_assignment(second)
