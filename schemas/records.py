@@ -25,6 +25,7 @@ class SuppressionReason(StrEnum):
     HOLDOUT = "holdout"
     LOWER_PRIORITY = "lower_priority"
     EXCLUDED = "excluded"
+    TESTING = "testing"
 
 
 class TriggerDecision(BaseModel):

@@ -1,23 +1,28 @@
 """From an event to decisions and commands: the pure core the agent calls.
 
-``process`` folds an event into the user's state, evaluates the triggers it concerns, and
-returns every decision (fired or suppressed, with the reason) and every command to send.
-Ids derive from the cause, so running it again on the same input gives the same output.
+``process`` folds an event into the user's state, evaluates the trigger definitions that
+event concerns, and returns every decision (fired or suppressed, with the reason) and
+every command to send. Ids derive from the cause, so running it again on the same input
+gives the same output.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from schemas.commands import SendCommunication
 from schemas.events import Channel, Event
 from schemas.ids import command_id, decision_id
 from schemas.records import Outcome, SuppressionReason, TriggerDecision
+from schemas.triggers import ChannelTemplate, Experiment, TriggerDefinition
+from streams.conditions import holds
+from streams.evaluation import Match, evaluate
+from streams.features import Before, Context
 from streams.rendering import Catalogue, render
 from streams.state import UserState, apply_event
-from streams.triggers import MATCHERS, Match, TriggerConfig
 
 
 @dataclass(slots=True)
@@ -40,7 +45,7 @@ class Result:
 def process(
     state: UserState,
     event: Event,
-    triggers: Sequence[TriggerConfig],
+    definitions: Sequence[TriggerDefinition],
     catalogue: Catalogue,
     *,
     now: datetime,
@@ -51,7 +56,7 @@ def process(
     Args:
         state: The user's record; changed in place.
         event: A validated event of that user.
-        triggers: Trigger configurations to evaluate.
+        definitions: Trigger definitions; paused ones are skipped.
         catalogue: Message templates.
         now: Processing time. Only used to skip evaluating events older than
             ``max_event_age_seconds`` (backfills build state but message nobody).
@@ -60,56 +65,86 @@ def process(
     Returns:
         The decisions and commands, empty for duplicates and stale events.
     """
+    before = Before.of(state)
     if not apply_event(state, event):
         return Result(applied=False, evaluated=False)
     if (now - event.occurred_at).total_seconds() > max_event_age_seconds:
         return Result(evaluated=False)
     result = Result()
-    for config in triggers:
-        if event.type not in config.event_types:
+    ctx = Context(state, event, before)
+    for definition in definitions:
+        if definition.status == "paused" or event.type not in definition.evaluate_on.events:
             continue
-        match = MATCHERS[config.trigger_id](state, event, config)
+        match = evaluate(definition, ctx)
         if match is not None:
-            decide(state, event, config, match, catalogue, result)
+            decide(ctx, definition, match, catalogue, result)
     return result
 
 
+def suppression(
+    ctx: Context, definition: TriggerDefinition, channels: list[ChannelTemplate]
+) -> tuple[SuppressionReason, str] | None:
+    """Return why a match must not be sent, with a sentence, or ``None`` to send it."""
+    occurred = ctx.event.occurred_at.timestamp()
+    last = ctx.state.last_fired.get(definition.id)
+    tier = ctx.state.profile.get("tier")
+    if definition.status == "testing":
+        return SuppressionReason.TESTING, "the trigger is in testing: decisions only"
+    if definition.target.tiers and tier not in definition.target.tiers:
+        return SuppressionReason.EXCLUDED, f"tier {tier or 'unknown'} is not targeted"
+    if definition.exclude is not None and holds(
+        definition.exclude, ctx, definition.thresholds, occurred
+    ):
+        return SuppressionReason.EXCLUDED, "an exclusion condition holds"
+    experiment = definition.experiment
+    if experiment is not None and in_holdout(ctx.event.user_id, experiment):
+        return SuppressionReason.HOLDOUT, f"held out of experiment {experiment.id}"
+    # Both sides: a late event dated just before the last firing is as close to it.
+    if last is not None and abs(occurred - last) < definition.cooldown:
+        return (
+            SuppressionReason.COOLDOWN,
+            f"{abs(occurred - last) / 86_400:.1f} days from the last firing",
+        )
+    if not channels:
+        return SuppressionReason.NO_CONSENT, "the user has withdrawn consent on every channel"
+    return None
+
+
+def in_holdout(user_id: str, experiment: Experiment) -> bool:
+    """Return whether the user is in the experiment's holdout (stable per user)."""
+    digest = hashlib.sha256(f"{experiment.id}:{user_id}".encode()).digest()
+    bucket = int.from_bytes(digest[:4], "big") % 10_000
+    return bucket < experiment.holdout_percent * 100
+
+
 def decide(
-    state: UserState,
-    event: Event,
-    config: TriggerConfig,
+    ctx: Context,
+    definition: TriggerDefinition,
     match: Match,
     catalogue: Catalogue,
     result: Result,
 ) -> None:
     """Turn one match into a fired or suppressed decision, adding it to ``result``."""
-    occurred = event.occurred_at.timestamp()
-    last = state.last_fired.get(config.trigger_id)
-    consent = state.profile.get("consent", {})
-    channels = [c for c in config.channels if consent.get(c, True)]
-    reason: SuppressionReason | None = None
-    detail = match.detail
-    # Both sides: a late event dated just before the last firing is as close to it.
-    if last is not None and abs(occurred - last) < config.cooldown_seconds:
-        reason = SuppressionReason.COOLDOWN
-        detail += f" Suppressed: {abs(occurred - last) / 86_400:.1f} days from the last firing."
-    elif not channels:
-        reason = SuppressionReason.NO_CONSENT
-        detail += " Suppressed: the user has withdrawn consent on every channel."
-    commands = [] if reason else _commands(state, event, config, match, catalogue, channels)
-    if reason is None:
-        state.last_fired[config.trigger_id] = max(occurred, last or occurred)
+    consent = ctx.state.profile.get("consent", {})
+    channels = [c for c in definition.channels if consent.get(c.channel, True)]
+    suppressed = suppression(ctx, definition, channels)
+    commands = [] if suppressed else _commands(ctx, definition, match, catalogue, channels)
+    occurred = ctx.event.occurred_at.timestamp()
+    if suppressed is None:
+        last = ctx.state.last_fired.get(definition.id, occurred)
+        ctx.state.last_fired[definition.id] = max(occurred, last)
+    user = ctx.event.user_id
     result.decisions.append(
         TriggerDecision(
-            decision_id=decision_id(config.trigger_id, event.user_id, match.cause),
-            user_id=event.user_id,
-            trigger_id=config.trigger_id,
-            outcome=Outcome.SUPPRESSED if reason else Outcome.FIRED,
-            reason=reason,
-            detail=detail,
-            source_event_id=event.event_id,
-            event_type=event.type,
-            occurred_at=event.occurred_at,
+            decision_id=decision_id(definition.id, user, match.cause),
+            user_id=user,
+            trigger_id=definition.id,
+            outcome=Outcome.SUPPRESSED if suppressed else Outcome.FIRED,
+            reason=suppressed[0] if suppressed else None,
+            detail=match.detail + (f" Suppressed: {suppressed[1]}." if suppressed else ""),
+            source_event_id=ctx.event.event_id,
+            event_type=ctx.event.type,
+            occurred_at=ctx.event.occurred_at,
             features=match.features,
             command_ids=[command.command_id for command in commands],
         )
@@ -118,34 +153,37 @@ def decide(
 
 
 def _commands(
-    state: UserState,
-    event: Event,
-    config: TriggerConfig,
+    ctx: Context,
+    definition: TriggerDefinition,
     match: Match,
     catalogue: Catalogue,
-    channels: list[Channel],
+    channels: list[ChannelTemplate],
 ) -> list[SendCommunication]:
-    values = {"user_name": state.profile.get("first_name") or "", **match.variables}
+    event = ctx.event
+    values = {"user_name": ctx.state.profile.get("first_name") or "", **match.variables}
     commands = []
-    for channel in channels:
-        template = catalogue.require(config.trigger_id, channel)
+    for wanted in channels:
+        template = catalogue.by_id(wanted.template)
         rendered = render(template, values, catalogue.fallbacks)
+        channel = Channel(wanted.channel)
         commands.append(
             SendCommunication(
-                command_id=command_id(config.trigger_id, event.user_id, match.cause, channel),
+                command_id=command_id(definition.id, event.user_id, match.cause, channel),
                 user_id=event.user_id,
-                decision_id=decision_id(config.trigger_id, event.user_id, match.cause),
+                decision_id=decision_id(definition.id, event.user_id, match.cause),
                 source_event_id=event.event_id,
                 created_at=event.occurred_at,
-                trigger_id=config.trigger_id,
+                trigger_id=definition.id,
                 channel=channel,
                 template_id=template.template_id,
                 template_version=template.version,
                 subject=rendered.subject,
                 body=rendered.body,
                 variables=rendered.variables,
-                priority=config.priority,
-                send_at=event.occurred_at,
+                priority=definition.priority,
+                send_at=event.occurred_at + timedelta(seconds=definition.delay),
+                experiment=definition.experiment.id if definition.experiment else None,
+                variant="treatment" if definition.experiment else None,
                 reason=match.detail,
             )
         )

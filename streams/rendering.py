@@ -74,17 +74,19 @@ class Catalogue:
         """Return the template for a message on a channel, if there is one."""
         return self.templates.get((message_id, channel))
 
-    def require(self, message_id: str, channel: Channel) -> Template:
-        """Return the template for a message on a channel.
+    def by_id(self, template_id: str) -> Template:
+        """Return the template ``<message>.<channel>``.
 
         Raises:
-            KeyError: There is none; ``missing`` finds these before a worker starts.
+            KeyError: There is none; ``missing`` finds these before definitions are used.
         """
-        return self.templates[(message_id, channel)]
+        message_id, _, channel = template_id.rpartition(".")
+        return self.templates[(message_id, Channel(channel))]
 
-    def missing(self, wanted: Iterable[tuple[str, Channel]]) -> list[str]:
-        """Return ``message.channel`` for each wanted pair that has no template."""
-        return [f"{m}.{c.value}" for m, c in wanted if (m, c) not in self.templates]
+    def missing(self, wanted: Iterable[tuple[str, str]]) -> list[str]:
+        """Return each ``(template id, channel)`` pair with no template for that channel."""
+        known = {t.template_id: t.channel for t in self.templates.values()}
+        return [f"{tid} (for {ch})" for tid, ch in wanted if known.get(tid) != ch]
 
 
 def parse_catalogue(document: Mapping[str, Any]) -> Catalogue:

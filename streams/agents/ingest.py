@@ -20,12 +20,13 @@ import faust
 
 from schemas.settings import Settings
 from schemas.topics import BEHAVIOR_EVENTS, BEHAVIOR_EVENTS_DLQ, COMMS_COMMANDS, TRIGGER_DECISIONS
+from schemas.triggers import TriggerDefinition
 from streams import metrics
 from streams.decisions import Result, process
+from streams.definitions import default_definitions
 from streams.intake import Rejection, dead_letter, decode_event
 from streams.rendering import Catalogue, default_catalogue
 from streams.state import UserState
-from streams.triggers import DEFAULT_TRIGGERS, TriggerConfig
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ class IngestStage:
     commands: Any
     dead_letters: Any
     source_topic: str
-    triggers: Sequence[TriggerConfig]
+    definitions: Sequence[TriggerDefinition]
     catalogue: Catalogue
     max_event_age_seconds: float
     clock: Callable[[], datetime]
@@ -71,7 +72,7 @@ class IngestStage:
             result = process(
                 state,
                 decoded,
-                self.triggers,
+                self.definitions,
                 self.catalogue,
                 now=now,
                 max_event_age_seconds=self.max_event_age_seconds,
@@ -135,9 +136,10 @@ def register_ingest(
 ) -> IngestStage:
     """Declare the ingest agent, its state table and output topics on ``app``."""
     catalogue = default_catalogue()
-    missing = catalogue.missing((t.trigger_id, c) for t in DEFAULT_TRIGGERS for c in t.channels)
+    definitions = default_definitions()
+    missing = catalogue.missing((c.template, c.channel) for d in definitions for c in d.channels)
     if missing:
-        msg = f"triggers name channels without a template: {', '.join(missing)}"
+        msg = f"trigger definitions name missing templates: {', '.join(missing)}"
         raise ValueError(msg)
     prefix = settings.topic_prefix
     source_name = BEHAVIOR_EVENTS.full_name(prefix)
@@ -152,7 +154,7 @@ def register_ingest(
         commands=app.topic(COMMS_COMMANDS.full_name(prefix)),
         dead_letters=app.topic(BEHAVIOR_EVENTS_DLQ.full_name(prefix)),
         source_topic=source_name,
-        triggers=DEFAULT_TRIGGERS,
+        definitions=definitions,
         catalogue=catalogue,
         max_event_age_seconds=settings.max_event_age_seconds,
         clock=clock,

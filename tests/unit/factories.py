@@ -13,6 +13,9 @@ from decimal import Decimal
 from typing import Any
 
 from schemas.events import Event
+from streams.definitions import default_definitions
+from streams.evaluation import Match, evaluate
+from streams.features import Before, Context
 from streams.state import UserState, apply_event
 
 #: A fixed Monday noon UTC that histories start from.
@@ -115,3 +118,13 @@ def income_history(user: str, closed_income: Amount, *, partial_income: Amount =
 
 #: The first moment of June 2026 used to judge May.
 JUNE = datetime(2026, 6, 2, 10, tzinfo=UTC)
+
+
+def match_of(trigger_id: str, state: UserState, event: Event) -> Match | None:
+    """Fold ``event`` in and evaluate the shipped definition ``trigger_id`` on it."""
+    definition = next(d for d in default_definitions() if d.id == trigger_id)
+    before = Before.of(state)
+    assert apply_event(state, event)
+    if event.type not in definition.evaluate_on.events:
+        return None
+    return evaluate(definition, Context(state, event, before))

@@ -19,10 +19,10 @@ from streams.bench.report import MODES, build_report, format_table, machine_info
 from streams.bench.topics import delete_run_topics, run_prefix
 from streams.bench.workload import HISTORY_DAYS_BACK, build_workload, compact_json
 from streams.decisions import process
+from streams.definitions import default_definitions
 from streams.intake import decode_event
 from streams.rendering import default_catalogue
 from streams.state import UserState
-from streams.triggers import DEFAULT_TRIGGERS
 
 NOW = datetime(2026, 3, 18, 15, 30, tzinfo=UTC)
 #: The worker's default evaluation horizon (``Settings.max_event_age_seconds``).
@@ -99,7 +99,7 @@ def test_spikers_fire_spending_spike_and_nobody_else_does() -> None:
         event = Event.model_validate_json(value)
         state = states.setdefault(event.user_id, UserState())
         result = process(
-            state, event, DEFAULT_TRIGGERS, catalogue,
+            state, event, default_definitions(), catalogue,
             now=NOW, max_event_age_seconds=HORIZON.total_seconds(),
         )  # fmt: skip
         fired |= {d.user_id for d in result.decisions if d.outcome.value == "fired"}

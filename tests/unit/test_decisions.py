@@ -12,9 +12,9 @@ from schemas.events import Channel, Event
 from schemas.ids import command_id, decision_id
 from schemas.records import Outcome, SuppressionReason
 from streams.decisions import Result, process
+from streams.definitions import default_definitions
 from streams.rendering import SMS_LIMIT, default_catalogue
 from streams.state import UserState
-from streams.triggers import DEFAULT_TRIGGERS
 from tests.unit.factories import (
     JUNE,
     START,
@@ -36,7 +36,7 @@ def run(state: UserState, event: Event, *, now: datetime | None = None) -> Resul
     return process(
         state,
         event,
-        DEFAULT_TRIGGERS,
+        default_definitions(),
         default_catalogue(),
         now=event.occurred_at if now is None else now,
         max_event_age_seconds=MAX_AGE,
@@ -104,7 +104,7 @@ def test_fired_command_content() -> None:
     assert sms.trigger_id == "spending_spike"
     assert sms.template_id == "spending_spike.sms"
     assert email.template_id == "spending_spike.email"
-    assert sms.template_version == email.template_version == 1
+    assert sms.template_version == email.template_version == 2
     assert sms.priority == Priority.MEDIUM
     assert sms.created_at == sms.send_at == event.occurred_at  # event time, not wall-clock
     assert sms.subject is None
@@ -115,9 +115,9 @@ def test_fired_command_content() -> None:
     )
     assert sms.variables == {
         "user_name": "Ada",
-        "percentage": "271",
-        "week_spend": "$520.00",
-        "baseline": "$140.00",
+        "spend_week_change_pct": "271",
+        "spend_week": "$520.00",
+        "spend_week_baseline": "$140.00",
     }
     assert sms.reason == result.decisions[0].detail
     assert state.last_fired == {"spending_spike": event.occurred_at.timestamp()}
@@ -127,11 +127,9 @@ def test_decision_record_carries_the_features() -> None:
     result = run(spiking_user(), transaction(USER, spike_at(), "48.00", event_id="edge"))
     (decision,) = result.decisions
     assert decision.features == {
-        "week_spend_cents": 16_800.0,
-        "baseline_cents": 14_000.0,
-        "baseline_deviation_cents": 0.0,
-        "baseline_trend_cents_per_week": 0.0,
-        "change_percent": 20.0,
+        "spend_week": 168.0,
+        "spend_week_baseline": 140.0,
+        "spend_week_change_pct": 20.0,
     }
     assert decision.trigger_id == "spending_spike"
     assert decision.reason is None
@@ -205,7 +203,7 @@ def test_second_match_within_seven_days_is_suppressed_by_cooldown() -> None:
     assert decision.command_ids == []
     assert second.commands == []
     assert "1.0 days from the last firing" in decision.detail
-    assert decision.features["week_spend_cents"] > 0
+    assert decision.features["spend_week"] > 0
     # A suppressed match does not restart the cooldown.
     assert state.last_fired == {"spending_spike": spike_at().timestamp()}
 

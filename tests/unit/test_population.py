@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from schemas.events import Channel, Event, ProfileUpdate, parse_event
 from streams.decisions import process
+from streams.definitions import default_definitions
 from streams.invalid_events import MALFORMATIONS, malformed_messages, valid_transaction
 from streams.population import (
     Persona,
@@ -28,7 +29,6 @@ from streams.population import (
 )
 from streams.rendering import default_catalogue
 from streams.state import UserState
-from streams.triggers import DEFAULT_TRIGGERS
 
 NOW = datetime(2026, 3, 11, 15, 30, tzinfo=UTC)
 FRESH = timedelta(days=2)
@@ -247,7 +247,7 @@ def test_the_pipeline_core_fires_exactly_the_expected_users(population: Any) -> 
     catalogue = default_catalogue()
     for raw in events:
         event = Event.model_validate(raw)
-        result = process(states[event.user_id], event, DEFAULT_TRIGGERS, catalogue,
+        result = process(states[event.user_id], event, default_definitions(), catalogue,
                          now=NOW, max_event_age_seconds=FRESH.total_seconds())  # fmt: skip
         for decision in result.decisions:
             fired[decision.trigger_id].add(decision.user_id)

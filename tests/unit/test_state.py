@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from schemas.events import Event
 from streams.decisions import process
+from streams.definitions import default_definitions
 from streams.intake import decode_event
 from streams.rendering import default_catalogue
 from streams.state import (
@@ -23,7 +24,6 @@ from streams.state import (
     month_number,
     to_cents,
 )
-from streams.triggers import DEFAULT_TRIGGERS
 from tests.unit.factories import START, fold, income, profile, transaction
 
 USER = "user-1"
@@ -257,7 +257,7 @@ def _process_all(events: list[Event], state: UserState) -> None:
         process(
             state,
             item,
-            DEFAULT_TRIGGERS,
+            default_definitions(),
             default_catalogue(),
             now=item.occurred_at,
             max_event_age_seconds=2 * 86_400,

@@ -1,4 +1,5 @@
-"""Trigger conditions on states built through ``apply_event``: the edges of each threshold."""
+"""The shipped trigger definitions, evaluated on states built through ``apply_event``:
+the edges of each threshold."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from schemas.events import Event
-from streams.state import UserState, apply_event
-from streams.triggers import DEFAULT_TRIGGERS, Match, income_drop, spending_spike
+from streams.definitions import default_definitions
+from streams.evaluation import Match
+from streams.state import UserState
 from tests.unit.factories import (
     JUNE,
     START,
@@ -16,6 +18,7 @@ from tests.unit.factories import (
     history,
     income,
     income_history,
+    match_of,
     profile,
     spike_at,
     spike_history,
@@ -23,30 +26,26 @@ from tests.unit.factories import (
 )
 
 USER = "user-1"
-CONFIGS = {config.trigger_id: config for config in DEFAULT_TRIGGERS}
-SPIKE = CONFIGS["spending_spike"]
-DROP = CONFIGS["income_drop"]
+DEFINITIONS = {definition.id: definition for definition in default_definitions()}
+SPIKE = DEFINITIONS["spending_spike"]
+DROP = DEFINITIONS["income_drop"]
 
 
 def _spike(state: UserState, event: Event) -> Match | None:
-    """Fold ``event`` in (as ``process`` does) and evaluate the spending spike on it."""
-    assert apply_event(state, event)
-    return spending_spike(state, event, SPIKE)
+    return match_of("spending_spike", state, event)
 
 
 def _drop(state: UserState, event: Event) -> Match | None:
-    assert apply_event(state, event)
-    return income_drop(state, event, DROP)
+    return match_of("income_drop", state, event)
 
 
 # --- spending_spike ----------------------------------------------------------------------
 
 
 def test_default_spike_configuration() -> None:
-    assert SPIKE.threshold_percent == 20.0
-    assert SPIKE.min_amount_cents == 100_00
-    assert SPIKE.cooldown_seconds == 7 * 86_400
-    assert SPIKE.event_types == frozenset({"transaction"})
+    assert SPIKE.thresholds == {"spike_percent": 20.0, "min_week_spend": 100.0}
+    assert SPIKE.cooldown == 7 * 86_400
+    assert SPIKE.evaluate_on.events == ["transaction"]
 
 
 @pytest.mark.parametrize(
@@ -64,28 +63,29 @@ def test_spending_spike_threshold_edges(final: str, fires: bool, change: float) 
     match = _spike(state, transaction(USER, spike_at(), final))
     assert (match is not None) == fires
     if match is not None:
-        assert match.features["change_percent"] == change
-        assert match.features["baseline_cents"] == 14_000.0
+        assert match.features["spend_week_change_pct"] == change
+        assert match.features["spend_week_baseline"] == 140.0
 
 
 def test_spending_spike_match_carries_features_variables_and_cause() -> None:
     state = fold(spike_history(USER))
     event = transaction(USER, spike_at(), "48.00", event_id="spike-1")
     match = _spike(state, event)
-    assert match == Match(
-        cause="spike-1",
-        features={
-            "week_spend_cents": 16_800.0,
-            "baseline_cents": 14_000.0,
-            "baseline_deviation_cents": 0.0,
-            "baseline_trend_cents_per_week": 0.0,
-            "change_percent": 20.0,
-        },
-        variables={"percentage": "20", "week_spend": "$168.00", "baseline": "$140.00"},
-        detail=(
-            "Spending over the 7 days to 2026-02-08 was $168.00, 20.0% above the 4-week "
-            "baseline of $140.00 (threshold 20%, minimum $100.00)."
-        ),
+    assert match is not None
+    assert match.cause == "spike-1"
+    assert match.features == {
+        "spend_week": 168.0,
+        "spend_week_baseline": 140.0,
+        "spend_week_change_pct": 20.0,
+    }
+    assert {k: match.variables[k] for k in ("spend_week_change_pct", "spend_week")} == {
+        "spend_week_change_pct": "20",
+        "spend_week": "$168.00",
+    }
+    assert match.variables["spend_week_baseline"] == "$140.00"
+    assert match.detail == (
+        "Spending spike: transaction_direction debit = debit; "
+        "spend_week_change_pct 20.0% ≥ 20%; spend_week $168.00 ≥ $100.00."
     )
 
 
@@ -156,9 +156,9 @@ def _clone(state: UserState) -> UserState:
 
 
 def test_default_income_drop_configuration() -> None:
-    assert DROP.threshold_percent == 15.0
-    assert DROP.min_amount_cents == 100_00
-    assert DROP.event_types == frozenset({"income_deposit", "transaction"})
+    assert DROP.thresholds == {"drop_percent": 15.0, "min_baseline": 100.0}
+    assert DROP.cause == "closed_month"
+    assert DROP.evaluate_on.events == ["income_deposit", "transaction"]
 
 
 @pytest.mark.parametrize(
@@ -182,25 +182,21 @@ def test_income_drop_threshold_edges(closed_income: str, fires: bool) -> None:
 def test_income_drop_match_values() -> None:
     state = fold(income_history(USER, "2550.00"))
     match = _drop(state, transaction(USER, JUNE, "5.00"))
-    assert match == Match(
-        cause="month:2026-05",
-        features={
-            "month_income_cents": 255_000.0,
-            "baseline_cents": 300_000.0,
-            "baseline_deviation_cents": 0.0,
-            "baseline_trend_cents_per_month": 0.0,
-            "drop_percent": 15.0,
-        },
-        variables={
-            "percentage": "15",
-            "income": "$2,550.00",
-            "baseline": "$3,000.00",
-            "month": "2026-05",
-        },
-        detail=(
-            "Income in 2026-05 was $2,550.00, 15.0% below the 2-month baseline of "
-            "$3,000.00 (threshold 15%)."
-        ),
+    assert match is not None
+    assert match.cause == "month:2026-05"
+    assert match.features == {
+        "income_drop_pct": 15.0,
+        "income_change_pct": -15.0,
+        "income_closed_month": 2550.0,
+        "income_month_baseline": 3000.0,
+    }
+    assert {k: match.variables[k] for k in ("income_drop_pct", "closed_month")} == {
+        "income_drop_pct": "15",
+        "closed_month": "2026-05",
+    }
+    assert match.variables["income_closed_month"] == "$2,550.00"
+    assert match.detail == (
+        "Income drop: income_drop_pct 15.0% ≥ 15%; income_month_baseline $3,000.00 ≥ $100.00."
     )
 
 
@@ -211,8 +207,7 @@ def test_income_drop_partial_first_month_is_not_in_the_baseline(partial_income: 
     state = fold(income_history(USER, "2550.00", partial_income=partial_income))
     match = _drop(state, transaction(USER, JUNE, "5.00"))
     assert match is not None
-    assert match.features["baseline_cents"] == 300_000.0
-    assert "2-month baseline" in match.detail
+    assert match.features["income_month_baseline"] == 3000.0
 
 
 def test_income_drop_is_judged_once_per_closed_month() -> None:

@@ -1,0 +1,298 @@
+"""Trigger definitions: what to watch for, when, and whom to tell, as validated data.
+
+Definitions live as YAML (a default catalogue ships with the package) and travel on the
+compacted ``triggers.definitions`` topic. A condition is a tree of ``all`` / ``any`` /
+``not`` over named features (``schemas.features``) with comparison operators: no code,
+no ``eval``. A definition that names an unknown feature, compares a feature with a value
+of the wrong kind, or refers to an unknown threshold is rejected with the field path.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    model_validator,
+)
+
+from schemas.commands import Priority
+from schemas.events import EVENT_TYPES, Channel
+from schemas.features import FEATURES, FeatureKind
+
+_DURATION = re.compile(r"^(\d+)(s|m|h|d|w)$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
+
+
+def parse_duration(value: Any) -> float:
+    """Turn ``"7d"``, ``"12h"``, ``"30m"``, ``"45s"``, ``"2w"`` or plain seconds into seconds."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
+        return float(value)
+    match = _DURATION.match(str(value).strip())
+    if match is None:
+        msg = "a duration is a number of seconds or like 30s, 15m, 12h, 7d, 2w"
+        raise ValueError(msg)
+    return float(int(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+
+
+#: Seconds, written as ``7d``, ``12h``... in YAML.
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+Scalar = float | str | bool
+
+_NUMERIC_OPS = ("gt", "gte", "lt", "lte")
+_ALL_OPS = (*_NUMERIC_OPS, "eq", "ne", "in", "between", "changed_to", "within")
+_OPS_BY_KIND: dict[FeatureKind, frozenset[str]] = {
+    FeatureKind.NUMBER: frozenset({*_NUMERIC_OPS, "eq", "ne", "in", "between"}),
+    FeatureKind.TEXT: frozenset({"eq", "ne", "in", "changed_to"}),
+    FeatureKind.BOOLEAN: frozenset({"eq", "ne", "changed_to"}),
+    FeatureKind.MOMENT: frozenset({"within"}),
+}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Comparison(_Strict):
+    """``{feature: NAME, OP: VALUE}``: one feature against one value.
+
+    Values may name a threshold of the definition as ``"$name"``.
+    """
+
+    feature: str
+    op: Literal["gt", "gte", "lt", "lte", "eq", "ne", "in", "between", "changed_to", "within"]
+    value: Scalar | list[Scalar]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _compact_form(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or "op" in data:
+            return data
+        ops = [key for key in data if key in _ALL_OPS]
+        unknown = sorted(set(data) - {"feature", *_ALL_OPS})
+        if unknown:
+            msg = f"unknown key(s) {', '.join(unknown)}; operators are {', '.join(_ALL_OPS)}"
+            raise ValueError(msg)
+        if len(ops) != 1:
+            msg = f"give exactly one operator ({', '.join(_ALL_OPS)}), got {len(ops)}"
+            raise ValueError(msg)
+        return {"feature": data.get("feature"), "op": ops[0], "value": data[ops[0]]}
+
+    @model_validator(mode="after")
+    def _fits_the_feature(self) -> Comparison:
+        known = FEATURES.get(self.feature)
+        if known is None:
+            msg = f"unknown feature {self.feature!r} (see schemas/features.py)"
+            raise ValueError(msg)
+        if self.op not in _OPS_BY_KIND[known.kind]:
+            allowed = ", ".join(sorted(_OPS_BY_KIND[known.kind]))
+            msg = f"{self.op} does not apply to {known.kind} feature {self.feature!r} ({allowed})"
+            raise ValueError(msg)
+        _check_value(self.op, self.value, known.kind)
+        return self
+
+
+def _check_value(op: str, value: Any, kind: FeatureKind) -> None:
+    if isinstance(value, str) and value.startswith("$"):
+        return  # a threshold reference, checked by the definition
+    if op == "between":
+        ok = isinstance(value, list) and len(value) == 2 and all(_fits(v, kind) for v in value)
+        expected = f"a list [low, high] of {kind} values"
+    elif op == "in":
+        ok = isinstance(value, list) and bool(value) and all(_fits(v, kind) for v in value)
+        expected = f"a non-empty list of {kind} values"
+    elif op == "within":
+        try:
+            parse_duration(value)
+            ok = True
+        except ValueError:
+            ok = False
+        expected = "a duration such as 7d"
+    else:
+        ok, expected = _fits(value, kind), f"a {kind} value"
+    if not ok:
+        msg = f"{op} needs {expected}"
+        raise ValueError(msg)
+
+
+def _fits(value: Any, kind: FeatureKind) -> bool:
+    if kind is FeatureKind.NUMBER:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if kind is FeatureKind.BOOLEAN:
+        return isinstance(value, bool)
+    return isinstance(value, str)
+
+
+class AllOf(_Strict):
+    """``{all: [...]}``: every child holds."""
+
+    all: Annotated[list[Condition], Field(min_length=1)]
+
+
+class AnyOf(_Strict):
+    """``{any: [...]}``: at least one child holds."""
+
+    any: Annotated[list[Condition], Field(min_length=1)]
+
+
+class Not(_Strict):
+    """``{not: ...}``: the child does not hold."""
+
+    not_: Condition = Field(alias="not")
+
+
+def _node_kind(data: Any) -> str | None:
+    if isinstance(data, AllOf | AnyOf | Not | Comparison):
+        kinds: dict[type[BaseModel], str] = {AllOf: "all", AnyOf: "any", Not: "not"}
+        return kinds.get(type(data), "comparison")
+    if isinstance(data, dict):
+        for key in ("all", "any", "not"):
+            if key in data:
+                return key
+        return "comparison" if "feature" in data else None
+    return None
+
+
+Condition = Annotated[
+    Annotated[AllOf, Tag("all")]
+    | Annotated[AnyOf, Tag("any")]
+    | Annotated[Not, Tag("not")]
+    | Annotated[Comparison, Tag("comparison")],
+    Discriminator(
+        _node_kind,
+        custom_error_type="condition",
+        custom_error_message=(
+            "a condition is {all: [...]}, {any: [...]}, {not: ...} or {feature: ..., OP: value}"
+        ),
+    ),
+]
+AllOf.model_rebuild()
+AnyOf.model_rebuild()
+Not.model_rebuild()
+
+
+class ChannelTemplate(_Strict):
+    """A channel to send on and the template that words the message there."""
+
+    channel: Channel
+    template: Annotated[str, Field(pattern=r"^[a-z0-9_]+\.[a-z_]+$")]
+
+
+class EvaluateOn(_Strict):
+    """What evaluates a trigger: event types, a schedule, or both."""
+
+    events: list[str] = []
+    every: Duration | None = None
+    """For time-based triggers: evaluate each user's state this often."""
+
+    @model_validator(mode="after")
+    def _something(self) -> EvaluateOn:
+        unknown = sorted(set(self.events) - set(EVENT_TYPES))
+        if unknown:
+            msg = f"unknown event type(s): {', '.join(unknown)}"
+            raise ValueError(msg)
+        if not self.events and self.every is None:
+            msg = "name the events that evaluate the trigger, a schedule (every), or both"
+            raise ValueError(msg)
+        return self
+
+
+class Target(_Strict):
+    """Who may receive it; empty lists mean everyone."""
+
+    segments: list[str] = []
+    tiers: list[Literal["free", "standard", "premium"]] = []
+
+
+class Experiment(_Strict):
+    """An experiment: a share of users is held out and gets nothing (recorded as holdout)."""
+
+    id: Annotated[str, Field(pattern=r"^[a-z0-9_\-]{1,64}$")]
+    holdout_percent: Annotated[float, Field(ge=0, le=100)] = 10.0
+
+
+class TriggerDefinition(_Strict):
+    """One trigger: what to watch for, when, and whom to tell how."""
+
+    id: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{2,63}$")]
+    name: Annotated[str, Field(min_length=1, max_length=120)]
+    type: Literal["behavioral", "time_based"]
+    category: Literal["financial", "health", "career", "life_event", "engagement", "lead_journey"]
+    evaluate_on: EvaluateOn
+    condition: Condition
+    thresholds: dict[str, float] = {}
+    """Named numbers conditions refer to as ``"$name"``; tune these, not the tree."""
+    cause: Literal["event", "closed_month"] = "event"
+    """What one decision is about: each evaluating event, or the calendar month just closed
+    (judged once, at the user's first evaluating event of the next month)."""
+    cooldown: Duration = 0.0
+    priority: Priority = Priority.MEDIUM
+    status: Literal["active", "paused", "testing"] = "active"
+    """``testing`` evaluates and records decisions but sends nothing."""
+    channels: Annotated[list[ChannelTemplate], Field(min_length=1)]
+    delay: Duration = 0.0
+    target: Target = Target()
+    exclude: Condition | None = None
+    experiment: Experiment | None = None
+
+    @model_validator(mode="after")
+    def _thresholds_exist(self) -> TriggerDefinition:
+        for where, node in (("condition", self.condition), ("exclude", self.exclude)):
+            for comparison in comparisons(node):
+                for value in _values(comparison.value):
+                    if isinstance(value, str) and value.startswith("$"):
+                        name = value[1:]
+                        if name not in self.thresholds:
+                            msg = (
+                                f"{where}: {comparison.feature} refers to unknown threshold {value}"
+                            )
+                            raise ValueError(msg)
+        if self.type == "time_based" and self.evaluate_on.every is None:
+            msg = "a time_based trigger needs evaluate_on.every"
+            raise ValueError(msg)
+        return self
+
+
+def comparisons(node: Condition | None) -> list[Comparison]:
+    """Return every comparison in a condition tree, depth first."""
+    if node is None:
+        return []
+    if isinstance(node, Comparison):
+        return [node]
+    if isinstance(node, Not):
+        return comparisons(node.not_)
+    children = node.all if isinstance(node, AllOf) else node.any
+    return [c for child in children for c in comparisons(child)]
+
+
+def _values(value: Scalar | list[Scalar]) -> list[Scalar]:
+    return value if isinstance(value, list) else [value]
+
+
+def validate_definition(document: Any) -> TriggerDefinition | list[str]:
+    """Validate one definition; return it, or its problems as ``path: reason`` lines."""
+    try:
+        return TriggerDefinition.model_validate(document)
+    except ValidationError as error:
+        return [
+            f"{_path(item['loc'])}: {item['msg'].removeprefix('Value error, ')}"
+            for item in error.errors(include_url=False, include_input=False)
+        ]
+
+
+def _path(loc: tuple[int | str, ...]) -> str:
+    """Join an error location, leaving out the union tags pydantic puts in it."""
+    steps = []
+    for index, step in enumerate(loc):
+        following = loc[index + 1] if index + 1 < len(loc) else None
+        if step == "comparison" or (step in ("all", "any", "not") and following == step):
+            continue
+        steps.append(str(step))
+    return ".".join(steps) or "(definition)"

@@ -1,0 +1,1 @@
+"""The default trigger catalogue shipped with Nudge (``triggers.yaml``)."""

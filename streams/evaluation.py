@@ -1,0 +1,71 @@
+"""Evaluate one trigger definition for one user and event: does its condition hold?
+
+The answer is a ``Match`` (the cause, the numbers the condition saw, the values for the
+message templates, a sentence for the decision record) or ``None``. Whether a match is
+then sent or suppressed is ``streams.decisions``' job.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from schemas.features import FEATURES
+from schemas.triggers import TriggerDefinition, comparisons
+from streams.conditions import describe, holds
+from streams.features import Context, format_value
+from streams.state import month_number
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """A definition's condition held.
+
+    Attributes:
+        cause: What the decision is about: the event id, or ``month:YYYY-MM`` for
+            definitions that judge a closed month once. Ids derive from it.
+        features: The numbers the evaluation computed (compared, or derived on the way).
+        variables: Every known feature, formatted for messages.
+        detail: One sentence with those numbers, for the decision record.
+    """
+
+    cause: str
+    features: dict[str, float]
+    variables: dict[str, str]
+    detail: str
+
+
+def evaluate(definition: TriggerDefinition, ctx: Context) -> Match | None:
+    """Return the match of ``definition`` for this user and event, or ``None``.
+
+    A ``closed_month`` definition is judged once per month: the first evaluating event
+    of a month marks the month before as judged (in ``state.evaluated``), whatever the
+    answer, so later events of the month do not judge it again.
+    """
+    cause = ctx.event.event_id
+    if definition.cause == "closed_month":
+        closed = month_number(ctx.event.occurred_at) - 1
+        if ctx.state.evaluated.get(definition.id, -1) >= closed:
+            return None
+        ctx.state.evaluated[definition.id] = closed
+        cause = f"month:{ctx.value('closed_month')}"
+    now = ctx.event.occurred_at.timestamp()
+    if not holds(definition.condition, ctx, definition.thresholds, now):
+        return None
+    compared = comparisons(definition.condition)
+    seen = {name: v for name, v in ctx.computed().items() if isinstance(v, float)}
+    return Match(
+        cause=cause,
+        features=seen,
+        variables=message_values(ctx),
+        detail=f"{definition.name}: {describe(compared, ctx, definition.thresholds)}.",
+    )
+
+
+def message_values(ctx: Context) -> dict[str, str]:
+    """Return every feature that has a value, formatted by its unit for messages."""
+    values = {}
+    for name, feature in FEATURES.items():
+        value = ctx.value(name)
+        if value is not None:
+            values[name] = format_value(value, feature.unit)
+    return values

@@ -1,0 +1,181 @@
+"""Feature values: what trigger conditions compare, computed from state and the event.
+
+Every feature named in ``schemas.features`` has a function here (a test holds the two
+lists equal). Values are plain: floats (dollars, percent, days, epoch seconds), strings
+and booleans; ``None`` when there is not enough history, which no comparison matches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from schemas.events import Event, IncomeDeposit, Purchase, Transaction
+from streams.baselines import (
+    monthly_income_baseline,
+    percent_change,
+    week_spend,
+    weekly_spend_baseline,
+)
+from streams.state import SECONDS_PER_DAY, UserState, day_number, month_number
+
+Value = float | str | bool | None
+
+
+@dataclass(frozen=True, slots=True)
+class Before:
+    """What the user's record said before the current event was folded in.
+
+    ``changed_to`` compares against it; ``last_event_at`` is its watermark.
+    """
+
+    watermark: float = 0.0
+    profile: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, state: UserState) -> Before:
+        """Snapshot the parts of ``state`` that features compare against."""
+        return cls(watermark=state.watermark, profile=dict(state.profile))
+
+
+@dataclass(slots=True)
+class Context:
+    """One evaluation's inputs, with each derived figure computed at most once."""
+
+    state: UserState
+    event: Event
+    before: Before
+    _cache: dict[str, Value] = field(default_factory=dict)
+
+    def value(self, name: str) -> Value:
+        """Return feature ``name`` (computed on first use)."""
+        if name not in self._cache:
+            self._cache[name] = COMPUTE[name](self)
+        return self._cache[name]
+
+    def computed(self) -> dict[str, Value]:
+        """Return the features computed so far (what the evaluation looked at)."""
+        return dict(self._cache)
+
+    def previous(self, name: str) -> Value:
+        """Return a profile feature's value before this event (for ``changed_to``)."""
+        value = self.before.profile.get(name)
+        return value if isinstance(value, str | bool | float | int) else None
+
+
+def _amount(ctx: Context) -> Value:
+    payload = ctx.event.payload
+    if isinstance(payload, Transaction | IncomeDeposit | Purchase):
+        return float(payload.amount)
+    return None
+
+
+def _category(ctx: Context) -> Value:
+    payload = ctx.event.payload
+    return payload.category if isinstance(payload, Transaction) else None
+
+
+def _direction(ctx: Context) -> Value:
+    payload = ctx.event.payload
+    return payload.direction if isinstance(payload, Transaction) else None
+
+
+def _spend_week(ctx: Context) -> Value:
+    return week_spend(ctx.state.daily_spend, day_number(ctx.event.occurred_at)) / 100
+
+
+def _spend_baseline(ctx: Context) -> Value:
+    today = day_number(ctx.event.occurred_at)
+    baseline = weekly_spend_baseline(ctx.state.daily_spend, today, ctx.state.spend_since)
+    return None if baseline is None else baseline.mean / 100
+
+
+def _spend_change(ctx: Context) -> Value:
+    current, baseline = ctx.value("spend_week"), ctx.value("spend_week_baseline")
+    if not isinstance(current, float) or not isinstance(baseline, float) or baseline <= 0:
+        return None
+    return percent_change(current * 100, baseline * 100)
+
+
+def _closed_month_number(ctx: Context) -> int:
+    return month_number(ctx.event.occurred_at) - 1
+
+
+def _closed_month(ctx: Context) -> Value:
+    month = _closed_month_number(ctx)
+    return f"{month // 12:04d}-{month % 12 + 1:02d}"
+
+
+def _income_closed(ctx: Context) -> Value:
+    return ctx.state.monthly_income.get(_closed_month_number(ctx), 0) / 100
+
+
+def _income_baseline(ctx: Context) -> Value:
+    closed = _closed_month_number(ctx)
+    baseline = monthly_income_baseline(ctx.state.monthly_income, closed, ctx.state.income_since)
+    return None if baseline is None else baseline.mean / 100
+
+
+def _income_change(ctx: Context) -> Value:
+    income, baseline = ctx.value("income_closed_month"), ctx.value("income_month_baseline")
+    if not isinstance(income, float) or not isinstance(baseline, float) or baseline <= 0:
+        return None
+    return percent_change(income * 100, baseline * 100)
+
+
+def _income_drop(ctx: Context) -> Value:
+    change = ctx.value("income_change_pct")
+    return None if not isinstance(change, float) else -change
+
+
+def _profile(name: str) -> Callable[[Context], Value]:
+    def read(ctx: Context) -> Value:
+        value = ctx.state.profile.get(name)
+        return value if isinstance(value, str | bool | float | int) else None
+
+    return read
+
+
+def _days_since_first_seen(ctx: Context) -> Value:
+    first = ctx.state.first_day
+    return None if first is None else float(day_number(ctx.event.occurred_at) - first)
+
+
+def _last_event_at(ctx: Context) -> Value:
+    return ctx.before.watermark or None
+
+
+#: Feature name -> how to compute it. Must match ``schemas.features.FEATURES``.
+COMPUTE: dict[str, Callable[[Context], Value]] = {
+    "event_type": lambda ctx: ctx.event.type,
+    "event_amount": _amount,
+    "transaction_category": _category,
+    "transaction_direction": _direction,
+    "spend_week": _spend_week,
+    "spend_week_baseline": _spend_baseline,
+    "spend_week_change_pct": _spend_change,
+    "closed_month": _closed_month,
+    "income_closed_month": _income_closed,
+    "income_month_baseline": _income_baseline,
+    "income_change_pct": _income_change,
+    "income_drop_pct": _income_drop,
+    "tier": _profile("tier"),
+    "relationship_status": _profile("relationship_status"),
+    "days_since_first_seen": _days_since_first_seen,
+    "last_event_at": _last_event_at,
+}
+
+
+def format_value(value: Value, unit: str) -> str:
+    """Format a feature value for people: ``$1,234.50``, ``34`` (percent), ``12`` (days)."""
+    if isinstance(value, bool) or not isinstance(value, float | int):
+        return str(value)
+    if unit == "dollars":
+        return f"${value:,.2f}"
+    if unit in ("percent", "days"):
+        return f"{value:.0f}"
+    return f"{value:g}"
+
+
+__all__ = ["COMPUTE", "SECONDS_PER_DAY", "Before", "Context", "Value", "format_value"]
