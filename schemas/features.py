@@ -21,7 +21,7 @@ class FeatureKind(StrEnum):
     BOOLEAN = "boolean"
     """True or false; eq, ne, changed_to."""
     MOMENT = "moment"
-    """A point in time (epoch seconds); within (past or future), gt/lt against others."""
+    """A point in time (epoch seconds); within (past or future)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,12 +33,14 @@ class Feature:
         kind: Its value's kind.
         description: What it measures.
         unit: ``dollars``, ``percent``, ``days`` or empty; messages format values by it.
+        tracks_changes: Its value before the event is kept, so ``changed_to`` applies.
     """
 
     name: str
     kind: FeatureKind
     description: str
     unit: str = ""
+    tracks_changes: bool = False
 
 
 _N, _T, _B, _M = FeatureKind.NUMBER, FeatureKind.TEXT, FeatureKind.BOOLEAN, FeatureKind.MOMENT
@@ -60,8 +62,8 @@ FEATURES: dict[str, Feature] = {
         Feature("income_month_baseline", _N, "mean income of the 3 months before it", _USD),
         Feature("income_change_pct", _N, "closed month's income against the baseline", _PCT),
         Feature("income_drop_pct", _N, "how far the closed month's income fell short", _PCT),
-        Feature("tier", _T, "the user's tier: free, standard or premium"),
-        Feature("relationship_status", _T, "the user's relationship status"),
+        Feature("tier", _T, "the user's tier: free, standard or premium", tracks_changes=True),
+        Feature("relationship_status", _T, "relationship status", tracks_changes=True),
         Feature("days_since_first_seen", _N, "days since the user's first event", _DAYS),
         Feature("last_event_at", _M, "when the user's previous event occurred"),
     )

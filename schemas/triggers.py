@@ -31,15 +31,25 @@ _DURATION = re.compile(r"^(\d+)(s|m|h|d|w)$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
 
 
+#: Longest duration accepted (ten years): anything longer is a typo, and would overflow
+#: date arithmetic when added to an event time.
+MAX_DURATION_SECONDS = 10 * 365 * 86_400
+
+
 def parse_duration(value: Any) -> float:
     """Turn ``"7d"``, ``"12h"``, ``"30m"``, ``"45s"``, ``"2w"`` or plain seconds into seconds."""
-    if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
-        return float(value)
-    match = _DURATION.match(str(value).strip())
-    if match is None:
-        msg = "a duration is a number of seconds or like 30s, 15m, 12h, 7d, 2w"
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = float(value)
+    else:
+        match = _DURATION.match(str(value).strip())
+        if match is None:
+            msg = "a duration is a number of seconds or like 30s, 15m, 12h, 7d, 2w"
+            raise ValueError(msg)
+        seconds = float(int(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+    if not 0 <= seconds <= MAX_DURATION_SECONDS:  # also rejects NaN and infinity
+        msg = f"a duration lies between 0 and {MAX_DURATION_SECONDS // 86_400} days"
         raise ValueError(msg)
-    return float(int(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+    return seconds
 
 
 #: Seconds, written as ``7d``, ``12h``... in YAML.
@@ -95,28 +105,36 @@ class Comparison(_Strict):
             allowed = ", ".join(sorted(_OPS_BY_KIND[known.kind]))
             msg = f"{self.op} does not apply to {known.kind} feature {self.feature!r} ({allowed})"
             raise ValueError(msg)
+        if self.op == "changed_to" and not known.tracks_changes:
+            msg = f"changed_to needs a feature whose previous value is kept, not {self.feature!r}"
+            raise ValueError(msg)
         _check_value(self.op, self.value, known.kind)
         return self
 
 
+def _is_reference(value: Any) -> bool:
+    return isinstance(value, str) and value.startswith("$")
+
+
 def _check_value(op: str, value: Any, kind: FeatureKind) -> None:
-    if isinstance(value, str) and value.startswith("$"):
-        return  # a threshold reference, checked by the definition
+    # Thresholds are numbers: a "$name" stands for one number, also inside a list.
+    def fits(item: Any) -> bool:
+        return kind is FeatureKind.NUMBER if _is_reference(item) else _fits(item, kind)
+
     if op == "between":
-        ok = isinstance(value, list) and len(value) == 2 and all(_fits(v, kind) for v in value)
+        ok = isinstance(value, list) and len(value) == 2 and all(fits(v) for v in value)
         expected = f"a list [low, high] of {kind} values"
     elif op == "in":
-        ok = isinstance(value, list) and bool(value) and all(_fits(v, kind) for v in value)
+        ok = isinstance(value, list) and bool(value) and all(fits(v) for v in value)
         expected = f"a non-empty list of {kind} values"
     elif op == "within":
         try:
-            parse_duration(value)
-            ok = True
+            ok = _is_reference(value) or parse_duration(value) >= 0
         except ValueError:
             ok = False
         expected = "a duration such as 7d"
     else:
-        ok, expected = _fits(value, kind), f"a {kind} value"
+        ok, expected = fits(value), f"a {kind} value"
     if not ok:
         msg = f"{op} needs {expected}"
         raise ValueError(msg)
@@ -244,18 +262,14 @@ class TriggerDefinition(_Strict):
 
     @model_validator(mode="after")
     def _thresholds_exist(self) -> TriggerDefinition:
-        for where, node in (("condition", self.condition), ("exclude", self.exclude)):
-            for comparison in comparisons(node):
+        for root, node in (("condition", self.condition), ("exclude", self.exclude)):
+            for path, comparison in _located(node, root):
                 for value in _values(comparison.value):
-                    if isinstance(value, str) and value.startswith("$"):
-                        name = value[1:]
-                        if name not in self.thresholds:
-                            msg = (
-                                f"{where}: {comparison.feature} refers to unknown threshold {value}"
-                            )
-                            raise ValueError(msg)
+                    if _is_reference(value) and str(value)[1:] not in self.thresholds:
+                        msg = f"{path}: {comparison.feature} refers to unknown threshold {value}"
+                        raise ValueError(msg)
         if self.type == "time_based" and self.evaluate_on.every is None:
-            msg = "a time_based trigger needs evaluate_on.every"
+            msg = "evaluate_on.every: a time_based trigger needs a schedule"
             raise ValueError(msg)
         return self
 
@@ -272,6 +286,18 @@ def comparisons(node: Condition | None) -> list[Comparison]:
     return [c for child in children for c in comparisons(child)]
 
 
+def _located(node: Condition | None, path: str) -> list[tuple[str, Comparison]]:
+    """Return every comparison with its path (``condition.all.1``), depth first."""
+    if node is None:
+        return []
+    if isinstance(node, Comparison):
+        return [(path, node)]
+    if isinstance(node, Not):
+        return _located(node.not_, f"{path}.not")
+    key, children = ("all", node.all) if isinstance(node, AllOf) else ("any", node.any)
+    return [found for i, c in enumerate(children) for found in _located(c, f"{path}.{key}.{i}")]
+
+
 def _values(value: Scalar | list[Scalar]) -> list[Scalar]:
     return value if isinstance(value, list) else [value]
 
@@ -281,10 +307,16 @@ def validate_definition(document: Any) -> TriggerDefinition | list[str]:
     try:
         return TriggerDefinition.model_validate(document)
     except ValidationError as error:
-        return [
-            f"{_path(item['loc'])}: {item['msg'].removeprefix('Value error, ')}"
-            for item in error.errors(include_url=False, include_input=False)
-        ]
+        problems = []
+        for item in error.errors(include_url=False, include_input=False):
+            message = item["msg"].removeprefix("Value error, ")
+            # Checks across fields carry their own path at the start of the message.
+            own_path = not item["loc"] and _OWN_PATH.match(message)
+            problems.append(message if own_path else f"{_path(item['loc'])}: {message}")
+        return problems
+
+
+_OWN_PATH = re.compile(r"^(condition|exclude|evaluate_on)(\.[a-z0-9_]+)*: ")
 
 
 def _path(loc: tuple[int | str, ...]) -> str:

@@ -81,12 +81,21 @@ def describe(comparisons: list[Comparison], ctx: Context, thresholds: Mapping[st
     parts = []
     for node in comparisons:
         unit = FEATURES[node.feature].unit
-        actual = ctx.value(node.feature)
-        expected = resolve(node.value, thresholds)
-        shown = format_value(actual, unit) if unit != "percent" else f"{actual:.1f}%"
-        limit = format_value(expected, unit) if unit != "percent" else f"{expected:g}%"
+        shown = _shown(ctx.value(node.feature), unit, precise=True)
+        limit = _shown(resolve(node.value, thresholds), unit, precise=False)
         parts.append(f"{node.feature} {shown} {_SYMBOLS.get(node.op, node.op)} {limit}")
     return "; ".join(parts)
+
+
+def _shown(value: Any, unit: str, *, precise: bool) -> str:
+    """Format a value (or a list of them) by unit; ``none`` when there is no value."""
+    if value is None:
+        return "none"
+    if isinstance(value, list):
+        return "[" + ", ".join(_shown(v, unit, precise=precise) for v in value) + "]"
+    if unit == "percent" and isinstance(value, float | int) and not isinstance(value, bool):
+        return f"{value:.1f}%" if precise else f"{value:g}%"
+    return format_value(value, unit)
 
 
 _SYMBOLS = {"gt": ">", "gte": "≥", "lt": "<", "lte": "≤", "eq": "=", "ne": "≠"}

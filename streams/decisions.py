@@ -92,6 +92,9 @@ def suppression(
         return SuppressionReason.TESTING, "the trigger is in testing: decisions only"
     if definition.target.tiers and tier not in definition.target.tiers:
         return SuppressionReason.EXCLUDED, f"tier {tier or 'unknown'} is not targeted"
+    segments = set(ctx.state.profile.get("segments", ()))
+    if definition.target.segments and not segments & set(definition.target.segments):
+        return SuppressionReason.EXCLUDED, "the user is in none of the targeted segments"
     if definition.exclude is not None and holds(
         definition.exclude, ctx, definition.thresholds, occurred
     ):

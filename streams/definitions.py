@@ -62,11 +62,14 @@ def load_files(paths: Iterable[Path]) -> list[TriggerDefinition]:
     problems: list[str] = []
     for path in paths:
         try:
-            definitions += parse_definitions(yaml.safe_load(path.read_text("utf-8")), str(path))
+            text = path.read_text("utf-8")
+            definitions += parse_definitions(yaml.safe_load(text), str(path))
         except DefinitionError as error:
             problems += error.problems
         except yaml.YAMLError as error:
             problems.append(f"{path}: not valid YAML: {error}")
+        except (OSError, UnicodeDecodeError) as error:
+            problems.append(f"{path}: cannot be read: {error}")
     problems += _duplicates(definitions, "all files")
     if problems:
         raise DefinitionError(problems)

@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from schemas.features import FEATURES
-from schemas.triggers import TriggerDefinition, comparisons
+from schemas.triggers import Comparison, TriggerDefinition, comparisons
 from streams.conditions import describe, holds
-from streams.features import Context, format_value
+from streams.features import DEPENDS, Context, format_value
 from streams.state import month_number
 
 
@@ -23,7 +23,7 @@ class Match:
     Attributes:
         cause: What the decision is about: the event id, or ``month:YYYY-MM`` for
             definitions that judge a closed month once. Ids derive from it.
-        features: The numbers the evaluation computed (compared, or derived on the way).
+        features: The numbers compared, with the inputs of derived ones.
         variables: Every known feature, formatted for messages.
         detail: One sentence with those numbers, for the decision record.
     """
@@ -52,13 +52,24 @@ def evaluate(definition: TriggerDefinition, ctx: Context) -> Match | None:
     if not holds(definition.condition, ctx, definition.thresholds, now):
         return None
     compared = comparisons(definition.condition)
-    seen = {name: v for name, v in ctx.computed().items() if isinstance(v, float)}
     return Match(
         cause=cause,
-        features=seen,
+        features=recorded_features(compared, ctx),
         variables=message_values(ctx),
         detail=f"{definition.name}: {describe(compared, ctx, definition.thresholds)}.",
     )
+
+
+def recorded_features(compared: list[Comparison], ctx: Context) -> dict[str, float]:
+    """Return the numbers a decision records: the compared features and their inputs.
+
+    Only this definition's own features, so a record never depends on which other
+    definitions were evaluated on the same event.
+    """
+    names = [c.feature for c in compared]
+    names += [dep for name in names for dep in DEPENDS.get(name, ())]
+    values = {name: ctx.value(name) for name in dict.fromkeys(names)}
+    return {name: value for name, value in values.items() if isinstance(value, float)}
 
 
 def message_values(ctx: Context) -> dict[str, str]:

@@ -54,10 +54,6 @@ class Context:
             self._cache[name] = COMPUTE[name](self)
         return self._cache[name]
 
-    def computed(self) -> dict[str, Value]:
-        """Return the features computed so far (what the evaluation looked at)."""
-        return dict(self._cache)
-
     def previous(self, name: str) -> Value:
         """Return a profile feature's value before this event (for ``changed_to``)."""
         value = self.before.profile.get(name)
@@ -145,6 +141,13 @@ def _days_since_first_seen(ctx: Context) -> Value:
 def _last_event_at(ctx: Context) -> Value:
     return ctx.before.watermark or None
 
+
+#: Features derived from others: a decision records these inputs beside the result.
+DEPENDS: dict[str, tuple[str, ...]] = {
+    "spend_week_change_pct": ("spend_week", "spend_week_baseline"),
+    "income_change_pct": ("income_closed_month", "income_month_baseline"),
+    "income_drop_pct": ("income_change_pct", "income_closed_month", "income_month_baseline"),
+}
 
 #: Feature name -> how to compute it. Must match ``schemas.features.FEATURES``.
 COMPUTE: dict[str, Callable[[Context], Value]] = {
