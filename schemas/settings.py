@@ -86,7 +86,7 @@ class Settings(BaseSettings):
     """NUDGE_DATA_DIR: where a worker keeps its local table files."""
 
     web_port: int = Field(default=6066, ge=0, le=65535)
-    """NUDGE_WEB_PORT: the worker's HTTP port (Faust web views); 0 picks a free port."""
+    """NUDGE_WEB_PORT: the worker's HTTP port (Faust web views); 0 turns it off."""
 
     metrics_port: int = Field(default=9464, ge=0, le=65535)
     """NUDGE_METRICS_PORT: Prometheus ``/metrics`` port of this process; 0 disables it."""

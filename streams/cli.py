@@ -37,6 +37,16 @@ def build_parser() -> argparse.ArgumentParser:
     topics = commands.add_parser("topics", help="Kafka topic tools")
     topics_commands = topics.add_subparsers(dest="action", required=True)
     topics_commands.add_parser("create", help="create every topic that does not exist")
+    triggers = commands.add_parser("triggers", help="trigger definitions (hot-reloaded)")
+    triggers_commands = triggers.add_subparsers(dest="action", required=True)
+    for name, text in (
+        ("validate", "check definition files (no Kafka needed)"),
+        ("apply", "validate and publish definition files to every worker"),
+        ("diff", "show what applying the files would change"),
+    ):
+        triggers_commands.add_parser(name, help=text).add_argument("files", type=Path, nargs="+")
+    triggers_commands.add_parser("list", help="show the definitions in force")
+    triggers_commands.add_parser("pause", help="pause one trigger").add_argument("trigger_id")
     demo = commands.add_parser("demo", help="run the whole pipeline on synthetic users")
     demo.add_argument("--users", type=int, default=150)
     demo.add_argument("--rate", type=float, default=2000.0)
@@ -84,11 +94,28 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         created = asyncio.run(ensure_topics(settings))
         print(f"topics: created {len(created)}")
+    elif args.command == "triggers":
+        return run_triggers_command(settings, args)
     elif args.command == "demo":
         from streams.demo import run_demo
 
         return run_demo(settings, users=args.users, rate=args.rate, seed=args.seed)
     return 0
+
+
+def run_triggers_command(settings: Settings, args: argparse.Namespace) -> int:
+    """Dispatch ``nudge triggers ACTION``."""
+    from streams import trigger_commands as commands
+
+    if args.action == "validate":
+        return commands.validate(args.files)
+    if args.action == "apply":
+        return commands.apply(settings, args.files)
+    if args.action == "diff":
+        return commands.diff(settings, args.files)
+    if args.action == "pause":
+        return commands.pause(settings, args.trigger_id)
+    return commands.list_definitions(settings)
 
 
 if __name__ == "__main__":

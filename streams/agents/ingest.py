@@ -19,11 +19,17 @@ from typing import Any
 import faust
 
 from schemas.settings import Settings
-from schemas.topics import BEHAVIOR_EVENTS, BEHAVIOR_EVENTS_DLQ, COMMS_COMMANDS, TRIGGER_DECISIONS
-from schemas.triggers import TriggerDefinition
+from schemas.topics import (
+    BEHAVIOR_EVENTS,
+    BEHAVIOR_EVENTS_DLQ,
+    COMMS_COMMANDS,
+    TRIGGER_DECISIONS,
+)
 from streams import metrics
 from streams.decisions import Result, process
+from streams.definition_source import DefinitionSource
 from streams.definitions import default_definitions
+from streams.definitions_feed import DefinitionsFeed
 from streams.intake import Rejection, dead_letter, decode_event
 from streams.rendering import Catalogue, default_catalogue
 from streams.state import UserState
@@ -41,11 +47,13 @@ class IngestStage:
     """Everything one batch needs: the table, the output topics and the core's inputs."""
 
     table: Any
+    feed: DefinitionsFeed
+    """This worker's copy of ``triggers.definitions`` (every worker reads all of it)."""
     decisions: Any
     commands: Any
     dead_letters: Any
     source_topic: str
-    definitions: Sequence[TriggerDefinition]
+    definitions: DefinitionSource
     catalogue: Catalogue
     max_event_age_seconds: float
     clock: Callable[[], datetime]
@@ -55,6 +63,7 @@ class IngestStage:
     def handle(self, batch: Sequence[Any]) -> None:
         """Process one batch of Faust events (raw key and value bytes)."""
         now = self.clock()
+        definitions = self.definitions.current(self.feed.items())
         dirty: dict[bytes, tuple[int, UserState]] = {}
         for event in batch:
             message = event.message
@@ -72,7 +81,7 @@ class IngestStage:
             result = process(
                 state,
                 decoded,
-                self.definitions,
+                definitions,
                 self.catalogue,
                 now=now,
                 max_event_age_seconds=self.max_event_age_seconds,
@@ -85,6 +94,8 @@ class IngestStage:
             self.table.data[key] = state if self.keep_objects else encoded
             self.table.send_changelog(partition, key, encoded)
         metrics.STATE_WRITES.inc(len(dirty))
+        if self.keep_objects:  # len() is free for the memory store, a scan for RocksDB
+            metrics.USERS_TRACKED.set(len(self.table.data))
         metrics.BATCH_SIZE.observe(len(batch))
 
     def _load(self, key: bytes) -> UserState:
@@ -136,11 +147,12 @@ def register_ingest(
 ) -> IngestStage:
     """Declare the ingest agent, its state table and output topics on ``app``."""
     catalogue = default_catalogue()
-    definitions = default_definitions()
-    missing = catalogue.missing((c.template, c.channel) for d in definitions for c in d.channels)
+    shipped = default_definitions()
+    missing = catalogue.missing((c.template, c.channel) for d in shipped for c in d.channels)
     if missing:
         msg = f"trigger definitions name missing templates: {', '.join(missing)}"
         raise ValueError(msg)
+    templates = frozenset((t.template_id, t.channel.value) for t in catalogue.templates.values())
     prefix = settings.topic_prefix
     source_name = BEHAVIOR_EVENTS.full_name(prefix)
     source = app.topic(source_name, partitions=settings.partitions)
@@ -148,13 +160,16 @@ def register_ingest(
     table = app.Table(
         "user_state", partitions=settings.partitions, key_type=bytes, value_type=bytes
     )
+    feed = DefinitionsFeed(settings)
+    app.task(feed.run)
     stage = IngestStage(
         table=table,
+        feed=feed,
         decisions=app.topic(TRIGGER_DECISIONS.full_name(prefix)),
         commands=app.topic(COMMS_COMMANDS.full_name(prefix)),
         dead_letters=app.topic(BEHAVIOR_EVENTS_DLQ.full_name(prefix)),
         source_topic=source_name,
-        definitions=definitions,
+        definitions=DefinitionSource({d.id: d for d in shipped}, templates),
         catalogue=catalogue,
         max_event_age_seconds=settings.max_event_age_seconds,
         clock=clock,
@@ -163,6 +178,10 @@ def register_ingest(
 
     async def ingest(stream: Any) -> None:  # faust.Stream; StreamT lacks take_events
         async for batch in stream.take_events(BATCH_MAX_EVENTS, within=BATCH_WINDOW_SECONDS):
+            # A paused trigger must not fire while the definitions load. Wait here, not
+            # before iterating: Faust does not resume a stream after recovery whose agent
+            # has not started iterating it yet. Nothing in the batch is acked until handled.
+            await feed.ready.wait()
             stage.handle(batch)
 
     app.agent(source, name="nudge.ingest")(ingest)

@@ -1,0 +1,85 @@
+"""The definitions a worker evaluates: the shipped catalogue, overlaid by the topic.
+
+``triggers.definitions`` (compacted, key = trigger id) holds what operators applied with
+``nudge triggers apply`` or ``pause``. An entry there replaces the shipped definition of
+the same id, or adds a new one; the catalogue needs no publishing to work. Entries are
+re-validated here (the topic is not trusted): an invalid one is logged and ignored, and
+the previous good version stays in force.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+import orjson
+
+from schemas.triggers import TriggerDefinition, validate_definition
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class DefinitionSource:
+    """Merge shipped definitions with the topic's, parsing each topic entry once.
+
+    Attributes:
+        shipped: The catalogue shipped with the package, by id.
+        known_templates: ``(template id, channel)`` pairs the renderer has; a topic
+            definition naming another is rejected like an invalid one.
+    """
+
+    shipped: Mapping[str, TriggerDefinition]
+    known_templates: frozenset[tuple[str, str]]
+    _parsed: dict[bytes, tuple[bytes, TriggerDefinition]] = field(default_factory=dict)
+    _rejected: dict[bytes, bytes] = field(default_factory=dict)
+
+    def current(self, entries: Iterable[tuple[bytes, bytes | None]]) -> list[TriggerDefinition]:
+        """Return the definitions in force, given the topic's ``(key, value)`` entries."""
+        merged = dict(self.shipped)
+        for key, raw in entries:
+            definition = self._definition(key, raw)
+            if definition is not None:
+                merged[definition.id] = definition
+        return sorted(merged.values(), key=lambda d: (_PRIORITY_ORDER[d.priority], d.id))
+
+    def _definition(self, key: bytes, raw: bytes | None) -> TriggerDefinition | None:
+        if raw is None:
+            return None
+        cached = self._parsed.get(key)
+        if cached is not None and cached[0] == raw:
+            return cached[1]
+        if self._rejected.get(key) == raw:
+            return cached[1] if cached else None  # already reported; keep the last good one
+        problems = self._problems(key, raw)
+        if problems:
+            self._rejected[key] = raw
+            log.error(
+                "ignored an invalid trigger definition from the topic",
+                extra={"trigger": key.decode(errors="replace"), "problems": problems},
+            )
+            return cached[1] if cached else None
+        definition = TriggerDefinition.model_validate_json(raw)
+        self._parsed[key] = (raw, definition)
+        return definition
+
+    def _problems(self, key: bytes, raw: bytes) -> list[str]:
+        try:
+            document = orjson.loads(raw)
+        except orjson.JSONDecodeError as error:
+            return [f"not JSON: {error.msg}"]
+        result = validate_definition(document)
+        if isinstance(result, list):
+            return result
+        problems = []
+        if result.id.encode() != key:
+            problems.append(f"id {result.id!r} does not match the message key")
+        for wanted in result.channels:
+            if (wanted.template, wanted.channel.value) not in self.known_templates:
+                problems.append(f"channels: no template {wanted.template} for {wanted.channel}")
+        return problems
+
+
+#: Evaluation order: the most important first (arbitration between them comes later).
+_PRIORITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3}

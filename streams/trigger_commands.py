@@ -1,0 +1,149 @@
+"""``nudge triggers ...``: validate, apply, list, diff and pause trigger definitions.
+
+``apply`` and ``pause`` publish to the compacted ``triggers.definitions`` topic; every
+worker follows it, so a change takes effect on the next batch, without a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+
+from schemas.settings import Settings
+from schemas.topics import TRIGGERS_DEFINITIONS
+from schemas.triggers import TriggerDefinition
+from streams.definition_source import DefinitionSource
+from streams.definitions import DefinitionError, default_definitions, load_files
+from streams.definitions_feed import read_definitions
+from streams.kafka import ensure_topics
+from streams.rendering import default_catalogue
+
+
+def checked(paths: list[Path]) -> list[TriggerDefinition]:
+    """Load definitions and check their templates exist.
+
+    Raises:
+        DefinitionError: With every problem found.
+    """
+    definitions = load_files(paths)
+    wanted = [(c.template, c.channel) for d in definitions for c in d.channels]
+    missing = default_catalogue().missing(wanted)
+    if missing:
+        raise DefinitionError([f"no template {item}" for item in missing])
+    return definitions
+
+
+def validate(paths: list[Path]) -> int:
+    """Print whether the files' definitions are valid; return the exit status."""
+    try:
+        definitions = checked(paths)
+    except DefinitionError as error:
+        print(error)
+        return 1
+    for definition in definitions:
+        print(f"ok  {definition.id}")
+    return 0
+
+
+async def effective(settings: Settings) -> tuple[list[TriggerDefinition], set[str]]:
+    """Return the definitions in force and the ids that come from the topic."""
+    await ensure_topics(settings, [TRIGGERS_DEFINITIONS])
+    entries = await read_definitions(settings)
+    catalogue = default_catalogue()
+    templates = frozenset((t.template_id, t.channel.value) for t in catalogue.templates.values())
+    source = DefinitionSource({d.id: d for d in default_definitions()}, templates)
+    return source.current(entries.items()), {key.decode() for key in entries}
+
+
+async def publish(settings: Settings, definitions: list[TriggerDefinition]) -> None:
+    """Publish definitions to the topic, keyed by id."""
+    await ensure_topics(settings, [TRIGGERS_DEFINITIONS])
+    producer = AIOKafkaProducer(**settings.kafka_client_options(), acks="all")
+    await producer.start()
+    try:
+        topic = TRIGGERS_DEFINITIONS.full_name(settings.topic_prefix)
+        for definition in definitions:
+            value = definition.model_dump_json(by_alias=True).encode()
+            await producer.send_and_wait(topic, key=definition.id.encode(), value=value)
+    finally:
+        await producer.stop()
+
+
+def apply(settings: Settings, paths: list[Path]) -> int:
+    """Validate files and publish their definitions; return the exit status."""
+    try:
+        definitions = checked(paths)
+    except DefinitionError as error:
+        print(error)
+        return 1
+    asyncio.run(publish(settings, definitions))
+    for definition in definitions:
+        print(f"applied  {definition.id}")
+    return 0
+
+
+def list_definitions(settings: Settings) -> int:
+    """Print the definitions in force."""
+    definitions, from_topic = asyncio.run(effective(settings))
+    print(f"{'id':28} {'status':8} {'priority':9} {'source':8} thresholds")
+    for d in definitions:
+        source = "topic" if d.id in from_topic else "shipped"
+        thresholds = ", ".join(f"{k}={v:g}" for k, v in d.thresholds.items())
+        print(f"{d.id:28} {d.status:8} {d.priority.value:9} {source:8} {thresholds}")
+    return 0
+
+
+def diff(settings: Settings, paths: list[Path]) -> int:
+    """Print what applying the files would change; return 1 if anything would."""
+    try:
+        wanted = checked(paths)
+    except DefinitionError as error:
+        print(error)
+        return 2
+    current = {d.id: d for d in asyncio.run(effective(settings))[0]}
+    changed = 0
+    for definition in wanted:
+        now = current.get(definition.id)
+        lines = changes(now, definition)
+        changed += bool(lines)
+        for line in lines:
+            print(line)
+    print(f"{changed} of {len(wanted)} definitions would change")
+    return 1 if changed else 0
+
+
+def changes(old: TriggerDefinition | None, new: TriggerDefinition) -> list[str]:
+    """Describe field by field how ``new`` differs from ``old``."""
+    if old is None:
+        return [f"+ {new.id}: new definition"]
+    before, after = _flat(old.model_dump(mode="json")), _flat(new.model_dump(mode="json"))
+    return [
+        f"~ {new.id}: {key}: {json.dumps(before.get(key))} -> {json.dumps(after.get(key))}"
+        for key in sorted(set(before) | set(after))
+        if before.get(key) != after.get(key)
+    ]
+
+
+def _flat(value: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(value, dict):
+        flat: dict[str, Any] = {}
+        for key, child in value.items():
+            flat |= _flat(child, f"{prefix}{key}.")
+        return flat
+    return {prefix.rstrip("."): value}
+
+
+def pause(settings: Settings, trigger_id: str) -> int:
+    """Publish the definition in force with status ``paused``; return the exit status."""
+    current = {d.id: d for d in asyncio.run(effective(settings))[0]}
+    if trigger_id not in current:
+        print(f"no trigger {trigger_id!r}; see nudge triggers list")
+        return 1
+    paused = current[trigger_id].model_copy(update={"status": "paused"})
+    asyncio.run(publish(settings, [paused]))
+    print(f"paused  {trigger_id}")
+    return 0
