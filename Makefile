@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
 .DEFAULT_GOAL := help
-.PHONY: help install kafka-up kafka-down db-up db-down up down demo test test-unit lint bench schemas clean
+.PHONY: help install tools kafka-up kafka-down db-up db-down up down demo test test-unit test-deploy lint bench schemas clean
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -18,6 +18,12 @@ $(STAMP): pyproject.toml constraints.txt
 	@touch $(STAMP)
 
 install: $(STAMP) ## Create .venv and install Nudge with its pinned dependencies
+
+# promtool and prometheus (Debian's package) check deploy/'s alert rules and run the
+# dashboard test against a real Prometheus. Installed once; needs root, as on CI.
+tools: ## Install promtool and prometheus for the deploy checks (Debian, root)
+	@command -v promtool >/dev/null && command -v prometheus >/dev/null || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null)
 
 kafka-up: ## Start the local Kafka broker (KRaft, jars from Maven Central)
 	@deploy/local/kafka.sh up
@@ -39,11 +45,14 @@ down: kafka-down db-down ## Stop Kafka and PostgreSQL
 demo: $(STAMP) up ## Run workers and sinks, feed synthetic users for about a minute, show what fired
 	@$(BIN)/nudge demo
 
-test: $(STAMP) ## Run the whole test suite (starts Kafka and PostgreSQL itself)
+test: $(STAMP) tools ## Run the whole test suite (starts Kafka and PostgreSQL itself)
 	$(BIN)/pytest -q
 
 test-unit: $(STAMP) ## Run the unit tests only (no Kafka, no PostgreSQL)
 	$(BIN)/pytest -q tests/unit
+
+test-deploy: $(STAMP) tools ## Check deploy/ (Dockerfile, compose, k8s, rules, dashboard) without Docker
+	$(BIN)/pytest -q tests/unit/test_deploy.py tests/integration/test_dashboards.py
 
 lint: $(STAMP) ## ruff and mypy --strict
 	$(BIN)/ruff check .
