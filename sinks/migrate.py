@@ -14,7 +14,8 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, create_engine
+from pydantic import SecretStr
+from sqlalchemy import Engine, create_engine, make_url, text
 
 from schemas.settings import Settings
 
@@ -60,3 +61,27 @@ def current(settings: Settings) -> str | None:
     finally:
         engine.dispose()
     return revision
+
+
+def fresh_database(settings: Settings, name: str) -> Settings:
+    """Drop and re-create database ``name`` on the same server, migrate it, return settings.
+
+    For throw-away runs such as the demo, whose deterministic ids would otherwise meet
+    the rows of the previous run (and be ignored as the replays they look like).
+    Needs the right to create databases.
+    """
+    if not name.isidentifier():
+        msg = f"database name must be an identifier, got {name!r}"
+        raise ValueError(msg)
+    url = make_url(settings.database_url.get_secret_value())
+    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        admin.dispose()
+    fresh = url.set(database=name).render_as_string(hide_password=False)
+    fresh_settings = settings.model_copy(update={"database_url": SecretStr(fresh)})
+    upgrade(fresh_settings)
+    return fresh_settings

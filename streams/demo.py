@@ -32,7 +32,7 @@ def run_demo(settings: Settings, *, users: int, rate: float, seed: int) -> int:
 
 
 async def _demo(base: Settings, *, users: int, rate: float, seed: int) -> int:
-    from sinks.migrate import upgrade
+    from sinks.migrate import fresh_database
     from streams.kafka import ensure_topics
     from streams.producer import produce
 
@@ -40,10 +40,11 @@ async def _demo(base: Settings, *, users: int, rate: float, seed: int) -> int:
     settings = base.model_copy(
         update={"topic_prefix": f"demo{tag}.", "app_id": f"nudge-demo-{tag}", "metrics_port": 0}
     )
-    started = datetime.now(UTC)
     _say(f"Nudge demo: {users} synthetic users, about {rate:.0f} events/s, topics demo{tag}.*")
     await ensure_topics(settings)
-    upgrade(settings)
+    # A database of its own, new each run: the population is seeded, so its decision and
+    # command ids repeat from run to run, and the sink would rightly ignore them.
+    settings = fresh_database(settings, "nudge_demo")
     processes = [
         NudgeProcess(settings, "worker", LOG_DIR / f"worker-{tag}.log").start(),
         NudgeProcess(settings, "sink", LOG_DIR / f"sink-{tag}.log").start(),
@@ -55,7 +56,7 @@ async def _demo(base: Settings, *, users: int, rate: float, seed: int) -> int:
             f"messages in {report.seconds:.0f} s; waiting for the worker and the sink"
         )
         await _catch_up(settings, processes)
-        return _print_results(settings, started, report)
+        return _print_results(settings, report)
     finally:
         for process in processes:
             process.stop()
@@ -84,23 +85,23 @@ async def _catch_up(settings: Settings, processes: list[NudgeProcess]) -> None:
     raise RuntimeError(msg)
 
 
-def _print_results(settings: Settings, since: datetime, report: Any) -> int:
+def _print_results(settings: Settings, report: Any) -> int:
     from sinks.queries import fired_users, recent_communications, summary
 
-    stats = summary(settings, since=since)
+    stats = summary(settings)
     _say("")
     _say("Events in by type: " + ", ".join(f"{k} {v}" for k, v in sorted(report.by_type.items())))
     _table("Commands out", ["trigger_id", "channel", "count"], stats["communications"])
     _table("Decisions", ["trigger_id", "outcome", "reason", "count"], stats["decisions"])
     _table("Dead letters", ["topic", "kind", "count"], stats["dead_letters"])
     _say("\nA few rendered messages:")
-    for row in recent_communications(settings, limit=4, since=since):
+    for row in recent_communications(settings, limit=4):
         subject = f" | {row['subject']}" if row["subject"] else ""
         _say(f"  [{row['trigger_id']} / {row['channel']}] to {row['user_id']}{subject}")
         _say("    " + row["body"].replace("\n", "\n    ")[:400])
     ok = True
     _say("\nWho fired, against who should have:")
-    fired = fired_users(settings, since=since)
+    fired = fired_users(settings)
     for trigger, expected in sorted(report.expected.items()):
         actual = fired.get(trigger, set())
         missed, extra = expected - actual, actual - expected
