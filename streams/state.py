@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from schemas.events import Event, IncomeDeposit, ProfileUpdate, Transaction
+from schemas.events import CommsOutcome, Event, IncomeDeposit, ProfileUpdate, Transaction
 
 SECONDS_PER_DAY = 86_400
 
@@ -67,6 +67,8 @@ class UserState:
         evaluated: Trigger id -> the last period (e.g. month number) it was evaluated for,
             for triggers that judge a closed period once.
         profile: Name, time zone, consent per channel, tier.
+        sends: Channel -> send times (epoch seconds, by ``send_at``) of the last
+            ``SEND_LEDGER_SECONDS``: the frequency caps count them.
     """
 
     first_day: int | None = None
@@ -81,6 +83,7 @@ class UserState:
     last_fired: dict[str, float] = field(default_factory=dict)
     evaluated: dict[str, int] = field(default_factory=dict)
     profile: dict[str, Any] = field(default_factory=dict)
+    sends: dict[str, list[float]] = field(default_factory=dict)
 
     def has_seen(self, event_id: str) -> bool:
         """Return whether ``event_id`` is among the recently applied events."""
@@ -103,6 +106,7 @@ class UserState:
                 "last_fired": self.last_fired,
                 "evaluated": self.evaluated,
                 "profile": self.profile,
+                "sends": self.sends,
             }
         )
 
@@ -123,6 +127,7 @@ class UserState:
             last_fired=data["last_fired"],
             evaluated=data["evaluated"],
             profile=data["profile"],
+            sends=data.get("sends", {}),
         )
 
 
@@ -163,7 +168,28 @@ def apply_event(state: UserState, event: Event) -> bool:
             state.income_since = month if since is None else min(since, month)
     elif isinstance(payload, ProfileUpdate):
         _apply_profile(state.profile, payload)
+    elif isinstance(payload, CommsOutcome) and payload.outcome == "opted_out" and payload.channel:
+        # An opt-out reported by the notification service stops that channel at once.
+        consent = dict(state.profile.get("consent", {}))
+        consent[payload.channel.value] = False
+        state.profile["consent"] = consent
     return True
+
+
+#: How far back the send ledger reaches: the longest frequency-cap window (a week).
+SEND_LEDGER_SECONDS = 7 * SECONDS_PER_DAY
+
+
+def record_send(state: UserState, channel: str, at: float) -> None:
+    """Add a send on ``channel`` at ``at`` (epoch seconds) and forget those past a week."""
+    times = [t for t in state.sends.get(channel, []) if t > at - SEND_LEDGER_SECONDS]
+    times.append(at)
+    state.sends[channel] = sorted(times)
+
+
+def sends_within(state: UserState, channel: str, at: float, window: float) -> int:
+    """Count sends on ``channel`` in the ``window`` seconds up to ``at`` (either side)."""
+    return sum(1 for t in state.sends.get(channel, []) if abs(at - t) < window)
 
 
 def _add_bucket(buckets: dict[int, int], key: int, cents: int, kept: int) -> bool:
