@@ -25,6 +25,11 @@ class Priority(StrEnum):
     MEDIUM = "medium"
     LOW = "low"
 
+    @property
+    def rank(self) -> int:
+        """0 for critical up to 3 for low: sort by it to put the most important first."""
+        return list(Priority).index(self)
+
 
 class _Command(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)

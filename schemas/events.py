@@ -268,7 +268,7 @@ class CareerSignal(_Payload):
 
 
 class ProfileUpdate(_Payload):
-    """Profile facts changed. Only the fields present are updated."""
+    """Profile facts changed. Only the fields present and not null are updated."""
 
     type: Literal["profile_update"] = "profile_update"
     first_name: Annotated[str, Field(max_length=64)] | None = None

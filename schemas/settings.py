@@ -100,6 +100,20 @@ class Settings(BaseSettings):
     Backfills and replays of old history must not message users about last month.
     """
 
+    cap_per_channel_day: int = Field(default=2, ge=0, le=100)
+    """NUDGE_CAP_PER_CHANNEL_DAY: most messages a user gets per channel in any 24 hours,
+    all triggers together; the most important trigger gets the slots first."""
+
+    cap_per_channel_week: int = Field(default=5, ge=0, le=500)
+    """NUDGE_CAP_PER_CHANNEL_WEEK: most messages a user gets per channel in any 7 days."""
+
+    quiet_hours_start: int = Field(default=21, ge=0, le=23)
+    """NUDGE_QUIET_HOURS_START: local hour (user's time zone) quiet hours begin."""
+
+    quiet_hours_end: int = Field(default=8, ge=0, le=23)
+    """NUDGE_QUIET_HOURS_END: local hour they end; sends in them are moved to this hour.
+    Equal start and end turn quiet hours off."""
+
     sink_batch_size: int = Field(default=500, ge=1, le=100_000)
     """NUDGE_SINK_BATCH_SIZE: most messages a sink writes in one database transaction."""
 

@@ -22,7 +22,13 @@ from streams.conditions import holds
 from streams.evaluation import Match, evaluate
 from streams.features import Before, Context
 from streams.rendering import Catalogue, render
-from streams.state import UserState, apply_event
+from streams.state import UserState, apply_event, record_send
+from streams.suppression import (
+    SendPolicy,
+    channels_within_caps,
+    outside_quiet_hours,
+    user_zone,
+)
 
 
 @dataclass(slots=True)
@@ -50,6 +56,7 @@ def process(
     *,
     now: datetime,
     max_event_age_seconds: float,
+    policy: SendPolicy | None = None,
 ) -> Result:
     """Apply one event to its user's state and decide what to send.
 
@@ -61,6 +68,7 @@ def process(
         now: Processing time. Only used to skip evaluating events older than
             ``max_event_age_seconds`` (backfills build state but message nobody).
         max_event_age_seconds: See ``now``.
+        policy: Frequency caps and quiet hours shared by all triggers (defaults if None).
 
     Returns:
         The decisions and commands, empty for duplicates and stale events.
@@ -72,12 +80,17 @@ def process(
         return Result(evaluated=False)
     result = Result()
     ctx = Context(state, event, before)
-    for definition in definitions:
+    matches = []
+    for definition in sorted(definitions, key=lambda d: (d.priority.rank, d.id)):
         if definition.status == "paused" or event.type not in definition.evaluate_on.events:
             continue
         match = evaluate(definition, ctx)
         if match is not None:
-            decide(ctx, definition, match, catalogue, result)
+            matches.append((definition, match))
+    # Most important first: when triggers compete for the capped slots, they win them.
+    taken: set[str] = set()
+    for definition, match in matches:
+        decide(ctx, definition, match, catalogue, result, policy or SendPolicy(), taken)
     return result
 
 
@@ -126,12 +139,46 @@ def decide(
     match: Match,
     catalogue: Catalogue,
     result: Result,
+    policy: SendPolicy,
+    taken: set[str],
 ) -> None:
-    """Turn one match into a fired or suppressed decision, adding it to ``result``."""
+    """Turn one match into a fired or suppressed decision, adding it to ``result``.
+
+    Args:
+        ctx: The user's state and the event.
+        definition: The trigger that matched.
+        match: What it matched on.
+        catalogue: Message templates.
+        result: Where the decision and commands go.
+        policy: Caps and quiet hours.
+        taken: Channels that higher-priority firings used on this event (updated).
+    """
     consent = ctx.state.profile.get("consent", {})
     channels = [c for c in definition.channels if consent.get(c.channel, True)]
     suppressed = suppression(ctx, definition, channels)
-    commands = [] if suppressed else _commands(ctx, definition, match, catalogue, channels)
+    send_at = ctx.event.occurred_at + timedelta(seconds=definition.delay)
+    notes = []
+    if suppressed is None:
+        moved = outside_quiet_hours(send_at, user_zone(ctx.state.profile.get("timezone")), policy)
+        if moved != send_at:
+            notes.append(f"delayed to {moved.isoformat()} (quiet hours in the user's time zone)")
+        send_at = moved
+        room, full = channels_within_caps(
+            ctx.state, [c.channel.value for c in channels], send_at.timestamp(), policy
+        )
+        if full:
+            notes.append(f"{', '.join(full)} at the frequency cap")
+        channels = [c for c in channels if c.channel.value in room]
+        if not channels:
+            reason = SuppressionReason.LOWER_PRIORITY if taken & set(full) else None
+            suppressed = (
+                reason or SuppressionReason.FREQUENCY_CAP,
+                "; ".join(notes) + (" (slots taken by a higher priority)" if reason else ""),
+            )
+    commands = [] if suppressed else _commands(ctx, definition, match, catalogue, channels, send_at)
+    for command in commands:
+        record_send(ctx.state, command.channel.value, send_at.timestamp())
+        taken.add(command.channel.value)
     occurred = ctx.event.occurred_at.timestamp()
     if suppressed is None:
         last = ctx.state.last_fired.get(definition.id, occurred)
@@ -144,7 +191,9 @@ def decide(
             trigger_id=definition.id,
             outcome=Outcome.SUPPRESSED if suppressed else Outcome.FIRED,
             reason=suppressed[0] if suppressed else None,
-            detail=match.detail + (f" Suppressed: {suppressed[1]}." if suppressed else ""),
+            detail=match.detail
+            + (f" Suppressed: {suppressed[1]}." if suppressed else "")
+            + (f" Note: {'; '.join(notes)}." if notes and not suppressed else ""),
             source_event_id=ctx.event.event_id,
             event_type=ctx.event.type,
             occurred_at=ctx.event.occurred_at,
@@ -161,6 +210,7 @@ def _commands(
     match: Match,
     catalogue: Catalogue,
     channels: list[ChannelTemplate],
+    send_at: datetime,
 ) -> list[SendCommunication]:
     event = ctx.event
     values = {"user_name": ctx.state.profile.get("first_name") or "", **match.variables}
@@ -184,7 +234,7 @@ def _commands(
                 body=rendered.body,
                 variables=rendered.variables,
                 priority=definition.priority,
-                send_at=event.occurred_at + timedelta(seconds=definition.delay),
+                send_at=send_at,
                 experiment=definition.experiment.id if definition.experiment else None,
                 variant="treatment" if definition.experiment else None,
                 reason=match.detail,

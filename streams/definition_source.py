@@ -42,7 +42,7 @@ class DefinitionSource:
             definition = self._definition(key, raw)
             if definition is not None:
                 merged[definition.id] = definition
-        return sorted(merged.values(), key=lambda d: (_PRIORITY_ORDER[d.priority], d.id))
+        return sorted(merged.values(), key=lambda d: (d.priority.rank, d.id))
 
     def _definition(self, key: bytes, raw: bytes | None) -> TriggerDefinition | None:
         if raw is None:
@@ -79,7 +79,3 @@ class DefinitionSource:
             if (wanted.template, wanted.channel.value) not in self.known_templates:
                 problems.append(f"channels: no template {wanted.template} for {wanted.channel}")
         return problems
-
-
-#: Evaluation order: the most important first (arbitration between them comes later).
-_PRIORITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3}

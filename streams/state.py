@@ -205,7 +205,11 @@ def _add_bucket(buckets: dict[int, int], key: int, cents: int, kept: int) -> boo
 
 
 def _apply_profile(profile: dict[str, Any], update: ProfileUpdate) -> None:
-    changed = update.model_dump(exclude_unset=True, exclude={"type", "consent"}, mode="json")
+    # Null means "not given", not "clear": serialisers write every field, most as null,
+    # and a name change must not wipe the time zone set by an earlier update.
+    changed = update.model_dump(
+        exclude_unset=True, exclude_none=True, exclude={"type", "consent"}, mode="json"
+    )
     profile.update(changed)
     if update.consent:
         consent = dict(profile.get("consent", {}))

@@ -23,6 +23,8 @@ from schemas.topics import (
     BEHAVIOR_EVENTS,
     BEHAVIOR_EVENTS_DLQ,
     COMMS_COMMANDS,
+    COMMS_OUTCOMES,
+    COMMS_OUTCOMES_DLQ,
     TRIGGER_DECISIONS,
 )
 from streams import metrics
@@ -33,6 +35,7 @@ from streams.definitions_feed import DefinitionsFeed
 from streams.intake import Rejection, dead_letter, decode_event
 from streams.rendering import Catalogue, default_catalogue
 from streams.state import UserState
+from streams.suppression import SendPolicy
 
 log = logging.getLogger(__name__)
 
@@ -51,11 +54,12 @@ class IngestStage:
     """This worker's copy of ``triggers.definitions`` (every worker reads all of it)."""
     decisions: Any
     commands: Any
-    dead_letters: Any
-    source_topic: str
+    dead_letters: dict[str, Any]
+    """Input topic name -> its dead-letter topic."""
     definitions: DefinitionSource
     catalogue: Catalogue
     max_event_age_seconds: float
+    policy: SendPolicy
     clock: Callable[[], datetime]
     keep_objects: bool
     """Memory store: keep live records, not bytes, between batches (no decode per batch)."""
@@ -85,6 +89,7 @@ class IngestStage:
                 self.catalogue,
                 now=now,
                 max_event_age_seconds=self.max_event_age_seconds,
+                policy=self.policy,
             )
             if result.applied:
                 dirty[key] = (message.partition, state)
@@ -133,8 +138,9 @@ class IngestStage:
             value=message.value,
             failed_at=now,
         )
-        self.dead_letters.send_soon(key=message.key, value=letter.model_dump_json().encode())
-        metrics.EVENTS_INVALID.labels(self.source_topic, rejection.kind.value).inc()
+        dead_letters = self.dead_letters[message.topic]
+        dead_letters.send_soon(key=message.key, value=letter.model_dump_json().encode())
+        metrics.EVENTS_INVALID.labels(message.topic, rejection.kind.value).inc()
         log.warning(
             "invalid event sent to the dead-letter topic",
             extra={"partition": message.partition, "offset": message.offset,
@@ -154,8 +160,9 @@ def register_ingest(
         raise ValueError(msg)
     templates = frozenset((t.template_id, t.channel.value) for t in catalogue.templates.values())
     prefix = settings.topic_prefix
-    source_name = BEHAVIOR_EVENTS.full_name(prefix)
-    source = app.topic(source_name, partitions=settings.partitions)
+    # Outcomes share the envelope and the user key: one agent keeps one state per user.
+    inputs = {BEHAVIOR_EVENTS: BEHAVIOR_EVENTS_DLQ, COMMS_OUTCOMES: COMMS_OUTCOMES_DLQ}
+    source = app.topic(*(spec.full_name(prefix) for spec in inputs), partitions=settings.partitions)
     # Raw bytes on the changelog: the record serialises itself (UserState.to_bytes).
     table = app.Table(
         "user_state", partitions=settings.partitions, key_type=bytes, value_type=bytes
@@ -167,11 +174,18 @@ def register_ingest(
         feed=feed,
         decisions=app.topic(TRIGGER_DECISIONS.full_name(prefix)),
         commands=app.topic(COMMS_COMMANDS.full_name(prefix)),
-        dead_letters=app.topic(BEHAVIOR_EVENTS_DLQ.full_name(prefix)),
-        source_topic=source_name,
+        dead_letters={
+            spec.full_name(prefix): app.topic(dlq.full_name(prefix)) for spec, dlq in inputs.items()
+        },
         definitions=DefinitionSource({d.id: d for d in shipped}, templates),
         catalogue=catalogue,
         max_event_age_seconds=settings.max_event_age_seconds,
+        policy=SendPolicy(
+            cap_per_channel_day=settings.cap_per_channel_day,
+            cap_per_channel_week=settings.cap_per_channel_week,
+            quiet_start=settings.quiet_hours_start,
+            quiet_end=settings.quiet_hours_end,
+        ),
         clock=clock,
         keep_objects=settings.store.startswith("memory"),
     )

@@ -16,6 +16,7 @@ from schemas.triggers import Experiment, TriggerDefinition, validate_definition
 from streams.decisions import Result, in_holdout, process
 from streams.rendering import default_catalogue
 from streams.state import UserState
+from streams.suppression import SendPolicy
 from tests.unit.factories import (
     JUNE,
     START,
@@ -69,6 +70,12 @@ def definition(**changes: Any) -> TriggerDefinition:
 ANY_AMOUNT = {"feature": "event_amount", "gte": 1}
 
 
+#: No caps and no quiet hours: these tests are about each trigger's own policy.
+UNLIMITED = SendPolicy(
+    cap_per_channel_day=1000, cap_per_channel_week=1000, quiet_start=0, quiet_end=0
+)
+
+
 def run(state: UserState, event: Event, *definitions: TriggerDefinition) -> Result:
     return process(
         state,
@@ -77,6 +84,7 @@ def run(state: UserState, event: Event, *definitions: TriggerDefinition) -> Resu
         default_catalogue(),
         now=event.occurred_at,
         max_event_age_seconds=MAX_AGE,
+        policy=UNLIMITED,
     )
 
 

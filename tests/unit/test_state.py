@@ -318,3 +318,11 @@ def test_a_far_future_event_only_ignores_itself_once_the_intake_has_let_it_by() 
     later = START + timedelta(days=1)
     apply_event(state, transaction(USER, later, "20.00"))
     assert state.daily_spend == {_day(START): 1000, _day(later): 2000}
+
+
+def test_a_profile_update_sent_with_nulls_keeps_the_other_fields() -> None:
+    # Producers (and pydantic's own JSON) write every field; null means "not given".
+    state = fold([profile(USER, START, timezone="Asia/Tokyo", tier="premium")])
+    full_json = profile(USER, START + timedelta(hours=1), first_name="Ada").model_dump_json()
+    apply_event(state, Event.model_validate_json(full_json))
+    assert state.profile == {"timezone": "Asia/Tokyo", "tier": "premium", "first_name": "Ada"}

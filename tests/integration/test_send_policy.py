@@ -1,0 +1,63 @@
+"""The shared send policy in a running worker: opt-outs from comms.outcomes, quiet hours."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from schemas.settings import Settings
+from schemas.topics import BEHAVIOR_EVENTS, COMMS_COMMANDS, COMMS_OUTCOMES
+from streams.lag import group_lag
+from tests.integration.harness import NudgeProcess, publish, read_until
+from tests.integration.scenarios import as_messages, spiker
+from tests.unit.factories import event, profile
+
+pytestmark = pytest.mark.integration
+
+
+def night_zone(now: datetime) -> tuple[str, int]:
+    """A fixed-offset zone where it is 23:00-23:59 now, and its offset in hours."""
+    offset = (23 - now.hour) % 24
+    offset = offset - 24 if offset > 14 else offset  # Etc zones span -12..+14
+    # Etc/GMT signs are inverted: Etc/GMT-9 is nine hours ahead of UTC.
+    return (f"Etc/GMT{-offset:+d}" if offset else "Etc/UTC"), offset
+
+
+async def test_an_opt_out_and_quiet_hours_shape_what_is_sent(
+    make_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    settings = make_settings()
+    now = datetime.now(UTC)
+    zone, offset = night_zone(now)
+    user = "night-owl"
+    worker = NudgeProcess(settings, "worker", tmp_path / "worker.log").start()
+    try:
+        opt_out = event(user, now - timedelta(hours=3), {
+            "type": "comms_outcome", "command_id": "earlier-sms",
+            "outcome": "opted_out", "channel": "sms",
+        })  # fmt: skip
+        await publish(settings, COMMS_OUTCOMES, as_messages([opt_out]))
+        # Outcomes and events are different topics: let the opt-out land first.
+        deadline = time.monotonic() + 60
+        outcomes = [COMMS_OUTCOMES.full_name(settings.topic_prefix)]
+        while await group_lag(settings, settings.app_id, outcomes) > 0:
+            assert time.monotonic() < deadline, "the worker never consumed the outcome"
+            await asyncio.sleep(0.3)
+        history = spiker(user, now)
+        located = profile(user, history[0].occurred_at, timezone=zone)
+        await publish(settings, BEHAVIOR_EVENTS, as_messages([located, *history]))
+        records = await read_until(settings, COMMS_COMMANDS, lambda rs: len(rs) >= 1, settle=2.0)
+    finally:
+        worker.stop()
+    commands = [json.loads(r.value) for r in records]
+    assert [c["channel"] for c in commands] == ["email"]  # SMS was opted out
+    spike_at = datetime.fromisoformat(commands[0]["created_at"])
+    local = spike_at + timedelta(hours=offset)
+    morning = datetime(local.year, local.month, local.day, 8, tzinfo=UTC) + timedelta(days=1)
+    assert datetime.fromisoformat(commands[0]["send_at"]) == morning - timedelta(hours=offset)
