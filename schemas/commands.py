@@ -28,7 +28,10 @@ class Priority(StrEnum):
     @property
     def rank(self) -> int:
         """0 for critical up to 3 for low: sort by it to put the most important first."""
-        return list(Priority).index(self)
+        return _PRIORITY_RANK[self.value]
+
+
+_PRIORITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3}
 
 
 class _Command(BaseModel):

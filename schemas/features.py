@@ -32,7 +32,8 @@ class Feature:
         name: What definitions call it.
         kind: Its value's kind.
         description: What it measures.
-        unit: ``dollars``, ``percent``, ``days`` or empty; messages format values by it.
+        unit: ``dollars``, ``percent``, ``days``, ``minutes``, ``count``, ``times`` (a
+            multiple) or empty; messages format values by it.
         tracks_changes: Its value before the event is kept, so ``changed_to`` applies.
     """
 
@@ -46,6 +47,7 @@ class Feature:
 _N, _T, _B, _M = FeatureKind.NUMBER, FeatureKind.TEXT, FeatureKind.BOOLEAN, FeatureKind.MOMENT
 
 _USD, _PCT, _DAYS = "dollars", "percent", "days"
+_MIN, _COUNT, _TIMES = "minutes", "count", "times"
 
 FEATURES: dict[str, Feature] = {
     f.name: f
@@ -66,6 +68,42 @@ FEATURES: dict[str, Feature] = {
         Feature("relationship_status", _T, "relationship status", tracks_changes=True),
         Feature("days_since_first_seen", _N, "days since the user's first event", _DAYS),
         Feature("last_event_at", _M, "when the user's previous event occurred"),
+        # financial (streams/features_financial.py)
+        Feature("spend_day_baseline", _N, "usual daily spending: the weekly baseline / 7", _USD),
+        Feature("debit_multiple", _N, "the current debit as a multiple of the usual day", _TIMES),
+        Feature("account_kind", _T, "checking, savings, credit_card or loan, for a snapshot"),
+        Feature("account_balance", _N, "balance in the current snapshot", _USD),
+        Feature("credit_limit", _N, "credit limit in the current snapshot", _USD),
+        Feature("credit_available", _N, "credit limit minus the balance owed", _USD),
+        Feature("credit_utilisation_pct", _N, "balance owed against the credit limit", _PCT),
+        Feature("savings_saved", _N, "amount saved towards the current goal", _USD),
+        Feature("savings_target", _N, "target of the current savings goal", _USD),
+        Feature("savings_progress_pct", _N, "amount saved against the goal's target", _PCT),
+        Feature(
+            "savings_milestone_crossed",
+            _N,
+            "milestone (25/50/75/100) this event reached first for its goal; 0 if none",
+            _PCT,
+        ),
+        # health and life (streams/features_life.py)
+        Feature("exercise_minutes", _N, "exercise reported by the current health signal", _MIN),
+        Feature("stress_level", _N, "latest stress level reported, from 0 to 1"),
+        Feature("stress_reported_at", _M, "when the latest stress level was reported"),
+        Feature("previous_relationship_status", _T, "relationship status before the event"),
+        # career (streams/features_career.py)
+        Feature("salary", _N, "salary in the current career signal", _USD),
+        Feature("market_rate", _N, "market rate for the role in the current signal", _USD),
+        Feature("salary_gap_pct", _N, "how far the salary falls short of market rate", _PCT),
+        Feature("career_field", _T, "the user's field, from the current career signal"),
+        Feature("job_matches", _N, "matching jobs in the current career signal", _COUNT),
+        Feature("missing_skills_count", _N, "skills the current signal finds missing", _COUNT),
+        Feature("missing_skills_top", _T, "up to three of those skills, comma-separated"),
+        # engagement and lead journey (streams/features_engagement.py)
+        Feature("app_sessions_week", _N, "app sessions over the 7 UTC days ending today", _COUNT),
+        Feature("page_views_day", _N, "page views over the 24 UTC hours ending now", _COUNT),
+        Feature("quote_requests_week", _N, "quote requests in the 7 days up to now", _COUNT),
+        Feature("quote_form", _B, "the current form's id names a quote form"),
+        Feature("product", _T, "product of the current form, quote or application"),
     )
 }
 

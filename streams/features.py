@@ -1,8 +1,10 @@
 """Feature values: what trigger conditions compare, computed from state and the event.
 
-Every feature named in ``schemas.features`` has a function here (a test holds the two
-lists equal). Values are plain: floats (dollars, percent, days, epoch seconds), strings
-and booleans; ``None`` when there is not enough history, which no comparison matches.
+Every feature named in ``schemas.features`` has a function here or in a domain module
+(``features_financial``, ``features_life``, ``features_career``, ``features_engagement``)
+merged into ``COMPUTE`` below; a test holds the two lists equal. Values are plain: floats
+(dollars, percent, days, counts, epoch seconds), strings and booleans; ``None`` when there
+is not enough history or the event does not carry the figure, which no comparison matches.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from schemas.events import Event, IncomeDeposit, Purchase, Transaction
+from streams import features_career, features_engagement, features_financial, features_life
 from streams.baselines import (
     monthly_income_baseline,
     percent_change,
@@ -20,6 +23,8 @@ from streams.baselines import (
 )
 from streams.state import SECONDS_PER_DAY, UserState, day_number, month_number
 
+_DOMAINS = (features_financial, features_life, features_career, features_engagement)
+
 Value = float | str | bool | None
 
 
@@ -27,16 +32,22 @@ Value = float | str | bool | None
 class Before:
     """What the user's record said before the current event was folded in.
 
-    ``changed_to`` compares against it; ``last_event_at`` is its watermark.
+    ``changed_to`` compares against it; ``last_event_at`` is its watermark;
+    ``savings_milestone_crossed`` against the goal milestones reached before.
     """
 
     watermark: float = 0.0
     profile: dict[str, Any] = field(default_factory=dict)
+    goal_milestones: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def of(cls, state: UserState) -> Before:
         """Snapshot the parts of ``state`` that features compare against."""
-        return cls(watermark=state.watermark, profile=dict(state.profile))
+        return cls(
+            watermark=state.watermark,
+            profile=dict(state.profile),
+            goal_milestones=dict(state.goal_milestones),
+        )
 
 
 @dataclass(slots=True)
@@ -147,6 +158,7 @@ DEPENDS: dict[str, tuple[str, ...]] = {
     "spend_week_change_pct": ("spend_week", "spend_week_baseline"),
     "income_change_pct": ("income_closed_month", "income_month_baseline"),
     "income_drop_pct": ("income_change_pct", "income_closed_month", "income_month_baseline"),
+    **{name: inputs for domain in _DOMAINS for name, inputs in domain.DEPENDS.items()},
 }
 
 #: Feature name -> how to compute it. Must match ``schemas.features.FEATURES``.
@@ -167,17 +179,23 @@ COMPUTE: dict[str, Callable[[Context], Value]] = {
     "relationship_status": _profile("relationship_status"),
     "days_since_first_seen": _days_since_first_seen,
     "last_event_at": _last_event_at,
+    **{name: compute for domain in _DOMAINS for name, compute in domain.COMPUTE.items()},
 }
 
 
 def format_value(value: Value, unit: str) -> str:
-    """Format a feature value for people: ``$1,234.50``, ``34`` (percent), ``12`` (days)."""
+    """Format a feature value for people: ``$1,234.50``, ``34``, ``8.5`` (times).
+
+    Percent, days, minutes and counts are whole numbers; a multiple keeps one decimal.
+    """
     if isinstance(value, bool) or not isinstance(value, float | int):
         return str(value)
     if unit == "dollars":
         return f"${value:,.2f}"
-    if unit in ("percent", "days"):
+    if unit in ("percent", "days", "minutes", "count"):
         return f"{value:.0f}"
+    if unit == "times":
+        return f"{value:.1f}"
     return f"{value:g}"
 
 

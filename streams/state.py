@@ -14,7 +14,19 @@ from typing import Any
 
 import orjson
 
-from schemas.events import CommsOutcome, Event, IncomeDeposit, ProfileUpdate, Transaction
+from schemas.events import (
+    AppSession,
+    CommsOutcome,
+    Event,
+    GoalModification,
+    HealthSignal,
+    IncomeDeposit,
+    PageView,
+    ProfileUpdate,
+    QuoteRequest,
+    SavingsProgress,
+    Transaction,
+)
 
 SECONDS_PER_DAY = 86_400
 
@@ -30,6 +42,24 @@ DAILY_BUCKETS_KEPT = 42
 #: Months of income kept: the month just closed, three for the baseline, and the current.
 MONTHLY_BUCKETS_KEPT = 6
 
+#: Days of app-session counts kept: one 7-day window plus a week of allowed lateness.
+SESSION_DAYS_KEPT = 14
+
+#: Hours of page-view counts kept: one 24-hour window plus six hours of allowed lateness.
+PAGE_VIEW_HOURS_KEPT = 30
+
+#: Quote requests whose times are kept: enough to count "a second one within a week".
+QUOTE_TIMES_KEPT = 3
+
+#: Savings goals whose highest milestone is kept; the least recently progressed goal is
+#: forgotten first (it would at worst be congratulated on a milestone again).
+GOALS_KEPT = 5
+
+#: Savings milestones are every 25 % of a goal's target, up to 100 %.
+MILESTONE_STEP = 25
+
+SECONDS_PER_HOUR = 3_600
+
 
 def day_number(moment: datetime) -> int:
     """Return the UTC day of ``moment`` as days since 1970-01-01."""
@@ -42,9 +72,26 @@ def month_number(moment: datetime) -> int:
     return utc.year * 12 + utc.month - 1
 
 
+def hour_number(moment: datetime) -> int:
+    """Return the UTC hour of ``moment`` as hours since 1970-01-01 00:00."""
+    return int(moment.timestamp() // SECONDS_PER_HOUR)
+
+
 def to_cents(amount: Decimal) -> int:
     """Convert an amount to integer cents, rounding half to even."""
     return int((amount * 100).to_integral_value())
+
+
+def savings_milestone(saved: Decimal, target: Decimal) -> int:
+    """Return the highest milestone (0, 25, 50, 75 or 100 %) ``saved`` reaches of ``target``.
+
+    Exact (decimal) arithmetic, so 25 % of the target is the 25 milestone, not 24.99...
+    A target of zero has no milestones.
+    """
+    if target <= 0:
+        return 0
+    reached = int(saved * 100 / target // MILESTONE_STEP) * MILESTONE_STEP
+    return min(reached, 100)
 
 
 @dataclass(slots=True)
@@ -69,6 +116,14 @@ class UserState:
         profile: Name, time zone, consent per channel, tier.
         sends: Channel -> send times (epoch seconds, by ``send_at``) of the last
             ``SEND_LEDGER_SECONDS``: the frequency caps count them.
+        daily_sessions: UTC day number -> app sessions ended that day.
+        hourly_page_views: UTC hour number -> page views in that hour.
+        quote_times: ``occurred_at`` of the latest ``QUOTE_TIMES_KEPT`` quote requests,
+            oldest first.
+        goal_milestones: Savings goal id -> highest milestone (25, 50, 75, 100) reached,
+            for the ``GOALS_KEPT`` most recently progressed goals, oldest first.
+        stress_level: Latest stress level reported (0 to 1), or ``None``.
+        stress_at: ``occurred_at`` of that report (epoch seconds); 0 when none.
     """
 
     first_day: int | None = None
@@ -84,35 +139,54 @@ class UserState:
     evaluated: dict[str, int] = field(default_factory=dict)
     profile: dict[str, Any] = field(default_factory=dict)
     sends: dict[str, list[float]] = field(default_factory=dict)
+    daily_sessions: dict[int, int] = field(default_factory=dict)
+    hourly_page_views: dict[int, int] = field(default_factory=dict)
+    quote_times: list[float] = field(default_factory=list)
+    goal_milestones: dict[str, int] = field(default_factory=dict)
+    stress_level: float | None = None
+    stress_at: float = 0.0
 
     def has_seen(self, event_id: str) -> bool:
         """Return whether ``event_id`` is among the recently applied events."""
         return event_id in self.recent_ids
 
     def to_bytes(self) -> bytes:
-        """Serialise for the changelog (compact JSON; int keys become pairs)."""
-        return orjson.dumps(
-            {
-                "v": 1,
-                "first_day": self.first_day,
-                "spend_since": self.spend_since,
-                "income_since": self.income_since,
-                "watermark": self.watermark,
-                "daily_spend": list(self.daily_spend.items()),
-                "monthly_income": list(self.monthly_income.items()),
-                "counts": self.counts,
-                "last_seen": self.last_seen,
-                "recent_ids": self.recent_ids,
-                "last_fired": self.last_fired,
-                "evaluated": self.evaluated,
-                "profile": self.profile,
-                "sends": self.sends,
-            }
-        )
+        """Serialise for the changelog (compact JSON; int keys become pairs).
+
+        The signal fields (sessions, page views, quotes, goals, stress) are written only
+        when set: most users never send those events, and ``from_bytes`` defaults them.
+        """
+        record: dict[str, Any] = {
+            "v": 1,
+            "first_day": self.first_day,
+            "spend_since": self.spend_since,
+            "income_since": self.income_since,
+            "watermark": self.watermark,
+            "daily_spend": list(self.daily_spend.items()),
+            "monthly_income": list(self.monthly_income.items()),
+            "counts": self.counts,
+            "last_seen": self.last_seen,
+            "recent_ids": self.recent_ids,
+            "last_fired": self.last_fired,
+            "evaluated": self.evaluated,
+            "profile": self.profile,
+            "sends": self.sends,
+        }
+        if self.daily_sessions:
+            record["daily_sessions"] = list(self.daily_sessions.items())
+        if self.hourly_page_views:
+            record["hourly_page_views"] = list(self.hourly_page_views.items())
+        if self.quote_times:
+            record["quote_times"] = self.quote_times
+        if self.goal_milestones:
+            record["goal_milestones"] = self.goal_milestones
+        if self.stress_level is not None:
+            record["stress_level"], record["stress_at"] = self.stress_level, self.stress_at
+        return orjson.dumps(record)
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> UserState:
-        """Rebuild a record written by ``to_bytes``."""
+        """Rebuild a record written by ``to_bytes`` (also by a version without later fields)."""
         data = orjson.loads(raw)
         return cls(
             first_day=data["first_day"],
@@ -128,6 +202,12 @@ class UserState:
             evaluated=data["evaluated"],
             profile=data["profile"],
             sends=data.get("sends", {}),
+            daily_sessions={int(k): int(v) for k, v in data.get("daily_sessions", ())},
+            hourly_page_views={int(k): int(v) for k, v in data.get("hourly_page_views", ())},
+            quote_times=data.get("quote_times", []),
+            goal_milestones=data.get("goal_milestones", {}),
+            stress_level=data.get("stress_level"),
+            stress_at=data.get("stress_at", 0.0),
         )
 
 
@@ -173,7 +253,35 @@ def apply_event(state: UserState, event: Event) -> bool:
         consent = dict(state.profile.get("consent", {}))
         consent[payload.channel.value] = False
         state.profile["consent"] = consent
+    else:
+        _apply_signal(state, event)
     return True
+
+
+def _apply_signal(state: UserState, event: Event) -> None:
+    """Fold the events that keep a few numbers for the life, engagement and lead triggers."""
+    payload, at = event.payload, event.occurred_at
+    if isinstance(payload, PageView):
+        _add_bucket(state.hourly_page_views, hour_number(at), 1, PAGE_VIEW_HOURS_KEPT)
+    elif isinstance(payload, AppSession):
+        _add_bucket(state.daily_sessions, day_number(at), 1, SESSION_DAYS_KEPT)
+    elif isinstance(payload, QuoteRequest):
+        state.quote_times = sorted([*state.quote_times, at.timestamp()])[-QUOTE_TIMES_KEPT:]
+    elif isinstance(payload, HealthSignal):
+        # The latest report by event time wins: a late, older report does not replace it.
+        if payload.stress_level is not None and at.timestamp() >= state.stress_at:
+            state.stress_level, state.stress_at = payload.stress_level, at.timestamp()
+    elif isinstance(payload, SavingsProgress):
+        reached = savings_milestone(payload.saved, payload.target)
+        if reached:
+            milestones = state.goal_milestones
+            milestones[payload.goal_id] = max(reached, milestones.pop(payload.goal_id, 0))
+            for goal in list(milestones)[:-GOALS_KEPT]:
+                del milestones[goal]
+    elif isinstance(payload, GoalModification):
+        # A new target (or an abandoned goal) starts the goal's milestones over.
+        if payload.target is not None or payload.action == "abandoned":
+            state.goal_milestones.pop(payload.goal_id, None)
 
 
 #: How far back the send ledger reaches: the longest frequency-cap window (a week).

@@ -219,7 +219,8 @@ def test_second_match_within_seven_days_is_suppressed_by_cooldown() -> None:
 def test_cooldown_ends_after_seven_days(after: timedelta, outcome: Outcome) -> None:
     state = spiking_user()
     assert run(state, spike("spike-1")).commands
-    later = transaction(USER, spike_at(after), "5000.00", event_id="spike-2")
+    # $400: still a spike, and under large_transaction's $500, so only the spike matches.
+    later = transaction(USER, spike_at(after), "400.00", event_id="spike-2")
     result = run(state, later)
     assert [d.outcome for d in result.decisions] == [outcome]
     assert len(result.commands) == (2 if outcome is Outcome.FIRED else 0)

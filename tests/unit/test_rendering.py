@@ -236,7 +236,7 @@ def test_shipped_catalogue_has_every_channel(message_id: str) -> None:
     assert push.subject and push.body.strip()
     assert (sms.template_id, email.template_id) == (f"{message_id}.sms", f"{message_id}.email")
     assert sms.version == email.version == push.version == 2
-    assert catalogue.fallbacks == {"user_name": "there"}
+    assert catalogue.fallbacks["user_name"] == "there"
 
 
 @pytest.mark.parametrize(
@@ -264,7 +264,8 @@ def test_every_placeholder_is_produced_by_the_trigger(
 def test_every_shipped_definition_has_its_templates() -> None:
     catalogue = default_catalogue()
     wanted = [(c.template, c.channel) for d in default_definitions() for c in d.channels]
-    assert len(wanted) == 4
+    first_two = {f"{t}.{c}" for t in ("spending_spike", "income_drop") for c in ("sms", "email")}
+    assert first_two <= {t for t, _ in wanted}
     assert catalogue.missing(wanted) == []
     assert catalogue.missing([("spending_spike.sms", "email")]) == [
         "spending_spike.sms (for email)"
