@@ -34,6 +34,9 @@ class DefinitionSource:
     known_templates: frozenset[tuple[str, str]]
     _parsed: dict[bytes, tuple[bytes, TriggerDefinition]] = field(default_factory=dict)
     _rejected: dict[bytes, bytes] = field(default_factory=dict)
+    _indexed: tuple[list[tuple[bytes, bytes | None]], dict[str, list[TriggerDefinition]]] | None = (
+        None
+    )
 
     def current(self, entries: Iterable[tuple[bytes, bytes | None]]) -> list[TriggerDefinition]:
         """Return the definitions in force, given the topic's ``(key, value)`` entries."""
@@ -43,6 +46,22 @@ class DefinitionSource:
             if definition is not None:
                 merged[definition.id] = definition
         return sorted(merged.values(), key=lambda d: (d.priority.rank, d.id))
+
+    def by_event_type(
+        self, entries: list[tuple[bytes, bytes | None]]
+    ) -> Mapping[str, list[TriggerDefinition]]:
+        """Return the definitions in force grouped by the event types that evaluate them.
+
+        Rebuilt only when the topic's entries change, so each event looks at the few
+        definitions its type concerns, not the whole catalogue.
+        """
+        if self._indexed is None or self._indexed[0] != entries:
+            index: dict[str, list[TriggerDefinition]] = {}
+            for definition in self.current(entries):
+                for event_type in definition.evaluate_on.events:
+                    index.setdefault(event_type, []).append(definition)
+            self._indexed = (entries, index)
+        return self._indexed[1]
 
     def _definition(self, key: bytes, raw: bytes | None) -> TriggerDefinition | None:
         if raw is None:

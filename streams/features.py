@@ -98,11 +98,16 @@ def _spend_baseline(ctx: Context) -> Value:
     return None if baseline is None else baseline.mean / 100
 
 
-def _spend_change(ctx: Context) -> Value:
-    current, baseline = ctx.value("spend_week"), ctx.value("spend_week_baseline")
+def _change_pct(ctx: Context, current_name: str, baseline_name: str) -> Value:
+    """Percent change of one dollar feature against another; ``None`` without a baseline."""
+    current, baseline = ctx.value(current_name), ctx.value(baseline_name)
     if not isinstance(current, float) or not isinstance(baseline, float) or baseline <= 0:
         return None
     return percent_change(current * 100, baseline * 100)
+
+
+def _spend_change(ctx: Context) -> Value:
+    return _change_pct(ctx, "spend_week", "spend_week_baseline")
 
 
 def _closed_month_number(ctx: Context) -> int:
@@ -125,10 +130,7 @@ def _income_baseline(ctx: Context) -> Value:
 
 
 def _income_change(ctx: Context) -> Value:
-    income, baseline = ctx.value("income_closed_month"), ctx.value("income_month_baseline")
-    if not isinstance(income, float) or not isinstance(baseline, float) or baseline <= 0:
-        return None
-    return percent_change(income * 100, baseline * 100)
+    return _change_pct(ctx, "income_closed_month", "income_month_baseline")
 
 
 def _income_drop(ctx: Context) -> Value:

@@ -16,11 +16,6 @@ from schemas.topics import ALL_TOPICS, TopicSpec
 log = logging.getLogger(__name__)
 
 
-def aiokafka_options(settings: Settings) -> dict[str, Any]:
-    """Return the connection keyword arguments for aiokafka clients."""
-    return settings.kafka_client_options()
-
-
 def faust_credentials(settings: Settings) -> Any:
     """Return Faust's ``broker_credentials`` for the configured security protocol."""
     context = settings.kafka_ssl_context()
@@ -37,7 +32,7 @@ def faust_credentials(settings: Settings) -> Any:
 
 async def ensure_topics(settings: Settings, specs: Iterable[TopicSpec] = ALL_TOPICS) -> list[str]:
     """Create the topics that do not exist yet; return the names created."""
-    admin = AIOKafkaAdminClient(**aiokafka_options(settings))
+    admin = AIOKafkaAdminClient(**settings.kafka_client_options())
     await admin.start()
     try:
         existing = set(await admin.list_topics())

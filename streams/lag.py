@@ -6,7 +6,6 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from schemas.settings import Settings
-from streams.kafka import aiokafka_options
 
 
 async def group_lag(settings: Settings, group_id: str, topics: list[str]) -> int:
@@ -14,8 +13,8 @@ async def group_lag(settings: Settings, group_id: str, topics: list[str]) -> int
 
     A partition the group has never committed counts in full.
     """
-    admin = AIOKafkaAdminClient(**aiokafka_options(settings))
-    consumer = AIOKafkaConsumer(**aiokafka_options(settings), enable_auto_commit=False)
+    admin = AIOKafkaAdminClient(**settings.kafka_client_options())
+    consumer = AIOKafkaConsumer(**settings.kafka_client_options(), enable_auto_commit=False)
     await admin.start()
     await consumer.start()
     try:

@@ -24,7 +24,7 @@ from aiokafka import AIOKafkaProducer
 from schemas.settings import Settings
 from schemas.topics import BEHAVIOR_EVENTS
 from streams.invalid_events import malformed_stream
-from streams.kafka import aiokafka_options, ensure_topics
+from streams.kafka import ensure_topics
 from streams.population import expected_firings, make_population, population_events
 
 log = logging.getLogger(__name__)
@@ -91,7 +91,7 @@ class TokenBucket:
 
 def producer_options(settings: Settings) -> dict[str, Any]:
     """Return the aiokafka producer options: connection and security, durable and ordered."""
-    return aiokafka_options(settings) | {
+    return settings.kafka_client_options() | {
         "acks": "all",
         "enable_idempotence": True,  # retries neither duplicate nor reorder a user's events
         "linger_ms": 20,

@@ -67,7 +67,7 @@ class IngestStage:
     def handle(self, batch: Sequence[Any]) -> None:
         """Process one batch of Faust events (raw key and value bytes)."""
         now = self.clock()
-        definitions = self.definitions.current(self.feed.items())
+        definitions = self.definitions.by_event_type(self.feed.items())
         dirty: dict[bytes, tuple[int, UserState]] = {}
         for event in batch:
             message = event.message
@@ -85,7 +85,7 @@ class IngestStage:
             result = process(
                 state,
                 decoded,
-                definitions,
+                definitions.get(decoded.type, ()),
                 self.catalogue,
                 now=now,
                 max_event_age_seconds=self.max_event_age_seconds,

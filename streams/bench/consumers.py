@@ -33,7 +33,7 @@ from streams.agents.ingest import IngestStage
 from streams.app import create_app
 from streams.bench.meter import Meter, result_line
 from streams.bench.topics import output_topic
-from streams.kafka import aiokafka_options, faust_credentials
+from streams.kafka import faust_credentials
 from streams.logs import configure_logging, logging_config
 
 #: Consumers log warnings and errors only; their standard error goes to a log file.
@@ -172,7 +172,7 @@ async def drain(app: Any) -> None:
 
 async def aiokafka_loop(settings: Settings, target: int, launched_at: float) -> dict[str, Any]:
     """Consume with aiokafka, keep per-user debit sums, produce alerts; return the result."""
-    options = aiokafka_options(settings)
+    options = settings.kafka_client_options()
     consumer = AIOKafkaConsumer(
         BEHAVIOR_EVENTS.full_name(settings.topic_prefix),
         group_id=settings.app_id,

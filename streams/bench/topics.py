@@ -18,7 +18,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from schemas.settings import Settings
 from schemas.topics import BEHAVIOR_EVENTS, DAY_MS
-from streams.kafka import aiokafka_options, ensure_topics
+from streams.kafka import ensure_topics
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ def output_topic(settings: Settings, mode: str) -> str:
 async def create_topics(settings: Settings) -> None:
     """Create Nudge's topics under the run's prefix and the baseline modes' outputs."""
     await ensure_topics(settings)
-    admin = AIOKafkaAdminClient(**aiokafka_options(settings))
+    admin = AIOKafkaAdminClient(**settings.kafka_client_options())
     await admin.start()
     try:
         response = await admin.create_topics(
@@ -73,7 +73,7 @@ async def preload(settings: Settings, messages: Sequence[tuple[bytes, bytes]]) -
     """
     topic = BEHAVIOR_EVENTS.full_name(settings.topic_prefix)
     producer = AIOKafkaProducer(
-        **aiokafka_options(settings),
+        **settings.kafka_client_options(),
         linger_ms=PRELOAD_LINGER_MS,
         max_batch_size=PRELOAD_BATCH_BYTES,
         acks="all",
@@ -95,7 +95,7 @@ async def delete_run_topics(settings: Settings) -> list[str]:
     if not prefix.startswith("bench-"):
         msg = f"refusing to delete topics under a prefix not made by the bench: {prefix!r}"
         raise ValueError(msg)
-    admin = AIOKafkaAdminClient(**aiokafka_options(settings))
+    admin = AIOKafkaAdminClient(**settings.kafka_client_options())
     await admin.start()
     try:
         doomed = sorted(name for name in await admin.list_topics() if name.startswith(prefix))

@@ -3,12 +3,10 @@ events in through the broker, rows out in PostgreSQL."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,7 +17,7 @@ import pytest
 from schemas.events import EVENT_TYPES
 from schemas.settings import Settings
 from schemas.topics import BEHAVIOR_EVENTS
-from tests.integration.harness import NudgeProcess, publish
+from tests.integration.harness import NudgeProcess, publish, wait_until
 from tests.integration.scenarios import as_messages, income_dropper, ordered, spiker, steady_spender
 
 pytestmark = pytest.mark.e2e
@@ -29,19 +27,19 @@ async def rows_when(
     url: str, query: str, done: Callable[[list[tuple]], bool], timeout: float = 90.0
 ) -> list[tuple]:
     """Poll ``query`` until ``done(rows)`` holds; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
     rows: list[tuple] = []
-    while time.monotonic() < deadline:
+
+    def ready() -> bool:
+        nonlocal rows
         try:
             with psycopg.connect(url.replace("+psycopg", "")) as conn:
                 rows = conn.execute(query).fetchall()
         except psycopg.errors.UndefinedTable:
             rows = []  # not migrated yet
-        if done(rows):
-            return rows
-        await asyncio.sleep(0.3)
-    msg = f"timed out after {timeout} s; last rows: {rows[:5]}"
-    raise AssertionError(msg)
+        return done(rows)
+
+    await wait_until(ready, f"rows for {query!r}", timeout)
+    return rows
 
 
 async def test_events_become_commands_and_rows(

@@ -3,17 +3,49 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 
 from schemas.settings import Settings
 from schemas.topics import TopicSpec
 from streams.kafka import ensure_topics
+from streams.lag import group_lag
 from streams.processes import NudgeProcess
 
-__all__ = ["NudgeProcess", "publish", "read_until"]
+__all__ = ["NudgeProcess", "caught_up", "publish", "read_until", "wait_until"]
+
+#: How long a test waits for the pipeline before it calls a condition unmet.
+TIMEOUT = 60.0
+
+
+async def wait_until(
+    condition: Callable[[], bool | Awaitable[bool]], what: str, timeout: float = TIMEOUT
+) -> None:
+    """Poll ``condition`` (sync or async) until it holds; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not await _holds(condition):
+        if time.monotonic() > deadline:
+            msg = f"timed out after {timeout} s waiting for {what}"
+            raise AssertionError(msg)
+        await asyncio.sleep(0.1)
+
+
+async def _holds(condition: Callable[[], bool | Awaitable[bool]]) -> bool:
+    result = condition()
+    return bool(await result) if inspect.isawaitable(result) else bool(result)
+
+
+async def caught_up(settings: Settings, *specs: TopicSpec) -> None:
+    """Wait until the worker's group has committed everything published to ``specs``."""
+    topics = [spec.full_name(settings.topic_prefix) for spec in specs]
+
+    async def no_lag() -> bool:
+        return await group_lag(settings, settings.app_id, topics) == 0
+
+    await wait_until(no_lag, f"the worker to commit {', '.join(topics)}")
 
 
 async def publish(

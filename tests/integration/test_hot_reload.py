@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,9 +12,8 @@ import pytest
 from schemas.settings import Settings
 from schemas.topics import BEHAVIOR_EVENTS, TRIGGER_DECISIONS
 from streams.definitions import default_definitions
-from streams.lag import group_lag
 from streams.trigger_commands import publish as publish_definitions
-from tests.integration.harness import NudgeProcess, publish, read_until
+from tests.integration.harness import NudgeProcess, caught_up, publish, read_until, wait_until
 from tests.integration.scenarios import as_messages, spend, steady_spender
 
 pytestmark = pytest.mark.integration
@@ -24,25 +21,19 @@ pytestmark = pytest.mark.integration
 
 async def logged(worker: NudgeProcess, message: str, trigger: str | None, after: int) -> int:
     """Wait until the worker logs ``message`` (for ``trigger``) past line ``after``."""
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+    found: list[int] = []
+
+    def seen() -> bool:
         lines = worker.log_text().splitlines()
         for number, line in enumerate(lines[after:], start=after):
             entry = json.loads(line)
             if entry.get("message") == message and trigger in (None, entry.get("trigger")):
-                return number + 1
-        await asyncio.sleep(0.1)
-    msg = f"{worker.log_path.name}: never logged {message!r} for {trigger}"
-    raise AssertionError(msg)
+                found.append(number + 1)
+                return True
+        return False
 
-
-async def processed_everything(settings: Settings) -> None:
-    """Wait until the worker has committed every published event."""
-    topic = BEHAVIOR_EVENTS.full_name(settings.topic_prefix)
-    deadline = time.monotonic() + 60
-    while await group_lag(settings, settings.app_id, [topic]) > 0:
-        assert time.monotonic() < deadline, "the worker did not catch up"
-        await asyncio.sleep(0.3)
+    await wait_until(seen, f"{worker.log_path.name} to log {message!r} for {trigger}")
+    return found[0]
 
 
 async def test_threshold_changes_and_pauses_take_effect_without_a_restart(
@@ -60,7 +51,7 @@ async def test_threshold_changes_and_pauses_take_effect_without_a_restart(
         seen = await logged(worker, "trigger definition changed", "spending_spike", seen)
         first = spend(user, now - timedelta(minutes=30), "400.00", "spike-under-strict")
         await publish(settings, BEHAVIOR_EVENTS, as_messages([*steady_spender(user, now), first]))
-        await processed_everything(settings)
+        await caught_up(settings, BEHAVIOR_EVENTS)
 
         loose = spike.model_copy(update={"thresholds": {**spike.thresholds, "spike_percent": 50}})
         await publish_definitions(settings, [loose])
@@ -73,7 +64,7 @@ async def test_threshold_changes_and_pauses_take_effect_without_a_restart(
         await logged(worker, "trigger definition changed", "spending_spike", seen)
         third = spend(user, now - timedelta(minutes=10), "10.00", "spike-while-paused")
         await publish(settings, BEHAVIOR_EVENTS, as_messages([third]))
-        await processed_everything(settings)
+        await caught_up(settings, BEHAVIOR_EVENTS)
         decisions = await read_until(settings, TRIGGER_DECISIONS, lambda rs: True, settle=1.0)
     finally:
         worker.stop()

@@ -15,7 +15,6 @@ from pydantic import ValidationError
 from schemas.events import parse_event
 from schemas.settings import Settings
 from schemas.topics import BEHAVIOR_EVENTS
-from streams.kafka import aiokafka_options
 from streams.population import expected_firings, make_population
 from streams.producer import produce
 
@@ -29,7 +28,7 @@ async def read_exactly(
 ) -> list[ConsumerRecord]:
     """Read the whole events topic from the start; fail unless it holds exactly ``count``."""
     topic = BEHAVIOR_EVENTS.full_name(settings.topic_prefix)
-    consumer = AIOKafkaConsumer(**aiokafka_options(settings), enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**settings.kafka_client_options(), enable_auto_commit=False)
     await consumer.start()
     try:
         deadline = time.monotonic() + timeout
@@ -97,7 +96,7 @@ async def test_produce_keeps_to_the_rate_and_creates_the_topic_as_configured(
     assert report.messages_sent > 1000
     assert report.seconds >= (report.messages_sent - rate / 20) / rate
     assert report.invalid_sent == 0
-    admin = AIOKafkaAdminClient(**aiokafka_options(settings))
+    admin = AIOKafkaAdminClient(**settings.kafka_client_options())
     await admin.start()
     try:
         topic = BEHAVIOR_EVENTS.full_name(settings.topic_prefix)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -15,7 +14,7 @@ from schemas.settings import Settings
 from schemas.topics import COMMS_COMMANDS
 from streams.population import expected_firings, make_population
 from streams.producer import produce
-from tests.integration.harness import NudgeProcess, read_until
+from tests.integration.harness import NudgeProcess, read_until, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -64,17 +63,16 @@ async def test_a_worker_joining_and_leaving_mid_stream_loses_and_doubles_nothing
     assert report.expected == expected_firings(make_population(40, seed=11))
 
 
-async def wait_for_assignment(worker: NudgeProcess, timeout: float = 60.0) -> list[int]:
-    """Wait until ``worker`` logs that it owns input partitions; return them."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for line in worker.log_text().splitlines():
-            entry = json.loads(line)
-            if entry.get("message") == "partitions assigned" and entry["partitions"]:
-                return list(entry["partitions"])
-        await asyncio.sleep(0.2)
-    msg = f"{worker.log_path.name}: no partition assigned within {timeout} s"
-    raise AssertionError(msg)
+async def wait_for_assignment(worker: NudgeProcess) -> None:
+    """Wait until ``worker`` logs that it owns input partitions."""
+
+    def owns_partitions() -> bool:
+        return any(
+            entry.get("message") == "partitions assigned" and entry["partitions"]
+            for entry in map(json.loads, worker.log_text().splitlines())
+        )
+
+    await wait_until(owns_partitions, f"{worker.log_path.name} to be assigned a partition")
 
 
 def _firing(record) -> tuple[str, str, str]:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,8 +11,7 @@ import pytest
 
 from schemas.settings import Settings
 from schemas.topics import BEHAVIOR_EVENTS, COMMS_COMMANDS, COMMS_OUTCOMES
-from streams.lag import group_lag
-from tests.integration.harness import NudgeProcess, publish, read_until
+from tests.integration.harness import NudgeProcess, caught_up, publish, read_until
 from tests.integration.scenarios import as_messages, spiker
 from tests.unit.factories import event, profile
 
@@ -44,11 +41,7 @@ async def test_an_opt_out_and_quiet_hours_shape_what_is_sent(
         })  # fmt: skip
         await publish(settings, COMMS_OUTCOMES, as_messages([opt_out]))
         # Outcomes and events are different topics: let the opt-out land first.
-        deadline = time.monotonic() + 60
-        outcomes = [COMMS_OUTCOMES.full_name(settings.topic_prefix)]
-        while await group_lag(settings, settings.app_id, outcomes) > 0:
-            assert time.monotonic() < deadline, "the worker never consumed the outcome"
-            await asyncio.sleep(0.3)
+        await caught_up(settings, COMMS_OUTCOMES)
         history = spiker(user, now)
         located = profile(user, history[0].occurred_at, timezone=zone)
         await publish(settings, BEHAVIOR_EVENTS, as_messages([located, *history]))

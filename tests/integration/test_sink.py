@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from schemas.settings import Settings
 from sinks.migrate import upgrade
+from tests.integration.harness import wait_until
 from tests.integration.test_sink_harness import (
     AT,
     committed,
@@ -26,7 +27,6 @@ from tests.integration.test_sink_harness import (
     publish,
     rows,
     running_sink,
-    wait_until,
 )
 
 pytestmark = pytest.mark.integration

@@ -20,6 +20,7 @@ from schemas.settings import Settings
 from schemas.topics import COMMS_COMMANDS, TRIGGER_DECISIONS
 from sinks.migrate import upgrade
 from sinks.worker import run_sink
+from tests.integration.harness import wait_until
 from tests.integration.test_sink_harness import (
     TIMEOUT,
     committed,
@@ -35,7 +36,6 @@ from tests.integration.test_sink_harness import (
     rows,
     running_sink,
     taken,
-    wait_until,
 )
 
 pytestmark = pytest.mark.integration

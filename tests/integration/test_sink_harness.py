@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import inspect
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -159,23 +157,6 @@ async def publish(settings: Settings, models: Iterable[BaseModel]) -> None:
         )
     for spec, pairs in by_spec.items():
         await publish_raw(settings, spec, pairs)
-
-
-async def wait_until(
-    condition: Callable[[], bool | Awaitable[bool]], what: str, timeout: float = TIMEOUT
-) -> None:
-    """Poll ``condition`` (sync or async) until it holds; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not await _holds(condition):
-        if time.monotonic() > deadline:
-            msg = f"timed out after {timeout} s waiting for {what}"
-            raise AssertionError(msg)
-        await asyncio.sleep(0.1)
-
-
-async def _holds(condition: Callable[[], bool | Awaitable[bool]]) -> bool:
-    result = condition()
-    return bool(await result) if inspect.isawaitable(result) else bool(result)
 
 
 def query(settings: Settings, sql: str) -> list[dict[str, Any]]:
