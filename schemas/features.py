@@ -79,6 +79,9 @@ FEATURES: dict[str, Feature] = {
         Feature("savings_saved", _N, "amount saved towards the current goal", _USD),
         Feature("savings_target", _N, "target of the current savings goal", _USD),
         Feature("savings_progress_pct", _N, "amount saved against the goal's target", _PCT),
+        Feature("open_savings_goals", _N, "savings goals started and not yet reached", _COUNT),
+        Feature("last_savings_progress_at", _M, "when savings progress was last reported"),
+        Feature("days_since_savings_progress", _N, "days since the last savings progress", _DAYS),
         Feature(
             "savings_milestone_crossed",
             _N,
@@ -90,6 +93,14 @@ FEATURES: dict[str, Feature] = {
         Feature("stress_level", _N, "latest stress level reported, from 0 to 1"),
         Feature("stress_reported_at", _M, "when the latest stress level was reported"),
         Feature("previous_relationship_status", _T, "relationship status before the event"),
+        Feature(
+            "days_until_birthday", _N, "days until the user's next birthday (0 = today)", _DAYS
+        ),
+        Feature("next_birthday", _T, "date of the user's next birthday, YYYY-MM-DD"),
+        Feature("days_until_lease_end", _N, "days until the lease ends (negative after)", _DAYS),
+        Feature("lease_end", _T, "the date the user's lease ends, YYYY-MM-DD"),
+        Feature("days_until_grace_end", _N, "days until the student-loan grace period ends", _DAYS),
+        Feature("student_loan_grace_end", _T, "the date the student-loan grace period ends"),
         # career (streams/features_career.py)
         Feature("salary", _N, "salary in the current career signal", _USD),
         Feature("market_rate", _N, "market rate for the role in the current signal", _USD),
@@ -104,6 +115,18 @@ FEATURES: dict[str, Feature] = {
         Feature("quote_requests_week", _N, "quote requests in the 7 days up to now", _COUNT),
         Feature("quote_form", _B, "the current form's id names a quote form"),
         Feature("product", _T, "product of the current form, quote or application"),
+        Feature("last_app_session_at", _M, "when the user's latest app session ended"),
+        Feature("days_since_app_session", _N, "days since the latest app session", _DAYS),
+        Feature(
+            "app_sessions_week_baseline", _N, "usual weekly sessions: the 4 weeks before", _COUNT
+        ),
+        Feature("app_sessions_change_pct", _N, "this week's sessions against the usual", _PCT),
+        Feature("feature_unused_since", _M, "last product feature use, or first seen if none"),
+        Feature("days_since_feature_used", _N, "days since any product feature was used", _DAYS),
+        Feature("application_pending_id", _T, "the oldest application started, not completed"),
+        Feature("application_pending_product", _T, "product of that application"),
+        Feature("application_pending_days", _N, "days since that application started", _DAYS),
+        Feature("iso_week", _T, "ISO week of the evaluation, YYYY-Www"),
     )
 }
 

@@ -9,6 +9,7 @@ always wins over them.
 from __future__ import annotations
 
 import ssl
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, SecretStr
@@ -99,6 +100,14 @@ class Settings(BaseSettings):
 
     Backfills and replays of old history must not message users about last month.
     """
+
+    schedule_interval_seconds: float = Field(default=60.0, ge=0.2, le=3600.0)
+    """NUDGE_SCHEDULE_INTERVAL_SECONDS: how often a worker's timer looks at its own users
+    for held sends that are due and time-based triggers whose schedule has come round."""
+
+    clock_file: Path | None = None
+    """NUDGE_CLOCK_FILE: for tests and demos only: read "now" from this file (one ISO-8601
+    time) instead of the system clock, so time-based triggers can be shown without waiting."""
 
     cap_per_channel_day: int = Field(default=2, ge=0, le=100)
     """NUDGE_CAP_PER_CHANNEL_DAY: most messages a user gets per channel in any 24 hours,

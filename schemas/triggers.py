@@ -35,6 +35,9 @@ _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
 #: date arithmetic when added to an event time.
 MAX_DURATION_SECONDS = 10 * 365 * 86_400
 
+#: Shortest schedule: every evaluation scans each of a worker's users.
+MIN_SCHEDULE_SECONDS = 60.0
+
 
 def parse_duration(value: Any) -> float:
     """Turn ``"7d"``, ``"12h"``, ``"30m"``, ``"45s"``, ``"2w"`` or plain seconds into seconds."""
@@ -250,6 +253,10 @@ class TriggerDefinition(_Strict):
     cause: Literal["event", "closed_month"] = "event"
     """What one decision is about: each evaluating event, or the calendar month just closed
     (judged once, at the user's first evaluating event of the next month)."""
+    episode: str | None = None
+    """For scheduled evaluation: the feature whose value names what one firing is about
+    (``next_birthday``, ``last_app_session_at``...). Each episode is judged once, and its
+    value goes into the decision's and commands' ids, so a restarted timer repeats ids."""
     cooldown: Duration = 0.0
     priority: Priority = Priority.MEDIUM
     status: Literal["active", "paused", "testing"] = "active"
@@ -270,6 +277,15 @@ class TriggerDefinition(_Strict):
                         raise ValueError(msg)
         if self.type == "time_based" and self.evaluate_on.every is None:
             msg = "evaluate_on.every: a time_based trigger needs a schedule"
+            raise ValueError(msg)
+        if self.evaluate_on.every is not None and self.episode is None:
+            msg = "episode: a scheduled trigger names the feature that identifies an episode"
+            raise ValueError(msg)
+        if self.episode is not None and self.episode not in FEATURES:
+            msg = f"episode: unknown feature {self.episode!r} (see schemas/features.py)"
+            raise ValueError(msg)
+        if self.evaluate_on.every is not None and self.evaluate_on.every < MIN_SCHEDULE_SECONDS:
+            msg = f"evaluate_on.every: at least {MIN_SCHEDULE_SECONDS:.0f}s between evaluations"
             raise ValueError(msg)
         return self
 
@@ -316,7 +332,7 @@ def validate_definition(document: Any) -> TriggerDefinition | list[str]:
         return problems
 
 
-_OWN_PATH = re.compile(r"^(condition|exclude|evaluate_on)(\.[a-z0-9_]+)*: ")
+_OWN_PATH = re.compile(r"^(condition|exclude|evaluate_on|episode)(\.[a-z0-9_]+)*: ")
 
 
 def _path(loc: tuple[int | str, ...]) -> str:

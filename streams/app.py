@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import faust
@@ -12,6 +13,7 @@ import faust
 from schemas.settings import Settings
 from schemas.topics import BEHAVIOR_EVENTS
 from streams.agents.ingest import register_ingest
+from streams.agents.schedule import register_schedule
 from streams.kafka import faust_credentials
 
 Clock = Callable[[], datetime]
@@ -23,13 +25,33 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def create_app(settings: Settings, *, clock: Clock = utc_now) -> faust.App:
-    """Build the worker's Faust app with its tables and agents.
+def file_clock(path: Path) -> Clock:
+    """Return a clock that reads "now" from ``path`` (one ISO-8601 time; UTC if naive).
+
+    For tests and demos that move time (``NUDGE_CLOCK_FILE``): the system clock is used
+    while the file is missing or unreadable.
+    """
+
+    def now() -> datetime:
+        try:
+            moment = datetime.fromisoformat(path.read_text("utf-8").strip())
+        except (OSError, ValueError):
+            return utc_now()
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+    return now
+
+
+def create_app(settings: Settings, *, clock: Clock | None = None) -> faust.App:
+    """Build the worker's Faust app with its tables, agents and timer.
 
     Args:
         settings: Runtime configuration.
-        clock: Processing-time source; tests pass a fixed or movable clock.
+        clock: Processing-time source; tests pass a fixed or movable clock. By default
+            the system clock, or ``NUDGE_CLOCK_FILE`` when set.
     """
+    if clock is None:
+        clock = file_clock(settings.clock_file) if settings.clock_file else utc_now
     app = faust.App(
         settings.app_id,
         broker=[f"kafka://{host}" for host in settings.kafka_bootstrap.split(",")],
@@ -51,12 +73,16 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> faust.App:
         # Batch produce requests a little: at linger 0 nearly every changelog write and
         # output message was its own request (measured by make bench).
         producer_linger_ms=5,
+        # Notice topics (and partitions) that appear after start-up within 30 s, not the
+        # default 5 minutes: a subscription made before they showed is otherwise empty.
+        consumer_metadata_max_age_ms=30_000,
         broker_session_timeout=settings.session_timeout_seconds,
         broker_heartbeat_interval=min(3.0, settings.session_timeout_seconds / 3),
         # Our own JSON logs; Faust must not install its handlers over them.
         loghandlers=[],
     )
-    register_ingest(app, settings, clock)
+    stage = register_ingest(app, settings, clock)
+    register_schedule(app, stage, settings)
     _log_rebalances(app, BEHAVIOR_EVENTS.full_name(settings.topic_prefix))
     return app
 

@@ -1,9 +1,11 @@
-"""From an event to decisions and commands: the pure core the agent calls.
+"""From an event, or a tick of the clock, to decisions and commands: the pure core.
 
 ``process`` folds an event into the user's state, evaluates the trigger definitions that
 event concerns, and returns every decision (fired or suppressed, with the reason) and
-every command to send. Ids derive from the cause, so running it again on the same input
-gives the same output.
+every command to send. ``process_scheduled`` evaluates time-based definitions for a user
+when nothing happened (inactivity, a date coming up), and ``release_due`` hands over
+commands held for a later ``send_at``. Ids derive from the cause (event id, closed month
+or episode), so running any of them again on the same input gives the same output.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from schemas.commands import SendCommunication
 from schemas.events import Channel, Event
@@ -46,6 +49,13 @@ class Result:
     evaluated: bool = True
     decisions: list[TriggerDecision] = field(default_factory=list)
     commands: list[SendCommunication] = field(default_factory=list)
+    held: int = 0
+    """Commands of these decisions kept in the user's state for a later ``send_at``."""
+
+    @property
+    def changed_state(self) -> bool:
+        """Whether a scheduled evaluation or a release changed the user's record."""
+        return bool(self.decisions or self.commands)
 
 
 def process(
@@ -78,11 +88,95 @@ def process(
         return Result(applied=False, evaluated=False)
     if (now - event.occurred_at).total_seconds() > max_event_age_seconds:
         return Result(evaluated=False)
+    ctx = Context.of_event(state, event, before)
+    wanted = [d for d in definitions if event.type in d.evaluate_on.events]
+    return _decide_all(ctx, wanted, catalogue, now, policy or SendPolicy())
+
+
+def process_scheduled(
+    user_id: str,
+    state: UserState,
+    definitions: Sequence[TriggerDefinition],
+    catalogue: Catalogue,
+    *,
+    now: datetime,
+    policy: SendPolicy | None = None,
+) -> Result:
+    """Evaluate time-based definitions for one user at ``now``, with no event.
+
+    Each definition judges an episode once (``TriggerDefinition.episode``): a firing, or
+    a suppression, is not repeated on later ticks until the episode changes.
+
+    Args:
+        user_id: Whose record ``state`` is.
+        state: The user's record; changed in place when something is decided.
+        definitions: Definitions with a schedule that are due; paused ones are skipped.
+        catalogue: Message templates.
+        now: The scheduler's clock.
+        policy: Frequency caps and quiet hours (defaults if None).
+    """
+    ctx = Context.scheduled(user_id, state, now)
+    wanted = [d for d in definitions if d.evaluate_on.every is not None]
+    return _decide_all(ctx, wanted, catalogue, now, policy or SendPolicy())
+
+
+def release_due(user_id: str, state: UserState, now: datetime) -> Result:
+    """Hand over the held commands whose ``send_at`` has come, earliest first.
+
+    Consent is checked again at release: a channel withdrawn while the message waited
+    (an ``opted_out`` outcome during the night) gets a ``no_consent`` decision instead.
+    """
     result = Result()
-    ctx = Context(state, event, before)
+    moment = now.timestamp()
+    due = [held for held in state.pending if held_until(held) <= moment]
+    if not due:
+        return result
+    state.pending = [held for held in state.pending if held_until(held) > moment]
+    consent = state.profile.get("consent", {})
+    for held in due:
+        command = SendCommunication.model_validate(held)
+        if consent.get(command.channel.value, True):
+            result.commands.append(command)
+            continue
+        result.decisions.append(
+            TriggerDecision(
+                decision_id=decision_id(
+                    command.trigger_id, user_id, f"withdrawn:{command.command_id}"
+                ),
+                user_id=user_id,
+                trigger_id=command.trigger_id,
+                outcome=Outcome.SUPPRESSED,
+                reason=SuppressionReason.NO_CONSENT,
+                detail=(
+                    f"The {command.channel.value} message held for {command.send_at.isoformat()} "
+                    "was not sent: the user withdrew consent on that channel while it waited."
+                ),
+                source_event_id=command.source_event_id,
+                event_type=None,
+                occurred_at=command.created_at,
+                features={},
+                command_ids=[],
+            )
+        )
+    return result
+
+
+def held_until(held: dict[str, Any]) -> float:
+    """Return when a held command is due (epoch seconds)."""
+    return datetime.fromisoformat(held["send_at"]).timestamp()
+
+
+def _decide_all(
+    ctx: Context,
+    definitions: Sequence[TriggerDefinition],
+    catalogue: Catalogue,
+    now: datetime,
+    policy: SendPolicy,
+) -> Result:
+    result = Result()
     matches = []
     for definition in definitions:
-        if definition.status == "paused" or event.type not in definition.evaluate_on.events:
+        if definition.status == "paused":
             continue
         match = evaluate(definition, ctx)
         if match is not None:
@@ -92,7 +186,7 @@ def process(
     matches.sort(key=lambda pair: (pair[0].priority.rank, pair[0].id))
     taken: set[str] = set()
     for definition, match in matches:
-        decide(ctx, definition, match, catalogue, result, policy or SendPolicy(), taken)
+        decide(ctx, definition, match, catalogue, result, policy, taken, now)
     return result
 
 
@@ -100,7 +194,7 @@ def suppression(
     ctx: Context, definition: TriggerDefinition, channels: list[ChannelTemplate]
 ) -> tuple[SuppressionReason, str] | None:
     """Return why a match must not be sent, with a sentence, or ``None`` to send it."""
-    occurred = ctx.event.occurred_at.timestamp()
+    occurred = ctx.at.timestamp()
     last = ctx.state.last_fired.get(definition.id)
     tier = ctx.state.profile.get("tier")
     if definition.status == "testing":
@@ -115,7 +209,7 @@ def suppression(
     ):
         return SuppressionReason.EXCLUDED, "an exclusion condition holds"
     experiment = definition.experiment
-    if experiment is not None and in_holdout(ctx.event.user_id, experiment):
+    if experiment is not None and in_holdout(ctx.user_id, experiment):
         return SuppressionReason.HOLDOUT, f"held out of experiment {experiment.id}"
     # Both sides: a late event dated just before the last firing is as close to it.
     if last is not None and abs(occurred - last) < definition.cooldown:
@@ -143,22 +237,24 @@ def decide(
     result: Result,
     policy: SendPolicy,
     taken: set[str],
+    now: datetime,
 ) -> None:
     """Turn one match into a fired or suppressed decision, adding it to ``result``.
 
     Args:
-        ctx: The user's state and the event.
+        ctx: The user's state and the event (or the scheduler's tick).
         definition: The trigger that matched.
         match: What it matched on.
         catalogue: Message templates.
         result: Where the decision and commands go.
         policy: Caps and quiet hours.
         taken: Channels that higher-priority firings used on this event (updated).
+        now: Processing time: commands due later than this are held in the state.
     """
     consent = ctx.state.profile.get("consent", {})
     channels = [c for c in definition.channels if consent.get(c.channel, True)]
     suppressed = suppression(ctx, definition, channels)
-    send_at = ctx.event.occurred_at + timedelta(seconds=definition.delay)
+    send_at = ctx.at + timedelta(seconds=definition.delay)
     notes = []
     if suppressed is None:
         moved = outside_quiet_hours(send_at, user_zone(ctx.state.profile.get("timezone")), policy)
@@ -181,11 +277,19 @@ def decide(
     for command in commands:
         record_send(ctx.state, command.channel.value, send_at.timestamp())
         taken.add(command.channel.value)
-    occurred = ctx.event.occurred_at.timestamp()
+    if commands and send_at > now:
+        # Sent by the scheduler when due, after checking consent again.
+        ctx.state.pending.extend(c.model_dump(mode="json") for c in commands)
+        ctx.state.pending.sort(key=held_until)
+        result.held += len(commands)
+        notes.append(f"held until {send_at.isoformat()}")
+    else:
+        result.commands.extend(commands)
+    occurred = ctx.at.timestamp()
     if suppressed is None:
         last = ctx.state.last_fired.get(definition.id, occurred)
         ctx.state.last_fired[definition.id] = max(occurred, last)
-    user = ctx.event.user_id
+    user = ctx.user_id
     result.decisions.append(
         TriggerDecision(
             decision_id=decision_id(definition.id, user, match.cause),
@@ -196,14 +300,13 @@ def decide(
             detail=match.detail
             + (f" Suppressed: {suppressed[1]}." if suppressed else "")
             + (f" Note: {'; '.join(notes)}." if notes and not suppressed else ""),
-            source_event_id=ctx.event.event_id,
-            event_type=ctx.event.type,
-            occurred_at=ctx.event.occurred_at,
+            source_event_id=ctx.event.event_id if ctx.event else None,
+            event_type=ctx.event.type if ctx.event else None,
+            occurred_at=ctx.at,
             features=match.features,
             command_ids=[command.command_id for command in commands],
         )
     )
-    result.commands.extend(commands)
 
 
 def _commands(
@@ -214,7 +317,7 @@ def _commands(
     channels: list[ChannelTemplate],
     send_at: datetime,
 ) -> list[SendCommunication]:
-    event = ctx.event
+    user = ctx.user_id
     values = {"user_name": ctx.state.profile.get("first_name") or "", **match.variables}
     commands = []
     for wanted in channels:
@@ -223,11 +326,11 @@ def _commands(
         channel = Channel(wanted.channel)
         commands.append(
             SendCommunication(
-                command_id=command_id(definition.id, event.user_id, match.cause, channel),
-                user_id=event.user_id,
-                decision_id=decision_id(definition.id, event.user_id, match.cause),
-                source_event_id=event.event_id,
-                created_at=event.occurred_at,
+                command_id=command_id(definition.id, user, match.cause, channel),
+                user_id=user,
+                decision_id=decision_id(definition.id, user, match.cause),
+                source_event_id=ctx.event.event_id if ctx.event else None,
+                created_at=ctx.at,
                 trigger_id=definition.id,
                 channel=channel,
                 template_id=template.template_id,

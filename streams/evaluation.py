@@ -21,8 +21,9 @@ class Match:
     """A definition's condition held.
 
     Attributes:
-        cause: What the decision is about: the event id, or ``month:YYYY-MM`` for
-            definitions that judge a closed month once. Ids derive from it.
+        cause: What the decision is about: the event id, ``month:YYYY-MM`` for
+            definitions that judge a closed month once, or ``episode:NAME=VALUE`` for a
+            scheduled evaluation. Ids derive from it.
         features: The numbers compared, with the inputs of derived ones.
         variables: Every known feature, formatted for messages.
         detail: One sentence with those numbers, for the decision record.
@@ -35,22 +36,34 @@ class Match:
 
 
 def evaluate(definition: TriggerDefinition, ctx: Context) -> Match | None:
-    """Return the match of ``definition`` for this user and event, or ``None``.
+    """Return the match of ``definition`` for this user and event (or tick), or ``None``.
 
     A ``closed_month`` definition is judged once per month: the first evaluating event
     of a month marks the month before as judged (in ``state.evaluated``), whatever the
     answer, so later events of the month do not judge it again.
+
+    A scheduled evaluation (no event) judges the definition's episode once: when the
+    condition holds, the episode is marked judged in ``state.episodes``, so later ticks
+    stay quiet until the episode changes (a new birthday, a new lapse).
     """
-    cause = ctx.event.event_id
-    if definition.cause == "closed_month":
-        closed = month_number(ctx.event.occurred_at) - 1
-        if ctx.state.evaluated.get(definition.id, -1) >= closed:
+    if ctx.event is None:
+        episode = _episode(definition, ctx)
+        if episode is None or ctx.state.episodes.get(definition.id) == episode:
             return None
-        ctx.state.evaluated[definition.id] = closed
-        cause = f"month:{ctx.value('closed_month')}"
-    now = ctx.event.occurred_at.timestamp()
-    if not holds(definition.condition, ctx, definition.thresholds, now):
+        cause = f"episode:{episode}"
+    else:
+        episode = None
+        cause = ctx.event.event_id
+        if definition.cause == "closed_month":
+            closed = month_number(ctx.at) - 1
+            if ctx.state.evaluated.get(definition.id, -1) >= closed:
+                return None
+            ctx.state.evaluated[definition.id] = closed
+            cause = f"month:{ctx.value('closed_month')}"
+    if not holds(definition.condition, ctx, definition.thresholds, ctx.at.timestamp()):
         return None
+    if episode is not None:
+        ctx.state.episodes[definition.id] = episode
     compared = comparisons(definition.condition)
     return Match(
         cause=cause,
@@ -58,6 +71,16 @@ def evaluate(definition: TriggerDefinition, ctx: Context) -> Match | None:
         variables=message_values(ctx),
         detail=f"{definition.name}: {describe(compared, ctx, definition.thresholds)}.",
     )
+
+
+def _episode(definition: TriggerDefinition, ctx: Context) -> str | None:
+    """Return ``NAME=VALUE`` of the definition's episode feature, ``None`` without a value."""
+    name = definition.episode
+    value = None if name is None else ctx.value(name)
+    if name is None or value is None:
+        return None
+    text = f"{value:.0f}" if isinstance(value, float) else str(value)
+    return f"{name}={text}"
 
 
 def recorded_features(compared: list[Comparison], ctx: Context) -> dict[str, float]:

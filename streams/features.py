@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from schemas.events import Event, IncomeDeposit, Purchase, Transaction
+from schemas.events import Event, IncomeDeposit, Payload, Purchase, Transaction
 from streams import features_career, features_engagement, features_financial, features_life
 from streams.baselines import (
     monthly_income_baseline,
@@ -52,12 +53,34 @@ class Before:
 
 @dataclass(slots=True)
 class Context:
-    """One evaluation's inputs, with each derived figure computed at most once."""
+    """One evaluation's inputs, with each derived figure computed at most once.
 
+    An event evaluates triggers at its own time; a schedule evaluates them with no event
+    at the clock's time (``at``), and features of the event are then ``None``.
+    """
+
+    user_id: str
     state: UserState
-    event: Event
+    event: Event | None
     before: Before
+    at: datetime
+    """When the evaluation happens: the event's ``occurred_at``, or the scheduler's now."""
     _cache: dict[str, Value] = field(default_factory=dict)
+
+    @classmethod
+    def of_event(cls, state: UserState, event: Event, before: Before) -> Context:
+        """The context of an event, evaluated at its own time."""
+        return cls(event.user_id, state, event, before, event.occurred_at)
+
+    @classmethod
+    def scheduled(cls, user_id: str, state: UserState, now: datetime) -> Context:
+        """The context of a scheduled evaluation at ``now`` (nothing changed, no event)."""
+        return cls(user_id, state, None, Before.of(state), now)
+
+    @property
+    def payload(self) -> Payload | None:
+        """The event's payload, or ``None`` on a scheduled evaluation."""
+        return None if self.event is None else self.event.payload
 
     def value(self, name: str) -> Value:
         """Return feature ``name`` (computed on first use)."""
@@ -72,28 +95,28 @@ class Context:
 
 
 def _amount(ctx: Context) -> Value:
-    payload = ctx.event.payload
+    payload = ctx.payload
     if isinstance(payload, Transaction | IncomeDeposit | Purchase):
         return float(payload.amount)
     return None
 
 
 def _category(ctx: Context) -> Value:
-    payload = ctx.event.payload
+    payload = ctx.payload
     return payload.category if isinstance(payload, Transaction) else None
 
 
 def _direction(ctx: Context) -> Value:
-    payload = ctx.event.payload
+    payload = ctx.payload
     return payload.direction if isinstance(payload, Transaction) else None
 
 
 def _spend_week(ctx: Context) -> Value:
-    return week_spend(ctx.state.daily_spend, day_number(ctx.event.occurred_at)) / 100
+    return week_spend(ctx.state.daily_spend, day_number(ctx.at)) / 100
 
 
 def _spend_baseline(ctx: Context) -> Value:
-    today = day_number(ctx.event.occurred_at)
+    today = day_number(ctx.at)
     baseline = weekly_spend_baseline(ctx.state.daily_spend, today, ctx.state.spend_since)
     return None if baseline is None else baseline.mean / 100
 
@@ -111,7 +134,7 @@ def _spend_change(ctx: Context) -> Value:
 
 
 def _closed_month_number(ctx: Context) -> int:
-    return month_number(ctx.event.occurred_at) - 1
+    return month_number(ctx.at) - 1
 
 
 def _closed_month(ctx: Context) -> Value:
@@ -148,7 +171,7 @@ def _profile(name: str) -> Callable[[Context], Value]:
 
 def _days_since_first_seen(ctx: Context) -> Value:
     first = ctx.state.first_day
-    return None if first is None else float(day_number(ctx.event.occurred_at) - first)
+    return None if first is None else float(day_number(ctx.at) - first)
 
 
 def _last_event_at(ctx: Context) -> Value:
@@ -165,7 +188,7 @@ DEPENDS: dict[str, tuple[str, ...]] = {
 
 #: Feature name -> how to compute it. Must match ``schemas.features.FEATURES``.
 COMPUTE: dict[str, Callable[[Context], Value]] = {
-    "event_type": lambda ctx: ctx.event.type,
+    "event_type": lambda ctx: None if ctx.event is None else ctx.event.type,
     "event_amount": _amount,
     "transaction_category": _category,
     "transaction_direction": _direction,

@@ -19,7 +19,7 @@ TOP_SKILLS = 3
 
 
 def _signal(ctx: Context) -> CareerSignal | None:
-    payload = ctx.event.payload
+    payload = ctx.payload
     return payload if isinstance(payload, CareerSignal) else None
 
 

@@ -17,7 +17,7 @@ from schemas.events import (
     FormSubmit,
     QuoteRequest,
 )
-from streams.baselines import DAYS_PER_WEEK
+from streams.baselines import DAYS_PER_WEEK, percent_change, weekly_spend_baseline
 from streams.state import SECONDS_PER_DAY, day_number, hour_number
 
 if TYPE_CHECKING:
@@ -31,32 +31,32 @@ _WORDS = re.compile(r"[^a-z0-9]+")
 
 
 def _app_sessions_week(ctx: Context) -> Value:
-    today = day_number(ctx.event.occurred_at)
+    today = day_number(ctx.at)
     sessions = ctx.state.daily_sessions
     return float(sum(sessions.get(day, 0) for day in range(today - DAYS_PER_WEEK + 1, today + 1)))
 
 
 def _page_views_day(ctx: Context) -> Value:
-    hour = hour_number(ctx.event.occurred_at)
+    hour = hour_number(ctx.at)
     views = ctx.state.hourly_page_views
     return float(sum(views.get(h, 0) for h in range(hour - HOURS_PER_DAY + 1, hour + 1)))
 
 
 def _quote_requests_week(ctx: Context) -> Value:
-    now = ctx.event.occurred_at.timestamp()
+    now = ctx.at.timestamp()
     week = DAYS_PER_WEEK * SECONDS_PER_DAY
     return float(sum(1 for at in ctx.state.quote_times if 0 <= now - at <= week))
 
 
 def _quote_form(ctx: Context) -> Value:
-    payload = ctx.event.payload
+    payload = ctx.payload
     if not isinstance(payload, FormStart | FormSubmit | FormAbandon):
         return None
     return not _QUOTE_WORDS.isdisjoint(_WORDS.split(payload.form_id.lower()))
 
 
 def _product(ctx: Context) -> Value:
-    payload = ctx.event.payload
+    payload = ctx.payload
     kinds = FormStart | FormSubmit | FormAbandon | QuoteRequest
     if not isinstance(payload, kinds | ApplicationStart | ApplicationComplete):
         return None
@@ -64,7 +64,89 @@ def _product(ctx: Context) -> Value:
     return product or None
 
 
+def _last_app_session(ctx: Context) -> Value:
+    return ctx.state.last_seen.get("app_session")
+
+
+def _days_since(moment: Value, ctx: Context) -> Value:
+    if not isinstance(moment, float | int) or isinstance(moment, bool):
+        return None
+    return (ctx.at.timestamp() - moment) / SECONDS_PER_DAY
+
+
+def _days_since_app_session(ctx: Context) -> Value:
+    return _days_since(ctx.value("last_app_session_at"), ctx)
+
+
+def _sessions_baseline(ctx: Context) -> Value:
+    # The spending baseline's rules on session counts: full weeks since the first event.
+    first = ctx.state.first_day
+    if first is None:
+        return None
+    baseline = weekly_spend_baseline(ctx.state.daily_sessions, day_number(ctx.at), first)
+    return None if baseline is None else baseline.mean
+
+
+def _sessions_change(ctx: Context) -> Value:
+    current, usual = ctx.value("app_sessions_week"), ctx.value("app_sessions_week_baseline")
+    if not isinstance(current, float) or not isinstance(usual, float) or usual <= 0:
+        return None
+    return percent_change(current, usual)
+
+
+def _feature_unused_since(ctx: Context) -> Value:
+    used = ctx.state.last_seen.get("feature_used")
+    if used is not None:
+        return used
+    first = ctx.state.first_day
+    return None if first is None else float(first * SECONDS_PER_DAY)
+
+
+def _days_since_feature_used(ctx: Context) -> Value:
+    return _days_since(ctx.value("feature_unused_since"), ctx)
+
+
+def _pending_application(ctx: Context) -> tuple[str, float, str] | None:
+    # The oldest started application that has not completed.
+    pending = ctx.state.applications
+    if not pending:
+        return None
+    oldest = min(pending, key=lambda app: (pending[app][0], app))
+    started, product = pending[oldest]
+    return oldest, float(started), str(product)
+
+
+def _application_id(ctx: Context) -> Value:
+    pending = _pending_application(ctx)
+    return None if pending is None else pending[0]
+
+
+def _application_product(ctx: Context) -> Value:
+    pending = _pending_application(ctx)
+    return None if pending is None else pending[2]
+
+
+def _application_days(ctx: Context) -> Value:
+    pending = _pending_application(ctx)
+    return None if pending is None else _days_since(pending[1], ctx)
+
+
+def _iso_week(ctx: Context) -> Value:
+    year, week, _ = ctx.at.isocalendar()
+    return f"{year:04d}-W{week:02d}"
+
+
 COMPUTE: dict[str, Callable[[Context], Value]] = {
+    "last_app_session_at": _last_app_session,
+    "days_since_app_session": _days_since_app_session,
+    "app_sessions_week_baseline": _sessions_baseline,
+    "app_sessions_change_pct": _sessions_change,
+    "feature_unused_since": _feature_unused_since,
+    "days_since_feature_used": _days_since_feature_used,
+    "application_pending_id": _application_id,
+    "application_pending_product": _application_product,
+    "application_pending_days": _application_days,
+    "iso_week": _iso_week,
     "app_sessions_week": _app_sessions_week,
     "page_views_day": _page_views_day,
     "quote_requests_week": _quote_requests_week,
@@ -72,4 +154,9 @@ COMPUTE: dict[str, Callable[[Context], Value]] = {
     "product": _product,
 }
 
-DEPENDS: dict[str, tuple[str, ...]] = {}
+DEPENDS: dict[str, tuple[str, ...]] = {
+    "days_since_app_session": ("last_app_session_at",),
+    "app_sessions_change_pct": ("app_sessions_week", "app_sessions_week_baseline"),
+    "days_since_feature_used": ("feature_unused_since",),
+    "application_pending_days": ("application_pending_id",),
+}

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from schemas.events import BalanceSnapshot, SavingsProgress, Transaction
 from streams.baselines import DAYS_PER_WEEK
-from streams.state import savings_milestone
+from streams.state import SECONDS_PER_DAY, savings_milestone
 
 if TYPE_CHECKING:
     from streams.features import Context, Value
@@ -27,7 +27,7 @@ def _spend_day_baseline(ctx: Context) -> Value:
 
 
 def _debit_multiple(ctx: Context) -> Value:
-    payload = ctx.event.payload
+    payload = ctx.payload
     if not isinstance(payload, Transaction) or payload.direction != "debit":
         return None
     weekly = ctx.value("spend_week_baseline")
@@ -38,7 +38,7 @@ def _debit_multiple(ctx: Context) -> Value:
 
 
 def _snapshot(ctx: Context) -> BalanceSnapshot | None:
-    payload = ctx.event.payload
+    payload = ctx.payload
     return payload if isinstance(payload, BalanceSnapshot) else None
 
 
@@ -79,7 +79,7 @@ def _credit_utilisation(ctx: Context) -> Value:
 
 
 def _savings(ctx: Context) -> SavingsProgress | None:
-    payload = ctx.event.payload
+    payload = ctx.payload
     return payload if isinstance(payload, SavingsProgress) else None
 
 
@@ -109,7 +109,23 @@ def _milestone_crossed(ctx: Context) -> Value:
     return float(reached) if reached > before else 0.0
 
 
+def _open_goals(ctx: Context) -> Value:
+    return float(sum(1 for reached in ctx.state.goal_milestones.values() if reached < 100))
+
+
+def _last_savings_progress(ctx: Context) -> Value:
+    return ctx.state.last_seen.get("savings_progress")
+
+
+def _days_since_savings_progress(ctx: Context) -> Value:
+    last = ctx.state.last_seen.get("savings_progress")
+    return None if last is None else (ctx.at.timestamp() - last) / SECONDS_PER_DAY
+
+
 COMPUTE: dict[str, Callable[[Context], Value]] = {
+    "open_savings_goals": _open_goals,
+    "last_savings_progress_at": _last_savings_progress,
+    "days_since_savings_progress": _days_since_savings_progress,
     "spend_day_baseline": _spend_day_baseline,
     "debit_multiple": _debit_multiple,
     "account_kind": _account_kind,
@@ -124,6 +140,7 @@ COMPUTE: dict[str, Callable[[Context], Value]] = {
 }
 
 DEPENDS: dict[str, tuple[str, ...]] = {
+    "days_since_savings_progress": ("open_savings_goals",),
     "spend_day_baseline": ("spend_week_baseline",),
     "debit_multiple": ("event_amount", "spend_day_baseline"),
     "credit_available": ("credit_limit", "account_balance"),

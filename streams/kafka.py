@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterable
 from typing import Any
@@ -54,6 +55,27 @@ async def ensure_topics(settings: Settings, specs: Iterable[TopicSpec] = ALL_TOP
                     msg = f"could not create topic {name}: {error.__name__}"
                     raise RuntimeError(msg)
             log.info("created topics", extra={"topics": [t.name for t in missing]})
+            await _visible(admin, {t.name for t in missing})
         return [topic.name for topic in missing]
     finally:
         await admin.close()
+
+
+#: Longest wait for created topics to show in the broker's metadata.
+METADATA_WAIT_SECONDS = 30.0
+
+
+async def _visible(admin: AIOKafkaAdminClient, names: set[str]) -> None:
+    """Wait until ``names`` are in the broker's metadata.
+
+    A consumer that subscribes before then is assigned nothing, and only notices at its
+    next metadata refresh.
+    """
+    deadline = asyncio.get_running_loop().time() + METADATA_WAIT_SECONDS
+    while not names <= set(await admin.list_topics()):
+        if asyncio.get_running_loop().time() > deadline:
+            log.warning(
+                "created topics are not in the metadata yet", extra={"topics": sorted(names)}
+            )
+            return
+        await asyncio.sleep(0.2)

@@ -45,6 +45,22 @@ BATCH_SIZE = Histogram("nudge_agent_batch_events", "Events per agent batch.", bu
 STATE_WRITES = Counter(
     "nudge_state_writes_total", "Per-user state records written to the changelog."
 )
+SCHEDULER_TICKS = Histogram(
+    "nudge_scheduler_tick_seconds",
+    "Time a worker's timer spent on one pass over its users.",
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+)
+SCHEDULED_EVALUATIONS = Counter(
+    "nudge_scheduled_evaluations_total",
+    "Users looked at by the timer for a time-based trigger whose schedule came round.",
+    ["trigger"],
+)
+HELD_SENDS = Counter(
+    "nudge_sends_held_total", "Commands held in a user's state for a later send_at."
+)
+RELEASED_SENDS = Counter(
+    "nudge_sends_released_total", "Held commands sent by the timer when due.", ["trigger"]
+)
 USERS_TRACKED = Gauge(
     "nudge_users_tracked", "Per-user state records held by this worker's partitions."
 )

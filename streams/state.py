@@ -15,6 +15,8 @@ from typing import Any
 import orjson
 
 from schemas.events import (
+    ApplicationComplete,
+    ApplicationStart,
     AppSession,
     CommsOutcome,
     Event,
@@ -42,8 +44,9 @@ DAILY_BUCKETS_KEPT = 42
 #: Months of income kept: the month just closed, three for the baseline, and the current.
 MONTHLY_BUCKETS_KEPT = 6
 
-#: Days of app-session counts kept: one 7-day window plus a week of allowed lateness.
-SESSION_DAYS_KEPT = 14
+#: Days of app-session counts kept: this week, the four weeks of the usual-use baseline,
+#: and a week of allowed lateness.
+SESSION_DAYS_KEPT = 42
 
 #: Hours of page-view counts kept: one 24-hour window plus six hours of allowed lateness.
 PAGE_VIEW_HOURS_KEPT = 30
@@ -54,6 +57,9 @@ QUOTE_TIMES_KEPT = 3
 #: Savings goals whose highest milestone is kept; the least recently progressed goal is
 #: forgotten first (it would at worst be congratulated on a milestone again).
 GOALS_KEPT = 5
+
+#: Started applications remembered until completed; the oldest is forgotten first.
+APPLICATIONS_KEPT = 3
 
 #: Savings milestones are every 25 % of a goal's target, up to 100 %.
 MILESTONE_STEP = 25
@@ -124,6 +130,15 @@ class UserState:
             for the ``GOALS_KEPT`` most recently progressed goals, oldest first.
         stress_level: Latest stress level reported (0 to 1), or ``None``.
         stress_at: ``occurred_at`` of that report (epoch seconds); 0 when none.
+        applications: Application id -> ``[started_at, product]`` of the
+            ``APPLICATIONS_KEPT`` latest started and not completed, oldest first.
+        episodes: Time-based trigger id -> the episode it last judged (a birthday, the
+            last session before a lapse...): one decision per episode, however often
+            the schedule looks.
+        pending: Commands held for a later ``send_at`` (quiet hours, delays), as JSON
+            objects, earliest first; the scheduler sends them when due.
+        partition: Input partition this user's events arrive on (-1 until one does);
+            the scheduler writes the record back to the same changelog partition.
     """
 
     first_day: int | None = None
@@ -145,6 +160,10 @@ class UserState:
     goal_milestones: dict[str, int] = field(default_factory=dict)
     stress_level: float | None = None
     stress_at: float = 0.0
+    applications: dict[str, list[Any]] = field(default_factory=dict)
+    episodes: dict[str, str] = field(default_factory=dict)
+    pending: list[dict[str, Any]] = field(default_factory=list)
+    partition: int = -1
 
     def has_seen(self, event_id: str) -> bool:
         """Return whether ``event_id`` is among the recently applied events."""
@@ -182,6 +201,11 @@ class UserState:
             record["goal_milestones"] = self.goal_milestones
         if self.stress_level is not None:
             record["stress_level"], record["stress_at"] = self.stress_level, self.stress_at
+        for name in ("applications", "episodes", "pending"):
+            if getattr(self, name):
+                record[name] = getattr(self, name)
+        if self.partition >= 0:
+            record["partition"] = self.partition
         return orjson.dumps(record)
 
     @classmethod
@@ -208,6 +232,10 @@ class UserState:
             goal_milestones=data.get("goal_milestones", {}),
             stress_level=data.get("stress_level"),
             stress_at=data.get("stress_at", 0.0),
+            applications=data.get("applications", {}),
+            episodes=data.get("episodes", {}),
+            pending=data.get("pending", []),
+            partition=data.get("partition", -1),
         )
 
 
@@ -272,16 +300,36 @@ def _apply_signal(state: UserState, event: Event) -> None:
         if payload.stress_level is not None and at.timestamp() >= state.stress_at:
             state.stress_level, state.stress_at = payload.stress_level, at.timestamp()
     elif isinstance(payload, SavingsProgress):
+        # Every progressed goal is kept, at 0 too: an open goal is one below 100.
         reached = savings_milestone(payload.saved, payload.target)
-        if reached:
-            milestones = state.goal_milestones
-            milestones[payload.goal_id] = max(reached, milestones.pop(payload.goal_id, 0))
-            for goal in list(milestones)[:-GOALS_KEPT]:
-                del milestones[goal]
+        _keep_goal(
+            state, payload.goal_id, max(reached, state.goal_milestones.get(payload.goal_id, 0))
+        )
     elif isinstance(payload, GoalModification):
-        # A new target (or an abandoned goal) starts the goal's milestones over.
-        if payload.target is not None or payload.action == "abandoned":
+        # A new target starts the goal's milestones over; an abandoned goal is forgotten.
+        if payload.action == "abandoned":
             state.goal_milestones.pop(payload.goal_id, None)
+        elif payload.action == "completed":
+            _keep_goal(state, payload.goal_id, 100)
+        elif payload.target is not None:
+            _keep_goal(state, payload.goal_id, 0)
+    elif isinstance(payload, ApplicationStart):
+        started = state.applications.pop(payload.application_id, None)
+        first = min(started[0], at.timestamp()) if started else at.timestamp()
+        state.applications[payload.application_id] = [first, payload.product]
+        for application in list(state.applications)[:-APPLICATIONS_KEPT]:
+            del state.applications[application]
+    elif isinstance(payload, ApplicationComplete):
+        state.applications.pop(payload.application_id, None)
+
+
+def _keep_goal(state: UserState, goal_id: str, milestone: int) -> None:
+    """Set a goal's milestone, making it the most recent; forget the oldest past the bound."""
+    milestones = state.goal_milestones
+    milestones.pop(goal_id, None)
+    milestones[goal_id] = milestone
+    for goal in list(milestones)[:-GOALS_KEPT]:
+        del milestones[goal]
 
 
 #: How far back the send ledger reaches: the longest frequency-cap window (a week).

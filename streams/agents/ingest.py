@@ -92,24 +92,33 @@ class IngestStage:
                 policy=self.policy,
             )
             if result.applied:
+                state.partition = message.partition  # where the timer writes it back
                 dirty[key] = (message.partition, state)
             self._emit(key, decoded.type, result, now)
         for key, (partition, state) in dirty.items():
-            encoded = state.to_bytes()
-            self.table.data[key] = state if self.keep_objects else encoded
-            self.table.send_changelog(partition, key, encoded)
+            self.store(key, partition, state)
         metrics.STATE_WRITES.inc(len(dirty))
         if self.keep_objects:  # len() is free for the memory store, a scan for RocksDB
             metrics.USERS_TRACKED.set(len(self.table.data))
         metrics.BATCH_SIZE.observe(len(batch))
 
-    def _load(self, key: bytes) -> UserState:
+    def store(self, key: bytes, partition: int, state: UserState) -> None:
+        """Keep a user's record in the table and write it to its changelog partition."""
+        encoded = state.to_bytes()
+        self.table.data[key] = state if self.keep_objects else encoded
+        self.table.send_changelog(partition, key, encoded)
+
+    def load(self, key: bytes) -> UserState | None:
+        """Return a user's record, or ``None`` when the table has none."""
         stored = self.table.data.get(key)
         if stored is None:
-            return UserState()
+            return None
         if isinstance(stored, UserState):
             return stored
         return UserState.from_bytes(stored)  # recovered from the changelog, or RocksDB
+
+    def _load(self, key: bytes) -> UserState:
+        return self.load(key) or UserState()
 
     def _emit(self, key: bytes, event_type: str, result: Result, now: datetime) -> None:
         if not result.applied:
@@ -118,6 +127,18 @@ class IngestStage:
         metrics.EVENTS_IN.labels(event_type).inc()
         if not result.evaluated:
             metrics.EVENTS_STALE.inc()
+        if result.held:
+            metrics.HELD_SENDS.inc(result.held)
+        self.publish(key, result, now)
+
+    def publish(
+        self, key: bytes, result: Result, now: datetime, *, event_latency: bool = True
+    ) -> None:
+        """Hand a result's decisions and commands to the producer, counting them.
+
+        ``event_latency``: observe event-to-command latency (not for the timer's output,
+        whose delay is intended).
+        """
         for decision in result.decisions:
             self.decisions.send_soon(key=key, value=decision.model_dump_json().encode())
             reason = decision.reason.value if decision.reason else ""
@@ -125,8 +146,9 @@ class IngestStage:
         for command in result.commands:
             self.commands.send_soon(key=key, value=command.model_dump_json().encode())
             metrics.COMMANDS.labels(command.trigger_id, command.channel.value).inc()
-            latency = (now - command.created_at).total_seconds()
-            metrics.DECISION_LATENCY.labels(command.trigger_id).observe(max(latency, 0.0))
+            if event_latency:
+                latency = (now - command.created_at).total_seconds()
+                metrics.DECISION_LATENCY.labels(command.trigger_id).observe(max(latency, 0.0))
 
     def _reject(self, rejection: Rejection, message: Any, now: datetime) -> None:
         letter = dead_letter(

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from schemas.settings import Settings
-from schemas.topics import BEHAVIOR_EVENTS, COMMS_COMMANDS, COMMS_OUTCOMES
+from schemas.topics import BEHAVIOR_EVENTS, COMMS_COMMANDS, COMMS_OUTCOMES, TRIGGER_DECISIONS
 from tests.integration.harness import NudgeProcess, caught_up, publish, read_until
 from tests.integration.scenarios import as_messages, spiker
 from tests.unit.factories import event, profile
@@ -29,7 +29,13 @@ def night_zone(now: datetime) -> tuple[str, int]:
 async def test_an_opt_out_and_quiet_hours_shape_what_is_sent(
     make_settings: Callable[..., Settings], tmp_path: Path
 ) -> None:
-    settings = make_settings()
+    """The spike fires at night in the user's zone: its email waits for the morning.
+
+    The worker's clock is a file (``NUDGE_CLOCK_FILE``); moving it to the morning makes
+    the worker's own timer send the held email.
+    """
+    clock = tmp_path / "clock"
+    settings = make_settings(clock_file=str(clock), schedule_interval_seconds=0.5)
     now = datetime.now(UTC)
     zone, offset = night_zone(now)
     user = "night-owl"
@@ -45,12 +51,21 @@ async def test_an_opt_out_and_quiet_hours_shape_what_is_sent(
         history = spiker(user, now)
         located = profile(user, history[0].occurred_at, timezone=zone)
         await publish(settings, BEHAVIOR_EVENTS, as_messages([located, *history]))
+        decisions = await read_until(settings, TRIGGER_DECISIONS, lambda rs: len(rs) >= 1)
+        (decision,) = [json.loads(r.value) for r in decisions]
+        # Held, not sent: nothing on the commands topic while it is night for the user.
+        held = await read_until(settings, COMMS_COMMANDS, lambda rs: True, settle=2.0)
+        assert held == []
+        spike_at = datetime.fromisoformat(decision["occurred_at"])
+        local = spike_at + timedelta(hours=offset)
+        morning = datetime(local.year, local.month, local.day, 8, tzinfo=UTC) + timedelta(days=1)
+        morning -= timedelta(hours=offset)
+        clock.write_text((morning + timedelta(seconds=1)).isoformat())
         records = await read_until(settings, COMMS_COMMANDS, lambda rs: len(rs) >= 1, settle=2.0)
     finally:
         worker.stop()
+    assert decision["outcome"] == "fired" and "quiet hours" in decision["detail"]
     commands = [json.loads(r.value) for r in records]
     assert [c["channel"] for c in commands] == ["email"]  # SMS was opted out
-    spike_at = datetime.fromisoformat(commands[0]["created_at"])
-    local = spike_at + timedelta(hours=offset)
-    morning = datetime(local.year, local.month, local.day, 8, tzinfo=UTC) + timedelta(days=1)
-    assert datetime.fromisoformat(commands[0]["send_at"]) == morning - timedelta(hours=offset)
+    assert [c["command_id"] for c in commands] == decision["command_ids"]
+    assert datetime.fromisoformat(commands[0]["send_at"]) == morning

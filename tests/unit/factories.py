@@ -127,4 +127,4 @@ def match_of(trigger_id: str, state: UserState, event: Event) -> Match | None:
     assert apply_event(state, event)
     if event.type not in definition.evaluate_on.events:
         return None
-    return evaluate(definition, Context(state, event, before))
+    return evaluate(definition, Context.of_event(state, event, before))

@@ -39,7 +39,7 @@ def context(history: list[Event], current: Event) -> Context:
     state = fold(history)
     before = Before.of(state)
     assert apply_event(state, current)
-    return Context(state, current, before)
+    return Context.of_event(state, current, before)
 
 
 def check(
@@ -195,7 +195,7 @@ def _student_context(before: bool | None, now: bool) -> Context:
     current = purchase_of("5")
     apply_event(state, current)
     previous = {} if before is None else {"is_student": before}
-    return Context(state, current, Before(watermark=0.0, profile=previous))
+    return Context.of_event(state, current, Before(watermark=0.0, profile=previous))
 
 
 @pytest.mark.usefixtures("student_feature")

@@ -182,7 +182,10 @@ def test_old_events_update_state_but_decide_nothing(age: timedelta, evaluated: b
     assert result.applied is True
     assert result.evaluated is evaluated
     assert bool(result.decisions) is evaluated
-    assert bool(result.commands) is evaluated
+    # A firing dated after ``now`` is held until its time, not sent early.
+    sent_now = evaluated and age >= timedelta(0)
+    assert bool(result.commands) is sent_now
+    assert result.held == (2 if evaluated and not sent_now else 0)
     assert state.has_seen(event.event_id)
     assert state.daily_spend[max(state.daily_spend)] == 40_000  # the $400 on the spike day
     assert ("spending_spike" in state.last_fired) is evaluated

@@ -96,7 +96,7 @@ def test_every_feature_computes_on_every_event_type(kind: str, make_state: Any) 
     final = typed(kind, timedelta(days=30))
     before = Before.of(state)
     apply_event(state, final)
-    ctx = Context(state, final, before)
+    ctx = Context.of_event(state, final, before)
     for name, feature in FEATURES.items():
         value = ctx.value(name)
         assert value is None or type(value) is _KIND_TYPES[feature.kind], (name, value)
@@ -184,7 +184,7 @@ def test_duplicate_signals_change_nothing() -> None:
 def test_round_trip_keeps_the_new_fields() -> None:
     state = rich_state()
     assert state.daily_sessions and state.hourly_page_views and state.quote_times
-    assert state.goal_milestones == {"g": 25}
+    assert state.goal_milestones == {"g": 25, "other": 0}  # an open goal is kept at 0
     assert state.stress_level == 0.8 and state.stress_at > 0
     restored = UserState.from_bytes(state.to_bytes())
     assert restored == state

@@ -13,7 +13,7 @@ from schemas.events import Channel, Event
 from schemas.ids import decision_id
 from schemas.records import Outcome, SuppressionReason
 from schemas.triggers import Experiment, TriggerDefinition, validate_definition
-from streams.decisions import Result, in_holdout, process
+from streams.decisions import Result, in_holdout, process, release_due
 from streams.rendering import default_catalogue
 from streams.state import UserState
 from streams.suppression import SendPolicy
@@ -457,9 +457,17 @@ def test_consent_still_applies_to_a_targeted_experiment() -> None:
     [("2h", timedelta(hours=2)), ("30m", timedelta(minutes=30)), (0, timedelta())],
 )
 def test_delay_sets_send_at(delay: Any, later: timedelta) -> None:
-    result = run(spiking(), spike(), definition(delay=delay))
-    assert len(result.commands) == 2
-    for command in result.commands:
+    state = spiking()
+    result = run(state, spike(), definition(delay=delay))
+    # A delayed send waits in the user's state until the scheduler's clock reaches it.
+    held = bool(later)
+    assert (len(result.commands), result.held) == ((0, 2) if held else (2, 0))
+    assert release_due(USER, state, spike_at() + later - timedelta(seconds=1)).commands == []
+    released = release_due(USER, state, spike_at() + later).commands if held else result.commands
+    assert len(released) == 2
+    assert state.pending == []
+    assert [c.command_id for c in released] == result.decisions[0].command_ids
+    for command in released:
         assert command.created_at == spike_at()
         assert command.send_at == spike_at() + later
 

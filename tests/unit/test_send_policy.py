@@ -10,7 +10,7 @@ import pytest
 from schemas.events import Event
 from schemas.records import Outcome, SuppressionReason
 from schemas.triggers import TriggerDefinition
-from streams.decisions import Result, process
+from streams.decisions import Result, process, release_due
 from streams.rendering import default_catalogue
 from streams.state import UserState
 from streams.suppression import SendPolicy, outside_quiet_hours, user_zone
@@ -150,11 +150,36 @@ def test_a_quiet_hours_firing_is_delayed_not_dropped() -> None:
     state = fold([profile(USER, NOON - timedelta(days=1), timezone="America/New_York")])
     late = datetime(2026, 3, 12, 3, tzinfo=UTC)  # 23:00 in New York (EDT from 8 March)
     result = run(state, transaction(USER, late, "5.00"), every_debit())
-    (command,) = result.commands
-    assert command.created_at == late
-    assert command.send_at == datetime(2026, 3, 12, 12, tzinfo=UTC)  # 08:00 EDT
+    morning = datetime(2026, 3, 12, 12, tzinfo=UTC)  # 08:00 EDT
+    assert (result.commands, result.held) == ([], 1)
     assert result.decisions[0].outcome is Outcome.FIRED
     assert "quiet hours" in result.decisions[0].detail
+    assert release_due(USER, state, morning - timedelta(minutes=1)).commands == []
+    (command,) = release_due(USER, state, morning).commands
+    assert command.created_at == late
+    assert command.send_at == morning
+    assert command.command_id in result.decisions[0].command_ids
+    assert release_due(USER, state, morning + timedelta(days=1)).commands == []  # only once
+
+
+def test_an_opt_out_while_a_send_waits_cancels_it_with_a_decision() -> None:
+    state = fold([profile(USER, NOON - timedelta(days=1), timezone="America/New_York")])
+    late = datetime(2026, 3, 12, 3, tzinfo=UTC)
+    run(state, transaction(USER, late, "5.00"), every_debit())
+    (held,) = state.pending
+    opt_out = event(USER, late + timedelta(hours=1), {
+        "type": "comms_outcome", "command_id": held["command_id"], "outcome": "opted_out",
+        "channel": held["channel"],
+    })  # fmt: skip
+    run(state, opt_out, every_debit())
+    released = release_due(USER, state, datetime(2026, 3, 12, 12, tzinfo=UTC))
+    assert released.commands == [] and state.pending == []
+    (cancelled,) = released.decisions
+    assert (cancelled.outcome, cancelled.reason) == (
+        Outcome.SUPPRESSED,
+        SuppressionReason.NO_CONSENT,
+    )
+    assert cancelled.trigger_id == held["trigger_id"]
 
 
 # --- opt-out -----------------------------------------------------------------------------

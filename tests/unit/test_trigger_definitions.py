@@ -440,11 +440,27 @@ def test_every_problem_is_reported_not_just_the_first() -> None:
 
 
 def test_time_based_with_a_schedule_validates() -> None:
-    doc = document(type="time_based", evaluate_on={"every": "1d"})
+    doc = document(type="time_based", evaluate_on={"every": "1d"}, episode="last_event_at")
     result = validate_definition(doc)
     assert isinstance(result, TriggerDefinition)
     assert result.evaluate_on.every == 86_400.0
     assert result.evaluate_on.events == []
+
+
+@pytest.mark.parametrize(
+    ("changes", "problem"),
+    [
+        ({}, "episode: a scheduled trigger names the feature that identifies an episode"),
+        ({"episode": "nope"}, "episode: unknown feature 'nope' (see schemas/features.py)"),
+        ({"episode": "last_event_at", "evaluate_on": {"every": "30s"}},
+         "evaluate_on.every: at least 60s between evaluations"),
+    ],
+)  # fmt: skip
+def test_a_schedule_needs_a_known_episode_and_a_sane_interval(
+    changes: dict[str, Any], problem: str
+) -> None:
+    doc = document(type="time_based", evaluate_on={"every": "1d"})
+    assert validate_definition({**doc, **changes}) == [problem]
 
 
 def test_defaults_of_a_minimal_definition() -> None:

@@ -1,0 +1,162 @@
+"""The timer: what happens to a worker's users when no event arrives.
+
+Every ``NUDGE_SCHEDULE_INTERVAL_SECONDS`` each worker looks at the users of the input
+partitions it owns (not its standby copies): held commands whose ``send_at`` has come are
+sent, and time-based definitions whose schedule (``evaluate_on.every``) has come round are
+evaluated with the worker's clock. A user changed by the pass is written back to the
+table and its changelog partition like an event's batch would.
+
+The pass runs on the event loop between agent batches, a slice of users at a time, and
+stops at once if a rebalance begins: partitions may be changing hands. Nothing it emits
+depends on when it runs, only on the user's record and the clock: ids derive from the
+held command or the episode, so a pass repeated after a crash repeats its ids.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import faust
+
+from schemas.settings import Settings
+from schemas.topics import BEHAVIOR_EVENTS
+from schemas.triggers import TriggerDefinition
+from streams import metrics
+from streams.agents.ingest import IngestStage
+from streams.decisions import Result, process_scheduled, release_due
+from streams.state import UserState
+
+log = logging.getLogger(__name__)
+
+#: Users looked at between two yields to the event loop: bounds how long a pass delays
+#: the next agent batch (a few milliseconds each).
+SLICE_USERS = 500
+
+
+@dataclass(frozen=True, slots=True)
+class PassSummary:
+    """What one pass did (also what tests assert on)."""
+
+    users: int = 0
+    evaluated: tuple[str, ...] = ()
+    decisions: int = 0
+    commands: int = 0
+    complete: bool = True
+
+
+@dataclass(slots=True)
+class Scheduler:
+    """Runs time-based definitions and held sends over this worker's own users.
+
+    Attributes:
+        stage: The ingest stage: table, output topics, definitions, catalogue, policy.
+        interrupted: Returns True when the pass must stop (a rebalance began).
+    """
+
+    stage: IngestStage
+    interrupted: Callable[[], bool] = lambda: False
+    _last_run: dict[str, float] = field(default_factory=dict)
+    """Trigger id -> clock time (epoch seconds) of this worker's last pass for it."""
+
+    def due(
+        self, definitions: Iterable[TriggerDefinition], now: datetime
+    ) -> list[TriggerDefinition]:
+        """Return the scheduled definitions whose schedule has come round at ``now``."""
+        moment = now.timestamp()
+        wanted = []
+        for definition in definitions:
+            every = definition.evaluate_on.every
+            if every is None or definition.status == "paused":
+                continue
+            last = self._last_run.get(definition.id)
+            if last is None or moment - last >= every or moment < last:
+                wanted.append(definition)
+        return wanted
+
+    async def run_pass(self, partitions: set[int]) -> PassSummary:
+        """Look at every user of ``partitions`` once; return what was done."""
+        stage = self.stage
+        now = stage.clock()
+        current = stage.definitions.current(stage.feed.items())
+        due = self.due(current, now)
+        started = time.perf_counter()
+        users = decisions = commands = 0
+        for index, key in enumerate(list(stage.table.data.keys())):
+            if index and index % SLICE_USERS == 0:
+                await asyncio.sleep(0)  # let agent batches and heartbeats through
+            if self.interrupted():
+                log.info("timer pass stopped by a rebalance", extra={"users": users})
+                return PassSummary(users, (), decisions, commands, complete=False)
+            state = stage.load(key)
+            if state is None or state.partition not in partitions:
+                continue  # a standby copy, or a record from before partitions were kept
+            users += 1
+            result = self._evaluate(key.decode(), state, due, now)
+            if result.changed_state:
+                stage.store(key, state.partition, state)
+                stage.publish(key, result, now, event_latency=False)
+                decisions += len(result.decisions)
+                commands += len(result.commands)
+        # Only a finished pass counts as a run: an interrupted one is repeated in full.
+        for definition in due:
+            self._last_run[definition.id] = now.timestamp()
+            metrics.SCHEDULED_EVALUATIONS.labels(definition.id).inc(users)
+        metrics.SCHEDULER_TICKS.observe(time.perf_counter() - started)
+        evaluated = tuple(d.id for d in due)
+        return PassSummary(users, evaluated, decisions, commands)
+
+    def _evaluate(
+        self, user_id: str, state: UserState, due: Sequence[TriggerDefinition], now: datetime
+    ) -> Result:
+        stage = self.stage
+        released = release_due(user_id, state, now)
+        for command in released.commands:
+            metrics.RELEASED_SENDS.labels(command.trigger_id).inc()
+        if not due:
+            return released
+        result = process_scheduled(
+            user_id, state, due, stage.catalogue, now=now, policy=stage.policy
+        )
+        if result.held:
+            metrics.HELD_SENDS.inc(result.held)
+        result.decisions[:0] = released.decisions
+        result.commands[:0] = released.commands
+        return result
+
+
+def register_schedule(app: faust.App, stage: IngestStage, settings: Settings) -> Scheduler:
+    """Run a ``Scheduler`` pass on ``app``'s timer over the partitions it owns."""
+    source = BEHAVIOR_EVENTS.full_name(settings.topic_prefix)
+
+    def busy() -> bool:
+        return bool(app.rebalancing or getattr(app, "in_recovery", False))
+
+    scheduler = Scheduler(stage, interrupted=busy)
+
+    async def scheduled_pass() -> None:
+        if busy() or not stage.feed.ready.is_set():
+            return  # recovery or rebalance in progress: the next tick will do it
+        actives: Any = app.assignor.assigned_actives()
+        partitions = {tp.partition for tp in actives if tp.topic == source}
+        if not partitions:
+            return
+        try:
+            summary = await scheduler.run_pass(partitions)
+        except Exception:  # a bug must not stop the worker's timer for good
+            log.exception("timer pass failed")
+            return
+        if summary.decisions or summary.commands:
+            log.info(
+                "timer pass",
+                extra={"users": summary.users, "evaluated": list(summary.evaluated),
+                       "decisions": summary.decisions, "commands": summary.commands},
+            )  # fmt: skip
+
+    app.timer(settings.schedule_interval_seconds, name="nudge.schedule")(scheduled_pass)
+    return scheduler

@@ -1,0 +1,183 @@
+"""The worker's timer pass over in-memory stand-ins for Faust's table and topics.
+
+The Kafka-level behaviour (a real worker's timer, a moved clock) is in
+tests/integration/test_schedule.py; here the pass's own rules: only the worker's own
+partitions, schedules that come round, written back to the right changelog partition,
+stopped by a rebalance.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+
+from schemas.events import Event
+from streams.agents.ingest import IngestStage
+from streams.agents.schedule import SLICE_USERS, Scheduler
+from streams.definition_source import DefinitionSource
+from streams.definitions import default_definitions
+from streams.rendering import default_catalogue
+from streams.state import UserState
+from streams.suppression import SendPolicy
+from tests.unit.factories import event, fold, profile
+
+NOW = datetime(2026, 6, 5, 12, tzinfo=UTC)
+
+
+@dataclass
+class Table:
+    data: dict[bytes, Any] = field(default_factory=dict)
+    changelog: list[tuple[int, bytes, bytes]] = field(default_factory=list)
+
+    def send_changelog(self, partition: int, key: bytes, value: bytes) -> None:
+        self.changelog.append((partition, key, value))
+
+
+@dataclass
+class Topic:
+    sent: list[dict[str, Any]] = field(default_factory=list)
+
+    def send_soon(self, *, key: bytes, value: bytes) -> None:
+        self.sent.append(orjson.loads(value))
+
+
+class Feed:
+    ready = asyncio.Event()
+
+    def items(self) -> list[tuple[bytes, bytes | None]]:
+        return []
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = NOW
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def stage(clock: Clock, keep_objects: bool = True) -> IngestStage:
+    catalogue = default_catalogue()
+    templates = frozenset((t.template_id, t.channel.value) for t in catalogue.templates.values())
+    return IngestStage(
+        table=Table(),
+        feed=Feed(),  # type: ignore[arg-type]
+        decisions=Topic(),
+        commands=Topic(),
+        dead_letters={},
+        definitions=DefinitionSource({d.id: d for d in default_definitions()}, templates),
+        catalogue=catalogue,
+        max_event_age_seconds=2 * 86_400.0,
+        policy=SendPolicy(quiet_start=0, quiet_end=0),
+        clock=clock,
+        keep_objects=keep_objects,
+    )
+
+
+def lapsed(user: str) -> list[Event]:
+    """Sessions until 20 days before NOW: inactive long enough for app_usage_decline."""
+    session = {"type": "app_session", "duration_seconds": 60.0}
+    return [
+        profile(user, NOW - timedelta(days=60), first_name="Ada"),
+        *(event(user, NOW - timedelta(days=d), session) for d in (40, 30, 20)),
+    ]
+
+
+def put(ingest: IngestStage, user: str, partition: int, events: list[Event]) -> None:
+    state = fold(events)
+    state.partition = partition
+    ingest.table.data[user.encode()] = state if ingest.keep_objects else state.to_bytes()
+
+
+async def test_a_pass_covers_only_the_partitions_this_worker_owns() -> None:
+    ingest = stage(Clock())
+    put(ingest, "mine", 0, lapsed("mine"))
+    put(ingest, "standby", 1, lapsed("standby"))  # a standby copy of another worker's user
+    put(ingest, "legacy", -1, lapsed("legacy"))  # written before partitions were kept
+    summary = await Scheduler(ingest).run_pass({0})
+    assert summary.users == 1
+    assert {d["user_id"] for d in ingest.decisions.sent} == {"mine"}
+    assert {c["user_id"] for c in ingest.commands.sent} == {"mine"}
+    (written,) = ingest.table.changelog
+    assert written[:2] == (0, b"mine")
+    assert (
+        UserState.from_bytes(written[2])
+        .episodes["app_usage_decline"]
+        .startswith("last_app_session_at=")
+    )
+
+
+async def test_a_schedule_runs_again_only_when_it_comes_round() -> None:
+    clock = Clock()
+    ingest = stage(clock)
+    scheduler = Scheduler(ingest)
+    first = await scheduler.run_pass({0})
+    assert "application_incomplete" in first.evaluated  # hourly
+    assert "birthday_approaching" in first.evaluated  # daily
+    clock.now = NOW + timedelta(minutes=59)
+    assert (await scheduler.run_pass({0})).evaluated == ()
+    clock.now = NOW + timedelta(hours=1)
+    assert (await scheduler.run_pass({0})).evaluated == ("application_incomplete",)
+    clock.now = NOW + timedelta(days=1)
+    assert "birthday_approaching" in (await scheduler.run_pass({0})).evaluated
+
+
+async def test_a_lapse_found_on_a_later_tick_fires_once() -> None:
+    clock = Clock()
+    ingest = stage(clock, keep_objects=False)  # records as bytes, as with RocksDB
+    put(ingest, "ada", 2, lapsed("ada")[:-1])  # last session 30 days ago
+    scheduler = Scheduler(ingest)
+    await scheduler.run_pass({2})
+    fired = [d for d in ingest.decisions.sent if d["trigger_id"] == "app_usage_decline"]
+    assert len(fired) == 1 and fired[0]["outcome"] == "fired"
+    clock.now = NOW + timedelta(days=1)
+    await scheduler.run_pass({2})
+    assert len(ingest.decisions.sent) == 1  # the same lapse is not judged twice
+
+
+async def test_held_sends_go_out_when_due_on_a_tick_without_schedules() -> None:
+    clock = Clock()
+    ingest = stage(clock)
+    state = fold(lapsed("ada"))
+    state.partition = 0
+    ingest.table.data[b"ada"] = state
+    scheduler = Scheduler(ingest)
+    await scheduler.run_pass({0})  # fires app_usage_decline now; nothing held
+    sent = len(ingest.commands.sent)
+    command = dict(ingest.commands.sent[0])
+    command.update(command_id="held-1", send_at=(NOW + timedelta(hours=3)).isoformat())
+    state.pending = [command]
+    clock.now = NOW + timedelta(hours=2, minutes=59)
+    await scheduler.run_pass({0})
+    assert len(ingest.commands.sent) == sent and state.pending
+    clock.now = NOW + timedelta(hours=3)
+    await scheduler.run_pass({0})
+    assert [c["command_id"] for c in ingest.commands.sent[sent:]] == ["held-1"]
+    assert state.pending == []  # released once, kept nowhere
+    clock.now = NOW + timedelta(hours=4)
+    await scheduler.run_pass({0})
+    assert len(ingest.commands.sent) == sent + 1
+
+
+async def test_a_rebalance_stops_the_pass_and_it_is_repeated_in_full() -> None:
+    ingest = stage(Clock())
+    for i in range(SLICE_USERS + 10):
+        put(ingest, f"u{i}", 0, [profile(f"u{i}", NOW - timedelta(days=1), first_name="A")])
+    rebalancing = {"now": False}
+    scheduler = Scheduler(ingest, interrupted=lambda: rebalancing["now"])
+
+    async def rebalance_soon() -> None:  # runs at the pass's first yield to the loop
+        rebalancing["now"] = True
+
+    task = asyncio.ensure_future(rebalance_soon())
+    summary = await scheduler.run_pass({0})
+    await task
+    assert not summary.complete and summary.users == SLICE_USERS
+    rebalancing["now"] = False
+    again = await scheduler.run_pass({0})
+    assert again.complete and again.users == SLICE_USERS + 10
+    assert "birthday_approaching" in again.evaluated  # the interrupted pass did not count
