@@ -26,6 +26,8 @@ class SuppressionReason(StrEnum):
     LOWER_PRIORITY = "lower_priority"
     EXCLUDED = "excluded"
     TESTING = "testing"
+    RECENT_MISSED_PAYMENT = "recent_missed_payment"
+    """A risk intervention held back: the user missed a payment and collections has them."""
 
 
 class TriggerDecision(BaseModel):
