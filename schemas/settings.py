@@ -109,6 +109,34 @@ class Settings(BaseSettings):
     """NUDGE_CLOCK_FILE: for tests and demos only: read "now" from this file (one ISO-8601
     time) instead of the system clock, so time-based triggers can be shown without waiting."""
 
+    risk_critical: float = Field(default=0.80, ge=0, le=1)
+    """NUDGE_RISK_CRITICAL: risk score from which the tier is critical (payment assistance)."""
+
+    risk_high: float = Field(default=0.60, ge=0, le=1)
+    """NUDGE_RISK_HIGH: score from which the tier is high (flexible payment); also where a
+    stable trend counts as stable_high."""
+
+    risk_medium: float = Field(default=0.40, ge=0, le=1)
+    """NUDGE_RISK_MEDIUM: score from which, with a rising trend, the tier is medium."""
+
+    risk_low: float = Field(default=0.20, ge=0, le=1)
+    """NUDGE_RISK_LOW: score from which the tier is low (financial wellness resources)."""
+
+    risk_trend_change: float = Field(default=0.05, ge=0, le=1)
+    """NUDGE_RISK_TREND_CHANGE: change of the recent mean over the older one that makes the
+    trend increasing or decreasing."""
+
+    risk_trend_jump: float = Field(default=0.10, ge=0, le=1)
+    """NUDGE_RISK_TREND_JUMP: rise of the newest score over the one before that alone makes
+    the trend increasing."""
+
+    risk_cooloff_days: float = Field(default=7.0, ge=0, le=365)
+    """NUDGE_RISK_COOLOFF_DAYS: no intervention this close to the user's last one."""
+
+    risk_missed_payment_days: float = Field(default=7.0, ge=0, le=365)
+    """NUDGE_RISK_MISSED_PAYMENT_DAYS: no intervention this close to a missed payment (such
+    users go to collections, not nudges)."""
+
     cap_per_channel_day: int = Field(default=2, ge=0, le=100)
     """NUDGE_CAP_PER_CHANNEL_DAY: most messages a user gets per channel in any 24 hours,
     all triggers together; the most important trigger gets the slots first."""

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from schemas.commands import SendCommunication
+from schemas.commands import SendCommunication, StartIntervention
 from schemas.events import Channel, Event
 from schemas.ids import command_id, decision_id
 from schemas.records import Outcome, SuppressionReason, TriggerDecision
@@ -25,6 +25,8 @@ from streams.conditions import holds
 from streams.evaluation import Match, evaluate
 from streams.features import Before, Context
 from streams.rendering import Catalogue, render
+from streams.risk import InterventionPolicy
+from streams.risk import decide as decide_intervention
 from streams.state import UserState, apply_event, record_send
 from streams.suppression import (
     SendPolicy,
@@ -49,6 +51,7 @@ class Result:
     evaluated: bool = True
     decisions: list[TriggerDecision] = field(default_factory=list)
     commands: list[SendCommunication] = field(default_factory=list)
+    interventions: list[StartIntervention] = field(default_factory=list)
     held: int = 0
     """Commands of these decisions kept in the user's state for a later ``send_at``."""
 
@@ -67,6 +70,7 @@ def process(
     now: datetime,
     max_event_age_seconds: float,
     policy: SendPolicy | None = None,
+    interventions: InterventionPolicy | None = None,
 ) -> Result:
     """Apply one event to its user's state and decide what to send.
 
@@ -79,6 +83,8 @@ def process(
             ``max_event_age_seconds`` (backfills build state but message nobody).
         max_event_age_seconds: See ``now``.
         policy: Frequency caps and quiet hours shared by all triggers (defaults if None).
+        interventions: Risk tiers, trend, cool-off (defaults if None); a fresh
+            ``risk_score`` event may start an intervention (``streams.risk``).
 
     Returns:
         The decisions and commands, empty for duplicates and stale events.
@@ -90,7 +96,14 @@ def process(
         return Result(evaluated=False)
     ctx = Context.of_event(state, event, before)
     wanted = [d for d in definitions if event.type in d.evaluate_on.events]
-    return _decide_all(ctx, wanted, catalogue, now, policy or SendPolicy())
+    result = _decide_all(ctx, wanted, catalogue, now, policy or SendPolicy())
+    if event.type == "risk_score" and state.risk is not None:
+        risk = decide_intervention(state.risk, event, state.profile, interventions)
+        if risk.decision is not None:
+            result.decisions.append(risk.decision)
+        if risk.command is not None:
+            result.interventions.append(risk.command)
+    return result
 
 
 def process_scheduled(

@@ -35,6 +35,9 @@ DECISIONS = Counter(
 COMMANDS = Counter(
     "nudge_commands_total", "Communication commands emitted.", ["trigger", "channel"]
 )
+INTERVENTIONS = Counter(
+    "nudge_interventions_total", "Risk interventions started.", ["type", "level"]
+)
 DECISION_LATENCY = Histogram(
     "nudge_decision_latency_seconds",
     "From an event's occurred_at to the command it caused being emitted.",

@@ -24,11 +24,14 @@ from schemas.events import (
     HealthSignal,
     IncomeDeposit,
     PageView,
+    Payment,
     ProfileUpdate,
     QuoteRequest,
+    RiskScore,
     SavingsProgress,
     Transaction,
 )
+from streams.risk import RiskMemory, note_payment, note_risk_score
 
 SECONDS_PER_DAY = 86_400
 
@@ -139,6 +142,10 @@ class UserState:
             objects, earliest first; the scheduler sends them when due.
         partition: Input partition this user's events arrive on (-1 until one does);
             the scheduler writes the record back to the same changelog partition.
+        risk: Risk scores, payments and the last intervention (``streams.risk``), for
+            users who have any.
+        engaged_at: Latest time the user engaged with a message (opened, clicked,
+            replied, converted, accepted an offer); 0 when never.
     """
 
     first_day: int | None = None
@@ -164,6 +171,8 @@ class UserState:
     episodes: dict[str, str] = field(default_factory=dict)
     pending: list[dict[str, Any]] = field(default_factory=list)
     partition: int = -1
+    risk: RiskMemory | None = None
+    engaged_at: float = 0.0
 
     def has_seen(self, event_id: str) -> bool:
         """Return whether ``event_id`` is among the recently applied events."""
@@ -206,6 +215,10 @@ class UserState:
                 record[name] = getattr(self, name)
         if self.partition >= 0:
             record["partition"] = self.partition
+        if self.risk is not None:
+            record["risk"] = self.risk.to_dict()
+        if self.engaged_at:
+            record["engaged_at"] = self.engaged_at
         return orjson.dumps(record)
 
     @classmethod
@@ -236,6 +249,8 @@ class UserState:
             episodes=data.get("episodes", {}),
             pending=data.get("pending", []),
             partition=data.get("partition", -1),
+            risk=RiskMemory.from_dict(data["risk"]) if "risk" in data else None,
+            engaged_at=data.get("engaged_at", 0.0),
         )
 
 
@@ -276,14 +291,33 @@ def apply_event(state: UserState, event: Event) -> bool:
             state.income_since = month if since is None else min(since, month)
     elif isinstance(payload, ProfileUpdate):
         _apply_profile(state.profile, payload)
-    elif isinstance(payload, CommsOutcome) and payload.outcome == "opted_out" and payload.channel:
-        # An opt-out reported by the notification service stops that channel at once.
-        consent = dict(state.profile.get("consent", {}))
-        consent[payload.channel.value] = False
-        state.profile["consent"] = consent
+    elif isinstance(payload, CommsOutcome):
+        _apply_outcome(state, payload, occurred)
+    elif isinstance(payload, RiskScore | Payment):
+        state.risk = state.risk or RiskMemory()
+        if isinstance(payload, Payment):
+            note_payment(state.risk, event.occurred_at, payload)
+        else:
+            note_risk_score(state.risk, event.occurred_at, payload.score, payload.top_drivers)
     else:
         _apply_signal(state, event)
     return True
+
+
+#: Outcomes that show the user engaged with a message.
+ENGAGED_OUTCOMES = frozenset(
+    {"opened", "clicked", "replied", "converted", "accepted_offer", "engaged"}
+)
+
+
+def _apply_outcome(state: UserState, outcome: CommsOutcome, occurred: float) -> None:
+    if outcome.outcome == "opted_out" and outcome.channel:
+        # An opt-out reported by the notification service stops that channel at once.
+        consent = dict(state.profile.get("consent", {}))
+        consent[outcome.channel.value] = False
+        state.profile["consent"] = consent
+    elif outcome.outcome in ENGAGED_OUTCOMES:
+        state.engaged_at = max(state.engaged_at, occurred)
 
 
 def _apply_signal(state: UserState, event: Event) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import faust
@@ -25,6 +25,9 @@ from schemas.topics import (
     COMMS_COMMANDS,
     COMMS_OUTCOMES,
     COMMS_OUTCOMES_DLQ,
+    INTERVENTIONS_COMMANDS,
+    RISK_SCORES,
+    RISK_SCORES_DLQ,
     TRIGGER_DECISIONS,
 )
 from streams import metrics
@@ -34,6 +37,7 @@ from streams.definitions import default_definitions
 from streams.definitions_feed import DefinitionsFeed
 from streams.intake import Rejection, dead_letter, decode_event
 from streams.rendering import Catalogue, default_catalogue
+from streams.risk import InterventionPolicy, intervention_catalogue, missing_templates
 from streams.state import UserState
 from streams.suppression import SendPolicy
 
@@ -54,12 +58,14 @@ class IngestStage:
     """This worker's copy of ``triggers.definitions`` (every worker reads all of it)."""
     decisions: Any
     commands: Any
+    interventions: Any
     dead_letters: dict[str, Any]
     """Input topic name -> its dead-letter topic."""
     definitions: DefinitionSource
     catalogue: Catalogue
     max_event_age_seconds: float
     policy: SendPolicy
+    risk_policy: InterventionPolicy
     clock: Callable[[], datetime]
     keep_objects: bool
     """Memory store: keep live records, not bytes, between batches (no decode per batch)."""
@@ -90,6 +96,7 @@ class IngestStage:
                 now=now,
                 max_event_age_seconds=self.max_event_age_seconds,
                 policy=self.policy,
+                interventions=self.risk_policy,
             )
             if result.applied:
                 state.partition = message.partition  # where the timer writes it back
@@ -149,6 +156,11 @@ class IngestStage:
             if event_latency:
                 latency = (now - command.created_at).total_seconds()
                 metrics.DECISION_LATENCY.labels(command.trigger_id).observe(max(latency, 0.0))
+        for intervention in result.interventions:
+            self.interventions.send_soon(key=key, value=intervention.model_dump_json().encode())
+            metrics.INTERVENTIONS.labels(
+                intervention.intervention_type.value, intervention.risk_level
+            ).inc()
 
     def _reject(self, rejection: Rejection, message: Any, now: datetime) -> None:
         letter = dead_letter(
@@ -181,9 +193,18 @@ def register_ingest(
         msg = f"trigger definitions name missing templates: {', '.join(missing)}"
         raise ValueError(msg)
     templates = frozenset((t.template_id, t.channel.value) for t in catalogue.templates.values())
+    missing_interventions = missing_templates(intervention_catalogue())
+    if missing_interventions:
+        msg = f"intervention templates missing: {', '.join(missing_interventions)}"
+        raise ValueError(msg)
     prefix = settings.topic_prefix
-    # Outcomes share the envelope and the user key: one agent keeps one state per user.
-    inputs = {BEHAVIOR_EVENTS: BEHAVIOR_EVENTS_DLQ, COMMS_OUTCOMES: COMMS_OUTCOMES_DLQ}
+    # Risk scores and outcomes share the envelope and the user key: one agent keeps one
+    # state per user, so a risk decision sees the user's payments and consent.
+    inputs = {
+        BEHAVIOR_EVENTS: BEHAVIOR_EVENTS_DLQ,
+        RISK_SCORES: RISK_SCORES_DLQ,
+        COMMS_OUTCOMES: COMMS_OUTCOMES_DLQ,
+    }
     source = app.topic(*(spec.full_name(prefix) for spec in inputs), partitions=settings.partitions)
     # Raw bytes on the changelog: the record serialises itself (UserState.to_bytes).
     table = app.Table(
@@ -196,6 +217,7 @@ def register_ingest(
         feed=feed,
         decisions=app.topic(TRIGGER_DECISIONS.full_name(prefix)),
         commands=app.topic(COMMS_COMMANDS.full_name(prefix)),
+        interventions=app.topic(INTERVENTIONS_COMMANDS.full_name(prefix)),
         dead_letters={
             spec.full_name(prefix): app.topic(dlq.full_name(prefix)) for spec, dlq in inputs.items()
         },
@@ -208,6 +230,7 @@ def register_ingest(
             quiet_start=settings.quiet_hours_start,
             quiet_end=settings.quiet_hours_end,
         ),
+        risk_policy=intervention_policy(settings),
         clock=clock,
         keep_objects=settings.store.startswith("memory"),
     )
@@ -222,3 +245,18 @@ def register_ingest(
 
     app.agent(source, name="nudge.ingest")(ingest)
     return stage
+
+
+def intervention_policy(settings: Settings) -> InterventionPolicy:
+    """Return the risk-intervention thresholds the settings give."""
+    return InterventionPolicy(
+        critical=settings.risk_critical,
+        high=settings.risk_high,
+        medium=settings.risk_medium,
+        low=settings.risk_low,
+        trend_high=settings.risk_high,
+        trend_change=settings.risk_trend_change,
+        jump=settings.risk_trend_jump,
+        cooloff=timedelta(days=settings.risk_cooloff_days),
+        missed_payment_window=timedelta(days=settings.risk_missed_payment_days),
+    )

@@ -16,7 +16,7 @@ import time
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +24,10 @@ import pytest
 import yaml
 
 from schemas.settings import Settings
-from schemas.topics import BEHAVIOR_EVENTS, COMMS_COMMANDS, TRIGGER_DECISIONS
+from schemas.topics import BEHAVIOR_EVENTS, COMMS_COMMANDS, RISK_SCORES, TRIGGER_DECISIONS
 from tests.integration.harness import NudgeProcess, publish, read_until
 from tests.integration.scenarios import as_messages, income_dropper, ordered, spiker, steady_spender
+from tests.unit.factories import event
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 PROMETHEUS = shutil.which("prometheus")
@@ -122,7 +123,10 @@ def processes(
 ) -> Iterator[tuple[Settings, Prometheus]]:
     """A migrated database, a worker, a sink and a Prometheus scraping both."""
     worker_port, sink_port = free_port(), free_port()
-    settings = make_settings(metrics_port=worker_port)
+    # A clock file and a quick timer: held sends are released within the test.
+    settings = make_settings(
+        metrics_port=worker_port, clock_file=str(tmp_path / "clock"), schedule_interval_seconds=1.0
+    )
     migrate = NudgeProcess(settings, "db", tmp_path / "x.log")
     subprocess.run(
         [sys.executable, "-m", "streams.cli", "db", "upgrade"],
@@ -141,10 +145,17 @@ def processes(
 
 
 async def send_wave(settings: Settings, tag: str) -> None:
-    """Users who fire both triggers, malformed input, a sensitive field, a bad command."""
+    """Users who fire both triggers, a spike dated a little ahead (its send is held until
+    then), a user at rising risk, malformed input, a sensitive field, a bad command."""
     now = datetime.now(UTC)
     events = ordered(spiker(f"spiker-{tag}", now), income_dropper(f"dropper-{tag}", now),
-                     steady_spender(f"steady-{tag}", now))  # fmt: skip
+                     steady_spender(f"steady-{tag}", now),
+                     spiker(f"ahead-{tag}", now + timedelta(minutes=40)))  # fmt: skip
+    scores = [
+        event(f"risky-{tag}", now - timedelta(days=4 - i), {"type": "risk_score", "score": score})
+        for i, score in enumerate((0.45, 0.5, 0.6, 0.7, 0.85))
+    ]
+    await publish(settings, RISK_SCORES, as_messages(scores))
     leaky = json.loads(events[-1].model_dump_json()) | {"password": "hunter2"}
     messages = [
         *as_messages(events),
@@ -165,6 +176,8 @@ async def test_every_panel_query_returns_data_and_every_rule_evaluates(
     await prometheus.wait_for(
         "first commands", lambda: prometheus.has_data("sum(nudge_commands_total) >= 4")
     )
+    # Two hours on, by the worker's clock: the held send is due and the timer sends it.
+    Path(settings.clock_file or "").write_text((datetime.now(UTC) + timedelta(hours=2)).isoformat())
     await send_wave(settings, "b")
     # A replayed decision: the sink must find it already stored (a duplicate row).
     decisions = await read_until(settings, TRIGGER_DECISIONS, lambda r: len(r) >= 2)

@@ -21,6 +21,7 @@ from streams.agents.schedule import SLICE_USERS, Scheduler
 from streams.definition_source import DefinitionSource
 from streams.definitions import default_definitions
 from streams.rendering import default_catalogue
+from streams.risk import InterventionPolicy
 from streams.state import UserState
 from streams.suppression import SendPolicy
 from tests.unit.factories import event, fold, profile
@@ -68,11 +69,13 @@ def stage(clock: Clock, keep_objects: bool = True) -> IngestStage:
         feed=Feed(),  # type: ignore[arg-type]
         decisions=Topic(),
         commands=Topic(),
+        interventions=Topic(),
         dead_letters={},
         definitions=DefinitionSource({d.id: d for d in default_definitions()}, templates),
         catalogue=catalogue,
         max_event_age_seconds=2 * 86_400.0,
         policy=SendPolicy(quiet_start=0, quiet_end=0),
+        risk_policy=InterventionPolicy(),
         clock=clock,
         keep_objects=keep_objects,
     )
