@@ -13,8 +13,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from schemas.events import Channel, Event
+from schemas.features import FEATURES
 from schemas.records import Outcome
-from schemas.triggers import TriggerDefinition
+from schemas.triggers import TriggerDefinition, comparisons
 from streams.decisions import Result, process_scheduled, release_due
 from streams.definitions import default_definitions
 from streams.rendering import PLACEHOLDER, SMS_CUT_MARK, SMS_LIMIT, default_catalogue, render
@@ -109,6 +110,15 @@ def user(events: list[Event]) -> UserState:
 def test_every_time_based_definition_has_a_scenario() -> None:
     assert {trigger for trigger, _ in SCENARIOS.values()} == set(SCHEDULED)
     assert all(d.type == "time_based" for d in SCHEDULED.values())
+
+
+@pytest.mark.parametrize("trigger_id", sorted(SCHEDULED))
+def test_every_threshold_is_used_and_every_episode_is_a_feature(trigger_id: str) -> None:
+    definition = SCHEDULED[trigger_id]
+    values = [v for c in comparisons(definition.condition) for v in
+              (c.value if isinstance(c.value, list) else [c.value])]  # fmt: skip
+    assert set(definition.thresholds) <= {str(v)[1:] for v in values if str(v).startswith("$")}
+    assert definition.episode in FEATURES and definition.cooldown > 0
 
 
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
