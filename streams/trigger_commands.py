@@ -89,11 +89,13 @@ def apply(settings: Settings, paths: list[Path]) -> int:
 def list_definitions(settings: Settings) -> int:
     """Print the definitions in force."""
     definitions, from_topic = asyncio.run(effective(settings))
-    print(f"{'id':28} {'status':8} {'priority':9} {'source':8} thresholds")
+    print(f"{'id':28} {'status':8} {'priority':9} {'source':8} {'schedule':9} thresholds")
     for d in definitions:
         source = "topic" if d.id in from_topic else "shipped"
+        every = d.evaluate_on.every
+        schedule = "events" if every is None else f"every {every / 3600:g}h"
         thresholds = ", ".join(f"{k}={v:g}" for k, v in d.thresholds.items())
-        print(f"{d.id:28} {d.status:8} {d.priority.value:9} {source:8} {thresholds}")
+        print(f"{d.id:28} {d.status:8} {d.priority.value:9} {source:8} {schedule:9} {thresholds}")
     return 0
 
 
