@@ -1,6 +1,9 @@
-"""Kafka -> PostgreSQL sinks: tables, migrations, the batch writer and its worker.
+"""Kafka -> PostgreSQL sinks: tables, migrations, the batch writer, its worker, the reports.
 
 A sink consumes Nudge's output topics (decisions, commands, dead letters) and writes one
 row per message, idempotently on the message's id, committing Kafka offsets only after
-the database transaction that holds the rows has committed.
+the database transaction that holds the rows has committed. It also reads two input
+topics for the effectiveness reports: every command outcome (``comms.outcomes``) and the
+missed payments among ``behavior.events`` (``sinks.inputs``, ``sinks.linking``,
+``sinks.report``).
 """

@@ -1,11 +1,18 @@
 """Every Prometheus metric the sink exports, in one place.
 
-Labels are low-cardinality (topic, table); never a user id or a message id.
+Labels are low-cardinality (topic, table, outcome type); never a user id or a message id.
 """
 
 from __future__ import annotations
 
+from typing import get_args
+
 from prometheus_client import Counter, Histogram
+
+from schemas.events import CommsOutcome
+
+#: Every outcome type a notification service can report (the ``outcome`` label's values).
+OUTCOME_TYPES: tuple[str, ...] = get_args(CommsOutcome.model_fields["outcome"].annotation)
 
 #: Batches hold 1 .. ``sink_batch_size`` (default 500, at most 100 000) messages.
 BATCH_BUCKETS = (1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000, 100_000)
@@ -39,3 +46,24 @@ WRITE_SECONDS = Histogram(
 WRITE_ERRORS = Counter(
     "nudge_sink_write_errors_total", "Batch writes that failed and will be retried."
 )
+OUTCOMES_APPLIED = Counter(
+    "nudge_sink_outcomes_applied_total",
+    "Outcomes applied to their command's row: on arrival, or when the command came later.",
+    ["outcome"],
+)
+OUTCOMES_ORPHANED = Counter(
+    "nudge_sink_outcomes_orphaned_total",
+    "Outcomes that arrived before their command's row: kept, applied when it arrives.",
+    ["outcome"],
+)
+ORPHANS_MATCHED = Counter(
+    "nudge_sink_orphans_matched_total",
+    "Orphaned outcomes applied when their command arrived (orphaned - matched = waiting).",
+    ["outcome"],
+)
+
+# Every outcome type's series exists from start-up (at 0), so rates and the difference
+# orphaned - matched are defined before the first outcome of a type arrives.
+for _outcome in OUTCOME_TYPES:
+    for _counter in (OUTCOMES_APPLIED, OUTCOMES_ORPHANED, ORPHANS_MATCHED):
+        _counter.labels(_outcome)

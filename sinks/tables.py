@@ -1,18 +1,19 @@
-"""The PostgreSQL tables the sinks write: one row per decision, command and dead letter.
+"""The PostgreSQL tables the sinks write: one row per decision, command, outcome, dead letter.
 
-Every primary key is the message's deterministic id, so a replayed message is never a
-second row. ``recorded_at`` is when the sink wrote the row (database clock); every other
-time is the message's own. Schema changes go through Alembic (``sinks/migrations``):
-keep ``versions/`` in step with this module.
+Every primary key is the message's deterministic id (the producer's ``event_id`` for input
+events), so a replayed message is never a second row. ``recorded_at`` is when the sink
+wrote the row (database clock); every other time is the message's own. Schema changes go
+through Alembic (``sinks/migrations``): keep ``versions/`` in step with this module. The
+reporting views are SQL in the migrations (``0002``), not declared here.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Double, Index, MetaData, Numeric, Text, func
+from sqlalchemy import BigInteger, Date, DateTime, Double, Index, MetaData, Numeric, Text, func
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -148,4 +149,45 @@ class DeadLetterRow(Base):
     kind: Mapped[str] = mapped_column(Text)
     error: Mapped[str] = mapped_column(Text)
     failed_at: Mapped[datetime] = mapped_column(TimestampTZ)
+    recorded_at: Mapped[datetime] = _recorded_at()
+
+
+class OutcomeRow(Base):
+    """What happened to a command, as a notification service reported it (``comms.outcomes``).
+
+    Kept whether or not the command's row is there yet: an outcome that overtakes its
+    command waits here, and the outcome columns of ``communications`` and
+    ``interventions`` (and the reporting views) are derived from this table.
+    """
+
+    __tablename__ = "outcomes"
+    __table_args__ = (Index(None, "command_id"),)
+
+    event_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    command_id: Mapped[str] = mapped_column(Text)
+    user_id: Mapped[str] = mapped_column(Text)
+    outcome: Mapped[str] = mapped_column(Text)
+    channel: Mapped[str | None] = mapped_column(Text)
+    # Same precision as ``schemas.events.Money``.
+    value: Mapped[Decimal | None] = mapped_column(Numeric(18, 4))
+    occurred_at: Mapped[datetime] = mapped_column(TimestampTZ)
+    recorded_at: Mapped[datetime] = _recorded_at()
+
+
+class MissedPayment(Base):
+    """A payment the user missed (``behavior.events`` payment events with status ``missed``).
+
+    Only these are kept, to tell whether an intervention was followed by a default.
+    """
+
+    __tablename__ = "missed_payments"
+    __table_args__ = (Index(None, "user_id", "occurred_at"),)
+
+    event_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    user_id: Mapped[str] = mapped_column(Text)
+    occurred_at: Mapped[datetime] = mapped_column(TimestampTZ)
+    amount: Mapped[Decimal] = mapped_column(Numeric(18, 4))
+    currency: Mapped[str] = mapped_column(Text)
+    due_date: Mapped[date | None] = mapped_column(Date)
+    account_kind: Mapped[str] = mapped_column(Text)
     recorded_at: Mapped[datetime] = _recorded_at()

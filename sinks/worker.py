@@ -1,11 +1,12 @@
-"""The sink worker: output topics -> PostgreSQL, offsets committed after the rows.
+"""The sink worker: Nudge's topics -> PostgreSQL, offsets committed after the rows.
 
 Loop: ``add`` messages to the pending batch until it is full or old enough, ``write``
 it in one transaction, then commit its offsets (``flush``). While the database is down
 the same batch is retried with exponential back-off and every partition is paused, so
 nothing more is fetched (back-pressure): nothing is lost, because offsets move only
 after the database commit, and nothing is duplicated, because rows are inserted
-idempotently on the message id. An unusable message becomes a ``dead_letters`` row.
+idempotently on the message id. An unusable message becomes a ``dead_letters`` row; a
+message with nothing to store (most of ``behavior.events``) only moves the offsets.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from schemas.settings import Settings
 from sinks import metrics
 from sinks.batch import PendingBatch
-from sinks.rows import ROUTES, Row, Source, message_row, topic_routes
+from sinks.rows import ROUTES, Row, Source, topic_routes
 from sinks.writer import ROW_ERRORS, BatchWriter, WriteResult, create_sink_engine
 
 log = logging.getLogger(__name__)
@@ -83,7 +84,10 @@ class Sink:
         """Convert one consumed message to its row and add it to the pending batch."""
         source = Source(record.topic, record.partition, record.offset, record.key, record.value)
         metrics.MESSAGES.labels(source.topic).inc()
-        row = message_row(source, self._routes[source.topic], datetime.now(UTC))
+        row = self._routes[source.topic].row(source, datetime.now(UTC))
+        if row is None:
+            self._batch.skip(source)
+            return
         if row.rejected:
             _count_rejected(row)
         self._batch.add(row)
@@ -115,6 +119,10 @@ class Sink:
         if not self._batch:
             return True
         rows = list(self._batch.rows)
+        if not rows:  # only skipped messages: nothing to write, the offsets still move
+            await self._commit()
+            self._batch.clear()
+            return True
         started = time.monotonic()
         try:
             result = await asyncio.to_thread(self._writer.write, rows, datetime.now(UTC))
@@ -214,6 +222,12 @@ def _record(result: WriteResult, size: int, seconds: float) -> None:
         metrics.DUPLICATES.labels(table).inc(count)
     for row in result.rejected:
         _count_rejected(row)
+    for outcome, count in result.links.applied.items():
+        metrics.OUTCOMES_APPLIED.labels(outcome).inc(count)
+    for outcome, count in result.links.orphaned.items():
+        metrics.OUTCOMES_ORPHANED.labels(outcome).inc(count)
+    for outcome, count in result.links.matched.items():
+        metrics.ORPHANS_MATCHED.labels(outcome).inc(count)
 
 
 def _describe(exc: SQLAlchemyError) -> str:

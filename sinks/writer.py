@@ -1,7 +1,9 @@
 """Insert a batch of rows in one transaction, idempotently on each table's primary key.
 
 ``INSERT ... ON CONFLICT (pk) DO NOTHING RETURNING pk`` tells new rows from replays: a
-replayed message is counted as a duplicate, never written twice. The writer is
+replayed message is counted as a duplicate, never written twice. When the batch holds
+commands, outcomes or missed payments, a second short transaction after the commit fills
+the commands' outcome columns (``sinks.linking`` says why after). The writer is
 synchronous (SQLAlchemy Core on psycopg 3); the worker runs it in a thread.
 """
 
@@ -11,6 +13,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, create_engine
 from sqlalchemy.dialects.postgresql import insert
@@ -18,7 +21,8 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
 from schemas.records import RejectionKind
 from schemas.settings import Settings
-from sinks.rows import Row, dead_letter_row
+from sinks.linking import LinkResult, link, needs_linking
+from sinks.messages import Row, dead_letter_row
 
 #: Give up connecting after this long (seconds) and retry the batch with back-off.
 CONNECT_TIMEOUT_SECONDS = 10
@@ -36,11 +40,15 @@ class WriteResult:
         inserted: New rows by table name.
         duplicates: Rows already present (replays), by table name.
         rejected: Dead letters written instead of rows the database refused.
+        new_rows: The values of the new rows, by table name.
+        links: What linking outcomes to their commands did.
     """
 
     inserted: Counter[str] = field(default_factory=Counter)
     duplicates: Counter[str] = field(default_factory=Counter)
     rejected: list[Row] = field(default_factory=list)
+    new_rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    links: LinkResult = field(default_factory=LinkResult)
 
     @property
     def new(self) -> int:
@@ -52,6 +60,8 @@ class WriteResult:
         self.inserted.update(other.inserted)
         self.duplicates.update(other.duplicates)
         self.rejected.extend(other.rejected)
+        for table, rows in other.new_rows.items():
+            self.new_rows.setdefault(table, []).extend(rows)
 
 
 def create_sink_engine(settings: Settings) -> Engine:
@@ -82,7 +92,9 @@ class BatchWriter:
 
         If the database refuses a row (a value PostgreSQL cannot store), the batch is
         written again row by row and each refused row becomes a dead letter, so one bad
-        message cannot stall the sink. Connection errors propagate: the caller retries.
+        message cannot stall the sink. Then, in a second transaction, the stored rows'
+        commands get their outcome columns (``sinks.linking``). Connection errors
+        propagate: the caller retries the whole batch, which is idempotent.
 
         Args:
             rows: The batch, in consumption order.
@@ -90,9 +102,15 @@ class BatchWriter:
         """
         try:
             with self._engine.begin() as connection:
-                return insert_rows(connection, rows)
+                result = insert_rows(connection, rows)
         except ROW_ERRORS:
-            return self._write_each(rows, now)
+            result = self._write_each(rows, now)
+        refused = {dead.source for dead in result.rejected}
+        stored = [row for row in rows if not row.rejected and row.source not in refused]
+        if needs_linking(stored):
+            with self._engine.begin() as connection:
+                result.links = link(connection, stored, result.new_rows)
+        return result
 
     def _write_each(self, rows: Sequence[Row], now: datetime) -> WriteResult:
         result = WriteResult()
@@ -118,9 +136,10 @@ def insert_rows(connection: Connection, rows: Iterable[Row]) -> WriteResult:
         statement = (
             insert(table).on_conflict_do_nothing(index_elements=primary_key).returning(*primary_key)
         )
-        new = len(connection.execute(statement, list(unique.values())).all())
-        result.inserted[table.name] += new
-        result.duplicates[table.name] += len(group) - new
+        keys = [tuple(key) for key in connection.execute(statement, list(unique.values()))]
+        result.new_rows.setdefault(table.name, []).extend(unique[key] for key in keys)
+        result.inserted[table.name] += len(keys)
+        result.duplicates[table.name] += len(group) - len(keys)
     return result
 
 

@@ -34,6 +34,15 @@ def build_parser() -> argparse.ArgumentParser:
     db = commands.add_parser("db", help="database tools")
     db_commands = db.add_subparsers(dest="action", required=True)
     db_commands.add_parser("upgrade", help="apply Alembic migrations up to head")
+    report = commands.add_parser("report", help="effectiveness reports from the database")
+    report_commands = report.add_subparsers(dest="action", required=True)
+    for name, text in (
+        ("effectiveness", "per trigger, template and channel: sends, engagement, conversion"),
+        ("interventions", "per intervention type: responses and prevented defaults"),
+    ):
+        one = report_commands.add_parser(name, help=text)
+        one.add_argument("--days", type=int, choices=(7, 30, 90), default=30, help="window")
+        one.add_argument("--json", action="store_true", help="print JSON, not tables")
     topics = commands.add_parser("topics", help="Kafka topic tools")
     topics_commands = topics.add_subparsers(dest="action", required=True)
     topics_commands.add_parser("create", help="create every topic that does not exist")
@@ -89,6 +98,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         upgrade(settings)
         print("database: migrated to head")
+    elif args.command == "report":
+        return run_report_command(settings, args)
     elif args.command == "topics":
         from streams.kafka import ensure_topics
 
@@ -100,6 +111,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         from streams.demo import run_demo
 
         return run_demo(settings, users=args.users, rate=args.rate, seed=args.seed)
+    return 0
+
+
+def run_report_command(settings: Settings, args: argparse.Namespace) -> int:
+    """Dispatch ``nudge report ACTION``: print it, or say why it cannot be made."""
+    from sinks import report
+
+    try:
+        made = report.build(settings, args.action, args.days)
+    except report.ReportError as exc:
+        print(f"report: {exc}", file=sys.stderr)
+        return 1
+    print(report.render_json(made) if args.json else report.render_text(made))
     return 0
 
 

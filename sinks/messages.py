@@ -1,0 +1,93 @@
+"""What the sink reads and writes: a consumed message, a row, and a message's dead letter.
+
+A message that cannot be used is not an error for the sink: it becomes a ``dead_letters``
+row that keeps the original bytes (base64) and what was wrong (field paths and error
+types, never the values: they may be personal data).
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import Table
+
+from schemas.ids import dead_letter_id
+from schemas.records import RejectionKind
+from sinks.tables import Base, DeadLetterRow
+
+
+def table_of(model: type[Base]) -> Table:
+    """Return the Core table of a mapped class."""
+    return Base.metadata.tables[model.__tablename__]
+
+
+DEAD_LETTERS = table_of(DeadLetterRow)
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Where a message was read, with its original bytes."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One row to insert, with the message it came from.
+
+    Attributes:
+        table: The table it goes to.
+        values: Column name -> value; columns with a server default are left out.
+        source: The Kafka message it was made from.
+        rejected: ``True`` when the message was unusable and this is its dead letter.
+    """
+
+    table: Table
+    values: dict[str, Any]
+    source: Source
+    rejected: bool = False
+
+    @property
+    def key(self) -> tuple[Any, ...]:
+        """Return the primary key values."""
+        return tuple(self.values[column.name] for column in self.table.primary_key)
+
+
+def dead_letter_row(source: Source, kind: RejectionKind, error: str, now: datetime) -> Row:
+    """Return the ``dead_letters`` row of an unusable message.
+
+    Its id derives from the message's topic, partition and offset, so reading the same
+    message again is not a second dead letter (nor is the stream worker's dead letter of
+    the same input message: it has the same id).
+    """
+    values = {
+        "dead_letter_id": dead_letter_id(source.topic, source.partition, source.offset),
+        "topic": source.topic,
+        "partition": source.partition,
+        "offset": source.offset,
+        "key": _base64(source.key),
+        "value": _base64(source.value) or "",
+        "kind": kind.value,
+        "error": error,
+        "failed_at": now,
+    }
+    return Row(DEAD_LETTERS, values, source, rejected=True)
+
+
+def rejection_kind(exc: ValidationError) -> RejectionKind:
+    """Return ``not_json`` when the bytes were not JSON at all, ``invalid`` otherwise."""
+    if any(error["type"] == "json_invalid" for error in exc.errors()):
+        return RejectionKind.NOT_JSON
+    return RejectionKind.INVALID
+
+
+def _base64(data: bytes | None) -> str | None:
+    return None if data is None else base64.b64encode(data).decode("ascii")

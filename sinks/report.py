@@ -1,0 +1,248 @@
+r"""Effectiveness reports: the views of migration 0002, read and printed as tables or JSON.
+
+``nudge report effectiveness`` shows, per trigger, how often its condition held and it
+sent (``send rate`` = fired / (fired + suppressed)) and what the messages achieved; then
+the same per template version and channel. ``nudge report interventions`` shows, per
+intervention type, responses and prevented defaults. Every number is over the last 7, 30
+or 90 days (``--days``), relative to the database's clock when the report runs; the views'
+comments (``COMMENT ON VIEW``, shown by psql's ``\d+``) define each column.
+
+Prevented defaults need 30 days of follow-up: they are counted over the users whose
+intervention's follow-up *ended* in the window, and shown as ``pending`` when none did.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+from sqlalchemy import Connection, create_engine, text
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
+from schemas.settings import Settings
+
+#: The windows the views report, in days.
+WINDOWS = (7, 30, 90)
+#: PostgreSQL's "undefined_table": the views are not there (the database is not migrated).
+UNDEFINED_TABLE = "42P01"
+
+Kind = Literal["text", "count", "rate", "money", "prevented"]
+
+
+class ReportError(RuntimeError):
+    """The report cannot be made (database unreachable or not migrated)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """One column of a printed table: the view column it shows and how.
+
+    Attributes:
+        key: The view's column name.
+        header: What the table calls it.
+        kind: ``text`` left-aligned; ``count``; ``rate`` as a percentage (``-`` without a
+            denominator); ``money`` with two decimals; ``prevented``: a rate that is
+            ``pending`` until a follow-up has ended.
+    """
+
+    key: str
+    header: str
+    kind: Kind = "count"
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    """One table of a report: its rows (every view column) and the columns printed."""
+
+    key: str
+    title: str
+    columns: tuple[Column, ...]
+    rows: list[dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """A report for one window, as of the database's ``now()``."""
+
+    name: str
+    window_days: int
+    generated_at: datetime
+    sections: tuple[Section, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Query:
+    key: str
+    title: str
+    view: str
+    order: str
+    columns: tuple[Column, ...]
+
+
+TRIGGERS = _Query(
+    "triggers",
+    "Triggers",
+    "trigger_effectiveness",
+    "trigger_id",
+    (
+        Column("trigger_id", "trigger", "text"),
+        Column("fired", "fired"),
+        Column("suppressed", "suppressed"),
+        Column("send_rate", "send rate", "rate"),
+        Column("sent", "sent"),
+        Column("engaged", "engaged"),
+        Column("engagement_rate", "engagement", "rate"),
+        Column("converted", "converted"),
+        Column("conversion_rate", "conversion", "rate"),
+        Column("conversion_value", "value", "money"),
+    ),
+)
+TEMPLATES = _Query(
+    "templates",
+    "Templates and channels",
+    "template_effectiveness",
+    "trigger_id, template_id, template_version, channel",
+    (
+        Column("trigger_id", "trigger", "text"),
+        Column("template_id", "template", "text"),
+        Column("template_version", "version"),
+        Column("channel", "channel", "text"),
+        Column("sent", "sent"),
+        Column("delivery_rate", "delivered", "rate"),
+        Column("engagement_rate", "engagement", "rate"),
+        Column("conversion_rate", "conversion", "rate"),
+        Column("opt_out_rate", "opt-out", "rate"),
+    ),
+)
+INTERVENTIONS = _Query(
+    "interventions",
+    "Interventions",
+    "intervention_effectiveness",
+    "intervention_type",
+    (
+        Column("intervention_type", "type", "text"),
+        Column("interventions", "interventions"),
+        Column("users", "users"),
+        Column("response_rate", "response", "rate"),
+        Column("acceptance_rate", "acceptance", "rate"),
+        Column("opted_out", "opted out"),
+        Column("pending", "in follow-up"),
+        Column("followed_up_users", "followed up"),
+        Column("prevented_defaults", "prevented"),
+        Column("prevented_default_rate", "prevented rate", "prevented"),
+    ),
+)
+REPORTS: dict[str, tuple[_Query, ...]] = {
+    "effectiveness": (TRIGGERS, TEMPLATES),
+    "interventions": (INTERVENTIONS,),
+}
+
+
+def build(settings: Settings, name: str, days: int = 30) -> Report:
+    """Read report ``name`` for the last ``days`` days from the database.
+
+    Args:
+        settings: Where the database is.
+        name: ``effectiveness`` or ``interventions``.
+        days: One of ``WINDOWS``.
+
+    Raises:
+        ReportError: The database cannot be reached or has no reporting views.
+        ValueError: An unknown report or window.
+    """
+    if name not in REPORTS or days not in WINDOWS:
+        msg = f"no report {name!r} over {days} days (reports {sorted(REPORTS)}, days {WINDOWS})"
+        raise ValueError(msg)
+    engine = create_engine(settings.database_url.get_secret_value(), hide_parameters=True)
+    try:
+        with engine.begin() as connection:  # one transaction: one now() for every view
+            generated_at = connection.execute(text("SELECT now()")).scalar_one()
+            sections = tuple(
+                Section(q.key, q.title, q.columns, _rows(connection, q, days))
+                for q in REPORTS[name]
+            )
+    except ProgrammingError as exc:
+        if getattr(exc.orig, "sqlstate", None) != UNDEFINED_TABLE:
+            raise
+        msg = "the database has no reporting views; run `nudge db upgrade`"
+        raise ReportError(msg) from exc
+    except OperationalError as exc:
+        msg = f"cannot reach the database ({type(exc.orig).__name__})"
+        raise ReportError(msg) from exc
+    finally:
+        engine.dispose()
+    return Report(name, days, generated_at, sections)
+
+
+def _rows(connection: Connection, query: _Query, days: int) -> list[dict[str, Any]]:
+    # View and column names are this module's constants, never input.
+    sql = f"SELECT * FROM {query.view} WHERE window_days = :days ORDER BY {query.order}"  # noqa: S608
+    found = connection.execute(text(sql), {"days": days}).mappings()
+    return [{k: v for k, v in row.items() if k != "window_days"} for row in found]
+
+
+def render_json(report: Report) -> str:
+    """Return the report as JSON: every view column; rates as fractions, money as text.
+
+    A rate without a denominator is ``null``; so is ``prevented_default_rate`` while
+    pending.
+    """
+    document: dict[str, Any] = {
+        "report": report.name,
+        "window_days": report.window_days,
+        "generated_at": report.generated_at.isoformat(),
+    }
+    for section in report.sections:
+        document[section.key] = section.rows
+    return json.dumps(document, indent=2, default=_json_value)
+
+
+def _json_value(value: object) -> str:
+    if isinstance(value, Decimal):
+        return str(value)
+    msg = f"not JSON serialisable: {type(value).__name__}"
+    raise TypeError(msg)
+
+
+def render_text(report: Report) -> str:
+    """Return the report as titled tables with aligned columns."""
+    stamp = report.generated_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    parts = []
+    for section in report.sections:
+        heading = f"{section.title}, last {report.window_days} days (as of {stamp})"
+        parts.append(f"{heading}\n\n{render_table(section.columns, section.rows)}")
+    return "\n\n".join(parts)
+
+
+def render_table(columns: Sequence[Column], rows: Sequence[dict[str, Any]]) -> str:
+    """Return ``rows`` as a table: text left-aligned, numbers right-aligned, two spaces apart."""
+    if not rows:
+        return "(nothing in this window)"
+    cells = [[format_cell(column, row.get(column.key)) for column in columns] for row in rows]
+    widths = [
+        max(len(column.header), *(len(line[i]) for line in cells))
+        for i, column in enumerate(columns)
+    ]
+    lines = [[column.header for column in columns], *cells]
+    return "\n".join(
+        "  ".join(
+            cell.ljust(width) if column.kind == "text" else cell.rjust(width)
+            for cell, width, column in zip(line, widths, columns, strict=True)
+        ).rstrip()
+        for line in lines
+    )
+
+
+def format_cell(column: Column, value: Any) -> str:
+    """Return one value as the table shows it (see ``Column.kind``)."""
+    if value is None:
+        return {"prevented": "pending", "text": ""}.get(column.kind, "-")
+    if column.kind in ("rate", "prevented"):
+        return f"{float(value) * 100:.1f}%"
+    if column.kind == "money":
+        return f"{Decimal(value):.2f}"
+    return str(value)

@@ -1,0 +1,125 @@
+"""How reports print: cells, aligned tables and JSON, without a database."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+import pytest
+
+from schemas.settings import Settings
+from sinks.report import (
+    INTERVENTIONS,
+    REPORTS,
+    TEMPLATES,
+    TRIGGERS,
+    WINDOWS,
+    Column,
+    Report,
+    Section,
+    build,
+    format_cell,
+    render_json,
+    render_table,
+    render_text,
+)
+from streams.cli import build_parser
+
+AT = datetime(2025, 6, 1, 14, 5, 9, tzinfo=timezone(timedelta(hours=2)))
+
+
+@pytest.mark.parametrize(
+    ("kind", "value", "shown"),
+    [
+        ("rate", 0.75, "75.0%"),
+        ("rate", 2 / 3, "66.7%"),
+        ("rate", 0.19994, "20.0%"),
+        ("rate", 0.19949, "19.9%"),
+        ("rate", 0.0, "0.0%"),
+        ("rate", 1.0, "100.0%"),
+        ("rate", None, "-"),
+        ("prevented", None, "pending"),
+        ("prevented", 0.25, "25.0%"),
+        ("money", Decimal("10.5000"), "10.50"),
+        ("money", Decimal("0"), "0.00"),
+        ("money", None, "-"),
+        ("count", 12, "12"),
+        ("count", None, "-"),
+        ("text", "spending_spike", "spending_spike"),
+        ("text", None, ""),
+    ],
+)
+def test_each_kind_of_cell_prints_as_people_read_it(kind, value, shown):
+    assert format_cell(Column("x", "x", kind), value) == shown
+
+
+COLUMNS = (Column("name", "name", "text"), Column("n", "count"), Column("r", "rate", "rate"))
+
+
+def test_a_table_aligns_text_left_and_numbers_right():
+    table = render_table(
+        COLUMNS,
+        [
+            {"name": "a_long_trigger_name", "n": 5, "r": 0.5},
+            {"name": "b", "n": 12345, "r": None},
+        ],
+    )
+    assert table.splitlines() == [
+        "name                 count   rate",
+        "a_long_trigger_name      5  50.0%",
+        "b                    12345      -",
+    ]
+
+
+def test_an_empty_window_says_so():
+    assert render_table(COLUMNS, []) == "(nothing in this window)"
+
+
+def report() -> Report:
+    rows = [{"name": "spike", "n": 3, "r": 2 / 3, "value": Decimal("1.2500"), "extra": None}]
+    return Report("effectiveness", 30, AT, (Section("triggers", "Triggers", COLUMNS, rows),))
+
+
+def test_text_names_the_window_and_the_time_in_utc():
+    lines = render_text(report()).splitlines()
+    assert lines[0] == "Triggers, last 30 days (as of 2025-06-01 12:05 UTC)"
+    assert lines[1] == "" and lines[2].split() == ["name", "count", "rate"]
+    assert lines[3].split() == ["spike", "3", "66.7%"]
+
+
+def test_json_keeps_every_column_with_exact_rates_and_money_as_text():
+    document = json.loads(render_json(report()))
+    assert document == {
+        "report": "effectiveness",
+        "window_days": 30,
+        "generated_at": "2025-06-01T14:05:09+02:00",
+        "triggers": [{"name": "spike", "n": 3, "r": 2 / 3, "value": "1.2500", "extra": None}],
+    }
+
+
+def test_sections_of_each_report():
+    assert REPORTS == {"effectiveness": (TRIGGERS, TEMPLATES), "interventions": (INTERVENTIONS,)}
+    for query in (TRIGGERS, TEMPLATES, INTERVENTIONS):
+        keys = [column.key for column in query.columns]
+        assert query.columns[0].kind == "text" and len(set(keys)) == len(keys)
+    assert INTERVENTIONS.columns[-1].kind == "prevented"
+
+
+@pytest.mark.parametrize("name", ["effectiveness", "interventions"])
+def test_the_command_line_offers_exactly_the_views_windows(name):
+    parser = build_parser()
+    args = parser.parse_args(["report", name])
+    assert (args.command, args.action, args.days, args.json) == ("report", name, 30, False)
+    for days in WINDOWS:
+        assert parser.parse_args(["report", name, "--days", str(days), "--json"]).days == days
+    with pytest.raises(SystemExit):
+        parser.parse_args(["report", name, "--days", "14"])
+
+
+def test_an_unknown_report_or_window_is_refused_before_any_database_work():
+    settings = Settings(database_url="postgresql+psycopg://nobody@127.0.0.1:1/none")
+    with pytest.raises(ValueError, match="no report 'weekly'"):
+        build(settings, "weekly", 7)
+    with pytest.raises(ValueError, match="over 14 days"):
+        build(settings, "effectiveness", 14)
