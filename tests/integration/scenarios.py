@@ -68,3 +68,20 @@ def ordered(*histories: list[Event]) -> list[Event]:
 def as_messages(events: list[Event]) -> list[tuple[bytes | None, bytes]]:
     """Kafka (key, value) pairs for events."""
     return [(e.user_id.encode(), e.model_dump_json().encode()) for e in events]
+
+
+def card_balance(user: str, at: datetime, used_percent: int = 85) -> Event:
+    """A credit card snapshot with ``used_percent`` of a $1000 limit owed (over 70 % fires)."""
+    payload = {
+        "type": "balance_snapshot",
+        "account_kind": "credit_card",
+        "balance": f"{used_percent * 10}.00",
+        "credit_limit": "1000.00",
+    }
+    return event(user, at, payload, event_id=f"{user}-card-{int(at.timestamp())}")
+
+
+def quote_abandoned(user: str, at: datetime) -> Event:
+    """The user left a car-insurance quote form unfinished."""
+    payload = {"type": "form_abandon", "form_id": "auto-quote", "product": "car insurance"}
+    return event(user, at, payload, event_id=f"{user}-quote-{int(at.timestamp())}")
