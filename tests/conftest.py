@@ -6,6 +6,7 @@ never see each other's messages or rows.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -40,9 +41,40 @@ def kafka_bootstrap() -> Iterator[str]:
     """Bootstrap address of the local broker; one the suite started is stopped after it."""
     was_running = subprocess.run([KAFKA, "status"], capture_output=True).returncode == 0
     subprocess.run([KAFKA, "up"], check=True, capture_output=True)
-    yield _read_env_file(ROOT / ".run/kafka.env")["NUDGE_KAFKA_BOOTSTRAP"]
+    bootstrap = _read_env_file(ROOT / ".run/kafka.env")["NUDGE_KAFKA_BOOTSTRAP"]
+    asyncio.run(_coordinator_ready(bootstrap))
+    yield bootstrap
     if not was_running:
         subprocess.run([KAFKA, "down"], check=True, capture_output=True)
+
+
+async def _coordinator_ready(bootstrap: str, timeout: float = 60.0) -> None:
+    """Wait until a fresh broker's group coordinator answers.
+
+    ``kafka.sh up`` returns when the broker listens, but for some seconds after that the
+    coordinator answers NOT_COORDINATOR (``__consumer_offsets`` is being created), and a
+    worker joining then may be assigned nothing until its next metadata refresh.
+    """
+    from aiokafka.admin import AIOKafkaAdminClient
+    from aiokafka.errors import KafkaError
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            try:
+                (groups,) = await admin.describe_consumer_groups(["nudge-test-warm-up"])
+                if all(g["error_code"] == 0 for g in groups.to_object()["groups"]):
+                    return
+            except KafkaError:
+                pass
+            if asyncio.get_running_loop().time() > deadline:
+                msg = f"the broker's group coordinator did not answer in {timeout} s"
+                raise RuntimeError(msg)
+            await asyncio.sleep(0.5)
+    finally:
+        await admin.close()
 
 
 @pytest.fixture(scope="session")
