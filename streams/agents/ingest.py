@@ -63,6 +63,9 @@ class IngestStage:
     clock: Callable[[], datetime]
     keep_objects: bool
     """Memory store: keep live records, not bytes, between batches (no decode per batch)."""
+    newest_event: datetime | None = None
+    """``occurred_at`` of the newest valid event this worker has handled since it started:
+    the timer waits with time-based triggers while it is far behind the clock."""
 
     def handle(self, batch: Sequence[Any]) -> None:
         """Process one batch of Faust events (raw key and value bytes)."""
@@ -79,6 +82,8 @@ class IngestStage:
             if isinstance(decoded, Rejection):
                 self._reject(decoded, message, now)
                 continue
+            if self.newest_event is None or decoded.occurred_at > self.newest_event:
+                self.newest_event = decoded.occurred_at
             key = decoded.user_id.encode()
             held = dirty.get(key)
             state = held[1] if held else self._load(key)

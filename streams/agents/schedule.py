@@ -10,6 +10,15 @@ The pass runs on the event loop between agent batches, a slice of users at a tim
 stops at once if a rebalance begins: partitions may be changing hands. Nothing it emits
 depends on when it runs, only on the user's record and the clock: ids derive from the
 held command or the episode, so a pass repeated after a crash repeats its ids.
+
+Time-based definitions judge what did *not* happen, so they wait while the records cannot
+know yet: while the newest event this worker has handled is older than
+``NUDGE_MAX_EVENT_AGE_SECONDS`` (it is replaying history, or reading a backlog of days
+after a restart, and the sessions or completions still in that backlog would be judged
+missing), and while it owns no user at all (a worker starting on empty partitions). Such a
+pass releases held sends but does not count as a run, so the definitions stay due and the
+first pass that can judge them does. Otherwise a daily schedule that ran on an empty table
+at start-up would not look again for a day.
 """
 
 from __future__ import annotations
@@ -48,6 +57,9 @@ class PassSummary:
     decisions: int = 0
     commands: int = 0
     complete: bool = True
+    replaying: bool = False
+    """Time-based definitions waited: the worker is reading events older than the age
+    at which they still fire anything."""
 
 
 @dataclass(slots=True)
@@ -84,7 +96,8 @@ class Scheduler:
         stage = self.stage
         now = stage.clock()
         current = stage.definitions.current(stage.feed.items())
-        due = self.due(current, now)
+        replaying = self.replaying(now)
+        due = [] if replaying else self.due(current, now)
         started = time.perf_counter()
         users = decisions = commands = 0
         for index, key in enumerate(list(stage.table.data.keys())):
@@ -92,7 +105,9 @@ class Scheduler:
                 await asyncio.sleep(0)  # let agent batches and heartbeats through
             if self.interrupted():
                 log.info("timer pass stopped by a rebalance", extra={"users": users})
-                return PassSummary(users, (), decisions, commands, complete=False)
+                return PassSummary(
+                    users, (), decisions, commands, complete=False, replaying=replaying
+                )
             state = stage.load(key)
             if state is None or state.partition not in partitions:
                 continue  # a standby copy, or a record from before partitions were kept
@@ -103,13 +118,21 @@ class Scheduler:
                 stage.publish(key, result, now, event_latency=False)
                 decisions += len(result.decisions)
                 commands += len(result.commands)
-        # Only a finished pass counts as a run: an interrupted one is repeated in full.
-        for definition in due:
+        # Only a finished pass that looked at someone counts as a run: an interrupted one
+        # is repeated in full, and one over an empty table judged nobody.
+        judged = due if users else []
+        for definition in judged:
             self._last_run[definition.id] = now.timestamp()
             metrics.SCHEDULED_EVALUATIONS.labels(definition.id).inc(users)
         metrics.SCHEDULER_TICKS.observe(time.perf_counter() - started)
-        evaluated = tuple(d.id for d in due)
-        return PassSummary(users, evaluated, decisions, commands)
+        evaluated = tuple(d.id for d in judged)
+        return PassSummary(users, evaluated, decisions, commands, replaying=replaying)
+
+    def replaying(self, now: datetime) -> bool:
+        """Return whether the newest event handled is too old to judge absences at ``now``."""
+        newest = self.stage.newest_event
+        age = None if newest is None else (now - newest).total_seconds()
+        return age is not None and age > self.stage.max_event_age_seconds
 
     def _evaluate(
         self, user_id: str, state: UserState, due: Sequence[TriggerDefinition], now: datetime
@@ -148,10 +171,14 @@ def register_schedule(app: faust.App, stage: IngestStage, settings: Settings) ->
             return
         try:
             summary = await scheduler.run_pass(partitions)
+            if summary.decisions or summary.commands:
+                # On their way before the pass is reported: whoever reads the log line
+                # (the demo, an operator) finds its decisions on the topics.
+                await app.producer.flush()
         except Exception:  # a bug must not stop the worker's timer for good
             log.exception("timer pass failed")
             return
-        if summary.decisions or summary.commands:
+        if summary.evaluated or summary.decisions or summary.commands:
             log.info(
                 "timer pass",
                 extra={"users": summary.users, "evaluated": list(summary.evaluated),

@@ -18,6 +18,7 @@ import orjson
 from schemas.events import Event
 from streams.agents.ingest import IngestStage
 from streams.agents.schedule import SLICE_USERS, Scheduler
+from streams.decisions import process_scheduled
 from streams.definition_source import DefinitionSource
 from streams.definitions import default_definitions
 from streams.rendering import default_catalogue
@@ -114,6 +115,7 @@ async def test_a_pass_covers_only_the_partitions_this_worker_owns() -> None:
 async def test_a_schedule_runs_again_only_when_it_comes_round() -> None:
     clock = Clock()
     ingest = stage(clock)
+    put(ingest, "ada", 0, [profile("ada", NOW - timedelta(days=1), first_name="Ada")])
     scheduler = Scheduler(ingest)
     first = await scheduler.run_pass({0})
     assert "application_incomplete" in first.evaluated  # hourly
@@ -163,6 +165,50 @@ async def test_held_sends_go_out_when_due_on_a_tick_without_schedules() -> None:
     assert len(ingest.commands.sent) == sent + 1
 
 
+async def test_a_pass_over_no_user_does_not_count_as_a_run() -> None:
+    """A worker starting on empty partitions judges its first users at once, not a day later."""
+    clock = Clock()
+    ingest = stage(clock)
+    scheduler = Scheduler(ingest)
+    empty = await scheduler.run_pass({0})
+    assert empty.complete and empty.users == 0 and empty.evaluated == ()
+    put(ingest, "ada", 0, lapsed("ada"))
+    clock.now = NOW + timedelta(seconds=5)
+    first = await scheduler.run_pass({0})
+    assert set(first.evaluated) == {
+        d.id for d in default_definitions() if d.evaluate_on.every is not None
+    }
+    assert [d["trigger_id"] for d in ingest.decisions.sent] == ["app_usage_decline"]
+
+
+async def test_time_based_definitions_wait_while_the_worker_replays_history() -> None:
+    """Events of days ago are still coming in: a lapse may only be the part not yet read."""
+    clock = Clock()
+    ingest = stage(clock)
+    put(ingest, "ada", 0, lapsed("ada"))
+    state = ingest.table.data[b"ada"]
+    command = {**held_command(), "send_at": (NOW - timedelta(minutes=1)).isoformat()}
+    state.pending = [command]
+    ingest.newest_event = NOW - timedelta(days=2, seconds=1)  # older than the 2-day age
+    scheduler = Scheduler(ingest)
+    replaying = await scheduler.run_pass({0})
+    assert replaying.replaying and replaying.evaluated == ()
+    assert ingest.decisions.sent == []
+    # Held sends are not judgements: they go out when due, replay or not.
+    assert [c["command_id"] for c in ingest.commands.sent] == ["held-1"]
+    ingest.newest_event = NOW - timedelta(days=2)  # exactly the age: read up to the present
+    caught_up = await scheduler.run_pass({0})
+    assert not caught_up.replaying and "app_usage_decline" in caught_up.evaluated
+    assert [d["trigger_id"] for d in ingest.decisions.sent] == ["app_usage_decline"]
+
+
+def held_command() -> dict[str, Any]:
+    """A real command as a record keeps it while held (``decide`` dumps it as JSON)."""
+    scheduled = [d for d in default_definitions() if d.evaluate_on.every is not None]
+    result = process_scheduled("ada", fold(lapsed("ada")), scheduled, default_catalogue(), now=NOW)
+    return {**result.commands[0].model_dump(mode="json"), "command_id": "held-1"}
+
+
 async def test_a_rebalance_stops_the_pass_and_it_is_repeated_in_full() -> None:
     ingest = stage(Clock())
     for i in range(SLICE_USERS + 10):
@@ -181,3 +227,30 @@ async def test_a_rebalance_stops_the_pass_and_it_is_repeated_in_full() -> None:
     again = await scheduler.run_pass({0})
     assert again.complete and again.users == SLICE_USERS + 10
     assert "birthday_approaching" in again.evaluated  # the interrupted pass did not count
+
+
+@dataclass
+class Message:
+    key: bytes | None
+    value: bytes
+    topic: str = "behavior.events"
+    partition: int = 0
+    offset: int = 0
+
+
+@dataclass
+class Delivered:
+    message: Message
+
+
+def delivered(item: Event) -> Delivered:
+    return Delivered(Message(item.user_id.encode(), item.model_dump_json().encode()))
+
+
+def test_the_ingest_stage_remembers_the_newest_event_it_handled() -> None:
+    ingest = stage(Clock())
+    ingest.dead_letters = {"behavior.events": Topic()}
+    assert ingest.newest_event is None
+    newer, older = lapsed("ada")[-1], lapsed("ada")[1]
+    ingest.handle([delivered(newer), delivered(older), Delivered(Message(b"ada", b"not json"))])
+    assert ingest.newest_event == newer.occurred_at == NOW - timedelta(days=20)
