@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -63,9 +63,10 @@ class IngestStage:
     clock: Callable[[], datetime]
     keep_objects: bool
     """Memory store: keep live records, not bytes, between batches (no decode per batch)."""
-    newest_event: datetime | None = None
-    """``occurred_at`` of the newest valid event this worker has handled since it started:
-    the timer waits with time-based triggers while it is far behind the clock."""
+    newest_event: dict[int, datetime] = field(default_factory=dict)
+    """Input partition -> ``occurred_at`` of the newest valid event this worker has
+    handled from it since it started: the timer waits with time-based triggers while one
+    of its partitions is far behind the clock."""
 
     def handle(self, batch: Sequence[Any]) -> None:
         """Process one batch of Faust events (raw key and value bytes)."""
@@ -82,8 +83,9 @@ class IngestStage:
             if isinstance(decoded, Rejection):
                 self._reject(decoded, message, now)
                 continue
-            if self.newest_event is None or decoded.occurred_at > self.newest_event:
-                self.newest_event = decoded.occurred_at
+            newest = self.newest_event.get(message.partition)
+            if newest is None or decoded.occurred_at > newest:
+                self.newest_event[message.partition] = decoded.occurred_at
             key = decoded.user_id.encode()
             held = dirty.get(key)
             state = held[1] if held else self._load(key)

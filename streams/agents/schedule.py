@@ -12,13 +12,13 @@ depends on when it runs, only on the user's record and the clock: ids derive fro
 held command or the episode, so a pass repeated after a crash repeats its ids.
 
 Time-based definitions judge what did *not* happen, so they wait while the records cannot
-know yet: while the newest event this worker has handled is older than
-``NUDGE_MAX_EVENT_AGE_SECONDS`` (it is replaying history, or reading a backlog of days
-after a restart, and the sessions or completions still in that backlog would be judged
-missing), and while it owns no user at all (a worker starting on empty partitions). Such a
-pass releases held sends but does not count as a run, so the definitions stay due and the
-first pass that can judge them does. Otherwise a daily schedule that ran on an empty table
-at start-up would not look again for a day.
+know yet: while the newest event this worker has handled from one of its partitions is
+older than ``NUDGE_MAX_EVENT_AGE_SECONDS`` (it is replaying history, or reading a backlog
+of days after a restart, and the sessions or completions still in that backlog would be
+judged missing), and while it owns no user at all (a worker starting on empty partitions).
+Such a pass releases held sends but does not count as a run, so the definitions stay due
+and the first pass that can judge them does. Otherwise a daily schedule that ran on an
+empty table at start-up would not look again for a day.
 """
 
 from __future__ import annotations
@@ -96,7 +96,10 @@ class Scheduler:
         stage = self.stage
         now = stage.clock()
         current = stage.definitions.current(stage.feed.items())
-        replaying = self.replaying(now)
+        for partition in set(stage.newest_event) - partitions:
+            # No longer ours: should it come back, what arrives then says how far behind.
+            del stage.newest_event[partition]
+        replaying = self.replaying(now, partitions)
         due = [] if replaying else self.due(current, now)
         started = time.perf_counter()
         users = decisions = commands = 0
@@ -128,11 +131,15 @@ class Scheduler:
         evaluated = tuple(d.id for d in judged)
         return PassSummary(users, evaluated, decisions, commands, replaying=replaying)
 
-    def replaying(self, now: datetime) -> bool:
-        """Return whether the newest event handled is too old to judge absences at ``now``."""
+    def replaying(self, now: datetime, partitions: set[int]) -> bool:
+        """Return whether one of ``partitions`` is too far behind to judge absences at ``now``.
+
+        Partitions are read side by side, not in step: one may still be days behind in
+        event time while another has reached the present, so each is asked.
+        """
+        limit = self.stage.max_event_age_seconds
         newest = self.stage.newest_event
-        age = None if newest is None else (now - newest).total_seconds()
-        return age is not None and age > self.stage.max_event_age_seconds
+        return any((now - newest[p]).total_seconds() > limit for p in partitions if p in newest)
 
     def _evaluate(
         self, user_id: str, state: UserState, due: Sequence[TriggerDefinition], now: datetime

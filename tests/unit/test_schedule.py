@@ -189,14 +189,15 @@ async def test_time_based_definitions_wait_while_the_worker_replays_history() ->
     state = ingest.table.data[b"ada"]
     command = {**held_command(), "send_at": (NOW - timedelta(minutes=1)).isoformat()}
     state.pending = [command]
-    ingest.newest_event = NOW - timedelta(days=2, seconds=1)  # older than the 2-day age
+    ingest.newest_event = {0: NOW - timedelta(days=2, seconds=1), 1: NOW}  # 0 behind
     scheduler = Scheduler(ingest)
     replaying = await scheduler.run_pass({0})
     assert replaying.replaying and replaying.evaluated == ()
     assert ingest.decisions.sent == []
     # Held sends are not judgements: they go out when due, replay or not.
     assert [c["command_id"] for c in ingest.commands.sent] == ["held-1"]
-    ingest.newest_event = NOW - timedelta(days=2)  # exactly the age: read up to the present
+    assert set(ingest.newest_event) == {0}  # 1 is not this worker's: forgotten
+    ingest.newest_event[0] = NOW - timedelta(days=2)  # exactly the age: reading the present
     caught_up = await scheduler.run_pass({0})
     assert not caught_up.replaying and "app_usage_decline" in caught_up.evaluated
     assert [d["trigger_id"] for d in ingest.decisions.sent] == ["app_usage_decline"]
@@ -250,7 +251,11 @@ def delivered(item: Event) -> Delivered:
 def test_the_ingest_stage_remembers_the_newest_event_it_handled() -> None:
     ingest = stage(Clock())
     ingest.dead_letters = {"behavior.events": Topic()}
-    assert ingest.newest_event is None
+    assert ingest.newest_event == {}
     newer, older = lapsed("ada")[-1], lapsed("ada")[1]
-    ingest.handle([delivered(newer), delivered(older), Delivered(Message(b"ada", b"not json"))])
-    assert ingest.newest_event == newer.occurred_at == NOW - timedelta(days=20)
+    other = profile("bob", NOW - timedelta(days=60), first_name="Bob")
+    elsewhere = Delivered(Message(b"bob", other.model_dump_json().encode(), partition=3))
+    ingest.handle(
+        [delivered(newer), delivered(older), elsewhere, Delivered(Message(b"ada", b"not json"))]
+    )
+    assert ingest.newest_event == {0: NOW - timedelta(days=20), 3: NOW - timedelta(days=60)}
