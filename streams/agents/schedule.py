@@ -12,13 +12,14 @@ depends on when it runs, only on the user's record and the clock: ids derive fro
 held command or the episode, so a pass repeated after a crash repeats its ids.
 
 Time-based definitions judge what did *not* happen, so they wait while the records cannot
-know yet: while the newest event this worker has handled from one of its partitions is
-older than ``NUDGE_MAX_EVENT_AGE_SECONDS`` (it is replaying history, or reading a backlog
-of days after a restart, and the sessions or completions still in that backlog would be
-judged missing), and while it owns no user at all (a worker starting on empty partitions).
-Such a pass releases held sends but does not count as a run, so the definitions stay due
-and the first pass that can judge them does. Otherwise a daily schedule that ran on an
-empty table at start-up would not look again for a day.
+know yet: while one of the worker's partitions is replaying (it is still delivering events
+and the newest it delivered is older than ``NUDGE_MAX_EVENT_AGE_SECONDS``: a backfill, a
+backlog of days after a restart, the demo's months of history; the sessions or
+completions still to come would be judged missing), and while the worker owns no user at
+all (it started on empty partitions). Such a pass releases held sends but does not count
+as a run, so the definitions stay due and the first pass that can judge them does.
+Otherwise a daily schedule that ran on an empty table at start-up would not look again
+for a day.
 """
 
 from __future__ import annotations
@@ -46,6 +47,10 @@ log = logging.getLogger(__name__)
 #: Users looked at between two yields to the event loop: bounds how long a pass delays
 #: the next agent batch (a few milliseconds each).
 SLICE_USERS = 500
+#: A partition that delivered an old event this recently (worker clock) may still be
+#: replaying. A replay is read back to back; a pause this long means it has ended (or
+#: only a few late events came), and a quiet partition must not hold the timer forever.
+REPLAY_PAUSE_SECONDS = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,9 +101,9 @@ class Scheduler:
         stage = self.stage
         now = stage.clock()
         current = stage.definitions.current(stage.feed.items())
-        for partition in set(stage.newest_event) - partitions:
+        for partition in set(stage.reads) - partitions:
             # No longer ours: should it come back, what arrives then says how far behind.
-            del stage.newest_event[partition]
+            del stage.reads[partition]
         replaying = self.replaying(now, partitions)
         due = [] if replaying else self.due(current, now)
         started = time.perf_counter()
@@ -132,14 +137,17 @@ class Scheduler:
         return PassSummary(users, evaluated, decisions, commands, replaying=replaying)
 
     def replaying(self, now: datetime, partitions: set[int]) -> bool:
-        """Return whether one of ``partitions`` is too far behind to judge absences at ``now``.
+        """Return whether one of ``partitions`` still replays events too old to fire.
 
         Partitions are read side by side, not in step: one may still be days behind in
         event time while another has reached the present, so each is asked.
         """
-        limit = self.stage.max_event_age_seconds
-        newest = self.stage.newest_event
-        return any((now - newest[p]).total_seconds() > limit for p in partitions if p in newest)
+        reads = [self.stage.reads[p] for p in partitions if p in self.stage.reads]
+        return any(
+            (now - read.newest).total_seconds() > self.stage.max_event_age_seconds
+            and (now - read.read_at).total_seconds() < REPLAY_PAUSE_SECONDS
+            for read in reads
+        )
 
     def _evaluate(
         self, user_id: str, state: UserState, due: Sequence[TriggerDefinition], now: datetime

@@ -16,8 +16,8 @@ from typing import Any
 import orjson
 
 from schemas.events import Event
-from streams.agents.ingest import IngestStage
-from streams.agents.schedule import SLICE_USERS, Scheduler
+from streams.agents.ingest import IngestStage, PartitionRead
+from streams.agents.schedule import REPLAY_PAUSE_SECONDS, SLICE_USERS, Scheduler
 from streams.decisions import process_scheduled
 from streams.definition_source import DefinitionSource
 from streams.definitions import default_definitions
@@ -181,26 +181,44 @@ async def test_a_pass_over_no_user_does_not_count_as_a_run() -> None:
     assert [d["trigger_id"] for d in ingest.decisions.sent] == ["app_usage_decline"]
 
 
-async def test_time_based_definitions_wait_while_the_worker_replays_history() -> None:
+async def test_time_based_definitions_wait_while_a_partition_replays_history() -> None:
     """Events of days ago are still coming in: a lapse may only be the part not yet read."""
     clock = Clock()
     ingest = stage(clock)
     put(ingest, "ada", 0, lapsed("ada"))
     state = ingest.table.data[b"ada"]
-    command = {**held_command(), "send_at": (NOW - timedelta(minutes=1)).isoformat()}
-    state.pending = [command]
-    ingest.newest_event = {0: NOW - timedelta(days=2, seconds=1), 1: NOW}  # 0 behind
+    state.pending = [{**held_command(), "send_at": (NOW - timedelta(minutes=1)).isoformat()}]
+    # Partition 0 delivered an event of two days and a second ago, a second ago.
+    ingest.reads = {
+        0: PartitionRead(NOW - timedelta(days=2, seconds=1), NOW - timedelta(seconds=1)),
+        1: PartitionRead(NOW, NOW),
+    }
     scheduler = Scheduler(ingest)
     replaying = await scheduler.run_pass({0})
     assert replaying.replaying and replaying.evaluated == ()
     assert ingest.decisions.sent == []
     # Held sends are not judgements: they go out when due, replay or not.
     assert [c["command_id"] for c in ingest.commands.sent] == ["held-1"]
-    assert set(ingest.newest_event) == {0}  # 1 is not this worker's: forgotten
-    ingest.newest_event[0] = NOW - timedelta(days=2)  # exactly the age: reading the present
+    assert set(ingest.reads) == {0}  # 1 is not this worker's: forgotten
+    # An event of exactly two days: the partition reads the present.
+    ingest.reads[0] = PartitionRead(NOW - timedelta(days=2), NOW)
     caught_up = await scheduler.run_pass({0})
     assert not caught_up.replaying and "app_usage_decline" in caught_up.evaluated
     assert [d["trigger_id"] for d in ingest.decisions.sent] == ["app_usage_decline"]
+
+
+async def test_a_partition_quiet_after_old_events_no_longer_holds_the_timer() -> None:
+    """A few late events, or a replay that has ended: absences may be judged again."""
+    clock = Clock()
+    ingest = stage(clock)
+    put(ingest, "ada", 0, lapsed("ada"))
+    old = NOW - timedelta(days=20)
+    ingest.reads = {0: PartitionRead(old, NOW - timedelta(seconds=REPLAY_PAUSE_SECONDS - 1))}
+    scheduler = Scheduler(ingest)
+    assert (await scheduler.run_pass({0})).replaying
+    ingest.reads = {0: PartitionRead(old, NOW - timedelta(seconds=REPLAY_PAUSE_SECONDS))}
+    quiet = await scheduler.run_pass({0})
+    assert not quiet.replaying and "app_usage_decline" in quiet.evaluated
 
 
 def held_command() -> dict[str, Any]:
@@ -248,14 +266,20 @@ def delivered(item: Event) -> Delivered:
     return Delivered(Message(item.user_id.encode(), item.model_dump_json().encode()))
 
 
-def test_the_ingest_stage_remembers_the_newest_event_it_handled() -> None:
-    ingest = stage(Clock())
+def test_the_ingest_stage_remembers_what_it_read_from_each_partition() -> None:
+    clock = Clock()
+    ingest = stage(clock)
     ingest.dead_letters = {"behavior.events": Topic()}
-    assert ingest.newest_event == {}
+    assert ingest.reads == {}
     newer, older = lapsed("ada")[-1], lapsed("ada")[1]
     other = profile("bob", NOW - timedelta(days=60), first_name="Bob")
     elsewhere = Delivered(Message(b"bob", other.model_dump_json().encode(), partition=3))
-    ingest.handle(
-        [delivered(newer), delivered(older), elsewhere, Delivered(Message(b"ada", b"not json"))]
-    )
-    assert ingest.newest_event == {0: NOW - timedelta(days=20), 3: NOW - timedelta(days=60)}
+    broken = Delivered(Message(b"ada", b"not json", partition=5))
+    ingest.handle([delivered(newer), delivered(older), elsewhere, broken])
+    assert ingest.reads == {
+        0: PartitionRead(NOW - timedelta(days=20), NOW),
+        3: PartitionRead(NOW - timedelta(days=60), NOW),
+    }
+    clock.now = NOW + timedelta(minutes=1)
+    ingest.handle([delivered(lapsed("ada")[2])])  # older than the newest: still read now
+    assert ingest.reads[0] == PartitionRead(NOW - timedelta(days=20), clock.now)
