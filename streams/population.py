@@ -35,7 +35,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from streams.stories import STORIES, Story, birth_date
+from streams.stories import STORIES, Story
+from streams.story_events import birth_date
 from streams.synthetic import (
     DAY,
     ZONES,

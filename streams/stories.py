@@ -8,6 +8,7 @@ whatever the hour, the month or the seed, and nothing else:
 
 - the decisive event of an event-driven story falls within ``FRESH_HOURS`` of the end of
   the history, so the worker evaluates it (events older than two days only build state);
+  ``streams.story_events`` builds each story's events;
 - what a time-based story relies on is already true two days before the end and stays
   true for a day after it (the timer may judge it at any moment in that span: see
   ``streams.agents.schedule``);
@@ -22,40 +23,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
-from streams.synthetic import EventWriter, Stamped, Tier, Timeline, cents
-
-#: Hours before the end of the history the decisive event of an event-driven story
-#: happens. The worker evaluates events up to two days old by its own clock, which is
-#: later than the history's end by the time it reads them (a minute in the demo, more on a
-#: busy machine): 30 hours leaves 18 to spare, 2 keep it clearly in the past.
-FRESH_HOURS = (2.0, 30.0)
-
-BIG_TICKETS = (
-    ("SkyWays Airlines", "travel"), ("Volt Electronics", "electronics"),
-    ("Oakline Furniture", "home"), ("Summit Bikes", "shopping"),
-)  # fmt: skip
-GOALS = ("emergency-fund", "holiday", "new-laptop", "wedding", "house-deposit")
-CAREER_FIELDS = ("data analytics", "nursing", "software engineering", "accounting", "logistics")
-SKILLS = (
-    "SQL", "Python", "Power BI", "Excel modelling", "project management", "cloud basics",
-    "negotiation", "Tableau", "people management",
-)  # fmt: skip
-#: (form id, product, page): quote forms; "quote" is a word of each id.
-QUOTE_FORMS = (
-    ("auto-quote", "car insurance", "/insurance/car"),
-    ("home-quote", "home insurance", "/insurance/home"),
-    ("quote_travel", "travel insurance", "/insurance/travel"),
-)
-FORM_STEPS = ("about_you", "driver_details", "cover_options", "payment")
-LOANS = ("personal loan", "credit card", "car loan")
-#: Days of daily credit-card snapshots before the end of the history.
-CARD_SNAPSHOT_DAYS = 21
-#: Weeks of savings progress reports.
-SAVINGS_WEEKS = 10
+from streams import story_events as ev
+from streams.synthetic import EventWriter, Stamped, Tier, Timeline
 
 Sessions = Callable[[int, float], int]
 """(days before the last day of history, the user's own draw in [0, 1)) -> app sessions."""
@@ -91,281 +62,8 @@ class Story:
     suppressed: frozenset[str] = frozenset()
 
 
-def fresh(w: EventWriter, t: Timeline) -> datetime:
-    """Return a moment within ``FRESH_HOURS`` of the end of the history."""
-    return t.now - timedelta(hours=w.rng.uniform(*FRESH_HOURS))
-
-
-def birth_date(w: EventWriter, anniversary: date) -> date:
-    """Return a date of birth whose anniversary is ``anniversary`` (a leap year for 29/2)."""
-    year = w.rng.randint(1965, 2003)
-    if (anniversary.month, anniversary.day) == (2, 29):
-        year -= year % 4  # 1964-2000: every multiple of 4 in it is a leap year
-    return anniversary.replace(year=year)
-
-
 def _none(w: EventWriter, t: Timeline) -> list[Stamped]:
     return []
-
-
-# --- money ---------------------------------------------------------------------------
-
-
-def _big_purchase(w: EventWriter, t: Timeline) -> list[Stamped]:
-    """One debit of at least $600 and 8 usual days: large, and this week's spending jumps."""
-    usual = max(Decimal(600), w.persona.daily_spend * 8)
-    amount = cents(usual * Decimal(f"{w.rng.uniform(1.0, 1.6):.4f}"))
-    return [w.transaction(fresh(w, t), amount, merchant=w.rng.choice(BIG_TICKETS))]
-
-
-def _card_maxing(w: EventWriter, t: Timeline) -> list[Stamped]:
-    """Daily credit-card snapshots, 4 points of the limit more each day: 74 % yesterday."""
-    limit = Decimal(w.rng.choice((1500, 2500, 4000, 6000, 10000)))
-    events = []
-    for back in range(CARD_SNAPSHOT_DAYS):
-        at = t.now - timedelta(hours=24 * back + w.rng.uniform(2, 3))
-        used = 78 - 4 * back - (w.rng.uniform(0.1, 1) if back >= 2 else 0)  # 78, 74, < 70...
-        used = max(used, w.rng.uniform(25, 30))
-        balance = cents(limit * Decimal(f"{used:.4f}") / 100)
-        payload = {"type": "balance_snapshot", "balance": str(balance), "currency": "USD",
-                   "credit_limit": str(limit), "account_kind": "credit_card"}  # fmt: skip
-        events.append(w.backend(at, payload))
-    return events
-
-
-def _savings(w: EventWriter, t: Timeline, shares: list[tuple[datetime, Decimal]]) -> list[Stamped]:
-    """A goal created a few days before its first report, then ``(when, share saved)``."""
-    goal, target = w.rng.choice(GOALS), Decimal(w.rng.choice((2000, 3000, 5000, 8000)))
-    created = {"type": "goal_modification", "goal_id": goal, "action": "created",
-               "target": str(target)}  # fmt: skip
-    events = [w.app(shares[0][0] - timedelta(days=3), created)]
-    for at, share in shares:
-        payload = {"type": "savings_progress", "goal_id": goal, "saved": str(cents(target * share)),
-                   "target": str(target), "currency": "USD"}  # fmt: skip
-        events.append(w.backend(at, payload))
-    return events
-
-
-def _saver_milestone(w: EventWriter, t: Timeline) -> list[Stamped]:
-    """Weekly savings reports, 4 % of the target each: the fresh one passes 50 %."""
-    reports = []
-    for back in range(SAVINGS_WEEKS - 1, -1, -1):
-        at = (
-            fresh(w, t)
-            if back == 0
-            else t.now - timedelta(days=7 * back, hours=w.rng.uniform(0, 12))
-        )
-        reports.append((at, Decimal("0.52") - Decimal("0.04") * back))
-    return _savings(w, t, reports)
-
-
-def _saver_stalled(w: EventWriter, t: Timeline) -> list[Stamped]:
-    """Weekly savings reports that stopped six weeks ago, the goal at 30 %."""
-    reports = []
-    for back in range(6, -1, -1):
-        at = t.now - timedelta(days=42 + 7 * back, hours=w.rng.uniform(0, 12))
-        reports.append((at, Decimal("0.30") - Decimal("0.03") * back))
-    return _savings(w, t, reports)
-
-
-# --- health and life -----------------------------------------------------------------
-
-
-def _health(w: EventWriter, at: datetime, exercise: float, stress: float) -> Stamped:
-    sleep = round(w.rng.uniform(5, 8), 1)
-    payload = {"type": "health_signal", "exercise_minutes": round(exercise),
-               "stress_level": round(stress, 2), "sleep_hours": sleep}  # fmt: skip
-    return w.backend(at, payload)
-
-
-def _couch_spender(w: EventWriter, t: Timeline) -> list[Stamped]:
-    """Daily wellness reports of under 15 minutes' exercise, while spending is up.
-
-    Spending rises eight days before the end (``spend_rise``), so the fresh reports find
-    this whole week far above the usual one.
-    """
-    return [
-        _health(
-            w,
-            t.now - timedelta(hours=24 * back + w.rng.uniform(3, 9)),
-            w.rng.uniform(0, 15),
-            w.rng.uniform(0.2, 0.5),
-        )  # fmt: skip
-        for back in range(10)
-    ]
-
-
-def _stressed_applicant(w: EventWriter, t: Timeline) -> list[Stamped]:
-    """Calm weekly reports, a stressed one yesterday, then a mortgage application today.
-
-    The application is completed, so it is not chased as unfinished.
-    """
-    events = [
-        _health(
-            w,
-            t.now - timedelta(days=7 * back, hours=w.rng.uniform(0, 12)),
-            w.rng.uniform(25, 60),
-            w.rng.uniform(0.25, 0.5),
-        )  # fmt: skip
-        for back in range(1, 6)
-    ]
-    stressed = t.now - timedelta(hours=w.rng.uniform(20, 30))
-    events.append(_health(w, stressed, w.rng.uniform(25, 60), w.rng.uniform(0.75, 0.95)))
-    started = t.now - timedelta(hours=w.rng.uniform(3, 8))
-    session = w.new_id()
-    application = {"application_id": f"APP-{w.rng.randrange(10**6, 10**7)}", "product": "mortgage"}
-    form = {"form_id": "mortgage-application", "product": "mortgage"}
-    return [
-        *events,
-        w.page_view(started - timedelta(minutes=3), "/mortgages", session),
-        w.app(started - timedelta(minutes=2), {"type": "form_start", **form}, session),
-        w.app(started, {"type": "application_start", **application}, session),
-        w.app(
-            started + timedelta(minutes=w.rng.uniform(20, 50)),
-            {"type": "application_complete", **application},
-            session,
-        ),  # fmt: skip
-    ]
-
-
-def _newlywed(w: EventWriter, t: Timeline) -> list[Stamped]:
-    """A status given soon after joining, then a change to it (married, or separated)."""
-    before, after = w.rng.choice(
-        (("partnered", "married"), ("partnered", "married"), ("single", "married"),
-         ("married", "separated"))
-    )  # fmt: skip
-    known = t.start + timedelta(days=w.rng.uniform(3, 20))
-    return [
-        w.profile(known, relationship_status=before),
-        w.profile(fresh(w, t), relationship_status=after),
-    ]
-
-
-def _date_ahead(w: EventWriter, t: Timeline, low: int, high: int) -> date:
-    return t.now.date() + timedelta(days=w.rng.randint(low, high))
-
-
-def _birthday_soon(w: EventWriter, t: Timeline) -> list[Stamped]:
-    """A date of birth given weeks ago; the birthday is 2 to 5 days away."""
-    born = birth_date(w, _date_ahead(w, t, 2, 5))
-    return [w.profile(t.now - timedelta(days=w.rng.uniform(10, 60)), birthday=born.isoformat())]
-
-
-def _lease_ending(w: EventWriter, t: Timeline) -> list[Stamped]:
-    """A lease end given weeks ago; it is 38 to 52 days away: the renewal window."""
-    ends = _date_ahead(w, t, 38, 52)
-    return [w.profile(t.now - timedelta(days=w.rng.uniform(15, 80)), lease_end=ends.isoformat())]
-
-
-def _graduate(w: EventWriter, t: Timeline) -> list[Stamped]:
-    """A student-loan grace period, given weeks ago, ending in 8 to 24 days."""
-    ends = _date_ahead(w, t, 8, 24).isoformat()
-    return [w.profile(t.now - timedelta(days=w.rng.uniform(20, 90)), student_loan_grace_end=ends)]
-
-
-# --- career --------------------------------------------------------------------------
-
-
-def _career(
-    w: EventWriter, t: Timeline, *, matches: tuple[int, int], gap: tuple[float, float],
-    missing: tuple[int, int],
-) -> list[Stamped]:  # fmt: skip
-    """Monthly career signals that call for nothing, then a fresh one drawn from ranges."""
-    field = w.rng.choice(CAREER_FIELDS)
-    market = w.rng.randrange(45, 140) * 1000
-
-    def signal(at: datetime, jobs: tuple[int, int], short: tuple[float, float],
-               lacking: tuple[int, int]) -> Stamped:  # fmt: skip
-        salary = round(market * (1 - w.rng.uniform(*short)), -2)
-        skills = w.rng.sample(SKILLS, w.rng.randint(*lacking))
-        payload = {"type": "career_signal", "salary": str(salary), "market_rate": str(market),
-                   "currency": "USD", "field": field, "missing_skills": skills,
-                   "job_matches": w.rng.randint(*jobs)}  # fmt: skip
-        return w.backend(at, payload)
-
-    usual = [
-        signal(
-            t.now - timedelta(days=30 * back, hours=w.rng.uniform(0, 12)),
-            (0, 3),
-            (-0.05, 0.05),
-            (0, 2),
-        )  # fmt: skip
-        for back in (3, 2, 1)
-    ]
-    return [*usual, signal(fresh(w, t), matches, gap, missing)]
-
-
-FEW_JOBS, MANY_JOBS = (0, 4), (6, 30)
-AT_MARKET, BELOW_MARKET = (-0.05, 0.05), (0.12, 0.25)
-FEW_GAPS, MANY_GAPS = (0, 2), (3, 5)
-
-
-def _job_seeker(w: EventWriter, t: Timeline) -> list[Stamped]:
-    return _career(w, t, matches=MANY_JOBS, gap=AT_MARKET, missing=FEW_GAPS)
-
-
-def _skills_gap(w: EventWriter, t: Timeline) -> list[Stamped]:
-    return _career(w, t, matches=FEW_JOBS, gap=AT_MARKET, missing=MANY_GAPS)
-
-
-def _underpaid(w: EventWriter, t: Timeline) -> list[Stamped]:
-    return _career(w, t, matches=FEW_JOBS, gap=BELOW_MARKET, missing=FEW_GAPS)
-
-
-def _crossroads(w: EventWriter, t: Timeline) -> list[Stamped]:
-    return _career(w, t, matches=MANY_JOBS, gap=BELOW_MARKET, missing=MANY_GAPS)
-
-
-# --- engagement and lead journey -------------------------------------------------------
-
-
-def _quote_dropout(w: EventWriter, t: Timeline) -> list[Stamped]:
-    """A quote form started and left a few minutes later."""
-    form_id, product, page = w.rng.choice(QUOTE_FORMS)
-    at, session = fresh(w, t), w.new_id()
-    form = {"form_id": form_id, "product": product}
-    left = {"type": "form_abandon", **form, "last_step": w.rng.choice(FORM_STEPS)}
-    return [
-        w.page_view(at - timedelta(minutes=1), page, session),
-        w.app(at, {"type": "form_start", **form}, session),
-        w.app(at + timedelta(minutes=w.rng.uniform(3, 9)), left, session),
-    ]
-
-
-def _hot_lead(w: EventWriter, t: Timeline) -> list[Stamped]:
-    """A quote request after a long look around (6-9 pages), or a second within a week."""
-    _, product, page = w.rng.choice(QUOTE_FORMS)
-    quoted, session = fresh(w, t), w.new_id()
-    events = []
-    if w.rng.random() < 0.5:
-        views = w.rng.randint(6, 9)
-        pages = (page, f"{page}/cover", "/insurance/compare", "/insurance/faq")
-        for i in range(views, 0, -1):
-            events.append(
-                w.page_view(quoted - timedelta(minutes=5 * i), w.rng.choice(pages), session)
-            )
-    else:
-        earlier = t.now - timedelta(days=w.rng.uniform(3, 5))
-        events.append(w.app(earlier, {"type": "quote_request", "product": product}))
-        events.append(w.page_view(quoted - timedelta(minutes=2), page, session))
-    premium = cents(Decimal(f"{w.rng.uniform(300, 1800):.2f}"))
-    quote_id = f"Q-{w.rng.randrange(10**7, 10**8)}"
-    request = {"type": "quote_request", "product": product, "quote_id": quote_id,
-               "amount": str(premium)}  # fmt: skip
-    return [*events, w.app(quoted, request, session)]
-
-
-def _unfinished_application(w: EventWriter, t: Timeline) -> list[Stamped]:
-    """An application started 3 to 6 days ago and never completed."""
-    product = w.rng.choice(LOANS)
-    started, session = t.now - timedelta(days=w.rng.uniform(3, 6)), w.new_id()
-    form = {"form_id": f"{product.replace(' ', '-')}-application", "product": product}
-    application = {"application_id": f"APP-{w.rng.randrange(10**6, 10**7)}", "product": product}
-    return [
-        w.page_view(started - timedelta(minutes=2), "/apply", session),
-        w.app(started - timedelta(minutes=1), {"type": "form_start", **form}, session),
-        w.app(started, {"type": "application_start", **application}, session),
-    ]
 
 
 def _lapsed(days_ago: int, draw: float) -> int:
@@ -393,36 +91,28 @@ def _story(name: str, fires: str, events: Callable[..., list[Stamped]], **kw: An
 STORIES: dict[str, Story] = {
     s.name: s
     for s in (
-        _story("big_purchase", "large_transaction spending_spike", _big_purchase),
-        _story("birthday_soon", "birthday_approaching", _birthday_soon),
-        _story("card_maxing", "near_credit_limit", _card_maxing),
+        _story("big_purchase", "large_transaction spending_spike", ev.big_purchase),
+        _story("birthday_soon", "birthday_approaching", ev.birthday_soon),
+        _story("card_maxing", "near_credit_limit", ev.card_maxing),
         _story("lapsed", "app_usage_decline", _none, sessions=_lapsed),
-        _story("saver_milestone", "savings_milestone", _saver_milestone),
-        _story("unfinished_application", "application_incomplete", _unfinished_application),
-        _story("newlywed", "relationship_change", _newlywed),
-        _story("lease_ending", "lease_renewal_window", _lease_ending),
-        _story(
-            "crossroads",
-            "salary_below_market job_opportunities",
-            _crossroads,
-            suppressed=frozenset({"skill_gap"}),
-        ),  # fmt: skip
+        _story("saver_milestone", "savings_milestone", ev.saver_milestone),
+        _story("unfinished_application", "application_incomplete", ev.unfinished_application),
+        _story("newlywed", "relationship_change", ev.newlywed),
+        _story("lease_ending", "lease_renewal_window", ev.lease_ending),
+        _story("crossroads", "salary_below_market job_opportunities", ev.crossroads,
+               suppressed=frozenset({"skill_gap"})),
         _story("browser_no_features", "feature_unused", _none, features=False),
-        _story("hot_lead", "high_intent_follow_up", _hot_lead),
-        _story("graduate", "student_loan_grace_ending", _graduate),
-        _story("quote_dropout", "quote_form_abandoned", _quote_dropout),
+        _story("hot_lead", "high_intent_follow_up", ev.hot_lead),
+        _story("graduate", "student_loan_grace_ending", ev.graduate),
+        _story("quote_dropout", "quote_form_abandoned", ev.quote_dropout),
         _story("fading", "app_usage_decline", _none, sessions=_fading),
-        _story(
-            "couch_spender",
-            "low_exercise_high_spending spending_spike",
-            _couch_spender,
-            spend_rise=(8, 1.8, 2.4),
-        ),  # fmt: skip
-        _story("saver_stalled", "savings_goal_stall", _saver_stalled),
+        _story("couch_spender", "low_exercise_high_spending spending_spike", ev.couch_spender,
+               spend_rise=(8, 1.8, 2.4)),
+        _story("saver_stalled", "savings_goal_stall", ev.saver_stalled),
         _story("engaged_free", "premium_upgrade", _none, sessions=_engaged, tier="free"),
-        _story("job_seeker", "job_opportunities", _job_seeker),
-        _story("stressed_applicant", "stress_with_big_decision", _stressed_applicant),
-        _story("skills_gap", "skill_gap", _skills_gap),
-        _story("underpaid", "salary_below_market", _underpaid),
+        _story("job_seeker", "job_opportunities", ev.job_seeker),
+        _story("stressed_applicant", "stress_with_big_decision", ev.stressed_applicant),
+        _story("skills_gap", "skill_gap", ev.skills_gap),
+        _story("underpaid", "salary_below_market", ev.underpaid),
     )
-}
+}  # fmt: skip
