@@ -190,21 +190,23 @@ def _persona(
     tier: Tier = rng.choice(("free", "free", "standard", "premium"))
     rise_draw = rng.random()
     plot = STORIES[story] if story else None
+    rises = plot is not None and plot.spend_rise is not None
     if plot is not None and plot.spend_rise is not None:
+        # Story users are steady (never spikers): the factor serves the story's rise.
         _, low, high = plot.spend_rise
-        spike_factor, spikes = round(low + (high - low) * rise_draw, 2), True
+        spike_factor = round(low + (high - low) * rise_draw, 2)
     return Persona(
         user_id=f"user-{seed}-{index:05d}",
         first_name=rng.choice(FIRST_NAMES),
         timezone=rng.choice(ZONES)[0],
-        archetype=ARCHETYPES[spikes and plot is None, drops],
+        archetype=ARCHETYPES[spikes, drops],
         daily_spend=Decimal(rng.randrange(2500, 12000)) / 100,
         monthly_income=Decimal(rng.randrange(250, 900) * 10),
         pay_schedule=rng.choice(("monthly", "semimonthly")),
         tier=plot.tier if plot and plot.tier else tier,
         device=rng.choice(("android", "ios", "web")),
         employer=rng.choice(EMPLOYERS),
-        spike_factor=spike_factor if spikes else 1.0,
+        spike_factor=spike_factor if spikes or rises else 1.0,
         income_drop=income_drop if drops else 0.0,
         story=story,
     )
