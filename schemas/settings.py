@@ -103,7 +103,9 @@ class Settings(BaseSettings):
 
     schedule_interval_seconds: float = Field(default=60.0, ge=0.2, le=3600.0)
     """NUDGE_SCHEDULE_INTERVAL_SECONDS: how often a worker's timer looks at its own users
-    for held sends that are due and time-based triggers whose schedule has come round."""
+    for held sends that are due and time-based triggers whose schedule has come round
+    (time-based triggers wait while the worker is still reading events older than
+    ``max_event_age_seconds``: replayed history cannot tell what did not happen)."""
 
     clock_file: Path | None = None
     """NUDGE_CLOCK_FILE: for tests and demos only: read "now" from this file (one ISO-8601

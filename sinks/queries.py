@@ -119,3 +119,21 @@ def fired_users(settings: Settings, *, since: datetime | None = None) -> dict[st
         for trigger_id, user_id in connection.execute(query):
             fired.setdefault(trigger_id, set()).add(user_id)
     return fired
+
+
+def decided_commands(settings: Settings, *, since: datetime | None = None) -> dict[str, int]:
+    """Return trigger id -> commands its fired decisions named (recorded since ``since``).
+
+    Against the ``communications`` rows of the same trigger, the difference is what is
+    still held for a later ``send_at`` (quiet hours) or not yet written by the sink.
+    """
+    named = func.coalesce(func.sum(func.cardinality(TriggerEvent.command_ids)), 0)
+    query = (
+        select(TriggerEvent.trigger_id, named)
+        .where(TriggerEvent.outcome == "fired")
+        .group_by(TriggerEvent.trigger_id)
+    )
+    if since is not None:
+        query = query.where(TriggerEvent.recorded_at >= since)
+    with _connection(settings) as connection:
+        return {trigger_id: int(count) for trigger_id, count in connection.execute(query)}

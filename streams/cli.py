@@ -27,6 +27,9 @@ def build_parser() -> argparse.ArgumentParser:
     produce.add_argument("--seed", type=int, default=7)
     produce.add_argument("--history-days", type=int, default=100)
     produce.add_argument("--invalid-share", type=float, default=0.0, help="malformed share")
+    produce.add_argument(
+        "--story-share", type=float, default=0.0, help="share of users living a story"
+    )
     schemas = commands.add_parser("schemas", help="contract tools")
     schemas_commands = schemas.add_subparsers(dest="action", required=True)
     export = schemas_commands.add_parser("export", help="write JSON Schema files")
@@ -80,11 +83,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         asyncio.run(ensure_topics(settings))
         run_sink_process(settings)
     elif args.command == "produce":
+        from streams.population import Mix
         from streams.producer import produce
 
         report = asyncio.run(
             produce(settings, users=args.users, rate=args.rate, seed=args.seed,
-                    history_days=args.history_days, invalid_share=args.invalid_share)
+                    history_days=args.history_days, invalid_share=args.invalid_share,
+                    mix=Mix(story_share=args.story_share))
         )  # fmt: skip
         print(f"sent {report.events_sent} events ({report.invalid_sent} malformed) "
               f"for {report.users} users in {report.seconds:.1f} s")  # fmt: skip

@@ -3,7 +3,9 @@
 Starts a stream worker and a sink as child processes on a fresh topic prefix, publishes
 about a minute of synthetic users (months of history, then the days that matter, a few
 malformed messages among them), waits until the worker and the sink have caught up
-(consumer lag zero, not a fixed sleep), and prints what happened from PostgreSQL.
+(consumer lag zero, not a fixed sleep) and the worker's timer has judged the time-based
+triggers (its log says so), and prints what happened from PostgreSQL: per trigger, the
+users the generator knows must fire against those who did, and what was suppressed why.
 
 Like ``streams.cli`` it is a composition root, so it may reach into ``sinks`` (lazily).
 """
@@ -11,23 +13,48 @@ Like ``streams.cli`` it is a composition root, so it may reach into ``sinks`` (l
 from __future__ import annotations
 
 import asyncio
+import json
+import textwrap
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from schemas.settings import Settings
 from schemas.topics import BEHAVIOR_EVENTS, BEHAVIOR_EVENTS_DLQ, COMMS_COMMANDS, TRIGGER_DECISIONS
+from streams.definitions import default_definitions
 from streams.lag import group_lag
+from streams.population import Mix
 from streams.processes import NudgeProcess
 
+#: The demo's population: a tenth spike, a tenth lose income, and 28 % live a story
+#: (``streams.stories``; two of each of the 21 among the default 150 users). The rest,
+#: over half, stay ordinary: nothing must fire for them.
+DEMO_MIX = Mix(spike_share=0.10, income_drop_share=0.10, story_share=0.28)
+#: The demo worker's timer interval. Its passes wait while the worker is still reading
+#: the months of history; the first one after it reaches the present judges the
+#: time-based triggers, so a short interval shows them seconds after the catch-up.
+SCHEDULE_INTERVAL_SECONDS = 2.0
 #: Longest the demo waits for the worker and the sink to catch up after publishing.
 CATCH_UP_TIMEOUT_SECONDS = 180.0
+#: Longest it then waits for the timer pass that judges the time-based triggers.
+TIMER_TIMEOUT_SECONDS = 120.0
 LOG_DIR = Path(".run/demo")
+
+LEGEND = """\
+expected: users whose synthetic history must fire the trigger (each story is built to fire
+  it once, with room under the caps and priorities); missed: expected but not fired;
+  unexpected: fired but not expected; "-": no exact expectation, fired users only.
+on: "event" triggers judge events up to 2 days old; "timer" ones were judged by the worker's
+  timer once it had read up to the present. sent: commands on comms.commands; held: kept in
+  the user's record until 08:00 in their time zone (quiet hours); suppressed: decisions
+  recorded but not sent, by reason (cooldown, lower_priority: caps taken by a more important
+  trigger, frequency_cap...)."""
 
 
 def run_demo(settings: Settings, *, users: int, rate: float, seed: int) -> int:
-    """Run the demo; return 0 when every expected user fired and no one else did."""
+    """Run the demo; return 0 when every exact expectation held (see ``LEGEND``)."""
     return asyncio.run(_demo(settings, users=users, rate=rate, seed=seed))
 
 
@@ -38,24 +65,37 @@ async def _demo(base: Settings, *, users: int, rate: float, seed: int) -> int:
 
     tag = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
     settings = base.model_copy(
-        update={"topic_prefix": f"demo{tag}.", "app_id": f"nudge-demo-{tag}", "metrics_port": 0}
+        update={
+            "topic_prefix": f"demo{tag}.",
+            "app_id": f"nudge-demo-{tag}",
+            "metrics_port": 0,
+            "schedule_interval_seconds": SCHEDULE_INTERVAL_SECONDS,
+            # The demo reads the worker's INFO log line of the timer pass it waits for.
+            "log_level": "DEBUG" if base.log_level == "DEBUG" else "INFO",
+        }
     )
     _say(f"Nudge demo: {users} synthetic users, about {rate:.0f} events/s, topics demo{tag}.*")
     await ensure_topics(settings)
     # A database of its own, new each run: the population is seeded, so its decision and
     # command ids repeat from run to run, and the sink would rightly ignore them.
     settings = fresh_database(settings, "nudge_demo")
-    processes = [
-        NudgeProcess(settings, "worker", LOG_DIR / f"worker-{tag}.log").start(),
-        NudgeProcess(settings, "sink", LOG_DIR / f"sink-{tag}.log").start(),
-    ]
+    worker = NudgeProcess(settings, "worker", LOG_DIR / f"worker-{tag}.log").start()
+    processes = [worker, NudgeProcess(settings, "sink", LOG_DIR / f"sink-{tag}.log").start()]
+    started = time.monotonic()
     try:
-        report = await produce(settings, users=users, rate=rate, seed=seed, invalid_share=0.002)
+        report = await produce(
+            settings, users=users, rate=rate, seed=seed, invalid_share=0.002, mix=DEMO_MIX
+        )
         _say(
             f"published {report.events_sent} events and {report.invalid_sent} malformed "
             f"messages in {report.seconds:.0f} s; waiting for the worker and the sink"
         )
         await _catch_up(settings, processes)
+        if users:  # a timer pass over nobody judges nothing, and is not logged as one
+            _say("caught up; waiting for the worker's timer to judge the time-based triggers")
+            await _timer_pass(worker)
+            await _catch_up(settings, processes)  # what the pass decided, into PostgreSQL
+        _say(f"done in {time.monotonic() - started:.0f} s")
         return _print_results(settings, report)
     finally:
         for process in processes:
@@ -71,10 +111,7 @@ async def _catch_up(settings: Settings, processes: list[NudgeProcess]) -> None:
     ]
     deadline = time.monotonic() + CATCH_UP_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
-        for process in processes:
-            if not process.running():
-                msg = f"the {process.command} exited early; see {process.log_path}"
-                raise RuntimeError(msg)
+        _check_running(processes)
         worker_lag = await group_lag(settings, settings.app_id, inputs)
         sink_lag = await group_lag(settings, f"{settings.app_id}-sink", outputs)
         if worker_lag == 0 and sink_lag == 0:
@@ -85,33 +122,161 @@ async def _catch_up(settings: Settings, processes: list[NudgeProcess]) -> None:
     raise RuntimeError(msg)
 
 
+async def _timer_pass(worker: NudgeProcess) -> None:
+    """Wait until the worker logs a timer pass that judged every time-based trigger.
+
+    The worker flushes a pass's decisions before logging it, so they are on the topics.
+    """
+    wanted = {d.id for d in default_definitions() if d.evaluate_on.every is not None}
+    deadline = time.monotonic() + TIMER_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        _check_running([worker])
+        for entry in _log_entries(worker):
+            if entry.get("message") == "timer pass" and wanted <= set(entry.get("evaluated", ())):
+                return
+        await asyncio.sleep(1.0)
+    msg = f"the worker's timer did not judge {sorted(wanted)} within {TIMER_TIMEOUT_SECONDS:.0f} s"
+    raise RuntimeError(msg)
+
+
+def _log_entries(process: NudgeProcess) -> list[dict[str, Any]]:
+    entries = []
+    for line in process.log_text().splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue  # a library's plain-text line
+        if isinstance(entry, dict):
+            entries.append(entry)
+    return entries
+
+
+def _check_running(processes: list[NudgeProcess]) -> None:
+    for process in processes:
+        if not process.running():
+            msg = f"the {process.command} exited early; see {process.log_path}"
+            raise RuntimeError(msg)
+
+
+@dataclass(frozen=True, slots=True)
+class TriggerRow:
+    """One line of the per-trigger table."""
+
+    trigger: str
+    on: str
+    expected: set[str] | None
+    fired: set[str]
+    sent: int
+    held: int
+    suppressed: dict[str, int]
+
+    @property
+    def missed(self) -> set[str]:
+        """Expected users who did not fire."""
+        return set() if self.expected is None else self.expected - self.fired
+
+    @property
+    def unexpected(self) -> set[str]:
+        """Users who fired without being expected."""
+        return set() if self.expected is None else self.fired - self.expected
+
+    @property
+    def ok(self) -> bool:
+        """Whether the exact expectation held (or there is none)."""
+        return not self.missed and not self.unexpected
+
+    def line(self) -> str:
+        """Format the row like ``HEADER``."""
+        count = "-" if self.expected is None else str(len(self.expected))
+        exact = self.expected is not None
+        missed = str(len(self.missed)) if exact else "-"
+        unexpected = str(len(self.unexpected)) if exact else "-"
+        reasons = ", ".join(f"{r} {n}" for r, n in sorted(self.suppressed.items()))
+        return (
+            f"  {self.trigger:26} {self.on:5} {count:>8} {len(self.fired):>5} {missed:>6} "
+            f"{unexpected:>10} {self.sent:>5} {self.held:>4}  {reasons}"
+        ).rstrip()
+
+
+HEADER = (
+    f"  {'trigger':26} {'on':5} {'expected':>8} {'fired':>5} {'missed':>6} "
+    f"{'unexpected':>10} {'sent':>5} {'held':>4}  suppressed"
+)
+
+
+def trigger_rows(
+    expected: dict[str, set[str]],
+    fired: dict[str, set[str]],
+    decisions: list[dict[str, Any]],
+    sent: dict[str, int],
+    decided: dict[str, int],
+) -> list[TriggerRow]:
+    """Return one row per trigger: the catalogue's in order, then any other that fired.
+
+    Args:
+        expected: Trigger id -> users who must fire it (exact expectations only).
+        fired: Trigger id -> users it fired for.
+        decisions: ``summary()["decisions"]`` rows (trigger, outcome, reason, count).
+        sent: Trigger id -> commands recorded.
+        decided: Trigger id -> commands its fired decisions named.
+    """
+    kinds = {d.id: ("timer" if d.evaluate_on.every else "event") for d in default_definitions()}
+    suppressed: dict[str, dict[str, int]] = {}
+    for row in decisions:
+        if row["outcome"] != "fired":
+            reasons = suppressed.setdefault(row["trigger_id"], {})
+            reasons[row["reason"] or "-"] = reasons.get(row["reason"] or "-", 0) + row["count"]
+    others = sorted((set(expected) | set(fired) | set(suppressed)) - set(kinds))
+    return [
+        TriggerRow(
+            trigger,
+            kinds.get(trigger, "?"),
+            expected.get(trigger),
+            fired.get(trigger, set()),
+            sent.get(trigger, 0),
+            max(decided.get(trigger, 0) - sent.get(trigger, 0), 0),
+            suppressed.get(trigger, {}),
+        )
+        for trigger in [*kinds, *others]
+    ]
+
+
 def _print_results(settings: Settings, report: Any) -> int:
-    from sinks.queries import fired_users, recent_communications, summary
+    from sinks.queries import decided_commands, fired_users, recent_communications, summary
 
     stats = summary(settings)
+    # No-break spaces keep each "type count" pair on one line when the list wraps.
+    by_type = ", ".join(f"{k}\u00a0{v}" for k, v in sorted(report.by_type.items()))
+    listing = textwrap.fill(f"Events in by type: {by_type}", width=96, subsequent_indent="  ")
     _say("")
-    _say("Events in by type: " + ", ".join(f"{k} {v}" for k, v in sorted(report.by_type.items())))
-    _table("Commands out", ["trigger_id", "channel", "count"], stats["communications"])
-    _table("Decisions", ["trigger_id", "outcome", "reason", "count"], stats["decisions"])
+    _say(listing.replace("\u00a0", " "))
+    channels: dict[str, int] = {}
+    sent: dict[str, int] = {}
+    for row in stats["communications"]:
+        channels[row["channel"]] = channels.get(row["channel"], 0) + row["count"]
+        sent[row["trigger_id"]] = sent.get(row["trigger_id"], 0) + row["count"]
+    per_channel = ", ".join(f"{c} {n}" for c, n in sorted(channels.items()))
+    _say(f"Commands out: {sum(channels.values())} ({per_channel or 'none'})")
     _table("Dead letters", ["topic", "kind", "count"], stats["dead_letters"])
     _say("\nA few rendered messages:")
-    for row in recent_communications(settings, limit=4):
+    for row in recent_communications(settings, limit=3):
         subject = f" | {row['subject']}" if row["subject"] else ""
         _say(f"  [{row['trigger_id']} / {row['channel']}] to {row['user_id']}{subject}")
-        _say("    " + row["body"].replace("\n", "\n    ")[:400])
-    ok = True
-    _say("\nWho fired, against who should have:")
-    fired = fired_users(settings)
-    for trigger, expected in sorted(report.expected.items()):
-        actual = fired.get(trigger, set())
-        missed, extra = expected - actual, actual - expected
-        ok = ok and not missed and not extra
-        _say(
-            f"  {trigger:16} expected {len(expected):4}  fired {len(actual):4}  "
-            f"missed {len(missed):3}  unexpected {len(extra):3}"
-        )
-    _say("\nEvery expected user fired and no one else." if ok else "\nMISMATCH: see above.")
-    return 0 if ok else 1
+        _say("    " + row["body"].replace("\n", "\n    ")[:300])
+    rows = trigger_rows(
+        report.expected, fired_users(settings), stats["decisions"], sent, decided_commands(settings)
+    )
+    _say("\nPer trigger: users expected to fire against users fired; commands; suppressions")
+    _say(HEADER)
+    for row in rows:
+        _say(row.line())
+    _say(LEGEND)
+    wrong = [row.trigger for row in rows if not row.ok]
+    if wrong:
+        _say(f"\nMISMATCH for {', '.join(wrong)}: see above.")
+        return 1
+    _say("\nEvery expected user fired and no one else.")
+    return 0
 
 
 def _table(title: str, headers: list[str], records: list[dict[str, Any]]) -> None:

@@ -2,8 +2,9 @@
 
 Pure: no I/O and no clock; the caller passes ``now`` and a seed, and the same arguments
 always give the same stream. Every user starts with a profile update, then spends every
-UTC day, is paid on a schedule and uses the app. The archetype decides which triggers
-must fire on the fresh end of the history (the last two days before ``now``):
+UTC day, is paid on a schedule and opens the app once a day. The archetype decides which
+of the two money triggers must fire on the fresh end of the history (the last two days
+before ``now``):
 
 - ``steady``: nothing fires. Daily spend varies by at most ``DAILY_SPEND_JITTER`` and pay
   is constant, so no week and no month stands out.
@@ -12,6 +13,12 @@ must fire on the fresh end of the history (the last two days before ``now``):
 - ``income_drop``: the last complete calendar month brings 25-40 % less pay
   (``income_drop``, judged at the user's first fresh event of the current month).
 - ``both``: both behaviours.
+
+On top of that, a share of the steady users live out a story (``streams.stories``): the
+behaviour of the other triggers, from a big purchase to an application left unfinished.
+Everyone else stays ordinary, and the ordinary days are built so that no trigger fires:
+one app session a day (no lapse, no decline, fewer than ten a week), features used now
+and then, birthdays and lease ends, when known, far from their windows.
 
 Events are JSON-ready dicts of the ``schemas.events.Event`` shape, merged in
 ``occurred_at`` order from one lazy generator per user, so memory is O(users).
@@ -23,119 +30,110 @@ from __future__ import annotations
 
 import heapq
 import random
-import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
-from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, Literal
+from datetime import datetime, timedelta
+from decimal import Decimal
 
-Archetype = Literal["steady", "spender", "income_drop", "both"]
-PaySchedule = Literal["monthly", "semimonthly"]
-EventDict = dict[str, Any]
-Stamped = tuple[datetime, EventDict]
-
-DAY = timedelta(days=1)
-CENT = Decimal("0.01")
+from streams.stories import STORIES, Story
+from streams.story_events import birth_date
+from streams.synthetic import (
+    DAY,
+    ZONES,
+    Archetype,
+    EventDict,
+    EventWriter,
+    Persona,
+    Stamped,
+    Tier,
+    Timeline,
+    cents,
+    moment,
+)
 
 #: Each day's spend is the usual amount times U(1 - j, 1 + j). With j = 3 % any two
 #: weeks differ by at most 1.03 / 0.97 (6.2 %): a steady week always stays within 8 % of
 #: the weeks before it, far from the spike threshold (+20 %).
 DAILY_SPEND_JITTER = 0.03
-#: Spike days: the UTC day of ``now`` and the five before it, i.e. every day overlapping
-#: the last five days. With the smallest factor and the worst jitter, a debit on day d-2
-#: sees 4 spike days and 3 usual ones, (4 x 1.6 + 3) x 0.97 / (7 x 1.03) = 1.26 x the
-#: baseline; on d-1, 5 and 2 (1.35 x); on d, 5, 1 and part of today (>= 1.21 x).
-SPIKE_DAYS_BEFORE_TODAY = 5
 SPIKE_FACTORS = (1.6, 2.5)
 #: Share of pay lost in the drop month; well past the 15 % threshold.
 INCOME_DROPS = (0.25, 0.40)
-#: The history starts at the latest on the 1st of the fourth month before now's month,
-#: so the first event and the first pay both fall in that month and the income baseline
-#: has the two complete months after it, however late in its month ``now`` is and however
-#: short ``history_days`` is.
-MIN_MONTHS_BEFORE = 4
 #: Every user's last transaction lands this close to ``now``: fresh even if the
 #: pipeline reads it late, and inside now's month even when now is minutes into it.
 RECENT_WINDOW = timedelta(hours=1)
 #: Pay lands within this long after the start of payday.
 PAYDAY_WINDOW = timedelta(hours=8)
 MAX_DAILY_TRANSACTIONS = 3
-SESSION_CHANCE = 0.7
+#: Page views and feature uses in one app session: mostly a quick look.
+SESSION_ACTIONS = (1, 1, 2, 3)
 REFUND_CHANCE = 0.03
-#: A session lasts at most 5 x 90 s + 30 s; it starts at least this long before day end.
+#: A session lasts at most 3 x 90 s + 30 s; it starts at least this long before its slot
+#: of the day ends.
 SESSION_ROOM = timedelta(minutes=10)
 #: Mean gap between one user's live events (after ``now``), in seconds.
 LIVE_MEAN_GAP_SECONDS = 120.0
+#: Ordinary users who told their birthday (a profile fact); it is 20 to 340 days away,
+#: never within the week ``birthday_approaching`` looks at.
+BIRTHDAY_SHARE = 0.7
+#: Ordinary users who told when their lease ends: 75 to 330 days away, outside the
+#: 30-60 day renewal window.
+LEASE_SHARE = 0.2
+#: Ordinary users who told their relationship status (a first answer is not news).
+RELATIONSHIP_SHARE = 0.5
+RELATIONSHIP_STATUSES = ("single", "partnered", "married")
 
-#: IANA zone, country, standard UTC offset in minutes.
-ZONES = (
-    ("America/New_York", "US", -300), ("America/Chicago", "US", -360),
-    ("America/Los_Angeles", "US", -480), ("Europe/London", "GB", 0),
-    ("Europe/Berlin", "DE", 60), ("Asia/Kolkata", "IN", 330), ("Australia/Sydney", "AU", 600),
-)  # fmt: skip
 FIRST_NAMES = (
     "Ava", "Ben", "Chloe", "Dana", "Eli", "Farah", "Gabe", "Hana", "Ivan", "Jade",
     "Kofi", "Lena", "Mateo", "Nia", "Omar", "Priya", "Quinn", "Rosa", "Sam", "Tariq",
 )  # fmt: skip
-MERCHANTS = (
-    ("FreshMart", "groceries"), ("Green Basket", "groceries"), ("Corner Cafe", "dining"),
-    ("Noodle House", "dining"), ("Metro Transit", "transport"), ("RideNow", "transport"),
-    ("QuickFuel", "fuel"), ("PageTurner Books", "shopping"), ("UrbanWear", "shopping"),
-    ("StreamBox", "entertainment"), ("CityPharmacy", "health"), ("HomeGoods Depot", "home"),
-)  # fmt: skip
 EMPLOYERS = ("Acme Logistics", "Northwind Health", "Blue Harbor Bank", "Riverside Schools")
-PAGES = ("/home", "/accounts", "/budget", "/insights/spending", "/offers", "/settings")
-FEATURES = ("budget_planner", "spending_breakdown", "savings_goal", "bill_reminder")
-DEVICES = {
-    "ios": "NudgeApp/4.2 (iPhone; iOS 17.5)",
-    "android": "NudgeApp/4.2 (Linux; Android 14; Pixel 8)",
-    "web": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Firefox/128.0",
-}
 ARCHETYPES: dict[tuple[bool, bool], Archetype] = {
     (False, False): "steady", (True, False): "spender",
     (False, True): "income_drop", (True, True): "both",
 }  # fmt: skip
+#: The two money triggers every archetype is judged on.
+MONEY_TRIGGERS = frozenset({"spending_spike", "income_drop"})
+#: Every trigger whose firings the population knows exactly: the money triggers and
+#: those of the stories. The generator is built so that nothing else fires either.
+MODELLED_TRIGGERS = MONEY_TRIGGERS.union(
+    *(story.fires | story.suppressed for story in STORIES.values())
+)
 
 
 @dataclass(frozen=True, slots=True)
-class Persona:
-    """One synthetic user and the behaviour their events follow.
+class Mix:
+    """Shares of a population (see ``make_population``).
 
     Attributes:
-        user_id: Kafka key and ``user_id`` of every event.
-        first_name: Sent in the first profile update.
-        timezone: IANA zone name, sent in the profile and every event's context.
-        archetype: Which triggers the user's history must fire (see the module).
-        daily_spend: Usual debit spending per UTC day, in dollars.
-        monthly_income: Usual pay per calendar month, in dollars; a multiple of $10 so a
-            semimonthly half is whole cents.
-        pay_schedule: ``monthly`` (paid on the 1st) or ``semimonthly`` (1st and 15th).
-        tier: Product tier sent in the profile.
-        device: ``ios``, ``android`` or ``web``.
-        employer: Name on the income deposits.
-        spike_factor: Spending multiplier on the spike days; 1 when the user does not spike.
-        income_drop: Share of pay lost in the last complete month; 0 when it does not drop.
+        spike_share: Users whose spending spikes.
+        income_drop_share: Users whose income drops, drawn independently.
+        story_share: Users, among the steady ones, who live out a story.
     """
 
-    user_id: str
-    first_name: str
-    timezone: str
-    archetype: Archetype
-    daily_spend: Decimal
-    monthly_income: Decimal
-    pay_schedule: PaySchedule
-    tier: Literal["free", "standard", "premium"] = "standard"
-    device: str = "ios"
-    employer: str = EMPLOYERS[0]
-    spike_factor: float = 1.0
-    income_drop: float = 0.0
+    spike_share: float = 0.15
+    income_drop_share: float = 0.15
+    story_share: float = 0.0
+
+    def population(self, n_users: int, *, seed: int) -> list[Persona]:
+        """Return ``make_population(n_users, seed=seed)`` with these shares."""
+        return make_population(
+            n_users,
+            seed=seed,
+            spike_share=self.spike_share,
+            income_drop_share=self.income_drop_share,
+            story_share=self.story_share,
+        )
 
 
 def make_population(
-    n_users: int, *, seed: int, spike_share: float = 0.15, income_drop_share: float = 0.15
+    n_users: int,
+    *,
+    seed: int,
+    spike_share: float = 0.15,
+    income_drop_share: float = 0.15,
+    story_share: float = 0.0,
 ) -> list[Persona]:
-    """Return ``n_users`` personas; exactly round(n x share) spike, and as many drop.
+    """Return ``n_users`` personas; exactly round(n x share) of each kind.
 
     Args:
         n_users: How many users.
@@ -143,26 +141,60 @@ def make_population(
         spike_share: Share of users whose spending spikes (``spender`` or ``both``).
         income_drop_share: Share whose income drops (``income_drop`` or ``both``); drawn
             independently, so about ``spike_share x income_drop_share`` are ``both``.
+        story_share: Share of users who live out a story, taken from the steady users;
+            the stories are handed out in turn (``STORIES`` order), so 21 story users
+            cover every one.
 
     Raises:
-        ValueError: A negative count or a share outside [0, 1].
+        ValueError: A negative count, a share outside [0, 1], or more stories than
+            steady users.
     """
     if n_users < 0:
         msg = f"n_users must be >= 0, not {n_users}"
         raise ValueError(msg)
-    for share in (spike_share, income_drop_share):
+    for share in (spike_share, income_drop_share, story_share):
         if not 0.0 <= share <= 1.0:
             msg = f"shares must be within [0, 1], not {share}"
             raise ValueError(msg)
     rng = random.Random(f"population:{seed}")  # noqa: S311 - a simulation, not security
     spikers = set(rng.sample(range(n_users), round(n_users * spike_share)))
     droppers = set(rng.sample(range(n_users), round(n_users * income_drop_share)))
-    return [_persona(rng, seed, i, i in spikers, i in droppers) for i in range(n_users)]
+    # A generator of their own: the same seed gives the same people with or without stories.
+    storyteller = random.Random(f"stories:{seed}")  # noqa: S311 - a simulation
+    wanted = round(n_users * story_share)
+    stories = _hand_out_stories(storyteller, n_users, spikers | droppers, wanted)
+    return [
+        _persona(rng, seed, i, i in spikers, i in droppers, stories.get(i)) for i in range(n_users)
+    ]
 
 
-def _persona(rng: random.Random, seed: int, index: int, spikes: bool, drops: bool) -> Persona:
+def _hand_out_stories(
+    rng: random.Random, n_users: int, busy: set[int], wanted: int
+) -> dict[int, str]:
+    if not wanted:
+        return {}
+    steady = [i for i in range(n_users) if i not in busy]
+    if wanted > len(steady):
+        msg = f"{wanted} stories but only {len(steady)} steady users to live them"
+        raise ValueError(msg)
+    names = list(STORIES)
+    chosen = sorted(rng.sample(steady, wanted))
+    return {user: names[k % len(names)] for k, user in enumerate(chosen)}
+
+
+def _persona(
+    rng: random.Random, seed: int, index: int, spikes: bool, drops: bool, story: str | None
+) -> Persona:
     spike_factor = round(rng.uniform(*SPIKE_FACTORS), 2)
     income_drop = round(rng.uniform(*INCOME_DROPS), 2)
+    tier: Tier = rng.choice(("free", "free", "standard", "premium"))
+    rise_draw = rng.random()
+    plot = STORIES[story] if story else None
+    rises = plot is not None and plot.spend_rise is not None
+    if plot is not None and plot.spend_rise is not None:
+        # Story users are steady (never spikers): the factor serves the story's rise.
+        _, low, high = plot.spend_rise
+        spike_factor = round(low + (high - low) * rise_draw, 2)
     return Persona(
         user_id=f"user-{seed}-{index:05d}",
         first_name=rng.choice(FIRST_NAMES),
@@ -171,61 +203,35 @@ def _persona(rng: random.Random, seed: int, index: int, spikes: bool, drops: boo
         daily_spend=Decimal(rng.randrange(2500, 12000)) / 100,
         monthly_income=Decimal(rng.randrange(250, 900) * 10),
         pay_schedule=rng.choice(("monthly", "semimonthly")),
-        tier=rng.choice(("free", "free", "standard", "premium")),
-        device=rng.choice(sorted(DEVICES)),
+        tier=plot.tier if plot and plot.tier else tier,
+        device=rng.choice(("android", "ios", "web")),
         employer=rng.choice(EMPLOYERS),
-        spike_factor=spike_factor if spikes else 1.0,
+        spike_factor=spike_factor if spikes or rises else 1.0,
         income_drop=income_drop if drops else 0.0,
+        story=story,
     )
 
 
 def expected_firings(personas: Iterable[Persona]) -> dict[str, set[str]]:
-    """Return trigger id -> the user ids whose history must fire it."""
-    people = list(personas)
-    return {
-        "spending_spike": {p.user_id for p in people if p.archetype in ("spender", "both")},
-        "income_drop": {p.user_id for p in people if p.archetype in ("income_drop", "both")},
-    }
+    """Return trigger id -> the user ids whose history must fire it.
 
-
-@dataclass(frozen=True, slots=True)
-class Timeline:
-    """The moments every user's history is laid out on (all UTC).
-
-    Attributes:
-        now: End of the history (exclusive); live events start here.
-        start: Midnight of the first day of history.
-        last_day: Midnight of the day holding the last instant before ``now``.
-        this_month: Start of the month holding the last instant before ``now``.
-        drop_month: Start of the month before it: the last complete month.
+    Every trigger in ``MODELLED_TRIGGERS`` is a key, with an empty set when nobody must
+    fire it: the histories are built so that those users, and only they, fire it (each
+    once, and the caps and priorities leave room for it). Triggers that are not keys have
+    no such promise.
     """
-
-    now: datetime
-    start: datetime
-    last_day: datetime
-    this_month: datetime
-    drop_month: datetime
-
-    @property
-    def spike_start(self) -> datetime:
-        """Midnight of the first spike day."""
-        return self.last_day - SPIKE_DAYS_BEFORE_TODAY * DAY
-
-    @classmethod
-    def ending(cls, now: datetime, history_days: int) -> Timeline:
-        """Return the timeline of ``history_days`` (or more, see the module) before ``now``."""
-        if now.utcoffset() is None:
-            msg = "now must be timezone-aware"
-            raise ValueError(msg)
-        if history_days < 0:
-            msg = f"history_days must be >= 0, not {history_days}"
-            raise ValueError(msg)
-        now = now.astimezone(UTC)
-        last_day = _midnight(now - timedelta(microseconds=1))
-        this_month = last_day.replace(day=1)
-        earliest = _months_before(this_month, MIN_MONTHS_BEFORE)
-        start = min(_midnight(now - timedelta(days=history_days)), earliest)
-        return cls(now, start, last_day, this_month, _months_before(this_month, 1))
+    fired: dict[str, set[str]] = {trigger: set() for trigger in sorted(MODELLED_TRIGGERS)}
+    for persona in personas:
+        money = {
+            "spending_spike": persona.archetype in ("spender", "both"),
+            "income_drop": persona.archetype in ("income_drop", "both"),
+        }
+        for trigger in [t for t, fires in money.items() if fires]:
+            fired[trigger].add(persona.user_id)
+        if persona.story is not None:
+            for trigger in STORIES[persona.story].fires:
+                fired[trigger].add(persona.user_id)
+    return fired
 
 
 def population_events(
@@ -255,115 +261,104 @@ def population_events(
         raise ValueError(msg)
     timeline = Timeline.ending(now, history_days)
     streams = [_user_events(p, timeline, live_seconds, seed) for p in personas]
-    return (event for _, event in heapq.merge(*streams, key=lambda stamped: stamped[0]))
+    return (event for _, event in heapq.merge(*streams, key=_stamp))
 
 
-class _Writer:
-    """Builds one user's event dicts, drawing ids and details from the user's generator."""
-
-    def __init__(self, persona: Persona, rng: random.Random) -> None:
-        self.persona = persona
-        self.rng = rng
-        _, country, offset = next(zone for zone in ZONES if zone[0] == persona.timezone)
-        self.zone = timezone(timedelta(minutes=offset))
-        self.source = "web" if persona.device == "web" else "app"
-        self.context = {
-            "device": persona.device,
-            "country": country,
-            "timezone": persona.timezone,
-            "user_agent": DEVICES[persona.device],
-        }
-
-    def new_id(self) -> str:
-        """Return a UUID4-shaped id drawn from the user's generator (reproducible)."""
-        return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
-
-    def event(
-        self, at: datetime, source: str, payload: EventDict, session_id: str | None = None
-    ) -> Stamped:
-        """Return (UTC time, event dict) for ``payload`` at ``at``."""
-        event: EventDict = {
-            "schema_version": 1,
-            "event_id": self.new_id(),
-            "user_id": self.persona.user_id,
-            "occurred_at": at.astimezone(self.zone).isoformat(),
-            "source": source,
-            "context": dict(self.context),
-            "payload": payload,
-        }
-        if session_id is not None:
-            event["session_id"] = session_id
-        return at, event
-
-    def transaction(self, at: datetime, amount: Decimal, direction: str = "debit") -> Stamped:
-        """Return a card transaction at a random merchant."""
-        merchant, category = self.rng.choice(MERCHANTS)
-        payload = {"type": "transaction", "amount": str(amount), "currency": "USD",
-                   "merchant": merchant, "category": category, "direction": direction}  # fmt: skip
-        return self.event(at, "backend", payload)
-
-    def activity(self, at: datetime, session_id: str | None = None) -> Stamped:
-        """Return a page view or, less often, a feature use."""
-        if self.rng.random() < 0.75:
-            seconds = round(self.rng.uniform(2, 90), 1)
-            payload: EventDict = {"type": "page_view", "path": self.rng.choice(PAGES),
-                                  "duration_seconds": seconds}  # fmt: skip
-        else:
-            payload = {"type": "feature_used", "feature": self.rng.choice(FEATURES)}
-        return self.event(at, self.source, payload, session_id)
+def _stamp(stamped: Stamped) -> datetime:
+    return stamped[0]
 
 
 def _user_events(
     persona: Persona, timeline: Timeline, live_seconds: float, seed: int
 ) -> Iterator[Stamped]:
     rng = random.Random(f"events:{seed}:{persona.user_id}")  # noqa: S311 - a simulation
-    writer = _Writer(persona, rng)
-    joined = timeline.start + timedelta(seconds=writer.rng.uniform(0, 1800))
+    story = STORIES[persona.story] if persona.story else None
+    writer = EventWriter(persona, rng, features=story.features if story else True)
+    joined = timeline.start + timedelta(seconds=rng.uniform(0, 1800))
     consent = {"sms": True, "email": True, "push": True}
-    yield writer.event(joined, writer.source, {
-        "type": "profile_update", "first_name": persona.first_name,
-        "timezone": persona.timezone, "consent": consent, "tier": persona.tier,
-    })  # fmt: skip
+    yield writer.profile(
+        joined, first_name=persona.first_name, timezone=persona.timezone, consent=consent,
+        tier=persona.tier, **_profile_facts(writer, timeline),
+    )  # fmt: skip
+    plot = sorted(story.events(writer, timeline), key=_stamp) if story else []
+    draw = rng.random()
+    yield from heapq.merge(_days(writer, timeline, joined, story, draw), plot, key=_stamp)
+    end = timeline.now + timedelta(seconds=live_seconds)
+    at = timeline.now + timedelta(seconds=rng.expovariate(1 / LIVE_MEAN_GAP_SECONDS))
+    while at < end:
+        yield writer.activity(at)
+        at += timedelta(seconds=rng.expovariate(1 / LIVE_MEAN_GAP_SECONDS))
+
+
+def _profile_facts(writer: EventWriter, timeline: Timeline) -> dict[str, str]:
+    """Facts some users give at sign-up, none of which calls for a message."""
+    rng, today, facts = writer.rng, timeline.now.date(), {}
+    if rng.random() < BIRTHDAY_SHARE:
+        anniversary = today + timedelta(days=rng.randint(20, 340))
+        facts["birthday"] = birth_date(writer, anniversary).isoformat()
+    if rng.random() < LEASE_SHARE:
+        facts["lease_end"] = (today + timedelta(days=rng.randint(75, 330))).isoformat()
+    if rng.random() < RELATIONSHIP_SHARE:
+        facts["relationship_status"] = rng.choice(RELATIONSHIP_STATUSES)
+    return facts
+
+
+def _days(
+    writer: EventWriter, timeline: Timeline, joined: datetime, story: Story | None, draw: float
+) -> Iterator[Stamped]:
+    """The user's ordinary days, one UTC day at a time, in time order."""
     day = timeline.start
     while day <= timeline.last_day:
         low, high = max(day, joined + timedelta(seconds=1)), min(day + DAY, timeline.now)
         if low < high:
+            days_ago = (timeline.last_day - day).days
+            sessions = story.sessions(days_ago, draw) if story else 1
             today = [
-                *_spending(writer, timeline, day, low, high),
+                *_spending(writer, timeline, story, day, low, high),
                 *_pay(writer, timeline, day, low, high),
                 *_refund(writer, low, high),
-                *_session(writer, low, high),
+                *_sessions(writer, low, high, sessions),
             ]
-            yield from sorted(today, key=lambda stamped: stamped[0])
+            yield from sorted(today, key=_stamp)
         day += DAY
-    end = timeline.now + timedelta(seconds=live_seconds)
-    at = timeline.now + timedelta(seconds=writer.rng.expovariate(1 / LIVE_MEAN_GAP_SECONDS))
-    while at < end:
-        yield writer.activity(at)
-        at += timedelta(seconds=writer.rng.expovariate(1 / LIVE_MEAN_GAP_SECONDS))
+
+
+def _spend_factor(
+    persona: Persona, timeline: Timeline, story: Story | None, day: datetime
+) -> float:
+    """How much more than usual the user spends on ``day`` (1 on ordinary days)."""
+    if persona.archetype in ("spender", "both") and day >= timeline.spike_start:
+        return persona.spike_factor
+    if story is not None and story.spend_rise and day >= timeline.days_ago(story.spend_rise[0]):
+        return persona.spike_factor
+    return 1.0
 
 
 def _spending(
-    writer: _Writer, timeline: Timeline, day: datetime, low: datetime, high: datetime
+    writer: EventWriter,
+    timeline: Timeline,
+    story: Story | None,
+    day: datetime,
+    low: datetime,
+    high: datetime,
 ) -> list[Stamped]:
     """The day's debits: the day's budget split over 1 to 3 transactions."""
     rng, persona = writer.rng, writer.persona
     factor = rng.uniform(1 - DAILY_SPEND_JITTER, 1 + DAILY_SPEND_JITTER)
-    if persona.archetype in ("spender", "both") and day >= timeline.spike_start:
-        factor *= persona.spike_factor
-    budget = _cents(persona.daily_spend * Decimal(f"{factor:.6f}"))
+    factor *= _spend_factor(persona, timeline, story, day)
+    budget = cents(persona.daily_spend * Decimal(f"{factor:.6f}"))
     count = rng.randint(1, MAX_DAILY_TRANSACTIONS)
-    times = [_moment(rng, low, high) for _ in range(count)]
+    times = [moment(rng, low, high) for _ in range(count)]
     if day == timeline.last_day:
-        times[0] = _moment(rng, max(low, timeline.now - RECENT_WINDOW), high)
+        times[0] = moment(rng, max(low, timeline.now - RECENT_WINDOW), high)
     weights = [rng.uniform(0.5, 1.5) for _ in range(count)]
-    amounts = [_cents(budget * Decimal(f"{w / sum(weights):.6f}")) for w in weights[1:]]
+    amounts = [cents(budget * Decimal(f"{w / sum(weights):.6f}")) for w in weights[1:]]
     amounts.insert(0, budget - sum(amounts, Decimal(0)))
     return [writer.transaction(at, amount) for at, amount in zip(times, amounts, strict=True)]
 
 
 def _pay(
-    writer: _Writer, timeline: Timeline, day: datetime, low: datetime, high: datetime
+    writer: EventWriter, timeline: Timeline, day: datetime, low: datetime, high: datetime
 ) -> list[Stamped]:
     """The salary deposit when ``day`` is a payday; less in the drop month if it drops."""
     persona = writer.persona
@@ -373,52 +368,51 @@ def _pay(
     amount = persona.monthly_income / len(paydays)
     if timeline.drop_month <= day < timeline.this_month:
         amount *= 1 - Decimal(f"{persona.income_drop:.2f}")
-    payload = {"type": "income_deposit", "amount": str(_cents(amount)), "currency": "USD",
+    payload = {"type": "income_deposit", "amount": str(cents(amount)), "currency": "USD",
                "source_name": persona.employer, "kind": "salary"}  # fmt: skip
-    at = _moment(writer.rng, low, min(high, low + PAYDAY_WINDOW))
-    return [writer.event(at, "backend", payload)]
+    at = moment(writer.rng, low, min(high, low + PAYDAY_WINDOW))
+    return [writer.backend(at, payload)]
 
 
-def _refund(writer: _Writer, low: datetime, high: datetime) -> list[Stamped]:
+def _refund(writer: EventWriter, low: datetime, high: datetime) -> list[Stamped]:
     """Now and then a merchant refund (a credit, which is not spending)."""
     if writer.rng.random() >= REFUND_CHANCE:
         return []
-    amount = _cents(Decimal(f"{writer.rng.uniform(5, 40):.2f}"))
-    return [writer.transaction(_moment(writer.rng, low, high), amount, "credit")]
+    amount = cents(Decimal(f"{writer.rng.uniform(5, 40):.2f}"))
+    return [writer.transaction(moment(writer.rng, low, high), amount, "credit")]
 
 
-def _session(writer: _Writer, low: datetime, high: datetime) -> list[Stamped]:
-    """Most days an app session: page views, maybe a feature, then the session's end."""
+def _sessions(writer: EventWriter, low: datetime, high: datetime, count: int) -> list[Stamped]:
+    """``count`` app sessions, one in each equal slot of [low, high)."""
+    if count <= 0:
+        return []
+    slot = (high - low) / count
+    return [e for i in range(count) for e in _session(writer, low + i * slot, low + (i + 1) * slot)]
+
+
+def _session(writer: EventWriter, low: datetime, high: datetime) -> list[Stamped]:
+    """An app session in [low, high): page views, maybe a feature, then the session's end."""
     rng = writer.rng
-    if rng.random() >= SESSION_CHANCE or high - low <= SESSION_ROOM:
+    if high - low <= SESSION_ROOM:
         return []
     session_id = writer.new_id()
-    start = at = _moment(rng, low, high - SESSION_ROOM)
+    start = at = moment(rng, low, high - SESSION_ROOM)
     events = []
-    for _ in range(rng.randint(1, 5)):
+    for _ in range(rng.choice(SESSION_ACTIONS)):
         at += timedelta(seconds=rng.uniform(3, 90))
         events.append(writer.activity(at, session_id))
     at += timedelta(seconds=rng.uniform(1, 30))
     screens = sum(1 for _, event in events if event["payload"]["type"] == "page_view")
     payload = {"type": "app_session", "duration_seconds": round((at - start).total_seconds(), 3),
                "screens": screens}  # fmt: skip
-    return [*events, writer.event(at, writer.source, payload, session_id)]
+    return [*events, writer.app(at, payload, session_id)]
 
 
-def _moment(rng: random.Random, low: datetime, high: datetime) -> datetime:
-    """Return a random instant in [low, high) (``low`` when the range is empty)."""
-    span = (high - low) // timedelta(microseconds=1)
-    return low + timedelta(microseconds=rng.randrange(span)) if span > 0 else low
-
-
-def _cents(amount: Decimal) -> Decimal:
-    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
-
-
-def _midnight(moment: datetime) -> datetime:
-    return moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-
-
-def _months_before(month_start: datetime, months: int) -> datetime:
-    index = month_start.year * 12 + month_start.month - 1 - months
-    return month_start.replace(year=index // 12, month=index % 12 + 1)
+__all__ = [
+    "Mix",
+    "Persona",
+    "Timeline",
+    "expected_firings",
+    "make_population",
+    "population_events",
+]

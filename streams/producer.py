@@ -25,7 +25,7 @@ from schemas.settings import Settings
 from schemas.topics import BEHAVIOR_EVENTS
 from streams.invalid_events import malformed_stream
 from streams.kafka import ensure_topics
-from streams.population import expected_firings, make_population, population_events
+from streams.population import Mix, expected_firings, population_events
 
 log = logging.getLogger(__name__)
 
@@ -133,6 +133,7 @@ async def produce(
     history_days: int = 100,
     invalid_share: float = 0.0,
     now: datetime | None = None,
+    mix: Mix | None = None,
 ) -> ProduceReport:
     """Publish the history of a synthetic population to ``behavior.events``.
 
@@ -144,12 +145,14 @@ async def produce(
         history_days: Days of history per user (see ``population_events``).
         invalid_share: Share of all messages that are malformed, in [0, 0.5].
         now: End of the history; defaults to the current time.
+        mix: Shares of spenders, income drops and stories (``Mix()`` if None: money
+            triggers only).
 
     Returns:
         Counts, duration and the firings the history must cause.
     """
     started = time.monotonic()
-    personas = make_population(users, seed=seed)
+    personas = (mix or Mix()).population(users, seed=seed)
     events = population_events(
         personas, now=now or datetime.now(UTC), history_days=history_days, seed=seed
     )

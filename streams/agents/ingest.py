@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -49,6 +49,19 @@ BATCH_MAX_EVENTS = 1000
 BATCH_WINDOW_SECONDS = 0.05
 
 
+@dataclass(frozen=True, slots=True)
+class PartitionRead:
+    """What a worker has read from one input partition.
+
+    Attributes:
+        newest: ``occurred_at`` of the newest valid event read from it.
+        read_at: The worker's clock when it last read one.
+    """
+
+    newest: datetime
+    read_at: datetime
+
+
 @dataclass(slots=True)
 class IngestStage:
     """Everything one batch needs: the table, the output topics and the core's inputs."""
@@ -69,12 +82,16 @@ class IngestStage:
     clock: Callable[[], datetime]
     keep_objects: bool
     """Memory store: keep live records, not bytes, between batches (no decode per batch)."""
+    reads: dict[int, PartitionRead] = field(default_factory=dict)
+    """Input partition -> what this worker has read from it since it started: the timer
+    waits with time-based triggers while one of its partitions replays old events."""
 
     def handle(self, batch: Sequence[Any]) -> None:
         """Process one batch of Faust events (raw key and value bytes)."""
         now = self.clock()
         definitions = self.definitions.by_event_type(self.feed.items())
         dirty: dict[bytes, tuple[int, UserState]] = {}
+        read: dict[int, datetime] = {}  # partition -> newest event of the batch
         for event in batch:
             message = event.message
             decoded, sanitised = decode_event(message.key, message.value, now=now)
@@ -85,6 +102,9 @@ class IngestStage:
             if isinstance(decoded, Rejection):
                 self._reject(decoded, message, now)
                 continue
+            newest = read.get(message.partition)
+            if newest is None or decoded.occurred_at > newest:
+                read[message.partition] = decoded.occurred_at
             key = decoded.user_id.encode()
             held = dirty.get(key)
             state = held[1] if held else self._load(key)
@@ -104,10 +124,18 @@ class IngestStage:
             self._emit(key, decoded.type, result, now)
         for key, (partition, state) in dirty.items():
             self.store(key, partition, state)
+        self._remember_reads(read, now)
         metrics.STATE_WRITES.inc(len(dirty))
         if self.keep_objects:  # len() is free for the memory store, a scan for RocksDB
             metrics.USERS_TRACKED.set(len(self.table.data))
         metrics.BATCH_SIZE.observe(len(batch))
+
+    def _remember_reads(self, newest: dict[int, datetime], now: datetime) -> None:
+        """Keep, per partition, the newest event read so far and when one was last read."""
+        for partition, latest in newest.items():
+            before = self.reads.get(partition)
+            latest = max(latest, before.newest) if before else latest
+            self.reads[partition] = PartitionRead(latest, now)
 
     def store(self, key: bytes, partition: int, state: UserState) -> None:
         """Keep a user's record in the table and write it to its changelog partition."""

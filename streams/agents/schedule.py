@@ -10,6 +10,16 @@ The pass runs on the event loop between agent batches, a slice of users at a tim
 stops at once if a rebalance begins: partitions may be changing hands. Nothing it emits
 depends on when it runs, only on the user's record and the clock: ids derive from the
 held command or the episode, so a pass repeated after a crash repeats its ids.
+
+Time-based definitions judge what did *not* happen, so they wait while the records cannot
+know yet: while one of the worker's partitions is replaying (it is still delivering events
+and the newest it delivered is older than ``NUDGE_MAX_EVENT_AGE_SECONDS``: a backfill, a
+backlog of days after a restart, the demo's months of history; the sessions or
+completions still to come would be judged missing), and while the worker owns no user at
+all (it started on empty partitions). Such a pass releases held sends but does not count
+as a run, so the definitions stay due and the first pass that can judge them does.
+Otherwise a daily schedule that ran on an empty table at start-up would not look again
+for a day.
 """
 
 from __future__ import annotations
@@ -37,6 +47,10 @@ log = logging.getLogger(__name__)
 #: Users looked at between two yields to the event loop: bounds how long a pass delays
 #: the next agent batch (a few milliseconds each).
 SLICE_USERS = 500
+#: A partition that delivered an old event this recently (worker clock) may still be
+#: replaying. A replay is read back to back; a pause this long means it has ended (or
+#: only a few late events came), and a quiet partition must not hold the timer forever.
+REPLAY_PAUSE_SECONDS = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +62,9 @@ class PassSummary:
     decisions: int = 0
     commands: int = 0
     complete: bool = True
+    replaying: bool = False
+    """Time-based definitions waited: the worker is reading events older than the age
+    at which they still fire anything."""
 
 
 @dataclass(slots=True)
@@ -84,7 +101,11 @@ class Scheduler:
         stage = self.stage
         now = stage.clock()
         current = stage.definitions.current(stage.feed.items())
-        due = self.due(current, now)
+        for partition in set(stage.reads) - partitions:
+            # No longer ours: should it come back, what arrives then says how far behind.
+            del stage.reads[partition]
+        replaying = self.replaying(now, partitions)
+        due = [] if replaying else self.due(current, now)
         started = time.perf_counter()
         users = decisions = commands = 0
         for index, key in enumerate(list(stage.table.data.keys())):
@@ -92,7 +113,9 @@ class Scheduler:
                 await asyncio.sleep(0)  # let agent batches and heartbeats through
             if self.interrupted():
                 log.info("timer pass stopped by a rebalance", extra={"users": users})
-                return PassSummary(users, (), decisions, commands, complete=False)
+                return PassSummary(
+                    users, (), decisions, commands, complete=False, replaying=replaying
+                )
             state = stage.load(key)
             if state is None or state.partition not in partitions:
                 continue  # a standby copy, or a record from before partitions were kept
@@ -103,13 +126,28 @@ class Scheduler:
                 stage.publish(key, result, now, event_latency=False)
                 decisions += len(result.decisions)
                 commands += len(result.commands)
-        # Only a finished pass counts as a run: an interrupted one is repeated in full.
-        for definition in due:
+        # Only a finished pass that looked at someone counts as a run: an interrupted one
+        # is repeated in full, and one over an empty table judged nobody.
+        judged = due if users else []
+        for definition in judged:
             self._last_run[definition.id] = now.timestamp()
             metrics.SCHEDULED_EVALUATIONS.labels(definition.id).inc(users)
         metrics.SCHEDULER_TICKS.observe(time.perf_counter() - started)
-        evaluated = tuple(d.id for d in due)
-        return PassSummary(users, evaluated, decisions, commands)
+        evaluated = tuple(d.id for d in judged)
+        return PassSummary(users, evaluated, decisions, commands, replaying=replaying)
+
+    def replaying(self, now: datetime, partitions: set[int]) -> bool:
+        """Return whether one of ``partitions`` still replays events too old to fire.
+
+        Partitions are read side by side, not in step: one may still be days behind in
+        event time while another has reached the present, so each is asked.
+        """
+        reads = [self.stage.reads[p] for p in partitions if p in self.stage.reads]
+        return any(
+            (now - read.newest).total_seconds() > self.stage.max_event_age_seconds
+            and (now - read.read_at).total_seconds() < REPLAY_PAUSE_SECONDS
+            for read in reads
+        )
 
     def _evaluate(
         self, user_id: str, state: UserState, due: Sequence[TriggerDefinition], now: datetime
@@ -148,10 +186,14 @@ def register_schedule(app: faust.App, stage: IngestStage, settings: Settings) ->
             return
         try:
             summary = await scheduler.run_pass(partitions)
+            if summary.decisions or summary.commands:
+                # On their way before the pass is reported: whoever reads the log line
+                # (the demo, an operator) finds its decisions on the topics.
+                await app.producer.flush()
         except Exception:  # a bug must not stop the worker's timer for good
             log.exception("timer pass failed")
             return
-        if summary.decisions or summary.commands:
+        if summary.evaluated or summary.decisions or summary.commands:
             log.info(
                 "timer pass",
                 extra={"users": summary.users, "evaluated": list(summary.evaluated),

@@ -14,7 +14,7 @@ from sqlalchemy import Engine, create_engine, inspect
 from schemas.settings import Settings
 from schemas.topics import TRIGGER_DECISIONS, TopicSpec
 from sinks.migrate import current, upgrade
-from sinks.queries import recent_communications, summary
+from sinks.queries import decided_commands, recent_communications, summary
 from sinks.rows import ROUTES, Row, Source, message_row
 from sinks.tables import Base
 from sinks.writer import BatchWriter, create_sink_engine
@@ -152,6 +152,8 @@ def test_summary_counts_what_was_recorded_and_lists_recent_messages(settings, en
         "interventions": 1,
         "dead_letters": 2,
     }
+    # Two fired decisions naming one command each; the suppressed one names none.
+    assert decided_commands(settings) == {"spending_spike": 2}
     recent = recent_communications(settings, limit=2)
     # One batch shares recorded_at: the newest event time comes first.
     assert [(r["user_id"], r["channel"]) for r in recent] == [("cy", "sms"), ("ben", "email")]

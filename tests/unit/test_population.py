@@ -1,13 +1,15 @@
 """The synthetic population: valid, reproducible, ordered, and it fires what it promises.
 
-The firing checks use a small reference implementation of the two triggers written here
-from their definitions (integer cents, exact comparisons), not the production code.
+The firing checks of the two money triggers use a small reference implementation written
+here from their definitions (integer cents, exact comparisons), not the production code.
+The stories, and the whole catalogue through the real core, are in test_stories.py.
 """
 
 from __future__ import annotations
 
 import tracemalloc
 from collections import Counter, defaultdict
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -18,10 +20,12 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from schemas.events import Channel, Event, ProfileUpdate, parse_event
-from streams.decisions import process
+from streams.decisions import process, process_scheduled
 from streams.definitions import default_definitions
 from streams.invalid_events import MALFORMATIONS, malformed_messages, valid_transaction
 from streams.population import (
+    MODELLED_TRIGGERS,
+    Mix,
     Persona,
     expected_firings,
     make_population,
@@ -29,6 +33,7 @@ from streams.population import (
 )
 from streams.rendering import default_catalogue
 from streams.state import UserState
+from streams.stories import STORIES
 
 NOW = datetime(2026, 3, 11, 15, 30, tzinfo=UTC)
 FRESH = timedelta(days=2)
@@ -129,6 +134,15 @@ def generate(
     return personas, list(population_events(personas, now=now, seed=seed, **kwargs))
 
 
+MONEY = ("spending_spike", "income_drop")
+
+
+def money(expected: dict[str, set[str]]) -> dict[str, set[str]]:
+    """The money triggers' expectations; the population without stories promises no other."""
+    assert all(not users for trigger, users in expected.items() if trigger not in MONEY)
+    return {trigger: expected[trigger] for trigger in MONEY}
+
+
 @pytest.fixture(scope="module")
 def population() -> tuple[list[Persona], list[dict[str, Any]]]:
     return generate(live_seconds=900)
@@ -184,6 +198,19 @@ def test_spending_is_one_to_three_debits_every_day(population: Any) -> None:
         assert set(days.values()) <= {1, 2, 3}
 
 
+def test_ordinary_users_open_the_app_once_every_full_day(population: Any) -> None:
+    """One session a day: never ten in a week, never half the usual week, never a lapse."""
+    _, events = population
+    for history in by_user(events).values():
+        sessions = Counter(
+            day_of(occurred(e)) for e in history
+            if e["payload"]["type"] == "app_session" and occurred(e) < NOW
+        )  # fmt: skip
+        first, today = day_of(occurred(history[0])), day_of(NOW)
+        assert set(sessions.values()) == {1}
+        assert set(range(first + 1, today)) <= set(sessions)  # every full day between
+
+
 def test_pay_lands_on_schedule_and_is_constant_outside_the_drop_month(population: Any) -> None:
     personas, events = population
     people = {p.user_id: p for p in personas}
@@ -226,30 +253,34 @@ def test_fresh_firings_are_exactly_the_expected_ones(population: Any) -> None:
     personas, events = population
     expected = expected_firings(personas)
     assert expected["spending_spike"] and expected["income_drop"]
-    assert fired_by(events, NOW) == expected
+    assert fired_by(events, NOW) == money(expected)
 
 
 def test_nothing_fires_before_the_fresh_window() -> None:
     """Judged as if now were 40 days earlier (before the drop month), nothing fires."""
     _, events = generate(12, history_days=200)
     earlier = NOW - timedelta(days=40)
-    assert fired_by([e for e in events if occurred(e) < earlier], earlier) == {
-        "spending_spike": set(),
-        "income_drop": set(),
-    }
+    assert fired_by([e for e in events if occurred(e) < earlier], earlier) == dict.fromkeys(
+        MONEY, set()
+    )
 
 
 def test_the_pipeline_core_fires_exactly_the_expected_users(population: Any) -> None:
-    """The real pure core (state, triggers, decisions) agrees with ``expected_firings``."""
+    """The real pure core (state, every trigger, decisions) agrees with ``expected_firings``:
+    the money triggers fire for their users, and nothing else fires, time-based included."""
     personas, events = population
     states: dict[str, UserState] = defaultdict(UserState)
-    fired: dict[str, set[str]] = {"spending_spike": set(), "income_drop": set()}
-    catalogue = default_catalogue()
-    for raw in events:
+    fired: dict[str, set[str]] = {trigger: set() for trigger in MODELLED_TRIGGERS}
+    catalogue, definitions = default_catalogue(), default_definitions()
+    history = [e for e in events if occurred(e) < NOW]
+    for raw in history:
         event = Event.model_validate(raw)
-        result = process(states[event.user_id], event, default_definitions(), catalogue,
+        result = process(states[event.user_id], event, definitions, catalogue,
                          now=NOW, max_event_age_seconds=FRESH.total_seconds())  # fmt: skip
         for decision in result.decisions:
+            fired[decision.trigger_id].add(decision.user_id)
+    for user, state in states.items():
+        for decision in process_scheduled(user, state, definitions, catalogue, now=NOW).decisions:
             fired[decision.trigger_id].add(decision.user_id)
     assert fired == expected_firings(personas)
 
@@ -269,7 +300,7 @@ def test_the_pipeline_core_fires_exactly_the_expected_users(population: Any) -> 
 def test_firings_hold_at_month_edges(now: datetime) -> None:
     personas, events = generate(16, now=now)
     assert all(occurred(e) < now for e in events)
-    assert fired_by(events, now) == expected_firings(personas)
+    assert fired_by(events, now) == money(expected_firings(personas))
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -288,7 +319,7 @@ def test_firings_hold_for_any_seed_now_and_history(
     seed: int, now: datetime, history_days: int
 ) -> None:
     personas, events = generate(8, seed=seed, now=now, history_days=history_days)
-    assert fired_by(events, now) == expected_firings(personas)
+    assert fired_by(events, now) == money(expected_firings(personas))
 
 
 def test_every_users_last_debit_is_within_the_hour_before_now(population: Any) -> None:
@@ -325,12 +356,45 @@ def test_population_shares_are_exact_and_ids_unique() -> None:
     assert make_population(0, seed=5) == []
 
 
+def test_stories_go_in_turn_to_steady_users_only() -> None:
+    personas = make_population(100, seed=5, spike_share=0.1, income_drop_share=0.1, story_share=0.3)
+    storied = [p for p in personas if p.story]
+    assert len(storied) == 30 and all(p.archetype == "steady" for p in storied)
+    names = Counter(p.story for p in storied)
+    assert set(names) == set(STORIES) and set(names.values()) == {1, 2}
+    assert all(p.tier == "free" for p in storied if p.story == "engaged_free")
+    couch = [p for p in storied if p.story == "couch_spender"]
+    assert all(1.8 <= p.spike_factor <= 2.4 for p in couch)
+    assert Mix(0.1, 0.1, 0.3).population(100, seed=5) == personas
+    # The same people as without stories, but for what their story needs.
+    plain = make_population(100, seed=5, spike_share=0.1, income_drop_share=0.1)
+    assert plain == [replace(p, story=None, tier=q.tier, spike_factor=q.spike_factor)
+                     for p, q in zip(personas, plain, strict=True)]  # fmt: skip
+
+
+def test_a_story_population_is_reproducible_and_its_events_valid() -> None:
+    personas = make_population(30, seed=8, story_share=0.7)
+    events = list(population_events(personas, now=NOW, seed=8))
+    assert events == list(population_events(personas, now=NOW, seed=8))
+    parsed = [Event.model_validate(e) for e in events]
+    assert len({e.event_id for e in parsed}) == len(parsed)
+    assert all(e.occurred_at < NOW for e in parsed)
+    times = [e.occurred_at for e in parsed]
+    assert times == sorted(times)
+
+
+def test_more_stories_than_steady_users_is_refused() -> None:
+    with pytest.raises(ValueError, match="steady users"):
+        make_population(10, seed=1, spike_share=0.5, income_drop_share=0.5, story_share=0.9)
+
+
 @pytest.mark.parametrize(
     "kwargs",
     [
         {"n_users": -1},
         {"n_users": 3, "spike_share": 1.5},
         {"n_users": 3, "income_drop_share": -0.1},
+        {"n_users": 3, "story_share": 1.1},
     ],
 )
 def test_population_rejects_bad_arguments(kwargs: dict[str, Any]) -> None:

@@ -16,8 +16,9 @@ from typing import Any
 import orjson
 
 from schemas.events import Event
-from streams.agents.ingest import IngestStage
-from streams.agents.schedule import SLICE_USERS, Scheduler
+from streams.agents.ingest import IngestStage, PartitionRead
+from streams.agents.schedule import REPLAY_PAUSE_SECONDS, SLICE_USERS, Scheduler
+from streams.decisions import process_scheduled
 from streams.definition_source import DefinitionSource
 from streams.definitions import default_definitions
 from streams.rendering import default_catalogue
@@ -117,6 +118,7 @@ async def test_a_pass_covers_only_the_partitions_this_worker_owns() -> None:
 async def test_a_schedule_runs_again_only_when_it_comes_round() -> None:
     clock = Clock()
     ingest = stage(clock)
+    put(ingest, "ada", 0, [profile("ada", NOW - timedelta(days=1), first_name="Ada")])
     scheduler = Scheduler(ingest)
     first = await scheduler.run_pass({0})
     assert "application_incomplete" in first.evaluated  # hourly
@@ -166,6 +168,69 @@ async def test_held_sends_go_out_when_due_on_a_tick_without_schedules() -> None:
     assert len(ingest.commands.sent) == sent + 1
 
 
+async def test_a_pass_over_no_user_does_not_count_as_a_run() -> None:
+    """A worker starting on empty partitions judges its first users at once, not a day later."""
+    clock = Clock()
+    ingest = stage(clock)
+    scheduler = Scheduler(ingest)
+    empty = await scheduler.run_pass({0})
+    assert empty.complete and empty.users == 0 and empty.evaluated == ()
+    put(ingest, "ada", 0, lapsed("ada"))
+    clock.now = NOW + timedelta(seconds=5)
+    first = await scheduler.run_pass({0})
+    assert set(first.evaluated) == {
+        d.id for d in default_definitions() if d.evaluate_on.every is not None
+    }
+    assert [d["trigger_id"] for d in ingest.decisions.sent] == ["app_usage_decline"]
+
+
+async def test_time_based_definitions_wait_while_a_partition_replays_history() -> None:
+    """Events of days ago are still coming in: a lapse may only be the part not yet read."""
+    clock = Clock()
+    ingest = stage(clock)
+    put(ingest, "ada", 0, lapsed("ada"))
+    state = ingest.table.data[b"ada"]
+    state.pending = [{**held_command(), "send_at": (NOW - timedelta(minutes=1)).isoformat()}]
+    # Partition 0 delivered an event of two days and a second ago, a second ago.
+    ingest.reads = {
+        0: PartitionRead(NOW - timedelta(days=2, seconds=1), NOW - timedelta(seconds=1)),
+        1: PartitionRead(NOW, NOW),
+    }
+    scheduler = Scheduler(ingest)
+    replaying = await scheduler.run_pass({0})
+    assert replaying.replaying and replaying.evaluated == ()
+    assert ingest.decisions.sent == []
+    # Held sends are not judgements: they go out when due, replay or not.
+    assert [c["command_id"] for c in ingest.commands.sent] == ["held-1"]
+    assert set(ingest.reads) == {0}  # 1 is not this worker's: forgotten
+    # An event of exactly two days: the partition reads the present.
+    ingest.reads[0] = PartitionRead(NOW - timedelta(days=2), NOW)
+    caught_up = await scheduler.run_pass({0})
+    assert not caught_up.replaying and "app_usage_decline" in caught_up.evaluated
+    assert [d["trigger_id"] for d in ingest.decisions.sent] == ["app_usage_decline"]
+
+
+async def test_a_partition_quiet_after_old_events_no_longer_holds_the_timer() -> None:
+    """A few late events, or a replay that has ended: absences may be judged again."""
+    clock = Clock()
+    ingest = stage(clock)
+    put(ingest, "ada", 0, lapsed("ada"))
+    old = NOW - timedelta(days=20)
+    ingest.reads = {0: PartitionRead(old, NOW - timedelta(seconds=REPLAY_PAUSE_SECONDS - 1))}
+    scheduler = Scheduler(ingest)
+    assert (await scheduler.run_pass({0})).replaying
+    ingest.reads = {0: PartitionRead(old, NOW - timedelta(seconds=REPLAY_PAUSE_SECONDS))}
+    quiet = await scheduler.run_pass({0})
+    assert not quiet.replaying and "app_usage_decline" in quiet.evaluated
+
+
+def held_command() -> dict[str, Any]:
+    """A real command as a record keeps it while held (``decide`` dumps it as JSON)."""
+    scheduled = [d for d in default_definitions() if d.evaluate_on.every is not None]
+    result = process_scheduled("ada", fold(lapsed("ada")), scheduled, default_catalogue(), now=NOW)
+    return {**result.commands[0].model_dump(mode="json"), "command_id": "held-1"}
+
+
 async def test_a_rebalance_stops_the_pass_and_it_is_repeated_in_full() -> None:
     ingest = stage(Clock())
     for i in range(SLICE_USERS + 10):
@@ -184,3 +249,40 @@ async def test_a_rebalance_stops_the_pass_and_it_is_repeated_in_full() -> None:
     again = await scheduler.run_pass({0})
     assert again.complete and again.users == SLICE_USERS + 10
     assert "birthday_approaching" in again.evaluated  # the interrupted pass did not count
+
+
+@dataclass
+class Message:
+    key: bytes | None
+    value: bytes
+    topic: str = "behavior.events"
+    partition: int = 0
+    offset: int = 0
+
+
+@dataclass
+class Delivered:
+    message: Message
+
+
+def delivered(item: Event) -> Delivered:
+    return Delivered(Message(item.user_id.encode(), item.model_dump_json().encode()))
+
+
+def test_the_ingest_stage_remembers_what_it_read_from_each_partition() -> None:
+    clock = Clock()
+    ingest = stage(clock)
+    ingest.dead_letters = {"behavior.events": Topic()}
+    assert ingest.reads == {}
+    newer, older = lapsed("ada")[-1], lapsed("ada")[1]
+    other = profile("bob", NOW - timedelta(days=60), first_name="Bob")
+    elsewhere = Delivered(Message(b"bob", other.model_dump_json().encode(), partition=3))
+    broken = Delivered(Message(b"ada", b"not json", partition=5))
+    ingest.handle([delivered(newer), delivered(older), elsewhere, broken])
+    assert ingest.reads == {
+        0: PartitionRead(NOW - timedelta(days=20), NOW),
+        3: PartitionRead(NOW - timedelta(days=60), NOW),
+    }
+    clock.now = NOW + timedelta(minutes=1)
+    ingest.handle([delivered(lapsed("ada")[2])])  # older than the newest: still read now
+    assert ingest.reads[0] == PartitionRead(NOW - timedelta(days=20), clock.now)
