@@ -211,12 +211,15 @@ COMPUTE: dict[str, Callable[[Context], Value]] = {
 def format_value(value: Value, unit: str) -> str:
     """Format a feature value for people: ``$1,234.50``, ``34``, ``8.5`` (times).
 
-    Percent, days, minutes and counts are whole numbers; a multiple keeps one decimal.
+    Percent, days, minutes and counts are whole numbers (a mean count keeps one decimal);
+    a multiple keeps one decimal.
     """
     if isinstance(value, bool) or not isinstance(value, float | int):
         return str(value)
     if unit == "dollars":
         return f"${value:,.2f}"
+    if unit == "count" and value != int(value):
+        return f"{value:.1f}"  # a mean of counts (1.5 sessions a week), not rounded to 2
     if unit in ("percent", "days", "minutes", "count"):
         return f"{value:.0f}"
     if unit == "times":

@@ -113,6 +113,7 @@ def test_depends_name_known_features_and_compute_matches_the_contract() -> None:
     ("value", "unit", "shown"),
     [
         (12.0, "count", "12"),
+        (1.5, "count", "1.5"),  # a usual-use baseline: "1.5 ≥ 3", not "2 ≥ 3"
         (19.9, "minutes", "20"),
         (3.04, "times", "3.0"),
         (25.0, "times", "25.0"),
