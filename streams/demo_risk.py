@@ -127,7 +127,7 @@ async def simulate_and_report(settings: Settings, *, seed: int) -> None:
     listing = ", ".join(f"{k} {n}" for k, n in sorted(kinds.items()))
     _say(
         f"\nA simulated notification service read {len(commands)} commands and reported "
-        f"{len(outcomes)} outcomes: {listing or 'none'}"
+        f"{len(outcomes)} outcomes:\n  {listing or 'none'}"
     )
     await _stored(settings, len(outcomes))
     effectiveness = build(settings, "effectiveness", REPORT_DAYS)
