@@ -15,7 +15,14 @@ from sqlalchemy import Connection, Select, create_engine, func, select
 from sqlalchemy.orm import InstrumentedAttribute
 
 from schemas.settings import Settings
-from sinks.tables import Base, Communication, DeadLetterRow, Intervention, TriggerEvent
+from sinks.tables import (
+    Base,
+    Communication,
+    DeadLetterRow,
+    Intervention,
+    OutcomeRow,
+    TriggerEvent,
+)
 
 
 @contextmanager
@@ -137,3 +144,43 @@ def decided_commands(settings: Settings, *, since: datetime | None = None) -> di
         query = query.where(TriggerEvent.recorded_at >= since)
     with _connection(settings) as connection:
         return {trigger_id: int(count) for trigger_id, count in connection.execute(query)}
+
+
+def intervention_users(settings: Settings) -> dict[str, set[str]]:
+    """Return intervention type -> the users an intervention of that type started for."""
+    started: dict[str, set[str]] = {}
+    query = select(Intervention.intervention_type, Intervention.user_id)
+    with _connection(settings) as connection:
+        for kind, user_id in connection.execute(query):
+            started.setdefault(kind, set()).add(user_id)
+    return started
+
+
+def suppressed_users(settings: Settings, trigger_id: str) -> dict[str, set[str]]:
+    """Return suppression reason -> the users a decision of ``trigger_id`` held back."""
+    query = select(TriggerEvent.reason, TriggerEvent.user_id).where(
+        TriggerEvent.trigger_id == trigger_id, TriggerEvent.outcome == "suppressed"
+    )
+    held: dict[str, set[str]] = {}
+    with _connection(settings) as connection:
+        for reason, user_id in connection.execute(query):
+            held.setdefault(reason or "-", set()).add(user_id)
+    return held
+
+
+def recent_interventions(settings: Settings, limit: int = 10) -> list[dict[str, Any]]:
+    """Return the last ``limit`` interventions recorded, newest first (every column)."""
+    table = Base.metadata.tables[Intervention.__tablename__]
+    query = (
+        select(table)
+        .order_by(table.c.recorded_at.desc(), table.c.created_at.desc(), table.c.command_id)
+        .limit(limit)
+    )
+    with _connection(settings) as connection:
+        return [dict(row) for row in connection.execute(query).mappings()]
+
+
+def stored_outcomes(settings: Settings) -> int:
+    """Return how many outcomes (``comms.outcomes`` events) the sink has stored."""
+    with _connection(settings) as connection:
+        return int(connection.execute(select(func.count()).select_from(OutcomeRow)).scalar_one())

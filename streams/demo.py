@@ -6,6 +6,10 @@ malformed messages among them), waits until the worker and the sink have caught 
 (consumer lag zero, not a fixed sleep) and the worker's timer has judged the time-based
 triggers (its log says so), and prints what happened from PostgreSQL: per trigger, the
 users the generator knows must fire against those who did, and what was suppressed why.
+Then the risk half (``streams.demo_risk``): the scores of a few users go to
+``risk.scores`` once the worker has read their payments, the interventions they start are
+checked the same way, a simulated notification service reports outcomes for every
+command, and the effectiveness report is printed once the sink has stored them.
 
 Like ``streams.cli`` it is a composition root, so it may reach into ``sinks`` (lazily).
 """
@@ -22,16 +26,27 @@ from pathlib import Path
 from typing import Any
 
 from schemas.settings import Settings
-from schemas.topics import BEHAVIOR_EVENTS, BEHAVIOR_EVENTS_DLQ, COMMS_COMMANDS, TRIGGER_DECISIONS
+from schemas.topics import (
+    BEHAVIOR_EVENTS,
+    BEHAVIOR_EVENTS_DLQ,
+    COMMS_COMMANDS,
+    INTERVENTIONS_COMMANDS,
+    RISK_SCORES,
+    RISK_SCORES_DLQ,
+    TRIGGER_DECISIONS,
+)
 from streams.definitions import default_definitions
+from streams.demo_risk import print_interventions, simulate_and_report
 from streams.lag import group_lag
 from streams.population import Mix
 from streams.processes import NudgeProcess
+from streams.risk import TRIGGER_ID as RISK_TRIGGER
 
 #: The demo's population: a tenth spike, a tenth lose income, and 28 % live a story
 #: (``streams.stories``; two of each of the 21 among the default 150 users). The rest,
-#: over half, stay ordinary: nothing must fire for them.
-DEMO_MIX = Mix(spike_share=0.10, income_drop_share=0.10, story_share=0.28)
+#: over half, stay ordinary: nothing must fire for them. Twelve of those also get risk
+#: scores (``streams.risk_stories``: two of each of six), for the risk interventions.
+DEMO_MIX = Mix(spike_share=0.10, income_drop_share=0.10, story_share=0.28, risk_users=12)
 #: The demo worker's timer interval. Its passes wait while the worker is still reading
 #: the months of history; the first one after it reaches the present judges the
 #: time-based triggers, so a short interval shows them seconds after the catch-up.
@@ -61,7 +76,7 @@ def run_demo(settings: Settings, *, users: int, rate: float, seed: int) -> int:
 async def _demo(base: Settings, *, users: int, rate: float, seed: int) -> int:
     from sinks.migrate import fresh_database
     from streams.kafka import ensure_topics
-    from streams.producer import produce
+    from streams.producer import produce, produce_risk_scores
 
     tag = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
     settings = base.model_copy(
@@ -82,21 +97,29 @@ async def _demo(base: Settings, *, users: int, rate: float, seed: int) -> int:
     worker = NudgeProcess(settings, "worker", LOG_DIR / f"worker-{tag}.log").start()
     processes = [worker, NudgeProcess(settings, "sink", LOG_DIR / f"sink-{tag}.log").start()]
     started = time.monotonic()
+    now = datetime.now(UTC)  # the end of the history, of the scores' too
     try:
         report = await produce(
-            settings, users=users, rate=rate, seed=seed, invalid_share=0.002, mix=DEMO_MIX
+            settings, users=users, rate=rate, seed=seed, invalid_share=0.002, mix=DEMO_MIX, now=now
         )
         _say(
             f"published {report.events_sent} events and {report.invalid_sent} malformed "
             f"messages in {report.seconds:.0f} s; waiting for the worker and the sink"
         )
         await _catch_up(settings, processes)
+        # Only now: a score read before its user's payments would be judged without them.
+        scores = await produce_risk_scores(settings, users=users, seed=seed, now=now, mix=DEMO_MIX)
+        _say(f"published {scores} risk scores to risk.scores")
         if users:  # a timer pass over nobody judges nothing, and is not logged as one
             _say("caught up; waiting for the worker's timer to judge the time-based triggers")
             await _timer_pass(worker)
-            await _catch_up(settings, processes)  # what the pass decided, into PostgreSQL
-        _say(f"done in {time.monotonic() - started:.0f} s")
-        return _print_results(settings, report)
+        await _catch_up(settings, processes)  # what the pass and the scores decided, stored
+        code = _print_results(settings, report)
+        if not print_interventions(settings, report.expected_interventions):
+            code = 1
+        await simulate_and_report(settings, seed=seed)
+        _say(f"\ndone in {time.monotonic() - started:.0f} s")
+        return code
     finally:
         for process in processes:
             process.stop()
@@ -105,9 +128,16 @@ async def _demo(base: Settings, *, users: int, rate: float, seed: int) -> int:
 
 async def _catch_up(settings: Settings, processes: list[NudgeProcess]) -> None:
     prefix = settings.topic_prefix
-    inputs = [BEHAVIOR_EVENTS.full_name(prefix)]
+    inputs = [s.full_name(prefix) for s in (BEHAVIOR_EVENTS, RISK_SCORES)]
     outputs = [
-        s.full_name(prefix) for s in (COMMS_COMMANDS, TRIGGER_DECISIONS, BEHAVIOR_EVENTS_DLQ)
+        s.full_name(prefix)
+        for s in (
+            COMMS_COMMANDS,
+            INTERVENTIONS_COMMANDS,
+            TRIGGER_DECISIONS,
+            BEHAVIOR_EVENTS_DLQ,
+            RISK_SCORES_DLQ,
+        )
     ]
     deadline = time.monotonic() + CATCH_UP_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
@@ -263,9 +293,10 @@ def _print_results(settings: Settings, report: Any) -> int:
         subject = f" | {row['subject']}" if row["subject"] else ""
         _say(f"  [{row['trigger_id']} / {row['channel']}] to {row['user_id']}{subject}")
         _say("    " + row["body"].replace("\n", "\n    ")[:300])
-    rows = trigger_rows(
-        report.expected, fired_users(settings), stats["decisions"], sent, decided_commands(settings)
-    )
+    # Risk decisions have a table of their own (``streams.demo_risk``).
+    fired = {t: users for t, users in fired_users(settings).items() if t != RISK_TRIGGER}
+    decisions = [row for row in stats["decisions"] if row["trigger_id"] != RISK_TRIGGER]
+    rows = trigger_rows(report.expected, fired, decisions, sent, decided_commands(settings))
     _say("\nPer trigger: users expected to fire against users fired; commands; suppressions")
     _say(HEADER)
     for row in rows:

@@ -20,6 +20,9 @@ Everyone else stays ordinary, and the ordinary days are built so that no trigger
 one app session a day (no lapse, no decline, fewer than ten a week), features used now
 and then, birthdays and lease ends, when known, far from their windows.
 
+A few of the ordinary users also get risk scores (``streams.risk_stories``): their
+payments join their stream here, their scores come from ``population_risk_scores``.
+
 Events are JSON-ready dicts of the ``schemas.events.Event`` shape, merged in
 ``occurred_at`` order from one lazy generator per user, so memory is O(users).
 ``occurred_at`` carries the user's standard UTC offset (daylight saving is not modelled;
@@ -31,10 +34,11 @@ from __future__ import annotations
 import heapq
 import random
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from streams.risk_stories import RISK_STORIES, risk_events
 from streams.stories import STORIES, Story
 from streams.story_events import birth_date
 from streams.synthetic import (
@@ -108,11 +112,13 @@ class Mix:
         spike_share: Users whose spending spikes.
         income_drop_share: Users whose income drops, drawn independently.
         story_share: Users, among the steady ones, who live out a story.
+        risk_users: Users, among the steady ones without a story, with a risk story.
     """
 
     spike_share: float = 0.15
     income_drop_share: float = 0.15
     story_share: float = 0.0
+    risk_users: int = 0
 
     def population(self, n_users: int, *, seed: int) -> list[Persona]:
         """Return ``make_population(n_users, seed=seed)`` with these shares."""
@@ -122,6 +128,7 @@ class Mix:
             spike_share=self.spike_share,
             income_drop_share=self.income_drop_share,
             story_share=self.story_share,
+            risk_users=self.risk_users,
         )
 
 
@@ -132,6 +139,7 @@ def make_population(
     spike_share: float = 0.15,
     income_drop_share: float = 0.15,
     story_share: float = 0.0,
+    risk_users: int = 0,
 ) -> list[Persona]:
     """Return ``n_users`` personas; exactly round(n x share) of each kind.
 
@@ -144,13 +152,15 @@ def make_population(
         story_share: Share of users who live out a story, taken from the steady users;
             the stories are handed out in turn (``STORIES`` order), so 21 story users
             cover every one.
+        risk_users: How many of the steady users without a story get a risk story
+            (``streams.risk_stories``), handed out in turn like the stories.
 
     Raises:
-        ValueError: A negative count, a share outside [0, 1], or more stories than
-            steady users.
+        ValueError: A negative count, a share outside [0, 1], or more stories (or risk
+            stories) than steady users to live them.
     """
-    if n_users < 0:
-        msg = f"n_users must be >= 0, not {n_users}"
+    if n_users < 0 or risk_users < 0:
+        msg = f"n_users and risk_users must be >= 0, not {n_users} and {risk_users}"
         raise ValueError(msg)
     for share in (spike_share, income_drop_share, story_share):
         if not 0.0 <= share <= 1.0:
@@ -163,8 +173,19 @@ def make_population(
     storyteller = random.Random(f"stories:{seed}")  # noqa: S311 - a simulation
     wanted = round(n_users * story_share)
     stories = _hand_out_stories(storyteller, n_users, spikers | droppers, wanted)
+    # Another generator of its own: risk stories leave everyone's ordinary life as it was.
+    risky = _hand_out_risk_stories(
+        random.Random(f"risk-stories:{seed}"),  # noqa: S311 - a simulation
+        n_users,
+        spikers | droppers | set(stories),
+        risk_users,
+    )
     return [
-        _persona(rng, seed, i, i in spikers, i in droppers, stories.get(i)) for i in range(n_users)
+        replace(
+            _persona(rng, seed, i, i in spikers, i in droppers, stories.get(i)),
+            risk_story=risky.get(i),
+        )
+        for i in range(n_users)
     ]
 
 
@@ -180,6 +201,19 @@ def _hand_out_stories(
     names = list(STORIES)
     chosen = sorted(rng.sample(steady, wanted))
     return {user: names[k % len(names)] for k, user in enumerate(chosen)}
+
+
+def _hand_out_risk_stories(
+    rng: random.Random, n_users: int, busy: set[int], wanted: int
+) -> dict[int, str]:
+    if not wanted:
+        return {}
+    free = [i for i in range(n_users) if i not in busy]
+    if wanted > len(free):
+        msg = f"{wanted} risk stories but only {len(free)} ordinary users to live them"
+        raise ValueError(msg)
+    names = list(RISK_STORIES)
+    return {user: names[k % len(names)] for k, user in enumerate(sorted(rng.sample(free, wanted)))}
 
 
 def _persona(
@@ -264,6 +298,23 @@ def population_events(
     return (event for _, event in heapq.merge(*streams, key=_stamp))
 
 
+def population_risk_scores(
+    personas: Iterable[Persona], *, now: datetime, history_days: int = 100, seed: int
+) -> list[EventDict]:
+    """Return the ``risk_score`` events of the personas with a risk story, oldest first.
+
+    Args: as ``population_events``, whose histories these scores belong to.
+    """
+    timeline = Timeline.ending(now, history_days)
+    scores = [
+        stamped
+        for persona in personas
+        if persona.risk_story is not None
+        for stamped in risk_events(persona, timeline, seed)[1]
+    ]
+    return [event for _, event in sorted(scores, key=_stamp)]
+
+
 def _stamp(stamped: Stamped) -> datetime:
     return stamped[0]
 
@@ -280,7 +331,10 @@ def _user_events(
         joined, first_name=persona.first_name, timezone=persona.timezone, consent=consent,
         tier=persona.tier, **_profile_facts(writer, timeline),
     )  # fmt: skip
-    plot = sorted(story.events(writer, timeline), key=_stamp) if story else []
+    plot = story.events(writer, timeline) if story else []
+    if persona.risk_story is not None:
+        plot += risk_events(persona, timeline, seed)[0]  # the payments; scores go elsewhere
+    plot.sort(key=_stamp)
     draw = rng.random()
     yield from heapq.merge(_days(writer, timeline, joined, story, draw), plot, key=_stamp)
     end = timeline.now + timedelta(seconds=live_seconds)
@@ -415,4 +469,5 @@ __all__ = [
     "expected_firings",
     "make_population",
     "population_events",
+    "population_risk_scores",
 ]

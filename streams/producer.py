@@ -3,6 +3,8 @@
 The events come from ``streams.population`` (lazily, in event-time order), optionally with
 malformed messages from ``streams.invalid_events`` at random positions to exercise the
 dead-letter path. Keys are user ids, so one user's events stay in order on one partition.
+The risk scores of the users with a risk story go to ``risk.scores`` separately
+(``produce_risk_scores``), once the worker has read their payments.
 """
 
 from __future__ import annotations
@@ -12,8 +14,8 @@ import logging
 import random
 import time
 from collections import Counter
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import islice
 from typing import Any
@@ -22,10 +24,12 @@ import orjson
 from aiokafka import AIOKafkaProducer
 
 from schemas.settings import Settings
-from schemas.topics import BEHAVIOR_EVENTS
+from schemas.topics import BEHAVIOR_EVENTS, RISK_SCORES, TopicSpec
 from streams.invalid_events import malformed_stream
 from streams.kafka import ensure_topics
-from streams.population import Mix, expected_firings, population_events
+from streams.population import Mix, expected_firings, population_events, population_risk_scores
+from streams.risk_stories import expected_interventions
+from streams.synthetic import EventDict
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +55,8 @@ class ProduceReport:
         seconds: Wall-clock duration, topic creation and final flush included.
         by_type: Valid events per event type.
         expected: Trigger id -> user ids whose history must fire it.
+        expected_interventions: Intervention type or suppression reason -> user ids whose
+            risk scores (``produce_risk_scores``) must lead to it.
     """
 
     events_sent: int
@@ -59,6 +65,7 @@ class ProduceReport:
     seconds: float
     by_type: dict[str, int]
     expected: dict[str, set[str]]
+    expected_interventions: dict[str, set[str]] = field(default_factory=dict)
 
     @property
     def messages_sent(self) -> int:
@@ -157,14 +164,7 @@ async def produce(
         personas, now=now or datetime.now(UTC), history_days=history_days, seed=seed
     )
     messages = outgoing_messages(events, invalid_share=invalid_share, seed=seed)
-    topic = BEHAVIOR_EVENTS.full_name(settings.topic_prefix)
-    await ensure_topics(settings, (BEHAVIOR_EVENTS,))
-    producer = AIOKafkaProducer(**producer_options(settings))
-    await producer.start()
-    try:
-        counts = await _send_all(producer, topic, messages, rate)
-    finally:
-        await producer.stop()
+    counts = await _publish(settings, BEHAVIOR_EVENTS, messages, rate)
     invalid = counts.pop(None, 0)
     report = ProduceReport(
         events_sent=sum(counts.values()),
@@ -173,9 +173,53 @@ async def produce(
         seconds=time.monotonic() - started,
         by_type={str(kind): count for kind, count in sorted(counts.items(), key=str)},
         expected=expected_firings(personas),
+        expected_interventions=expected_interventions(personas),
     )
     log.info("produced", extra={"events": report.events_sent, "invalid": invalid})
     return report
+
+
+async def produce_risk_scores(
+    settings: Settings,
+    *,
+    users: int,
+    seed: int,
+    now: datetime,
+    history_days: int = 100,
+    mix: Mix | None = None,
+) -> int:
+    """Publish the risk scores of the population ``produce`` published; return how many.
+
+    Call it once the worker has read that population's ``behavior.events``: a score read
+    before its user's payments would be judged without them (the topics are not ordered
+    with each other). The arguments must be those given to ``produce``.
+    """
+    personas = (mix or Mix()).population(users, seed=seed)
+    scores = population_risk_scores(personas, now=now, history_days=history_days, seed=seed)
+    return await publish_events(settings, RISK_SCORES, scores)
+
+
+async def publish_events(settings: Settings, spec: TopicSpec, events: Iterable[EventDict]) -> int:
+    """Publish event dicts to ``spec``, keyed by user id, as fast as it takes them."""
+    messages = (
+        (event["payload"]["type"], event["user_id"].encode(), orjson.dumps(event))
+        for event in events
+    )
+    counts = await _publish(settings, spec, messages, rate=0.0)
+    return sum(counts.values())
+
+
+async def _publish(
+    settings: Settings, spec: TopicSpec, messages: Iterator[Outgoing], rate: float
+) -> Counter[str | None]:
+    """Publish ``messages`` to ``spec`` (created if missing); return counts by type."""
+    await ensure_topics(settings, (spec,))
+    producer = AIOKafkaProducer(**producer_options(settings))
+    await producer.start()
+    try:
+        return await _send_all(producer, spec.full_name(settings.topic_prefix), messages, rate)
+    finally:
+        await producer.stop()
 
 
 async def _send_all(

@@ -80,6 +80,8 @@ class Persona:
         income_drop: Share of pay lost in the last complete month; 0 when it does not drop.
         story: Name of the behaviour from ``streams.stories`` the user also lives out
             (a big purchase, a stalled savings goal...); ``None`` for none.
+        risk_story: Name of the risk-score script from ``streams.risk_stories`` the
+            user's scores and payments follow; ``None`` for no risk scores.
     """
 
     user_id: str
@@ -95,6 +97,7 @@ class Persona:
     spike_factor: float = 1.0
     income_drop: float = 0.0
     story: str | None = None
+    risk_story: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

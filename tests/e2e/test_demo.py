@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -13,6 +14,7 @@ import pytest
 from schemas.settings import Settings
 from streams.definitions import default_definitions
 from streams.demo import HEADER
+from streams.demo_risk import HEADER as INTERVENTIONS_HEADER
 from streams.processes import settings_env
 from tests.conftest import ROOT
 
@@ -55,3 +57,12 @@ def test_the_demo_fires_for_exactly_the_expected_users_run_after_run(
             assert row[2] == row[3] != "0" and row[4] == row[5] == "0", row
         assert "lower_priority" in rows["skill_gap"] and "cooldown" in rows["spending_spike"]
         assert "Dead letters:" in run.stdout and "not_json" in run.stdout
+        # Risk interventions: exact per type (12 risk users: 2 of each of 6 stories), an
+        # intervention SMS, outcomes stored and reported.
+        table = lines[lines.index(INTERVENTIONS_HEADER) + 1 :][:5]
+        for row in (line.split() for line in table):
+            assert row[-4] == row[-3] == "2" and row[-2] == row[-1] == "0", row
+        assert "An intervention message [flexible_payment / sms]" in run.stdout
+        reported = re.search(r"reported (\d+) outcomes", run.stdout)
+        assert reported and int(reported[1]) > 0, run.stdout[-3000:]
+        assert "Interventions, last 7 days" in run.stdout and "flexible_payment" in run.stdout

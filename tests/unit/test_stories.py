@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from schemas.commands import StartIntervention
 from schemas.events import Event
 from schemas.records import Outcome, TriggerDecision
 from streams.decisions import process, process_scheduled
@@ -28,8 +29,11 @@ from streams.population import (
     Mix,
     expected_firings,
     population_events,
+    population_risk_scores,
 )
 from streams.rendering import default_catalogue
+from streams.risk import TRIGGER_ID as RISK_TRIGGER
+from streams.risk_stories import RISK_STORIES, expected_interventions
 from streams.state import UserState
 from streams.stories import STORIES
 from streams.suppression import SendPolicy
@@ -51,6 +55,7 @@ class Outcomes:
     fired: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     suppressed: Counter[tuple[str, str]] = field(default_factory=Counter)
     decisions: list[TriggerDecision] = field(default_factory=list)
+    states: dict[str, UserState] = field(default_factory=dict)
 
     def add(self, decisions: Iterable[TriggerDecision]) -> None:
         for decision in decisions:
@@ -90,6 +95,7 @@ def run_core(
                          max_event_age_seconds=MAX_AGE, policy=policy)  # fmt: skip
         out.add(result.decisions)
     timer()
+    out.states = states
     return out
 
 
@@ -154,6 +160,57 @@ def test_each_expected_user_fires_once_and_suppressions_have_their_reasons(demo:
     assert lost == crossroads and len(crossroads) == 2
     assert {r for _, r in out.suppressed} == {"cooldown", "lower_priority"}
     assert out.suppressed["spending_spike", "cooldown"] > 0
+
+
+def run_risk_scores(
+    out: Outcomes, scores: list[dict[str, Any]], now: datetime
+) -> tuple[dict[str, set[str]], list[StartIntervention]]:
+    """Process the scores after the history, as the demo publishes them (changes the
+    states); return who got which intervention type or suppression, and the commands."""
+    got: dict[str, set[str]] = defaultdict(set)
+    commands = []
+    for raw in scores:
+        event = Event.model_validate(raw)
+        result = process(out.states[event.user_id], event, DEFINITIONS, CATALOGUE,
+                         now=now + LAG, max_event_age_seconds=MAX_AGE)  # fmt: skip
+        assert {d.trigger_id for d in result.decisions} <= {RISK_TRIGGER}
+        for command in result.interventions:
+            got[command.intervention_type.value].add(command.user_id)
+        for decision in result.decisions:
+            if decision.reason is not None:
+                got[decision.reason.value].add(decision.user_id)
+        commands += result.interventions
+    return got, commands
+
+
+def test_the_demo_risk_stories_start_exactly_the_expected_interventions(demo: Any) -> None:
+    personas, out, _ = demo
+    now = datetime(2026, 11, 24, 9, 40, tzinfo=UTC)
+    scores = population_risk_scores(personas, now=now, seed=DEMO_SEED)
+    expected = expected_interventions(personas)
+    assert Counter(p.risk_story for p in personas if p.risk_story) == dict.fromkeys(RISK_STORIES, 2)
+    assert len(scores) == 5 * 12 and all(expected.values())
+    got, commands = run_risk_scores(out, scores, now)
+    assert {k: got.get(k, set()) for k in expected} == expected and set(got) <= set(expected)
+    # A payment is due for the users falling behind: their messages name its amount.
+    due = {p.user_id for p in personas if p.risk_story == "falling_behind"}
+    for command in commands:
+        sms = [m.body for m in command.messages if m.channel.value == "sms"]
+        assert all("{{" not in body for body in sms)
+        if command.user_id in due:
+            assert "$" in sms[0], sms
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 11, 42])
+def test_risk_stories_start_their_interventions_whatever_the_seed(seed: int) -> None:
+    now = datetime(2026, 3, 1, 0, 0, 0, 1, tzinfo=UTC) + timedelta(hours=seed * 7)
+    mix = Mix(spike_share=0.1, income_drop_share=0.1, story_share=0.3, risk_users=12)
+    personas, events = generate(SMALL_USERS, seed, now, mix=mix)
+    out = run_core(events, now=now)
+    assert firings(out) == expected_firings(personas)  # payments fire no trigger
+    got, _ = run_risk_scores(out, population_risk_scores(personas, now=now, seed=seed), now)
+    expected = expected_interventions(personas)
+    assert {k: got.get(k, set()) for k in expected} == expected and set(got) <= set(expected)
 
 
 def test_the_generator_is_about_as_big_as_before(demo: Any) -> None:
