@@ -81,6 +81,8 @@ class _Query:
     view: str
     order: str
     columns: tuple[Column, ...]
+    where: str = "TRUE"
+    """A constant filter (never input)."""
 
 
 TRIGGERS = _Query(
@@ -100,6 +102,8 @@ TRIGGERS = _Query(
         Column("conversion_rate", "conversion", "rate"),
         Column("conversion_value", "value", "money"),
     ),
+    # Risk decisions send interventions, not messages: the interventions report has them.
+    where="trigger_id <> 'risk_intervention'",
 )
 TEMPLATES = _Query(
     "templates",
@@ -180,7 +184,10 @@ def build(settings: Settings, name: str, days: int = 30) -> Report:
 
 def _rows(connection: Connection, query: _Query, days: int) -> list[dict[str, Any]]:
     # View and column names are this module's constants, never input.
-    sql = f"SELECT * FROM {query.view} WHERE window_days = :days ORDER BY {query.order}"  # noqa: S608
+    sql = (
+        f"SELECT * FROM {query.view} WHERE window_days = :days AND {query.where} "  # noqa: S608
+        f"ORDER BY {query.order}"
+    )
     found = connection.execute(text(sql), {"days": days}).mappings()
     return [{k: v for k, v in row.items() if k != "window_days"} for row in found]
 

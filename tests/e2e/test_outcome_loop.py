@@ -138,6 +138,8 @@ async def test_interventions_outcomes_and_reports(
     effectiveness = nudge(settings, tmp_path, "report", "effectiveness", "--json")
     assert effectiveness.returncode == 0, effectiveness.stderr
     document = json.loads(effectiveness.stdout)
+    # Risk decisions are in the interventions report, not among the message triggers.
+    assert "risk_intervention" not in {r["trigger_id"] for r in document["triggers"]}
     spike = next(r for r in document["triggers"] if r["trigger_id"] == "spending_spike")
     assert (spike["fired"], spike["sent"], spike["engaged"], spike["converted"]) == (1, 2, 1, 1)
     assert spike["engagement_rate"] == 0.5 and spike["conversion_rate"] == 0.5
