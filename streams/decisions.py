@@ -288,7 +288,9 @@ def decide(
             )
     commands = [] if suppressed else _commands(ctx, definition, match, catalogue, channels, send_at)
     for command in commands:
-        record_send(ctx.state, command.channel.value, send_at.timestamp())
+        record_send(
+            ctx.state, command.channel.value, send_at.timestamp(), decided_at=ctx.at.timestamp()
+        )
         taken.add(command.channel.value)
     if commands and send_at > now:
         # Sent by the scheduler when due, after checking consent again.

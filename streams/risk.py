@@ -392,7 +392,8 @@ def decide(
     at = event.occurred_at.timestamp()
     if not memory.scores or memory.scores[-1][0] != at:
         return RiskResult()
-    reading = read_trend([score for _, score in memory.scores], policy)
+    # The record may keep more scores than this policy reads (it notes them as they come).
+    reading = read_trend([score for _, score in memory.scores[-policy.history :]], policy)
     tier = choose_tier(payload.score, reading.trend, policy)
     if tier is None:
         return RiskResult(trend=reading.trend)

@@ -370,9 +370,14 @@ def _keep_goal(state: UserState, goal_id: str, milestone: int) -> None:
 SEND_LEDGER_SECONDS = 7 * SECONDS_PER_DAY
 
 
-def record_send(state: UserState, channel: str, at: float) -> None:
-    """Add a send on ``channel`` at ``at`` (epoch seconds) and forget those past a week."""
-    times = [t for t in state.sends.get(channel, []) if t > at - SEND_LEDGER_SECONDS]
+def record_send(state: UserState, channel: str, at: float, *, decided_at: float) -> None:
+    """Add a send on ``channel`` at ``at`` (epoch seconds) and forget those past a week.
+
+    "Past" counts from ``decided_at``, the evaluation's time, not from ``at``: a send held
+    for later (quiet hours, a delay) must not erase the sends the caps still count now.
+    """
+    oldest = min(at, decided_at) - SEND_LEDGER_SECONDS
+    times = [t for t in state.sends.get(channel, []) if t > oldest]
     times.append(at)
     state.sends[channel] = sorted(times)
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import faust
 
+from schemas.intake import Rejection, dead_letter, decode_event
 from schemas.settings import Settings
 from schemas.topics import (
     BEHAVIOR_EVENTS,
@@ -35,7 +36,6 @@ from streams.decisions import Result, process
 from streams.definition_source import DefinitionSource
 from streams.definitions import default_definitions
 from streams.definitions_feed import DefinitionsFeed
-from streams.intake import Rejection, dead_letter, decode_event
 from streams.rendering import Catalogue, default_catalogue
 from streams.risk import InterventionPolicy, intervention_catalogue, missing_templates
 from streams.state import UserState

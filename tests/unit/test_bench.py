@@ -12,6 +12,7 @@ import orjson
 import pytest
 
 from schemas.events import Event, Transaction
+from schemas.intake import decode_event
 from schemas.settings import Settings
 from streams.bench.__main__ import main
 from streams.bench.meter import Meter, parse_result, peak_rss_mib, result_line
@@ -20,7 +21,6 @@ from streams.bench.topics import delete_run_topics, run_prefix
 from streams.bench.workload import HISTORY_DAYS_BACK, build_workload, compact_json
 from streams.decisions import process
 from streams.definitions import default_definitions
-from streams.intake import decode_event
 from streams.rendering import default_catalogue
 from streams.state import UserState
 

@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 
 from schemas.events import MAX_TEXT_LENGTH, Event, Transaction
 from schemas.ids import dead_letter_id
+from schemas.intake import REDACTED, Rejection, Sanitised, dead_letter, decode_event, sanitise
 from schemas.records import DeadLetter, RejectionKind
-from streams.intake import REDACTED, Rejection, Sanitised, dead_letter, decode_event, sanitise
 
 USER = "user-1"
 #: Appears in inputs that must not leak into error texts.

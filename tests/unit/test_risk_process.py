@@ -117,3 +117,12 @@ def test_a_replayed_score_changes_nothing() -> None:
     assert run(state, fresh) == Result()  # redelivered: same event id, dropped
     assert state.to_bytes() == before
     assert first.decisions[0].reason is SuppressionReason.COOLDOWN
+
+
+def test_the_policy_history_bounds_the_trend_through_process() -> None:
+    """The record keeps five scores; a policy reading two must read only the newest two."""
+    state = UserState()
+    scores = [score(v, d) for v, d in ((0.9, 12), (0.9, 9), (0.9, 6), (0.3, 3), (0.38, 0.01))]
+    result = run(state, *scores, policy=InterventionPolicy(history=2))
+    (command,) = result.interventions
+    assert command.trend is RiskTrend.INCREASING  # 0.30 -> 0.38, not below the old 0.9s

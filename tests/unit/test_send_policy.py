@@ -83,6 +83,20 @@ def test_the_day_cap_is_a_rolling_24_hours_and_the_week_cap_holds_after_it() -> 
     assert sent == [1, 1, 0, 1, 0, 0, 1]
 
 
+def test_a_send_held_for_later_does_not_erase_the_sends_the_caps_count() -> None:
+    """A delayed firing used to prune the ledger from its own (future) send time."""
+    state = UserState()
+    now_ = every_debit("now_one")
+    later = every_debit("later_one", delay="30d")
+    sent = [len(run(state, transaction(USER, NOON + timedelta(minutes=m), "5.00"), d).commands)
+            for m, d in ((0, now_), (30, now_))]  # fmt: skip
+    assert sent == [1, 1]
+    assert run(state, transaction(USER, NOON + timedelta(hours=1), "5.00"), later).held == 1
+    # Both of today's sends still count: the day is full for an immediate trigger.
+    third = run(state, transaction(USER, NOON + timedelta(hours=2), "5.00"), now_)
+    assert outcomes(third) == [("now_one", Outcome.SUPPRESSED, SuppressionReason.FREQUENCY_CAP)]
+
+
 # --- priority arbitration ----------------------------------------------------------------
 
 

@@ -366,10 +366,21 @@ def test_the_sink_accepts_outcomes_the_worker_accepts():
     # The worker cuts over-long text; the sink stores no context at all, so neither refuses.
     long_agent = event(OPENED, context={"user_agent": "x" * 5000, "country": "GB"})
     assert not ROUTES[COMMS_OUTCOMES].row(outcome_source(long_agent), NOW).rejected
-    assert ROUTES[COMMS_OUTCOMES].row(outcome_source(event(OPENED), key=None), NOW) is not None
+    keyless = ROUTES[COMMS_OUTCOMES].row(outcome_source(event(OPENED), key=None), NOW)
+    assert keyless is not None and not keyless.rejected and keyless.table.name == "outcomes"
     # Another event type on the outcomes topic is valid for the worker: nothing to store.
     page_view = {"type": "page_view", "path": "/home"}
     assert ROUTES[COMMS_OUTCOMES].row(outcome_source(event(page_view)), NOW) is None
+
+
+def test_the_sink_refuses_and_redacts_exactly_as_the_worker_does():
+    # An invalid context is the worker's dead letter: the sink must not store it as a row.
+    bad_country = event(OPENED, context={"country": "usa"})
+    assert ROUTES[COMMS_OUTCOMES].row(outcome_source(bad_country), NOW).rejected
+    # A card number in free text is redacted before it can reach a table.
+    carded = event(MISSED | {"account_kind": "4111 1111 1111 1111"})
+    row = ROUTES[BEHAVIOR_EVENTS].row(payment_source(carded), NOW)
+    assert row is not None and row.values["account_kind"] == "[redacted]"
 
 
 def test_a_missed_payment_becomes_a_missed_payments_row():

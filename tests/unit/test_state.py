@@ -10,9 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas.events import Event
+from schemas.intake import decode_event
 from streams.decisions import process
 from streams.definitions import default_definitions
-from streams.intake import decode_event
 from streams.rendering import default_catalogue
 from streams.state import (
     DAILY_BUCKETS_KEPT,

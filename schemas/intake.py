@@ -5,6 +5,9 @@ becomes a ``DeadLetter`` with the original bytes and the reason, goes to the inp
 dead-letter topic (and from there to the database), a counter goes up, and processing
 goes on with the next message. Before validation, sensitive keys are removed and
 over-long text is cut, so neither reaches the state, the commands or the logs.
+
+It lives in ``schemas`` because both the stream worker and the sink read input topics and
+must accept and refuse exactly the same messages.
 """
 
 from __future__ import annotations
