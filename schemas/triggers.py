@@ -292,14 +292,7 @@ class TriggerDefinition(_Strict):
 
 def comparisons(node: Condition | None) -> list[Comparison]:
     """Return every comparison in a condition tree, depth first."""
-    if node is None:
-        return []
-    if isinstance(node, Comparison):
-        return [node]
-    if isinstance(node, Not):
-        return comparisons(node.not_)
-    children = node.all if isinstance(node, AllOf) else node.any
-    return [c for child in children for c in comparisons(child)]
+    return [comparison for _, comparison in _located(node, "")]
 
 
 def _located(node: Condition | None, path: str) -> list[tuple[str, Comparison]]:

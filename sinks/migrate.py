@@ -31,7 +31,8 @@ def alembic_config() -> Config:
     return config
 
 
-def _engine(settings: Settings) -> Engine:
+def database_engine(settings: Settings) -> Engine:
+    """Return an engine on the configured database (row values hidden from errors)."""
     return create_engine(settings.database_url.get_secret_value(), hide_parameters=True)
 
 
@@ -42,7 +43,7 @@ def upgrade(settings: Settings, revision: str = "head") -> None:
         settings: Where the database is (``database_url``).
         revision: Target revision; ``"head"`` (the default) is the newest.
     """
-    engine = _engine(settings)
+    engine = database_engine(settings)
     try:
         with engine.begin() as connection:
             config = alembic_config()
@@ -54,7 +55,7 @@ def upgrade(settings: Settings, revision: str = "head") -> None:
 
 def current(settings: Settings) -> str | None:
     """Return the database's current revision, or ``None`` if it was never migrated."""
-    engine = _engine(settings)
+    engine = database_engine(settings)
     try:
         with engine.connect() as connection:
             revision = MigrationContext.configure(connection).get_current_revision()

@@ -11,10 +11,11 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, create_engine, func, select
+from sqlalchemy import Connection, Select, func, select
 from sqlalchemy.orm import InstrumentedAttribute
 
 from schemas.settings import Settings
+from sinks.migrate import database_engine
 from sinks.tables import (
     Base,
     Communication,
@@ -27,7 +28,7 @@ from sinks.tables import (
 
 @contextmanager
 def _connection(settings: Settings) -> Iterator[Connection]:
-    engine = create_engine(settings.database_url.get_secret_value(), hide_parameters=True)
+    engine = database_engine(settings)
     try:
         with engine.connect() as connection:
             yield connection

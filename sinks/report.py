@@ -20,10 +20,11 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from sqlalchemy import Connection, create_engine, text
+from sqlalchemy import Connection, text
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from schemas.settings import Settings
+from sinks.migrate import database_engine
 
 #: The windows the views report, in days.
 WINDOWS = (7, 30, 90)
@@ -161,7 +162,7 @@ def build(settings: Settings, name: str, days: int = 30) -> Report:
     if name not in REPORTS or days not in WINDOWS:
         msg = f"no report {name!r} over {days} days (reports {sorted(REPORTS)}, days {WINDOWS})"
         raise ValueError(msg)
-    engine = create_engine(settings.database_url.get_secret_value(), hide_parameters=True)
+    engine = database_engine(settings)
     try:
         with engine.begin() as connection:  # one transaction: one now() for every view
             generated_at = connection.execute(text("SELECT now()")).scalar_one()

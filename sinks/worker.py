@@ -274,20 +274,9 @@ async def run_sink(settings: Settings, *, stop: asyncio.Event | None = None) -> 
 
 def main(settings: Settings) -> None:
     """Run the sink as a process: metrics endpoint, SIGTERM/SIGINT stop it cleanly."""
-    _configure_logging(settings.log_level)
     if settings.metrics_port:
         start_http_server(settings.metrics_port)
     asyncio.run(_run_until_signalled(settings))
-
-
-def _configure_logging(level: str) -> None:
-    """Log to stderr at ``level`` unless the caller (the CLI) configured logging already."""
-    if logging.getLogger().handlers:
-        return
-    logging.basicConfig(level=level)
-    if level != "DEBUG":
-        # aiokafka's INFO is group membership chatter: one line per partition at start-up.
-        logging.getLogger("aiokafka").setLevel(logging.WARNING)
 
 
 async def _run_until_signalled(settings: Settings) -> None:

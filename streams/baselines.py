@@ -42,7 +42,7 @@ class Baseline:
 
 
 def week_spend(daily_spend: dict[int, int], end_day: int) -> int:
-    """Return debit spending (cents) over the 7 days ending on ``end_day``, inclusive."""
+    """Return the total (cents, or a count) of the 7 daily buckets ending on ``end_day``."""
     return sum(daily_spend.get(day, 0) for day in range(end_day - DAYS_PER_WEEK + 1, end_day + 1))
 
 
@@ -51,14 +51,25 @@ def weekly_spend_baseline(
 ) -> Baseline | None:
     """Return the baseline of the weeks before the week ending on ``end_day``.
 
+    See ``baseline_weeks``; features that need only the mean use ``mean_of`` on those.
+    """
+    weeks = baseline_weeks(daily_spend, end_day, since_day)
+    return None if weeks is None else summarise(weeks)
+
+
+def baseline_weeks(
+    daily_spend: dict[int, int], end_day: int, since_day: int | None
+) -> list[int] | None:
+    """Return the weekly totals a baseline is made of, oldest first, or ``None``.
+
     Args:
         daily_spend: UTC day number -> cents.
         end_day: Last day of the current week.
         since_day: First day of spending history; windows starting earlier are not counted.
 
     Returns:
-        The baseline over up to ``BASELINE_WEEKS`` previous full weeks, or ``None`` with
-        fewer than ``MIN_BASELINE_WEEKS`` of them.
+        Up to ``BASELINE_WEEKS`` previous full weeks, or ``None`` with fewer than
+        ``MIN_BASELINE_WEEKS`` of them.
     """
     if since_day is None:
         return None
@@ -67,15 +78,21 @@ def weekly_spend_baseline(
         week_end = end_day - back * DAYS_PER_WEEK
         if week_end - DAYS_PER_WEEK + 1 >= since_day:
             weeks.append(week_spend(daily_spend, week_end))
-    if len(weeks) < MIN_BASELINE_WEEKS:
-        return None
-    return summarise(weeks)
+    return weeks if len(weeks) >= MIN_BASELINE_WEEKS else None
 
 
 def monthly_income_baseline(
     monthly_income: dict[int, int], closed_month: int, since_month: int | None
 ) -> Baseline | None:
-    """Return the income baseline of the months before ``closed_month``.
+    """Return the income baseline of the months before ``closed_month`` (``baseline_months``)."""
+    months = baseline_months(monthly_income, closed_month, since_month)
+    return None if months is None else summarise(months)
+
+
+def baseline_months(
+    monthly_income: dict[int, int], closed_month: int, since_month: int | None
+) -> list[int] | None:
+    """Return the monthly incomes a baseline is made of, oldest first, or ``None``.
 
     Args:
         monthly_income: Month number -> cents.
@@ -84,7 +101,7 @@ def monthly_income_baseline(
             months after it count.
 
     Returns:
-        The baseline over up to ``BASELINE_MONTHS`` months, or ``None`` with fewer than
+        Up to ``BASELINE_MONTHS`` months, or ``None`` with fewer than
         ``MIN_BASELINE_MONTHS`` full months.
     """
     if since_month is None:
@@ -94,9 +111,15 @@ def monthly_income_baseline(
         for month in range(closed_month - BASELINE_MONTHS, closed_month)
         if month > since_month
     ]
-    if len(months) < MIN_BASELINE_MONTHS:
-        return None
-    return summarise(months)
+    return months if len(months) >= MIN_BASELINE_MONTHS else None
+
+
+def mean_of(values: list[int] | None) -> float | None:
+    """Return the mean of a baseline's periods (what the features compare), or ``None``.
+
+    The per-event path needs only this; ``summarise`` adds deviation and trend.
+    """
+    return None if values is None else sum(values) / len(values)
 
 
 def summarise(values: list[int]) -> Baseline:

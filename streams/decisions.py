@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from schemas.commands import SendCommunication, StartIntervention
-from schemas.events import Channel, Event
+from schemas.events import Event
 from schemas.ids import command_id, decision_id
 from schemas.records import Outcome, SuppressionReason, TriggerDecision
 from schemas.triggers import ChannelTemplate, Experiment, TriggerDefinition
@@ -27,7 +27,7 @@ from streams.features import Before, Context
 from streams.rendering import Catalogue, render
 from streams.risk import InterventionPolicy
 from streams.risk import decide as decide_intervention
-from streams.state import UserState, apply_event, record_send
+from streams.state import SECONDS_PER_DAY, UserState, apply_event, record_send
 from streams.suppression import (
     SendPolicy,
     channels_within_caps,
@@ -54,6 +54,8 @@ class Result:
     interventions: list[StartIntervention] = field(default_factory=list)
     held: int = 0
     """Commands of these decisions kept in the user's state for a later ``send_at``."""
+    released: int = 0
+    """The first this many ``commands`` were held earlier and are due now."""
 
     @property
     def changed_state(self) -> bool:
@@ -133,6 +135,29 @@ def process_scheduled(
     return _decide_all(ctx, wanted, catalogue, now, policy or SendPolicy())
 
 
+def process_idle(
+    user_id: str,
+    state: UserState,
+    due: Sequence[TriggerDefinition],
+    catalogue: Catalogue,
+    *,
+    now: datetime,
+    policy: SendPolicy | None = None,
+) -> Result:
+    """What the timer does for one user at ``now``: release held sends, then run ``due``.
+
+    Released commands come first in ``commands`` (``Result.released`` counts them).
+    """
+    released = release_due(user_id, state, now)
+    if not due:
+        return released
+    result = process_scheduled(user_id, state, due, catalogue, now=now, policy=policy)
+    result.decisions[:0] = released.decisions
+    result.commands[:0] = released.commands
+    result.released = released.released
+    return result
+
+
 def release_due(user_id: str, state: UserState, now: datetime) -> Result:
     """Hand over the held commands whose ``send_at`` has come, earliest first.
 
@@ -141,10 +166,13 @@ def release_due(user_id: str, state: UserState, now: datetime) -> Result:
     """
     result = Result()
     moment = now.timestamp()
-    due = [held for held in state.pending if held_until(held) <= moment]
+    due: list[dict[str, Any]] = []
+    waiting: list[dict[str, Any]] = []
+    for held in state.pending:
+        (due if held_until(held) <= moment else waiting).append(held)
     if not due:
         return result
-    state.pending = [held for held in state.pending if held_until(held) > moment]
+    state.pending = waiting
     consent = state.profile.get("consent", {})
     for held in due:
         command = SendCommunication.model_validate(held)
@@ -171,6 +199,7 @@ def release_due(user_id: str, state: UserState, now: datetime) -> Result:
                 command_ids=[],
             )
         )
+    result.released = len(result.commands)
     return result
 
 
@@ -228,7 +257,7 @@ def suppression(
     if last is not None and abs(occurred - last) < definition.cooldown:
         return (
             SuppressionReason.COOLDOWN,
-            f"{abs(occurred - last) / 86_400:.1f} days from the last firing",
+            f"{abs(occurred - last) / SECONDS_PER_DAY:.1f} days from the last firing",
         )
     if not channels:
         return SuppressionReason.NO_CONSENT, "the user has withdrawn consent on every channel"
@@ -334,16 +363,17 @@ def _commands(
 ) -> list[SendCommunication]:
     user = ctx.user_id
     values = {"user_name": ctx.state.profile.get("first_name") or "", **match.variables}
+    decided = decision_id(definition.id, user, match.cause)
     commands = []
     for wanted in channels:
         template = catalogue.by_id(wanted.template)
         rendered = render(template, values, catalogue.fallbacks)
-        channel = Channel(wanted.channel)
+        channel = wanted.channel
         commands.append(
             SendCommunication(
                 command_id=command_id(definition.id, user, match.cause, channel),
                 user_id=user,
-                decision_id=decision_id(definition.id, user, match.cause),
+                decision_id=decided,
                 source_event_id=ctx.event.event_id if ctx.event else None,
                 created_at=ctx.at,
                 trigger_id=definition.id,

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 import orjson
 
 from schemas.triggers import TriggerDefinition, validate_definition
+from streams.definitions import default_definitions
+from streams.rendering import Catalogue
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +39,11 @@ class DefinitionSource:
     _indexed: tuple[list[tuple[bytes, bytes | None]], dict[str, list[TriggerDefinition]]] | None = (
         None
     )
+
+    @classmethod
+    def shipped_with(cls, catalogue: Catalogue) -> DefinitionSource:
+        """The source over the shipped catalogue, checking topic entries against ``catalogue``."""
+        return cls({d.id: d for d in default_definitions()}, catalogue.known_pairs())
 
     def current(self, entries: Iterable[tuple[bytes, bytes | None]]) -> list[TriggerDefinition]:
         """Return the definitions in force, given the topic's ``(key, value)`` entries."""

@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 
 from schemas.triggers import TriggerDefinition, validate_definition
+from streams.rendering import Catalogue
 
 
 class DefinitionError(ValueError):
@@ -74,6 +75,11 @@ def load_files(paths: Iterable[Path]) -> list[TriggerDefinition]:
     if problems:
         raise DefinitionError(problems)
     return definitions
+
+
+def templates_missing(definitions: Iterable[TriggerDefinition], catalogue: Catalogue) -> list[str]:
+    """Return the templates ``definitions`` name that ``catalogue`` does not have."""
+    return catalogue.missing((c.template, c.channel) for d in definitions for c in d.channels)
 
 
 @cache

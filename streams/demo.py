@@ -17,7 +17,6 @@ Like ``streams.cli`` it is a composition root, so it may reach into ``sinks`` (l
 from __future__ import annotations
 
 import asyncio
-import json
 import textwrap
 import time
 from dataclasses import dataclass
@@ -28,12 +27,7 @@ from typing import Any
 from schemas.settings import Settings
 from schemas.topics import (
     BEHAVIOR_EVENTS,
-    BEHAVIOR_EVENTS_DLQ,
-    COMMS_COMMANDS,
-    INTERVENTIONS_COMMANDS,
     RISK_SCORES,
-    RISK_SCORES_DLQ,
-    TRIGGER_DECISIONS,
 )
 from streams.definitions import default_definitions
 from streams.demo_risk import print_interventions, simulate_and_report
@@ -129,16 +123,9 @@ async def _demo(base: Settings, *, users: int, rate: float, seed: int) -> int:
 async def _catch_up(settings: Settings, processes: list[NudgeProcess]) -> None:
     prefix = settings.topic_prefix
     inputs = [s.full_name(prefix) for s in (BEHAVIOR_EVENTS, RISK_SCORES)]
-    outputs = [
-        s.full_name(prefix)
-        for s in (
-            COMMS_COMMANDS,
-            INTERVENTIONS_COMMANDS,
-            TRIGGER_DECISIONS,
-            BEHAVIOR_EVENTS_DLQ,
-            RISK_SCORES_DLQ,
-        )
-    ]
+    from sinks.rows import ROUTES  # the demo is a composition root, like the CLI
+
+    outputs = [s.full_name(prefix) for s in ROUTES]  # every topic the sink reads
     deadline = time.monotonic() + CATCH_UP_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
         _check_running(processes)
@@ -161,24 +148,12 @@ async def _timer_pass(worker: NudgeProcess) -> None:
     deadline = time.monotonic() + TIMER_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
         _check_running([worker])
-        for entry in _log_entries(worker):
+        for entry in worker.log_entries():
             if entry.get("message") == "timer pass" and wanted <= set(entry.get("evaluated", ())):
                 return
         await asyncio.sleep(1.0)
     msg = f"the worker's timer did not judge {sorted(wanted)} within {TIMER_TIMEOUT_SECONDS:.0f} s"
     raise RuntimeError(msg)
-
-
-def _log_entries(process: NudgeProcess) -> list[dict[str, Any]]:
-    entries = []
-    for line in process.log_text().splitlines():
-        try:
-            entry = json.loads(line)
-        except ValueError:
-            continue  # a library's plain-text line
-        if isinstance(entry, dict):
-            entries.append(entry)
-    return entries
 
 
 def _check_running(processes: list[NudgeProcess]) -> None:

@@ -7,13 +7,12 @@ then sent or suppressed is ``streams.decisions``' job.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from schemas.features import FEATURES
 from schemas.triggers import Comparison, TriggerDefinition, comparisons
 from streams.conditions import describe, holds
-from streams.features import DEPENDS, Context, format_value
-from streams.state import month_number
+from streams.features import DEPENDS, Context, closed_month_number, format_value
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,14 +24,23 @@ class Match:
             definitions that judge a closed month once, or ``episode:NAME=VALUE`` for a
             scheduled evaluation. Ids derive from it.
         features: The numbers compared, with the inputs of derived ones.
-        variables: Every known feature, formatted for messages.
         detail: One sentence with those numbers, for the decision record.
     """
 
     cause: str
     features: dict[str, float]
-    variables: dict[str, str]
     detail: str
+    context: Context = field(repr=False, compare=False)
+    """The evaluation's inputs, for ``variables``."""
+
+    @property
+    def variables(self) -> dict[str, str]:
+        """Every known feature, formatted for messages.
+
+        Computed on demand: only a match that is sent renders a message, and most
+        matches are suppressed (cooldown, caps).
+        """
+        return message_values(self.context)
 
 
 def evaluate(definition: TriggerDefinition, ctx: Context) -> Match | None:
@@ -55,7 +63,7 @@ def evaluate(definition: TriggerDefinition, ctx: Context) -> Match | None:
         episode = None
         cause = ctx.event.event_id
         if definition.cause == "closed_month":
-            closed = month_number(ctx.at) - 1
+            closed = closed_month_number(ctx)
             if ctx.state.evaluated.get(definition.id, -1) >= closed:
                 return None
             ctx.state.evaluated[definition.id] = closed
@@ -68,8 +76,8 @@ def evaluate(definition: TriggerDefinition, ctx: Context) -> Match | None:
     return Match(
         cause=cause,
         features=recorded_features(compared, ctx),
-        variables=message_values(ctx),
         detail=f"{definition.name}: {describe(compared, ctx, definition.thresholds)}.",
+        context=ctx,
     )
 
 

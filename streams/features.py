@@ -16,13 +16,8 @@ from typing import Any
 
 from schemas.events import Event, IncomeDeposit, Payload, Purchase, Transaction
 from streams import features_career, features_engagement, features_financial, features_life
-from streams.baselines import (
-    monthly_income_baseline,
-    percent_change,
-    week_spend,
-    weekly_spend_baseline,
-)
-from streams.state import SECONDS_PER_DAY, UserState, day_number, month_number
+from streams.baselines import baseline_months, baseline_weeks, mean_of, percent_change, week_spend
+from streams.state import UserState, day_number, month_number
 
 _DOMAINS = (features_financial, features_life, features_career, features_engagement)
 
@@ -117,8 +112,8 @@ def _spend_week(ctx: Context) -> Value:
 
 def _spend_baseline(ctx: Context) -> Value:
     today = day_number(ctx.at)
-    baseline = weekly_spend_baseline(ctx.state.daily_spend, today, ctx.state.spend_since)
-    return None if baseline is None else baseline.mean / 100
+    mean = mean_of(baseline_weeks(ctx.state.daily_spend, today, ctx.state.spend_since))
+    return None if mean is None else mean / 100
 
 
 def _change_pct(ctx: Context, current_name: str, baseline_name: str) -> Value:
@@ -133,23 +128,24 @@ def _spend_change(ctx: Context) -> Value:
     return _change_pct(ctx, "spend_week", "spend_week_baseline")
 
 
-def _closed_month_number(ctx: Context) -> int:
+def closed_month_number(ctx: Context) -> int:
+    """Return the month just closed at the evaluation's time (``state.month_number``)."""
     return month_number(ctx.at) - 1
 
 
 def _closed_month(ctx: Context) -> Value:
-    month = _closed_month_number(ctx)
+    month = closed_month_number(ctx)
     return f"{month // 12:04d}-{month % 12 + 1:02d}"
 
 
 def _income_closed(ctx: Context) -> Value:
-    return ctx.state.monthly_income.get(_closed_month_number(ctx), 0) / 100
+    return ctx.state.monthly_income.get(closed_month_number(ctx), 0) / 100
 
 
 def _income_baseline(ctx: Context) -> Value:
-    closed = _closed_month_number(ctx)
-    baseline = monthly_income_baseline(ctx.state.monthly_income, closed, ctx.state.income_since)
-    return None if baseline is None else baseline.mean / 100
+    closed = closed_month_number(ctx)
+    mean = mean_of(baseline_months(ctx.state.monthly_income, closed, ctx.state.income_since))
+    return None if mean is None else mean / 100
 
 
 def _income_change(ctx: Context) -> Value:
@@ -227,4 +223,4 @@ def format_value(value: Value, unit: str) -> str:
     return f"{value:g}"
 
 
-__all__ = ["COMPUTE", "SECONDS_PER_DAY", "Before", "Context", "Value", "format_value"]
+__all__ = ["COMPUTE", "Before", "Context", "Value", "closed_month_number", "format_value"]

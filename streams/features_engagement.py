@@ -17,8 +17,8 @@ from schemas.events import (
     FormSubmit,
     QuoteRequest,
 )
-from streams.baselines import DAYS_PER_WEEK, percent_change, weekly_spend_baseline
-from streams.state import SECONDS_PER_DAY, day_number, hour_number
+from streams.baselines import DAYS_PER_WEEK, baseline_weeks, mean_of, percent_change, week_spend
+from streams.state import SECONDS_PER_DAY, day_number, days_since, hour_number
 
 if TYPE_CHECKING:
     from streams.features import Context, Value
@@ -31,9 +31,7 @@ _WORDS = re.compile(r"[^a-z0-9]+")
 
 
 def _app_sessions_week(ctx: Context) -> Value:
-    today = day_number(ctx.at)
-    sessions = ctx.state.daily_sessions
-    return float(sum(sessions.get(day, 0) for day in range(today - DAYS_PER_WEEK + 1, today + 1)))
+    return float(week_spend(ctx.state.daily_sessions, day_number(ctx.at)))
 
 
 def _page_views_day(ctx: Context) -> Value:
@@ -71,7 +69,7 @@ def _last_app_session(ctx: Context) -> Value:
 def _days_since(moment: Value, ctx: Context) -> Value:
     if not isinstance(moment, float | int) or isinstance(moment, bool):
         return None
-    return (ctx.at.timestamp() - moment) / SECONDS_PER_DAY
+    return days_since(moment, ctx.at)
 
 
 def _days_since_app_session(ctx: Context) -> Value:
@@ -83,8 +81,7 @@ def _sessions_baseline(ctx: Context) -> Value:
     first = ctx.state.first_day
     if first is None:
         return None
-    baseline = weekly_spend_baseline(ctx.state.daily_sessions, day_number(ctx.at), first)
-    return None if baseline is None else baseline.mean
+    return mean_of(baseline_weeks(ctx.state.daily_sessions, day_number(ctx.at), first))
 
 
 def _sessions_change(ctx: Context) -> Value:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from schemas.events import BalanceSnapshot, SavingsProgress, Transaction
 from streams.baselines import DAYS_PER_WEEK
-from streams.state import SECONDS_PER_DAY, savings_milestone
+from streams.state import days_since, savings_milestone
 
 if TYPE_CHECKING:
     from streams.features import Context, Value
@@ -119,7 +119,7 @@ def _last_savings_progress(ctx: Context) -> Value:
 
 def _days_since_savings_progress(ctx: Context) -> Value:
     last = ctx.state.last_seen.get("savings_progress")
-    return None if last is None else (ctx.at.timestamp() - last) / SECONDS_PER_DAY
+    return None if last is None else days_since(last, ctx.at)
 
 
 COMPUTE: dict[str, Callable[[Context], Value]] = {

@@ -6,6 +6,7 @@ from profile updates; "days until" counts whole UTC days from the evaluation's d
 
 from __future__ import annotations
 
+import calendar
 from collections.abc import Callable
 from datetime import date
 from typing import TYPE_CHECKING
@@ -55,8 +56,7 @@ def _next_birthday_date(ctx: Context) -> date | None:
 
 def _anniversary(born: date, year: int) -> date:
     """The birthday in ``year``; 29 February is celebrated on the 28th in other years."""
-    leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
-    day = 28 if (born.month, born.day) == (2, 29) and not leap else born.day
+    day = 28 if (born.month, born.day) == (2, 29) and not calendar.isleap(year) else born.day
     return date(year, born.month, day)
 
 

@@ -8,6 +8,15 @@ from aiokafka.admin import AIOKafkaAdminClient
 from schemas.settings import Settings
 
 
+async def topic_partitions(admin: AIOKafkaAdminClient, topics: list[str]) -> list[TopicPartition]:
+    """Return every partition of ``topics`` (from a fresh metadata request)."""
+    return [
+        TopicPartition(description["topic"], partition["partition"])
+        for description in await admin.describe_topics(topics)
+        for partition in description["partitions"]
+    ]
+
+
 async def group_lag(settings: Settings, group_id: str, topics: list[str]) -> int:
     """Return the messages of ``topics`` that ``group_id`` has not committed yet.
 
@@ -18,11 +27,7 @@ async def group_lag(settings: Settings, group_id: str, topics: list[str]) -> int
     await admin.start()
     await consumer.start()
     try:
-        partitions = [
-            TopicPartition(description["topic"], partition["partition"])
-            for description in await admin.describe_topics(topics)
-            for partition in description["partitions"]
-        ]
+        partitions = await topic_partitions(admin, topics)
         if not partitions:
             return 0
         ends = await consumer.end_offsets(partitions)

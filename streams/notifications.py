@@ -18,6 +18,7 @@ reading and the publishing are the two coroutines below it.
 from __future__ import annotations
 
 import random
+import time
 import uuid
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -25,11 +26,12 @@ from decimal import Decimal
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 
 from schemas.settings import Settings
 from schemas.topics import TopicSpec
+from streams.lag import topic_partitions
 
 #: Share of messages delivered; the rest bounce and have no other outcome.
 DELIVERED = 0.97
@@ -122,17 +124,18 @@ def _outcome(
     }
 
 
+#: Longest wait to read the command topics to their current end.
+READ_TIMEOUT_SECONDS = 60.0
+
+
 async def read_commands(settings: Settings, specs: Iterable[TopicSpec]) -> list[dict[str, Any]]:
     """Read every message now on the topics of ``specs``, from the start, decoded."""
     admin = AIOKafkaAdminClient(**settings.kafka_client_options())
     await admin.start()
     try:
-        topics = [spec.full_name(settings.topic_prefix) for spec in specs]
-        partitions = [
-            TopicPartition(description["topic"], partition["partition"])
-            for description in await admin.describe_topics(topics)
-            for partition in description["partitions"]
-        ]
+        partitions = await topic_partitions(
+            admin, [spec.full_name(settings.topic_prefix) for spec in specs]
+        )
     finally:
         await admin.close()
     consumer = AIOKafkaConsumer(**settings.kafka_client_options(), enable_auto_commit=False)
@@ -145,7 +148,11 @@ async def read_commands(settings: Settings, specs: Iterable[TopicSpec]) -> list[
             return commands
         consumer.assign(wanted)
         await consumer.seek_to_beginning(*wanted)
+        deadline = time.monotonic() + READ_TIMEOUT_SECONDS
         while [tp for tp in wanted if await consumer.position(tp) < ends[tp]]:
+            if time.monotonic() > deadline:
+                msg = f"could not read the commands within {READ_TIMEOUT_SECONDS:.0f} s"
+                raise RuntimeError(msg)
             batch = await consumer.getmany(*wanted, timeout_ms=500)
             commands += [orjson.loads(r.value) for records in batch.values() for r in records]
         return commands

@@ -172,13 +172,17 @@ def make_population(
     # A generator of their own: the same seed gives the same people with or without stories.
     storyteller = random.Random(f"stories:{seed}")  # noqa: S311 - a simulation
     wanted = round(n_users * story_share)
-    stories = _hand_out_stories(storyteller, n_users, spikers | droppers, wanted)
+    stories = _hand_out(
+        storyteller, n_users, spikers | droppers, wanted, list(STORIES), ("stories", "steady")
+    )
     # Another generator of its own: risk stories leave everyone's ordinary life as it was.
-    risky = _hand_out_risk_stories(
+    risky = _hand_out(
         random.Random(f"risk-stories:{seed}"),  # noqa: S311 - a simulation
         n_users,
         spikers | droppers | set(stories),
         risk_users,
+        list(RISK_STORIES),
+        ("risk stories", "ordinary"),
     )
     return [
         replace(
@@ -189,30 +193,24 @@ def make_population(
     ]
 
 
-def _hand_out_stories(
-    rng: random.Random, n_users: int, busy: set[int], wanted: int
+def _hand_out(
+    rng: random.Random,
+    n_users: int,
+    busy: set[int],
+    wanted: int,
+    names: list[str],
+    what: tuple[str, str],
 ) -> dict[int, str]:
-    if not wanted:
-        return {}
-    steady = [i for i in range(n_users) if i not in busy]
-    if wanted > len(steady):
-        msg = f"{wanted} stories but only {len(steady)} steady users to live them"
-        raise ValueError(msg)
-    names = list(STORIES)
-    chosen = sorted(rng.sample(steady, wanted))
-    return {user: names[k % len(names)] for k, user in enumerate(chosen)}
+    """Give ``wanted`` users not in ``busy`` one of ``names`` each, in turn, at random.
 
-
-def _hand_out_risk_stories(
-    rng: random.Random, n_users: int, busy: set[int], wanted: int
-) -> dict[int, str]:
+    ``what`` names the stories and the users who may live them, for the error.
+    """
     if not wanted:
         return {}
     free = [i for i in range(n_users) if i not in busy]
     if wanted > len(free):
-        msg = f"{wanted} risk stories but only {len(free)} ordinary users to live them"
+        msg = f"{wanted} {what[0]} but only {len(free)} {what[1]} users to live them"
         raise ValueError(msg)
-    names = list(RISK_STORIES)
     return {user: names[k % len(names)] for k, user in enumerate(sorted(rng.sample(free, wanted)))}
 
 
@@ -224,10 +222,10 @@ def _persona(
     tier: Tier = rng.choice(("free", "free", "standard", "premium"))
     rise_draw = rng.random()
     plot = STORIES[story] if story else None
-    rises = plot is not None and plot.spend_rise is not None
-    if plot is not None and plot.spend_rise is not None:
+    rise = plot.spend_rise if plot is not None else None
+    if rise is not None:
         # Story users are steady (never spikers): the factor serves the story's rise.
-        _, low, high = plot.spend_rise
+        _, low, high = rise
         spike_factor = round(low + (high - low) * rise_draw, 2)
     return Persona(
         user_id=f"user-{seed}-{index:05d}",
@@ -240,7 +238,7 @@ def _persona(
         tier=plot.tier if plot and plot.tier else tier,
         device=rng.choice(("android", "ios", "web")),
         employer=rng.choice(EMPLOYERS),
-        spike_factor=spike_factor if spikes or rises else 1.0,
+        spike_factor=spike_factor if spikes or rise is not None else 1.0,
         income_drop=income_drop if drops else 0.0,
         story=story,
     )

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from pydantic import SecretStr
 
@@ -81,3 +82,15 @@ class NudgeProcess:
     def log_text(self) -> str:
         """Return what the process printed so far."""
         return self.log_path.read_text(errors="replace")
+
+    def log_entries(self) -> list[dict[str, Any]]:
+        """Return the JSON log lines so far, decoded (a library's plain-text lines skipped)."""
+        entries = []
+        for line in self.log_text().splitlines():
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(entry, dict):
+                entries.append(entry)
+        return entries

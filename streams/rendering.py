@@ -83,6 +83,10 @@ class Catalogue:
         message_id, _, channel = template_id.rpartition(".")
         return self.templates[(message_id, Channel(channel))]
 
+    def known_pairs(self) -> frozenset[tuple[str, str]]:
+        """Return every ``(template id, channel)`` this catalogue can render."""
+        return frozenset((t.template_id, t.channel.value) for t in self.templates.values())
+
     def missing(self, wanted: Iterable[tuple[str, str]]) -> list[str]:
         """Return each ``(template id, channel)`` pair with no template for that channel."""
         known = {t.template_id: t.channel for t in self.templates.values()}

@@ -30,7 +30,7 @@ from typing import Literal
 
 from schemas.commands import InterventionType
 from schemas.records import SuppressionReason
-from streams.story_events import FRESH_HOURS
+from streams.story_events import fresh
 from streams.synthetic import EventWriter, Persona, Stamped, Timeline, cents
 
 #: Each score is the script's value plus U(-j, j); the scripts keep 0.05 from every edge.
@@ -109,10 +109,10 @@ def risk_events(persona: Persona, timeline: Timeline, seed: int) -> tuple[list[S
     writer = EventWriter(persona, rng)
     payments = _payments(writer, timeline, story.payments)
     drivers = rng.sample(DRIVERS, 3)
-    fresh = timeline.now - timedelta(hours=rng.uniform(*FRESH_HOURS))
+    latest = fresh(writer, timeline)
     scores = []
     for i, value in enumerate(story.scores):
-        at = fresh - timedelta(days=SCORE_SPACING_DAYS * (len(story.scores) - 1 - i))
+        at = latest - timedelta(days=SCORE_SPACING_DAYS * (len(story.scores) - 1 - i))
         score = round(value + rng.uniform(-SCORE_JITTER, SCORE_JITTER), 3)
         payload = {"type": "risk_score", "score": score, "top_drivers": drivers,
                    "model_version": MODEL_VERSION}  # fmt: skip

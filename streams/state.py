@@ -86,6 +86,11 @@ def hour_number(moment: datetime) -> int:
     return int(moment.timestamp() // SECONDS_PER_HOUR)
 
 
+def days_since(moment: float, at: datetime) -> float:
+    """Return the days (fractional) from ``moment`` (epoch seconds) to ``at``."""
+    return (at.timestamp() - moment) / SECONDS_PER_DAY
+
+
 def to_cents(amount: Decimal) -> int:
     """Convert an amount to integer cents, rounding half to even."""
     return int((amount * 100).to_integral_value())

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from streams.state import SECONDS_PER_DAY, UserState, sends_within
+from streams.state import SECONDS_PER_DAY, SEND_LEDGER_SECONDS, UserState, sends_within
 
-WEEK = 7 * SECONDS_PER_DAY
+#: The week cap's window; the send ledger keeps exactly this much.
+WEEK = SEND_LEDGER_SECONDS
 
 
 @dataclass(frozen=True, slots=True)

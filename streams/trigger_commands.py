@@ -17,7 +17,7 @@ from schemas.settings import Settings
 from schemas.topics import TRIGGERS_DEFINITIONS
 from schemas.triggers import TriggerDefinition
 from streams.definition_source import DefinitionSource
-from streams.definitions import DefinitionError, default_definitions, load_files
+from streams.definitions import DefinitionError, load_files, templates_missing
 from streams.definitions_feed import read_definitions
 from streams.kafka import ensure_topics
 from streams.rendering import default_catalogue
@@ -30,8 +30,7 @@ def checked(paths: list[Path]) -> list[TriggerDefinition]:
         DefinitionError: With every problem found.
     """
     definitions = load_files(paths)
-    wanted = [(c.template, c.channel) for d in definitions for c in d.channels]
-    missing = default_catalogue().missing(wanted)
+    missing = templates_missing(definitions, default_catalogue())
     if missing:
         raise DefinitionError([f"no template {item}" for item in missing])
     return definitions
@@ -53,9 +52,7 @@ async def effective(settings: Settings) -> tuple[list[TriggerDefinition], set[st
     """Return the definitions in force and the ids that come from the topic."""
     await ensure_topics(settings, [TRIGGERS_DEFINITIONS])
     entries = await read_definitions(settings)
-    catalogue = default_catalogue()
-    templates = frozenset((t.template_id, t.channel.value) for t in catalogue.templates.values())
-    source = DefinitionSource({d.id: d for d in default_definitions()}, templates)
+    source = DefinitionSource.shipped_with(default_catalogue())
     return source.current(entries.items()), {key.decode() for key in entries}
 
 

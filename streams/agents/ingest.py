@@ -34,10 +34,11 @@ from schemas.topics import (
 from streams import metrics
 from streams.decisions import Result, process
 from streams.definition_source import DefinitionSource
-from streams.definitions import default_definitions
+from streams.definitions import default_definitions, templates_missing
 from streams.definitions_feed import DefinitionsFeed
 from streams.rendering import Catalogue, default_catalogue
-from streams.risk import InterventionPolicy, intervention_catalogue, missing_templates
+from streams.risk import InterventionPolicy, intervention_catalogue
+from streams.schedules import PartitionRead
 from streams.state import UserState
 from streams.suppression import SendPolicy
 
@@ -47,19 +48,6 @@ log = logging.getLogger(__name__)
 BATCH_MAX_EVENTS = 1000
 #: Longest wait to fill a batch: the most a quiet stream delays a command.
 BATCH_WINDOW_SECONDS = 0.05
-
-
-@dataclass(frozen=True, slots=True)
-class PartitionRead:
-    """What a worker has read from one input partition.
-
-    Attributes:
-        newest: ``occurred_at`` of the newest valid event read from it.
-        read_at: The worker's clock when it last read one.
-    """
-
-    newest: datetime
-    read_at: datetime
 
 
 @dataclass(slots=True)
@@ -215,16 +203,11 @@ def register_ingest(
 ) -> IngestStage:
     """Declare the ingest agent, its state table and output topics on ``app``."""
     catalogue = default_catalogue()
-    shipped = default_definitions()
-    missing = catalogue.missing((c.template, c.channel) for d in shipped for c in d.channels)
+    missing = templates_missing(default_definitions(), catalogue)
     if missing:
         msg = f"trigger definitions name missing templates: {', '.join(missing)}"
         raise ValueError(msg)
-    templates = frozenset((t.template_id, t.channel.value) for t in catalogue.templates.values())
-    missing_interventions = missing_templates(intervention_catalogue())
-    if missing_interventions:
-        msg = f"intervention templates missing: {', '.join(missing_interventions)}"
-        raise ValueError(msg)
+    intervention_catalogue()  # raises at start-up if an intervention template is missing
     prefix = settings.topic_prefix
     # Risk scores and outcomes share the envelope and the user key: one agent keeps one
     # state per user, so a risk decision sees the user's payments and consent.
@@ -249,7 +232,7 @@ def register_ingest(
         dead_letters={
             spec.full_name(prefix): app.topic(dlq.full_name(prefix)) for spec, dlq in inputs.items()
         },
-        definitions=DefinitionSource({d.id: d for d in shipped}, templates),
+        definitions=DefinitionSource.shipped_with(catalogue),
         catalogue=catalogue,
         max_event_age_seconds=settings.max_event_age_seconds,
         policy=SendPolicy(

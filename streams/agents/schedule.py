@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -39,7 +39,8 @@ from schemas.topics import BEHAVIOR_EVENTS
 from schemas.triggers import TriggerDefinition
 from streams import metrics
 from streams.agents.ingest import IngestStage
-from streams.decisions import Result, process_scheduled, release_due
+from streams.decisions import Result, process_idle
+from streams.schedules import due_definitions, replaying
 from streams.state import UserState
 
 log = logging.getLogger(__name__)
@@ -47,10 +48,6 @@ log = logging.getLogger(__name__)
 #: Users looked at between two yields to the event loop: bounds how long a pass delays
 #: the next agent batch (a few milliseconds each).
 SLICE_USERS = 500
-#: A partition that delivered an old event this recently (worker clock) may still be
-#: replaying. A replay is read back to back; a pause this long means it has ended (or
-#: only a few late events came), and a quiet partition must not hold the timer forever.
-REPLAY_PAUSE_SECONDS = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,21 +78,6 @@ class Scheduler:
     _last_run: dict[str, float] = field(default_factory=dict)
     """Trigger id -> clock time (epoch seconds) of this worker's last pass for it."""
 
-    def due(
-        self, definitions: Iterable[TriggerDefinition], now: datetime
-    ) -> list[TriggerDefinition]:
-        """Return the scheduled definitions whose schedule has come round at ``now``."""
-        moment = now.timestamp()
-        wanted = []
-        for definition in definitions:
-            every = definition.evaluate_on.every
-            if every is None or definition.status == "paused":
-                continue
-            last = self._last_run.get(definition.id)
-            if last is None or moment - last >= every or moment < last:
-                wanted.append(definition)
-        return wanted
-
     async def run_pass(self, partitions: set[int]) -> PassSummary:
         """Look at every user of ``partitions`` once; return what was done."""
         stage = self.stage
@@ -104,8 +86,8 @@ class Scheduler:
         for partition in set(stage.reads) - partitions:
             # No longer ours: should it come back, what arrives then says how far behind.
             del stage.reads[partition]
-        replaying = self.replaying(now, partitions)
-        due = [] if replaying else self.due(current, now)
+        behind = replaying(stage.reads, partitions, now, stage.max_event_age_seconds)
+        due = [] if behind else due_definitions(current, self._last_run, now)
         started = time.perf_counter()
         users = decisions = commands = 0
         for index, key in enumerate(list(stage.table.data.keys())):
@@ -113,9 +95,7 @@ class Scheduler:
                 await asyncio.sleep(0)  # let agent batches and heartbeats through
             if self.interrupted():
                 log.info("timer pass stopped by a rebalance", extra={"users": users})
-                return PassSummary(
-                    users, (), decisions, commands, complete=False, replaying=replaying
-                )
+                return PassSummary(users, (), decisions, commands, complete=False, replaying=behind)
             state = stage.load(key)
             if state is None or state.partition not in partitions:
                 continue  # a standby copy, or a record from before partitions were kept
@@ -134,37 +114,17 @@ class Scheduler:
             metrics.SCHEDULED_EVALUATIONS.labels(definition.id).inc(users)
         metrics.SCHEDULER_TICKS.observe(time.perf_counter() - started)
         evaluated = tuple(d.id for d in judged)
-        return PassSummary(users, evaluated, decisions, commands, replaying=replaying)
-
-    def replaying(self, now: datetime, partitions: set[int]) -> bool:
-        """Return whether one of ``partitions`` still replays events too old to fire.
-
-        Partitions are read side by side, not in step: one may still be days behind in
-        event time while another has reached the present, so each is asked.
-        """
-        reads = [self.stage.reads[p] for p in partitions if p in self.stage.reads]
-        return any(
-            (now - read.newest).total_seconds() > self.stage.max_event_age_seconds
-            and (now - read.read_at).total_seconds() < REPLAY_PAUSE_SECONDS
-            for read in reads
-        )
+        return PassSummary(users, evaluated, decisions, commands, replaying=behind)
 
     def _evaluate(
         self, user_id: str, state: UserState, due: Sequence[TriggerDefinition], now: datetime
     ) -> Result:
         stage = self.stage
-        released = release_due(user_id, state, now)
-        for command in released.commands:
+        result = process_idle(user_id, state, due, stage.catalogue, now=now, policy=stage.policy)
+        for command in result.commands[: result.released]:
             metrics.RELEASED_SENDS.labels(command.trigger_id).inc()
-        if not due:
-            return released
-        result = process_scheduled(
-            user_id, state, due, stage.catalogue, now=now, policy=stage.policy
-        )
         if result.held:
             metrics.HELD_SENDS.inc(result.held)
-        result.decisions[:0] = released.decisions
-        result.commands[:0] = released.commands
         return result
 
 

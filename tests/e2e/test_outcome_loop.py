@@ -23,22 +23,11 @@ from schemas.topics import (
     INTERVENTIONS_COMMANDS,
     RISK_SCORES,
 )
-from tests.e2e.test_pipeline import rows_when
-from tests.integration.harness import NudgeProcess, caught_up, publish, read_until
-from tests.integration.scenarios import as_messages, ordered, spiker
+from tests.integration.harness import NudgeProcess, caught_up, publish, read_until, rows_when
+from tests.integration.scenarios import as_messages, ordered, risk_scores, spiker
 from tests.unit.factories import event, profile
 
 pytestmark = pytest.mark.e2e
-
-
-def scores(user: str, now: datetime, values: tuple[float, ...]) -> list[Event]:
-    """One score every three days, the last an hour ago (only it is fresh enough to act)."""
-    last = len(values) - 1
-    return [
-        event(user, now - timedelta(days=3 * (last - i), hours=1),
-              {"type": "risk_score", "score": v, "top_drivers": ["utilisation", "late_fees"]})
-        for i, v in enumerate(values)
-    ]  # fmt: skip
 
 
 def outcome(user: str, command_id: str, what: str, at: datetime, **extra: Any) -> Event:
@@ -75,11 +64,12 @@ async def test_interventions_outcomes_and_reports(
         ],  # fmt: skip
         spiker("dee", now),
     )
+    drivers = ("utilisation", "late_fees")
     risk = [
-        *scores("ana", now, (0.40, 0.45, 0.52, 0.58, 0.64)),  # high, rising: flexible payment
-        *scores("ben", now, (0.55, 0.62, 0.70, 0.78, 0.86)),  # critical: payment assistance
-        *scores("cy", now, (0.60, 0.70, 0.80, 0.85, 0.90)),  # missed a payment: collections
-        *scores("eve", now, (0.75, 0.70, 0.66, 0.63, 0.61)),  # high but easing: nothing
+        *risk_scores("ana", now, (0.40, 0.45, 0.52, 0.58, 0.64), drivers),  # flexible payment
+        *risk_scores("ben", now, (0.55, 0.62, 0.70, 0.78, 0.86), drivers),  # assistance
+        *risk_scores("cy", now, (0.60, 0.70, 0.80, 0.85, 0.90), drivers),  # missed: none
+        *risk_scores("eve", now, (0.75, 0.70, 0.66, 0.63, 0.61), drivers),  # easing: none
     ]
     worker = NudgeProcess(settings, "worker", tmp_path / "worker.log").start()
     sink = NudgeProcess(settings, "sink", tmp_path / "sink.log").start()

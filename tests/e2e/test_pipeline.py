@@ -11,35 +11,15 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from schemas.events import EVENT_TYPES
 from schemas.settings import Settings
 from schemas.topics import BEHAVIOR_EVENTS
-from tests.integration.harness import NudgeProcess, publish, wait_until
+from tests.integration.harness import NudgeProcess, publish, rows_when
 from tests.integration.scenarios import as_messages, income_dropper, ordered, spiker, steady_spender
 
 pytestmark = pytest.mark.e2e
-
-
-async def rows_when(
-    url: str, query: str, done: Callable[[list[tuple]], bool], timeout: float = 90.0
-) -> list[tuple]:
-    """Poll ``query`` until ``done(rows)`` holds; fail after ``timeout`` seconds."""
-    rows: list[tuple] = []
-
-    def ready() -> bool:
-        nonlocal rows
-        try:
-            with psycopg.connect(url.replace("+psycopg", "")) as conn:
-                rows = conn.execute(query).fetchall()
-        except psycopg.errors.UndefinedTable:
-            rows = []  # not migrated yet
-        return done(rows)
-
-    await wait_until(ready, f"rows for {query!r}", timeout)
-    return rows
 
 
 async def test_events_become_commands_and_rows(

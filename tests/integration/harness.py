@@ -7,6 +7,7 @@ import inspect
 import time
 from collections.abc import Awaitable, Callable, Iterable
 
+import psycopg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 
 from schemas.settings import Settings
@@ -124,3 +125,22 @@ async def _partitions(
             raise AssertionError(msg)
         await consumer._client.force_metadata_update()
         await asyncio.sleep(0.2)
+
+
+async def rows_when(
+    url: str, query: str, done: Callable[[list[tuple]], bool], timeout: float = 90.0
+) -> list[tuple]:
+    """Poll ``query`` until ``done(rows)`` holds; fail after ``timeout`` seconds."""
+    rows: list[tuple] = []
+
+    def ready() -> bool:
+        nonlocal rows
+        try:
+            with psycopg.connect(url.replace("+psycopg", "")) as conn:
+                rows = conn.execute(query).fetchall()
+        except psycopg.errors.UndefinedTable:
+            rows = []  # not migrated yet
+        return done(rows)
+
+    await wait_until(ready, f"rows for {query!r}", timeout)
+    return rows

@@ -85,3 +85,15 @@ def quote_abandoned(user: str, at: datetime) -> Event:
     """The user left a car-insurance quote form unfinished."""
     payload = {"type": "form_abandon", "form_id": "auto-quote", "product": "car insurance"}
     return event(user, at, payload, event_id=f"{user}-quote-{int(at.timestamp())}")
+
+
+def risk_scores(
+    user: str, now: datetime, values: tuple[float, ...], drivers: tuple[str, ...] = ()
+) -> list[Event]:
+    """One risk score every three days, the last an hour ago: only the last is fresh."""
+    last = len(values) - 1
+    return [
+        event(user, now - timedelta(days=3 * (last - i), hours=1),
+              {"type": "risk_score", "score": v, "top_drivers": list(drivers)})
+        for i, v in enumerate(values)
+    ]  # fmt: skip

@@ -24,9 +24,8 @@ async def logged(worker: NudgeProcess, message: str, trigger: str | None, after:
     found: list[int] = []
 
     def seen() -> bool:
-        lines = worker.log_text().splitlines()
-        for number, line in enumerate(lines[after:], start=after):
-            entry = json.loads(line)
+        entries = worker.log_entries()
+        for number, entry in enumerate(entries[after:], start=after):
             if entry.get("message") == message and trigger in (None, entry.get("trigger")):
                 found.append(number + 1)
                 return True

@@ -9,25 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from schemas.events import Event
 from schemas.settings import Settings
 from schemas.topics import BEHAVIOR_EVENTS, INTERVENTIONS_COMMANDS, RISK_SCORES, TRIGGER_DECISIONS
 from tests.integration.harness import NudgeProcess, caught_up, publish, read_until
-from tests.integration.scenarios import as_messages
+from tests.integration.scenarios import as_messages, risk_scores
 from tests.unit.factories import event, profile
 
 pytestmark = pytest.mark.integration
-
-
-def scores(user: str, now: datetime, values: tuple[float, ...]) -> list[Event]:
-    """One score every three days, the last an hour ago: only the last one is fresh."""
-    last = len(values) - 1
-    return [
-        event(
-            user, now - timedelta(days=3 * (last - i), hours=1), {"type": "risk_score", "score": v}
-        )
-        for i, v in enumerate(values)
-    ]
 
 
 async def test_scores_and_payments_decide_who_gets_which_intervention(
@@ -48,14 +36,15 @@ async def test_scores_and_payments_decide_who_gets_which_intervention(
         await publish(settings, BEHAVIOR_EVENTS, as_messages(behaviour))
         await caught_up(settings, BEHAVIOR_EVENTS)  # payments first: scores are another topic
         risk = [
-            *scores(rising, now, (0.42, 0.48, 0.55, 0.63, 0.66)),  # high, increasing
-            *scores(defaulted, now, (0.5, 0.6, 0.7, 0.8, 0.9)),  # critical, but missed
-            *scores(easing, now, (0.9, 0.85, 0.8, 0.7, 0.65)),  # high, decreasing
+            *risk_scores(rising, now, (0.42, 0.48, 0.55, 0.63, 0.66)),  # high, increasing
+            *risk_scores(defaulted, now, (0.5, 0.6, 0.7, 0.8, 0.9)),  # critical, but missed
+            *risk_scores(easing, now, (0.9, 0.85, 0.8, 0.7, 0.65)),  # high, decreasing
         ]
         await publish(settings, RISK_SCORES, as_messages(risk))
         commands = await read_until(settings, INTERVENTIONS_COMMANDS, lambda r: len(r) >= 1,
                                     settle=2.0)  # fmt: skip
-        decisions = await read_until(settings, TRIGGER_DECISIONS, lambda r: len(r) >= 2)
+        decisions = await read_until(settings, TRIGGER_DECISIONS, lambda r: len(r) >= 2,
+                                     settle=2.0)  # fmt: skip
     finally:
         worker.stop()
     (command,) = [json.loads(r.value) for r in commands]

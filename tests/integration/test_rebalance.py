@@ -69,7 +69,7 @@ async def wait_for_assignment(worker: NudgeProcess) -> None:
     def owns_partitions() -> bool:
         return any(
             entry.get("message") == "partitions assigned" and entry["partitions"]
-            for entry in map(json.loads, worker.log_text().splitlines())
+            for entry in worker.log_entries()
         )
 
     await wait_until(owns_partitions, f"{worker.log_path.name} to be assigned a partition")

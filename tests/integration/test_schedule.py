@@ -89,22 +89,20 @@ async def test_the_timer_fires_what_became_due_once_and_not_again_after_a_restar
     try:
         await publish(settings, BEHAVIOR_EVENTS, as_messages(ordered(*histories)))
         await caught_up(settings, BEHAVIOR_EVENTS)
-        # Nothing is due today: a few timer passes go by without a time-based decision.
-        today = await read_until(settings, TRIGGER_DECISIONS, lambda rs: True, settle=3.0)
+        # Nothing is due today: the timer judges every time-based trigger and fires none.
+        await wait_until(lambda: full_passes(worker) >= 1, "a timer pass over every schedule")
+        today = await read_until(settings, TRIGGER_DECISIONS, lambda rs: True, settle=1.0)
         assert [r for r in today if json.loads(r.value)["trigger_id"] in TIME_BASED] == []
         clock.write_text(tomorrow.isoformat())
         records = await read_until(
             settings, TRIGGER_DECISIONS, lambda rs: len(timed(rs)) >= 3, settle=3.0
         )
         worker.stop()
-        assigned = log.read_text(errors="replace").count("partitions assigned")
+        passes = full_passes(worker)
         worker = NudgeProcess(settings, "worker", log).start()
         # The new worker recovers the episodes, runs every schedule at once, fires nothing.
-        await wait_until(
-            lambda: log.read_text(errors="replace").count("partitions assigned") > assigned,
-            "the restarted worker's partitions",
-        )
-        again = await read_until(settings, TRIGGER_DECISIONS, lambda rs: True, settle=3.0)
+        await wait_until(lambda: full_passes(worker) > passes, "the restarted worker's timer")
+        again = await read_until(settings, TRIGGER_DECISIONS, lambda rs: True, settle=1.0)
         commands = await read_until(settings, COMMS_COMMANDS, lambda rs: True, settle=1.0)
     finally:
         worker.stop()
@@ -129,6 +127,15 @@ async def test_the_timer_fires_what_became_due_once_and_not_again_after_a_restar
             command_ids
         )
     assert len(sent) == len({c["command_id"] for c in sent})
+
+
+def full_passes(worker: NudgeProcess) -> int:
+    """Count the timer passes in the worker's log that judged every time-based trigger."""
+    return sum(
+        1
+        for entry in worker.log_entries()
+        if entry.get("message") == "timer pass" and TIME_BASED <= set(entry.get("evaluated", ()))
+    )
 
 
 def timed(records: list[Any]) -> list[dict[str, Any]]:

@@ -94,7 +94,7 @@ def test_spikers_fire_spending_spike_and_nobody_else_does() -> None:
     workload = build_workload(4_000, 200, now=NOW)
     catalogue = default_catalogue()
     states: dict[str, UserState] = {}
-    fired: set[str] = set()
+    fired: list[tuple[str, str]] = []
     for _, value in workload.messages:
         event = Event.model_validate_json(value)
         state = states.setdefault(event.user_id, UserState())
@@ -102,9 +102,10 @@ def test_spikers_fire_spending_spike_and_nobody_else_does() -> None:
             state, event, default_definitions(), catalogue,
             now=NOW, max_event_age_seconds=HORIZON.total_seconds(),
         )  # fmt: skip
-        fired |= {d.user_id for d in result.decisions if d.outcome.value == "fired"}
+        fired += [(d.trigger_id, d.user_id) for d in result.decisions if d.outcome.value == "fired"]
     assert workload.spikers > 0
-    assert len(fired) == workload.spikers
+    assert {trigger for trigger, _ in fired} == {"spending_spike"}
+    assert len(fired) == len({user for _, user in fired}) == workload.spikers  # once each
 
 
 @pytest.mark.parametrize(("events", "users"), [(10, 0), (5, 6), (0, 0)])

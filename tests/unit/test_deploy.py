@@ -314,6 +314,7 @@ def test_compose_waits_on_health_and_completion() -> None:
 
 
 def test_compose_commands_are_nudge_commands() -> None:
+    assert set(nudge_services()) == {"migrate", "topics", "worker", "sink", "producer"}
     for service in nudge_services().values():
         parse_cli(service["command"])
 

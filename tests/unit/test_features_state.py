@@ -13,7 +13,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import streams.features
 from schemas.events import EVENT_TYPES, Event
 from schemas.features import FEATURES, FeatureKind
 from streams.features import COMPUTE, DEPENDS, Before, Context, format_value
@@ -106,7 +105,7 @@ def test_depends_name_known_features_and_compute_matches_the_contract() -> None:
     assert set(COMPUTE) == set(FEATURES)
     for name, inputs in DEPENDS.items():
         assert name in FEATURES and set(inputs) <= set(FEATURES), name
-    assert streams.features.COMPUTE is COMPUTE
+    assert all(callable(compute) for compute in COMPUTE.values())
 
 
 @pytest.mark.parametrize(

@@ -279,7 +279,12 @@ def test_target_segments_exclude_users_outside_them() -> None:
     students_only = definition(target={"segments": ["students"]})
     result = run(spiking(), spike(), students_only)
     assert result.commands == []
-    assert [d.outcome for d in result.decisions] != [Outcome.FIRED]
+    assert [(d.outcome, d.reason) for d in result.decisions] == [
+        (Outcome.SUPPRESSED, SuppressionReason.EXCLUDED)
+    ]
+    assert result.decisions[0].detail.endswith(
+        "Suppressed: the user is in none of the targeted segments."
+    )
 
 
 # --- experiment holdout ------------------------------------------------------------------
@@ -473,13 +478,18 @@ def test_delay_sets_send_at(delay: Any, later: timedelta) -> None:
 
 
 @pytest.mark.parametrize("delay", ["99999999999w", float("inf")])
-def test_a_definition_that_validates_does_not_crash_process(delay: Any) -> None:
+def test_an_absurd_delay_is_rejected_at_the_edge(delay: Any) -> None:
     doc = definition().model_dump(by_alias=True)
-    result = validate_definition({**doc, "delay": delay})
-    if isinstance(result, list):
-        return  # rejected at the edge: fine
-    process_result = run(spiking(), spike(), result)
-    assert len(process_result.commands) == 2
+    assert validate_definition({**doc, "delay": delay}) == [
+        "delay: a duration lies between 0 and 3650 days"
+    ]
+
+
+def test_the_longest_delay_accepted_does_not_crash_process() -> None:
+    doc = definition().model_dump(by_alias=True)
+    longest = validate_definition({**doc, "delay": "3650d"})
+    assert isinstance(longest, TriggerDefinition)
+    assert run(spiking(), spike(), longest).held == 2  # held for ten years, not sent
 
 
 # --- decision features are the definition's own ------------------------------------------

@@ -16,13 +16,14 @@ from typing import Any
 import orjson
 
 from schemas.events import Event
-from streams.agents.ingest import IngestStage, PartitionRead
-from streams.agents.schedule import REPLAY_PAUSE_SECONDS, SLICE_USERS, Scheduler
+from streams.agents.ingest import IngestStage
+from streams.agents.schedule import SLICE_USERS, Scheduler
 from streams.decisions import process_scheduled
 from streams.definition_source import DefinitionSource
 from streams.definitions import default_definitions
 from streams.rendering import default_catalogue
 from streams.risk import InterventionPolicy
+from streams.schedules import REPLAY_PAUSE_SECONDS, PartitionRead
 from streams.state import UserState
 from streams.suppression import SendPolicy
 from tests.unit.factories import event, fold, profile
@@ -64,7 +65,6 @@ class Clock:
 
 def stage(clock: Clock, keep_objects: bool = True) -> IngestStage:
     catalogue = default_catalogue()
-    templates = frozenset((t.template_id, t.channel.value) for t in catalogue.templates.values())
     return IngestStage(
         table=Table(),
         feed=Feed(),  # type: ignore[arg-type]
@@ -72,7 +72,7 @@ def stage(clock: Clock, keep_objects: bool = True) -> IngestStage:
         commands=Topic(),
         interventions=Topic(),
         dead_letters={},
-        definitions=DefinitionSource({d.id: d for d in default_definitions()}, templates),
+        definitions=DefinitionSource.shipped_with(catalogue),
         catalogue=catalogue,
         max_event_age_seconds=2 * 86_400.0,
         policy=SendPolicy(quiet_start=0, quiet_end=0),
