@@ -11,9 +11,11 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import StrEnum
+from functools import cache
 from typing import Annotated, Literal
+from zoneinfo import available_timezones
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 SCHEMA_VERSION: Literal[1] = 1
 
@@ -22,19 +24,67 @@ SCHEMA_VERSION: Literal[1] = 1
 EARLIEST_OCCURRED_AT = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST_OCCURRED_AT = datetime(2100, 1, 1, tzinfo=UTC)
 
+#: Calendar dates (birthdays, lease ends, due dates) outside this range are producer
+#: errors, and near ``date.min`` / ``date.max`` "the next birthday" would overflow.
+EARLIEST_DATE = date(1900, 1, 1)
+LATEST_DATE = date(2199, 12, 31)
+
+#: The largest amount of money accepted, in the event's currency: 18 digits with 4
+#: decimals, so cents stay exact in a 64-bit integer and sums cannot overflow.
+MONEY_LIMIT = Decimal("1e14")
 #: An amount of money in the event's currency. Up to 4 decimals (some currencies use 3).
-Money = Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=4)]
+Money = Annotated[Decimal, Field(ge=0, lt=MONEY_LIMIT, max_digits=18, decimal_places=4)]
+#: A balance may be negative (an overdraft), within the same bounds as money.
+SignedMoney = Annotated[
+    Decimal, Field(gt=-MONEY_LIMIT, lt=MONEY_LIMIT, max_digits=18, decimal_places=4)
+]
 #: A ratio in [0, 1] (risk scores, utilisation, progress).
 Ratio = Annotated[float, Field(ge=0.0, le=1.0)]
+#: A duration in seconds: at most a year (a session or page view longer is a clock error).
+Seconds = Annotated[float, Field(ge=0, le=366 * 86_400)]
+#: A count of things (screens, job matches): bounded so sums stay exact.
+Count = Annotated[int, Field(ge=0, le=1_000_000)]
 #: Free text. Producers' over-long text is cut to this by the intake, not rejected.
 MAX_TEXT_LENGTH = 1024
 ShortText = Annotated[str, Field(max_length=MAX_TEXT_LENGTH)]
-Identifier = Annotated[str, Field(min_length=1, max_length=128)]
+#: No control, format (bidi, zero-width) or line-separator characters: identifiers end up
+#: in keys, ids, logs and database rows, where such characters hide or break things
+#: (PostgreSQL refuses NUL outright).
+Identifier = Annotated[
+    str, Field(min_length=1, max_length=128, pattern=r"^[^\p{Cc}\p{Cf}\p{Zl}\p{Zp}]+$")
+]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
 
 
+@cache
+def iana_zones() -> frozenset[str]:
+    """Return the IANA time-zone names this machine knows (read once)."""
+    return frozenset(available_timezones())
+
+
+def _iana_zone(name: str) -> str:
+    if name not in iana_zones():
+        msg = "not an IANA time zone name (such as Europe/Paris or UTC)"
+        raise ValueError(msg)
+    return name
+
+
+def _calendar_date(value: date) -> date:
+    if not EARLIEST_DATE <= value <= LATEST_DATE:
+        msg = f"must be between {EARLIEST_DATE} and {LATEST_DATE}"
+        raise ValueError(msg)
+    return value
+
+
+#: An IANA time-zone name: anything else (a folder such as ``America``, a path) cannot
+#: be loaded, or loads something that is not a zone.
+TimeZoneName = Annotated[str, Field(max_length=64), AfterValidator(_iana_zone)]
+CalendarDate = Annotated[date, AfterValidator(_calendar_date)]
+
+
 class _Payload(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    # No infinities or NaN: they poison sums, baselines and JSON alike.
+    model_config = ConfigDict(extra="ignore", frozen=True, allow_inf_nan=False)
 
 
 class Source(StrEnum):
@@ -64,7 +114,7 @@ class Context(_Payload):
 
     device: ShortText | None = None
     country: Annotated[str, Field(pattern=r"^[A-Z]{2}$")] | None = None
-    timezone: ShortText | None = None
+    timezone: TimeZoneName | None = None
     user_agent: ShortText | None = None
     ip_country: Annotated[str, Field(pattern=r"^[A-Z]{2}$")] | None = None
 
@@ -97,7 +147,7 @@ class BalanceSnapshot(_Payload):
     """An account's balance and credit limit at a point in time."""
 
     type: Literal["balance_snapshot"] = "balance_snapshot"
-    balance: Decimal
+    balance: SignedMoney
     credit_limit: Money | None = None
     currency: Currency = "USD"
     account_kind: Literal["checking", "savings", "credit_card", "loan"] = "checking"
@@ -120,7 +170,7 @@ class Payment(_Payload):
     status: Literal["due", "paid", "missed"]
     amount: Money
     currency: Currency = "USD"
-    due_date: date | None = None
+    due_date: CalendarDate | None = None
     account_kind: ShortText = "loan"
 
 
@@ -142,7 +192,7 @@ class PageView(_Payload):
     type: Literal["page_view"] = "page_view"
     path: Annotated[str, Field(max_length=MAX_TEXT_LENGTH)]
     referrer: Annotated[str, Field(max_length=MAX_TEXT_LENGTH)] | None = None
-    duration_seconds: Annotated[float, Field(ge=0)] | None = None
+    duration_seconds: Seconds | None = None
 
 
 class FormStart(_Payload):
@@ -199,8 +249,8 @@ class AppSession(_Payload):
     """A session in the mobile or web app ended."""
 
     type: Literal["app_session"] = "app_session"
-    duration_seconds: Annotated[float, Field(ge=0)]
-    screens: Annotated[int, Field(ge=0)] = 0
+    duration_seconds: Seconds
+    screens: Count = 0
 
 
 class FeatureUsed(_Payload):
@@ -249,7 +299,7 @@ class HealthSignal(_Payload):
     """A wellness signal shared by the user (exercise, stress, sleep)."""
 
     type: Literal["health_signal"] = "health_signal"
-    exercise_minutes: Annotated[float, Field(ge=0)] | None = None
+    exercise_minutes: Annotated[float, Field(ge=0, le=7 * 24 * 60)] | None = None
     stress_level: Ratio | None = None
     sleep_hours: Annotated[float, Field(ge=0, le=24)] | None = None
 
@@ -264,7 +314,7 @@ class CareerSignal(_Payload):
     field: ShortText | None = None
     skills: Annotated[list[ShortText], Field(max_length=100)] = []
     missing_skills: Annotated[list[ShortText], Field(max_length=100)] = []
-    job_matches: Annotated[int, Field(ge=0)] = 0
+    job_matches: Count = 0
 
 
 class ProfileUpdate(_Payload):
@@ -272,13 +322,13 @@ class ProfileUpdate(_Payload):
 
     type: Literal["profile_update"] = "profile_update"
     first_name: Annotated[str, Field(max_length=64)] | None = None
-    birthday: date | None = None
-    lease_end: date | None = None
-    student_loan_grace_end: date | None = None
+    birthday: CalendarDate | None = None
+    lease_end: CalendarDate | None = None
+    student_loan_grace_end: CalendarDate | None = None
     relationship_status: (
         Literal["single", "partnered", "married", "separated", "divorced", "widowed"] | None
     ) = None
-    timezone: ShortText | None = None
+    timezone: TimeZoneName | None = None
     consent: dict[Channel, bool] = {}
     tier: Literal["free", "standard", "premium"] | None = None
 
@@ -359,7 +409,7 @@ class Event(BaseModel):
     The ``type`` is read from ``payload.type``; producers send it once, inside the payload.
     """
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, allow_inf_nan=False)
 
     schema_version: Literal[1] = SCHEMA_VERSION
     event_id: Identifier

@@ -62,12 +62,21 @@ class RejectionKind(StrEnum):
     NOT_JSON = "not_json"
     INVALID = "invalid"
     KEY_MISMATCH = "key_mismatch"
+    TOO_LARGE = "too_large"
+    """Larger than the intake reads (``schemas.intake.MAX_MESSAGE_BYTES``)."""
+    PROCESSING_ERROR = "processing_error"
+    """Valid, but processing it raised (a bug in Nudge): its state change was not applied,
+    the rest of its batch went on, and an alert fires. Replay it once the bug is fixed."""
 
 
 class DeadLetter(BaseModel):
     """An input message Nudge could not use, kept with the reason (``*.dlq`` topics).
 
-    Nothing is dropped silently: the original bytes come back here untouched.
+    Nothing is dropped silently: the original bytes come back here, except what the
+    intake would have removed anyway (secrets, card numbers: ``redacted``) and what does
+    not fit a Kafka record (``truncated``: the head is kept). ``value_length`` and
+    ``value_sha256`` always describe the original, so it can be matched with the
+    producer's copy.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -78,10 +87,18 @@ class DeadLetter(BaseModel):
     partition: int
     offset: int
     key: str | None
-    """The original key, base64."""
+    """The original key, base64 (its first ``DEAD_LETTER_KEY_BYTES`` bytes)."""
     value: str
-    """The original value bytes, base64."""
+    """The original value bytes, base64, redacted and cut as the flags say."""
     kind: RejectionKind
     error: str
     """What was wrong, with field paths; never the offending values (they may be personal)."""
     failed_at: AwareDatetime
+    value_length: int | None = None
+    """Length of the original value in bytes (absent in letters written before it was kept)."""
+    value_sha256: str | None = None
+    """SHA-256 of the original value, hex."""
+    redacted: bool = False
+    """Secrets or card numbers were replaced by ``[redacted]`` in ``value``."""
+    truncated: bool = False
+    """``value`` (or ``key``) holds only the head of the original."""

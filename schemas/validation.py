@@ -20,14 +20,18 @@ _MESSAGES_QUOTING_INPUT = {
 MAX_ERRORS = 10
 
 
+def field_step(step: object) -> str:
+    """Return a path step as shown in errors: an index, a field name, or ``*`` for data."""
+    if isinstance(step, int) or _FIELD_NAME.match(str(step)):
+        return str(step)
+    return "*"
+
+
 def describe_validation_error(error: ValidationError) -> str:
     """Return ``path: message`` pairs joined by ``; `` for the first ``MAX_ERRORS`` errors."""
     parts = []
     for item in error.errors(include_input=False, include_url=False)[:MAX_ERRORS]:
-        steps = [
-            str(step) if isinstance(step, int) or _FIELD_NAME.match(str(step)) else "*"
-            for step in item["loc"]
-        ]
+        steps = [field_step(step) for step in item["loc"]]
         message = _MESSAGES_QUOTING_INPUT.get(item["type"], item["msg"])
         parts.append(f"{'.'.join(steps) or '(root)'}: {message}")
     if error.error_count() > MAX_ERRORS:

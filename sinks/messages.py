@@ -1,13 +1,13 @@
 """What the sink reads and writes: a consumed message, a row, and a message's dead letter.
 
 A message that cannot be used is not an error for the sink: it becomes a ``dead_letters``
-row that keeps the original bytes (base64) and what was wrong (field paths and error
+row that keeps the original bytes (base64; redacted and cut exactly as the worker's dead
+letters, by ``schemas.intake.dead_letter``) and what was wrong (field paths and error
 types, never the values: they may be personal data).
 """
 
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy import Table
 
-from schemas.ids import dead_letter_id
+from schemas.intake import Rejection, dead_letter
 from schemas.records import RejectionKind
 from sinks.tables import Base, DeadLetterRow
 
@@ -68,17 +68,17 @@ def dead_letter_row(source: Source, kind: RejectionKind, error: str, now: dateti
     message again is not a second dead letter (nor is the stream worker's dead letter of
     the same input message: it has the same id).
     """
-    values = {
-        "dead_letter_id": dead_letter_id(source.topic, source.partition, source.offset),
-        "topic": source.topic,
-        "partition": source.partition,
-        "offset": source.offset,
-        "key": _base64(source.key),
-        "value": _base64(source.value) or "",
-        "kind": kind.value,
-        "error": error,
-        "failed_at": now,
-    }
+    letter = dead_letter(
+        Rejection(kind, error),
+        topic=source.topic,
+        partition=source.partition,
+        offset=source.offset,
+        key=source.key,
+        value=source.value,
+        failed_at=now,
+    )
+    values = letter.model_dump(mode="python", exclude={"schema_version"})
+    values["kind"] = kind.value
     return Row(DEAD_LETTERS, values, source, rejected=True)
 
 
@@ -87,7 +87,3 @@ def rejection_kind(exc: ValidationError) -> RejectionKind:
     if any(error["type"] == "json_invalid" for error in exc.errors()):
         return RejectionKind.NOT_JSON
     return RejectionKind.INVALID
-
-
-def _base64(data: bytes | None) -> str | None:
-    return None if data is None else base64.b64encode(data).decode("ascii")

@@ -14,6 +14,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from pydantic import SecretStr
 from sqlalchemy import Engine, create_engine, make_url, text
 
@@ -51,6 +52,15 @@ def upgrade(settings: Settings, revision: str = "head") -> None:
             command.upgrade(config, revision)
     finally:
         engine.dispose()
+
+
+def head() -> str:
+    """Return the newest revision of the sink migrations."""
+    revision = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    if revision is None:
+        msg = f"no migrations found in {MIGRATIONS}"
+        raise RuntimeError(msg)
+    return revision
 
 
 def current(settings: Settings) -> str | None:

@@ -13,7 +13,20 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, Date, DateTime, Double, Index, MetaData, Numeric, Text, func
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Double,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    Text,
+    false,
+    func,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -150,6 +163,12 @@ class DeadLetterRow(Base):
     error: Mapped[str] = mapped_column(Text)
     failed_at: Mapped[datetime] = mapped_column(TimestampTZ)
     recorded_at: Mapped[datetime] = _recorded_at()
+    # Describe the original value (NULL for letters stored before they were kept) and
+    # say whether ``value`` holds it redacted (secrets, card numbers) or only its head.
+    value_length: Mapped[int | None] = mapped_column(Integer)
+    value_sha256: Mapped[str | None] = mapped_column(Text)
+    redacted: Mapped[bool] = mapped_column(Boolean, server_default=false(), default=False)
+    truncated: Mapped[bool] = mapped_column(Boolean, server_default=false(), default=False)
 
 
 class OutcomeRow(Base):

@@ -51,11 +51,15 @@ def channels_within_caps(
 
 
 def user_zone(name: object) -> ZoneInfo:
-    """Return the user's time zone, UTC when unknown or invalid."""
+    """Return the user's time zone, UTC when unknown or invalid.
+
+    The intake accepts IANA names only, but a record written before it did may hold
+    anything: a folder (``America``) raises ``IsADirectoryError``, a long name ``OSError``.
+    """
     if isinstance(name, str) and name:
         try:
             return ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):
             pass
     return ZoneInfo("UTC")
 
