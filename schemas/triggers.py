@@ -311,8 +311,48 @@ def _values(value: Scalar | list[Scalar]) -> list[Scalar]:
     return value if isinstance(value, list) else [value]
 
 
+#: Deepest condition tree accepted (the catalogue's deepest is 3): evaluating and
+#: validating a tree recurses once per level, and a few hundred levels exhaust the stack.
+MAX_CONDITION_DEPTH = 12
+#: Most nodes in one condition tree: every event of the trigger's types walks it.
+MAX_CONDITION_NODES = 200
+
+
+def condition_problem(tree: Any, root: str) -> str | None:
+    """Return why a raw condition tree is too deep or too large, or ``None``.
+
+    Walks the document iteratively, before any model (or recursion) sees it.
+    """
+    stack: list[tuple[Any, str, int]] = [(tree, root, 1)]
+    nodes = 0
+    while stack:
+        node, path, depth = stack.pop()
+        nodes += 1
+        if depth > MAX_CONDITION_DEPTH:
+            return f"{root}: nested deeper than {MAX_CONDITION_DEPTH} levels (at {path[:80]})"
+        if nodes > MAX_CONDITION_NODES:
+            return f"{root}: more than {MAX_CONDITION_NODES} conditions"
+        if not isinstance(node, dict):
+            continue
+        if isinstance(node.get("not"), dict):
+            stack.append((node["not"], f"{path}.not", depth + 1))
+        for key in ("all", "any"):
+            children = node.get(key)
+            if isinstance(children, list):
+                stack.extend((c, f"{path}.{key}.{i}", depth + 1) for i, c in enumerate(children))
+    return None
+
+
 def validate_definition(document: Any) -> TriggerDefinition | list[str]:
     """Validate one definition; return it, or its problems as ``path: reason`` lines."""
+    if isinstance(document, dict):
+        problems = [
+            problem
+            for root in ("condition", "exclude")
+            if (problem := condition_problem(document.get(root), root)) is not None
+        ]
+        if problems:
+            return problems
     try:
         return TriggerDefinition.model_validate(document)
     except ValidationError as error:

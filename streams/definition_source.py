@@ -3,8 +3,10 @@
 ``triggers.definitions`` (compacted, key = trigger id) holds what operators applied with
 ``nudge triggers apply`` or ``pause``. An entry there replaces the shipped definition of
 the same id, or adds a new one; the catalogue needs no publishing to work. Entries are
-re-validated here (the topic is not trusted): an invalid one is logged and ignored, and
-the previous good version stays in force.
+re-validated here (the topic is not trusted): an invalid one -- or one that cannot be
+used for any other reason -- is refused with its reasons (logged once, counted in
+``nudge_trigger_definitions_refused``, shown by ``nudge triggers list``), the previous
+good version of that trigger stays in force, and every other definition is unaffected.
 """
 
 from __future__ import annotations
@@ -16,10 +18,14 @@ from dataclasses import dataclass, field
 import orjson
 
 from schemas.triggers import TriggerDefinition, validate_definition
+from streams import metrics
 from streams.definitions import default_definitions
 from streams.rendering import Catalogue
 
 log = logging.getLogger(__name__)
+
+#: Largest definition read from the topic; the catalogue's largest is about 2 KB.
+MAX_DEFINITION_BYTES = 64 * 1024
 
 
 @dataclass(slots=True)
@@ -35,7 +41,8 @@ class DefinitionSource:
     shipped: Mapping[str, TriggerDefinition]
     known_templates: frozenset[tuple[str, str]]
     _parsed: dict[bytes, tuple[bytes, TriggerDefinition]] = field(default_factory=dict)
-    _rejected: dict[bytes, bytes] = field(default_factory=dict)
+    _rejected: dict[bytes, tuple[bytes, list[str]]] = field(default_factory=dict)
+    """Trigger id -> the refused value and why; cleared when a usable value replaces it."""
     _indexed: tuple[list[tuple[bytes, bytes | None]], dict[str, list[TriggerDefinition]]] | None = (
         None
     )
@@ -70,27 +77,43 @@ class DefinitionSource:
             self._indexed = (entries, index)
         return self._indexed[1]
 
+    def refused(self) -> dict[str, list[str]]:
+        """Return the topic's entries refused so far: trigger id -> reasons."""
+        return {
+            key.decode(errors="replace"): problems for key, (_, problems) in self._rejected.items()
+        }
+
     def _definition(self, key: bytes, raw: bytes | None) -> TriggerDefinition | None:
-        if raw is None:
-            return None
         cached = self._parsed.get(key)
+        if raw is None:
+            self._rejected.pop(key, None)  # a tombstone withdraws a refused entry too
+            return None
         if cached is not None and cached[0] == raw:
             return cached[1]
-        if self._rejected.get(key) == raw:
+        refused = self._rejected.get(key)
+        if refused is not None and refused[0] == raw:
             return cached[1] if cached else None  # already reported; keep the last good one
-        problems = self._problems(key, raw)
-        if problems:
-            self._rejected[key] = raw
+        try:
+            result = self._checked(key, raw)
+        except Exception as error:  # noqa: BLE001 - one bad entry must not stop the others
+            result = [f"could not be used: {type(error).__name__}"]
+        if isinstance(result, list):
+            self._rejected[key] = (raw, result)
+            metrics.DEFINITIONS_REFUSED.set(len(self._rejected))
             log.error(
-                "ignored an invalid trigger definition from the topic",
-                extra={"trigger": key.decode(errors="replace"), "problems": problems},
+                "refused a trigger definition from the topic",
+                extra={"trigger": key.decode(errors="replace")[:64], "problems": result},
             )
             return cached[1] if cached else None
-        definition = TriggerDefinition.model_validate_json(raw)
-        self._parsed[key] = (raw, definition)
-        return definition
+        self._rejected.pop(key, None)
+        metrics.DEFINITIONS_REFUSED.set(len(self._rejected))
+        self._parsed[key] = (raw, result)
+        return result
 
-    def _problems(self, key: bytes, raw: bytes) -> list[str]:
+    def _checked(self, key: bytes, raw: bytes) -> TriggerDefinition | list[str]:
+        """Return the entry's definition, or why it cannot be used."""
+        if len(raw) > MAX_DEFINITION_BYTES:
+            return [f"definition is {len(raw)} bytes; at most {MAX_DEFINITION_BYTES}"]
         try:
             document = orjson.loads(raw)
         except orjson.JSONDecodeError as error:
@@ -104,4 +127,4 @@ class DefinitionSource:
         for wanted in result.channels:
             if (wanted.template, wanted.channel.value) not in self.known_templates:
                 problems.append(f"channels: no template {wanted.template} for {wanted.channel}")
-        return problems
+        return problems or result

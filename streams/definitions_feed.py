@@ -14,6 +14,7 @@ import asyncio
 import logging
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
 
 from schemas.settings import Settings
 from schemas.topics import TRIGGERS_DEFINITIONS
@@ -22,6 +23,9 @@ log = logging.getLogger(__name__)
 
 #: How long a poll waits for new definitions; bounds how late a change takes effect.
 POLL_MILLISECONDS = 250
+#: Back-off while the broker cannot be reached: first wait, and the cap.
+RETRY_FIRST_SECONDS = 1.0
+RETRY_MAX_SECONDS = 30.0
 
 
 class DefinitionsFeed:
@@ -42,7 +46,24 @@ class DefinitionsFeed:
         return list(self.entries.items())
 
     async def run(self) -> None:
-        """Read the topic from the beginning and follow it until cancelled."""
+        """Read the topic from the beginning and follow it until cancelled.
+
+        A broker that cannot be reached is waited for (with back-off), not a reason to
+        stop following: the entries read so far stay in force meanwhile.
+        """
+        delay = RETRY_FIRST_SECONDS
+        while True:
+            try:
+                await self._follow()
+            except KafkaError as error:
+                log.warning(
+                    "trigger definitions feed lost the broker; retrying",
+                    extra={"error": type(error).__name__, "retry_in_seconds": delay},
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RETRY_MAX_SECONDS)
+
+    async def _follow(self) -> None:
         topic = TopicPartition(TRIGGERS_DEFINITIONS.full_name(self.settings.topic_prefix), 0)
         consumer = AIOKafkaConsumer(
             **self.settings.kafka_client_options(), enable_auto_commit=False, group_id=None

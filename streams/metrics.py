@@ -67,3 +67,26 @@ RELEASED_SENDS = Counter(
 USERS_TRACKED = Gauge(
     "nudge_users_tracked", "Per-user state records held by this worker's partitions."
 )
+PROCESSING_ERRORS = Counter(
+    "nudge_processing_errors_total",
+    "Valid events whose processing raised (a bug): dead-lettered as processing_error, "
+    "their state change not applied.",
+    ["topic"],
+)
+DEFINITIONS_REFUSED = Gauge(
+    "nudge_trigger_definitions_refused",
+    "Entries of triggers.definitions this worker refuses (invalid or unusable).",
+)
+CONSUMER_LAG = Gauge(
+    "nudge_consumer_lag_messages",
+    "Messages of an assigned input partition not yet committed by this worker.",
+    ["topic", "partition"],
+)
+LAST_BATCH = Gauge(
+    "nudge_last_batch_timestamp_seconds",
+    "Wall-clock time the ingest agent last finished a batch (Unix seconds).",
+)
+LAST_TIMER_TICK = Gauge(
+    "nudge_last_timer_tick_timestamp_seconds",
+    "Wall-clock time the timer last ran a pass (Unix seconds).",
+)

@@ -1,0 +1,78 @@
+"""Issue 8: one unusable definition on the topic is refused; the others stay in force."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import pytest
+
+from schemas.triggers import MAX_CONDITION_DEPTH, MAX_CONDITION_NODES, validate_definition
+from streams import definition_source, metrics
+from streams.definition_source import DefinitionSource
+from streams.definitions import default_definitions
+from streams.rendering import default_catalogue
+
+
+def document(trigger_id: str = "spending_spike", **changes: Any) -> dict[str, Any]:
+    shipped = {d.id: d for d in default_definitions()}[trigger_id]
+    return shipped.model_dump(mode="json", by_alias=True) | changes
+
+
+def nots(depth: int) -> dict[str, Any]:
+    node: dict[str, Any] = {"feature": "spend_week", "gt": 1}
+    for _ in range(depth):
+        node = {"not": node}
+    return node
+
+
+@pytest.mark.parametrize(
+    ("condition", "accepted"),
+    [
+        (nots(MAX_CONDITION_DEPTH - 1), True),
+        (nots(MAX_CONDITION_DEPTH), False),
+        (nots(250), False),
+        (nots(5000), False),
+        ({"all": [{"feature": "spend_week", "gt": i} for i in range(MAX_CONDITION_NODES)]}, False),
+    ],
+)
+def test_condition_trees_are_bounded_in_depth_and_size(condition: Any, accepted: bool) -> None:
+    result = validate_definition(document(condition=condition))
+    assert isinstance(result, list) is not accepted, result
+    if not accepted:
+        assert result[0].startswith("condition: ")  # type: ignore[index]
+
+
+def test_a_hostile_definition_is_refused_and_the_rest_stay_in_force() -> None:
+    source = DefinitionSource.shipped_with(default_catalogue())
+    shipped = {d.id for d in source.current([])}
+    hostile = orjson.dumps(document("spending_spike", condition=nots(250)))
+    lowered = orjson.dumps(
+        document("income_drop", thresholds={"drop_percent": 5.0, "min_baseline": 100.0})
+    )
+    entries = [(b"spending_spike", hostile), (b"income_drop", lowered)]
+    current = {d.id: d for d in source.current(entries)}
+    assert set(current) == shipped  # the shipped spending_spike stays in force
+    assert current["income_drop"].thresholds["drop_percent"] == 5.0
+    refused = source.refused()
+    assert list(refused) == ["spending_spike"]
+    assert "nested deeper than" in refused["spending_spike"][0]
+    assert metrics.DEFINITIONS_REFUSED._value.get() == 1
+    by_type = source.by_event_type(entries)
+    assert "spending_spike" in {d.id for d in by_type["transaction"]}
+    # A tombstone withdraws the refused entry.
+    source.current([(b"spending_spike", None), (b"income_drop", lowered)])
+    assert source.refused() == {}
+
+
+def test_a_definition_that_breaks_the_checks_themselves_is_refused_by_its_error_type(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken(document: Any) -> Any:
+        raise RecursionError
+
+    monkeypatch.setattr(definition_source, "validate_definition", broken)
+    source = DefinitionSource.shipped_with(default_catalogue())
+    entries = [(b"spending_spike", orjson.dumps(document()))]
+    assert {d.id for d in source.current(entries)} >= {"spending_spike", "income_drop"}
+    assert source.refused() == {"spending_spike": ["could not be used: RecursionError"]}
