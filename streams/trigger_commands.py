@@ -48,12 +48,18 @@ def validate(paths: list[Path]) -> int:
     return 0
 
 
-async def effective(settings: Settings) -> tuple[list[TriggerDefinition], set[str]]:
-    """Return the definitions in force and the ids that come from the topic."""
+async def effective(
+    settings: Settings,
+) -> tuple[list[TriggerDefinition], set[str], dict[str, list[str]]]:
+    """Return the definitions in force, the ids that come from the topic, and the
+    topic's entries that workers refuse (id -> reasons)."""
     await ensure_topics(settings, [TRIGGERS_DEFINITIONS])
     entries = await read_definitions(settings)
     source = DefinitionSource.shipped_with(default_catalogue())
-    return source.current(entries.items()), {key.decode() for key in entries}
+    current = source.current(entries.items())
+    refused = source.refused()
+    from_topic = {key.decode(errors="replace") for key in entries} - set(refused)
+    return current, from_topic, refused
 
 
 async def publish(settings: Settings, definitions: list[TriggerDefinition]) -> None:
@@ -84,8 +90,8 @@ def apply(settings: Settings, paths: list[Path]) -> int:
 
 
 def list_definitions(settings: Settings) -> int:
-    """Print the definitions in force."""
-    definitions, from_topic = asyncio.run(effective(settings))
+    """Print the definitions in force, then the topic's entries that are refused."""
+    definitions, from_topic, refused = asyncio.run(effective(settings))
     print(f"{'id':28} {'status':8} {'priority':9} {'source':8} {'schedule':9} thresholds")
     for d in definitions:
         source = "topic" if d.id in from_topic else "shipped"
@@ -93,6 +99,9 @@ def list_definitions(settings: Settings) -> int:
         schedule = "events" if every is None else f"every {every / 3600:g}h"
         thresholds = ", ".join(f"{k}={v:g}" for k, v in d.thresholds.items())
         print(f"{d.id:28} {d.status:8} {d.priority.value:9} {source:8} {schedule:9} {thresholds}")
+    for trigger_id, reasons in sorted(refused.items()):
+        # Refused: the line above for this id (if any) is the version still in force.
+        print(f"refused  {trigger_id[:64]}: {'; '.join(reasons)}")
     return 0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from pathlib import Path
 
@@ -58,3 +59,27 @@ def test_operators_validate_apply_diff_list_and_pause(
     paused = row(capsys.readouterr().out, "lease_renewal_window")
     assert paused[1:4] == ["paused", "medium", "topic"]
     assert "window_opens_days=90" in " ".join(paused)  # the applied threshold stayed
+
+
+async def test_list_shows_a_refused_definition_with_its_reason_and_what_stays_in_force(
+    make_settings: Callable[..., Settings], capsys: pytest.CaptureFixture[str]
+) -> None:
+    import orjson
+
+    from schemas.topics import TRIGGERS_DEFINITIONS
+    from tests.integration.harness import publish
+
+    settings = make_settings()
+    documents = yaml.safe_load(CATALOGUE.read_text("utf-8"))
+    spike = next(d for d in documents if d["id"] == "spending_spike")
+    condition = spike["condition"]
+    for _ in range(250):
+        condition = {"not": condition}
+    hostile = orjson.dumps({**spike, "condition": condition})
+    await publish(settings, TRIGGERS_DEFINITIONS, [(b"spending_spike", hostile)])
+    await asyncio.to_thread(list_definitions, settings)
+    listed = capsys.readouterr().out
+    assert row(listed, "spending_spike")[1:4] == ["active", "medium", "shipped"]
+    refused = [line for line in listed.splitlines() if line.startswith("refused ")]
+    assert len(refused) == 1
+    assert refused[0].startswith("refused  spending_spike: condition: nested deeper than 12")
