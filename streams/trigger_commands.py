@@ -51,8 +51,10 @@ def validate(paths: list[Path]) -> int:
 async def effective(
     settings: Settings,
 ) -> tuple[list[TriggerDefinition], set[str], dict[str, list[str]]]:
-    """Return the definitions in force, the ids that come from the topic, and the
-    topic's entries that workers refuse (id -> reasons)."""
+    """Return the definitions in force, the ids from the topic, and the refused entries.
+
+    Refused entries map a trigger id to the reasons workers refuse it.
+    """
     await ensure_topics(settings, [TRIGGERS_DEFINITIONS])
     entries = await read_definitions(settings)
     source = DefinitionSource.shipped_with(default_catalogue())

@@ -10,15 +10,19 @@ make the replay harmless.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Callable, Sequence
+import traceback
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import faust
 
-from schemas.intake import Rejection, dead_letter, decode_event
+from schemas.intake import DEAD_LETTER_KEY_BYTES, Rejection, dead_letter, decode_event
+from schemas.records import RejectionKind
 from schemas.settings import Settings
 from schemas.topics import (
     BEHAVIOR_EVENTS,
@@ -31,11 +35,14 @@ from schemas.topics import (
     RISK_SCORES_DLQ,
     TRIGGER_DECISIONS,
 )
+from schemas.triggers import TriggerDefinition
 from streams import metrics
+from streams.agents.failstop import fail_stop, withhold
 from streams.decisions import Result, process
 from streams.definition_source import DefinitionSource
 from streams.definitions import default_definitions, templates_missing
 from streams.definitions_feed import DefinitionsFeed
+from streams.health import Progress
 from streams.rendering import Catalogue, default_catalogue
 from streams.risk import InterventionPolicy, intervention_catalogue
 from streams.schedules import PartitionRead
@@ -48,6 +55,9 @@ log = logging.getLogger(__name__)
 BATCH_MAX_EVENTS = 1000
 #: Longest wait to fill a batch: the most a quiet stream delays a command.
 BATCH_WINDOW_SECONDS = 0.05
+
+#: An output to send: the Faust topic, the Kafka key and the value.
+Output = tuple[Any, bytes | None, bytes]
 
 
 @dataclass(slots=True)
@@ -70,32 +80,67 @@ class IngestStage:
     clock: Callable[[], datetime]
     keep_objects: bool
     """Memory store: keep live records, not bytes, between batches (no decode per batch)."""
+    progress: Progress = field(default_factory=Progress)
+    """When batches and timer passes last finished, and lag: what ``/healthz`` judges."""
     reads: dict[int, PartitionRead] = field(default_factory=dict)
     """Input partition -> what this worker has read from it since it started: the timer
     waits with time-based triggers while one of its partitions replays old events."""
 
     def handle(self, batch: Sequence[Any]) -> None:
-        """Process one batch of Faust events (raw key and value bytes)."""
+        """Process one batch of Faust events (raw key and value bytes).
+
+        Total intake: every message ends processed or dead-lettered. A message the intake
+        refuses is a dead letter with the reason; a valid one whose processing raises (a
+        bug) is a ``processing_error`` dead letter, its user's record stays as it was
+        before it, and the rest of the batch goes on. Only a failure to hand outputs to
+        the producer escapes (see ``ingest``'s fail-stop).
+        """
         now = self.clock()
         definitions = self.definitions.by_event_type(self.feed.items())
         dirty: dict[bytes, tuple[int, UserState]] = {}
         read: dict[int, datetime] = {}  # partition -> newest event of the batch
+        outbox: list[Output] = []  # sent after the loop: a send failure is not the event's
         for event in batch:
             message = event.message
-            decoded, sanitised = decode_event(message.key, message.value, now=now)
-            if sanitised.removed:
-                metrics.FIELDS_SANITISED.labels("removed").inc(sanitised.removed)
-            if sanitised.truncated:
-                metrics.FIELDS_SANITISED.labels("truncated").inc(sanitised.truncated)
-            if isinstance(decoded, Rejection):
-                self._reject(decoded, message, now)
-                continue
-            newest = read.get(message.partition)
-            if newest is None or decoded.occurred_at > newest:
-                read[message.partition] = decoded.occurred_at
-            key = decoded.user_id.encode()
-            held = dirty.get(key)
-            state = held[1] if held else self._load(key)
+            try:
+                outbox.extend(self._handle_one(message, definitions, dirty, read, now))
+            except Exception as error:  # noqa: BLE001 - a bug in one event must not take the batch
+                outbox.append(self._failed(error, message, now))
+        for topic, key, value in outbox:
+            topic.send_soon(key=key, value=value)
+        for key, (partition, state) in dirty.items():
+            self.store(key, partition, state)
+        self._remember_reads(read, now)
+        metrics.STATE_WRITES.inc(len(dirty))
+        if self.keep_objects:  # len() is free for the memory store, a scan for RocksDB
+            metrics.USERS_TRACKED.set(len(self.table.data))
+        metrics.BATCH_SIZE.observe(len(batch))
+
+    def _handle_one(
+        self,
+        message: Any,
+        definitions: Mapping[str, list[TriggerDefinition]],
+        dirty: dict[bytes, tuple[int, UserState]],
+        read: dict[int, datetime],
+        now: datetime,
+    ) -> list[Output]:
+        """Process one message; return its outputs (or its dead letter) to send."""
+        decoded, sanitised = decode_event(message.key, message.value, now=now)
+        if sanitised.removed:
+            metrics.FIELDS_SANITISED.labels("removed").inc(sanitised.removed)
+        if sanitised.truncated:
+            metrics.FIELDS_SANITISED.labels("truncated").inc(sanitised.truncated)
+        if sanitised.replaced:
+            metrics.FIELDS_SANITISED.labels("replaced").inc(sanitised.replaced)
+        if isinstance(decoded, Rejection):
+            return [self._reject(decoded, message, now)]
+        key = decoded.user_id.encode()
+        held = dirty.get(key)
+        state = held[1] if held else self._load(key)
+        # The record as it was, to put back should processing this event raise. For the
+        # memory store the table holds the live object, which ``process`` changes in place.
+        before = state.to_bytes()
+        try:
             result = process(
                 state,
                 decoded,
@@ -106,17 +151,43 @@ class IngestStage:
                 policy=self.policy,
                 interventions=self.risk_policy,
             )
-            if result.applied:
-                state.partition = message.partition  # where the timer writes it back
-                dirty[key] = (message.partition, state)
-            self._emit(key, decoded.type, result, now)
-        for key, (partition, state) in dirty.items():
-            self.store(key, partition, state)
-        self._remember_reads(read, now)
-        metrics.STATE_WRITES.inc(len(dirty))
-        if self.keep_objects:  # len() is free for the memory store, a scan for RocksDB
-            metrics.USERS_TRACKED.set(len(self.table.data))
-        metrics.BATCH_SIZE.observe(len(batch))
+            outputs = self._outputs(key, result, now) if result.applied else []
+        except Exception:
+            self._restore(key, before, held is not None, dirty)
+            raise
+        newest = read.get(message.partition)
+        if newest is None or decoded.occurred_at > newest:
+            read[message.partition] = decoded.occurred_at
+        if result.applied:
+            state.partition = message.partition  # where the timer writes it back
+            dirty[key] = (message.partition, state)
+        self._count(decoded.type, result)
+        return [(topic, key, value) for topic, value in outputs]
+
+    def _restore(
+        self, key: bytes, before: bytes, was_dirty: bool, dirty: dict[bytes, tuple[int, UserState]]
+    ) -> None:
+        """Put a user's record back as it was before an event whose processing raised."""
+        restored = UserState.from_bytes(before)
+        if was_dirty:
+            dirty[key] = (dirty[key][0], restored)
+        elif self.keep_objects and key in self.table.data:
+            self.table.data[key] = restored
+
+    def _failed(self, error: Exception, message: Any, now: datetime) -> Output:
+        """Dead-letter a message whose processing raised: type and place, never values."""
+        frame = traceback.extract_tb(error.__traceback__)[-1] if error.__traceback__ else None
+        where = f" at {Path(frame.filename).name}:{frame.lineno} in {frame.name}" if frame else ""
+        rejection = Rejection(
+            RejectionKind.PROCESSING_ERROR, f"processing raised {type(error).__name__}{where}"
+        )
+        metrics.PROCESSING_ERRORS.labels(message.topic).inc()
+        log.error(
+            "processing an event raised; it is dead-lettered and its batch goes on",
+            extra={"topic": message.topic, "partition": message.partition,
+                   "offset": message.offset, "error": rejection.error},
+        )  # fmt: skip
+        return self._reject(rejection, message, now, count_invalid=False)
 
     def _remember_reads(self, newest: dict[int, datetime], now: datetime) -> None:
         """Keep, per partition, the newest event read so far and when one was last read."""
@@ -143,7 +214,7 @@ class IngestStage:
     def _load(self, key: bytes) -> UserState:
         return self.load(key) or UserState()
 
-    def _emit(self, key: bytes, event_type: str, result: Result, now: datetime) -> None:
+    def _count(self, event_type: str, result: Result) -> None:
         if not result.applied:
             metrics.EVENTS_DUPLICATE.inc()
             return
@@ -152,7 +223,6 @@ class IngestStage:
             metrics.EVENTS_STALE.inc()
         if result.held:
             metrics.HELD_SENDS.inc(result.held)
-        self.publish(key, result, now)
 
     def publish(
         self, key: bytes, result: Result, now: datetime, *, event_latency: bool = True
@@ -162,23 +232,42 @@ class IngestStage:
         ``event_latency``: observe event-to-command latency (not for the timer's output,
         whose delay is intended).
         """
+        for topic, value in self._outputs(key, result, now, event_latency=event_latency):
+            topic.send_soon(key=key, value=value)
+
+    def _outputs(
+        self, key: bytes, result: Result, now: datetime, *, event_latency: bool = True
+    ) -> list[tuple[Any, bytes]]:
+        """Serialise a result's outputs as ``(topic, value)`` pairs, counting them.
+
+        Everything is serialised before anything is sent, so an output that cannot be
+        serialised leaves none of its event's outputs half sent.
+        """
+        outputs: list[tuple[Any, bytes]] = []
         for decision in result.decisions:
-            self.decisions.send_soon(key=key, value=decision.model_dump_json().encode())
+            outputs.append((self.decisions, decision.model_dump_json().encode()))
+        for command in result.commands:
+            outputs.append((self.commands, command.model_dump_json().encode()))
+        for intervention in result.interventions:
+            outputs.append((self.interventions, intervention.model_dump_json().encode()))
+        for decision in result.decisions:
             reason = decision.reason.value if decision.reason else ""
             metrics.DECISIONS.labels(decision.trigger_id, decision.outcome.value, reason).inc()
         for command in result.commands:
-            self.commands.send_soon(key=key, value=command.model_dump_json().encode())
             metrics.COMMANDS.labels(command.trigger_id, command.channel.value).inc()
             if event_latency:
                 latency = (now - command.created_at).total_seconds()
                 metrics.DECISION_LATENCY.labels(command.trigger_id).observe(max(latency, 0.0))
         for intervention in result.interventions:
-            self.interventions.send_soon(key=key, value=intervention.model_dump_json().encode())
             metrics.INTERVENTIONS.labels(
                 intervention.intervention_type.value, intervention.risk_level
             ).inc()
+        return outputs
 
-    def _reject(self, rejection: Rejection, message: Any, now: datetime) -> None:
+    def _reject(
+        self, rejection: Rejection, message: Any, now: datetime, *, count_invalid: bool = True
+    ) -> Output:
+        """Return the dead letter of ``message`` to send, counting and logging it."""
         letter = dead_letter(
             rejection,
             topic=message.topic,
@@ -188,14 +277,16 @@ class IngestStage:
             value=message.value,
             failed_at=now,
         )
-        dead_letters = self.dead_letters[message.topic]
-        dead_letters.send_soon(key=message.key, value=letter.model_dump_json().encode())
-        metrics.EVENTS_INVALID.labels(message.topic, rejection.kind.value).inc()
-        log.warning(
-            "invalid event sent to the dead-letter topic",
-            extra={"partition": message.partition, "offset": message.offset,
-                   "kind": rejection.kind.value, "error": rejection.error},
-        )  # fmt: skip
+        # Keyed like the input (bounded: a huge key must not make the letter too large).
+        key = None if message.key is None else message.key[:DEAD_LETTER_KEY_BYTES]
+        if count_invalid:
+            metrics.EVENTS_INVALID.labels(message.topic, rejection.kind.value).inc()
+            log.warning(
+                "invalid event sent to the dead-letter topic",
+                extra={"partition": message.partition, "offset": message.offset,
+                       "kind": rejection.kind.value, "error": rejection.error},
+            )  # fmt: skip
+        return self.dead_letters[message.topic], key, letter.model_dump_json().encode()
 
 
 def register_ingest(
@@ -222,7 +313,6 @@ def register_ingest(
         "user_state", partitions=settings.partitions, key_type=bytes, value_type=bytes
     )
     feed = DefinitionsFeed(settings)
-    app.task(feed.run)
     stage = IngestStage(
         table=table,
         feed=feed,
@@ -246,13 +336,44 @@ def register_ingest(
         keep_objects=settings.store.startswith("memory"),
     )
 
+    for name in stage.dead_letters:  # born at zero, so dashboards and alerts see them
+        metrics.PROCESSING_ERRORS.labels(name)
+
+    async def follow_definitions() -> None:
+        try:
+            await feed.run()
+        except asyncio.CancelledError:
+            raise
+        except BaseException:
+            stage.progress.feed_alive = False  # /healthz says so; the watchdog ends us
+            log.exception("the trigger definitions feed stopped")
+            raise
+
+    app.task(follow_definitions)
+
     async def ingest(stream: Any) -> None:  # faust.Stream; StreamT lacks take_events
         async for batch in stream.take_events(BATCH_MAX_EVENTS, within=BATCH_WINDOW_SECONDS):
-            # A paused trigger must not fire while the definitions load. Wait here, not
-            # before iterating: Faust does not resume a stream after recovery whose agent
-            # has not started iterating it yet. Nothing in the batch is acked until handled.
-            await feed.ready.wait()
-            stage.handle(batch)
+            try:
+                # A paused trigger must not fire while the definitions load. Wait here,
+                # not before iterating: Faust does not resume a stream after recovery
+                # whose agent has not started iterating it yet. The worker loads them
+                # before it starts (``DefinitionsFeed.preload``), so this rarely waits.
+                if not feed.ready.is_set():
+                    await feed.ready.wait()
+                stage.handle(batch)
+            except asyncio.CancelledError:
+                withhold(batch)
+                if app.should_stop:
+                    raise  # stopping: acked offsets commit, this batch is read again
+                # A rebalance restarts the agent by cancelling it, and the restarted agent
+                # goes on past this batch; Faust's committer does not always see a gap
+                # (not one message long, nor ahead of offset 0), so it could commit past
+                # the unprocessed batch. End the process instead: it is read again.
+                fail_stop("a rebalance cancelled an unprocessed batch", events=len(batch))
+            except BaseException as error:
+                withhold(batch)
+                fail_stop("the ingest agent could not finish a batch", error, events=len(batch))
+            stage.progress.batch_done()
 
     app.agent(source, name="nudge.ingest")(ingest)
     return stage
