@@ -14,6 +14,7 @@ from schemas.settings import Settings
 from schemas.topics import BEHAVIOR_EVENTS
 from streams.agents.ingest import register_ingest
 from streams.agents.schedule import register_schedule
+from streams.health import SAMPLE_SECONDS, Progress
 from streams.kafka import faust_credentials
 
 Clock = Callable[[], datetime]
@@ -66,7 +67,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> faust.App:
         consumer_auto_offset_reset="earliest",
         web_enabled=settings.web_port > 0,
         web_port=settings.web_port or 6066,
-        web_host="127.0.0.1",
+        web_host=settings.bind_address,
         autodiscover=False,
         # Commit often: a crash replays at most this much (harmless, but work).
         broker_commit_interval=1.0,
@@ -84,7 +85,31 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> faust.App:
     stage = register_ingest(app, settings, clock)
     register_schedule(app, stage, settings)
     _log_rebalances(app, BEHAVIOR_EVENTS.full_name(settings.topic_prefix))
+    _sample_progress(app, stage.progress, set(stage.dead_letters))
+    app.nudge_progress = stage.progress  # type: ignore[attr-defined] # read by the worker
     return app
+
+
+def _sample_progress(app: faust.App, progress: Progress, inputs: set[str]) -> None:
+    """Every ``SAMPLE_SECONDS``, record each assigned input partition's commit and end."""
+
+    async def sample() -> None:
+        consumer: Any = app.consumer
+        actives: Any = app.assignor.assigned_actives()
+        offsets: dict[tuple[str, int], tuple[int | None, int | None]] = {}
+        for tp in actives:
+            if tp.topic not in inputs:
+                continue
+            try:
+                end = consumer.highwater(tp)
+            except Exception:  # noqa: BLE001 - not fetched yet, or the client is restarting
+                end = None
+            # Faust keeps the offset it last committed per partition (the next to read).
+            offsets[(tp.topic, tp.partition)] = (consumer._committed_offset.get(tp), end)
+        busy = bool(app.rebalancing or getattr(app, "in_recovery", False))
+        progress.sample(offsets, busy=busy)
+
+    app.timer(SAMPLE_SECONDS, name="nudge.progress")(sample)
 
 
 def _log_rebalances(app: faust.App, source_topic: str) -> None:

@@ -6,10 +6,10 @@ import asyncio
 import logging
 
 import faust
-from prometheus_client import start_http_server
 
 from schemas.settings import Settings
 from streams.app import create_app
+from streams.health_server import HealthJudge, serve, watch
 from streams.kafka import ensure_topics
 from streams.logs import configure_logging, logging_config
 
@@ -20,12 +20,20 @@ def run_worker(settings: Settings) -> None:
     """Create missing topics, serve metrics, and run the Faust worker until stopped.
 
     SIGTERM and SIGINT stop it cleanly: the current batch finishes and offsets commit.
+    A worker that stops making progress ends itself (``streams.health``); one whose
+    batch fails ends at once without committing it (``streams.agents.failstop``).
     """
     configure_logging(settings.log_level)
     asyncio.run(ensure_topics(settings))
-    if settings.metrics_port:
-        start_http_server(settings.metrics_port, addr="0.0.0.0")  # noqa: S104 - scraped from outside
     app = create_app(settings)
+    judge = HealthJudge(
+        app.nudge_progress,  # type: ignore[attr-defined] # set by create_app
+        stall_seconds=settings.stall_seconds,
+        tick_interval_seconds=settings.schedule_interval_seconds,
+    )
+    if settings.metrics_port:
+        serve(judge, settings.bind_address, settings.metrics_port)
+    watch(judge)
     log.info(
         "worker starting",
         extra={"app_id": settings.app_id, "partitions": settings.partitions,

@@ -138,6 +138,7 @@ def register_schedule(app: faust.App, stage: IngestStage, settings: Settings) ->
     scheduler = Scheduler(stage, interrupted=busy)
 
     async def scheduled_pass() -> None:
+        stage.progress.ticked()
         if busy() or not stage.feed.ready.is_set():
             return  # recovery or rebalance in progress: the next tick will do it
         actives: Any = app.assignor.assigned_actives()

@@ -460,8 +460,11 @@ def test_k8s_probes_services_and_annotations_use_the_metrics_port() -> None:
         assert template["metadata"]["annotations"]["prometheus.io/port"] == str(port)
         (container,) = template["spec"]["containers"]
         assert {p["name"]: p["containerPort"] for p in container["ports"]} == {"metrics": port}
+        # A worker's liveness is its progress (/healthz), not only a live process.
+        liveness = "/healthz" if container["args"] == ["worker"] else "/metrics"
         for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
-            assert container[probe]["httpGet"] == {"path": "/metrics", "port": "metrics"}
+            path = liveness if probe == "livenessProbe" else "/metrics"
+            assert container[probe]["httpGet"] == {"path": path, "port": "metrics"}
         assert container["resources"]["requests"] and container["resources"]["limits"]["memory"]
     services_ = [o for o in k8s_objects() if o["kind"] == "Service"]
     for service in services_:
