@@ -58,13 +58,19 @@ def row(model: BaseModel | bytes, spec: TopicSpec | None = None, offset: int = 0
 def test_migrations_create_exactly_the_tables_the_sink_declares(settings):
     assert current(settings) is None
     upgrade(settings)
-    assert current(settings) == "0002"
+    assert current(settings) == "0003"
     upgrade(settings)  # already at head: nothing to do, no error
     engine = create_engine(settings.database_url.get_secret_value())
     try:
         with engine.connect() as connection:
             assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
             tables = set(inspect(connection).get_table_names())
+            # Autogenerate does not compare primary keys; the keys are what make rows
+            # idempotent, so they must be the declared ones, column for column.
+            keys = {
+                name: inspect(connection).get_pk_constraint(name)["constrained_columns"]
+                for name in Base.metadata.tables
+            }
     finally:
         engine.dispose()
     assert tables == {
@@ -76,6 +82,11 @@ def test_migrations_create_exactly_the_tables_the_sink_declares(settings):
         "outcomes",
         "missed_payments",
     }
+    assert keys == {
+        name: [column.name for column in table.primary_key]
+        for name, table in Base.metadata.tables.items()
+    }
+    assert keys["outcomes"] == keys["missed_payments"] == ["user_id", "event_id"]
 
 
 def test_a_batch_is_one_transaction_and_a_replay_inserts_nothing(settings, engine):
