@@ -436,3 +436,18 @@ def test_skipped_messages_move_offsets_and_the_clock_but_take_no_room():
     assert old.due()  # nothing to write, but the offsets are due to be committed
     old.clear()
     assert len(old) == 0 and old.offsets() == {} and not old.due()
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        (b'"missed"', b'"\\u006dissed"'),
+        (b'"payment"', b'"pay\\u006dent"'),
+    ],
+)
+def test_a_missed_payment_spelled_with_json_escapes_is_kept_as_the_worker_reads_it(spelling):
+    plain, escaped = spelling
+    value = event(MISSED).replace(plain, escaped)
+    assert plain not in value
+    row = ROUTES[BEHAVIOR_EVENTS].row(payment_source(value), NOW)
+    assert row is not None and row.table.name == "missed_payments" and not row.rejected
