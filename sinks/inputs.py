@@ -4,7 +4,7 @@ r"""Input events the sink keeps: command outcomes and missed payments (no I/O).
 unusable message a dead letter. ``behavior.events`` is the busiest topic and the sink
 needs only payments with status ``missed`` from it, so every message is first checked
 for two byte strings (``"missed"`` and ``"payment"``, ~0.1 µs) and only the few that
-hold both, or a JSON ``\\u`` escape (which can spell them otherwise), are decoded; the
+hold both, or a JSON ``\u`` escape (which can spell them otherwise), are decoded; the
 rest are skipped unread, their offsets still committed.
 
 The stream worker reads these topics too and dead-letters what it rejects. The sink
