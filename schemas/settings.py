@@ -92,6 +92,11 @@ class Settings(BaseSettings):
     metrics_port: int = Field(default=9464, ge=0, le=65535)
     """NUDGE_METRICS_PORT: Prometheus ``/metrics`` port of this process; 0 disables it."""
 
+    bind_address: str = Field(default="127.0.0.1", min_length=1, max_length=255)
+    """NUDGE_BIND_ADDRESS: interface the web and metrics ports listen on: loopback by
+    default, so nothing is exposed by accident; ``0.0.0.0`` (or ``::``) in containers,
+    where the scraper is on another host."""
+
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     """NUDGE_LOG_LEVEL: root log level; INFO stays quiet (start, stop, rebalances, errors)."""
 
