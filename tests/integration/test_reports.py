@@ -463,7 +463,7 @@ def test_upgrading_from_0001_keeps_rows_and_adds_tables_and_views(settings, monk
         assert main(["db", "upgrade"]) == 0
         assert main(["db", "upgrade"]) == 0  # at head already: nothing to do
         assert capsys.readouterr().out.count("database: migrated to head") == 2
-        assert current(settings) == "0002"
+        assert current(settings) == "0003"
         with raw.connect() as connection:
             assert set(inspect(connection).get_view_names()) == VIEWS
             tables = set(inspect(connection).get_table_names())
@@ -482,6 +482,6 @@ def test_upgrading_from_0001_keeps_rows_and_adds_tables_and_views(settings, monk
             assert inspect(connection).get_view_names() == []
             assert "outcomes" not in inspect(connection).get_table_names()
         upgrade(settings)
-        assert current(settings) == "0002"
+        assert current(settings) == "0003"
     finally:
         raw.dispose()
