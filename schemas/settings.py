@@ -93,13 +93,14 @@ class Settings(BaseSettings):
     """NUDGE_METRICS_PORT: Prometheus ``/metrics`` port of this process (the worker also
     answers ``/healthz`` there); 0 disables it."""
 
-    bind_address: str = "127.0.0.1"
-    """NUDGE_BIND_ADDRESS: address the metrics, health and web ports listen on; loopback by
-    default, ``0.0.0.0`` in containers so Prometheus and probes reach them."""
-
     stall_seconds: float = Field(default=120.0, ge=10.0, le=3600.0)
     """NUDGE_STALL_SECONDS: a worker whose assigned partition has lag and no commit for
     this long (or whose event loop or timer stopped) is unhealthy and ends itself."""
+
+    bind_address: str = Field(default="127.0.0.1", min_length=1, max_length=255)
+    """NUDGE_BIND_ADDRESS: interface the web and metrics ports listen on: loopback by
+    default, so nothing is exposed by accident; ``0.0.0.0`` (or ``::``) in containers,
+    where the scraper is on another host."""
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     """NUDGE_LOG_LEVEL: root log level; INFO stays quiet (start, stop, rebalances, errors)."""

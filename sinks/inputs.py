@@ -1,10 +1,11 @@
-"""Input events the sink keeps: command outcomes and missed payments (no I/O).
+r"""Input events the sink keeps: command outcomes and missed payments (no I/O).
 
 ``comms.outcomes`` is read in full: every outcome becomes an ``outcomes`` row, and an
 unusable message a dead letter. ``behavior.events`` is the busiest topic and the sink
 needs only payments with status ``missed`` from it, so every message is first checked
 for two byte strings (``"missed"`` and ``"payment"``, ~0.1 µs) and only the few that
-hold both are decoded; the rest are skipped unread, their offsets still committed.
+hold both, or a JSON ``\u`` escape (which can spell them otherwise), are decoded; the
+rest are skipped unread, their offsets still committed.
 
 The stream worker reads these topics too and dead-letters what it rejects. The sink
 decodes with the worker's own intake (``schemas.intake``: same sanitising, envelope, key
@@ -30,6 +31,9 @@ if TYPE_CHECKING:
 #: A message without them is skipped without decoding; one with them by chance (a
 #: merchant called "missed") is decoded and then skipped.
 MISSED_PAYMENT_MARKERS = (b'"missed"', b'"payment"')
+#: JSON may spell any character as ``\uXXXX`` (``"\u006dissed"`` is ``"missed"``): the
+#: worker accepts such a message, so one with an escape is always decoded.
+JSON_ESCAPE = b"\\u"
 
 
 def decode_input(source: Source, now: datetime) -> Event | Rejection:
@@ -67,7 +71,8 @@ def missed_payment_row(source: Source, route: Route, now: datetime) -> Row | Non
     Unusable messages are ``None`` too: the worker dead-letters them.
     """
     value = source.value or b""
-    if not all(marker in value for marker in MISSED_PAYMENT_MARKERS):
+    marked = all(marker in value for marker in MISSED_PAYMENT_MARKERS)
+    if not marked and JSON_ESCAPE not in value:
         return None
     event = decode_input(source, now)
     if isinstance(event, Rejection):

@@ -80,9 +80,15 @@ UNION ALL
 SELECT command_id FROM interventions WHERE command_id = ANY(:command_ids)
 """)
 
+#: Outcomes of the given commands stored before this batch: all but the batch's new ones,
+#: which are told apart by their key, ``(user_id, event_id)`` (an event id alone is only
+#: unique per user).
 EARLIER_OUTCOMES = text("""
 SELECT outcome, count(*) AS n FROM outcomes
-WHERE command_id = ANY(:command_ids) AND NOT event_id = ANY(:event_ids)
+WHERE command_id = ANY(:command_ids)
+  AND (user_id, event_id) NOT IN (
+      SELECT * FROM unnest(CAST(:user_ids AS text[]), CAST(:event_ids AS text[]))
+  )
 GROUP BY outcome
 """)
 
@@ -140,7 +146,11 @@ def _count(connection: Connection, new: dict[str, list[dict[str, Any]]]) -> Link
             (result.applied if found else result.orphaned)[outcome["outcome"]] += 1
     commands = [c["command_id"] for t in (COMMUNICATIONS, INTERVENTIONS) for c in new.get(t, [])]
     if commands:
-        params = {"command_ids": commands, "event_ids": [o["event_id"] for o in outcomes]}
+        params = {
+            "command_ids": commands,
+            "user_ids": [o["user_id"] for o in outcomes],
+            "event_ids": [o["event_id"] for o in outcomes],
+        }
         for outcome, count in connection.execute(EARLIER_OUTCOMES, params):
             result.matched[outcome] += count
             result.applied[outcome] += count

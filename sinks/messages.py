@@ -1,9 +1,16 @@
-"""What the sink reads and writes: a consumed message, a row, and a message's dead letter.
+r"""What the sink reads and writes: a consumed message, a row, and a message's dead letter.
 
 A message that cannot be used is not an error for the sink: it becomes a ``dead_letters``
 row that keeps the original bytes (base64; redacted and cut exactly as the worker's dead
 letters, by ``schemas.intake.dead_letter``) and what was wrong (field paths and error
 types, never the values: they may be personal data).
+
+Every text a row holds is made storable first: PostgreSQL's ``text`` and ``jsonb`` cannot
+hold NUL (U+0000), which JSON, Python and Kafka can, so a NUL anywhere in a row's values
+(strings, mapping keys, nested JSON) is stored as U+FFFD, the replacement character. The
+row is kept, not refused: a command that was published must have its row. Two ids that
+differ only there (``a\x00`` and ``a\ufffd``) would share a key; the event schema refuses
+control characters in identifiers (issue 8), so only text fields should carry one this far.
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy import Table
 
-from schemas.intake import Rejection, dead_letter
+from schemas.intake import NUL_REPLACEMENT, Rejection, dead_letter
 from schemas.records import RejectionKind
 from sinks.tables import Base, DeadLetterRow
 
@@ -55,6 +62,10 @@ class Row:
     source: Source
     rejected: bool = False
 
+    def __post_init__(self) -> None:
+        """Make every value storable (see the module's docstring), keys included."""
+        object.__setattr__(self, "values", storable(self.values))
+
     @property
     def key(self) -> tuple[Any, ...]:
         """Return the primary key values."""
@@ -80,6 +91,25 @@ def dead_letter_row(source: Source, kind: RejectionKind, error: str, now: dateti
     values = letter.model_dump(mode="python", exclude={"schema_version"})
     values["kind"] = kind.value
     return Row(DEAD_LETTERS, values, source, rejected=True)
+
+
+#: PostgreSQL ``text`` and ``jsonb`` refuse this character (SQLSTATE 22021 / 22P05).
+NUL = "\x00"
+
+
+def storable(value: Any) -> Any:
+    """Return ``value`` with every NUL in its text replaced by U+FFFD.
+
+    Strings, and the keys and items of dicts, lists and tuples (JSON columns) at any depth;
+    other values (numbers, times, ``None``) are returned as they are.
+    """
+    if isinstance(value, str):
+        return value.replace(NUL, NUL_REPLACEMENT) if NUL in value else value
+    if isinstance(value, dict):
+        return {storable(key): storable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(storable(item) for item in value)
+    return value
 
 
 def rejection_kind(exc: ValidationError) -> RejectionKind:

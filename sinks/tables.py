@@ -1,10 +1,13 @@
 """The PostgreSQL tables the sinks write: one row per decision, command, outcome, dead letter.
 
-Every primary key is the message's deterministic id (the producer's ``event_id`` for input
-events), so a replayed message is never a second row. ``recorded_at`` is when the sink
-wrote the row (database clock); every other time is the message's own. Schema changes go
-through Alembic (``sinks/migrations``): keep ``versions/`` in step with this module. The
-reporting views are SQL in the migrations (``0002``), not declared here.
+Every primary key is the message's deterministic id, so a replayed message is never a second
+row. Rows made from input events (``outcomes``, ``missed_payments``) are keyed as the stream
+deduplicates them: by ``(user_id, event_id)``, because an ``event_id`` is only unique per
+user (two users' producers may reuse one; both events are processed, so both are rows).
+``recorded_at`` is when the sink wrote the row (database clock); every other time is the
+message's own. Schema changes go through Alembic (``sinks/migrations``): keep ``versions/``
+in step with this module. The reporting views are SQL in the migrations (``0002``), not
+declared here.
 """
 
 from __future__ import annotations
@@ -182,9 +185,9 @@ class OutcomeRow(Base):
     __tablename__ = "outcomes"
     __table_args__ = (Index(None, "command_id"),)
 
+    user_id: Mapped[str] = mapped_column(Text, primary_key=True)
     event_id: Mapped[str] = mapped_column(Text, primary_key=True)
     command_id: Mapped[str] = mapped_column(Text)
-    user_id: Mapped[str] = mapped_column(Text)
     outcome: Mapped[str] = mapped_column(Text)
     channel: Mapped[str | None] = mapped_column(Text)
     # Same precision as ``schemas.events.Money``.
@@ -202,8 +205,8 @@ class MissedPayment(Base):
     __tablename__ = "missed_payments"
     __table_args__ = (Index(None, "user_id", "occurred_at"),)
 
+    user_id: Mapped[str] = mapped_column(Text, primary_key=True)
     event_id: Mapped[str] = mapped_column(Text, primary_key=True)
-    user_id: Mapped[str] = mapped_column(Text)
     occurred_at: Mapped[datetime] = mapped_column(TimestampTZ)
     amount: Mapped[Decimal] = mapped_column(Numeric(18, 4))
     currency: Mapped[str] = mapped_column(Text)

@@ -17,6 +17,7 @@ import signal
 import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from wsgiref.simple_server import WSGIServer
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
@@ -272,10 +273,21 @@ async def run_sink(settings: Settings, *, stop: asyncio.Event | None = None) -> 
         await asyncio.to_thread(engine.dispose)
 
 
+def serve_metrics(settings: Settings) -> WSGIServer | None:
+    """Serve ``/metrics`` on ``bind_address``:``metrics_port`` in a thread; ``None`` if off.
+
+    prometheus-client binds every interface unless told otherwise; the setting's default is
+    loopback, and containers set ``NUDGE_BIND_ADDRESS=0.0.0.0`` to be scraped.
+    """
+    if not settings.metrics_port:
+        return None
+    server, _ = start_http_server(settings.metrics_port, addr=settings.bind_address)
+    return server
+
+
 def main(settings: Settings) -> None:
     """Run the sink as a process: metrics endpoint, SIGTERM/SIGINT stop it cleanly."""
-    if settings.metrics_port:
-        start_http_server(settings.metrics_port)
+    serve_metrics(settings)
     asyncio.run(_run_until_signalled(settings))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -67,7 +68,10 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> faust.App:
         consumer_auto_offset_reset="earliest",
         web_enabled=settings.web_port > 0,
         web_port=settings.web_port or 6066,
-        web_host=settings.bind_address,
+        # Faust binds web_bind (default: every interface); web_host is only the address
+        # it advertises, so both follow the setting.
+        web_bind=settings.bind_address,
+        web_host=advertised_host(settings.bind_address),
         autodiscover=False,
         # Commit often: a crash replays at most this much (harmless, but work).
         broker_commit_interval=1.0,
@@ -110,6 +114,19 @@ def _sample_progress(app: faust.App, progress: Progress, inputs: set[str]) -> No
         progress.sample(offsets, busy=busy)
 
     app.timer(SAMPLE_SECONDS, name="nudge.progress")(sample)
+
+
+#: Bind addresses that mean "every interface": no use as an address to advertise.
+WILDCARD_ADDRESSES = frozenset({"0.0.0.0", "::", ""})  # noqa: S104 (compared, not bound)
+
+
+def advertised_host(bind_address: str) -> str:
+    """Return the host name Faust puts in its web URL for a worker bound to ``bind_address``.
+
+    The bind address itself, unless it is a wildcard; then the machine's host name (Faust's
+    own default), which is what other hosts can reach in a container or pod.
+    """
+    return socket.gethostname() if bind_address in WILDCARD_ADDRESSES else bind_address
 
 
 def _log_rebalances(app: faust.App, source_topic: str) -> None:

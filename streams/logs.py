@@ -15,7 +15,11 @@ import orjson
 #: Attributes every LogRecord has; anything else came from ``extra=`` and is logged.
 _STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 #: Chatty libraries: their INFO is start-up banners and rebalance tables.
-QUIET_LOGGERS = ("aiokafka", "faust", "mode", "kafka")
+QUIET_LOGGERS = ("aiokafka", "faust", "mode", "kafka", "sqlalchemy", "psycopg", "alembic")
+#: The most these libraries log, even when Nudge logs at DEBUG: their DEBUG prints whole
+#: messages and rows (aiokafka's producer every key and value it sends, Faust every value
+#: an agent yields, SQLAlchemy every result row), which are personal data.
+LIBRARY_MOST_VERBOSE = "INFO"
 
 
 class JsonFormatter(logging.Formatter):
@@ -37,7 +41,7 @@ class JsonFormatter(logging.Formatter):
 
 def logging_config(level: str) -> dict[str, Any]:
     """Return a ``logging.config.dictConfig`` document for JSON logs at ``level``."""
-    library_level = "DEBUG" if level == "DEBUG" else "WARNING"
+    library_level = LIBRARY_MOST_VERBOSE if level == "DEBUG" else "WARNING"
     return {
         "version": 1,
         "disable_existing_loggers": False,

@@ -1,10 +1,23 @@
 """Safe rendering of ``{{variable}}`` templates for each channel.
 
 No template logic comes from data: a placeholder is replaced by a value and nothing else.
-Every value loses control, format (bidi overrides) and line-separator characters; in an
-email body, which is HTML, it is also HTML-escaped (subjects and SMS/push are plain
-text). A value that is missing or blank falls back to a default, and SMS is held to one
-160-character GSM-7 part.
+Every value loses control, format (bidi overrides) and line-separator characters. Values
+are plain text, and the messages go on to notification services that may run their own
+template engine or render HTML, so a value must not be able to start either there: a user
+whose first name is ``{{7*7}}`` or ``${jndi:ldap://...}`` is shown as text, never
+evaluated. So, as substituted:
+
+- in an email body, which is HTML, a value is HTML-escaped and its braces become the
+  character references ``&#123;`` and ``&#125;``: it reads the same, and neither ``<`` nor
+  ``{`` reaches the sender's engine (``{{``, ``{%``, ``${``, ``#{``, ``<%`` are all broken);
+- everywhere else (subjects, SMS, push, in-app, phone notes: plain text) a value's ``{``,
+  ``}``, ``<`` and ``>`` become spaces, so no tag and no ``{{ }}``, ``{% %}``, ``${ }``,
+  ``#{ }`` or ``<% %>`` can form (``&`` and quotes stay: they are text, not syntax).
+
+Engines whose syntax needs no brace or angle bracket (Velocity's bare ``$name``) are not
+covered. The command's ``variables`` record each value as cleaned, before this. A value
+that is missing or blank (once neutralised) falls back to a default, and SMS is held to
+one 160-character GSM-7 part.
 """
 
 from __future__ import annotations
@@ -33,6 +46,12 @@ SMS_CUT_MARK = "..."
 #: Unicode categories removed from values: control, format (bidi overrides, zero-width),
 #: line and paragraph separators.
 _STRIPPED_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
+#: Characters of a value that open or close markup or template syntax downstream, as they
+#: are written into plain text: a space (GSM-7, and it cannot pair up with anything).
+_PLAIN_TEXT_SYNTAX = str.maketrans(dict.fromkeys("{}<>", " "))
+#: The same characters in an HTML body: ``html.escape`` takes care of ``<`` and ``>``;
+#: braces become character references, which show as braces but are not template syntax.
+_HTML_BRACES = str.maketrans({"{": "&#123;", "}": "&#125;"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,30 +146,47 @@ def plain_value(value: str) -> str:
     return " ".join("".join(kept).split())[:MAX_VALUE_LENGTH]
 
 
+def plain_text(value: str) -> str:
+    """Return a cleaned value as written into plain text: no brace or angle bracket."""
+    return " ".join(value.translate(_PLAIN_TEXT_SYNTAX).split())
+
+
+def html_text(value: str) -> str:
+    """Return a cleaned value as written into an HTML body: escaped, braces as references."""
+    return html.escape(value, quote=True).translate(_HTML_BRACES)
+
+
+def _usable(raw: str) -> str:
+    """Return ``raw`` cleaned, or ``""`` if nothing would be left of it in plain text."""
+    value = plain_value(raw)
+    return value if plain_text(value) else ""
+
+
 def render(template: Template, values: Mapping[str, str], fallbacks: Mapping[str, str]) -> Rendered:
-    """Fill a template's placeholders with escaped values.
+    """Fill a template's placeholders with neutralised values (see the module docstring).
 
     Args:
         template: What to render.
         values: Variable name -> raw value. A value that is missing, or blank once
-            cleaned, uses ``fallbacks``, then the empty string.
+            cleaned and neutralised, uses ``fallbacks``, then the empty string.
         fallbacks: Defaults per variable name.
 
     Returns:
-        The subject and body, and the plain values used (before any HTML escaping).
+        The subject and body, and the cleaned values used (before they were neutralised
+        for the channel).
     """
     used: dict[str, str] = {}
     for name in PLACEHOLDER.findall(f"{template.subject or ''} {template.body}"):
-        used[name] = plain_value(values.get(name, "")) or plain_value(fallbacks.get(name, ""))
-    html_body = template.channel is Channel.EMAIL
+        used[name] = _usable(values.get(name, "")) or _usable(fallbacks.get(name, ""))
+    in_body_text = html_text if template.channel is Channel.EMAIL else plain_text
 
     def in_body(match: re.Match[str]) -> str:
-        value = used[match.group(1)]
-        return html.escape(value, quote=True) if html_body else value
+        return in_body_text(used[match.group(1)])
 
-    subject = (
-        PLACEHOLDER.sub(lambda m: used[m.group(1)], template.subject) if template.subject else None
-    )
+    def in_subject(match: re.Match[str]) -> str:
+        return plain_text(used[match.group(1)])
+
+    subject = PLACEHOLDER.sub(in_subject, template.subject) if template.subject else None
     body = PLACEHOLDER.sub(in_body, template.body)
     if template.channel is Channel.SMS:
         body = fit_sms(body)

@@ -356,3 +356,77 @@ def routed_row(value: bytes, topic: str, key: bytes = b"hal") -> Row:
     row = ROUTES[spec].row(Source(f"p.{topic}", 0, 0, key, value), AT + DAY)
     assert row is not None and not row.rejected
     return row
+
+
+async def test_two_users_reusing_an_event_id_both_get_their_rows(settings):
+    """Event ids are unique per user only, as the worker deduplicates: no row hides another."""
+    ivy, jon = intervention("ivy", 1), intervention("jon", 1)
+    async with running_sink(settings):
+        await publish(settings, [ivy, jon])
+        await publish_raw(
+            settings,
+            COMMS_OUTCOMES,
+            [
+                outcome("ivy", ivy.command_id, "engaged", AT + HOUR, event_id="shared-outcome"),
+                outcome("jon", jon.command_id, "opted_out", AT + HOUR, event_id="shared-outcome"),
+            ],
+        )
+        await publish_raw(
+            settings,
+            BEHAVIOR_EVENTS,
+            [
+                payment("ivy", "missed", AT + 3 * DAY, "shared-missed"),
+                payment("jon", "missed", AT + 4 * DAY, "shared-missed"),
+            ],
+        )
+        await wait_until(lambda: offsets_caught_up(settings), "offsets past every message")
+        await wait_until(
+            lambda: (
+                column(settings, "interventions", jon.command_id, "missed_payment_at") is not None
+            ),
+            "jon's intervention to pick up his missed payment",
+        )
+
+    stored = query(settings, "SELECT user_id, event_id, outcome FROM outcomes ORDER BY user_id")
+    assert [(r["user_id"], r["event_id"], r["outcome"]) for r in stored] == [
+        ("ivy", "shared-outcome", "engaged"),
+        ("jon", "shared-outcome", "opted_out"),
+    ]
+    missed = query(settings, "SELECT user_id, occurred_at FROM missed_payments ORDER BY user_id")
+    assert [(r["user_id"], r["occurred_at"]) for r in missed] == [
+        ("ivy", AT + 3 * DAY),
+        ("jon", AT + 4 * DAY),
+    ]
+    helped = await rows(settings, "interventions", "command_id")
+    assert (helped[ivy.command_id]["response"], helped[jon.command_id]["response"]) == (
+        "engaged",
+        "opted_out",
+    )
+    assert helped[ivy.command_id]["missed_payment_at"] == AT + 3 * DAY
+    assert helped[jon.command_id]["missed_payment_at"] == AT + 4 * DAY
+
+
+def test_an_earlier_orphan_is_matched_though_another_user_reuses_its_event_id(settings):
+    """Linking tells the batch's new outcomes from earlier ones by user and event id."""
+    kim, lou = communication("kim", 1, "email"), communication("lou", 1, "email")
+    kims = routed_row(
+        outcome("kim", kim.command_id, "opened", AT + HOUR, event_id="e-1")[1],
+        "comms.outcomes",
+        b"kim",
+    )
+    lous = routed_row(
+        outcome("lou", lou.command_id, "clicked", AT + HOUR, event_id="e-1")[1],
+        "comms.outcomes",
+        b"lou",
+    )
+    command = routed_row(kim.model_dump_json().encode(), "comms.commands")
+    engine = create_sink_engine(settings)
+    try:
+        writer = BatchWriter(engine)
+        assert dict(writer.write([kims], AT).links.orphaned) == {"opened": 1}
+        later = writer.write([command, lous], AT)  # kim's command arrives with lou's outcome
+    finally:
+        engine.dispose()
+    assert dict(later.links.matched) == {"opened": 1}
+    assert dict(later.links.orphaned) == {"clicked": 1}
+    assert column(settings, "communications", kim.command_id, "opened_at") == AT + HOUR

@@ -6,14 +6,16 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from pydantic import BaseModel
 from sqlalchemy import Engine, create_engine, inspect
+from sqlalchemy.exc import IntegrityError
 
 from schemas.settings import Settings
 from schemas.topics import TRIGGER_DECISIONS, TopicSpec
-from sinks.migrate import current, head, upgrade
+from sinks.migrate import alembic_config, current, head, upgrade
 from sinks.queries import decided_commands, recent_communications, summary
 from sinks.rows import ROUTES, Row, Source, message_row
 from sinks.tables import Base
@@ -65,6 +67,12 @@ def test_migrations_create_exactly_the_tables_the_sink_declares(settings):
         with engine.connect() as connection:
             assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
             tables = set(inspect(connection).get_table_names())
+            # Autogenerate does not compare primary keys; the keys are what make rows
+            # idempotent, so they must be the declared ones, column for column.
+            keys = {
+                name: inspect(connection).get_pk_constraint(name)["constrained_columns"]
+                for name in Base.metadata.tables
+            }
     finally:
         engine.dispose()
     assert tables == {
@@ -76,6 +84,11 @@ def test_migrations_create_exactly_the_tables_the_sink_declares(settings):
         "outcomes",
         "missed_payments",
     }
+    assert keys == {
+        name: [column.name for column in table.primary_key]
+        for name, table in Base.metadata.tables.items()
+    }
+    assert keys["outcomes"] == keys["missed_payments"] == ["user_id", "event_id"]
 
 
 def test_a_batch_is_one_transaction_and_a_replay_inserts_nothing(settings, engine):
@@ -96,11 +109,12 @@ def test_a_batch_is_one_transaction_and_a_replay_inserts_nothing(settings, engin
 
 
 def test_a_row_the_database_refuses_becomes_a_dead_letter_and_the_rest_is_written(settings, engine):
-    nul_text = communication("ana", 1).model_copy(update={"body": "nul \x00 byte"})
-    nul_json = communication("ben", 2).model_copy(update={"variables": {"name": "b\x00n"}})
+    # The models allow any int; the column is PostgreSQL's 4-byte integer.
+    too_big = communication("ana", 1).model_copy(update={"template_version": 2**31})
+    also_too_big = communication("ben", 2).model_copy(update={"template_version": -(2**40)})
     good = [decision("ana", 1), communication("cy", 3)]
     result = BatchWriter(engine).write(
-        [row(good[0]), row(nul_text, offset=5), row(nul_json, offset=6), row(good[1])], NOW
+        [row(good[0]), row(too_big, offset=5), row(also_too_big, offset=6), row(good[1])], NOW
     )
     assert dict(result.inserted) == {"trigger_events": 1, "communications": 1, "dead_letters": 2}
     assert [r.source.offset for r in result.rejected] == [5, 6]
@@ -111,10 +125,21 @@ def test_a_row_the_database_refuses_becomes_a_dead_letter_and_the_rest_is_writte
         (5, "invalid", "p.comms.commands"),
         (6, "invalid", "p.comms.commands"),
     ]
-    assert all(d["error"].startswith("database refused the row: sqlstate") for d in dead)
-    assert "nul" not in dead[0]["error"]
+    assert all(d["error"] == "database refused the row: sqlstate 22003" for d in dead)
     comms = query(settings, "SELECT command_id FROM communications")
     assert [c["command_id"] for c in comms] == [good[1].command_id]
+
+
+def test_text_with_nul_is_stored_not_refused(settings, engine):
+    # PostgreSQL text and jsonb cannot hold NUL: it is stored as U+FFFD (sinks.messages).
+    nul_text = communication("ana", 1).model_copy(update={"body": "nul \x00 byte"})
+    nul_json = communication("ben", 2).model_copy(update={"variables": {"na\x00me": "b\x00n"}})
+    result = BatchWriter(engine).write([row(nul_text, offset=5), row(nul_json, offset=6)], NOW)
+    assert dict(result.inserted) == {"communications": 2} and result.rejected == []
+    comms = query(settings, "SELECT body, variables FROM communications ORDER BY command_id")
+    stored = {c["body"]: c["variables"] for c in comms}
+    assert stored["nul \ufffd byte"] == {"first_name": "ana", "ratio": "21%"}
+    assert {"na\ufffdme": "b\ufffdn"} in stored.values()
 
 
 def test_summary_counts_what_was_recorded_and_lists_recent_messages(settings, engine):
@@ -162,3 +187,34 @@ def test_summary_counts_what_was_recorded_and_lists_recent_messages(settings, en
         "first_name": "cy",
         "ratio": "23%",
     }
+
+
+def test_migration_0004_keeps_rows_and_rekeys_by_user_and_event(settings):
+    upgrade(settings, "0003")
+    missed = {
+        "event_id": "e-1",
+        "user_id": "ana",
+        "occurred_at": NOW,
+        "amount": 80,
+        "currency": "USD",
+        "account_kind": "loan",
+    }
+    table = Base.metadata.tables["missed_payments"]
+    engine = create_engine(settings.database_url.get_secret_value())
+    try:
+        with engine.begin() as connection:
+            connection.execute(table.insert(), [missed])
+        upgrade(settings)
+        assert current(settings) == "0004"
+        with engine.begin() as connection:  # the same event id for another user: a new row
+            connection.execute(table.insert(), [missed | {"user_id": "ben"}])
+        with pytest.raises(IntegrityError):  # the old key cannot hold both: refuse, keep both
+            with engine.begin() as connection:
+                config = alembic_config()
+                config.attributes["connection"] = connection
+                command.downgrade(config, "0003")
+    finally:
+        engine.dispose()
+    assert current(settings) == "0004"
+    users = query(settings, "SELECT user_id FROM missed_payments ORDER BY user_id")
+    assert [r["user_id"] for r in users] == ["ana", "ben"]

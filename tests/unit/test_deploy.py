@@ -328,6 +328,18 @@ def test_compose_environment_builds_valid_settings(monkeypatch: pytest.MonkeyPat
     assert "NUDGE_DATABASE_URL" not in nudge_services()["worker"]["environment"]
 
 
+def test_containers_listen_beyond_loopback_so_they_can_be_scraped() -> None:
+    # The setting's default is loopback (safe on a host); in a container Prometheus and
+    # the probes come from outside, so every deployment of a long-running process says so.
+    everywhere = "0.0.0.0"  # noqa: S104
+    assert Settings.model_fields["bind_address"].default == "127.0.0.1"
+    for service in ("worker", "sink"):
+        assert services()[service]["environment"]["NUDGE_BIND_ADDRESS"] == everywhere
+    assert k8s("ConfigMap", "nudge-config")["data"]["NUDGE_BIND_ADDRESS"] == everywhere
+    env = {op: args for op, args in final_stage() if op == "ENV"}["ENV"]
+    assert f"NUDGE_BIND_ADDRESS={everywhere}" in env.split()
+
+
 def test_prometheus_scrapes_every_worker_and_sink_replica() -> None:
     config = load(DEPLOY / "prometheus/prometheus.yml")
     scraped = {

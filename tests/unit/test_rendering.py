@@ -21,6 +21,7 @@ from streams.rendering import (
     default_catalogue,
     fit_sms,
     parse_catalogue,
+    plain_text,
     plain_value,
     render,
 )
@@ -64,13 +65,13 @@ def test_template_markup_itself_is_not_escaped() -> None:
     assert rendered.body == "<b>&lt;i&gt;</b>"
 
 
-def test_sms_strips_control_characters_and_newlines_but_not_markup() -> None:
+def test_sms_strips_control_characters_newlines_and_markup() -> None:
     rendered = render(
         template("Hi {{user_name}}!"), {"user_name": "\r\nAda\n\x07\x1b[31mLove\x7flace\t"}, {}
     )
     assert rendered.body == "Hi Ada [31mLove lace!"
     assert rendered.variables == {"user_name": "Ada [31mLove lace"}
-    assert render(template("{{x}}"), {"x": "<b>&"}, {}).body == "<b>&"
+    assert render(template("{{x}}"), {"x": "<b>&"}, {}).body == "b &"
 
 
 @pytest.mark.parametrize(
@@ -144,14 +145,82 @@ def test_a_value_cannot_inject_a_placeholder(channel: Channel) -> None:
         {"user_name": "{{percentage}}", "percentage": "{{user_name}}"},
         FALLBACKS,
     )
-    assert rendered.body == "{{percentage}} / {{user_name}}"
-    assert rendered.subject == "{{user_name}}"
+    expected = "&#123;&#123;percentage&#125;&#125; / &#123;&#123;user_name&#125;&#125;"
+    assert rendered.body == (expected if channel is Channel.EMAIL else "percentage / user_name")
+    assert rendered.subject == "user_name"
+    assert rendered.variables == {"user_name": "{{percentage}}", "percentage": "{{user_name}}"}
 
 
-@given(st.text(min_size=1, max_size=100).filter(lambda v: plain_value(v)))
-def test_a_value_is_substituted_once_escaped(value: str) -> None:
+@given(st.text(min_size=1, max_size=100).filter(lambda v: plain_text(plain_value(v))))
+def test_a_value_is_substituted_once_neutralised(value: str) -> None:
     rendered = render(template("[{{a}}]", Channel.PUSH), {"a": value}, {"a": "fallback"})
-    assert rendered.body == f"[{plain_value(value)}]"
+    assert rendered.body == f"[{plain_text(plain_value(value))}]"
+
+
+# What users may type into a first name, and what each kind of text shows of it. Plain
+# text (subjects, SMS, push): braces and angle brackets become spaces. An HTML email body:
+# escaped, braces as character references (they read as braces, but are no syntax).
+HOSTILE_VALUES = [
+    # (value, as plain text, in an email body)
+    ("{{7*7}}", "7*7", "&#123;&#123;7*7&#125;&#125;"),
+    ("{% for x in y %}", "% for x in y %", "&#123;% for x in y %&#125;"),
+    ("${jndi:ldap://evil.example/a}", "$ jndi:ldap://evil.example/a", None),
+    ("#{7*7}", "# 7*7", "#&#123;7*7&#125;"),
+    ("<%= 7*7 %>", "%= 7*7 %", "&lt;%= 7*7 %&gt;"),
+    ("{#comment#}", "#comment#", "&#123;#comment#&#125;"),
+    ("*{name} @{url} ~{frag}", "* name @ url ~ frag", None),
+    ("<script>alert(1)</script>", "script alert(1) /script", None),
+    ("<img src=x onerror=alert(1)>", "img src=x onerror=alert(1)", None),
+    ("Ada {{", "Ada", "Ada &#123;&#123;"),
+    ("O'Brien & Co", "O'Brien & Co", "O&#x27;Brien &amp; Co"),
+    ("Zoë", "Zoë", "Zoë"),
+]
+TEMPLATE_SYNTAX = ("{{", "}}", "{%", "%}", "${", "#{", "<%", "%>", "{#", "<", ">")
+
+
+@pytest.mark.parametrize(("value", "as_text", "in_html"), HOSTILE_VALUES)
+@pytest.mark.parametrize("channel", [Channel.SMS, Channel.PUSH, Channel.IN_APP])
+def test_plain_text_bodies_show_values_without_template_or_markup_syntax(
+    channel: Channel, value: str, as_text: str, in_html: str | None
+) -> None:
+    rendered = render(template("Hi {{user_name}}!", channel), {"user_name": value}, FALLBACKS)
+    assert rendered.body == f"Hi {' '.join(as_text.split())}!"
+    assert not any(token in rendered.body for token in TEMPLATE_SYNTAX)
+
+
+@pytest.mark.parametrize(("value", "as_text", "in_html"), HOSTILE_VALUES)
+def test_email_subjects_are_plain_text_and_bodies_escaped_html(
+    value: str, as_text: str, in_html: str | None
+) -> None:
+    rendered = render(
+        template("<p>Hi {{user_name}}</p>", Channel.EMAIL, subject="For {{user_name}}"),
+        {"user_name": value},
+        FALLBACKS,
+    )
+    assert rendered.subject == f"For {' '.join(as_text.split())}"
+    assert not any(token in (rendered.subject or "") for token in TEMPLATE_SYNTAX)
+    inner = rendered.body.removeprefix("<p>Hi ").removesuffix("</p>")
+    if in_html is not None:
+        assert inner == in_html
+    assert not any(token in inner for token in TEMPLATE_SYNTAX)
+    assert rendered.variables == {"user_name": value}
+
+
+@pytest.mark.parametrize("value", ["{{}}", "<>", " { } < > ", "}{"])
+def test_a_value_that_is_only_syntax_uses_the_fallback(value: str) -> None:
+    rendered = render(template("Hi {{user_name}}"), {"user_name": value}, FALLBACKS)
+    assert rendered.body == "Hi there"
+
+
+@given(st.text(max_size=100))
+def test_no_value_can_open_template_syntax_in_any_channel(value: str) -> None:
+    for channel in (Channel.SMS, Channel.PUSH, Channel.EMAIL):
+        rendered = render(
+            template("[{{x}}]", channel, subject="[{{x}}]"), {"x": value}, {"x": "fallback"}
+        )
+        for text in (rendered.body, rendered.subject or ""):
+            shown = text[1:-1]
+            assert not any(token in shown for token in TEMPLATE_SYNTAX)
 
 
 # --- the SMS limit -----------------------------------------------------------------------

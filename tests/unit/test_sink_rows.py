@@ -24,6 +24,7 @@ from schemas.topics import (
     TRIGGER_DECISIONS,
 )
 from sinks.batch import PendingBatch
+from sinks.messages import storable
 from sinks.rows import DEAD_LETTERS, ROUTES, Row, Source, message_row, topic_routes
 
 AT = datetime(2025, 3, 14, 9, 30, tzinfo=UTC)
@@ -436,3 +437,41 @@ def test_skipped_messages_move_offsets_and_the_clock_but_take_no_room():
     assert old.due()  # nothing to write, but the offsets are due to be committed
     old.clear()
     assert len(old) == 0 and old.offsets() == {} and not old.due()
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        (b'"missed"', b'"\\u006dissed"'),
+        (b'"payment"', b'"pay\\u006dent"'),
+    ],
+)
+def test_a_missed_payment_spelled_with_json_escapes_is_kept_as_the_worker_reads_it(spelling):
+    plain, escaped = spelling
+    value = event(MISSED).replace(plain, escaped)
+    assert plain not in value
+    row = ROUTES[BEHAVIOR_EVENTS].row(payment_source(value), NOW)
+    assert row is not None and row.table.name == "missed_payments" and not row.rejected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("a\x00b\x00", "a\ufffdb\ufffd"),
+        ("clean", "clean"),
+        ({"k\x00": ["v\x00", ("t\x00", 1)]}, {"k\ufffd": ["v\ufffd", ("t\ufffd", 1)]}),
+        (
+            {"n": None, "d": Decimal("1.5"), "t": AT, "i": 3},
+            {"n": None, "d": Decimal("1.5"), "t": AT, "i": 3},
+        ),
+    ],
+)
+def test_text_the_database_cannot_hold_is_made_storable(value, expected):
+    assert storable(value) == expected
+
+
+def test_every_row_is_storable_whoever_builds_it():
+    values = {"decision_id": "d\x00", "features": {"f\x00": 1.0}}
+    row = Row(ROUTES[TRIGGER_DECISIONS].table, values, source(b"{}"))
+    assert row.values == {"decision_id": "d\ufffd", "features": {"f\ufffd": 1.0}}
+    assert row.key == ("d\ufffd",)

@@ -1,0 +1,42 @@
+"""Logs never carry message bodies or keys, even at DEBUG."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from streams.logs import QUIET_LOGGERS, logging_config
+
+#: What the libraries would log at DEBUG (aiokafka's producer logs each key and value sent).
+PROBE = """
+import logging
+from streams.logs import configure_logging
+configure_logging("DEBUG")
+logging.getLogger("aiokafka.producer.producer").debug(
+    "Sending (key=%s value=%s) to %s", b"user-7", b'{"first_name": "SECRET-BODY"}', "tp"
+)
+logging.getLogger("faust.agents.agent").debug("%r yielded: %r", "fun", "SECRET-YIELD")
+logging.getLogger("sqlalchemy.engine.Engine").debug("Row %r", ("SECRET-ROW",))
+logging.getLogger("streams.agents.ingest").debug("nudge's own debug line")
+logging.getLogger("aiokafka.consumer").info("library info still shows")
+"""
+
+
+@pytest.mark.parametrize("level", ["DEBUG", "INFO", "WARNING", "ERROR"])
+def test_libraries_never_log_below_info(level: str) -> None:
+    loggers = logging_config(level)["loggers"]
+    assert set(QUIET_LOGGERS) <= set(loggers)
+    assert {"aiokafka", "faust", "sqlalchemy"} <= set(QUIET_LOGGERS)
+    assert all(loggers[name]["level"] != "DEBUG" for name in QUIET_LOGGERS)
+
+
+def test_debug_logs_print_no_bodies_keys_or_rows() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert "nudge's own debug line" in done.stderr
+    assert "library info still shows" in done.stderr
+    for secret in ("SECRET-BODY", "user-7", "SECRET-YIELD", "SECRET-ROW"):
+        assert secret not in done.stderr
