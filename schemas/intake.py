@@ -173,6 +173,8 @@ def sanitise(node: Any, report: Sanitised, *, identifier: bool = False, depth: i
             for step, child in node.items():
                 if is_sensitive(step):
                     report.removed += 1
+                    if isinstance(child, dict | list):
+                        check_depth(child, depth + 1)  # dropped, but bounded all the same
                 else:
                     kept[step] = sanitise(
                         child, report, identifier=step.endswith("_id"), depth=depth + 1
@@ -194,6 +196,21 @@ def sanitise(node: Any, report: Sanitised, *, identifier: bool = False, depth: i
             report.replaced += 1
             node = node.replace("\x00", NUL_REPLACEMENT)
     return node
+
+
+def check_depth(node: Any, depth: int) -> None:
+    """Raise ``NestingTooDeep`` if ``node``, at ``depth``, nests deeper than ``MAX_DEPTH``.
+
+    Iterative: for subtrees the sanitiser drops without walking them.
+    """
+    stack = [(node, depth)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict | list):
+            if level >= MAX_DEPTH:
+                raise NestingTooDeep
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, level + 1) for child in children)
 
 
 @lru_cache(maxsize=4096)
