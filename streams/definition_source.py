@@ -12,6 +12,7 @@ good version of that trigger stays in force, and every other definition is unaff
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -26,6 +27,18 @@ log = logging.getLogger(__name__)
 
 #: Largest definition read from the topic; the catalogue's largest is about 2 KB.
 MAX_DEFINITION_BYTES = 64 * 1024
+
+
+#: What a trigger id looks like (``schemas.triggers.TriggerDefinition.id``).
+_TRIGGER_ID = re.compile(rb"^[a-z][a-z0-9_]{2,63}$")
+
+
+def shown_key(key: bytes) -> str:
+    """Return a topic key as logs may show it: a trigger id, or only its length.
+
+    Whoever can publish to the topic chooses the key; logs must not echo arbitrary bytes.
+    """
+    return key.decode() if _TRIGGER_ID.match(key) else f"<not a trigger id: {len(key)} bytes>"
 
 
 @dataclass(slots=True)
@@ -102,7 +115,7 @@ class DefinitionSource:
             metrics.DEFINITIONS_REFUSED.set(len(self._rejected))
             log.error(
                 "refused a trigger definition from the topic",
-                extra={"trigger": key.decode(errors="replace")[:64], "problems": result},
+                extra={"trigger": shown_key(key), "problems": result},
             )
             return cached[1] if cached else None
         self._rejected.pop(key, None)

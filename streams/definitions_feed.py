@@ -18,6 +18,7 @@ from aiokafka.errors import KafkaError
 
 from schemas.settings import Settings
 from schemas.topics import TRIGGERS_DEFINITIONS
+from streams.definition_source import shown_key
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +92,7 @@ class DefinitionsFeed:
         else:
             self.entries[key] = value
         if self.ready.is_set():
-            log.info("trigger definition changed", extra={"trigger": key.decode(errors="replace")})
+            log.info("trigger definition changed", extra={"trigger": shown_key(key)})
 
 
 async def read_definitions(settings: Settings, timeout: float = 30.0) -> dict[bytes, bytes]:

@@ -76,3 +76,18 @@ def test_a_definition_that_breaks_the_checks_themselves_is_refused_by_its_error_
     entries = [(b"spending_spike", orjson.dumps(document()))]
     assert {d.id for d in source.current(entries)} >= {"spending_spike", "income_drop"}
     assert source.refused() == {"spending_spike": ["could not be used: RecursionError"]}
+
+
+@pytest.mark.parametrize(
+    ("key", "shown"),
+    [
+        (b"spending_spike", "spending_spike"),
+        (b"\x1b[31mred\x1b[0m", "<not a trigger id: 12 bytes>"),
+        (b"user@example.com", "<not a trigger id: 16 bytes>"),
+        (b"x" * 5000, "<not a trigger id: 5000 bytes>"),
+    ],
+)
+def test_logs_show_a_topic_key_only_when_it_is_a_trigger_id(key: bytes, shown: str) -> None:
+    from streams.definition_source import shown_key
+
+    assert shown_key(key) == shown
