@@ -44,7 +44,7 @@ async def test_a_spiker_fires_with_the_rocksdb_store(
             settings, COMMS_COMMANDS, lambda rs: expected <= _pairs(rs), settle=2.0
         )
         # A second spike within the cooldown is suppressed: the firing itself was stored.
-        again = spend("spiker-r", now, "500.00", "spiker-r-again")
+        again = spend("spiker-r", now, "300.00", "spiker-r-again")
         await publish(settings, BEHAVIOR_EVENTS, as_messages([again]))
         decisions = await read_until(
             settings,
@@ -55,10 +55,10 @@ async def test_a_spiker_fires_with_the_rocksdb_store(
         assert worker.stop() == 0
     assert _pairs(records) == expected
     verdicts = [
-        (d["outcome"], d["reason"])
+        (d["trigger_id"], d["outcome"], d["reason"])
         for d in map(json.loads, (r.value for r in decisions))
         if d["source_event_id"] == "spiker-r-again"
     ]
-    assert verdicts == [("suppressed", "cooldown")]
+    assert verdicts == [("spending_spike", "suppressed", "cooldown")]
     assert "AssertionError" not in worker.log_text()
     assert Counter(json.loads(r.value)["command_id"] for r in records).most_common(1)[0][1] == 1
