@@ -8,6 +8,7 @@ workers that each keep their own RocksDB files.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections import Counter
 from collections.abc import Callable
@@ -18,8 +19,10 @@ import pytest
 
 from schemas.settings import Settings
 from schemas.topics import BEHAVIOR_EVENTS, COMMS_COMMANDS, TRIGGER_DECISIONS
-from tests.integration.harness import NudgeProcess, publish, read_until
+from streams.producer import produce
+from tests.integration.harness import NudgeProcess, publish, read_until, wait_until
 from tests.integration.scenarios import as_messages, spend, spiker
+from tests.integration.test_rebalance import wait_for_assignment
 
 pytestmark = pytest.mark.integration
 
@@ -62,3 +65,47 @@ async def test_a_spiker_fires_with_the_rocksdb_store(
     assert verdicts == [("spending_spike", "suppressed", "cooldown")]
     assert "AssertionError" not in worker.log_text()
     assert Counter(json.loads(r.value)["command_id"] for r in records).most_common(1)[0][1] == 1
+
+
+@pytest.mark.parametrize("store", ["memory://", "rocksdb://"])
+async def test_a_sigkill_mid_stream_loses_and_doubles_nothing(
+    make_settings: Callable[..., Settings], tmp_path: Path, store: str
+) -> None:
+    """Killed while records are on their way to the changelog and to RocksDB, restarted."""
+    settings = make_settings(partitions=4, store=store)
+    first = NudgeProcess(settings, "worker", tmp_path / "first.log").start()
+    second = NudgeProcess(settings, "worker", tmp_path / "second.log")
+    try:
+        producing = asyncio.create_task(produce(settings, users=40, rate=2000, seed=12))
+        await wait_for_assignment(first)
+        await wait_until(
+            lambda: any(
+                e.get("message") == "trigger definitions loaded" for e in first.log_entries()
+            ),
+            "the first worker to process",
+        )
+        await asyncio.sleep(2.0)  # mid-stream: batches of writes in flight
+        assert not producing.done(), "the kill should land while events still flow"
+        first.kill()
+        second.start()
+        report = await producing
+        expected = {
+            (user, trigger, channel)
+            for trigger, users in report.expected.items()
+            for user in users
+            for channel in ("sms", "email")
+        }
+        records = await read_until(
+            settings,
+            COMMS_COMMANDS,
+            lambda rs: expected <= _pairs(rs),
+            timeout=120.0,
+            settle=3.0,
+        )
+    finally:
+        second.stop()
+        first.stop()
+    assert _pairs(records) == expected
+    unique = {json.loads(r.value)["command_id"]: json.loads(r.value) for r in records}.values()
+    per_firing = Counter((c["user_id"], c["trigger_id"], c["channel"]) for c in unique)
+    assert set(per_firing.values()) == {1}
