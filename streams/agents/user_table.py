@@ -18,11 +18,13 @@ are written here, per store:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterable, Iterator
 from typing import Any, Protocol
 
 import rocksdict
+from faust.types import TP
 
 from streams.state import UserState
 
@@ -112,7 +114,10 @@ class RocksUserTable:
         """Wrap ``table``, a ``faust.Table`` whose store is ``rocksdb://``."""
         self.table = table
         self._pending: dict[bytes, tuple[int, bytes]] = {}
-        """Key -> (partition, record) sent to the changelog and not yet acknowledged."""
+        """Key -> (partition, record) sent to the changelog and not yet in RocksDB."""
+        self._acked: dict[int, list[tuple[bytes, bytes, int]]] = {}
+        """Partition -> (key, record, changelog offset) acknowledged, not yet written."""
+        self._flush_scheduled = False
 
     def get(self, key: bytes, partition: int | None = None) -> UserState | None:
         """Return a user's record from the overlay or its partition's database."""
@@ -147,36 +152,65 @@ class RocksUserTable:
         sent.add_done_callback(lambda fut: self._settled(key, encoded, fut))
 
     def _acknowledged(self, key: bytes, partition: int, encoded: bytes, fut: Any) -> None:
-        """Write an acknowledged record and its changelog offset to its database at once.
+        """Queue an acknowledged record for its database (written by :meth:`_flush`).
 
-        Called by Faust's producer when the broker acknowledged the record, before the
-        input offsets of its batch can be committed (Faust flushes the producer first).
+        Called by Faust's producer when the broker acknowledged the record. The
+        acknowledgements of one produce response arrive together: one write per
+        partition for all of them costs far less than one per record.
         """
+        self._acked.setdefault(partition, []).append((key, encoded, fut.result().offset))
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        """Write the acknowledged records and their changelog offset, one batch per partition.
+
+        The records leave the overlay only now, so a read finds each record either in the
+        overlay or in its database.
+        """
+        self._flush_scheduled = False
+        acked, self._acked = self._acked, {}
         store = self.table.data
-        db = store._dbs.get(partition)
-        if db is None:
-            return  # revoked meanwhile: the changelog has it, the next owner recovers it
-        offset = fut.result().offset
-        persisted = db.get(store.offset_key)
-        if persisted is not None and int(persisted) >= offset:
-            return  # already past it (recovered from the changelog after a rebalance)
+        for partition, records in acked.items():
+            db = store._dbs.get(partition)
+            if db is not None:  # else revoked: the changelog has them for the next owner
+                self._write(store, db, partition, records)
+            for key, encoded, _ in records:
+                pending = self._pending.get(key)
+                if pending is not None and pending[1] is encoded:  # not replaced since
+                    del self._pending[key]
+
+    def _write(
+        self, store: Any, db: Any, partition: int, records: list[tuple[bytes, bytes, int]]
+    ) -> None:
+        persisted_raw = db.get(store.offset_key)
+        persisted = -1 if persisted_raw is None else int(persisted_raw)
+        # Skip what the database is already past (recovered after a rebalance).
+        fresh = [(key, encoded, offset) for key, encoded, offset in records if offset > persisted]
+        if not fresh:
+            return
         batch = rocksdict.WriteBatch(raw_mode=True)
-        batch.put(key, encoded)
+        for key, encoded, _ in fresh:
+            batch.put(key, encoded)
+        newest = max(offset for _, _, offset in fresh)
         app = self.table.app
         if app.in_transaction:  # exactly_once: the offset is persisted on commit
-            app.tables.persist_offset_on_commit(store, fut.result().topic_partition, offset)
+            tp = TP(self.table.changelog_topic.get_topic_name(), partition)
+            app.tables.persist_offset_on_commit(store, tp, newest)
         else:
-            batch.put(store.offset_key, str(offset).encode())
-        db.write(batch)
+            batch.put(store.offset_key, str(newest).encode())
+        db.write(batch)  # atomic: the records and the offset recovery starts after
 
     def _settled(self, key: bytes, encoded: bytes, fut: Any) -> None:
-        """Drop the overlay entry once its send settled, unless a newer one replaced it."""
+        """Drop the overlay entry of a failed send, unless a newer one replaced it."""
+        if fut.cancelled() or fut.exception() is None:
+            return  # acknowledged: :meth:`_flush` writes it and drops the entry
         pending = self._pending.get(key)
         if pending is not None and pending[1] is encoded:
             del self._pending[key]
-        if not fut.cancelled() and fut.exception() is not None:
-            # Not in the changelog, so not in RocksDB either: local and logged state agree.
-            log.error("state changelog write failed", extra={"error": repr(fut.exception())})
+        # Not in the changelog, so not in RocksDB either: local and logged state agree.
+        log.error("state changelog write failed", extra={"error": repr(fut.exception())})
 
     def put_back(self, key: bytes, state: UserState) -> None:
         """Do nothing: every load decodes a copy, so nothing held was changed in place."""

@@ -85,7 +85,8 @@ async def test_a_record_is_read_back_before_and_after_its_changelog_write_lands(
     (sent,) = table.changelog_topic.sent
     assert (sent.key, sent.partition) == (b"ada", 1)
     sent.acknowledge(offset=41)
-    await asyncio.sleep(0)  # done callbacks run on the loop
+    assert users.get(b"ada", 1) == record(1)  # acknowledged, written on the next loop pass
+    await asyncio.sleep(0)
     assert db.get(b"ada") == record(1).to_bytes()
     assert table.data.persisted_offset(TP(CHANGELOG, 1)) == 41  # what recovery starts after
     assert users._pending == {}
