@@ -38,6 +38,7 @@ from schemas.topics import (
 from schemas.triggers import TriggerDefinition
 from streams import metrics
 from streams.agents.failstop import fail_stop, withhold
+from streams.agents.user_table import UserTable, user_table
 from streams.decisions import Result, process
 from streams.definition_source import DefinitionSource
 from streams.definitions import default_definitions, templates_missing
@@ -64,7 +65,8 @@ Output = tuple[Any, bytes | None, bytes]
 class IngestStage:
     """Everything one batch needs: the table, the output topics and the core's inputs."""
 
-    table: Any
+    users: UserTable
+    """The ``user_state`` table, written per partition for the configured store."""
     feed: DefinitionsFeed
     """This worker's copy of ``triggers.definitions`` (every worker reads all of it)."""
     decisions: Any
@@ -78,8 +80,6 @@ class IngestStage:
     policy: SendPolicy
     risk_policy: InterventionPolicy
     clock: Callable[[], datetime]
-    keep_objects: bool
-    """Memory store: keep live records, not bytes, between batches (no decode per batch)."""
     progress: Progress = field(default_factory=Progress)
     """When batches and timer passes last finished, and lag: what ``/healthz`` judges."""
     reads: dict[int, PartitionRead] = field(default_factory=dict)
@@ -112,8 +112,9 @@ class IngestStage:
             self.store(key, partition, state)
         self._remember_reads(read, now)
         metrics.STATE_WRITES.inc(len(dirty))
-        if self.keep_objects:  # len() is free for the memory store, a scan for RocksDB
-            metrics.USERS_TRACKED.set(len(self.table.data))
+        users = self.users.count()
+        if users is not None:  # free for the memory store; the timer counts RocksDB's
+            metrics.USERS_TRACKED.set(users)
         metrics.BATCH_SIZE.observe(len(batch))
 
     def _handle_one(
@@ -136,7 +137,7 @@ class IngestStage:
             return [self._reject(decoded, message, now)]
         key = decoded.user_id.encode()
         held = dirty.get(key)
-        state = held[1] if held else self._load(key)
+        state = held[1] if held else self._load(key, message.partition)
         # The record as it was, to put back should processing this event raise. For the
         # memory store the table holds the live object, which ``process`` changes in place.
         before = state.to_bytes()
@@ -171,8 +172,8 @@ class IngestStage:
         restored = UserState.from_bytes(before)
         if was_dirty:
             dirty[key] = (dirty[key][0], restored)
-        elif self.keep_objects and key in self.table.data:
-            self.table.data[key] = restored
+        else:
+            self.users.put_back(key, restored)
 
     def _failed(self, error: Exception, message: Any, now: datetime) -> Output:
         """Dead-letter a message whose processing raised: type and place, never values."""
@@ -198,21 +199,14 @@ class IngestStage:
 
     def store(self, key: bytes, partition: int, state: UserState) -> None:
         """Keep a user's record in the table and write it to its changelog partition."""
-        encoded = state.to_bytes()
-        self.table.data[key] = state if self.keep_objects else encoded
-        self.table.send_changelog(partition, key, encoded)
+        self.users.put(key, partition, state)
 
-    def load(self, key: bytes) -> UserState | None:
-        """Return a user's record, or ``None`` when the table has none."""
-        stored = self.table.data.get(key)
-        if stored is None:
-            return None
-        if isinstance(stored, UserState):
-            return stored
-        return UserState.from_bytes(stored)  # recovered from the changelog, or RocksDB
+    def load(self, key: bytes, partition: int | None = None) -> UserState | None:
+        """Return a user's record, or ``None``; ``partition``: its input partition, if known."""
+        return self.users.get(key, partition)
 
-    def _load(self, key: bytes) -> UserState:
-        return self.load(key) or UserState()
+    def _load(self, key: bytes, partition: int | None = None) -> UserState:
+        return self.load(key, partition) or UserState()
 
     def _count(self, event_type: str, result: Result) -> None:
         if not result.applied:
@@ -314,7 +308,7 @@ def register_ingest(
     )
     feed = DefinitionsFeed(settings)
     stage = IngestStage(
-        table=table,
+        users=user_table(table, settings.store),
         feed=feed,
         decisions=app.topic(TRIGGER_DECISIONS.full_name(prefix)),
         commands=app.topic(COMMS_COMMANDS.full_name(prefix)),
@@ -333,7 +327,6 @@ def register_ingest(
         ),
         risk_policy=intervention_policy(settings),
         clock=clock,
-        keep_objects=settings.store.startswith("memory"),
     )
 
     for name in stage.dead_letters:  # born at zero, so dashboards and alerts see them

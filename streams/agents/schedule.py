@@ -90,13 +90,14 @@ class Scheduler:
         due = [] if behind else due_definitions(current, self._last_run, now)
         started = time.perf_counter()
         users = decisions = commands = 0
-        for index, key in enumerate(list(stage.table.data.keys())):
+        for index, (key, home) in enumerate(stage.users.keys(partitions)):
             if index and index % SLICE_USERS == 0:
                 await asyncio.sleep(0)  # let agent batches and heartbeats through
             if self.interrupted():
                 log.info("timer pass stopped by a rebalance", extra={"users": users})
                 return PassSummary(users, (), decisions, commands, complete=False, replaying=behind)
-            state = stage.load(key)
+            # Loaded now, not when the keys were listed: a batch may have changed it since.
+            state = stage.load(key, home)
             if state is None or state.partition not in partitions:
                 continue  # a standby copy, or a record from before partitions were kept
             users += 1
@@ -112,6 +113,8 @@ class Scheduler:
         for definition in judged:
             self._last_run[definition.id] = now.timestamp()
             metrics.SCHEDULED_EVALUATIONS.labels(definition.id).inc(users)
+        if stage.users.count() is None:  # RocksDB: this pass is the count, not each batch
+            metrics.USERS_TRACKED.set(users)
         metrics.SCHEDULER_TICKS.observe(time.perf_counter() - started)
         evaluated = tuple(d.id for d in judged)
         return PassSummary(users, evaluated, decisions, commands, replaying=behind)

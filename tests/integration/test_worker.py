@@ -29,8 +29,9 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def settings(make_settings: Callable[..., Settings]) -> Settings:
-    return make_settings()
+def settings(make_settings: Callable[..., Settings], request: pytest.FixtureRequest) -> Settings:
+    """This test's settings; a test parametrized indirectly over ``settings`` names the store."""
+    return make_settings(store=getattr(request, "param", "memory://"))
 
 
 @pytest.fixture
@@ -109,6 +110,9 @@ async def test_malformed_messages_become_dead_letters_and_later_events_still_cou
     }
 
 
+# RocksDB keeps its files (settings.data_dir) across the restart; Faust recovers from the
+# changelog whatever they miss, e.g. the writes a SIGKILL cut short.
+@pytest.mark.parametrize("settings", ["memory://", "rocksdb://"], indirect=True)
 @pytest.mark.parametrize("stop", ["graceful", "crash"])
 async def test_restart_recovers_state_from_the_changelog_and_doubles_nothing(
     settings, worker, stop

@@ -18,6 +18,7 @@ import orjson
 from schemas.events import Event
 from streams.agents.ingest import IngestStage
 from streams.agents.schedule import SLICE_USERS, Scheduler
+from streams.agents.user_table import MemoryUserTable
 from streams.decisions import process_scheduled
 from streams.definition_source import DefinitionSource
 from streams.definitions import default_definitions
@@ -66,7 +67,7 @@ class Clock:
 def stage(clock: Clock, keep_objects: bool = True) -> IngestStage:
     catalogue = default_catalogue()
     return IngestStage(
-        table=Table(),
+        users=MemoryUserTable(Table(), keep_objects=keep_objects),
         feed=Feed(),  # type: ignore[arg-type]
         decisions=Topic(),
         commands=Topic(),
@@ -78,7 +79,6 @@ def stage(clock: Clock, keep_objects: bool = True) -> IngestStage:
         policy=SendPolicy(quiet_start=0, quiet_end=0),
         risk_policy=InterventionPolicy(),
         clock=clock,
-        keep_objects=keep_objects,
     )
 
 
@@ -91,10 +91,17 @@ def lapsed(user: str) -> list[Event]:
     ]
 
 
+def memory(ingest: IngestStage) -> MemoryUserTable:
+    assert isinstance(ingest.users, MemoryUserTable)
+    return ingest.users
+
+
 def put(ingest: IngestStage, user: str, partition: int, events: list[Event]) -> None:
     state = fold(events)
     state.partition = partition
-    ingest.table.data[user.encode()] = state if ingest.keep_objects else state.to_bytes()
+    memory(ingest).table.data[user.encode()] = (
+        state if memory(ingest).keep_objects else state.to_bytes()
+    )
 
 
 async def test_a_pass_covers_only_the_partitions_this_worker_owns() -> None:
@@ -106,7 +113,7 @@ async def test_a_pass_covers_only_the_partitions_this_worker_owns() -> None:
     assert summary.users == 1
     assert {d["user_id"] for d in ingest.decisions.sent} == {"mine"}
     assert {c["user_id"] for c in ingest.commands.sent} == {"mine"}
-    (written,) = ingest.table.changelog
+    (written,) = memory(ingest).table.changelog
     assert written[:2] == (0, b"mine")
     assert (
         UserState.from_bytes(written[2])
@@ -149,7 +156,7 @@ async def test_held_sends_go_out_when_due_on_a_tick_without_schedules() -> None:
     ingest = stage(clock)
     state = fold(lapsed("ada"))
     state.partition = 0
-    ingest.table.data[b"ada"] = state
+    memory(ingest).table.data[b"ada"] = state
     scheduler = Scheduler(ingest)
     await scheduler.run_pass({0})  # fires app_usage_decline now; nothing held
     sent = len(ingest.commands.sent)
@@ -189,7 +196,7 @@ async def test_time_based_definitions_wait_while_a_partition_replays_history() -
     clock = Clock()
     ingest = stage(clock)
     put(ingest, "ada", 0, lapsed("ada"))
-    state = ingest.table.data[b"ada"]
+    state = memory(ingest).table.data[b"ada"]
     state.pending = [{**held_command(), "send_at": (NOW - timedelta(minutes=1)).isoformat()}]
     # Partition 0 delivered an event of two days and a second ago, a second ago.
     ingest.reads = {
