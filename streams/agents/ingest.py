@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import traceback
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -59,6 +59,12 @@ BATCH_WINDOW_SECONDS = 0.05
 
 #: An output to send: the Faust topic, the Kafka key and the value.
 Output = tuple[Any, bytes | None, bytes]
+#: Records a batch changed: user key -> (changelog partition, record).
+Dirty = dict[bytes, tuple[int, UserState]]
+
+
+async def _nothing_to_flush() -> None:
+    """The flush of a stage without a producer (tests of the stage alone)."""
 
 
 @dataclass(slots=True)
@@ -80,26 +86,57 @@ class IngestStage:
     policy: SendPolicy
     risk_policy: InterventionPolicy
     clock: Callable[[], datetime]
+    flush: Callable[[], Awaitable[None]] = _nothing_to_flush
+    """Waits until everything handed to the producer is acknowledged (``producer.flush``)."""
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    """Held by a batch, and by a timer slice, from loading users to writing them."""
     progress: Progress = field(default_factory=Progress)
     """When batches and timer passes last finished, and lag: what ``/healthz`` judges."""
     reads: dict[int, PartitionRead] = field(default_factory=dict)
     """Input partition -> what this worker has read from it since it started: the timer
     waits with time-based triggers while one of its partitions replays old events."""
 
+    async def run_batch(self, batch: Sequence[Any]) -> None:
+        """Process one batch: outputs durable first, then the records that remember them.
+
+        A record written to the changelog before the commands it decided would, after a
+        crash, mark their events as seen: the replayed events would be dropped as
+        duplicates and the commands never sent. So the batch's outputs are flushed to
+        the broker before its records are written (dead letters need not be: they change
+        no record, and Faust flushes before it commits offsets). The lock keeps the timer
+        from interleaving its own load-decide-write of the same users.
+        """
+        async with self.lock:
+            dirty, decided = self.process_batch(batch)
+            if decided:
+                await self.flush()
+            self.store_all(dirty)
+        metrics.BATCH_SIZE.observe(len(batch))
+
     def handle(self, batch: Sequence[Any]) -> None:
-        """Process one batch of Faust events (raw key and value bytes).
+        """Process one batch and write its records at once (no flush between: for tests)."""
+        dirty, _ = self.process_batch(batch)
+        self.store_all(dirty)
+
+    def process_batch(self, batch: Sequence[Any]) -> tuple[Dirty, bool]:
+        """Process a batch of Faust events (raw key and value bytes) and send its outputs.
 
         Total intake: every message ends processed or dead-lettered. A message the intake
         refuses is a dead letter with the reason; a valid one whose processing raises (a
         bug) is a ``processing_error`` dead letter, its user's record stays as it was
         before it, and the rest of the batch goes on. Only a failure to hand outputs to
         the producer escapes (see ``ingest``'s fail-stop).
+
+        Returns:
+            The records to write, by key, and whether any decision, command or
+            intervention was sent.
         """
         now = self.clock()
         definitions = self.definitions.by_event_type(self.feed.items())
-        dirty: dict[bytes, tuple[int, UserState]] = {}
+        dirty: Dirty = {}
         read: dict[int, datetime] = {}  # partition -> newest event of the batch
         outbox: list[Output] = []  # sent after the loop: a send failure is not the event's
+        letters = {id(topic) for topic in self.dead_letters.values()}
         for event in batch:
             message = event.message
             try:
@@ -108,20 +145,23 @@ class IngestStage:
                 outbox.append(self._failed(error, message, now))
         for topic, key, value in outbox:
             topic.send_soon(key=key, value=value)
+        self._remember_reads(read, now)
+        return dirty, any(id(topic) not in letters for topic, _, _ in outbox)
+
+    def store_all(self, dirty: Dirty) -> None:
+        """Write the records a batch changed, each once, to the table and its changelog."""
         for key, (partition, state) in dirty.items():
             self.store(key, partition, state)
-        self._remember_reads(read, now)
         metrics.STATE_WRITES.inc(len(dirty))
         users = self.users.count()
         if users is not None:  # free for the memory store; the timer counts RocksDB's
             metrics.USERS_TRACKED.set(users)
-        metrics.BATCH_SIZE.observe(len(batch))
 
     def _handle_one(
         self,
         message: Any,
         definitions: Mapping[str, list[TriggerDefinition]],
-        dirty: dict[bytes, tuple[int, UserState]],
+        dirty: Dirty,
         read: dict[int, datetime],
         now: datetime,
     ) -> list[Output]:
@@ -165,9 +205,7 @@ class IngestStage:
         self._count(decoded.type, result)
         return [(topic, key, value) for topic, value in outputs]
 
-    def _restore(
-        self, key: bytes, before: bytes, was_dirty: bool, dirty: dict[bytes, tuple[int, UserState]]
-    ) -> None:
+    def _restore(self, key: bytes, before: bytes, was_dirty: bool, dirty: Dirty) -> None:
         """Put a user's record back as it was before an event whose processing raised."""
         restored = UserState.from_bytes(before)
         if was_dirty:
@@ -327,6 +365,7 @@ def register_ingest(
         ),
         risk_policy=intervention_policy(settings),
         clock=clock,
+        flush=lambda: app.producer.flush(),
     )
 
     for name in stage.dead_letters:  # born at zero, so dashboards and alerts see them
@@ -349,11 +388,11 @@ def register_ingest(
             try:
                 # A paused trigger must not fire while the definitions load. Wait here,
                 # not before iterating: Faust does not resume a stream after recovery
-                # whose agent has not started iterating it yet. The worker loads them
-                # before it starts (``DefinitionsFeed.preload``), so this rarely waits.
+                # whose agent has not started iterating it yet. They load in about a
+                # second, usually before the first batch arrives.
                 if not feed.ready.is_set():
                     await feed.ready.wait()
-                stage.handle(batch)
+                await stage.run_batch(batch)
             except asyncio.CancelledError:
                 withhold(batch)
                 if app.should_stop:

@@ -30,6 +30,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import islice
 from typing import Any
 
 import faust
@@ -90,23 +91,33 @@ class Scheduler:
         due = [] if behind else due_definitions(current, self._last_run, now)
         started = time.perf_counter()
         users = decisions = commands = 0
-        for index, (key, home) in enumerate(stage.users.keys(partitions)):
-            if index and index % SLICE_USERS == 0:
-                await asyncio.sleep(0)  # let agent batches and heartbeats through
+        keys = iter(stage.users.keys(partitions))
+        while slice_ := list(islice(keys, SLICE_USERS)):
             if self.interrupted():
                 log.info("timer pass stopped by a rebalance", extra={"users": users})
                 return PassSummary(users, (), decisions, commands, complete=False, replaying=behind)
-            # Loaded now, not when the keys were listed: a batch may have changed it since.
-            state = stage.load(key, home)
-            if state is None or state.partition not in partitions:
-                continue  # a standby copy, or a record from before partitions were kept
-            users += 1
-            result = self._evaluate(key.decode(), state, due, now)
-            if result.changed_state:
-                stage.store(key, state.partition, state)
-                stage.publish(key, result, now, event_latency=False)
-                decisions += len(result.decisions)
-                commands += len(result.commands)
+            # One slice at a time under the stage's lock: loaded now, not when the keys
+            # were listed, and written before a batch may change them again.
+            async with stage.lock:
+                changed: list[tuple[bytes, UserState]] = []
+                for key, home in slice_:
+                    state = stage.load(key, home)
+                    if state is None or state.partition not in partitions:
+                        continue  # a standby copy, or a record from before partitions were kept
+                    users += 1
+                    result = self._evaluate(key.decode(), state, due, now)
+                    if result.changed_state:
+                        stage.publish(key, result, now, event_latency=False)
+                        changed.append((key, state))
+                        decisions += len(result.decisions)
+                        commands += len(result.commands)
+                if changed:
+                    # Outputs acknowledged before the records that say they were sent:
+                    # see ``IngestStage.run_batch``.
+                    await stage.flush()
+                    for key, state in changed:
+                        stage.store(key, state.partition, state)
+            await asyncio.sleep(0)  # let agent batches and heartbeats through
         # Only a finished pass that looked at someone counts as a run: an interrupted one
         # is repeated in full, and one over an empty table judged nobody.
         judged = due if users else []
@@ -150,10 +161,6 @@ def register_schedule(app: faust.App, stage: IngestStage, settings: Settings) ->
             return
         try:
             summary = await scheduler.run_pass(partitions)
-            if summary.decisions or summary.commands:
-                # On their way before the pass is reported: whoever reads the log line
-                # (the demo, an operator) finds its decisions on the topics.
-                await app.producer.flush()
         except Exception:  # a bug must not stop the worker's timer for good
             log.exception("timer pass failed")
             return

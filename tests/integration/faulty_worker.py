@@ -19,16 +19,16 @@ from streams.worker import run_worker
 
 def main(marker: Path, event_id: str) -> None:
     """Patch the stage to fail once on the batch holding ``event_id``, then run."""
-    handle = IngestStage.handle
+    process_batch = IngestStage.process_batch
 
-    def failing(self: IngestStage, batch: Any) -> None:
+    def failing(self: IngestStage, batch: Any) -> Any:
         if not marker.exists() and any(event_id.encode() in e.message.value for e in batch):
             marker.touch()
             msg = "the producer refused the batch"
             raise BufferError(msg)
-        handle(self, batch)
+        return process_batch(self, batch)
 
-    IngestStage.handle = failing  # type: ignore[method-assign]
+    IngestStage.process_batch = failing  # type: ignore[method-assign]
     run_worker(Settings())
 
 

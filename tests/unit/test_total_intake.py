@@ -8,6 +8,7 @@ user's record is as it was before it, and every other event of the batch is proc
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from dataclasses import dataclass
 from datetime import timedelta
@@ -21,7 +22,7 @@ from streams.agents import ingest as ingest_module
 from streams.agents.failstop import withhold
 from streams.agents.ingest import IngestStage
 from streams.state import UserState
-from tests.unit.factories import START, transaction
+from tests.unit.factories import START, spike_at, spike_history, transaction
 from tests.unit.test_schedule import Clock, Topic, stage
 
 DLQ = "behavior.events.dlq"
@@ -152,3 +153,37 @@ def test_a_withheld_batch_is_never_acknowledged_to_the_consumer() -> None:
     for message in messages:
         message.ack(consumer)  # what take_events' finally does for every event
     assert consumer.acked == [2]
+
+
+def test_a_batch_s_outputs_are_acknowledged_before_the_records_that_remember_them() -> None:
+    ingest = make_stage(keep_objects=True)
+    order: list[str] = []
+
+    class Recording(Topic):
+        def __init__(self, name: str) -> None:
+            super().__init__()
+            self.name = name
+
+        def send_soon(self, *, key: bytes, value: bytes) -> None:
+            order.append(self.name)
+
+    async def flush() -> None:
+        order.append("flush")
+
+    changelog = ingest.users.table.send_changelog  # type: ignore[attr-defined]
+
+    def send_changelog(partition: int, key: bytes, value: bytes) -> None:
+        order.append("changelog")
+        changelog(partition, key, value)
+
+    ingest.users.table.send_changelog = send_changelog  # type: ignore[attr-defined]
+    ingest.flush = flush
+    ingest.clock = lambda: spike_at(timedelta(hours=1))
+    ingest.decisions, ingest.commands = Recording("decision"), Recording("command")
+    ingest.dead_letters = {"behavior.events": Recording("dead letter")}
+    history = spike_history("spiker")
+    asyncio.run(ingest.run_batch(batch_of(list(history))))  # a history decides nothing
+    assert order == ["changelog"]
+    order.clear()
+    asyncio.run(ingest.run_batch(batch_of([b"nope", transaction("spiker", spike_at(), "400")])))
+    assert order == ["dead letter", "decision", "command", "command", "flush", "changelog"]
