@@ -72,15 +72,15 @@ def run_pipeline(settings: Settings, target: int, launched_at: float) -> None:
 
 
 def observe_ingest(meter: Meter) -> None:
-    """Wrap ``IngestStage.handle`` (in this process) to count each processed batch."""
-    handle = IngestStage.handle
+    """Wrap ``IngestStage.run_batch`` (in this process) to count each processed batch."""
+    run_batch = IngestStage.run_batch
 
-    def counted(self: IngestStage, batch: Sequence[Any]) -> None:
+    async def counted(self: IngestStage, batch: Sequence[Any]) -> None:
         meter.begin()
-        handle(self, batch)
+        await run_batch(self, batch)
         meter.add(len(batch))
 
-    IngestStage.handle = counted  # type: ignore[method-assign]
+    IngestStage.run_batch = counted  # type: ignore[method-assign]
 
 
 def pipeline_outputs() -> dict[str, Any]:
