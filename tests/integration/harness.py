@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import socket
 import time
+import urllib.request
 from collections.abc import Awaitable, Callable, Iterable
 
 import psycopg
@@ -16,7 +18,9 @@ from streams.kafka import ensure_topics
 from streams.lag import group_lag
 from streams.processes import NudgeProcess
 
-__all__ = ["NudgeProcess", "caught_up", "publish", "read_until", "wait_until"]
+__all__ = [
+    "NudgeProcess", "caught_up", "free_port", "publish", "read_until", "scrape", "wait_until",
+]  # fmt: skip
 
 #: How long a test waits for the pipeline before it calls a condition unmet.
 TIMEOUT = 60.0
@@ -144,3 +148,25 @@ async def rows_when(
 
     await wait_until(ready, f"rows for {query!r}", timeout)
     return rows
+
+
+def free_port() -> int:
+    """A TCP port free on the loopback interface now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def scrape(port: int) -> dict[str, float]:
+    """Return ``{sample with labels: value}`` from a /metrics endpoint; empty if it is down."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:  # noqa: S310
+            text = response.read().decode()
+    except OSError:
+        return {}
+    samples = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            samples[name] = float(value)
+    return samples

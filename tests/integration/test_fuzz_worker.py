@@ -40,7 +40,7 @@ from schemas.topics import (
     RISK_SCORES,
     TRIGGERS_DEFINITIONS,
 )
-from tests.integration.harness import NudgeProcess
+from tests.integration.harness import NudgeProcess, free_port, scrape
 from tests.integration.poison_support import (
     DEAD_LETTER_TOPICS,
     INPUTS,
@@ -48,11 +48,9 @@ from tests.integration.poison_support import (
     command_pairs,
     crash_signs,
     dead_letter_places,
-    free_port,
     page_views,
     publish_tracked,
     read_all,
-    scrape,
     settle,
     total,
     valid,

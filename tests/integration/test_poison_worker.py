@@ -28,18 +28,16 @@ from schemas.topics import (
     TRIGGERS_DEFINITIONS,
 )
 from sinks.migrate import upgrade
-from tests.integration.harness import NudgeProcess, wait_until
+from tests.integration.harness import NudgeProcess, free_port, scrape, wait_until
 from tests.integration.poison_support import (
     INPUTS,
     Outgoing,
     command_pairs,
     crash_signs,
     dead_letter_places,
-    free_port,
     page_views,
     publish_tracked,
     read_all,
-    scrape,
     settle,
     total,
     valid,

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import socket
-import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -15,7 +13,7 @@ import pytest
 
 from schemas.settings import Settings
 from schemas.topics import BEHAVIOR_EVENTS, BEHAVIOR_EVENTS_DLQ, COMMS_COMMANDS, TRIGGER_DECISIONS
-from tests.integration.harness import NudgeProcess, publish, read_until
+from tests.integration.harness import NudgeProcess, free_port, publish, read_until, scrape
 from tests.integration.scenarios import (
     as_messages,
     income_dropper,
@@ -148,26 +146,8 @@ async def test_restart_recovers_state_from_the_changelog_and_doubles_nothing(
         assert sorted(ids.values()) == [1, 1]
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _scrape(port: int) -> dict[str, float]:
-    """Return ``{sample line name with labels: value}`` from a /metrics endpoint."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
-        text = response.read().decode()
-    samples = {}
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            name, _, value = line.rpartition(" ")
-            samples[name] = float(value)
-    return samples
-
-
 async def test_the_worker_exports_what_it_did_as_prometheus_metrics(make_settings, tmp_path):
-    port = _free_port()
+    port = free_port()
     settings = make_settings(metrics_port=port)
     now = datetime.now(UTC)
     worker = NudgeProcess(settings, "worker", tmp_path / "worker.log").start()
@@ -175,7 +155,7 @@ async def test_the_worker_exports_what_it_did_as_prometheus_metrics(make_setting
         history = spiker("spiker-m", now)
         await publish(settings, BEHAVIOR_EVENTS, [(b"spiker-m", b"nope"), *as_messages(history)])
         await read_until(settings, COMMS_COMMANDS, lambda rs: len(rs) >= 2)
-        samples = _scrape(port)
+        samples = scrape(port)
     finally:
         worker.stop()
     transactions = sum(1 for e in history if e.type == "transaction")
