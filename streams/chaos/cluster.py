@@ -79,6 +79,7 @@ class Cluster:
             settings = settings.model_copy(update={"data_dir": str(data)})
         log_path = self.logs / f"{slot}-{self._starts[slot]}.log"
         process = NudgeProcess(settings, command, log_path).start()
+        self.note("started", slot=slot, log=log_path.name)
         self.processes[slot] = process
         self.wanted.add(slot)
         return process

@@ -95,6 +95,33 @@ def _ranges(offsets: list[int]) -> dict[str, Any]:
     return {"first": offsets[0], "last": offsets[-1], "causes": len(offsets)}
 
 
+def unapplied_events(
+    reference: Observation, run: Observation, located: Mapping[str, tuple[str, int, int]]
+) -> dict[str, list[list[int]]]:
+    """Return per input partition the offset ranges of events the run never applied.
+
+    Events the reference applied to a user's record and no record of the run remembers;
+    each range is ``[first, last]``, both included.
+    """
+    offsets: dict[str, list[int]] = defaultdict(list)
+    for event_id in reference.applied_ids - run.applied_ids:
+        if event_id in located:
+            name, partition, offset = located[event_id]
+            offsets[f"{name}/{partition}"].append(offset)
+    return {where: _contiguous(sorted(found)) for where, found in sorted(offsets.items())}
+
+
+def _contiguous(offsets: list[int]) -> list[list[int]]:
+    """Group sorted offsets into ranges (a malformed message between two counts as a gap)."""
+    ranges: list[list[int]] = []
+    for offset in offsets:
+        if ranges and offset - ranges[-1][1] <= 2:
+            ranges[-1][1] = offset
+        else:
+            ranges.append([offset, offset])
+    return ranges
+
+
 def verdict(differences: Mapping[str, Any]) -> dict[str, int]:
     """Return the totals that decide a run: lost and extra ids, changed rows, duplicates."""
     topics = differences["topics"].values()

@@ -71,4 +71,8 @@ SHORT_PLAN: tuple[Fault, ...] = (
     Fault(0.65, Action.KILL_WORKER),
 )
 
-PLANS = {"full": FULL_PLAN, "short": SHORT_PLAN}
+#: No fault at all: a check of the harness itself (a run at the fault runs' rate must
+#: match the reference, which publishes as fast as it can).
+NO_FAULTS: tuple[Fault, ...] = ()
+
+PLANS = {"full": FULL_PLAN, "short": SHORT_PLAN, "none": NO_FAULTS}

@@ -65,6 +65,9 @@ class Observation:
         rows: Table -> id -> digest of the row.
         state: User key -> digest of the user's last record on the changelog.
         applied: User key -> events that record counts as applied (all types).
+        applied_ids: Every event id any version of any record remembered as applied
+            (each version keeps the user's last 256: every event, unless one batch
+            brought a user more than that).
         sources: Id -> the input event that caused it (``source_event_id``), if any.
     """
 
@@ -72,6 +75,7 @@ class Observation:
     rows: dict[str, dict[str, str]] = field(default_factory=dict)
     state: dict[str, str] = field(default_factory=dict)
     applied: dict[str, int] = field(default_factory=dict)
+    applied_ids: set[str] = field(default_factory=set)
     sources: dict[str, str] = field(default_factory=dict)
 
 
@@ -109,7 +113,9 @@ async def observe(settings: Settings) -> Observation:
             seen.applied.pop(user, None)
         else:
             seen.state[user] = hashlib.sha1(record.value).hexdigest()  # noqa: S324
-            seen.applied[user] = sum(orjson.loads(record.value).get("counts", {}).values())
+            decoded = orjson.loads(record.value)
+            seen.applied[user] = sum(decoded.get("counts", {}).values())
+            seen.applied_ids.update(decoded.get("recent_ids", ()))
     return seen
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import shutil
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,7 +19,7 @@ from typing import Any
 from aiokafka.admin import AIOKafkaAdminClient
 
 from schemas.settings import Settings
-from streams.chaos.compare import compare, lost_inputs, verdict
+from streams.chaos.compare import compare, lost_inputs, unapplied_events, verdict
 from streams.chaos.database import ChaosPostgres
 from streams.chaos.faults import PLANS
 from streams.chaos.options import ChaosOptions
@@ -72,6 +71,9 @@ async def run_chaos(options: ChaosOptions, base: Settings) -> dict[str, Any]:
                 "verdict": verdict(differences),
                 "differences": differences,
                 "lost_from_input": lost_inputs(reference.observation, result.observation, located),
+                "unapplied_events": unapplied_events(
+                    reference.observation, result.observation, located
+                ),
             }
         )
     report = {
@@ -97,8 +99,7 @@ async def _run(
     postgres: ChaosPostgres,
     recording: Any,
 ) -> RunResult:
-    folder = options.work_dir.resolve() / plan.name
-    shutil.rmtree(folder, ignore_errors=True)
+    folder = options.work_dir.resolve() / session / plan.name
     folder.mkdir(parents=True)
     settings = run_settings(base, options, session, plan, folder)
     settings = postgres.fresh_database(settings, f"chaos_{plan.name}")
