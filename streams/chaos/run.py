@@ -31,6 +31,9 @@ from streams.lag import group_lag
 
 #: How often a run checks whether the worker and the sink have caught up.
 LAG_POLL_SECONDS = 1.0
+#: A lag that has not shrunk for this long is stuck: the run stops waiting for it.
+#: Longer than a kill's rebalance and recovery (session timeout and changelog replay).
+STALL_SECONDS = 45.0
 #: The worker's timer: once an hour, i.e. never within a run. A timer pass's output
 #: depends on how far the worker has read when it runs, which no two runs share; the
 #: chaos runs compare what events cause.
@@ -168,17 +171,24 @@ def _sink_topics(settings: Settings) -> list[str]:
 
 
 async def caught_up(settings: Settings, timeout: float, *, sink: bool) -> bool:
-    """Wait until the worker (and the sink) committed everything; False on timeout."""
+    """Wait until the worker (and the sink) committed everything; False if they do not.
+
+    Gives up after ``timeout`` seconds, or once the lag has not shrunk for
+    ``STALL_SECONDS`` (a commit that is stuck does not come loose by waiting).
+    """
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    least, since = None, time.monotonic()
+    while time.monotonic() < deadline and time.monotonic() - since < STALL_SECONDS:
         try:
-            if await group_lag(settings, settings.app_id, _inputs(settings)) == 0 and (
-                not sink
-                or await group_lag(settings, f"{settings.app_id}-sink", _sink_topics(settings)) == 0
-            ):
-                return True
+            lag = await group_lag(settings, settings.app_id, _inputs(settings))
+            if sink:
+                lag += await group_lag(settings, f"{settings.app_id}-sink", _sink_topics(settings))
         except (KafkaError, OSError):
-            pass  # the broker is restarting
+            lag = None  # the broker is restarting
+        if lag == 0:
+            return True
+        if lag is not None and (least is None or lag < least):
+            least, since = lag, time.monotonic()
         await asyncio.sleep(LAG_POLL_SECONDS)
     return False
 
