@@ -13,6 +13,7 @@ import faust
 
 from schemas.settings import Settings
 from schemas.topics import BEHAVIOR_EVENTS
+from streams import stale_records
 from streams.agents.ingest import register_ingest
 from streams.agents.schedule import register_schedule
 from streams.health import SAMPLE_SECONDS, Progress
@@ -54,6 +55,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> faust.App:
     """
     if clock is None:
         clock = file_clock(settings.clock_file) if settings.clock_file else utc_now
+    stale_records.install()  # a Faust fix that at-least-once depends on; see the module
     app = faust.App(
         settings.app_id,
         broker=[f"kafka://{host}" for host in settings.kafka_bootstrap.split(",")],
