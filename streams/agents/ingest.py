@@ -139,6 +139,14 @@ class IngestStage:
         letters = {id(topic) for topic in self.dead_letters.values()}
         for event in batch:
             message = event.message
+            if message.partition not in self.reads and message.partition not in read:
+                # First of this partition since it was assigned (rare, and worth knowing
+                # when a restart is questioned: where did reading resume?).
+                log.info(
+                    "reading a partition",
+                    extra={"topic": message.topic, "partition": message.partition,
+                           "offset": message.offset},
+                )  # fmt: skip
             try:
                 outbox.extend(self._handle_one(message, definitions, dirty, read, now))
             except Exception as error:  # noqa: BLE001 - a bug in one event must not take the batch
