@@ -140,14 +140,34 @@ def _getmany(original: Callable[..., AsyncIterator[tuple[Any, Any]]]) -> Any:
                 if tp not in rewound:  # fetched before a seek: fetch again from there on
                     rewound.add(tp)
                     read = offsets.get(tp)
-                    await self.seek(
-                        tp, message.offset if read is None else min(read, message.offset)
-                    )
+                    position = message.offset if read is None else min(read, message.offset)
+                    await _fetch_again(self, offsets, tp, position)
                 continue
             offsets.handed[tp] = fetched
             yield tp, message
 
     return getmany
+
+
+async def _fetch_again(consumer: Any, offsets: ReadOffsets, tp: Any, offset: int) -> None:
+    """Make the client fetch ``tp`` again from ``offset``.
+
+    On the client's own thread (``seek_wait``) where the consumer has one: a seek from
+    the event loop's thread races the fetcher there (aiokafka's ``fetched_records``
+    raised ``KeyError`` for a partition sought under it).
+    """
+    offsets.bump([tp])
+    offsets.seeking.add(tp)
+    try:
+        seek_wait = getattr(consumer, "seek_wait", None)
+        if seek_wait is not None:
+            await seek_wait({tp: offset})
+        else:
+            await consumer.seek(tp, offset)
+        dict.__setitem__(offsets, tp, offset)
+    finally:
+        offsets.seeking.discard(tp)
+        offsets.bump([tp])
 
 
 def _seek(original: Callable[..., Any]) -> Any:
@@ -182,7 +202,9 @@ def _perform_seek(original: Callable[..., Any]) -> Any:
         for tp in sorted(partitions & set(offsets.dropped), key=str):
             lowest = offsets.dropped.pop(tp)
             position = offsets.get(tp)
-            await self.seek(tp, lowest if position is None else min(position, lowest))
+            await _fetch_again(
+                self, offsets, tp, lowest if position is None else min(position, lowest)
+            )
         offsets.dropped.clear()
 
     return perform_seek
