@@ -74,7 +74,13 @@ class Settings(BaseSettings):
     """NUDGE_REPLICATION_FACTOR: replicas of every topic Nudge creates (3 in production)."""
 
     processing_guarantee: Literal["at_least_once", "exactly_once"] = "at_least_once"
-    """NUDGE_PROCESSING_GUARANTEE: Faust's guarantee; the fault tests cover at_least_once."""
+    """NUDGE_PROCESSING_GUARANTEE: Faust's guarantee; the fault tests cover at_least_once.
+    ``exactly_once`` lost events under ``make chaos`` and is refused unless
+    ``NUDGE_UNSAFE_EXACTLY_ONCE`` is set."""
+
+    unsafe_exactly_once: bool = False
+    """NUDGE_UNSAFE_EXACTLY_ONCE: run ``exactly_once`` although ``make chaos`` shows it loses
+    events (8,176 events and 60 decisions in one fault run); for testing it, not for use."""
 
     session_timeout_seconds: float = Field(default=30.0, ge=6.0, le=300.0)
     """NUDGE_SESSION_TIMEOUT_SECONDS: a worker silent this long is presumed dead and its

@@ -24,6 +24,12 @@ def run_worker(settings: Settings) -> None:
     batch fails ends at once without committing it (``streams.agents.failstop``).
     """
     configure_logging(settings.log_level)
+    if settings.processing_guarantee == "exactly_once" and not settings.unsafe_exactly_once:
+        msg = (
+            "NUDGE_PROCESSING_GUARANTEE=exactly_once loses events under faults (make chaos); "
+            "use at_least_once, or set NUDGE_UNSAFE_EXACTLY_ONCE=true to test it"
+        )
+        raise SystemExit(msg)
     asyncio.run(ensure_topics(settings))
     app = create_app(settings)
     judge = HealthJudge(

@@ -75,6 +75,7 @@ def run_settings(
             "partitions": options.partitions,
             "store": options.store,
             "processing_guarantee": options.guarantee,
+            "unsafe_exactly_once": options.guarantee == "exactly_once",  # to test it
             "data_dir": str(folder / "data"),
             "clock_file": clock,
             "web_port": 0,

@@ -42,3 +42,10 @@ def test_invalid_values_are_rejected_with_the_field(monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("NUDGE_PARTITIONS", "0")
     with pytest.raises(ValueError, match="partitions"):
         Settings()
+
+
+def test_a_worker_refuses_exactly_once_unless_told_it_is_unsafe() -> None:
+    from streams.worker import run_worker
+
+    with pytest.raises(SystemExit, match="exactly_once loses events"):
+        run_worker(Settings(processing_guarantee="exactly_once", kafka_bootstrap="127.0.0.1:1"))
