@@ -1,8 +1,8 @@
 """The features trigger conditions may name: the contract between definitions and the engine.
 
 A trigger definition names features, never code. Each feature has a kind that decides
-which comparisons make sense; ``streams.features`` computes them from a user's state and
-the current event, and a test holds the two lists equal.
+which comparisons make sense; ``streams.core.features.registry`` computes them from a
+user's state and the current event, and a test holds the two lists equal.
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ FEATURES: dict[str, Feature] = {
         Feature("relationship_status", _T, "relationship status", tracks_changes=True),
         Feature("days_since_first_seen", _N, "days since the user's first event", _DAYS),
         Feature("last_event_at", _M, "when the user's previous event occurred"),
-        # financial (streams/features_financial.py)
+        # financial (streams/core/features/financial.py)
         Feature("spend_day_baseline", _N, "usual daily spending: the weekly baseline / 7", _USD),
         Feature("debit_multiple", _N, "the current debit as a multiple of the usual day", _TIMES),
         Feature("account_kind", _T, "checking, savings, credit_card or loan, for a snapshot"),
@@ -88,7 +88,7 @@ FEATURES: dict[str, Feature] = {
             "milestone (25/50/75/100) this event reached first for its goal; 0 if none",
             _PCT,
         ),
-        # health and life (streams/features_life.py)
+        # health and life (streams/core/features/life.py)
         Feature("exercise_minutes", _N, "exercise reported by the current health signal", _MIN),
         Feature("stress_level", _N, "latest stress level reported, from 0 to 1"),
         Feature("stress_reported_at", _M, "when the latest stress level was reported"),
@@ -101,7 +101,7 @@ FEATURES: dict[str, Feature] = {
         Feature("lease_end", _T, "the date the user's lease ends, YYYY-MM-DD"),
         Feature("days_until_grace_end", _N, "days until the student-loan grace period ends", _DAYS),
         Feature("student_loan_grace_end", _T, "the date the student-loan grace period ends"),
-        # career (streams/features_career.py)
+        # career (streams/core/features/career.py)
         Feature("salary", _N, "salary in the current career signal", _USD),
         Feature("market_rate", _N, "market rate for the role in the current signal", _USD),
         Feature("salary_gap_pct", _N, "how far the salary falls short of market rate", _PCT),
@@ -109,7 +109,7 @@ FEATURES: dict[str, Feature] = {
         Feature("job_matches", _N, "matching jobs in the current career signal", _COUNT),
         Feature("missing_skills_count", _N, "skills the current signal finds missing", _COUNT),
         Feature("missing_skills_top", _T, "up to three of those skills, comma-separated"),
-        # engagement and lead journey (streams/features_engagement.py)
+        # engagement and lead journey (streams/core/features/engagement.py)
         Feature("app_sessions_week", _N, "app sessions over the 7 UTC days ending today", _COUNT),
         Feature("page_views_day", _N, "page views over the 24 UTC hours ending now", _COUNT),
         Feature("quote_requests_week", _N, "quote requests in the 7 days up to now", _COUNT),

@@ -5,5 +5,5 @@ row per message, idempotently on the message's id, committing Kafka offsets only
 the database transaction that holds the rows has committed. It also reads two input
 topics for the effectiveness reports: every command outcome (``comms.outcomes``) and the
 missed payments among ``behavior.events`` (``sinks.inputs``, ``sinks.linking``,
-``sinks.report``).
+``sinks.reports.build``).
 """

@@ -1,6 +1,6 @@
 """The three consumers the benchmark compares; each runs alone in its own process.
 
-* ``pipeline``: the real Nudge worker app from ``streams.app.create_app`` (memory store).
+* ``pipeline``: the real Nudge worker app from ``streams.runtime.app.create_app`` (memory store).
   The ingest stage's ``handle`` is wrapped, in this process only, to count the events of
   each batch it has processed.
 * ``faust_passthrough``: a default bare ``faust.App`` (raw serializers, web off) whose one
@@ -28,13 +28,13 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from schemas.settings import Settings
 from schemas.topics import BEHAVIOR_EVENTS
-from streams import metrics
-from streams.agents.ingest import IngestStage
-from streams.app import create_app
 from streams.bench.meter import Meter, result_line
 from streams.bench.topics import output_topic
-from streams.kafka import faust_credentials
-from streams.logs import configure_logging, logging_config
+from streams.runtime import metrics
+from streams.runtime.agents.ingest import IngestStage
+from streams.runtime.app import create_app
+from streams.runtime.kafka_admin import faust_credentials
+from streams.runtime.logs import configure_logging, logging_config
 
 #: Consumers log warnings and errors only; their standard error goes to a log file.
 LOG_LEVEL = "WARNING"

@@ -21,7 +21,7 @@ from streams.bench import workload as mix
 from streams.bench.meter import parse_result
 from streams.bench.report import MODES, build_report, format_table, machine_info
 from streams.bench.topics import create_topics, delete_run_topics, preload, run_prefix
-from streams.processes import settings_env
+from streams.runtime.processes import settings_env
 
 #: After printing its result a consumer stops cleanly; past this it is killed instead.
 SHUTDOWN_GRACE_SECONDS = 30.0

@@ -18,7 +18,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from schemas.settings import Settings
 from schemas.topics import BEHAVIOR_EVENTS, DAY_MS
-from streams.kafka import ensure_topics
+from streams.runtime.kafka_admin import ensure_topics
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from schemas.settings import Settings
 from streams.chaos.faults import PLANS
 from streams.chaos.options import ChaosOptions
 from streams.chaos.session import run_chaos
-from streams.logs import configure_logging
+from streams.runtime.logs import configure_logging
 
 
 def parse(argv: Sequence[str] | None = None) -> ChaosOptions:

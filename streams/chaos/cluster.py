@@ -20,7 +20,7 @@ from typing import Any
 from schemas.settings import Settings
 from streams.chaos.database import ChaosPostgres
 from streams.chaos.faults import Action, Fault
-from streams.processes import NudgeProcess
+from streams.runtime.processes import NudgeProcess
 
 log = logging.getLogger(__name__)
 

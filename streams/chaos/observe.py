@@ -29,7 +29,7 @@ from schemas.topics import (
     TRIGGER_DECISIONS,
     TopicSpec,
 )
-from streams.lag import topic_partitions
+from streams.runtime.lag import topic_partitions
 
 #: Output topic -> the field naming a message (dead letters: where their input was).
 OUTPUT_IDS: dict[TopicSpec, tuple[str, ...]] = {

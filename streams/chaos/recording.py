@@ -1,6 +1,6 @@
 """The fixed input of every chaos run: recorded once, replayed byte for byte.
 
-A synthetic population (``streams.population``) with a few malformed messages among its
+A synthetic population (``streams.simulation.population``) with a few malformed messages among its
 events, and the risk scores of its users with a risk story. Every message is recorded
 with the partition it goes to, so each run's topics hold the same messages at the same
 partitions and offsets (the producer is idempotent: a retry is never a second copy).
@@ -24,9 +24,9 @@ from aiokafka.partitioner import murmur2
 
 from schemas.settings import Settings
 from schemas.topics import BEHAVIOR_EVENTS, RISK_SCORES, TopicSpec
-from streams.kafka import ensure_topics
-from streams.population import Mix, population_events, population_risk_scores
-from streams.producer import TokenBucket, outgoing_messages, producer_options
+from streams.runtime.kafka_admin import ensure_topics
+from streams.simulation.population import Mix, population_events, population_risk_scores
+from streams.simulation.simulated_publisher import TokenBucket, outgoing_messages, producer_options
 
 #: End of the recorded history and the workers' clock: fixed, so ids and texts that
 #: depend on "now" are the same in every run.

@@ -26,8 +26,8 @@ from streams.chaos.faults import Fault
 from streams.chaos.observe import Observation, committed_offsets, observe
 from streams.chaos.options import ChaosOptions
 from streams.chaos.recording import RECORDED_NOW, Recording, replay
-from streams.kafka import ensure_topics
-from streams.lag import group_lag
+from streams.runtime.kafka_admin import ensure_topics
+from streams.runtime.lag import group_lag
 
 #: How often a run checks whether the worker and the sink have caught up.
 LAG_POLL_SECONDS = 1.0

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from schemas.settings import Settings
-from streams.definitions import default_definitions
-from streams.demo import HEADER
-from streams.demo_risk import HEADER as INTERVENTIONS_HEADER
-from streams.processes import settings_env
+from streams.core.triggers.catalogue import default_definitions
+from streams.demo.risk import HEADER as INTERVENTIONS_HEADER
+from streams.demo.run import HEADER
+from streams.runtime.processes import settings_env
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.e2e

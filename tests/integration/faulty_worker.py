@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from schemas.settings import Settings
-from streams.agents.ingest import IngestStage
-from streams.worker import run_worker
+from streams.runtime.agents.ingest import IngestStage
+from streams.runtime.worker import run_worker
 
 
 def main(marker: Path, event_id: str) -> None:

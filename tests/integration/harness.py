@@ -14,9 +14,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 
 from schemas.settings import Settings
 from schemas.topics import TopicSpec
-from streams.kafka import ensure_topics
-from streams.lag import group_lag
-from streams.processes import NudgeProcess
+from streams.runtime.kafka_admin import ensure_topics
+from streams.runtime.lag import group_lag
+from streams.runtime.processes import NudgeProcess
 
 __all__ = [
     "NudgeProcess", "caught_up", "free_port", "publish", "read_until", "scrape", "wait_until",

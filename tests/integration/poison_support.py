@@ -30,9 +30,9 @@ from schemas.topics import (
     RISK_SCORES_DLQ,
     TopicSpec,
 )
-from streams.kafka import ensure_topics
-from streams.lag import group_lag
-from streams.processes import NudgeProcess
+from streams.runtime.kafka_admin import ensure_topics
+from streams.runtime.lag import group_lag
+from streams.runtime.processes import NudgeProcess
 from tests.unit.factories import event
 
 INPUTS: dict[str, TopicSpec] = {

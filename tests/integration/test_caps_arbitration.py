@@ -26,7 +26,7 @@ from schemas.events import Event
 from schemas.records import Outcome, SuppressionReason, TriggerDecision
 from schemas.settings import Settings
 from schemas.topics import BEHAVIOR_EVENTS, COMMS_COMMANDS, TRIGGER_DECISIONS
-from streams.kafka import ensure_topics
+from streams.runtime.kafka_admin import ensure_topics
 from tests.integration.harness import NudgeProcess, publish, read_until, wait_until
 from tests.integration.scenarios import (
     as_messages,

@@ -17,9 +17,9 @@ import pytest
 
 from schemas.settings import Settings
 from schemas.topics import BEHAVIOR_EVENTS, COMMS_COMMANDS
-from streams.agents.failstop import EXIT_FAIL_STOP
-from streams.lag import group_lag
-from streams.processes import NudgeProcess, settings_env
+from streams.runtime.failstop import EXIT_FAIL_STOP
+from streams.runtime.lag import group_lag
+from streams.runtime.processes import NudgeProcess, settings_env
 from tests.integration.harness import caught_up, publish, read_until
 from tests.integration.scenarios import as_messages, ordered, spiker, steady_spender
 

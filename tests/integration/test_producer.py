@@ -15,8 +15,8 @@ from pydantic import ValidationError
 from schemas.events import parse_event
 from schemas.settings import Settings
 from schemas.topics import BEHAVIOR_EVENTS
-from streams.population import expected_firings, make_population
-from streams.producer import produce
+from streams.simulation.population import expected_firings, make_population
+from streams.simulation.simulated_publisher import produce
 
 pytestmark = pytest.mark.integration
 

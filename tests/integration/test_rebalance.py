@@ -12,8 +12,8 @@ import pytest
 
 from schemas.settings import Settings
 from schemas.topics import COMMS_COMMANDS
-from streams.population import expected_firings, make_population
-from streams.producer import produce
+from streams.simulation.population import expected_firings, make_population
+from streams.simulation.simulated_publisher import produce
 from tests.integration.harness import NudgeProcess, read_until, wait_until
 
 pytestmark = pytest.mark.integration

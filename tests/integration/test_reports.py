@@ -20,7 +20,7 @@ from sqlalchemy.pool import NullPool
 
 from schemas.settings import Settings
 from sinks.migrate import alembic_config, current, head, upgrade
-from sinks.report import build
+from sinks.reports.build import build
 from sinks.tables import (
     Base,
     Communication,
@@ -29,7 +29,7 @@ from sinks.tables import (
     OutcomeRow,
     TriggerEvent,
 )
-from streams.cli import main
+from streams.cli.main import main
 
 pytestmark = pytest.mark.integration
 

@@ -19,7 +19,7 @@ import pytest
 from schemas.events import Event
 from schemas.settings import Settings
 from schemas.topics import BEHAVIOR_EVENTS, COMMS_COMMANDS, TRIGGER_DECISIONS
-from streams.definitions import default_definitions
+from streams.core.triggers.catalogue import default_definitions
 from tests.integration.harness import NudgeProcess, caught_up, publish, read_until, wait_until
 from tests.integration.scenarios import as_messages, ordered
 from tests.unit.factories import event, profile

@@ -33,7 +33,7 @@ from schemas.topics import (
 )
 from sinks.rows import ROUTES
 from sinks.worker import run_sink
-from streams.kafka import ensure_topics
+from streams.runtime.kafka_admin import ensure_topics
 
 AT = datetime(2025, 3, 14, 9, 30, tzinfo=UTC)
 TIMEOUT = 60.0

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from schemas.settings import Settings
 from schemas.topics import TRIGGER_DECISIONS, TopicSpec
 from sinks.migrate import alembic_config, current, head, upgrade
-from sinks.queries import decided_commands, recent_communications, summary
+from sinks.reports.queries import decided_commands, recent_communications, summary
 from sinks.rows import ROUTES, Row, Source, message_row
 from sinks.tables import Base
 from sinks.writer import BatchWriter, create_sink_engine

@@ -13,10 +13,10 @@ from decimal import Decimal
 from typing import Any
 
 from schemas.events import Event
-from streams.definitions import default_definitions
-from streams.evaluation import Match, evaluate
-from streams.features import Before, Context
-from streams.state import UserState, apply_event
+from streams.core.features.registry import Before, Context
+from streams.core.state.record import UserState, apply_event
+from streams.core.triggers.catalogue import default_definitions
+from streams.core.triggers.evaluation import Match, evaluate
 
 #: A fixed Monday noon UTC that histories start from.
 START = datetime(2026, 1, 5, 12, tzinfo=UTC)

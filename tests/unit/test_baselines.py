@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams.baselines import (
+from streams.core.features.baselines import (
     Baseline,
     monthly_income_baseline,
     percent_change,

@@ -19,10 +19,10 @@ from streams.bench.meter import Meter, parse_result, peak_rss_mib, result_line
 from streams.bench.report import MODES, build_report, format_table, machine_info, ratios
 from streams.bench.topics import delete_run_topics, run_prefix
 from streams.bench.workload import HISTORY_DAYS_BACK, build_workload, compact_json
-from streams.decisions import process
-from streams.definitions import default_definitions
-from streams.rendering import default_catalogue
-from streams.state import UserState
+from streams.core.decisions.process import process
+from streams.core.rendering import default_catalogue
+from streams.core.state.record import UserState
+from streams.core.triggers.catalogue import default_definitions
 
 NOW = datetime(2026, 3, 18, 15, 30, tzinfo=UTC)
 #: The worker's default evaluation horizon (``Settings.max_event_age_seconds``).

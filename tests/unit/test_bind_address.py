@@ -9,7 +9,7 @@ import pytest
 
 from schemas.settings import Settings
 from sinks.worker import serve_metrics
-from streams.app import create_app
+from streams.runtime.app import create_app
 
 ANY_INTERFACE = "0.0.0.0"  # noqa: S104 (what containers set; nothing here binds it)
 

@@ -15,10 +15,10 @@ from schemas.events import Channel, Event
 from schemas.features import FEATURES
 from schemas.records import Outcome
 from schemas.triggers import TriggerDefinition, comparisons, validate_definition
-from streams.decisions import Result, process
-from streams.definitions import default_definitions
-from streams.rendering import PLACEHOLDER, SMS_CUT_MARK, SMS_LIMIT, default_catalogue, render
-from streams.state import UserState
+from streams.core.decisions.process import Result, process
+from streams.core.rendering import PLACEHOLDER, SMS_CUT_MARK, SMS_LIMIT, default_catalogue, render
+from streams.core.state.record import UserState
+from streams.core.triggers.catalogue import default_definitions
 from tests.unit.factories import (
     JUNE,
     START,

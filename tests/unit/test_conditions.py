@@ -15,11 +15,11 @@ from pydantic import TypeAdapter, ValidationError
 from schemas.events import Event
 from schemas.features import FEATURES, Feature, FeatureKind
 from schemas.triggers import Comparison, Condition, TriggerDefinition, comparisons
-from streams.conditions import compare, describe, holds, resolve
-from streams.definitions import default_definitions
-from streams.evaluation import evaluate
-from streams.features import COMPUTE, Before, Context, format_value
-from streams.state import UserState, apply_event
+from streams.core.features.registry import COMPUTE, Before, Context, format_value
+from streams.core.state.record import UserState, apply_event
+from streams.core.triggers.catalogue import default_definitions
+from streams.core.triggers.conditions import compare, describe, holds, resolve
+from streams.core.triggers.evaluation import evaluate
 from tests.unit.factories import (
     START,
     event,

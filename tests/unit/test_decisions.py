@@ -11,10 +11,10 @@ from schemas.commands import Priority, SendCommunication
 from schemas.events import Channel, Event
 from schemas.ids import command_id, decision_id
 from schemas.records import Outcome, SuppressionReason
-from streams.decisions import Result, process
-from streams.definitions import default_definitions
-from streams.rendering import SMS_LIMIT, default_catalogue
-from streams.state import UserState
+from streams.core.decisions.process import Result, process
+from streams.core.rendering import SMS_LIMIT, default_catalogue
+from streams.core.state.record import UserState
+from streams.core.triggers.catalogue import default_definitions
 from tests.unit.factories import (
     JUNE,
     START,

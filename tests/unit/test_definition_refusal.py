@@ -8,10 +8,11 @@ import orjson
 import pytest
 
 from schemas.triggers import MAX_CONDITION_DEPTH, MAX_CONDITION_NODES, validate_definition
-from streams import definition_source, metrics
-from streams.definition_source import DefinitionSource
-from streams.definitions import default_definitions
-from streams.rendering import default_catalogue
+from streams.core.rendering import default_catalogue
+from streams.core.triggers import overlay as definition_source
+from streams.core.triggers.catalogue import default_definitions
+from streams.core.triggers.overlay import DefinitionSource
+from streams.runtime import metrics
 
 
 def document(trigger_id: str = "spending_spike", **changes: Any) -> dict[str, Any]:
@@ -88,6 +89,6 @@ def test_a_definition_that_breaks_the_checks_themselves_is_refused_by_its_error_
     ],
 )
 def test_logs_show_a_topic_key_only_when_it_is_a_trigger_id(key: bytes, shown: str) -> None:
-    from streams.definition_source import shown_key
+    from streams.core.triggers.overlay import shown_key
 
     assert shown_key(key) == shown

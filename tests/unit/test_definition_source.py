@@ -6,9 +6,9 @@ import pytest
 
 from schemas.events import Channel
 from schemas.triggers import ChannelTemplate, TriggerDefinition
-from streams.definition_source import DefinitionSource
-from streams.definitions import default_definitions
-from streams.rendering import default_catalogue
+from streams.core.rendering import default_catalogue
+from streams.core.triggers.catalogue import default_definitions
+from streams.core.triggers.overlay import DefinitionSource
 
 SHIPPED = {d.id: d for d in default_definitions()}
 SPIKE = SHIPPED["spending_spike"]

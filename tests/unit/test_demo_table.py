@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from streams.definitions import default_definitions
-from streams.demo import HEADER, trigger_rows
+from streams.core.triggers.catalogue import default_definitions
+from streams.demo.run import HEADER, trigger_rows
 
 CATALOGUE = [d.id for d in default_definitions()]
 

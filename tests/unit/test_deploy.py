@@ -23,9 +23,9 @@ import yaml
 from prometheus_client import REGISTRY
 
 import sinks.metrics
-import streams.metrics
+import streams.runtime.metrics
 from schemas.settings import Settings
-from streams.cli import build_parser
+from streams.cli.main import build_parser
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -135,7 +135,7 @@ def copied_sources() -> list[str]:
 @cache
 def exported_metrics() -> dict[str, set[str]]:
     """Metric family -> sample names, for every collector in the two metrics modules."""
-    assert streams.metrics.EVENTS_IN and sinks.metrics.MESSAGES  # registered on import
+    assert streams.runtime.metrics.EVENTS_IN and sinks.metrics.MESSAGES  # registered on import
     return {
         family.name: {family.name + suffix for suffix in SAMPLE_SUFFIXES[family.type]}
         for family in REGISTRY.collect()

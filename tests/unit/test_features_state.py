@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 
 from schemas.events import EVENT_TYPES, Event
 from schemas.features import FEATURES, FeatureKind
-from streams.features import COMPUTE, DEPENDS, Before, Context, format_value
-from streams.state import (
+from streams.core.features.registry import COMPUTE, DEPENDS, Before, Context, format_value
+from streams.core.state.record import (
     GOALS_KEPT,
     PAGE_VIEW_HOURS_KEPT,
     QUOTE_TIMES_KEPT,

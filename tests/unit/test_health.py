@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from streams.health import TICKS_MISSED, Progress, problems
+from streams.runtime.health import TICKS_MISSED, Progress, problems
 
 STALL = 60.0
 TICK = 10.0

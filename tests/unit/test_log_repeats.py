@@ -8,7 +8,7 @@ import logging
 
 import pytest
 
-from streams.logs import JsonFormatter, RepeatFilter, logging_config
+from streams.runtime.logs import JsonFormatter, RepeatFilter, logging_config
 
 
 class Clock:
@@ -89,7 +89,7 @@ def test_kinds_are_counted_apart(clock: Clock) -> None:
 @pytest.mark.parametrize(
     ("name", "level"),
     [
-        ("streams.agents.ingest", logging.ERROR),  # Nudge's own: every line counts
+        ("streams.runtime.agents.ingest", logging.ERROR),  # Nudge's own: every line counts
         ("sinks.worker", logging.WARNING),
         ("aiokafka", logging.INFO),  # below WARNING: only shown when asked for (DEBUG runs)
         ("aiokafkaesque", logging.ERROR),  # not a child of aiokafka
@@ -126,4 +126,4 @@ def test_the_summary_line_carries_the_count() -> None:
 def test_the_process_logging_config_installs_the_filter() -> None:
     config = logging_config("INFO")
     assert config["handlers"]["stderr"]["filters"] == ["repeats"]
-    assert config["filters"]["repeats"]["()"] == "streams.logs.RepeatFilter"
+    assert config["filters"]["repeats"]["()"] == "streams.runtime.logs.RepeatFilter"

@@ -7,19 +7,19 @@ import sys
 
 import pytest
 
-from streams.logs import QUIET_LOGGERS, logging_config
+from streams.runtime.logs import QUIET_LOGGERS, logging_config
 
 #: What the libraries would log at DEBUG (aiokafka's producer logs each key and value sent).
 PROBE = """
 import logging
-from streams.logs import configure_logging
+from streams.runtime.logs import configure_logging
 configure_logging("DEBUG")
 logging.getLogger("aiokafka.producer.producer").debug(
     "Sending (key=%s value=%s) to %s", b"user-7", b'{"first_name": "SECRET-BODY"}', "tp"
 )
 logging.getLogger("faust.agents.agent").debug("%r yielded: %r", "fun", "SECRET-YIELD")
 logging.getLogger("sqlalchemy.engine.Engine").debug("Row %r", ("SECRET-ROW",))
-logging.getLogger("streams.agents.ingest").debug("nudge's own debug line")
+logging.getLogger("streams.runtime.agents.ingest").debug("nudge's own debug line")
 logging.getLogger("aiokafka.consumer").info("library info still shows")
 """
 

@@ -1,7 +1,7 @@
 """Every line of the poison corpus through the pure core: nothing may raise (issue 8).
 
 Each message goes through ``schemas.intake.decode_event``; if accepted, through
-``streams.decisions.process`` with the shipped definitions and templates on a fresh
+``streams.core.decisions.process.process`` with the shipped definitions and templates on a fresh
 user and on a user with history, then the timer's pass (``process_idle``) and the
 state record's round trip. What is accepted must also be storable and readable
 downstream (no NUL for PostgreSQL, outputs readable by their own schema, no template
@@ -20,11 +20,11 @@ from pydantic import BaseModel
 
 from schemas.events import Event
 from schemas.intake import Rejection, dead_letter, decode_event
-from streams.decisions import Result, process, process_idle
-from streams.definition_source import DefinitionSource
-from streams.definitions import default_definitions
-from streams.rendering import default_catalogue
-from streams.state import UserState
+from streams.core.decisions.process import Result, process, process_idle
+from streams.core.rendering import default_catalogue
+from streams.core.state.record import UserState
+from streams.core.triggers.catalogue import default_definitions
+from streams.core.triggers.overlay import DefinitionSource
 from tests.poison import Instance, Poison, definition_poisons, input_poisons
 from tests.unit import factories as f
 

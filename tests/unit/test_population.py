@@ -20,10 +20,12 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from schemas.events import Channel, Event, ProfileUpdate, parse_event
-from streams.decisions import process, process_scheduled
-from streams.definitions import default_definitions
-from streams.invalid_events import MALFORMATIONS, malformed_messages, valid_transaction
-from streams.population import (
+from streams.core.decisions.process import process, process_scheduled
+from streams.core.rendering import default_catalogue
+from streams.core.state.record import UserState
+from streams.core.triggers.catalogue import default_definitions
+from streams.simulation.malformed import MALFORMATIONS, malformed_messages, valid_transaction
+from streams.simulation.population import (
     MODELLED_TRIGGERS,
     Mix,
     Persona,
@@ -31,9 +33,7 @@ from streams.population import (
     make_population,
     population_events,
 )
-from streams.rendering import default_catalogue
-from streams.state import UserState
-from streams.stories import STORIES
+from streams.simulation.stories import STORIES
 
 NOW = datetime(2026, 3, 11, 15, 30, tzinfo=UTC)
 FRESH = timedelta(days=2)

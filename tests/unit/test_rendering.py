@@ -10,9 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from schemas.events import Channel
-from streams.definitions import default_definitions
-from streams.evaluation import Match
-from streams.rendering import (
+from streams.core.rendering import (
     MAX_VALUE_LENGTH,
     PLACEHOLDER,
     SMS_LIMIT,
@@ -25,6 +23,8 @@ from streams.rendering import (
     plain_value,
     render,
 )
+from streams.core.triggers.catalogue import default_definitions
+from streams.core.triggers.evaluation import Match
 from tests.unit.factories import (
     JUNE,
     fold,

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from schemas.settings import Settings
-from sinks.report import (
+from sinks.reports.build import (
     INTERVENTIONS,
     REPORTS,
     TEMPLATES,
@@ -24,7 +24,7 @@ from sinks.report import (
     render_table,
     render_text,
 )
-from streams.cli import build_parser
+from streams.cli.main import build_parser
 
 AT = datetime(2025, 6, 1, 14, 5, 9, tzinfo=timezone(timedelta(hours=2)))
 

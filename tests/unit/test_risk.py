@@ -13,8 +13,8 @@ from schemas.commands import InterventionType, Priority, RiskTrend
 from schemas.events import Channel, Event, Payment
 from schemas.ids import command_id, decision_id
 from schemas.records import Outcome, SuppressionReason
-from streams.rendering import SMS_CUT_MARK, SMS_LIMIT, parse_catalogue
-from streams.risk import (
+from streams.core.rendering import SMS_CUT_MARK, SMS_LIMIT, parse_catalogue
+from streams.core.risk.intervention import (
     COMMAND_CHANNEL,
     TRIGGER_ID,
     InterventionPolicy,

@@ -1,6 +1,6 @@
 """Risk scores and payments through ``process``: the path the worker takes.
 
-``streams.risk``'s own rules are in test_risk.py; here how they meet the user's record:
+``streams.core.risk``'s own rules are in test_risk.py; here how they meet the user's record:
 scores and payments are kept even when too old to act on, a fresh score may start one
 intervention, outcomes record engagement, and all of it survives the changelog.
 """
@@ -12,11 +12,11 @@ from datetime import UTC, datetime, timedelta
 from schemas.commands import InterventionType, RiskTrend
 from schemas.events import Event
 from schemas.records import Outcome, SuppressionReason
-from streams.decisions import Result, process
-from streams.definitions import default_definitions
-from streams.rendering import default_catalogue
-from streams.risk import InterventionPolicy
-from streams.state import UserState
+from streams.core.decisions.process import Result, process
+from streams.core.rendering import default_catalogue
+from streams.core.risk.intervention import InterventionPolicy
+from streams.core.state.record import UserState
+from streams.core.triggers.catalogue import default_definitions
 from tests.unit.factories import event, profile
 
 USER = "user-1"

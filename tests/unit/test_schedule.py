@@ -16,17 +16,17 @@ from typing import Any
 import orjson
 
 from schemas.events import Event
-from streams.agents.ingest import IngestStage
-from streams.agents.schedule import SLICE_USERS, Scheduler
-from streams.agents.user_table import MemoryUserTable
-from streams.decisions import process_scheduled
-from streams.definition_source import DefinitionSource
-from streams.definitions import default_definitions
-from streams.rendering import default_catalogue
-from streams.risk import InterventionPolicy
-from streams.schedules import REPLAY_PAUSE_SECONDS, PartitionRead
-from streams.state import UserState
-from streams.suppression import SendPolicy
+from streams.core.decisions.process import process_scheduled
+from streams.core.decisions.send_policy import SendPolicy
+from streams.core.rendering import default_catalogue
+from streams.core.risk.intervention import InterventionPolicy
+from streams.core.state.record import UserState
+from streams.core.triggers.catalogue import default_definitions
+from streams.core.triggers.due import REPLAY_PAUSE_SECONDS, PartitionRead
+from streams.core.triggers.overlay import DefinitionSource
+from streams.runtime.agents.ingest import IngestStage
+from streams.runtime.agents.timer import SLICE_USERS, Scheduler
+from streams.runtime.user_table import MemoryUserTable
 from tests.unit.factories import event, fold, profile
 
 NOW = datetime(2026, 6, 5, 12, tzinfo=UTC)

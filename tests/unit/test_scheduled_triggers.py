@@ -16,10 +16,10 @@ from schemas.events import Channel, Event
 from schemas.features import FEATURES
 from schemas.records import Outcome
 from schemas.triggers import TriggerDefinition, comparisons
-from streams.decisions import Result, process_scheduled, release_due
-from streams.definitions import default_definitions
-from streams.rendering import PLACEHOLDER, SMS_CUT_MARK, SMS_LIMIT, default_catalogue, render
-from streams.state import APPLICATIONS_KEPT, UserState
+from streams.core.decisions.process import Result, process_scheduled, release_due
+from streams.core.rendering import PLACEHOLDER, SMS_CUT_MARK, SMS_LIMIT, default_catalogue, render
+from streams.core.state.record import APPLICATIONS_KEPT, UserState
+from streams.core.triggers.catalogue import default_definitions
 from tests.unit.factories import event, fold, profile
 from tests.unit.test_catalogue_triggers import GSM7, REALISTIC
 

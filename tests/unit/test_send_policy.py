@@ -10,10 +10,10 @@ import pytest
 from schemas.events import Event
 from schemas.records import Outcome, SuppressionReason
 from schemas.triggers import TriggerDefinition
-from streams.decisions import Result, process, release_due
-from streams.rendering import default_catalogue
-from streams.state import UserState
-from streams.suppression import SendPolicy, outside_quiet_hours, user_zone
+from streams.core.decisions.process import Result, process, release_due
+from streams.core.decisions.send_policy import SendPolicy, outside_quiet_hours, user_zone
+from streams.core.rendering import default_catalogue
+from streams.core.state.record import UserState
 from tests.unit.factories import event, fold, profile, transaction
 
 USER = "user-1"

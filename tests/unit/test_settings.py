@@ -45,7 +45,7 @@ def test_invalid_values_are_rejected_with_the_field(monkeypatch: pytest.MonkeyPa
 
 
 def test_a_worker_refuses_exactly_once_unless_told_it_is_unsafe() -> None:
-    from streams.worker import run_worker
+    from streams.runtime.worker import run_worker
 
     with pytest.raises(SystemExit, match="exactly_once loses events"):
         run_worker(Settings(processing_guarantee="exactly_once", kafka_bootstrap="127.0.0.1:1"))

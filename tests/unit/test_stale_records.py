@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from streams import stale_records
+from streams.runtime import stale_records
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,9 @@ from hypothesis import strategies as st
 
 from schemas.events import Event
 from schemas.intake import decode_event
-from streams.decisions import process
-from streams.definitions import default_definitions
-from streams.rendering import default_catalogue
-from streams.state import (
+from streams.core.decisions.process import process
+from streams.core.rendering import default_catalogue
+from streams.core.state.record import (
     DAILY_BUCKETS_KEPT,
     DEDUP_WINDOW,
     MONTHLY_BUCKETS_KEPT,
@@ -24,6 +23,7 @@ from streams.state import (
     month_number,
     to_cents,
 )
+from streams.core.triggers.catalogue import default_definitions
 from tests.unit.factories import START, fold, income, profile, transaction
 
 USER = "user-1"

@@ -1,10 +1,10 @@
 """The demo's population through the pure core: exactly the expected users fire each trigger.
 
-No Kafka: the generated events go through ``streams.decisions.process`` in order, as the
-worker would read them (its clock a little after the end of the history), and the
+No Kafka: the generated events go through ``streams.core.decisions.process`` in order, as
+the worker would read them (its clock a little after the end of the history), and the
 time-based definitions through ``process_scheduled``, as the worker's timer would run
 them. The timer may run as soon as every partition reads events less than two days old
-(``streams.agents.schedule``), so a pass is also made at that point, with the records
+(``streams.runtime.agents.timer``), so a pass is also made at that point, with the records
 still two days short: it must not fire anything the full records would not.
 """
 
@@ -21,22 +21,22 @@ import pytest
 from schemas.commands import StartIntervention
 from schemas.events import Event
 from schemas.records import Outcome, TriggerDecision
-from streams.decisions import process, process_scheduled
-from streams.definitions import default_definitions
-from streams.demo import DEMO_MIX
-from streams.population import (
+from streams.core.decisions.process import process, process_scheduled
+from streams.core.decisions.send_policy import SendPolicy
+from streams.core.rendering import default_catalogue
+from streams.core.risk.intervention import TRIGGER_ID as RISK_TRIGGER
+from streams.core.state.record import UserState
+from streams.core.triggers.catalogue import default_definitions
+from streams.demo.run import DEMO_MIX
+from streams.simulation.population import (
     MODELLED_TRIGGERS,
     Mix,
     expected_firings,
     population_events,
     population_risk_scores,
 )
-from streams.rendering import default_catalogue
-from streams.risk import TRIGGER_ID as RISK_TRIGGER
-from streams.risk_stories import RISK_STORIES, expected_interventions
-from streams.state import UserState
-from streams.stories import STORIES
-from streams.suppression import SendPolicy
+from streams.simulation.risk_stories import RISK_STORIES, expected_interventions
+from streams.simulation.stories import STORIES
 
 DEFINITIONS = default_definitions()
 SCHEDULED = [d for d in DEFINITIONS if d.evaluate_on.every is not None]

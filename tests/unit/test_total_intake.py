@@ -17,11 +17,11 @@ from typing import Any
 import pytest
 
 from schemas.events import Event
-from streams import decisions
-from streams.agents import ingest as ingest_module
-from streams.agents.failstop import withhold
-from streams.agents.ingest import IngestStage
-from streams.state import UserState
+from streams.core.decisions import process as decisions
+from streams.core.state.record import UserState
+from streams.runtime.agents import ingest as ingest_module
+from streams.runtime.agents.ingest import IngestStage
+from streams.runtime.failstop import withhold
 from tests.unit.factories import START, spike_at, spike_history, transaction
 from tests.unit.test_schedule import Clock, Topic, stage
 

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import schemas.features
-import streams.features
+import streams.core.features.registry
 from schemas.features import FEATURES, FeatureKind
 from schemas.triggers import (
     MAX_DURATION_SECONDS,
@@ -26,13 +26,13 @@ from schemas.triggers import (
     parse_duration,
     validate_definition,
 )
-from streams.definitions import (
+from streams.core.rendering import default_catalogue
+from streams.core.triggers.catalogue import (
     DefinitionError,
     default_definitions,
     load_files,
     parse_definitions,
 )
-from streams.rendering import default_catalogue
 
 CATALOGUE_FILE = Path(__file__).resolve().parents[2] / "streams" / "catalogue" / "triggers.yaml"
 
@@ -751,7 +751,7 @@ def test_load_files_invalid_definition_names_the_file(tmp_path: Path) -> None:
 
 
 def test_every_feature_is_computed_and_every_computed_feature_is_declared() -> None:
-    assert set(streams.features.COMPUTE) == set(schemas.features.FEATURES)
+    assert set(streams.core.features.registry.COMPUTE) == set(schemas.features.FEATURES)
 
 
 def test_feature_names_kinds_and_units_are_consistent() -> None:

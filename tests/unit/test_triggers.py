@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from schemas.events import Event
-from streams.definitions import default_definitions
-from streams.evaluation import Match
-from streams.state import UserState
+from streams.core.state.record import UserState
+from streams.core.triggers.catalogue import default_definitions
+from streams.core.triggers.evaluation import Match
 from tests.unit.factories import (
     JUNE,
     START,

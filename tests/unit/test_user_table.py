@@ -18,8 +18,8 @@ import faust
 import pytest
 from faust.types import TP
 
-from streams.agents.user_table import RocksUserTable
-from streams.state import UserState
+from streams.core.state.record import UserState
+from streams.runtime.user_table import RocksUserTable
 
 CHANGELOG = "unit-user_state-changelog"
 

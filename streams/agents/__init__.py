@@ -1,1 +1,0 @@
-"""Faust agents: decode, call the pure core, send. One module per stage."""

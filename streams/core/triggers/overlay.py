@@ -1,0 +1,143 @@
+"""The definitions a worker evaluates: the shipped catalogue, overlaid by the topic.
+
+``triggers.definitions`` (compacted, key = trigger id) holds what operators applied with
+``nudge triggers apply`` or ``pause``. An entry there replaces the shipped definition of
+the same id, or adds a new one; the catalogue needs no publishing to work. Entries are
+re-validated here (the topic is not trusted): an invalid one -- or one that cannot be
+used for any other reason -- is refused with its reasons (logged once, counted in
+``nudge_trigger_definitions_refused``, shown by ``nudge triggers list``), the previous
+good version of that trigger stays in force, and every other definition is unaffected.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+import orjson
+
+from schemas.triggers import TriggerDefinition, validate_definition
+from streams.core.rendering import Catalogue
+from streams.core.triggers.catalogue import default_definitions
+from streams.runtime import metrics
+
+log = logging.getLogger(__name__)
+
+#: Largest definition read from the topic; the catalogue's largest is about 2 KB.
+MAX_DEFINITION_BYTES = 64 * 1024
+
+
+#: What a trigger id looks like (``schemas.triggers.TriggerDefinition.id``).
+_TRIGGER_ID = re.compile(rb"^[a-z][a-z0-9_]{2,63}$")
+
+
+def shown_key(key: bytes) -> str:
+    """Return a topic key as logs may show it: a trigger id, or only its length.
+
+    Whoever can publish to the topic chooses the key; logs must not echo arbitrary bytes.
+    """
+    return key.decode() if _TRIGGER_ID.match(key) else f"<not a trigger id: {len(key)} bytes>"
+
+
+@dataclass(slots=True)
+class DefinitionSource:
+    """Merge shipped definitions with the topic's, parsing each topic entry once.
+
+    Attributes:
+        shipped: The catalogue shipped with the package, by id.
+        known_templates: ``(template id, channel)`` pairs the renderer has; a topic
+            definition naming another is rejected like an invalid one.
+    """
+
+    shipped: Mapping[str, TriggerDefinition]
+    known_templates: frozenset[tuple[str, str]]
+    _parsed: dict[bytes, tuple[bytes, TriggerDefinition]] = field(default_factory=dict)
+    _rejected: dict[bytes, tuple[bytes, list[str]]] = field(default_factory=dict)
+    """Trigger id -> the refused value and why; cleared when a usable value replaces it."""
+    _indexed: tuple[list[tuple[bytes, bytes | None]], dict[str, list[TriggerDefinition]]] | None = (
+        None
+    )
+
+    @classmethod
+    def shipped_with(cls, catalogue: Catalogue) -> DefinitionSource:
+        """The source over the shipped catalogue, checking topic entries against ``catalogue``."""
+        return cls({d.id: d for d in default_definitions()}, catalogue.known_pairs())
+
+    def current(self, entries: Iterable[tuple[bytes, bytes | None]]) -> list[TriggerDefinition]:
+        """Return the definitions in force, given the topic's ``(key, value)`` entries."""
+        merged = dict(self.shipped)
+        for key, raw in entries:
+            definition = self._definition(key, raw)
+            if definition is not None:
+                merged[definition.id] = definition
+        return sorted(merged.values(), key=lambda d: (d.priority.rank, d.id))
+
+    def by_event_type(
+        self, entries: list[tuple[bytes, bytes | None]]
+    ) -> Mapping[str, list[TriggerDefinition]]:
+        """Return the definitions in force grouped by the event types that evaluate them.
+
+        Rebuilt only when the topic's entries change, so each event looks at the few
+        definitions its type concerns, not the whole catalogue.
+        """
+        if self._indexed is None or self._indexed[0] != entries:
+            index: dict[str, list[TriggerDefinition]] = {}
+            for definition in self.current(entries):
+                for event_type in definition.evaluate_on.events:
+                    index.setdefault(event_type, []).append(definition)
+            self._indexed = (entries, index)
+        return self._indexed[1]
+
+    def refused(self) -> dict[str, list[str]]:
+        """Return the topic's entries refused so far: trigger id -> reasons."""
+        return {
+            key.decode(errors="replace"): problems for key, (_, problems) in self._rejected.items()
+        }
+
+    def _definition(self, key: bytes, raw: bytes | None) -> TriggerDefinition | None:
+        cached = self._parsed.get(key)
+        if raw is None:
+            self._rejected.pop(key, None)  # a tombstone withdraws a refused entry too
+            return None
+        if cached is not None and cached[0] == raw:
+            return cached[1]
+        refused = self._rejected.get(key)
+        if refused is not None and refused[0] == raw:
+            return cached[1] if cached else None  # already reported; keep the last good one
+        try:
+            result = self._checked(key, raw)
+        except Exception as error:  # noqa: BLE001 - one bad entry must not stop the others
+            result = [f"could not be used: {type(error).__name__}"]
+        if isinstance(result, list):
+            self._rejected[key] = (raw, result)
+            metrics.DEFINITIONS_REFUSED.set(len(self._rejected))
+            log.error(
+                "refused a trigger definition from the topic",
+                extra={"trigger": shown_key(key), "problems": result},
+            )
+            return cached[1] if cached else None
+        self._rejected.pop(key, None)
+        metrics.DEFINITIONS_REFUSED.set(len(self._rejected))
+        self._parsed[key] = (raw, result)
+        return result
+
+    def _checked(self, key: bytes, raw: bytes) -> TriggerDefinition | list[str]:
+        """Return the entry's definition, or why it cannot be used."""
+        if len(raw) > MAX_DEFINITION_BYTES:
+            return [f"definition is {len(raw)} bytes; at most {MAX_DEFINITION_BYTES}"]
+        try:
+            document = orjson.loads(raw)
+        except orjson.JSONDecodeError as error:
+            return [f"not JSON: {error.msg}"]
+        result = validate_definition(document)
+        if isinstance(result, list):
+            return result
+        problems = []
+        if result.id.encode() != key:
+            problems.append(f"id {result.id!r} does not match the message key")
+        for wanted in result.channels:
+            if (wanted.template, wanted.channel.value) not in self.known_templates:
+                problems.append(f"channels: no template {wanted.template} for {wanted.channel}")
+        return problems or result

@@ -1,0 +1,434 @@
+"""The ingest stage: behaviour events in; decisions, commands and dead letters out.
+
+The agent reads batches, so each user's state record is written to the changelog once
+per batch rather than once per event (a changelog write costs about three times Faust's
+whole per-event overhead). Batches are acknowledged only after every output and state
+write of the batch is handed to the producer, and Faust flushes the producer before it
+commits offsets: a crash replays the batch, and per-event dedup plus deterministic ids
+make the replay harmless.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import traceback
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import faust
+
+from schemas.intake import DEAD_LETTER_KEY_BYTES, Rejection, dead_letter, decode_event
+from schemas.records import RejectionKind
+from schemas.settings import Settings
+from schemas.topics import (
+    BEHAVIOR_EVENTS,
+    BEHAVIOR_EVENTS_DLQ,
+    COMMS_COMMANDS,
+    COMMS_OUTCOMES,
+    COMMS_OUTCOMES_DLQ,
+    INTERVENTIONS_COMMANDS,
+    RISK_SCORES,
+    RISK_SCORES_DLQ,
+    TRIGGER_DECISIONS,
+)
+from schemas.triggers import TriggerDefinition
+from streams.core.decisions.process import Result, process
+from streams.core.decisions.send_policy import SendPolicy
+from streams.core.rendering import Catalogue, default_catalogue
+from streams.core.risk.intervention import InterventionPolicy, intervention_catalogue
+from streams.core.state.record import UserState
+from streams.core.triggers.catalogue import default_definitions, templates_missing
+from streams.core.triggers.due import PartitionRead
+from streams.core.triggers.overlay import DefinitionSource
+from streams.runtime import metrics
+from streams.runtime.definitions_feed import DefinitionsFeed
+from streams.runtime.failstop import fail_stop, withhold
+from streams.runtime.health import Progress
+from streams.runtime.user_table import UserTable, user_table
+
+log = logging.getLogger(__name__)
+
+#: Largest batch; bounds the latency one batch adds and the memory it holds.
+BATCH_MAX_EVENTS = 1000
+#: Longest wait to fill a batch: the most a quiet stream delays a command.
+BATCH_WINDOW_SECONDS = 0.05
+
+#: An output to send: the Faust topic, the Kafka key and the value.
+Output = tuple[Any, bytes | None, bytes]
+#: Records a batch changed: user key -> (changelog partition, record).
+Dirty = dict[bytes, tuple[int, UserState]]
+
+
+async def _nothing_to_flush() -> None:
+    """The flush of a stage without a producer (tests of the stage alone)."""
+
+
+@dataclass(slots=True)
+class IngestStage:
+    """Everything one batch needs: the table, the output topics and the core's inputs."""
+
+    users: UserTable
+    """The ``user_state`` table, written per partition for the configured store."""
+    feed: DefinitionsFeed
+    """This worker's copy of ``triggers.definitions`` (every worker reads all of it)."""
+    decisions: Any
+    commands: Any
+    interventions: Any
+    dead_letters: dict[str, Any]
+    """Input topic name -> its dead-letter topic."""
+    definitions: DefinitionSource
+    catalogue: Catalogue
+    max_event_age_seconds: float
+    policy: SendPolicy
+    risk_policy: InterventionPolicy
+    clock: Callable[[], datetime]
+    flush: Callable[[], Awaitable[None]] = _nothing_to_flush
+    """Waits until everything handed to the producer is acknowledged (``producer.flush``)."""
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    """Held by a batch, and by a timer slice, from loading users to writing them."""
+    progress: Progress = field(default_factory=Progress)
+    """When batches and timer passes last finished, and lag: what ``/healthz`` judges."""
+    reads: dict[int, PartitionRead] = field(default_factory=dict)
+    """Input partition -> what this worker has read from it since it started: the timer
+    waits with time-based triggers while one of its partitions replays old events."""
+
+    async def run_batch(self, batch: Sequence[Any]) -> None:
+        """Process one batch: outputs durable first, then the records that remember them.
+
+        A record written to the changelog before the commands it decided would, after a
+        crash, mark their events as seen: the replayed events would be dropped as
+        duplicates and the commands never sent. So the batch's outputs are flushed to
+        the broker before its records are written (dead letters need not be: they change
+        no record, and Faust flushes before it commits offsets). The lock keeps the timer
+        from interleaving its own load-decide-write of the same users.
+        """
+        async with self.lock:
+            dirty, decided = self.process_batch(batch)
+            if decided:
+                await self.flush()
+            self.store_all(dirty)
+        metrics.BATCH_SIZE.observe(len(batch))
+
+    def handle(self, batch: Sequence[Any]) -> None:
+        """Process one batch and write its records at once (no flush between: for tests)."""
+        dirty, _ = self.process_batch(batch)
+        self.store_all(dirty)
+
+    def process_batch(self, batch: Sequence[Any]) -> tuple[Dirty, bool]:
+        """Process a batch of Faust events (raw key and value bytes) and send its outputs.
+
+        Total intake: every message ends processed or dead-lettered. A message the intake
+        refuses is a dead letter with the reason; a valid one whose processing raises (a
+        bug) is a ``processing_error`` dead letter, its user's record stays as it was
+        before it, and the rest of the batch goes on. Only a failure to hand outputs to
+        the producer escapes (see ``ingest``'s fail-stop).
+
+        Returns:
+            The records to write, by key, and whether any decision, command or
+            intervention was sent.
+        """
+        now = self.clock()
+        definitions = self.definitions.by_event_type(self.feed.items())
+        dirty: Dirty = {}
+        read: dict[int, datetime] = {}  # partition -> newest event of the batch
+        outbox: list[Output] = []  # sent after the loop: a send failure is not the event's
+        letters = {id(topic) for topic in self.dead_letters.values()}
+        for event in batch:
+            message = event.message
+            if message.partition not in self.reads and message.partition not in read:
+                # First of this partition since it was assigned (rare, and worth knowing
+                # when a restart is questioned: where did reading resume?).
+                log.info(
+                    "reading a partition",
+                    extra={"topic": message.topic, "partition": message.partition,
+                           "offset": message.offset},
+                )  # fmt: skip
+            try:
+                outbox.extend(self._handle_one(message, definitions, dirty, read, now))
+            except Exception as error:  # noqa: BLE001 - a bug in one event must not take the batch
+                outbox.append(self._failed(error, message, now))
+        for topic, key, value in outbox:
+            topic.send_soon(key=key, value=value)
+        self._remember_reads(read, now)
+        return dirty, any(id(topic) not in letters for topic, _, _ in outbox)
+
+    def store_all(self, dirty: Dirty) -> None:
+        """Write the records a batch changed, each once, to the table and its changelog."""
+        for key, (partition, state) in dirty.items():
+            self.store(key, partition, state)
+        metrics.STATE_WRITES.inc(len(dirty))
+        users = self.users.count()
+        if users is not None:  # free for the memory store; the timer counts RocksDB's
+            metrics.USERS_TRACKED.set(users)
+
+    def _handle_one(
+        self,
+        message: Any,
+        definitions: Mapping[str, list[TriggerDefinition]],
+        dirty: Dirty,
+        read: dict[int, datetime],
+        now: datetime,
+    ) -> list[Output]:
+        """Process one message; return its outputs (or its dead letter) to send."""
+        decoded, sanitised = decode_event(message.key, message.value, now=now)
+        if sanitised.removed:
+            metrics.FIELDS_SANITISED.labels("removed").inc(sanitised.removed)
+        if sanitised.truncated:
+            metrics.FIELDS_SANITISED.labels("truncated").inc(sanitised.truncated)
+        if sanitised.replaced:
+            metrics.FIELDS_SANITISED.labels("replaced").inc(sanitised.replaced)
+        if isinstance(decoded, Rejection):
+            return [self._reject(decoded, message, now)]
+        key = decoded.user_id.encode()
+        held = dirty.get(key)
+        state = held[1] if held else self._load(key, message.partition)
+        # The record as it was, to put back should processing this event raise. For the
+        # memory store the table holds the live object, which ``process`` changes in place.
+        before = state.to_bytes()
+        try:
+            result = process(
+                state,
+                decoded,
+                definitions.get(decoded.type, ()),
+                self.catalogue,
+                now=now,
+                max_event_age_seconds=self.max_event_age_seconds,
+                policy=self.policy,
+                interventions=self.risk_policy,
+            )
+            outputs = self._outputs(key, result, now) if result.applied else []
+        except Exception:
+            self._restore(key, before, held is not None, dirty)
+            raise
+        newest = read.get(message.partition)
+        if newest is None or decoded.occurred_at > newest:
+            read[message.partition] = decoded.occurred_at
+        if result.applied:
+            state.partition = message.partition  # where the timer writes it back
+            dirty[key] = (message.partition, state)
+        self._count(decoded.type, result)
+        return [(topic, key, value) for topic, value in outputs]
+
+    def _restore(self, key: bytes, before: bytes, was_dirty: bool, dirty: Dirty) -> None:
+        """Put a user's record back as it was before an event whose processing raised."""
+        restored = UserState.from_bytes(before)
+        if was_dirty:
+            dirty[key] = (dirty[key][0], restored)
+        else:
+            self.users.put_back(key, restored)
+
+    def _failed(self, error: Exception, message: Any, now: datetime) -> Output:
+        """Dead-letter a message whose processing raised: type and place, never values."""
+        frame = traceback.extract_tb(error.__traceback__)[-1] if error.__traceback__ else None
+        where = f" at {Path(frame.filename).name}:{frame.lineno} in {frame.name}" if frame else ""
+        rejection = Rejection(
+            RejectionKind.PROCESSING_ERROR, f"processing raised {type(error).__name__}{where}"
+        )
+        metrics.PROCESSING_ERRORS.labels(message.topic).inc()
+        log.error(
+            "processing an event raised; it is dead-lettered and its batch goes on",
+            extra={"topic": message.topic, "partition": message.partition,
+                   "offset": message.offset, "error": rejection.error},
+        )  # fmt: skip
+        return self._reject(rejection, message, now, count_invalid=False)
+
+    def _remember_reads(self, newest: dict[int, datetime], now: datetime) -> None:
+        """Keep, per partition, the newest event read so far and when one was last read."""
+        for partition, latest in newest.items():
+            before = self.reads.get(partition)
+            latest = max(latest, before.newest) if before else latest
+            self.reads[partition] = PartitionRead(latest, now)
+
+    def store(self, key: bytes, partition: int, state: UserState) -> None:
+        """Keep a user's record in the table and write it to its changelog partition."""
+        self.users.put(key, partition, state)
+
+    def load(self, key: bytes, partition: int | None = None) -> UserState | None:
+        """Return a user's record, or ``None``; ``partition``: its input partition, if known."""
+        return self.users.get(key, partition)
+
+    def _load(self, key: bytes, partition: int | None = None) -> UserState:
+        return self.load(key, partition) or UserState()
+
+    def _count(self, event_type: str, result: Result) -> None:
+        if not result.applied:
+            metrics.EVENTS_DUPLICATE.inc()
+            return
+        metrics.EVENTS_IN.labels(event_type).inc()
+        if not result.evaluated:
+            metrics.EVENTS_STALE.inc()
+        if result.held:
+            metrics.HELD_SENDS.inc(result.held)
+
+    def publish(
+        self, key: bytes, result: Result, now: datetime, *, event_latency: bool = True
+    ) -> None:
+        """Hand a result's decisions and commands to the producer, counting them.
+
+        ``event_latency``: observe event-to-command latency (not for the timer's output,
+        whose delay is intended).
+        """
+        for topic, value in self._outputs(key, result, now, event_latency=event_latency):
+            topic.send_soon(key=key, value=value)
+
+    def _outputs(
+        self, key: bytes, result: Result, now: datetime, *, event_latency: bool = True
+    ) -> list[tuple[Any, bytes]]:
+        """Serialise a result's outputs as ``(topic, value)`` pairs, counting them.
+
+        Everything is serialised before anything is sent, so an output that cannot be
+        serialised leaves none of its event's outputs half sent.
+        """
+        outputs: list[tuple[Any, bytes]] = []
+        for decision in result.decisions:
+            outputs.append((self.decisions, decision.model_dump_json().encode()))
+        for command in result.commands:
+            outputs.append((self.commands, command.model_dump_json().encode()))
+        for intervention in result.interventions:
+            outputs.append((self.interventions, intervention.model_dump_json().encode()))
+        for decision in result.decisions:
+            reason = decision.reason.value if decision.reason else ""
+            metrics.DECISIONS.labels(decision.trigger_id, decision.outcome.value, reason).inc()
+        for command in result.commands:
+            metrics.COMMANDS.labels(command.trigger_id, command.channel.value).inc()
+            if event_latency:
+                latency = (now - command.created_at).total_seconds()
+                metrics.DECISION_LATENCY.labels(command.trigger_id).observe(max(latency, 0.0))
+        for intervention in result.interventions:
+            metrics.INTERVENTIONS.labels(
+                intervention.intervention_type.value, intervention.risk_level
+            ).inc()
+        return outputs
+
+    def _reject(
+        self, rejection: Rejection, message: Any, now: datetime, *, count_invalid: bool = True
+    ) -> Output:
+        """Return the dead letter of ``message`` to send, counting and logging it."""
+        letter = dead_letter(
+            rejection,
+            topic=message.topic,
+            partition=message.partition,
+            offset=message.offset,
+            key=message.key,
+            value=message.value,
+            failed_at=now,
+        )
+        # Keyed like the input (bounded: a huge key must not make the letter too large).
+        key = None if message.key is None else message.key[:DEAD_LETTER_KEY_BYTES]
+        if count_invalid:
+            metrics.EVENTS_INVALID.labels(message.topic, rejection.kind.value).inc()
+            log.warning(
+                "invalid event sent to the dead-letter topic",
+                extra={"partition": message.partition, "offset": message.offset,
+                       "kind": rejection.kind.value, "error": rejection.error},
+            )  # fmt: skip
+        return self.dead_letters[message.topic], key, letter.model_dump_json().encode()
+
+
+def register_ingest(
+    app: faust.App, settings: Settings, clock: Callable[[], datetime]
+) -> IngestStage:
+    """Declare the ingest agent, its state table and output topics on ``app``."""
+    catalogue = default_catalogue()
+    missing = templates_missing(default_definitions(), catalogue)
+    if missing:
+        msg = f"trigger definitions name missing templates: {', '.join(missing)}"
+        raise ValueError(msg)
+    intervention_catalogue()  # raises at start-up if an intervention template is missing
+    prefix = settings.topic_prefix
+    # Risk scores and outcomes share the envelope and the user key: one agent keeps one
+    # state per user, so a risk decision sees the user's payments and consent.
+    inputs = {
+        BEHAVIOR_EVENTS: BEHAVIOR_EVENTS_DLQ,
+        RISK_SCORES: RISK_SCORES_DLQ,
+        COMMS_OUTCOMES: COMMS_OUTCOMES_DLQ,
+    }
+    source = app.topic(*(spec.full_name(prefix) for spec in inputs), partitions=settings.partitions)
+    # Raw bytes on the changelog: the record serialises itself (UserState.to_bytes).
+    table = app.Table(
+        "user_state", partitions=settings.partitions, key_type=bytes, value_type=bytes
+    )
+    feed = DefinitionsFeed(settings)
+    stage = IngestStage(
+        users=user_table(table, settings.store),
+        feed=feed,
+        decisions=app.topic(TRIGGER_DECISIONS.full_name(prefix)),
+        commands=app.topic(COMMS_COMMANDS.full_name(prefix)),
+        interventions=app.topic(INTERVENTIONS_COMMANDS.full_name(prefix)),
+        dead_letters={
+            spec.full_name(prefix): app.topic(dlq.full_name(prefix)) for spec, dlq in inputs.items()
+        },
+        definitions=DefinitionSource.shipped_with(catalogue),
+        catalogue=catalogue,
+        max_event_age_seconds=settings.max_event_age_seconds,
+        policy=SendPolicy(
+            cap_per_channel_day=settings.cap_per_channel_day,
+            cap_per_channel_week=settings.cap_per_channel_week,
+            quiet_start=settings.quiet_hours_start,
+            quiet_end=settings.quiet_hours_end,
+        ),
+        risk_policy=intervention_policy(settings),
+        clock=clock,
+        flush=lambda: app.producer.flush(),
+    )
+
+    for name in stage.dead_letters:  # born at zero, so dashboards and alerts see them
+        metrics.PROCESSING_ERRORS.labels(name)
+
+    async def follow_definitions() -> None:
+        try:
+            await feed.run()
+        except asyncio.CancelledError:
+            raise
+        except BaseException:
+            stage.progress.feed_alive = False  # /healthz says so; the watchdog ends us
+            log.exception("the trigger definitions feed stopped")
+            raise
+
+    app.task(follow_definitions)
+
+    async def ingest(stream: Any) -> None:  # faust.Stream; StreamT lacks take_events
+        async for batch in stream.take_events(BATCH_MAX_EVENTS, within=BATCH_WINDOW_SECONDS):
+            try:
+                # A paused trigger must not fire while the definitions load. Wait here,
+                # not before iterating: Faust does not resume a stream after recovery
+                # whose agent has not started iterating it yet. They load in about a
+                # second, usually before the first batch arrives.
+                if not feed.ready.is_set():
+                    await feed.ready.wait()
+                await stage.run_batch(batch)
+            except asyncio.CancelledError:
+                withhold(batch)
+                if app.should_stop:
+                    raise  # stopping: acked offsets commit, this batch is read again
+                # A rebalance restarts the agent by cancelling it, and the restarted agent
+                # goes on past this batch; Faust's committer does not always see a gap
+                # (not one message long, nor ahead of offset 0), so it could commit past
+                # the unprocessed batch. End the process instead: it is read again.
+                fail_stop("a rebalance cancelled an unprocessed batch", events=len(batch))
+            except BaseException as error:
+                withhold(batch)
+                fail_stop("the ingest agent could not finish a batch", error, events=len(batch))
+            stage.progress.batch_done()
+
+    app.agent(source, name="nudge.ingest")(ingest)
+    return stage
+
+
+def intervention_policy(settings: Settings) -> InterventionPolicy:
+    """Return the risk-intervention thresholds the settings give."""
+    return InterventionPolicy(
+        critical=settings.risk_critical,
+        high=settings.risk_high,
+        medium=settings.risk_medium,
+        low=settings.risk_low,
+        trend_high=settings.risk_high,
+        trend_change=settings.risk_trend_change,
+        jump=settings.risk_trend_jump,
+        cooloff=timedelta(days=settings.risk_cooloff_days),
+        missed_payment_window=timedelta(days=settings.risk_missed_payment_days),
+    )

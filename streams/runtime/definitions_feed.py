@@ -1,0 +1,107 @@
+"""Every worker's live copy of the compacted ``triggers.definitions`` topic.
+
+Each worker reads the whole topic, without a consumer group, from the beginning and
+then follows it: the semantics of a global table. (A Faust GlobalTable over this shared
+topic hung the worker's first rebalance in our tests, and faust-streaming warns about
+global tables read by several instances, so Nudge reads it with aiokafka directly.)
+Workers wait for ``ready`` -- the end of the topic as it was at start -- before their
+first batch, so a paused trigger stays paused across restarts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
+
+from schemas.settings import Settings
+from schemas.topics import TRIGGERS_DEFINITIONS
+from streams.core.triggers.overlay import shown_key
+
+log = logging.getLogger(__name__)
+
+#: How long a poll waits for new definitions; bounds how late a change takes effect.
+POLL_MILLISECONDS = 250
+#: Back-off while the broker cannot be reached: first wait, and the cap.
+RETRY_FIRST_SECONDS = 1.0
+RETRY_MAX_SECONDS = 30.0
+
+
+class DefinitionsFeed:
+    """The latest value of every key of ``triggers.definitions``.
+
+    Attributes:
+        entries: Trigger id (bytes) -> the latest definition bytes; tombstones remove.
+        ready: Set once everything published before the start has been read.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.entries: dict[bytes, bytes] = {}
+        self.ready = asyncio.Event()
+
+    def items(self) -> list[tuple[bytes, bytes | None]]:
+        """Return the entries as ``(key, value)`` pairs."""
+        return list(self.entries.items())
+
+    async def run(self) -> None:
+        """Read the topic from the beginning and follow it until cancelled.
+
+        A broker that cannot be reached is waited for (with back-off), not a reason to
+        stop following: the entries read so far stay in force meanwhile.
+        """
+        delay = RETRY_FIRST_SECONDS
+        while True:
+            try:
+                await self._follow()
+            except KafkaError as error:
+                log.warning(
+                    "trigger definitions feed lost the broker; retrying",
+                    extra={"error": type(error).__name__, "retry_in_seconds": delay},
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RETRY_MAX_SECONDS)
+
+    async def _follow(self) -> None:
+        topic = TopicPartition(TRIGGERS_DEFINITIONS.full_name(self.settings.topic_prefix), 0)
+        consumer = AIOKafkaConsumer(
+            **self.settings.kafka_client_options(), enable_auto_commit=False, group_id=None
+        )
+        await consumer.start()
+        try:
+            consumer.assign([topic])
+            await consumer.seek_to_beginning(topic)
+            end = (await consumer.end_offsets([topic]))[topic]
+            while True:
+                batch = await consumer.getmany(topic, timeout_ms=POLL_MILLISECONDS)
+                for message in batch.get(topic, []):
+                    self._apply(message.key, message.value)
+                if not self.ready.is_set() and await consumer.position(topic) >= end:
+                    self.ready.set()
+                    log.info("trigger definitions loaded", extra={"entries": len(self.entries)})
+        finally:
+            await consumer.stop()
+
+    def _apply(self, key: bytes | None, value: bytes | None) -> None:
+        if key is None:
+            return  # definitions are keyed by trigger id; nothing else belongs here
+        if value is None:
+            self.entries.pop(key, None)
+        else:
+            self.entries[key] = value
+        if self.ready.is_set():
+            log.info("trigger definition changed", extra={"trigger": shown_key(key)})
+
+
+async def read_definitions(settings: Settings, timeout: float = 30.0) -> dict[bytes, bytes]:
+    """Return the topic's current entries (read once to its end, then stop)."""
+    feed = DefinitionsFeed(settings)
+    task = asyncio.create_task(feed.run())
+    try:
+        await asyncio.wait_for(feed.ready.wait(), timeout)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    return dict(feed.entries)

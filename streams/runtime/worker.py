@@ -1,0 +1,55 @@
+"""Run the stream worker process."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import faust
+
+from schemas.settings import Settings
+from streams.runtime.app import create_app
+from streams.runtime.health_server import HealthJudge, serve, watch
+from streams.runtime.kafka_admin import ensure_topics
+from streams.runtime.logs import configure_logging, logging_config
+
+log = logging.getLogger(__name__)
+
+
+def run_worker(settings: Settings) -> None:
+    """Create missing topics, serve metrics, and run the Faust worker until stopped.
+
+    SIGTERM and SIGINT stop it cleanly: the current batch finishes and offsets commit.
+    A worker that stops making progress ends itself (``streams.runtime.health``); one whose
+    batch fails ends at once without committing it (``streams.runtime.failstop``).
+    """
+    configure_logging(settings.log_level)
+    if settings.processing_guarantee == "exactly_once" and not settings.unsafe_exactly_once:
+        msg = (
+            "NUDGE_PROCESSING_GUARANTEE=exactly_once loses events under faults (make chaos); "
+            "use at_least_once, or set NUDGE_UNSAFE_EXACTLY_ONCE=true to test it"
+        )
+        raise SystemExit(msg)
+    asyncio.run(ensure_topics(settings))
+    app = create_app(settings)
+    judge = HealthJudge(
+        app.nudge_progress,  # type: ignore[attr-defined] # set by create_app
+        stall_seconds=settings.stall_seconds,
+        tick_interval_seconds=settings.schedule_interval_seconds,
+    )
+    if settings.metrics_port:
+        serve(judge, settings.bind_address, settings.metrics_port)
+    watch(judge)
+    log.info(
+        "worker starting",
+        extra={"app_id": settings.app_id, "partitions": settings.partitions,
+               "guarantee": settings.processing_guarantee, "store": settings.store},
+    )  # fmt: skip
+    worker = faust.Worker(
+        app,
+        loglevel=settings.log_level,
+        quiet=True,
+        logging_config=logging_config(settings.log_level),
+        redirect_stdouts=False,
+    )
+    worker.execute_from_commandline()
