@@ -1,1 +1,1 @@
-"""sinks.reports."""
+"""Reports read from PostgreSQL: effectiveness and interventions, and the demo's queries."""

@@ -1,1 +1,1 @@
-"""streams.cli.main."""
+"""The ``nudge`` command line, one module per command group."""

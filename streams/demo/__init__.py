@@ -1,1 +1,1 @@
-"""streams.demo.run."""
+"""The demo: the whole pipeline on synthetic users, and what fired."""

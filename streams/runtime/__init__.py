@@ -1,1 +1,1 @@
-"""streams.runtime."""
+"""The Faust runtime: the composition root, agents, definitions feed, metrics, logs, health."""

@@ -1,1 +1,1 @@
-"""streams.simulation."""
+"""Simulated users and services: the synthetic population, stories, malformed input, publisher."""

@@ -14,7 +14,8 @@ from typing import Any
 
 from schemas.events import Event
 from streams.core.features.registry import Before, Context
-from streams.core.state.record import UserState, apply_event
+from streams.core.state.fold import apply_event
+from streams.core.state.record import UserState
 from streams.core.triggers.catalogue import default_definitions
 from streams.core.triggers.evaluation import Match, evaluate
 

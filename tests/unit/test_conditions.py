@@ -16,7 +16,8 @@ from schemas.events import Event
 from schemas.features import FEATURES, Feature, FeatureKind
 from schemas.triggers import Comparison, Condition, TriggerDefinition, comparisons
 from streams.core.features.registry import COMPUTE, Before, Context, format_value
-from streams.core.state.record import UserState, apply_event
+from streams.core.state.fold import apply_event
+from streams.core.state.record import UserState
 from streams.core.triggers.catalogue import default_definitions
 from streams.core.triggers.conditions import compare, describe, holds, resolve
 from streams.core.triggers.evaluation import evaluate

@@ -16,17 +16,16 @@ from hypothesis import strategies as st
 from schemas.events import EVENT_TYPES, Event
 from schemas.features import FEATURES, FeatureKind
 from streams.core.features.registry import COMPUTE, DEPENDS, Before, Context, format_value
-from streams.core.state.record import (
+from streams.core.state.fold import (
     GOALS_KEPT,
     PAGE_VIEW_HOURS_KEPT,
     QUOTE_TIMES_KEPT,
     SESSION_DAYS_KEPT,
-    UserState,
     apply_event,
-    day_number,
-    hour_number,
     savings_milestone,
 )
+from streams.core.state.record import UserState
+from streams.core.units import day_number, hour_number
 from tests.unit.factories import START, event, fold, history, profile, transaction
 
 USER = "user-1"

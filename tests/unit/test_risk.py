@@ -17,18 +17,13 @@ from streams.core.rendering import SMS_CUT_MARK, SMS_LIMIT, parse_catalogue
 from streams.core.risk.intervention import (
     COMMAND_CHANNEL,
     TRIGGER_ID,
-    InterventionPolicy,
-    RiskMemory,
     RiskResult,
-    choose_tier,
-    decide,
-    format_amount,
-    intervention_catalogue,
-    missing_templates,
-    note_payment,
-    note_risk_score,
-    read_trend,
+    decide_intervention,
 )
+from streams.core.risk.messages import format_amount, intervention_catalogue, missing_templates
+from streams.core.risk.policy import InterventionPolicy
+from streams.core.risk.trend import choose_tier, read_trend
+from streams.core.state.risk_memory import RiskMemory, note_payment, note_risk_score
 from tests.unit.factories import START, event
 
 USER = "user-1"
@@ -73,7 +68,7 @@ def run(
     *,
     event_id: str = "risk-1",
 ) -> RiskResult:
-    return decide(
+    return decide_intervention(
         memory, risk_event(score, at, event_id=event_id), ADA if profile is None else profile
     )
 
@@ -141,7 +136,7 @@ def test_medium_score_on_a_stable_high_trend_gets_wellness_resources() -> None:
 
 def test_custom_policy_thresholds_are_used() -> None:
     policy = InterventionPolicy(critical=0.95)
-    result = decide(memory_of(HIGH), risk_event(0.90), ADA, policy)
+    result = decide_intervention(memory_of(HIGH), risk_event(0.90), ADA, policy)
     assert result.command is not None
     assert result.command.intervention_type is InterventionType.FLEXIBLE_PAYMENT
 
@@ -308,7 +303,7 @@ def test_no_consent_on_any_channel_is_suppressed() -> None:
 def test_critical_command_fields() -> None:
     memory = memory_of(HIGH)
     drivers = ["missed_utility_bill", "rising_credit_utilisation"]
-    result = decide(memory, risk_event(0.91, drivers=drivers), ADA)
+    result = decide_intervention(memory, risk_event(0.91, drivers=drivers), ADA)
     command, decision = result.command, result.decision
     assert command is not None
     assert decision is not None
@@ -370,7 +365,7 @@ def test_a_late_older_score_decides_nothing() -> None:
 def test_decide_needs_a_risk_score_event() -> None:
     profile_event = event(USER, NOW, {"type": "profile_update", "first_name": "Ada"})
     with pytest.raises(TypeError, match="risk_score"):
-        decide(RiskMemory(), profile_event, ADA)
+        decide_intervention(RiskMemory(), profile_event, ADA)
 
 
 # --- messages ------------------------------------------------------------------------------

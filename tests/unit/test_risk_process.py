@@ -14,7 +14,7 @@ from schemas.events import Event
 from schemas.records import Outcome, SuppressionReason
 from streams.core.decisions.process import Result, process
 from streams.core.rendering import default_catalogue
-from streams.core.risk.intervention import InterventionPolicy
+from streams.core.risk.policy import InterventionPolicy
 from streams.core.state.record import UserState
 from streams.core.triggers.catalogue import default_definitions
 from tests.unit.factories import event, profile

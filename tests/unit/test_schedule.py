@@ -19,7 +19,7 @@ from schemas.events import Event
 from streams.core.decisions.process import process_scheduled
 from streams.core.decisions.send_policy import SendPolicy
 from streams.core.rendering import default_catalogue
-from streams.core.risk.intervention import InterventionPolicy
+from streams.core.risk.policy import InterventionPolicy
 from streams.core.state.record import UserState
 from streams.core.triggers.catalogue import default_definitions
 from streams.core.triggers.due import REPLAY_PAUSE_SECONDS, PartitionRead

@@ -18,7 +18,8 @@ from schemas.records import Outcome
 from schemas.triggers import TriggerDefinition, comparisons
 from streams.core.decisions.process import Result, process_scheduled, release_due
 from streams.core.rendering import PLACEHOLDER, SMS_CUT_MARK, SMS_LIMIT, default_catalogue, render
-from streams.core.state.record import APPLICATIONS_KEPT, UserState
+from streams.core.state.fold import APPLICATIONS_KEPT
+from streams.core.state.record import UserState
 from streams.core.triggers.catalogue import default_definitions
 from tests.unit.factories import event, fold, profile
 from tests.unit.test_catalogue_triggers import GSM7, REALISTIC

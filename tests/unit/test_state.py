@@ -13,17 +13,15 @@ from schemas.events import Event
 from schemas.intake import decode_event
 from streams.core.decisions.process import process
 from streams.core.rendering import default_catalogue
-from streams.core.state.record import (
+from streams.core.state.fold import (
     DAILY_BUCKETS_KEPT,
     DEDUP_WINDOW,
     MONTHLY_BUCKETS_KEPT,
-    UserState,
     apply_event,
-    day_number,
-    month_number,
-    to_cents,
 )
+from streams.core.state.record import UserState
 from streams.core.triggers.catalogue import default_definitions
+from streams.core.units import day_number, month_number, to_cents
 from tests.unit.factories import START, fold, income, profile, transaction
 
 USER = "user-1"

@@ -1,1 +1,1 @@
-"""streams.core.decisions."""
+"""Decisions: from matches to fired or suppressed decisions and commands, under the send policy."""

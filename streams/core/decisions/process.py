@@ -29,11 +29,14 @@ from streams.core.decisions.send_policy import (
 )
 from streams.core.features.registry import Before, Context
 from streams.core.rendering import Catalogue, render
-from streams.core.risk.intervention import InterventionPolicy
-from streams.core.risk.intervention import decide as decide_intervention
-from streams.core.state.record import SECONDS_PER_DAY, UserState, apply_event, record_send
+from streams.core.risk.intervention import decide_intervention
+from streams.core.risk.policy import InterventionPolicy
+from streams.core.state.fold import apply_event
+from streams.core.state.ledger import record_send
+from streams.core.state.record import UserState
 from streams.core.triggers.conditions import holds
 from streams.core.triggers.evaluation import Match, evaluate
+from streams.core.units import SECONDS_PER_DAY
 
 
 @dataclass(slots=True)

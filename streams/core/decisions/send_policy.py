@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from streams.core.state.record import SECONDS_PER_DAY, SEND_LEDGER_SECONDS, UserState, sends_within
+from streams.core.state.ledger import SEND_LEDGER_SECONDS, sends_within
+from streams.core.state.record import UserState
+from streams.core.units import SECONDS_PER_DAY
 
 #: The week cap's window; the send ledger keeps exactly this much.
 WEEK = SEND_LEDGER_SECONDS

@@ -1,1 +1,1 @@
-"""streams.core.features."""
+"""Features: the figures trigger conditions compare, computed from the record and the event."""

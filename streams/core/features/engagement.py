@@ -24,7 +24,7 @@ from streams.core.features.baselines import (
     percent_change,
     week_spend,
 )
-from streams.core.state.record import SECONDS_PER_DAY, day_number, days_since, hour_number
+from streams.core.units import SECONDS_PER_DAY, day_number, days_since, hour_number
 
 if TYPE_CHECKING:
     from streams.core.features.registry import Context, Value

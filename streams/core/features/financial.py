@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 
 from schemas.events import BalanceSnapshot, SavingsProgress, Transaction
 from streams.core.features.baselines import DAYS_PER_WEEK
-from streams.core.state.record import days_since, savings_milestone
+from streams.core.state.fold import savings_milestone
+from streams.core.units import days_since
 
 if TYPE_CHECKING:
     from streams.core.features.registry import Context, Value

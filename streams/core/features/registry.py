@@ -26,7 +26,8 @@ from streams.core.features.baselines import (
     percent_change,
     week_spend,
 )
-from streams.core.state.record import UserState, day_number, month_number
+from streams.core.state.record import UserState
+from streams.core.units import day_number, month_number
 
 _DOMAINS = (features_financial, features_life, features_career, features_engagement)
 

@@ -1,1 +1,1 @@
-"""streams.core.risk."""
+"""Risk interventions: policy, trend, the intervention decision and its messages."""

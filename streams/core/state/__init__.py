@@ -1,1 +1,1 @@
-"""streams.core.state."""
+"""The user's record: what it holds, how events fold into it, the send ledger."""

@@ -1,1 +1,1 @@
-"""streams.core.triggers."""
+"""Triggers: conditions, evaluation, time-based due rules, the catalogue and its live overlay."""

@@ -1,1 +1,1 @@
-"""streams.runtime.agents."""
+"""The Faust agents: ingest (events to decisions) and the timer (time-based triggers)."""

@@ -39,7 +39,8 @@ from schemas.triggers import TriggerDefinition
 from streams.core.decisions.process import Result, process
 from streams.core.decisions.send_policy import SendPolicy
 from streams.core.rendering import Catalogue, default_catalogue
-from streams.core.risk.intervention import InterventionPolicy, intervention_catalogue
+from streams.core.risk.messages import intervention_catalogue
+from streams.core.risk.policy import InterventionPolicy
 from streams.core.state.record import UserState
 from streams.core.triggers.catalogue import default_definitions, templates_missing
 from streams.core.triggers.due import PartitionRead

@@ -1,0 +1,265 @@
+"""How one event folds into a user's record, at most once per event id.
+
+Buckets are keyed by event time (``occurred_at``), so replaying the same events gives the
+same state; each kind of event has its own small fold, chosen by the payload's type.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from schemas.events import (
+    ApplicationComplete,
+    ApplicationStart,
+    AppSession,
+    CommsOutcome,
+    Event,
+    GoalModification,
+    HealthSignal,
+    IncomeDeposit,
+    PageView,
+    Payment,
+    ProfileUpdate,
+    QuoteRequest,
+    RiskScore,
+    SavingsProgress,
+    Transaction,
+)
+from streams.core.state.record import UserState
+from streams.core.state.risk_memory import RiskMemory, note_payment, note_risk_score
+from streams.core.units import day_number, hour_number, month_number, to_cents
+
+#: How many recent event ids a user's record remembers to drop duplicates. Redeliveries
+#: after a crash or rebalance come from the last uncommitted seconds, so a user's last
+#: few hundred events cover them with room to spare.
+DEDUP_WINDOW = 256
+
+
+#: Days of daily spend kept: five 7-day windows (this week and four for the baseline)
+#: plus a week of allowed lateness.
+DAILY_BUCKETS_KEPT = 42
+
+
+#: Months of income kept: the month just closed, three for the baseline, and the current.
+MONTHLY_BUCKETS_KEPT = 6
+
+
+#: Days of app-session counts kept: this week, the four weeks of the usual-use baseline,
+#: and a week of allowed lateness.
+SESSION_DAYS_KEPT = 42
+
+
+#: Hours of page-view counts kept: one 24-hour window plus six hours of allowed lateness.
+PAGE_VIEW_HOURS_KEPT = 30
+
+
+#: Quote requests whose times are kept: enough to count "a second one within a week".
+QUOTE_TIMES_KEPT = 3
+
+
+#: Savings goals whose highest milestone is kept; the least recently progressed goal is
+#: forgotten first (it would at worst be congratulated on a milestone again).
+GOALS_KEPT = 5
+
+
+#: Started applications remembered until completed; the oldest is forgotten first.
+APPLICATIONS_KEPT = 3
+
+
+#: Savings milestones are every 25 % of a goal's target, up to 100 %.
+MILESTONE_STEP = 25
+
+
+def savings_milestone(saved: Decimal, target: Decimal) -> int:
+    """Return the highest milestone (0, 25, 50, 75 or 100 %) ``saved`` reaches of ``target``.
+
+    Exact (decimal) arithmetic, so 25 % of the target is the 25 milestone, not 24.99...
+    A target of zero has no milestones.
+    """
+    if target <= 0:
+        return 0
+    reached = int(saved * 100 / target // MILESTONE_STEP) * MILESTONE_STEP
+    return min(reached, 100)
+
+
+def apply_event(state: UserState, event: Event) -> bool:
+    """Fold one event into the user's state, at most once per ``event_id``.
+
+    Args:
+        state: The user's record, changed in place.
+        event: A validated event of this user.
+
+    Returns:
+        False if the event was already applied (a duplicate), True otherwise.
+    """
+    if state.has_seen(event.event_id):
+        return False
+    state.recent_ids.append(event.event_id)
+    if len(state.recent_ids) > DEDUP_WINDOW:
+        del state.recent_ids[0]
+    occurred = event.occurred_at.timestamp()
+    day = day_number(event.occurred_at)
+    if state.first_day is None or day < state.first_day:
+        state.first_day = day
+    state.watermark = max(state.watermark, occurred)
+    kind = event.type
+    state.counts[kind] = state.counts.get(kind, 0) + 1
+    state.last_seen[kind] = max(state.last_seen.get(kind, 0.0), occurred)
+    fold = _FOLDS.get(type(event.payload))
+    if fold is not None:
+        fold(state, event.payload, event.occurred_at)
+    return True
+
+
+def _fold_transaction(state: UserState, payload: Transaction, at: datetime) -> None:
+    if payload.direction != "debit":
+        return
+    day = day_number(at)
+    if _add_bucket(state.daily_spend, day, to_cents(payload.amount), DAILY_BUCKETS_KEPT):
+        state.spend_since = day if state.spend_since is None else min(state.spend_since, day)
+
+
+def _fold_income(state: UserState, payload: IncomeDeposit, at: datetime) -> None:
+    month = month_number(at)
+    if _add_bucket(state.monthly_income, month, to_cents(payload.amount), MONTHLY_BUCKETS_KEPT):
+        since = state.income_since
+        state.income_since = month if since is None else min(since, month)
+
+
+def _fold_profile(state: UserState, payload: ProfileUpdate, at: datetime) -> None:
+    _apply_profile(state.profile, payload)
+
+
+#: Outcomes that show the user engaged with a message.
+ENGAGED_OUTCOMES = frozenset(
+    {"opened", "clicked", "replied", "converted", "accepted_offer", "engaged"}
+)
+
+
+def _fold_outcome(state: UserState, payload: CommsOutcome, at: datetime) -> None:
+    if payload.outcome == "opted_out" and payload.channel:
+        # An opt-out reported by the notification service stops that channel at once.
+        consent = dict(state.profile.get("consent", {}))
+        consent[payload.channel.value] = False
+        state.profile["consent"] = consent
+    elif payload.outcome in ENGAGED_OUTCOMES:
+        state.engaged_at = max(state.engaged_at, at.timestamp())
+
+
+def _fold_risk_score(state: UserState, payload: RiskScore, at: datetime) -> None:
+    state.risk = state.risk or RiskMemory()
+    note_risk_score(state.risk, at, payload.score, payload.top_drivers)
+
+
+def _fold_payment(state: UserState, payload: Payment, at: datetime) -> None:
+    state.risk = state.risk or RiskMemory()
+    note_payment(state.risk, at, payload)
+
+
+# The events that keep a few numbers for the life, engagement and lead triggers.
+
+
+def _fold_page_view(state: UserState, payload: PageView, at: datetime) -> None:
+    _add_bucket(state.hourly_page_views, hour_number(at), 1, PAGE_VIEW_HOURS_KEPT)
+
+
+def _fold_app_session(state: UserState, payload: AppSession, at: datetime) -> None:
+    _add_bucket(state.daily_sessions, day_number(at), 1, SESSION_DAYS_KEPT)
+
+
+def _fold_quote(state: UserState, payload: QuoteRequest, at: datetime) -> None:
+    state.quote_times = sorted([*state.quote_times, at.timestamp()])[-QUOTE_TIMES_KEPT:]
+
+
+def _fold_health(state: UserState, payload: HealthSignal, at: datetime) -> None:
+    moment = at.timestamp()
+    # The latest report by event time wins: a late, older report does not replace it.
+    if payload.stress_level is not None and moment >= state.stress_at:
+        state.stress_level, state.stress_at = payload.stress_level, moment
+
+
+def _fold_savings(state: UserState, payload: SavingsProgress, at: datetime) -> None:
+    # Every progressed goal is kept, at 0 too: an open goal is one below 100.
+    reached = savings_milestone(payload.saved, payload.target)
+    _keep_goal(state, payload.goal_id, max(reached, state.goal_milestones.get(payload.goal_id, 0)))
+
+
+def _fold_goal_change(state: UserState, payload: GoalModification, at: datetime) -> None:
+    # A new target starts the goal's milestones over; an abandoned goal is forgotten.
+    if payload.action == "abandoned":
+        state.goal_milestones.pop(payload.goal_id, None)
+    elif payload.action == "completed":
+        _keep_goal(state, payload.goal_id, 100)
+    elif payload.target is not None:
+        _keep_goal(state, payload.goal_id, 0)
+
+
+def _fold_application_start(state: UserState, payload: ApplicationStart, at: datetime) -> None:
+    moment = at.timestamp()
+    started = state.applications.pop(payload.application_id, None)
+    first = min(started[0], moment) if started else moment
+    state.applications[payload.application_id] = [first, payload.product]
+    for application in list(state.applications)[:-APPLICATIONS_KEPT]:
+        del state.applications[application]
+
+
+def _fold_application_complete(
+    state: UserState, payload: ApplicationComplete, at: datetime
+) -> None:
+    state.applications.pop(payload.application_id, None)
+
+
+def _keep_goal(state: UserState, goal_id: str, milestone: int) -> None:
+    """Set a goal's milestone, making it the most recent; forget the oldest past the bound."""
+    milestones = state.goal_milestones
+    milestones.pop(goal_id, None)
+    milestones[goal_id] = milestone
+    for goal in list(milestones)[:-GOALS_KEPT]:
+        del milestones[goal]
+
+
+def _add_bucket(buckets: dict[int, int], key: int, cents: int, kept: int) -> bool:
+    """Add to a bucket and drop buckets too old to matter; False if ``key`` is one of those."""
+    newest = max(buckets, default=key)
+    if key <= newest - kept:
+        return False  # later than the allowed lateness: no window looks at that bucket
+    buckets[key] = buckets.get(key, 0) + cents
+    if key > newest:
+        for old in [k for k in buckets if k <= key - kept]:
+            del buckets[old]
+    return True
+
+
+def _apply_profile(profile: dict[str, Any], update: ProfileUpdate) -> None:
+    # Null means "not given", not "clear": serialisers write every field, most as null,
+    # and a name change must not wipe the time zone set by an earlier update.
+    changed = update.model_dump(
+        exclude_unset=True, exclude_none=True, exclude={"type", "consent"}, mode="json"
+    )
+    profile.update(changed)
+    if update.consent:
+        consent = dict(profile.get("consent", {}))
+        consent.update({str(channel): allowed for channel, allowed in update.consent.items()})
+        profile["consent"] = consent
+
+
+#: The fold of each payload type; events of other types only count (``apply_event``).
+_FOLDS: dict[type[object], Callable[[UserState, Any, datetime], None]] = {
+    Transaction: _fold_transaction,
+    IncomeDeposit: _fold_income,
+    ProfileUpdate: _fold_profile,
+    CommsOutcome: _fold_outcome,
+    RiskScore: _fold_risk_score,
+    Payment: _fold_payment,
+    PageView: _fold_page_view,
+    AppSession: _fold_app_session,
+    QuoteRequest: _fold_quote,
+    HealthSignal: _fold_health,
+    SavingsProgress: _fold_savings,
+    GoalModification: _fold_goal_change,
+    ApplicationStart: _fold_application_start,
+    ApplicationComplete: _fold_application_complete,
+}

@@ -1,0 +1,40 @@
+"""Units of time and money, one home for each: days, hours and months as numbers, cents.
+
+Event time is bucketed in UTC; money is kept in integer cents so sums are exact.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+SECONDS_PER_DAY = 86_400
+
+
+SECONDS_PER_HOUR = 3_600
+
+
+def day_number(moment: datetime) -> int:
+    """Return the UTC day of ``moment`` as days since 1970-01-01."""
+    return int(moment.timestamp() // SECONDS_PER_DAY)
+
+
+def month_number(moment: datetime) -> int:
+    """Return the UTC calendar month of ``moment`` as ``year * 12 + month - 1``."""
+    utc = moment.astimezone(UTC)
+    return utc.year * 12 + utc.month - 1
+
+
+def hour_number(moment: datetime) -> int:
+    """Return the UTC hour of ``moment`` as hours since 1970-01-01 00:00."""
+    return int(moment.timestamp() // SECONDS_PER_HOUR)
+
+
+def days_since(moment: float, at: datetime) -> float:
+    """Return the days (fractional) from ``moment`` (epoch seconds) to ``at``."""
+    return (at.timestamp() - moment) / SECONDS_PER_DAY
+
+
+def to_cents(amount: Decimal) -> int:
+    """Convert an amount to integer cents, rounding half to even."""
+    return int((amount * 100).to_integral_value())
