@@ -109,7 +109,7 @@ class Channel(StrEnum):
     PHONE = "phone"
 
 
-class Context(_Payload):
+class EventContext(_Payload):
     """Where and on what the event happened. All optional."""
 
     device: ShortText | None = None
@@ -419,7 +419,7 @@ class Event(BaseModel):
     """Event time, timezone-aware; windows and baselines use it, not arrival time."""
     source: Source
     session_id: Identifier | None = None
-    context: Context = Context()
+    context: EventContext = EventContext()
     payload: Payload
 
     @field_validator("occurred_at")

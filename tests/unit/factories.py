@@ -13,7 +13,8 @@ from decimal import Decimal
 from typing import Any
 
 from schemas.events import Event
-from streams.core.features.registry import Before, Context
+from streams.core.features.context import Before
+from streams.core.features.registry import event_context
 from streams.core.state.fold import apply_event
 from streams.core.state.record import UserState
 from streams.core.triggers.catalogue import default_definitions
@@ -128,4 +129,4 @@ def match_of(trigger_id: str, state: UserState, event: Event) -> Match | None:
     assert apply_event(state, event)
     if event.type not in definition.evaluate_on.events:
         return None
-    return evaluate(definition, Context.of_event(state, event, before))
+    return evaluate(definition, event_context(state, event, before))

@@ -15,7 +15,8 @@ from pydantic import TypeAdapter, ValidationError
 from schemas.events import Event
 from schemas.features import FEATURES, Feature, FeatureKind
 from schemas.triggers import Comparison, Condition, TriggerDefinition, comparisons
-from streams.core.features.registry import COMPUTE, Before, Context, format_value
+from streams.core.features.context import Before, FeatureContext, format_value
+from streams.core.features.registry import COMPUTE, event_context
 from streams.core.state.fold import apply_event
 from streams.core.state.record import UserState
 from streams.core.triggers.catalogue import default_definitions
@@ -35,16 +36,16 @@ USER = "user-1"
 CONDITION: TypeAdapter[Any] = TypeAdapter(Condition)
 
 
-def context(history: list[Event], current: Event) -> Context:
+def context(history: list[Event], current: Event) -> FeatureContext:
     """Fold ``history``, then ``current`` through ``apply_event``, as ``process`` does."""
     state = fold(history)
     before = Before.of(state)
     assert apply_event(state, current)
-    return Context.of_event(state, current, before)
+    return event_context(state, current, before)
 
 
 def check(
-    condition: dict[str, Any], ctx: Context, thresholds: dict[str, float] | None = None
+    condition: dict[str, Any], ctx: FeatureContext, thresholds: dict[str, float] | None = None
 ) -> bool:
     node = CONDITION.validate_python(condition)
     return holds(node, ctx, thresholds or {}, ctx.event.occurred_at.timestamp())
@@ -140,7 +141,7 @@ def test_text_operators(feature: str, op: str, value: Any, expected: bool) -> No
     assert check({"feature": feature, op: value}, ctx) is expected
 
 
-def _status_change(before: str | None, after: str) -> Context:
+def _status_change(before: str | None, after: str) -> FeatureContext:
     history = [] if before is None else [profile(USER, START, relationship_status=before)]
     update = profile(USER, START + timedelta(days=1), relationship_status=after)
     return context(history, update)
@@ -182,21 +183,24 @@ def test_changed_to_does_not_hold_on_later_events() -> None:
 
 @pytest.fixture
 def student_feature(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Declare and compute a boolean ``is_student`` profile feature for one test."""
+    """Declare a boolean ``is_student`` profile feature for one test (computed below)."""
     monkeypatch.setitem(
         FEATURES,
         "is_student",
         Feature("is_student", FeatureKind.BOOLEAN, "a student", tracks_changes=True),
     )
-    monkeypatch.setitem(COMPUTE, "is_student", lambda ctx: ctx.state.profile.get("is_student"))
 
 
-def _student_context(before: bool | None, now: bool) -> Context:
+def _student_context(before: bool | None, now: bool) -> FeatureContext:
     state = UserState(profile={"is_student": now})
     current = purchase_of("5")
     apply_event(state, current)
     previous = {} if before is None else {"is_student": before}
-    return Context.of_event(state, current, Before(watermark=0.0, profile=previous))
+    with_student = {**COMPUTE, "is_student": lambda ctx: ctx.state.profile.get("is_student")}
+    before_event = Before(watermark=0.0, profile=previous)
+    return FeatureContext(
+        current.user_id, state, current, before_event, current.occurred_at, with_student
+    )
 
 
 @pytest.mark.usefixtures("student_feature")
@@ -365,7 +369,7 @@ def test_within_with_a_threshold_reference() -> None:
 # --- describe ----------------------------------------------------------------------------
 
 
-def _spike_context(final: str = "48.00") -> Context:
+def _spike_context(final: str = "48.00") -> FeatureContext:
     return context(spike_history(USER), transaction(USER, spike_at(), final))
 
 

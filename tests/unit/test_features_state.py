@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 
 from schemas.events import EVENT_TYPES, Event
 from schemas.features import FEATURES, FeatureKind
-from streams.core.features.registry import COMPUTE, DEPENDS, Before, Context, format_value
+from streams.core.features.context import Before, format_value
+from streams.core.features.registry import COMPUTE, DEPENDS, event_context
 from streams.core.state.fold import (
     GOALS_KEPT,
     PAGE_VIEW_HOURS_KEPT,
@@ -94,7 +95,7 @@ def test_every_feature_computes_on_every_event_type(kind: str, make_state: Any) 
     final = typed(kind, timedelta(days=30))
     before = Before.of(state)
     apply_event(state, final)
-    ctx = Context.of_event(state, final, before)
+    ctx = event_context(state, final, before)
     for name, feature in FEATURES.items():
         value = ctx.value(name)
         assert value is None or type(value) is _KIND_TYPES[feature.kind], (name, value)

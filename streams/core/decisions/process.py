@@ -27,7 +27,8 @@ from streams.core.decisions.send_policy import (
     outside_quiet_hours,
     user_zone,
 )
-from streams.core.features.registry import Before, Context
+from streams.core.features.context import Before, FeatureContext
+from streams.core.features.registry import event_context, scheduled_context
 from streams.core.rendering import Catalogue, render
 from streams.core.risk.intervention import decide_intervention
 from streams.core.risk.policy import InterventionPolicy
@@ -99,7 +100,7 @@ def process(
         return Result(applied=False, evaluated=False)
     if (now - event.occurred_at).total_seconds() > max_event_age_seconds:
         return Result(evaluated=False)
-    ctx = Context.of_event(state, event, before)
+    ctx = event_context(state, event, before)
     wanted = [d for d in definitions if event.type in d.evaluate_on.events]
     result = _decide_all(ctx, wanted, catalogue, now, policy or SendPolicy())
     if event.type == "risk_score" and state.risk is not None:
@@ -133,7 +134,7 @@ def process_scheduled(
         now: The scheduler's clock.
         policy: Frequency caps and quiet hours (defaults if None).
     """
-    ctx = Context.scheduled(user_id, state, now)
+    ctx = scheduled_context(user_id, state, now)
     wanted = [d for d in definitions if d.evaluate_on.every is not None]
     return _decide_all(ctx, wanted, catalogue, now, policy or SendPolicy())
 
@@ -212,7 +213,7 @@ def held_until(held: dict[str, Any]) -> float:
 
 
 def _decide_all(
-    ctx: Context,
+    ctx: FeatureContext,
     definitions: Sequence[TriggerDefinition],
     catalogue: Catalogue,
     now: datetime,
@@ -236,7 +237,7 @@ def _decide_all(
 
 
 def suppression(
-    ctx: Context, definition: TriggerDefinition, channels: list[ChannelTemplate]
+    ctx: FeatureContext, definition: TriggerDefinition, channels: list[ChannelTemplate]
 ) -> tuple[SuppressionReason, str] | None:
     """Return why a match must not be sent, with a sentence, or ``None`` to send it."""
     occurred = ctx.at.timestamp()
@@ -275,7 +276,7 @@ def in_holdout(user_id: str, experiment: Experiment) -> bool:
 
 
 def decide(
-    ctx: Context,
+    ctx: FeatureContext,
     definition: TriggerDefinition,
     match: Match,
     catalogue: Catalogue,
@@ -357,7 +358,7 @@ def decide(
 
 
 def _commands(
-    ctx: Context,
+    ctx: FeatureContext,
     definition: TriggerDefinition,
     match: Match,
     catalogue: Catalogue,

@@ -5,48 +5,43 @@ Registered into ``streams.core.features.registry.COMPUTE``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING
-
 from schemas.events import CareerSignal
 from streams.core.features.baselines import percent_change
-
-if TYPE_CHECKING:
-    from streams.core.features.registry import Context, Value
+from streams.core.features.context import Feature, FeatureContext, Value
 
 #: Missing skills named in a message, at most.
 TOP_SKILLS = 3
 
 
-def _signal(ctx: Context) -> CareerSignal | None:
+def _signal(ctx: FeatureContext) -> CareerSignal | None:
     payload = ctx.payload
     return payload if isinstance(payload, CareerSignal) else None
 
 
-def _salary(ctx: Context) -> Value:
+def _salary(ctx: FeatureContext) -> Value:
     signal = _signal(ctx)
     return None if signal is None or signal.salary is None else float(signal.salary)
 
 
-def _market_rate(ctx: Context) -> Value:
+def _market_rate(ctx: FeatureContext) -> Value:
     signal = _signal(ctx)
     return None if signal is None or signal.market_rate is None else float(signal.market_rate)
 
 
-def _salary_gap(ctx: Context) -> Value:
+def _salary_gap(ctx: FeatureContext) -> Value:
     signal = _signal(ctx)
     if signal is None or signal.salary is None or not signal.market_rate:
         return None
     return -percent_change(float(signal.salary), float(signal.market_rate))
 
 
-def _career_field(ctx: Context) -> Value:
+def _career_field(ctx: FeatureContext) -> Value:
     signal = _signal(ctx)
     field = None if signal is None or signal.field is None else signal.field.strip()
     return field or None
 
 
-def _job_matches(ctx: Context) -> Value:
+def _job_matches(ctx: FeatureContext) -> Value:
     signal = _signal(ctx)
     return None if signal is None else float(signal.job_matches)
 
@@ -55,18 +50,18 @@ def _skills(signal: CareerSignal) -> list[str]:
     return [skill.strip() for skill in signal.missing_skills if skill.strip()]
 
 
-def _missing_skills_count(ctx: Context) -> Value:
+def _missing_skills_count(ctx: FeatureContext) -> Value:
     signal = _signal(ctx)
     return None if signal is None else float(len(_skills(signal)))
 
 
-def _missing_skills_top(ctx: Context) -> Value:
+def _missing_skills_top(ctx: FeatureContext) -> Value:
     signal = _signal(ctx)
     skills = [] if signal is None else _skills(signal)
     return ", ".join(skills[:TOP_SKILLS]) or None
 
 
-COMPUTE: dict[str, Callable[[Context], Value]] = {
+COMPUTE: dict[str, Feature] = {
     "salary": _salary,
     "market_rate": _market_rate,
     "salary_gap_pct": _salary_gap,

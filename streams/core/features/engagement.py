@@ -6,8 +6,6 @@ Registered into ``streams.core.features.registry.COMPUTE``. Windows end at the c
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from schemas.events import (
     ApplicationComplete,
@@ -24,10 +22,8 @@ from streams.core.features.baselines import (
     percent_change,
     week_spend,
 )
+from streams.core.features.context import Feature, FeatureContext, Value
 from streams.core.units import SECONDS_PER_DAY, day_number, days_since, hour_number
-
-if TYPE_CHECKING:
-    from streams.core.features.registry import Context, Value
 
 HOURS_PER_DAY = 24
 #: A form is a quote form when one word of its id is "quote" or "quotes" (``auto-quote``,
@@ -36,30 +32,30 @@ _QUOTE_WORDS = frozenset({"quote", "quotes"})
 _WORDS = re.compile(r"[^a-z0-9]+")
 
 
-def _app_sessions_week(ctx: Context) -> Value:
+def _app_sessions_week(ctx: FeatureContext) -> Value:
     return float(week_spend(ctx.state.daily_sessions, day_number(ctx.at)))
 
 
-def _page_views_day(ctx: Context) -> Value:
+def _page_views_day(ctx: FeatureContext) -> Value:
     hour = hour_number(ctx.at)
     views = ctx.state.hourly_page_views
     return float(sum(views.get(h, 0) for h in range(hour - HOURS_PER_DAY + 1, hour + 1)))
 
 
-def _quote_requests_week(ctx: Context) -> Value:
+def _quote_requests_week(ctx: FeatureContext) -> Value:
     now = ctx.at.timestamp()
     week = DAYS_PER_WEEK * SECONDS_PER_DAY
     return float(sum(1 for at in ctx.state.quote_times if 0 <= now - at <= week))
 
 
-def _quote_form(ctx: Context) -> Value:
+def _quote_form(ctx: FeatureContext) -> Value:
     payload = ctx.payload
     if not isinstance(payload, FormStart | FormSubmit | FormAbandon):
         return None
     return not _QUOTE_WORDS.isdisjoint(_WORDS.split(payload.form_id.lower()))
 
 
-def _product(ctx: Context) -> Value:
+def _product(ctx: FeatureContext) -> Value:
     payload = ctx.payload
     kinds = FormStart | FormSubmit | FormAbandon | QuoteRequest
     if not isinstance(payload, kinds | ApplicationStart | ApplicationComplete):
@@ -68,21 +64,21 @@ def _product(ctx: Context) -> Value:
     return product or None
 
 
-def _last_app_session(ctx: Context) -> Value:
+def _last_app_session(ctx: FeatureContext) -> Value:
     return ctx.state.last_seen.get("app_session")
 
 
-def _days_since(moment: Value, ctx: Context) -> Value:
+def _days_since(moment: Value, ctx: FeatureContext) -> Value:
     if not isinstance(moment, float | int) or isinstance(moment, bool):
         return None
     return days_since(moment, ctx.at)
 
 
-def _days_since_app_session(ctx: Context) -> Value:
+def _days_since_app_session(ctx: FeatureContext) -> Value:
     return _days_since(ctx.value("last_app_session_at"), ctx)
 
 
-def _sessions_baseline(ctx: Context) -> Value:
+def _sessions_baseline(ctx: FeatureContext) -> Value:
     # The spending baseline's rules on session counts: full weeks since the first event.
     first = ctx.state.first_day
     if first is None:
@@ -90,14 +86,14 @@ def _sessions_baseline(ctx: Context) -> Value:
     return mean_of(baseline_weeks(ctx.state.daily_sessions, day_number(ctx.at), first))
 
 
-def _sessions_change(ctx: Context) -> Value:
+def _sessions_change(ctx: FeatureContext) -> Value:
     current, usual = ctx.value("app_sessions_week"), ctx.value("app_sessions_week_baseline")
     if not isinstance(current, float) or not isinstance(usual, float) or usual <= 0:
         return None
     return percent_change(current, usual)
 
 
-def _feature_unused_since(ctx: Context) -> Value:
+def _feature_unused_since(ctx: FeatureContext) -> Value:
     used = ctx.state.last_seen.get("feature_used")
     if used is not None:
         return used
@@ -105,11 +101,11 @@ def _feature_unused_since(ctx: Context) -> Value:
     return None if first is None else float(first * SECONDS_PER_DAY)
 
 
-def _days_since_feature_used(ctx: Context) -> Value:
+def _days_since_feature_used(ctx: FeatureContext) -> Value:
     return _days_since(ctx.value("feature_unused_since"), ctx)
 
 
-def _pending_application(ctx: Context) -> tuple[str, float, str] | None:
+def _pending_application(ctx: FeatureContext) -> tuple[str, float, str] | None:
     # The oldest started application that has not completed.
     pending = ctx.state.applications
     if not pending:
@@ -119,27 +115,27 @@ def _pending_application(ctx: Context) -> tuple[str, float, str] | None:
     return oldest, float(started), str(product)
 
 
-def _application_id(ctx: Context) -> Value:
+def _application_id(ctx: FeatureContext) -> Value:
     pending = _pending_application(ctx)
     return None if pending is None else pending[0]
 
 
-def _application_product(ctx: Context) -> Value:
+def _application_product(ctx: FeatureContext) -> Value:
     pending = _pending_application(ctx)
     return None if pending is None else pending[2]
 
 
-def _application_days(ctx: Context) -> Value:
+def _application_days(ctx: FeatureContext) -> Value:
     pending = _pending_application(ctx)
     return None if pending is None else _days_since(pending[1], ctx)
 
 
-def _iso_week(ctx: Context) -> Value:
+def _iso_week(ctx: FeatureContext) -> Value:
     year, week, _ = ctx.at.isocalendar()
     return f"{year:04d}-W{week:02d}"
 
 
-COMPUTE: dict[str, Callable[[Context], Value]] = {
+COMPUTE: dict[str, Feature] = {
     "last_app_session_at": _last_app_session,
     "days_since_app_session": _days_since_app_session,
     "app_sessions_week_baseline": _sessions_baseline,

@@ -7,37 +7,33 @@ grace end) come from profile updates; "days until" counts whole UTC days from th
 from __future__ import annotations
 
 import calendar
-from collections.abc import Callable
 from datetime import date
-from typing import TYPE_CHECKING
 
 from schemas.events import HealthSignal
-
-if TYPE_CHECKING:
-    from streams.core.features.registry import Context, Value
+from streams.core.features.context import Feature, FeatureContext, Value
 
 
-def _exercise_minutes(ctx: Context) -> Value:
+def _exercise_minutes(ctx: FeatureContext) -> Value:
     payload = ctx.payload
     if not isinstance(payload, HealthSignal) or payload.exercise_minutes is None:
         return None
     return float(payload.exercise_minutes)
 
 
-def _stress_level(ctx: Context) -> Value:
+def _stress_level(ctx: FeatureContext) -> Value:
     level = ctx.state.stress_level
     return None if level is None else float(level)
 
 
-def _stress_reported_at(ctx: Context) -> Value:
+def _stress_reported_at(ctx: FeatureContext) -> Value:
     return ctx.state.stress_at if ctx.state.stress_level is not None else None
 
 
-def _previous_relationship_status(ctx: Context) -> Value:
+def _previous_relationship_status(ctx: FeatureContext) -> Value:
     return ctx.previous("relationship_status")
 
 
-def _profile_date(ctx: Context, name: str) -> date | None:
+def _profile_date(ctx: FeatureContext, name: str) -> date | None:
     value = ctx.state.profile.get(name)
     try:
         return date.fromisoformat(value) if isinstance(value, str) else None
@@ -45,7 +41,7 @@ def _profile_date(ctx: Context, name: str) -> date | None:
         return None
 
 
-def _next_birthday_date(ctx: Context) -> date | None:
+def _next_birthday_date(ctx: FeatureContext) -> date | None:
     born = _profile_date(ctx, "birthday")
     if born is None:
         return None
@@ -60,33 +56,33 @@ def _anniversary(born: date, year: int) -> date:
     return date(year, born.month, day)
 
 
-def _next_birthday(ctx: Context) -> Value:
+def _next_birthday(ctx: FeatureContext) -> Value:
     upcoming = _next_birthday_date(ctx)
     return None if upcoming is None else upcoming.isoformat()
 
 
-def _days_until_birthday(ctx: Context) -> Value:
+def _days_until_birthday(ctx: FeatureContext) -> Value:
     upcoming = _next_birthday_date(ctx)
     return None if upcoming is None else float((upcoming - ctx.at.date()).days)
 
 
-def _days_until(name: str) -> Callable[[Context], Value]:
-    def days(ctx: Context) -> Value:
+def _days_until(name: str) -> Feature:
+    def days(ctx: FeatureContext) -> Value:
         when = _profile_date(ctx, name)
         return None if when is None else float((when - ctx.at.date()).days)
 
     return days
 
 
-def _date_text(name: str) -> Callable[[Context], Value]:
-    def text(ctx: Context) -> Value:
+def _date_text(name: str) -> Feature:
+    def text(ctx: FeatureContext) -> Value:
         when = _profile_date(ctx, name)
         return None if when is None else when.isoformat()
 
     return text
 
 
-COMPUTE: dict[str, Callable[[Context], Value]] = {
+COMPUTE: dict[str, Feature] = {
     "days_until_birthday": _days_until_birthday,
     "next_birthday": _next_birthday,
     "days_until_lease_end": _days_until("lease_end"),

@@ -11,10 +11,12 @@ from typing import Any
 
 from schemas.features import FEATURES
 from schemas.triggers import AllOf, AnyOf, Comparison, Condition, Not, parse_duration
-from streams.core.features.registry import Context, Value, format_value
+from streams.core.features.context import FeatureContext, Value, format_value
 
 
-def holds(node: Condition, ctx: Context, thresholds: Mapping[str, float], now: float) -> bool:
+def holds(
+    node: Condition, ctx: FeatureContext, thresholds: Mapping[str, float], now: float
+) -> bool:
     """Return whether ``node`` holds for this evaluation.
 
     Args:
@@ -32,7 +34,9 @@ def holds(node: Condition, ctx: Context, thresholds: Mapping[str, float], now: f
     return compare(node, ctx, thresholds, now)
 
 
-def compare(node: Comparison, ctx: Context, thresholds: Mapping[str, float], now: float) -> bool:
+def compare(
+    node: Comparison, ctx: FeatureContext, thresholds: Mapping[str, float], now: float
+) -> bool:
     """Return whether one comparison holds."""
     actual = ctx.value(node.feature)
     if actual is None:
@@ -76,7 +80,9 @@ def resolve(value: Any, thresholds: Mapping[str, float]) -> Any:
     return value
 
 
-def describe(comparisons: list[Comparison], ctx: Context, thresholds: Mapping[str, float]) -> str:
+def describe(
+    comparisons: list[Comparison], ctx: FeatureContext, thresholds: Mapping[str, float]
+) -> str:
     """Say which values the comparisons saw: ``spend_week_change_pct 114.3% ≥ 20%``."""
     parts = []
     for node in comparisons:

@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 
 from schemas.features import FEATURES
 from schemas.triggers import Comparison, TriggerDefinition, comparisons
-from streams.core.features.registry import DEPENDS, Context, closed_month_number, format_value
+from streams.core.features.basics import closed_month_number
+from streams.core.features.context import FeatureContext, format_value
+from streams.core.features.registry import DEPENDS
 from streams.core.triggers.conditions import describe, holds
 
 
@@ -30,7 +32,7 @@ class Match:
     cause: str
     features: dict[str, float]
     detail: str
-    context: Context = field(repr=False, compare=False)
+    context: FeatureContext = field(repr=False, compare=False)
     """The evaluation's inputs, for ``variables``."""
 
     @property
@@ -43,7 +45,7 @@ class Match:
         return message_values(self.context)
 
 
-def evaluate(definition: TriggerDefinition, ctx: Context) -> Match | None:
+def evaluate(definition: TriggerDefinition, ctx: FeatureContext) -> Match | None:
     """Return the match of ``definition`` for this user and event (or tick), or ``None``.
 
     A ``closed_month`` definition is judged once per month: the first evaluating event
@@ -81,7 +83,7 @@ def evaluate(definition: TriggerDefinition, ctx: Context) -> Match | None:
     )
 
 
-def _episode(definition: TriggerDefinition, ctx: Context) -> str | None:
+def _episode(definition: TriggerDefinition, ctx: FeatureContext) -> str | None:
     """Return ``NAME=VALUE`` of the definition's episode feature, ``None`` without a value."""
     name = definition.episode
     value = None if name is None else ctx.value(name)
@@ -91,7 +93,7 @@ def _episode(definition: TriggerDefinition, ctx: Context) -> str | None:
     return f"{name}={text}"
 
 
-def recorded_features(compared: list[Comparison], ctx: Context) -> dict[str, float]:
+def recorded_features(compared: list[Comparison], ctx: FeatureContext) -> dict[str, float]:
     """Return the numbers a decision records: the compared features and their inputs.
 
     Only this definition's own features, so a record never depends on which other
@@ -103,7 +105,7 @@ def recorded_features(compared: list[Comparison], ctx: Context) -> dict[str, flo
     return {name: value for name, value in values.items() if isinstance(value, float)}
 
 
-def message_values(ctx: Context) -> dict[str, str]:
+def message_values(ctx: FeatureContext) -> dict[str, str]:
     """Return every feature that has a value, formatted by its unit for messages."""
     values = {}
     for name, feature in FEATURES.items():

@@ -1,0 +1,129 @@
+"""The first features: the event's own figures, weekly spend, monthly income, the profile.
+
+Spend and income are compared with their own baselines (``baselines``); the profile
+features read what profile updates set.
+"""
+
+from __future__ import annotations
+
+from schemas.events import IncomeDeposit, Purchase, Transaction
+from streams.core.features.baselines import (
+    baseline_months,
+    baseline_weeks,
+    mean_of,
+    percent_change,
+    week_spend,
+)
+from streams.core.features.context import Feature, FeatureContext, Value
+from streams.core.units import day_number, month_number
+
+
+def _amount(ctx: FeatureContext) -> Value:
+    payload = ctx.payload
+    if isinstance(payload, Transaction | IncomeDeposit | Purchase):
+        return float(payload.amount)
+    return None
+
+
+def _category(ctx: FeatureContext) -> Value:
+    payload = ctx.payload
+    return payload.category if isinstance(payload, Transaction) else None
+
+
+def _direction(ctx: FeatureContext) -> Value:
+    payload = ctx.payload
+    return payload.direction if isinstance(payload, Transaction) else None
+
+
+def _spend_week(ctx: FeatureContext) -> Value:
+    return week_spend(ctx.state.daily_spend, day_number(ctx.at)) / 100
+
+
+def _spend_baseline(ctx: FeatureContext) -> Value:
+    today = day_number(ctx.at)
+    mean = mean_of(baseline_weeks(ctx.state.daily_spend, today, ctx.state.spend_since))
+    return None if mean is None else mean / 100
+
+
+def _change_pct(ctx: FeatureContext, current_name: str, baseline_name: str) -> Value:
+    """Percent change of one dollar feature against another; ``None`` without a baseline."""
+    current, baseline = ctx.value(current_name), ctx.value(baseline_name)
+    if not isinstance(current, float) or not isinstance(baseline, float) or baseline <= 0:
+        return None
+    return percent_change(current * 100, baseline * 100)
+
+
+def _spend_change(ctx: FeatureContext) -> Value:
+    return _change_pct(ctx, "spend_week", "spend_week_baseline")
+
+
+def closed_month_number(ctx: FeatureContext) -> int:
+    """Return the month just closed at the evaluation's time (a ``units.month_number``)."""
+    return month_number(ctx.at) - 1
+
+
+def _closed_month(ctx: FeatureContext) -> Value:
+    month = closed_month_number(ctx)
+    return f"{month // 12:04d}-{month % 12 + 1:02d}"
+
+
+def _income_closed(ctx: FeatureContext) -> Value:
+    return ctx.state.monthly_income.get(closed_month_number(ctx), 0) / 100
+
+
+def _income_baseline(ctx: FeatureContext) -> Value:
+    closed = closed_month_number(ctx)
+    mean = mean_of(baseline_months(ctx.state.monthly_income, closed, ctx.state.income_since))
+    return None if mean is None else mean / 100
+
+
+def _income_change(ctx: FeatureContext) -> Value:
+    return _change_pct(ctx, "income_closed_month", "income_month_baseline")
+
+
+def _income_drop(ctx: FeatureContext) -> Value:
+    change = ctx.value("income_change_pct")
+    return None if not isinstance(change, float) else -change
+
+
+def _profile(name: str) -> Feature:
+    def read(ctx: FeatureContext) -> Value:
+        value = ctx.state.profile.get(name)
+        return value if isinstance(value, str | bool | float | int) else None
+
+    return read
+
+
+def _days_since_first_seen(ctx: FeatureContext) -> Value:
+    first = ctx.state.first_day
+    return None if first is None else float(day_number(ctx.at) - first)
+
+
+def _last_event_at(ctx: FeatureContext) -> Value:
+    return ctx.before.watermark or None
+
+
+DEPENDS: dict[str, tuple[str, ...]] = {
+    "spend_week_change_pct": ("spend_week", "spend_week_baseline"),
+    "income_change_pct": ("income_closed_month", "income_month_baseline"),
+    "income_drop_pct": ("income_change_pct", "income_closed_month", "income_month_baseline"),
+}
+
+COMPUTE: dict[str, Feature] = {
+    "event_type": lambda ctx: None if ctx.event is None else ctx.event.type,
+    "event_amount": _amount,
+    "transaction_category": _category,
+    "transaction_direction": _direction,
+    "spend_week": _spend_week,
+    "spend_week_baseline": _spend_baseline,
+    "spend_week_change_pct": _spend_change,
+    "closed_month": _closed_month,
+    "income_closed_month": _income_closed,
+    "income_month_baseline": _income_baseline,
+    "income_change_pct": _income_change,
+    "income_drop_pct": _income_drop,
+    "tier": _profile("tier"),
+    "relationship_status": _profile("relationship_status"),
+    "days_since_first_seen": _days_since_first_seen,
+    "last_event_at": _last_event_at,
+}
