@@ -15,7 +15,8 @@ from schemas.events import Channel, Event
 from schemas.features import FEATURES
 from schemas.records import Outcome
 from schemas.triggers import TriggerDefinition, comparisons, validate_definition
-from streams.core.decisions.process import Result, process
+from streams.core.decisions.process import process
+from streams.core.decisions.result import Result
 from streams.core.rendering import PLACEHOLDER, SMS_CUT_MARK, SMS_LIMIT, default_catalogue, render
 from streams.core.state.record import UserState
 from streams.core.triggers.catalogue import default_definitions

@@ -11,7 +11,8 @@ from schemas.commands import Priority, SendCommunication
 from schemas.events import Channel, Event
 from schemas.ids import command_id, decision_id
 from schemas.records import Outcome, SuppressionReason
-from streams.core.decisions.process import Result, process
+from streams.core.decisions.process import process
+from streams.core.decisions.result import Result
 from streams.core.rendering import SMS_LIMIT, default_catalogue
 from streams.core.state.record import UserState
 from streams.core.triggers.catalogue import default_definitions

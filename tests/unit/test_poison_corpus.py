@@ -20,7 +20,8 @@ from pydantic import BaseModel
 
 from schemas.events import Event
 from schemas.intake import Rejection, dead_letter, decode_event
-from streams.core.decisions.process import Result, process, process_idle
+from streams.core.decisions.process import process, process_idle
+from streams.core.decisions.result import Result
 from streams.core.rendering import default_catalogue
 from streams.core.state.record import UserState
 from streams.core.triggers.catalogue import default_definitions

@@ -13,7 +13,10 @@ from schemas.events import Channel, Event
 from schemas.ids import decision_id
 from schemas.records import Outcome, SuppressionReason
 from schemas.triggers import Experiment, TriggerDefinition, validate_definition
-from streams.core.decisions.process import Result, in_holdout, process, release_due
+from streams.core.decisions.eligibility import in_holdout
+from streams.core.decisions.process import process
+from streams.core.decisions.release import release_due
+from streams.core.decisions.result import Result
 from streams.core.decisions.send_policy import SendPolicy
 from streams.core.rendering import default_catalogue
 from streams.core.state.record import UserState

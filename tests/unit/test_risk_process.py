@@ -12,7 +12,8 @@ from datetime import UTC, datetime, timedelta
 from schemas.commands import InterventionType, RiskTrend
 from schemas.events import Event
 from schemas.records import Outcome, SuppressionReason
-from streams.core.decisions.process import Result, process
+from streams.core.decisions.process import process
+from streams.core.decisions.result import Result
 from streams.core.rendering import default_catalogue
 from streams.core.risk.policy import InterventionPolicy
 from streams.core.state.record import UserState

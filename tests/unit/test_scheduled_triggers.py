@@ -16,7 +16,9 @@ from schemas.events import Channel, Event
 from schemas.features import FEATURES
 from schemas.records import Outcome
 from schemas.triggers import TriggerDefinition, comparisons
-from streams.core.decisions.process import Result, process_scheduled, release_due
+from streams.core.decisions.process import process_scheduled
+from streams.core.decisions.release import release_due
+from streams.core.decisions.result import Result
 from streams.core.rendering import PLACEHOLDER, SMS_CUT_MARK, SMS_LIMIT, default_catalogue, render
 from streams.core.state.fold import APPLICATIONS_KEPT
 from streams.core.state.record import UserState

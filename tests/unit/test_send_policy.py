@@ -10,7 +10,9 @@ import pytest
 from schemas.events import Event
 from schemas.records import Outcome, SuppressionReason
 from schemas.triggers import TriggerDefinition
-from streams.core.decisions.process import Result, process, release_due
+from streams.core.decisions.process import process
+from streams.core.decisions.release import release_due
+from streams.core.decisions.result import Result
 from streams.core.decisions.send_policy import SendPolicy, outside_quiet_hours, user_zone
 from streams.core.rendering import default_catalogue
 from streams.core.state.record import UserState

@@ -36,7 +36,8 @@ from schemas.topics import (
     TRIGGER_DECISIONS,
 )
 from schemas.triggers import TriggerDefinition
-from streams.core.decisions.process import Result, process
+from streams.core.decisions.process import process
+from streams.core.decisions.result import Result
 from streams.core.decisions.send_policy import SendPolicy
 from streams.core.rendering import Catalogue, default_catalogue
 from streams.core.risk.messages import intervention_catalogue

@@ -38,7 +38,8 @@ import faust
 from schemas.settings import Settings
 from schemas.topics import BEHAVIOR_EVENTS
 from schemas.triggers import TriggerDefinition
-from streams.core.decisions.process import Result, process_idle
+from streams.core.decisions.process import process_idle
+from streams.core.decisions.result import Result
 from streams.core.state.record import UserState
 from streams.core.triggers.due import due_definitions, replaying
 from streams.runtime import metrics

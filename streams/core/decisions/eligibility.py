@@ -1,0 +1,60 @@
+"""Whether a match may be sent to this user at all: status, targeting, holdout, cooldown, consent.
+
+The send policy (caps, quiet hours) comes after, in ``send_policy``; a match that is not
+eligible is recorded as suppressed with the first reason that applies.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from schemas.records import SuppressionReason
+from schemas.triggers import ChannelTemplate, Experiment, TriggerDefinition
+from streams.core.features.context import FeatureContext
+from streams.core.triggers.conditions import holds
+from streams.core.units import SECONDS_PER_DAY
+
+
+def consented_channels(ctx: FeatureContext, definition: TriggerDefinition) -> list[ChannelTemplate]:
+    """Return the definition's channels the user has not withdrawn consent on."""
+    consent = ctx.state.profile.get("consent", {})
+    return [c for c in definition.channels if consent.get(c.channel, True)]
+
+
+def why_suppressed(
+    ctx: FeatureContext, definition: TriggerDefinition, channels: list[ChannelTemplate]
+) -> tuple[SuppressionReason, str] | None:
+    """Return why a match must not be sent, with a sentence, or ``None`` to send it."""
+    occurred = ctx.at.timestamp()
+    last = ctx.state.last_fired.get(definition.id)
+    tier = ctx.state.profile.get("tier")
+    if definition.status == "testing":
+        return SuppressionReason.TESTING, "the trigger is in testing: decisions only"
+    if definition.target.tiers and tier not in definition.target.tiers:
+        return SuppressionReason.EXCLUDED, f"tier {tier or 'unknown'} is not targeted"
+    segments = set(ctx.state.profile.get("segments", ()))
+    if definition.target.segments and not segments & set(definition.target.segments):
+        return SuppressionReason.EXCLUDED, "the user is in none of the targeted segments"
+    if definition.exclude is not None and holds(
+        definition.exclude, ctx, definition.thresholds, occurred
+    ):
+        return SuppressionReason.EXCLUDED, "an exclusion condition holds"
+    experiment = definition.experiment
+    if experiment is not None and in_holdout(ctx.user_id, experiment):
+        return SuppressionReason.HOLDOUT, f"held out of experiment {experiment.id}"
+    # Both sides: a late event dated just before the last firing is as close to it.
+    if last is not None and abs(occurred - last) < definition.cooldown:
+        return (
+            SuppressionReason.COOLDOWN,
+            f"{abs(occurred - last) / SECONDS_PER_DAY:.1f} days from the last firing",
+        )
+    if not channels:
+        return SuppressionReason.NO_CONSENT, "the user has withdrawn consent on every channel"
+    return None
+
+
+def in_holdout(user_id: str, experiment: Experiment) -> bool:
+    """Return whether the user is in the experiment's holdout (stable per user)."""
+    digest = hashlib.sha256(f"{experiment.id}:{user_id}".encode()).digest()
+    bucket = int.from_bytes(digest[:4], "big") % 10_000
+    return bucket < experiment.holdout_percent * 100

@@ -1,0 +1,35 @@
+"""What processing an event, or a tick of the clock, led to."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from schemas.commands import SendCommunication, StartIntervention
+from schemas.records import TriggerDecision
+
+
+@dataclass(slots=True)
+class Result:
+    """What one event led to.
+
+    Attributes:
+        applied: False when the event was a duplicate and changed nothing.
+        evaluated: False when the event was too old to evaluate triggers on.
+        decisions: One per trigger whose condition held.
+        commands: One per channel of each firing.
+    """
+
+    applied: bool = True
+    evaluated: bool = True
+    decisions: list[TriggerDecision] = field(default_factory=list)
+    commands: list[SendCommunication] = field(default_factory=list)
+    interventions: list[StartIntervention] = field(default_factory=list)
+    held: int = 0
+    """Commands of these decisions kept in the user's state for a later ``send_at``."""
+    released: int = 0
+    """The first this many ``commands`` were held earlier and are due now."""
+
+    @property
+    def changed_state(self) -> bool:
+        """Whether a scheduled evaluation or a release changed the user's record."""
+        return bool(self.decisions or self.commands)
