@@ -18,7 +18,7 @@ from schemas.topics import TRIGGERS_DEFINITIONS
 from schemas.triggers import TriggerDefinition
 from streams.core.rendering import default_catalogue
 from streams.core.triggers.catalogue import DefinitionError, load_files, templates_missing
-from streams.core.triggers.overlay import DefinitionSource
+from streams.core.triggers.overlay import DefinitionOverlay
 from streams.runtime.definitions_feed import read_definitions
 from streams.runtime.kafka_admin import ensure_topics
 
@@ -57,7 +57,7 @@ async def effective(
     """
     await ensure_topics(settings, [TRIGGERS_DEFINITIONS])
     entries = await read_definitions(settings)
-    source = DefinitionSource.shipped_with(default_catalogue())
+    source = DefinitionOverlay.shipped_with(default_catalogue())
     current = source.current(entries.items())
     refused = source.refused()
     from_topic = {key.decode(errors="replace") for key in entries} - set(refused)

@@ -11,7 +11,7 @@ from schemas.triggers import MAX_CONDITION_DEPTH, MAX_CONDITION_NODES, validate_
 from streams.core.rendering import default_catalogue
 from streams.core.triggers import overlay as definition_source
 from streams.core.triggers.catalogue import default_definitions
-from streams.core.triggers.overlay import DefinitionSource
+from streams.core.triggers.overlay import DefinitionOverlay
 from streams.runtime import metrics
 
 
@@ -45,7 +45,7 @@ def test_condition_trees_are_bounded_in_depth_and_size(condition: Any, accepted:
 
 
 def test_a_hostile_definition_is_refused_and_the_rest_stay_in_force() -> None:
-    source = DefinitionSource.shipped_with(default_catalogue())
+    source = DefinitionOverlay.shipped_with(default_catalogue(), metrics.DEFINITIONS_REFUSED.set)
     shipped = {d.id for d in source.current([])}
     hostile = orjson.dumps(document("spending_spike", condition=nots(250)))
     lowered = orjson.dumps(
@@ -73,7 +73,7 @@ def test_a_definition_that_breaks_the_checks_themselves_is_refused_by_its_error_
         raise RecursionError
 
     monkeypatch.setattr(definition_source, "validate_definition", broken)
-    source = DefinitionSource.shipped_with(default_catalogue())
+    source = DefinitionOverlay.shipped_with(default_catalogue())
     entries = [(b"spending_spike", orjson.dumps(document()))]
     assert {d.id for d in source.current(entries)} >= {"spending_spike", "income_drop"}
     assert source.refused() == {"spending_spike": ["could not be used: RecursionError"]}

@@ -8,17 +8,17 @@ from schemas.events import Channel
 from schemas.triggers import ChannelTemplate, TriggerDefinition
 from streams.core.rendering import default_catalogue
 from streams.core.triggers.catalogue import default_definitions
-from streams.core.triggers.overlay import DefinitionSource
+from streams.core.triggers.overlay import DefinitionOverlay
 
 SHIPPED = {d.id: d for d in default_definitions()}
 SPIKE = SHIPPED["spending_spike"]
 
 
-def source() -> DefinitionSource:
+def source() -> DefinitionOverlay:
     templates = frozenset(
         (t.template_id, t.channel.value) for t in default_catalogue().templates.values()
     )
-    return DefinitionSource(SHIPPED, templates)
+    return DefinitionOverlay(SHIPPED, templates)
 
 
 def entry(definition: TriggerDefinition) -> tuple[bytes, bytes]:

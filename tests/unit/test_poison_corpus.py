@@ -25,7 +25,7 @@ from streams.core.decisions.result import Result
 from streams.core.rendering import default_catalogue
 from streams.core.state.record import UserState
 from streams.core.triggers.catalogue import default_definitions
-from streams.core.triggers.overlay import DefinitionSource
+from streams.core.triggers.overlay import DefinitionOverlay
 from tests.poison import Instance, Poison, definition_poisons, input_poisons
 from tests.unit import factories as f
 
@@ -221,7 +221,7 @@ def test_what_is_accepted_is_storable_and_readable_downstream(poison: Poison) ->
 def test_a_hostile_definition_is_refused_and_the_shipped_ones_stay(poison: Poison) -> None:
     item = poison.instance(user=USER, now=NOW, seq=1)
     assert item.key is not None
-    source = DefinitionSource.shipped_with(default_catalogue())
+    source = DefinitionOverlay.shipped_with(default_catalogue())
     entries = [(item.key, item.value)]
     by_type = source.by_event_type(entries)
     transaction = {d.id for d in by_type["transaction"]}

@@ -23,7 +23,7 @@ from streams.core.risk.policy import InterventionPolicy
 from streams.core.state.record import UserState
 from streams.core.triggers.catalogue import default_definitions
 from streams.core.triggers.due import REPLAY_PAUSE_SECONDS, PartitionRead
-from streams.core.triggers.overlay import DefinitionSource
+from streams.core.triggers.overlay import DefinitionOverlay
 from streams.runtime.agents.ingest import IngestStage
 from streams.runtime.agents.timer import SLICE_USERS, Scheduler
 from streams.runtime.user_table import MemoryUserTable
@@ -73,7 +73,7 @@ def stage(clock: Clock, keep_objects: bool = True) -> IngestStage:
         commands=Topic(),
         interventions=Topic(),
         dead_letters={},
-        definitions=DefinitionSource.shipped_with(catalogue),
+        definitions=DefinitionOverlay.shipped_with(catalogue),
         catalogue=catalogue,
         max_event_age_seconds=2 * 86_400.0,
         policy=SendPolicy(quiet_start=0, quiet_end=0),

@@ -4,8 +4,9 @@
 ``nudge triggers apply`` or ``pause``. An entry there replaces the shipped definition of
 the same id, or adds a new one; the catalogue needs no publishing to work. Entries are
 re-validated here (the topic is not trusted): an invalid one -- or one that cannot be
-used for any other reason -- is refused with its reasons (logged once, counted in
-``nudge_trigger_definitions_refused``, shown by ``nudge triggers list``), the previous
+used for any other reason -- is refused with its reasons (logged once, reported to
+``on_refused``, which the worker wires to ``nudge_trigger_definitions_refused``, and shown by
+``nudge triggers list``), the previous
 good version of that trigger stays in force, and every other definition is unaffected.
 """
 
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 import orjson
@@ -21,7 +22,6 @@ import orjson
 from schemas.triggers import TriggerDefinition, validate_definition
 from streams.core.rendering import Catalogue
 from streams.core.triggers.catalogue import default_definitions
-from streams.runtime import metrics
 
 log = logging.getLogger(__name__)
 
@@ -42,17 +42,19 @@ def shown_key(key: bytes) -> str:
 
 
 @dataclass(slots=True)
-class DefinitionSource:
+class DefinitionOverlay:
     """Merge shipped definitions with the topic's, parsing each topic entry once.
 
     Attributes:
         shipped: The catalogue shipped with the package, by id.
         known_templates: ``(template id, channel)`` pairs the renderer has; a topic
             definition naming another is rejected like an invalid one.
+        on_refused: Called with the number of entries refused whenever it may change.
     """
 
     shipped: Mapping[str, TriggerDefinition]
     known_templates: frozenset[tuple[str, str]]
+    on_refused: Callable[[int], None] = lambda count: None
     _parsed: dict[bytes, tuple[bytes, TriggerDefinition]] = field(default_factory=dict)
     _rejected: dict[bytes, tuple[bytes, list[str]]] = field(default_factory=dict)
     """Trigger id -> the refused value and why; cleared when a usable value replaces it."""
@@ -61,9 +63,14 @@ class DefinitionSource:
     )
 
     @classmethod
-    def shipped_with(cls, catalogue: Catalogue) -> DefinitionSource:
-        """The source over the shipped catalogue, checking topic entries against ``catalogue``."""
-        return cls({d.id: d for d in default_definitions()}, catalogue.known_pairs())
+    def shipped_with(
+        cls, catalogue: Catalogue, on_refused: Callable[[int], None] | None = None
+    ) -> DefinitionOverlay:
+        """The overlay of the shipped catalogue, checking topic entries against ``catalogue``."""
+        shipped = {d.id: d for d in default_definitions()}
+        if on_refused is None:
+            return cls(shipped, catalogue.known_pairs())
+        return cls(shipped, catalogue.known_pairs(), on_refused)
 
     def current(self, entries: Iterable[tuple[bytes, bytes | None]]) -> list[TriggerDefinition]:
         """Return the definitions in force, given the topic's ``(key, value)`` entries."""
@@ -112,14 +119,14 @@ class DefinitionSource:
             result = [f"could not be used: {type(error).__name__}"]
         if isinstance(result, list):
             self._rejected[key] = (raw, result)
-            metrics.DEFINITIONS_REFUSED.set(len(self._rejected))
+            self.on_refused(len(self._rejected))
             log.error(
                 "refused a trigger definition from the topic",
                 extra={"trigger": shown_key(key), "problems": result},
             )
             return cached[1] if cached else None
         self._rejected.pop(key, None)
-        metrics.DEFINITIONS_REFUSED.set(len(self._rejected))
+        self.on_refused(len(self._rejected))
         self._parsed[key] = (raw, result)
         return result
 

@@ -45,7 +45,7 @@ from streams.core.risk.policy import InterventionPolicy
 from streams.core.state.record import UserState
 from streams.core.triggers.catalogue import default_definitions, templates_missing
 from streams.core.triggers.due import PartitionRead
-from streams.core.triggers.overlay import DefinitionSource
+from streams.core.triggers.overlay import DefinitionOverlay
 from streams.runtime import metrics
 from streams.runtime.definitions_feed import DefinitionsFeed
 from streams.runtime.failstop import fail_stop, withhold
@@ -82,7 +82,7 @@ class IngestStage:
     interventions: Any
     dead_letters: dict[str, Any]
     """Input topic name -> its dead-letter topic."""
-    definitions: DefinitionSource
+    definitions: DefinitionOverlay
     catalogue: Catalogue
     max_event_age_seconds: float
     policy: SendPolicy
@@ -364,7 +364,9 @@ def register_ingest(
         dead_letters={
             spec.full_name(prefix): app.topic(dlq.full_name(prefix)) for spec, dlq in inputs.items()
         },
-        definitions=DefinitionSource.shipped_with(catalogue),
+        definitions=DefinitionOverlay.shipped_with(
+            catalogue, on_refused=metrics.DEFINITIONS_REFUSED.set
+        ),
         catalogue=catalogue,
         max_event_age_seconds=settings.max_event_age_seconds,
         policy=SendPolicy(
