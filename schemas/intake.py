@@ -162,40 +162,52 @@ def sanitise(node: Any, report: Sanitised, *, identifier: bool = False, depth: i
     if isinstance(node, dict | list):
         if depth >= MAX_DEPTH:
             raise NestingTooDeep
-        step: Any = None
-        try:
-            if isinstance(node, list):
-                kept_items = []
-                for step, child in enumerate(node):  # noqa: B007 - named on error
-                    kept_items.append(sanitise(child, report, depth=depth + 1))
-                return kept_items
-            kept = {}
-            for step, child in node.items():
-                if is_sensitive(step):
-                    report.removed += 1
-                    if isinstance(child, dict | list):
-                        check_depth(child, depth + 1)  # dropped, but bounded all the same
-                else:
-                    kept[step] = sanitise(
-                        child, report, identifier=step.endswith("_id"), depth=depth + 1
-                    )
-            return kept
-        except NestingTooDeep as deep:
-            deep.path.appendleft(field_step(step))
-            raise
-    if isinstance(node, str):
-        if identifier:
-            return node
-        if CARD_NUMBER.match(node) and luhn_valid(node):
-            report.removed += 1
-            return REDACTED
-        if len(node) > MAX_TEXT_LENGTH:
-            report.truncated += 1
-            node = node[:MAX_TEXT_LENGTH]
-        if "\x00" in node:
-            report.replaced += 1
-            node = node.replace("\x00", NUL_REPLACEMENT)
+        if isinstance(node, list):
+            return _sanitise_items(node, report, depth)
+        return _sanitise_fields(node, report, depth)
+    if isinstance(node, str) and not identifier:
+        return _sanitise_text(node, report)
     return node
+
+
+def _sanitise_items(items: list[Any], report: Sanitised, depth: int) -> list[Any]:
+    kept = []
+    for index, child in enumerate(items):
+        try:
+            kept.append(sanitise(child, report, depth=depth + 1))
+        except NestingTooDeep as deep:
+            deep.path.appendleft(field_step(index))
+            raise
+    return kept
+
+
+def _sanitise_fields(fields: dict[str, Any], report: Sanitised, depth: int) -> dict[str, Any]:
+    kept = {}
+    for key, child in fields.items():
+        try:
+            if is_sensitive(key):
+                report.removed += 1
+                if isinstance(child, dict | list):
+                    check_depth(child, depth + 1)  # dropped, but bounded all the same
+            else:
+                kept[key] = sanitise(child, report, identifier=key.endswith("_id"), depth=depth + 1)
+        except NestingTooDeep as deep:
+            deep.path.appendleft(field_step(key))
+            raise
+    return kept
+
+
+def _sanitise_text(text: str, report: Sanitised) -> str:
+    if CARD_NUMBER.match(text) and luhn_valid(text):
+        report.removed += 1
+        return REDACTED
+    if len(text) > MAX_TEXT_LENGTH:
+        report.truncated += 1
+        text = text[:MAX_TEXT_LENGTH]
+    if "\x00" in text:
+        report.replaced += 1
+        text = text.replace("\x00", NUL_REPLACEMENT)
+    return text
 
 
 def check_depth(node: Any, depth: int) -> None:

@@ -54,7 +54,9 @@ async def run_chaos(options: ChaosOptions, base: Settings) -> dict[str, Any]:
     try:
         for plan in plans:
             _say(f"run {plan.name}: {len(plan.faults)} faults")
-            results.append(await _run(base, options, session, plan, postgres, recording))
+            results.append(
+                await _run(base, options, session, plan, postgres=postgres, recording=recording)
+            )
             _say(f"  done in {results[-1].info['seconds']} s")
     finally:
         postgres.stop()
@@ -96,6 +98,7 @@ async def _run(
     options: ChaosOptions,
     session: str,
     plan: RunPlan,
+    *,
     postgres: ChaosPostgres,
     recording: Any,
 ) -> RunResult:

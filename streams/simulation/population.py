@@ -173,20 +173,25 @@ def make_population(
     storyteller = random.Random(f"stories:{seed}")  # noqa: S311 - a simulation
     wanted = round(n_users * story_share)
     stories = _hand_out(
-        storyteller, n_users, spikers | droppers, wanted, list(STORIES), ("stories", "steady")
+        storyteller,
+        n_users,
+        spikers | droppers,
+        wanted=wanted,
+        names=list(STORIES),
+        what=("stories", "steady"),
     )
     # Another generator of its own: risk stories leave everyone's ordinary life as it was.
     risky = _hand_out(
         random.Random(f"risk-stories:{seed}"),  # noqa: S311 - a simulation
         n_users,
         spikers | droppers | set(stories),
-        risk_users,
-        list(RISK_STORIES),
-        ("risk stories", "ordinary"),
+        wanted=risk_users,
+        names=list(RISK_STORIES),
+        what=("risk stories", "ordinary"),
     )
     return [
         replace(
-            _persona(rng, seed, i, i in spikers, i in droppers, stories.get(i)),
+            _persona(rng, seed, i, spikes=i in spikers, drops=i in droppers, story=stories.get(i)),
             risk_story=risky.get(i),
         )
         for i in range(n_users)
@@ -197,6 +202,7 @@ def _hand_out(
     rng: random.Random,
     n_users: int,
     busy: set[int],
+    *,
     wanted: int,
     names: list[str],
     what: tuple[str, str],
@@ -215,7 +221,7 @@ def _hand_out(
 
 
 def _persona(
-    rng: random.Random, seed: int, index: int, spikes: bool, drops: bool, story: str | None
+    rng: random.Random, seed: int, index: int, *, spikes: bool, drops: bool, story: str | None
 ) -> Persona:
     spike_factor = round(rng.uniform(*SPIKE_FACTORS), 2)
     income_drop = round(rng.uniform(*INCOME_DROPS), 2)
@@ -366,7 +372,7 @@ def _days(
             days_ago = (timeline.last_day - day).days
             sessions = story.sessions(days_ago, draw) if story else 1
             today = [
-                *_spending(writer, timeline, story, day, low, high),
+                *_spending(writer, timeline, story, day, low=low, high=high),
                 *_pay(writer, timeline, day, low, high),
                 *_refund(writer, low, high),
                 *_sessions(writer, low, high, sessions),
@@ -391,6 +397,7 @@ def _spending(
     timeline: Timeline,
     story: Story | None,
     day: datetime,
+    *,
     low: datetime,
     high: datetime,
 ) -> list[Stamped]:

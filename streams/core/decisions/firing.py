@@ -60,6 +60,7 @@ def judge(
     ctx: FeatureContext,
     definition: TriggerDefinition,
     match: Match,
+    *,
     catalogue: Catalogue,
     policy: SendPolicy,
     taken: set[str],
@@ -81,12 +82,16 @@ def judge(
     commands = (
         []
         if plan.suppressed
-        else _commands(ctx, definition, match, catalogue, plan.channels, plan.send_at)
+        else _commands(
+            ctx, definition, match, catalogue, channels=plan.channels, send_at=plan.send_at
+        )
     )
     held = bool(commands) and plan.send_at > now
     notes = [*plan.notes, f"held until {plan.send_at.isoformat()}"] if held else plan.notes
     return Firing(
-        decision=_decision(ctx, definition, match, plan.suppressed, notes, commands),
+        decision=_decision(
+            ctx, definition, match, suppressed=plan.suppressed, notes=notes, commands=commands
+        ),
         commands=commands,
         send_at=plan.send_at,
         held=held,
@@ -147,6 +152,7 @@ def _decision(
     ctx: FeatureContext,
     definition: TriggerDefinition,
     match: Match,
+    *,
     suppressed: tuple[SuppressionReason, str] | None,
     notes: list[str],
     commands: list[SendCommunication],
@@ -174,6 +180,7 @@ def _commands(
     definition: TriggerDefinition,
     match: Match,
     catalogue: Catalogue,
+    *,
     channels: list[ChannelTemplate],
     send_at: datetime,
 ) -> list[SendCommunication]:

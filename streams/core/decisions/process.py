@@ -145,7 +145,9 @@ def _decide_all(
     result = Result()
     taken: set[str] = set()
     for definition, match in matches:
-        firing = judge(ctx, definition, match, catalogue, policy, taken, now)
+        firing = judge(
+            ctx, definition, match, catalogue=catalogue, policy=policy, taken=taken, now=now
+        )
         remember(ctx.state, definition, firing, ctx.at.timestamp())
         taken.update(command.channel.value for command in firing.commands)
         result.decisions.append(firing.decision)

@@ -115,10 +115,26 @@ def decide_intervention(
     if suppressed is None:
         values = message_values(profile, memory, event.occurred_at.astimezone(UTC).date())
         messages = render_messages(kind, channels, values, catalogue or intervention_catalogue())
-        command = _command(event, payload, kind, level, reading.trend, channels, messages)
+        command = _command(
+            event,
+            payload,
+            kind=kind,
+            level=level,
+            trend=reading.trend,
+            channels=channels,
+            messages=messages,
+        )
         memory.last_intervention_at = max(at, memory.last_intervention_at or at)
     return RiskResult(
-        decision=_decision(event, payload.score, level, kind, reading, suppressed, command),
+        decision=_decision(
+            event,
+            payload.score,
+            level=level,
+            kind=kind,
+            reading=reading,
+            suppressed=suppressed,
+            command=command,
+        ),
         command=command,
         trend=reading.trend,
         risk_level=level,
@@ -150,6 +166,7 @@ def _held_back(
 def _decision(
     event: Event,
     score: float,
+    *,
     level: RiskLevel,
     kind: InterventionType,
     reading: TrendReading,
@@ -182,6 +199,7 @@ def _decision(
 def _command(
     event: Event,
     payload: RiskScore,
+    *,
     kind: InterventionType,
     level: RiskLevel,
     trend: RiskTrend,

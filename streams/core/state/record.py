@@ -14,6 +14,11 @@ import orjson
 
 from streams.core.state.risk_memory import RiskMemory
 
+#: Fields written as they are, and only when set (not empty, not zero).
+_KEPT_WHEN_SET = (
+    "quote_times", "goal_milestones", "applications", "episodes", "pending", "engaged_at",
+)  # fmt: skip
+
 
 @dataclass(slots=True)
 class UserState:
@@ -112,26 +117,24 @@ class UserState:
             "profile": self.profile,
             "sends": self.sends,
         }
+        self._add_set_fields(record)
+        return orjson.dumps(record)
+
+    def _add_set_fields(self, record: dict[str, Any]) -> None:
+        """Add the fields most users never set, only when set (``from_bytes`` defaults them)."""
         if self.daily_sessions:
             record["daily_sessions"] = list(self.daily_sessions.items())
         if self.hourly_page_views:
             record["hourly_page_views"] = list(self.hourly_page_views.items())
-        if self.quote_times:
-            record["quote_times"] = self.quote_times
-        if self.goal_milestones:
-            record["goal_milestones"] = self.goal_milestones
+        for name in _KEPT_WHEN_SET:
+            if value := getattr(self, name):
+                record[name] = value
         if self.stress_level is not None:
             record["stress_level"], record["stress_at"] = self.stress_level, self.stress_at
-        for name in ("applications", "episodes", "pending"):
-            if getattr(self, name):
-                record[name] = getattr(self, name)
         if self.partition >= 0:
             record["partition"] = self.partition
         if self.risk is not None:
             record["risk"] = self.risk.to_dict()
-        if self.engaged_at:
-            record["engaged_at"] = self.engaged_at
-        return orjson.dumps(record)
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> UserState:

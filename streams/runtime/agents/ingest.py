@@ -335,12 +335,30 @@ def register_ingest(
     app: faust.App, settings: Settings, clock: Callable[[], datetime]
 ) -> IngestStage:
     """Declare the ingest agent, its state table and output topics on ``app``."""
+    stage = _build_stage(app, settings, clock, _checked_catalogue())
+    for name in stage.dead_letters:  # born at zero, so dashboards and alerts see them
+        metrics.PROCESSING_ERRORS.labels(name)
+    app.task(_follow_definitions(stage))
+    inputs = list(stage.dead_letters)  # the input topics, each with its dead-letter topic
+    source = app.topic(*inputs, partitions=settings.partitions)
+    app.agent(source, name="nudge.ingest")(_ingest_agent(app, stage))
+    return stage
+
+
+def _checked_catalogue() -> Catalogue:
+    """Return the message templates, refusing to start if a definition names a missing one."""
     catalogue = default_catalogue()
     missing = templates_missing(default_definitions(), catalogue)
     if missing:
         msg = f"trigger definitions name missing templates: {', '.join(missing)}"
         raise ValueError(msg)
     intervention_catalogue()  # raises at start-up if an intervention template is missing
+    return catalogue
+
+
+def _build_stage(
+    app: faust.App, settings: Settings, clock: Callable[[], datetime], catalogue: Catalogue
+) -> IngestStage:
     prefix = settings.topic_prefix
     # Risk scores and outcomes share the envelope and the user key: one agent keeps one
     # state per user, so a risk decision sees the user's payments and consent.
@@ -349,15 +367,13 @@ def register_ingest(
         RISK_SCORES: RISK_SCORES_DLQ,
         COMMS_OUTCOMES: COMMS_OUTCOMES_DLQ,
     }
-    source = app.topic(*(spec.full_name(prefix) for spec in inputs), partitions=settings.partitions)
     # Raw bytes on the changelog: the record serialises itself (UserState.to_bytes).
     table = app.Table(
         "user_state", partitions=settings.partitions, key_type=bytes, value_type=bytes
     )
-    feed = DefinitionsFeed(settings)
-    stage = IngestStage(
+    return IngestStage(
         users=user_table(table, settings.store),
-        feed=feed,
+        feed=DefinitionsFeed(settings),
         decisions=app.topic(TRIGGER_DECISIONS.full_name(prefix)),
         commands=app.topic(COMMS_COMMANDS.full_name(prefix)),
         interventions=app.topic(INTERVENTIONS_COMMANDS.full_name(prefix)),
@@ -369,23 +385,19 @@ def register_ingest(
         ),
         catalogue=catalogue,
         max_event_age_seconds=settings.max_event_age_seconds,
-        policy=SendPolicy(
-            cap_per_channel_day=settings.cap_per_channel_day,
-            cap_per_channel_week=settings.cap_per_channel_week,
-            quiet_start=settings.quiet_hours_start,
-            quiet_end=settings.quiet_hours_end,
-        ),
+        policy=send_policy(settings),
         risk_policy=intervention_policy(settings),
         clock=clock,
         flush=lambda: app.producer.flush(),
     )
 
-    for name in stage.dead_letters:  # born at zero, so dashboards and alerts see them
-        metrics.PROCESSING_ERRORS.labels(name)
+
+def _follow_definitions(stage: IngestStage) -> Callable[[], Awaitable[None]]:
+    """Return the task that keeps the definitions in force current."""
 
     async def follow_definitions() -> None:
         try:
-            await feed.run()
+            await stage.feed.run()
         except asyncio.CancelledError:
             raise
         except BaseException:
@@ -393,7 +405,12 @@ def register_ingest(
             log.exception("the trigger definitions feed stopped")
             raise
 
-    app.task(follow_definitions)
+    return follow_definitions
+
+
+def _ingest_agent(app: faust.App, stage: IngestStage) -> Callable[[Any], Awaitable[None]]:
+    """Return the agent: batches through ``run_batch``; fail-stop on anything unfinished."""
+    feed = stage.feed
 
     async def ingest(stream: Any) -> None:  # faust.Stream; StreamT lacks take_events
         async for batch in stream.take_events(BATCH_MAX_EVENTS, within=BATCH_WINDOW_SECONDS):
@@ -419,8 +436,17 @@ def register_ingest(
                 fail_stop("the ingest agent could not finish a batch", error, events=len(batch))
             stage.progress.batch_done()
 
-    app.agent(source, name="nudge.ingest")(ingest)
-    return stage
+    return ingest
+
+
+def send_policy(settings: Settings) -> SendPolicy:
+    """Return the caps and quiet hours the settings give."""
+    return SendPolicy(
+        cap_per_channel_day=settings.cap_per_channel_day,
+        cap_per_channel_week=settings.cap_per_channel_week,
+        quiet_start=settings.quiet_hours_start,
+        quiet_end=settings.quiet_hours_end,
+    )
 
 
 def intervention_policy(settings: Settings) -> InterventionPolicy:

@@ -67,6 +67,15 @@ class PassSummary:
 
 
 @dataclass(slots=True)
+class _Tally:
+    """What a pass has done so far."""
+
+    users: int = 0
+    decisions: int = 0
+    commands: int = 0
+
+
+@dataclass(slots=True)
 class Scheduler:
     """Runs time-based definitions and held sends over this worker's own users.
 
@@ -91,45 +100,61 @@ class Scheduler:
         behind = replaying(stage.reads, partitions, now, stage.max_event_age_seconds)
         due = [] if behind else due_definitions(current, self._last_run, now)
         started = time.perf_counter()
-        users = decisions = commands = 0
+        done = _Tally()
         keys = iter(stage.users.keys(partitions))
         while slice_ := list(islice(keys, SLICE_USERS)):
             if self.interrupted():
-                log.info("timer pass stopped by a rebalance", extra={"users": users})
-                return PassSummary(users, (), decisions, commands, complete=False, replaying=behind)
-            # One slice at a time under the stage's lock: loaded now, not when the keys
-            # were listed, and written before a batch may change them again.
-            async with stage.lock:
-                changed: list[tuple[bytes, UserState]] = []
-                for key, home in slice_:
-                    state = stage.load(key, home)
-                    if state is None or state.partition not in partitions:
-                        continue  # a standby copy, or a record from before partitions were kept
-                    users += 1
-                    result = self._evaluate(key.decode(), state, due, now)
-                    if result.changed_state:
-                        stage.publish(key, result, now, event_latency=False)
-                        changed.append((key, state))
-                        decisions += len(result.decisions)
-                        commands += len(result.commands)
-                if changed:
-                    # Outputs acknowledged before the records that say they were sent:
-                    # see ``IngestStage.run_batch``.
-                    await stage.flush()
-                    for key, state in changed:
-                        stage.store(key, state.partition, state)
+                log.info("timer pass stopped by a rebalance", extra={"users": done.users})
+                return PassSummary(
+                    done.users, (), done.decisions, done.commands, complete=False, replaying=behind
+                )
+            await self._run_slice(slice_, partitions, due, now, done)
             await asyncio.sleep(0)  # let agent batches and heartbeats through
         # Only a finished pass that looked at someone counts as a run: an interrupted one
         # is repeated in full, and one over an empty table judged nobody.
-        judged = due if users else []
+        judged = due if done.users else []
         for definition in judged:
             self._last_run[definition.id] = now.timestamp()
-            metrics.SCHEDULED_EVALUATIONS.labels(definition.id).inc(users)
+            metrics.SCHEDULED_EVALUATIONS.labels(definition.id).inc(done.users)
         if stage.users.count() is None:  # RocksDB: this pass is the count, not each batch
-            metrics.USERS_TRACKED.set(users)
+            metrics.USERS_TRACKED.set(done.users)
         metrics.SCHEDULER_TICKS.observe(time.perf_counter() - started)
         evaluated = tuple(d.id for d in judged)
-        return PassSummary(users, evaluated, decisions, commands, replaying=behind)
+        return PassSummary(done.users, evaluated, done.decisions, done.commands, replaying=behind)
+
+    async def _run_slice(
+        self,
+        slice_: list[tuple[bytes, int | None]],
+        partitions: set[int],
+        due: Sequence[TriggerDefinition],
+        now: datetime,
+        done: _Tally,
+    ) -> None:
+        """Judge one slice of users under the stage's lock, adding what was done to ``done``.
+
+        Loaded now, not when the keys were listed, and written before a batch may change
+        them again.
+        """
+        stage = self.stage
+        async with stage.lock:
+            changed: list[tuple[bytes, UserState]] = []
+            for key, home in slice_:
+                state = stage.load(key, home)
+                if state is None or state.partition not in partitions:
+                    continue  # a standby copy, or a record from before partitions were kept
+                done.users += 1
+                result = self._evaluate(key.decode(), state, due, now)
+                if result.changed_state:
+                    stage.publish(key, result, now, event_latency=False)
+                    changed.append((key, state))
+                    done.decisions += len(result.decisions)
+                    done.commands += len(result.commands)
+            if changed:
+                # Outputs acknowledged before the records that say they were sent:
+                # see ``IngestStage.run_batch``.
+                await stage.flush()
+                for key, state in changed:
+                    stage.store(key, state.partition, state)
 
     def _evaluate(
         self, user_id: str, state: UserState, due: Sequence[TriggerDefinition], now: datetime
