@@ -16,12 +16,10 @@ from schemas.events import Event
 from schemas.records import DeadLetter, TriggerDecision
 from schemas.topics import (
     BEHAVIOR_EVENTS,
-    BEHAVIOR_EVENTS_DLQ,
     COMMS_COMMANDS,
     COMMS_OUTCOMES,
-    COMMS_OUTCOMES_DLQ,
+    DEAD_LETTER_TOPIC,
     INTERVENTIONS_COMMANDS,
-    RISK_SCORES_DLQ,
     TRIGGER_DECISIONS,
     TopicSpec,
 )
@@ -63,9 +61,7 @@ ROUTES: Mapping[TopicSpec, Route] = {
     TRIGGER_DECISIONS: Route(TriggerDecision, table_of(TriggerEvent)),
     COMMS_COMMANDS: Route(SendCommunication, table_of(Communication)),
     INTERVENTIONS_COMMANDS: Route(StartIntervention, table_of(Intervention)),
-    BEHAVIOR_EVENTS_DLQ: Route(DeadLetter, DEAD_LETTERS),
-    RISK_SCORES_DLQ: Route(DeadLetter, DEAD_LETTERS),
-    COMMS_OUTCOMES_DLQ: Route(DeadLetter, DEAD_LETTERS),
+    **{letters: Route(DeadLetter, DEAD_LETTERS) for letters in DEAD_LETTER_TOPIC.values()},
     COMMS_OUTCOMES: Route(Event, table_of(OutcomeRow), outcome_row),
     BEHAVIOR_EVENTS: Route(Event, table_of(MissedPayment), missed_payment_row),
 }
