@@ -96,8 +96,12 @@ class Settings(BaseSettings):
     """NUDGE_WEB_PORT: the worker's HTTP port (Faust web views); 0 turns it off."""
 
     metrics_port: int = Field(default=9464, ge=0, le=65535)
-    """NUDGE_METRICS_PORT: Prometheus ``/metrics`` port of this process (the worker also
-    answers ``/healthz`` there); 0 disables it."""
+    """NUDGE_METRICS_PORT: the stream worker's Prometheus ``/metrics`` and ``/healthz``
+    port; 0 turns both off."""
+
+    sink_metrics_port: int = Field(default=9465, ge=0, le=65535)
+    """NUDGE_SINK_METRICS_PORT: the sink's Prometheus ``/metrics`` port; 0 turns it off.
+    Not the worker's, so a worker and a sink run side by side on one host as they are."""
 
     stall_seconds: float = Field(default=120.0, ge=10.0, le=3600.0)
     """NUDGE_STALL_SECONDS: a worker whose assigned partition has lag and no commit for

@@ -274,14 +274,14 @@ async def run_sink(settings: Settings, *, stop: asyncio.Event | None = None) -> 
 
 
 def serve_metrics(settings: Settings) -> WSGIServer | None:
-    """Serve ``/metrics`` on ``bind_address``:``metrics_port`` in a thread; ``None`` if off.
+    """Serve ``/metrics`` on ``bind_address``:``sink_metrics_port`` in a thread; ``None`` if off.
 
     prometheus-client binds every interface unless told otherwise; the setting's default is
     loopback, and containers set ``NUDGE_BIND_ADDRESS=0.0.0.0`` to be scraped.
     """
-    if not settings.metrics_port:
+    if not settings.sink_metrics_port:
         return None
-    server, _ = start_http_server(settings.metrics_port, addr=settings.bind_address)
+    server, _ = start_http_server(settings.sink_metrics_port, addr=settings.bind_address)
     return server
 
 
