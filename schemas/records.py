@@ -30,6 +30,12 @@ class SuppressionReason(StrEnum):
     """A risk intervention held back: the user missed a payment and collections has them."""
 
 
+#: The ``trigger_id`` risk decisions are recorded under, on ``trigger.decisions`` and in
+#: the ids derived from it: risk interventions are decided by thresholds, not by a trigger
+#: definition. The reports keep them apart from the triggers' messages.
+RISK_INTERVENTION_TRIGGER_ID = "risk_intervention"
+
+
 class TriggerDecision(BaseModel):
     """One evaluation that fired or was suppressed (published on ``trigger.decisions``).
 
@@ -42,6 +48,7 @@ class TriggerDecision(BaseModel):
     decision_id: str
     user_id: str
     trigger_id: str
+    """The trigger definition's id; ``RISK_INTERVENTION_TRIGGER_ID`` for a risk decision."""
     outcome: Outcome
     reason: SuppressionReason | None = None
     """Set when suppressed."""

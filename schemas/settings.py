@@ -8,6 +8,7 @@ always wins over them.
 
 from __future__ import annotations
 
+import errno
 import ssl
 from pathlib import Path
 from typing import Any, Literal
@@ -96,8 +97,12 @@ class Settings(BaseSettings):
     """NUDGE_WEB_PORT: the worker's HTTP port (Faust web views); 0 turns it off."""
 
     metrics_port: int = Field(default=9464, ge=0, le=65535)
-    """NUDGE_METRICS_PORT: Prometheus ``/metrics`` port of this process (the worker also
-    answers ``/healthz`` there); 0 disables it."""
+    """NUDGE_METRICS_PORT: the stream worker's Prometheus ``/metrics`` and ``/healthz``
+    port; 0 turns both off."""
+
+    sink_metrics_port: int = Field(default=9465, ge=0, le=65535)
+    """NUDGE_SINK_METRICS_PORT: the sink's Prometheus ``/metrics`` port; 0 turns it off.
+    Not the worker's, so a worker and a sink run side by side on one host as they are."""
 
     stall_seconds: float = Field(default=120.0, ge=10.0, le=3600.0)
     """NUDGE_STALL_SECONDS: a worker whose assigned partition has lag and no commit for
@@ -178,6 +183,14 @@ class Settings(BaseSettings):
     sink_retry_max_seconds: float = Field(default=30.0, gt=0)
     """NUDGE_SINK_RETRY_MAX_SECONDS: cap of the exponential back-off while the database is down."""
 
+    @classmethod
+    def variable(cls, field: str) -> str:
+        """Return the environment variable of ``field``: ``NUDGE_`` and the name in capitals."""
+        if field not in cls.model_fields:
+            msg = f"no setting {field!r}"
+            raise KeyError(msg)
+        return f"{cls.model_config.get('env_prefix', '')}{field.upper()}"
+
     def kafka_ssl_context(self) -> ssl.SSLContext | None:
         """Return the TLS context for SSL and SASL_SSL, ``None`` for the other protocols."""
         if self.kafka_security_protocol not in ("SSL", "SASL_SSL"):
@@ -202,3 +215,37 @@ class Settings(BaseSettings):
                 "sasl_plain_password": password.get_secret_value() if password else None,
             }
         return options
+
+
+class SettingError(Exception):
+    """A setting's value cannot be used by this process; the message names its variable.
+
+    ``nudge`` prints the message as one line and exits with status 2, without a traceback:
+    the fix is a setting, not the code.
+    """
+
+    @classmethod
+    def metrics_port(
+        cls, settings: Settings, field: str, error: OSError, *, serves: str = "metrics"
+    ) -> SettingError:
+        """Return the error for a metrics port that could not be bound.
+
+        Args:
+            settings: The settings in force (``bind_address`` and the port).
+            field: The port's field, such as ``sink_metrics_port``.
+            error: What binding the port raised.
+            serves: What the port serves, which ``0`` turns off.
+        """
+        port, host = getattr(settings, field), settings.bind_address
+        variable = Settings.variable(field)
+        if error.errno == errno.EADDRINUSE:
+            msg = (
+                f"metrics port {port} on {host} is in use; "
+                f"set {variable} to a free port (0 turns {serves} off)"
+            )
+        else:
+            msg = (
+                f"cannot listen on {host} port {port} ({error.strerror or error}); "
+                f"check {Settings.variable('bind_address')} and {variable}"
+            )
+        return cls(msg)

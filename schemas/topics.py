@@ -6,8 +6,10 @@ so this is the one place to change a topic's layout.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
+from types import MappingProxyType
 
 DAY_MS = 86_400_000
 
@@ -70,10 +72,24 @@ ALERTS_RECOMMENDATIONS = TopicSpec("alerts.recommendations", Key.USER_ID, 14 * D
 SEGMENTS_CHANGES = TopicSpec("segments.changes", Key.USER_ID, 14 * DAY_MS)
 TRIGGER_DECISIONS = TopicSpec("trigger.decisions", Key.USER_ID, 14 * DAY_MS)
 
-# Dead letters: one per input topic, kept a month so a bad deploy can be replayed.
+# Dead letters: one per input topic of events, kept a month so a bad deploy can be replayed.
+# (Definitions are not events: the worker refuses a bad one and counts it. Nothing reads
+# users.profiles yet; whatever does will validate it and need one.)
 BEHAVIOR_EVENTS_DLQ = TopicSpec("behavior.events.dlq", Key.USER_ID, 30 * DAY_MS)
 RISK_SCORES_DLQ = TopicSpec("risk.scores.dlq", Key.USER_ID, 30 * DAY_MS)
 COMMS_OUTCOMES_DLQ = TopicSpec("comms.outcomes.dlq", Key.USER_ID, 30 * DAY_MS)
+
+#: Input topic -> the dead-letter topic its rejected messages go to (original bytes,
+#: where they were read and why they were refused). The inputs here are the ones the
+#: worker validates as events; every dead-letter topic is here, and the sink stores them
+#: all. Read-only: the one place a dead-letter topic is tied to its input.
+DEAD_LETTER_TOPIC: Mapping[TopicSpec, TopicSpec] = MappingProxyType(
+    {
+        BEHAVIOR_EVENTS: BEHAVIOR_EVENTS_DLQ,
+        RISK_SCORES: RISK_SCORES_DLQ,
+        COMMS_OUTCOMES: COMMS_OUTCOMES_DLQ,
+    }
+)
 
 ALL_TOPICS: tuple[TopicSpec, ...] = (
     BEHAVIOR_EVENTS,
@@ -86,7 +102,5 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     ALERTS_RECOMMENDATIONS,
     SEGMENTS_CHANGES,
     TRIGGER_DECISIONS,
-    BEHAVIOR_EVENTS_DLQ,
-    RISK_SCORES_DLQ,
-    COMMS_OUTCOMES_DLQ,
+    *DEAD_LETTER_TOPIC.values(),
 )

@@ -18,14 +18,11 @@ here too, under the same id as the worker's dead letter of it, so it is one
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from schemas.events import CommsOutcome, Event, Payment
 from schemas.intake import Rejection, decode_event
 from sinks.messages import Row, Source, dead_letter_row
-
-if TYPE_CHECKING:
-    from sinks.rows import Route
+from sinks.route import Route
 
 #: Every missed-payment event holds both (``"type": "payment"``, ``"status": "missed"``).
 #: A message without them is skipped without decoding; one with them by chance (a

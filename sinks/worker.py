@@ -24,7 +24,7 @@ from aiokafka.errors import KafkaError
 from prometheus_client import start_http_server
 from sqlalchemy.exc import SQLAlchemyError
 
-from schemas.settings import Settings
+from schemas.settings import SettingError, Settings
 from sinks import metrics
 from sinks.batch import PendingBatch
 from sinks.rows import ROUTES, Row, Source, topic_routes
@@ -274,20 +274,30 @@ async def run_sink(settings: Settings, *, stop: asyncio.Event | None = None) -> 
 
 
 def serve_metrics(settings: Settings) -> WSGIServer | None:
-    """Serve ``/metrics`` on ``bind_address``:``metrics_port`` in a thread; ``None`` if off.
+    """Serve ``/metrics`` on ``bind_address``:``sink_metrics_port`` in a thread; ``None`` if off.
 
     prometheus-client binds every interface unless told otherwise; the setting's default is
-    loopback, and containers set ``NUDGE_BIND_ADDRESS=0.0.0.0`` to be scraped.
+    loopback, and containers set ``NUDGE_BIND_ADDRESS=0.0.0.0`` to be scraped. ``nudge
+    sink`` calls it before anything reaches Kafka: a sink that cannot be scraped does not
+    start consuming.
+
+    Raises:
+        SettingError: The port cannot be bound (in use, or the address is not this host's).
     """
-    if not settings.metrics_port:
+    if not settings.sink_metrics_port:
         return None
-    server, _ = start_http_server(settings.metrics_port, addr=settings.bind_address)
+    try:
+        server, _ = start_http_server(settings.sink_metrics_port, addr=settings.bind_address)
+    except OSError as exc:
+        raise SettingError.metrics_port(settings, "sink_metrics_port", exc) from exc
     return server
 
 
 def main(settings: Settings) -> None:
-    """Run the sink as a process: metrics endpoint, SIGTERM/SIGINT stop it cleanly."""
-    serve_metrics(settings)
+    """Run the sink as a process until SIGTERM or SIGINT, which stop it cleanly.
+
+    Metrics are served by ``serve_metrics``, which the caller runs first.
+    """
     asyncio.run(_run_until_signalled(settings))
 
 

@@ -131,6 +131,7 @@ def make_settings(
             "data_dir": str(tmp_path / "worker"),
             "web_port": 0,
             "metrics_port": 0,
+            "sink_metrics_port": 0,
             "sink_batch_timeout_seconds": 0.1,
             # A killed worker's partitions move after this; short keeps crash tests quick.
             "session_timeout_seconds": 6.0,

@@ -23,6 +23,7 @@ from typing import Any, Literal
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
+from schemas.records import RISK_INTERVENTION_TRIGGER_ID
 from schemas.settings import Settings
 from sinks.migrate import database_engine
 
@@ -104,7 +105,7 @@ TRIGGERS = _Query(
         Column("conversion_value", "value", "money"),
     ),
     # Risk decisions send interventions, not messages: the interventions report has them.
-    where="trigger_id <> 'risk_intervention'",
+    where=f"trigger_id <> '{RISK_INTERVENTION_TRIGGER_ID}'",
 )
 TEMPLATES = _Query(
     "templates",

@@ -22,10 +22,9 @@ from psycopg import sql
 
 from schemas.settings import Settings
 from schemas.topics import (
-    BEHAVIOR_EVENTS_DLQ,
     COMMS_COMMANDS,
+    DEAD_LETTER_TOPIC,
     INTERVENTIONS_COMMANDS,
-    RISK_SCORES_DLQ,
     TRIGGER_DECISIONS,
     TopicSpec,
 )
@@ -36,8 +35,7 @@ OUTPUT_IDS: dict[TopicSpec, tuple[str, ...]] = {
     TRIGGER_DECISIONS: ("decision_id",),
     COMMS_COMMANDS: ("command_id",),
     INTERVENTIONS_COMMANDS: ("command_id",),
-    BEHAVIOR_EVENTS_DLQ: ("topic", "partition", "offset"),
-    RISK_SCORES_DLQ: ("topic", "partition", "offset"),
+    **{letters: ("topic", "partition", "offset") for letters in DEAD_LETTER_TOPIC.values()},
 }
 #: Table -> the columns naming a row.
 TABLE_IDS: dict[str, tuple[str, ...]] = {

@@ -80,6 +80,7 @@ def run_settings(
             "clock_file": clock,
             "web_port": 0,
             "metrics_port": 0,
+            "sink_metrics_port": 0,
             "log_level": "INFO",
             "session_timeout_seconds": SESSION_TIMEOUT_SECONDS,
             "schedule_interval_seconds": SCHEDULE_SECONDS,

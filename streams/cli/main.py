@@ -12,7 +12,11 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from schemas.settings import Settings
+from schemas.settings import SettingError, Settings
+
+#: Exit status when a setting cannot be used (a port in use): as argparse's for a bad
+#: command line, the way the program was started is wrong, not the program.
+SETTING_ERROR_STATUS = 2
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -70,18 +74,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command named on the command line; return the exit status."""
     args = build_parser().parse_args(argv)
     settings = Settings()
-    if args.command == "worker":
-        from streams.runtime.worker import run_worker
-
-        run_worker(settings)
-    elif args.command == "sink":
-        from sinks.worker import main as run_sink_process
-        from streams.runtime.kafka_admin import ensure_topics
-        from streams.runtime.logs import configure_logging
-
-        configure_logging(settings.log_level)
-        asyncio.run(ensure_topics(settings))
-        run_sink_process(settings)
+    if args.command in ("worker", "sink"):
+        return run_process_command(settings, args.command)
     elif args.command == "produce":
         from streams.simulation.population import Mix
         from streams.simulation.simulated_publisher import produce
@@ -117,6 +111,34 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return run_demo(settings, users=args.users, rate=args.rate, seed=args.seed)
     return 0
+
+
+def run_process_command(settings: Settings, command: str) -> int:
+    """Run ``nudge worker`` or ``nudge sink`` until stopped; a setting it cannot use is one line."""
+    try:
+        if command == "worker":
+            from streams.runtime.worker import run_worker
+
+            run_worker(settings)
+        else:
+            run_sink(settings)
+    except SettingError as exc:
+        print(f"nudge {command}: {exc}", file=sys.stderr)
+        return SETTING_ERROR_STATUS
+    return 0
+
+
+def run_sink(settings: Settings) -> None:
+    """Serve the sink's metrics, create missing topics, then consume until stopped."""
+    from sinks.worker import main as run_sink_process
+    from sinks.worker import serve_metrics
+    from streams.runtime.kafka_admin import ensure_topics
+    from streams.runtime.logs import configure_logging
+
+    configure_logging(settings.log_level)
+    serve_metrics(settings)  # first: a sink that cannot be scraped must not start consuming
+    asyncio.run(ensure_topics(settings))
+    run_sink_process(settings)
 
 
 def run_report_command(settings: Settings, args: argparse.Namespace) -> int:

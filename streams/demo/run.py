@@ -78,6 +78,7 @@ async def _demo(base: Settings, *, users: int, rate: float, seed: int) -> int:
             "topic_prefix": f"demo{tag}.",
             "app_id": f"nudge-demo-{tag}",
             "metrics_port": 0,
+            "sink_metrics_port": 0,
             "schedule_interval_seconds": SCHEDULE_INTERVAL_SECONDS,
             # The demo reads the worker's INFO log line of the timer pass it waits for.
             "log_level": "DEBUG" if base.log_level == "DEBUG" else "INFO",

@@ -44,8 +44,19 @@ class HealthJudge:
         )
 
 
-def serve(judge: HealthJudge, host: str, port: int) -> ThreadingHTTPServer:
-    """Serve ``/metrics`` and ``/healthz`` on ``host:port`` from a daemon thread."""
+def bind(host: str, port: int) -> ThreadingHTTPServer:
+    """Bind ``host:port`` for ``serve``; nothing is answered until then.
+
+    A worker binds first, before it reaches Kafka: one that cannot have its port stops
+    at once, and a port in use is the bind's own ``OSError``, not a guess made earlier.
+    """
+    server = ThreadingHTTPServer((host, port), BaseHTTPRequestHandler)
+    server.daemon_threads = True
+    return server
+
+
+def serve(judge: HealthJudge, server: ThreadingHTTPServer) -> None:
+    """Serve ``/metrics`` and ``/healthz`` on a ``bind`` result from a daemon thread."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 - the name http.server calls
@@ -68,10 +79,8 @@ def serve(judge: HealthJudge, host: str, port: int) -> ThreadingHTTPServer:
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - base name
             pass  # scrapes and probes every few seconds: not worth a log line
 
-    server = ThreadingHTTPServer((host, port), Handler)
-    server.daemon_threads = True
+    server.RequestHandlerClass = Handler
     threading.Thread(target=server.serve_forever, name="nudge-http", daemon=True).start()
-    return server
 
 
 def watch(judge: HealthJudge) -> threading.Thread:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from http.server import ThreadingHTTPServer
 
 import faust
 
-from schemas.settings import Settings
+from schemas.settings import SettingError, Settings
 from streams.runtime.app import create_app
-from streams.runtime.health_server import HealthJudge, serve, watch
+from streams.runtime.health_server import HealthJudge, bind, serve, watch
 from streams.runtime.kafka_admin import ensure_topics
 from streams.runtime.logs import configure_logging, logging_config
 
@@ -22,6 +23,9 @@ def run_worker(settings: Settings) -> None:
     SIGTERM and SIGINT stop it cleanly: the current batch finishes and offsets commit.
     A worker that stops making progress ends itself (``streams.runtime.health``); one whose
     batch fails ends at once without committing it (``streams.runtime.failstop``).
+
+    Raises:
+        SettingError: The metrics port cannot be bound (raised before Kafka is contacted).
     """
     configure_logging(settings.log_level)
     if settings.processing_guarantee == "exactly_once" and not settings.unsafe_exactly_once:
@@ -30,6 +34,8 @@ def run_worker(settings: Settings) -> None:
             "use at_least_once, or set NUDGE_UNSAFE_EXACTLY_ONCE=true to test it"
         )
         raise SystemExit(msg)
+    # First: a worker whose metrics and health cannot be served must not join the group.
+    server = bind_metrics_port(settings)
     asyncio.run(ensure_topics(settings))
     app = create_app(settings)
     judge = HealthJudge(
@@ -37,8 +43,8 @@ def run_worker(settings: Settings) -> None:
         stall_seconds=settings.stall_seconds,
         tick_interval_seconds=settings.schedule_interval_seconds,
     )
-    if settings.metrics_port:
-        serve(judge, settings.bind_address, settings.metrics_port)
+    if server is not None:
+        serve(judge, server)
     watch(judge)
     log.info(
         "worker starting",
@@ -53,3 +59,19 @@ def run_worker(settings: Settings) -> None:
         redirect_stdouts=False,
     )
     worker.execute_from_commandline()
+
+
+def bind_metrics_port(settings: Settings) -> ThreadingHTTPServer | None:
+    """Bind ``bind_address``:``metrics_port`` for ``/metrics`` and ``/healthz``; ``None`` if off.
+
+    Raises:
+        SettingError: The port cannot be bound (in use, or the address is not this host's).
+    """
+    if not settings.metrics_port:
+        return None
+    try:
+        return bind(settings.bind_address, settings.metrics_port)
+    except OSError as exc:
+        raise SettingError.metrics_port(
+            settings, "metrics_port", exc, serves="metrics and /healthz"
+        ) from exc

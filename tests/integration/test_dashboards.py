@@ -133,7 +133,7 @@ def processes(
         env=migrate.environment(), check=True, capture_output=True,
     )  # fmt: skip
     worker = NudgeProcess(settings, "worker", tmp_path / "worker.log").start()
-    sink_settings = settings.model_copy(update={"metrics_port": sink_port})
+    sink_settings = settings.model_copy(update={"sink_metrics_port": sink_port})
     sink = NudgeProcess(sink_settings, "sink", tmp_path / "sink.log").start()
     prometheus = Prometheus(tmp_path, {"nudge-worker": worker_port, "nudge-sink": sink_port})
     try:

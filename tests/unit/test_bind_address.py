@@ -39,7 +39,7 @@ def test_fausts_web_server_binds_the_setting(address: str, advertised: str) -> N
 
 def test_the_sinks_metrics_server_binds_the_setting() -> None:
     port = free_port()
-    server = serve_metrics(Settings(bind_address="127.0.0.1", metrics_port=port))
+    server = serve_metrics(Settings(bind_address="127.0.0.1", sink_metrics_port=port))
     assert server is not None
     try:
         assert server.server_address[:2] == ("127.0.0.1", port)
@@ -48,4 +48,4 @@ def test_the_sinks_metrics_server_binds_the_setting() -> None:
     finally:
         server.shutdown()
         server.server_close()
-    assert serve_metrics(Settings(metrics_port=0)) is None
+    assert serve_metrics(Settings(sink_metrics_port=0)) is None

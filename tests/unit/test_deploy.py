@@ -46,6 +46,9 @@ SECRET_VARIABLES = {
 # Suffixes of the samples a family exposes (the _created series are left out on purpose).
 SAMPLE_SUFFIXES = {"counter": ["_total"], "gauge": [""], "histogram": ["_bucket", "_sum", "_count"]}
 NUDGE_IMAGE = "nudge:local"
+# Each long-running role serves /metrics on a port setting of its own.
+METRICS_PORT_FIELD = {"worker": "metrics_port", "sink": "sink_metrics_port"}
+METRICS_PORT_VARIABLE = {role: f"NUDGE_{name.upper()}" for role, name in METRICS_PORT_FIELD.items()}
 
 
 # --- loading -----------------------------------------------------------------------------
@@ -264,9 +267,11 @@ def test_dockerignore_lets_through_what_the_dockerfile_copies() -> None:
 def test_dockerfile_exposes_metrics_and_checks_health_without_curl() -> None:
     stage = final_stage()
     exposed = {int(port) for op, args in stage if op == "EXPOSE" for port in args.split()}
-    assert Settings.model_fields["metrics_port"].default in exposed
+    defaults = {Settings.model_fields[field].default for field in METRICS_PORT_FIELD.values()}
+    assert defaults <= exposed
     (check,) = [args for op, args in stage if op == "HEALTHCHECK"]
-    assert "NUDGE_METRICS_PORT" in check and "/metrics" in check
+    assert all(variable in check for variable in METRICS_PORT_VARIABLE.values())
+    assert "/metrics" in check
     assert not re.search(r"\b(curl|wget)\b", check)
 
 
@@ -348,8 +353,8 @@ def test_prometheus_scrapes_every_worker_and_sink_replica() -> None:
         for sd in job.get("dns_sd_configs", [])
         for name in sd["names"]
     }
-    for service in ("worker", "sink"):
-        assert scraped[service] == int(services()[service]["environment"]["NUDGE_METRICS_PORT"])
+    for service, variable in METRICS_PORT_VARIABLE.items():
+        assert scraped[service] == int(services()[service]["environment"][variable])
 
 
 def test_prometheus_loads_the_rules_file_mounted_into_it() -> None:
@@ -465,12 +470,14 @@ def test_k8s_runs_the_processes_the_brief_asks_for() -> None:
 
 
 def test_k8s_probes_services_and_annotations_use_the_metrics_port() -> None:
-    port = int(k8s("ConfigMap", "nudge-config")["data"]["NUDGE_METRICS_PORT"])
+    config = k8s("ConfigMap", "nudge-config")["data"]
+    ports = {role: int(config[variable]) for role, variable in METRICS_PORT_VARIABLE.items()}
     deployments = [o for o in k8s_objects() if o["kind"] == "Deployment"]
     for deployment in deployments:
         template = deployment["spec"]["template"]
-        assert template["metadata"]["annotations"]["prometheus.io/port"] == str(port)
         (container,) = template["spec"]["containers"]
+        port = ports[container["args"][0]]
+        assert template["metadata"]["annotations"]["prometheus.io/port"] == str(port)
         assert {p["name"]: p["containerPort"] for p in container["ports"]} == {"metrics": port}
         # A worker's liveness is its progress (/healthz), not only a live process.
         liveness = "/healthz" if container["args"] == ["worker"] else "/metrics"
@@ -478,11 +485,13 @@ def test_k8s_probes_services_and_annotations_use_the_metrics_port() -> None:
             path = liveness if probe == "livenessProbe" else "/metrics"
             assert container[probe]["httpGet"] == {"path": path, "port": "metrics"}
         assert container["resources"]["requests"] and container["resources"]["limits"]["memory"]
+    templates = [d["spec"]["template"] for d in deployments]
     services_ = [o for o in k8s_objects() if o["kind"] == "Service"]
     for service in services_:
         selector = service["spec"]["selector"].items()
-        labels = [d["spec"]["template"]["metadata"]["labels"].items() for d in deployments]
-        assert sum(selector <= pod_labels for pod_labels in labels) == 1, service["metadata"]
+        (selected,) = [t for t in templates if selector <= t["metadata"]["labels"].items()]
+        (container,) = selected["spec"]["containers"]
+        port = ports[container["args"][0]]
         (service_port,) = service["spec"]["ports"]
         assert service_port == {"name": "metrics", "port": port, "targetPort": "metrics"}
 
