@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
 .DEFAULT_GOAL := help
-.PHONY: help install tools kafka-up kafka-down kafka-restart db-up db-down up down demo test test-unit test-deploy lint bench chaos schemas clean
+.PHONY: help install tools kafka-up kafka-down kafka-restart db-up db-down up down demo test test-unit test-deploy lint bench chaos schemas docs clean
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -80,6 +80,9 @@ chaos: $(STAMP) kafka-up ## Fault runs against a fault-free reference on recorde
 
 schemas: $(STAMP) ## Export JSON Schema of every message to schemas/json/
 	@$(BIN)/nudge schemas export schemas/json
+
+docs: $(STAMP) ## Regenerate docs/settings.md from schemas/settings.py
+	@$(BIN)/python -m schemas.settings_reference
 
 clean: down ## Stop everything and delete local data (keeps the jar cache)
 	rm -rf .run reports

@@ -88,10 +88,13 @@ class Settings(BaseSettings):
     partitions move to the others (the broker allows 6 s at the least)."""
 
     store: str = "memory://"
-    """NUDGE_STORE: Faust table store, ``memory://`` (rebuilt from the changelog) or ``rocksdb://``."""
+    """NUDGE_STORE: Faust table store, ``memory://`` (rebuilt from the changelog) or
+    ``rocksdb://`` (one database per partition under ``NUDGE_DATA_DIR``; a record reaches it
+    only once the changelog has it, so after a crash Faust recovers the rest from the
+    changelog)."""
 
     data_dir: str = ".run/worker"
-    """NUDGE_DATA_DIR: where a worker keeps its local table files."""
+    """NUDGE_DATA_DIR: where a worker keeps its local table files; give each worker its own."""
 
     web_port: int = Field(default=6066, ge=0, le=65535)
     """NUDGE_WEB_PORT: the worker's HTTP port (Faust web views); 0 turns it off."""
@@ -111,10 +114,12 @@ class Settings(BaseSettings):
     bind_address: str = Field(default="127.0.0.1", min_length=1, max_length=255)
     """NUDGE_BIND_ADDRESS: interface the web and metrics ports listen on: loopback by
     default, so nothing is exposed by accident; ``0.0.0.0`` (or ``::``) in containers,
-    where the scraper is on another host."""
+    where the scraper is on another host (``deploy/`` sets it)."""
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    """NUDGE_LOG_LEVEL: root log level; INFO stays quiet (start, stop, rebalances, errors)."""
+    """NUDGE_LOG_LEVEL: root log level of the JSON logs on stderr; INFO stays quiet (start,
+    stop, rebalances, errors). At DEBUG the libraries (Kafka, Faust, SQLAlchemy) stay at
+    INFO: their DEBUG prints whole messages and rows."""
 
     max_event_age_seconds: float = Field(default=2 * 86400, gt=0)
     """NUDGE_MAX_EVENT_AGE_SECONDS: older events (by ``occurred_at``) update state but fire nothing.
@@ -126,21 +131,23 @@ class Settings(BaseSettings):
     """NUDGE_SCHEDULE_INTERVAL_SECONDS: how often a worker's timer looks at its own users
     for held sends that are due and time-based triggers whose schedule has come round
     (time-based triggers wait while the worker is still reading events older than
-    ``max_event_age_seconds``: replayed history cannot tell what did not happen)."""
+    ``NUDGE_MAX_EVENT_AGE_SECONDS``: replayed history cannot tell what did not happen)."""
 
     clock_file: Path | None = None
     """NUDGE_CLOCK_FILE: for tests and demos only: read "now" from this file (one ISO-8601
     time) instead of the system clock, so time-based triggers can be shown without waiting."""
 
     risk_critical: float = Field(default=0.80, ge=0, le=1)
-    """NUDGE_RISK_CRITICAL: risk score from which the tier is critical (payment assistance)."""
+    """NUDGE_RISK_CRITICAL: risk score from which the tier is critical (payment assistance,
+    contact within 24 h)."""
 
     risk_high: float = Field(default=0.60, ge=0, le=1)
     """NUDGE_RISK_HIGH: score from which the tier is high (flexible payment); also where a
     stable trend counts as stable_high."""
 
     risk_medium: float = Field(default=0.40, ge=0, le=1)
-    """NUDGE_RISK_MEDIUM: score from which, with a rising trend, the tier is medium."""
+    """NUDGE_RISK_MEDIUM: score from which, with a rising trend, the tier is medium (payment
+    reminder)."""
 
     risk_low: float = Field(default=0.20, ge=0, le=1)
     """NUDGE_RISK_LOW: score from which the tier is low (financial wellness resources)."""
@@ -171,8 +178,8 @@ class Settings(BaseSettings):
     """NUDGE_QUIET_HOURS_START: local hour (user's time zone) quiet hours begin."""
 
     quiet_hours_end: int = Field(default=8, ge=0, le=23)
-    """NUDGE_QUIET_HOURS_END: local hour they end; sends in them are moved to this hour.
-    Equal start and end turn quiet hours off."""
+    """NUDGE_QUIET_HOURS_END: local hour they end; sends in them are moved to this hour, not
+    dropped. Equal start and end turn quiet hours off."""
 
     sink_batch_size: int = Field(default=500, ge=1, le=100_000)
     """NUDGE_SINK_BATCH_SIZE: most messages a sink writes in one database transaction."""
