@@ -48,7 +48,7 @@ down: kafka-down db-down ## Stop Kafka and PostgreSQL
 demo: $(STAMP) up ## Run workers and sinks, feed synthetic users for about a minute, show what fired
 	@$(BIN)/nudge demo
 
-test: $(STAMP) tools ## Run the whole test suite (starts Kafka and PostgreSQL itself)
+test: $(STAMP) tools lint ## Lint, then run the whole test suite (starts Kafka and PostgreSQL itself)
 	$(BIN)/pytest -q
 
 test-unit: $(STAMP) ## Run the unit tests only (no Kafka, no PostgreSQL)
@@ -57,10 +57,11 @@ test-unit: $(STAMP) ## Run the unit tests only (no Kafka, no PostgreSQL)
 test-deploy: $(STAMP) tools ## Check deploy/ (Dockerfile, compose, k8s, rules, dashboard) without Docker
 	$(BIN)/pytest -q tests/unit/test_deploy.py tests/integration/test_dashboards.py
 
-lint: $(STAMP) ## ruff and mypy --strict
+lint: $(STAMP) ## ruff (style and complexity), ruff format, mypy --strict, the import contracts
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check schemas streams models sinks
+	$(BIN)/ruff format --check schemas streams models sinks tests
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 bench: $(STAMP) kafka-up ## Benchmark pipeline vs bare Faust vs plain aiokafka; writes reports/bench.json
 	@$(BIN)/python -m streams.bench --out reports/bench.json

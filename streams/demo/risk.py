@@ -19,9 +19,9 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from schemas.commands import InterventionType
+from schemas.records import RISK_INTERVENTION_TRIGGER_ID as TRIGGER_ID
 from schemas.settings import Settings
 from schemas.topics import COMMS_COMMANDS, COMMS_OUTCOMES, INTERVENTIONS_COMMANDS
-from streams.core.risk.intervention import TRIGGER_ID
 
 #: Longest the demo waits for the sink to store the simulated outcomes.
 OUTCOMES_TIMEOUT_SECONDS = 60.0

@@ -24,12 +24,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from schemas.records import RISK_INTERVENTION_TRIGGER_ID as RISK_TRIGGER
 from schemas.settings import Settings
 from schemas.topics import (
     BEHAVIOR_EVENTS,
     RISK_SCORES,
 )
-from streams.core.risk.intervention import TRIGGER_ID as RISK_TRIGGER
 from streams.core.triggers.catalogue import default_definitions
 from streams.demo.risk import print_interventions, simulate_and_report
 from streams.runtime.lag import group_lag

@@ -140,15 +140,14 @@ def _mutations(rng: random.Random, user: str, now: datetime, n: int) -> list[Out
             "credit_limit": "1000.00",
             "balance": f"1E+{rng.randint(400, 999999)}",
         }
-    else:  # a risk score or outcome out of its range, on its own topic
-        if rng.random() < 0.5:
-            spec, doc["payload"] = (
-                RISK_SCORES,
-                {"type": "risk_score", "score": rng.uniform(1.01, 9)},
-            )
-        else:
-            doc["payload"] = {"type": "comms_outcome", "command_id": "c", "outcome": "boom"}
-            spec = COMMS_OUTCOMES
+    elif rng.random() < 0.5:  # a risk score or outcome out of its range, on its own topic
+        spec, doc["payload"] = (
+            RISK_SCORES,
+            {"type": "risk_score", "score": rng.uniform(1.01, 9)},
+        )
+    else:
+        doc["payload"] = {"type": "comms_outcome", "command_id": "c", "outcome": "boom"}
+        spec = COMMS_OUTCOMES
     return [*setup, Outgoing(spec, key, orjson.dumps(doc), "hostile", label)]
 
 

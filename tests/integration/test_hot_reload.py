@@ -11,7 +11,7 @@ import pytest
 
 from schemas.settings import Settings
 from schemas.topics import BEHAVIOR_EVENTS, TRIGGER_DECISIONS
-from streams.cli.triggers import publish as publish_definitions
+from streams.cli.definitions import publish as publish_definitions
 from streams.core.triggers.catalogue import default_definitions
 from tests.integration.harness import NudgeProcess, caught_up, publish, read_until, wait_until
 from tests.integration.scenarios import as_messages, spend, steady_spender

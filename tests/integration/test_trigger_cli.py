@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from schemas.settings import Settings
-from streams.cli.triggers import apply, diff, list_definitions, pause, validate
+from streams.cli.definitions import apply, diff, list_definitions, pause, validate
 
 pytestmark = pytest.mark.integration
 

@@ -20,11 +20,11 @@ import pytest
 
 from schemas.commands import StartIntervention
 from schemas.events import Event
+from schemas.records import RISK_INTERVENTION_TRIGGER_ID as RISK_TRIGGER
 from schemas.records import Outcome, TriggerDecision
 from streams.core.decisions.process import process, process_scheduled
 from streams.core.decisions.send_policy import SendPolicy
 from streams.core.rendering import default_catalogue
-from streams.core.risk.intervention import TRIGGER_ID as RISK_TRIGGER
 from streams.core.state.record import UserState
 from streams.core.triggers.catalogue import default_definitions
 from streams.demo.run import DEMO_MIX

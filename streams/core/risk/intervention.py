@@ -34,7 +34,12 @@ from schemas.commands import (
 )
 from schemas.events import Channel, Event, RiskScore
 from schemas.ids import command_id, decision_id
-from schemas.records import Outcome, SuppressionReason, TriggerDecision
+from schemas.records import (
+    RISK_INTERVENTION_TRIGGER_ID,
+    Outcome,
+    SuppressionReason,
+    TriggerDecision,
+)
 from streams.core.rendering import Catalogue
 from streams.core.risk.messages import intervention_catalogue, message_values, render_messages
 from streams.core.risk.policy import PLANS, InterventionPolicy, RiskLevel
@@ -42,8 +47,6 @@ from streams.core.risk.trend import TrendReading, choose_tier, read_trend
 from streams.core.state.risk_memory import RiskMemory, note_risk_score
 from streams.core.units import SECONDS_PER_DAY
 
-#: The trigger id risk decisions are recorded under (``trigger.decisions``, ids).
-TRIGGER_ID = "risk_intervention"
 #: The ``channel`` part of the command id: one command per firing carries every channel.
 COMMAND_CHANNEL = "intervention"
 
@@ -182,9 +185,9 @@ def _decision(
     if reading.older is not None:
         features["trend_older"] = reading.older
     return TriggerDecision(
-        decision_id=decision_id(TRIGGER_ID, event.user_id, event.event_id),
+        decision_id=decision_id(RISK_INTERVENTION_TRIGGER_ID, event.user_id, event.event_id),
         user_id=event.user_id,
-        trigger_id=TRIGGER_ID,
+        trigger_id=RISK_INTERVENTION_TRIGGER_ID,
         outcome=Outcome.SUPPRESSED if suppressed else Outcome.FIRED,
         reason=suppressed[0] if suppressed else None,
         detail=detail,
@@ -208,9 +211,11 @@ def _command(
 ) -> StartIntervention:
     plan = PLANS[kind]
     return StartIntervention(
-        command_id=command_id(TRIGGER_ID, event.user_id, event.event_id, COMMAND_CHANNEL),
+        command_id=command_id(
+            RISK_INTERVENTION_TRIGGER_ID, event.user_id, event.event_id, COMMAND_CHANNEL
+        ),
         user_id=event.user_id,
-        decision_id=decision_id(TRIGGER_ID, event.user_id, event.event_id),
+        decision_id=decision_id(RISK_INTERVENTION_TRIGGER_ID, event.user_id, event.event_id),
         source_event_id=event.event_id,
         created_at=event.occurred_at,
         intervention_type=kind,

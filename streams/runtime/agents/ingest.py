@@ -25,14 +25,9 @@ from schemas.intake import DEAD_LETTER_KEY_BYTES, Rejection, dead_letter, decode
 from schemas.records import RejectionKind
 from schemas.settings import Settings
 from schemas.topics import (
-    BEHAVIOR_EVENTS,
-    BEHAVIOR_EVENTS_DLQ,
     COMMS_COMMANDS,
-    COMMS_OUTCOMES,
-    COMMS_OUTCOMES_DLQ,
+    DEAD_LETTER_TOPIC,
     INTERVENTIONS_COMMANDS,
-    RISK_SCORES,
-    RISK_SCORES_DLQ,
     TRIGGER_DECISIONS,
 )
 from schemas.triggers import TriggerDefinition
@@ -362,11 +357,6 @@ def _build_stage(
     prefix = settings.topic_prefix
     # Risk scores and outcomes share the envelope and the user key: one agent keeps one
     # state per user, so a risk decision sees the user's payments and consent.
-    inputs = {
-        BEHAVIOR_EVENTS: BEHAVIOR_EVENTS_DLQ,
-        RISK_SCORES: RISK_SCORES_DLQ,
-        COMMS_OUTCOMES: COMMS_OUTCOMES_DLQ,
-    }
     # Raw bytes on the changelog: the record serialises itself (UserState.to_bytes).
     table = app.Table(
         "user_state", partitions=settings.partitions, key_type=bytes, value_type=bytes
@@ -378,7 +368,8 @@ def _build_stage(
         commands=app.topic(COMMS_COMMANDS.full_name(prefix)),
         interventions=app.topic(INTERVENTIONS_COMMANDS.full_name(prefix)),
         dead_letters={
-            spec.full_name(prefix): app.topic(dlq.full_name(prefix)) for spec, dlq in inputs.items()
+            spec.full_name(prefix): app.topic(dlq.full_name(prefix))
+            for spec, dlq in DEAD_LETTER_TOPIC.items()
         },
         definitions=DefinitionOverlay.shipped_with(
             catalogue, on_refused=metrics.DEFINITIONS_REFUSED.set

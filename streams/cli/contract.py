@@ -1,0 +1,27 @@
+"""``nudge schemas ...``: the contract's tools (JSON Schema files for producers)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from schemas.settings import Settings
+
+
+def register(commands: Any) -> None:
+    """Add ``schemas`` to the ``nudge`` sub-commands."""
+    schemas = commands.add_parser("schemas", help="contract tools")
+    actions = schemas.add_subparsers(dest="action", required=True)
+    export = actions.add_parser("export", help="write JSON Schema files")
+    export.add_argument("directory", type=Path)
+    export.set_defaults(run=run_export)
+
+
+def run_export(settings: Settings, args: argparse.Namespace) -> int:
+    """Write the JSON Schema files and print their paths."""
+    from schemas.export import export_schemas
+
+    for path in export_schemas(args.directory):
+        print(path)
+    return 0

@@ -1,0 +1,24 @@
+"""``nudge demo``: the whole pipeline on synthetic users, and what fired."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from schemas.settings import Settings
+
+
+def register(commands: Any) -> None:
+    """Add ``demo`` to the ``nudge`` sub-commands."""
+    demo = commands.add_parser("demo", help="run the whole pipeline on synthetic users")
+    demo.add_argument("--users", type=int, default=150)
+    demo.add_argument("--rate", type=float, default=2000.0)
+    demo.add_argument("--seed", type=int, default=7)
+    demo.set_defaults(run=run)
+
+
+def run(settings: Settings, args: argparse.Namespace) -> int:
+    """Run the demo; its exit status says whether what fired is what was expected."""
+    from streams.demo.run import run_demo
+
+    return run_demo(settings, users=args.users, rate=args.rate, seed=args.seed)

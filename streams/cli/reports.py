@@ -1,0 +1,36 @@
+"""``nudge report ...``: effectiveness reports read from PostgreSQL."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from schemas.settings import Settings
+
+
+def register(commands: Any) -> None:
+    """Add ``report`` to the ``nudge`` sub-commands."""
+    report = commands.add_parser("report", help="effectiveness reports from the database")
+    actions = report.add_subparsers(dest="action", required=True)
+    for name, text in (
+        ("effectiveness", "per trigger, template and channel: sends, engagement, conversion"),
+        ("interventions", "per intervention type: responses and prevented defaults"),
+    ):
+        one = actions.add_parser(name, help=text)
+        one.add_argument("--days", type=int, choices=(7, 30, 90), default=30, help="window")
+        one.add_argument("--json", action="store_true", help="print JSON, not tables")
+        one.set_defaults(run=run)
+
+
+def run(settings: Settings, args: argparse.Namespace) -> int:
+    """Print the report, or say why it cannot be made."""
+    from sinks.reports import build as report
+
+    try:
+        made = report.build(settings, args.action, args.days)
+    except report.ReportError as exc:
+        print(f"report: {exc}", file=sys.stderr)
+        return 1
+    print(report.render_json(made) if args.json else report.render_text(made))
+    return 0
