@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from schemas.commands import InterventionType
-from schemas.records import RISK_INTERVENTION_TRIGGER_ID as TRIGGER_ID
+from schemas.records import RISK_INTERVENTION_TRIGGER_ID
 from schemas.settings import Settings
 from schemas.topics import COMMS_COMMANDS, COMMS_OUTCOMES, INTERVENTIONS_COMMANDS
 
@@ -88,7 +88,9 @@ def print_interventions(settings: Settings, expected: dict[str, set[str]]) -> bo
     from sinks.reports.queries import intervention_users, recent_interventions, suppressed_users
 
     rows = intervention_rows(
-        expected, intervention_users(settings), suppressed_users(settings, TRIGGER_ID)
+        expected,
+        intervention_users(settings),
+        suppressed_users(settings, RISK_INTERVENTION_TRIGGER_ID),
     )
     _say("\nRisk interventions: users expected against users started or held back")
     _say(HEADER)

@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from schemas.records import RISK_INTERVENTION_TRIGGER_ID as RISK_TRIGGER
+from schemas.records import RISK_INTERVENTION_TRIGGER_ID
 from schemas.settings import Settings
 from schemas.topics import (
     BEHAVIOR_EVENTS,
@@ -270,8 +270,12 @@ def _print_results(settings: Settings, report: Any) -> int:
         _say(f"  [{row['trigger_id']} / {row['channel']}] to {row['user_id']}{subject}")
         _say("    " + row["body"].replace("\n", "\n    ")[:300])
     # Risk decisions have a table of their own (``streams.demo.risk``).
-    fired = {t: users for t, users in fired_users(settings).items() if t != RISK_TRIGGER}
-    decisions = [row for row in stats["decisions"] if row["trigger_id"] != RISK_TRIGGER]
+    fired = {
+        t: users for t, users in fired_users(settings).items() if t != RISK_INTERVENTION_TRIGGER_ID
+    }
+    decisions = [
+        row for row in stats["decisions"] if row["trigger_id"] != RISK_INTERVENTION_TRIGGER_ID
+    ]
     rows = trigger_rows(report.expected, fired, decisions, sent, decided_commands(settings))
     _say("\nPer trigger: users expected to fire against users fired; commands; suppressions")
     _say(HEADER)

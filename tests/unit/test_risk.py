@@ -12,14 +12,9 @@ import pytest
 from schemas.commands import InterventionType, Priority, RiskTrend
 from schemas.events import Channel, Event, Payment
 from schemas.ids import command_id, decision_id
-from schemas.records import Outcome, SuppressionReason
+from schemas.records import RISK_INTERVENTION_TRIGGER_ID, Outcome, SuppressionReason
 from streams.core.rendering import SMS_CUT_MARK, SMS_LIMIT, parse_catalogue
-from streams.core.risk.intervention import (
-    COMMAND_CHANNEL,
-    TRIGGER_ID,
-    RiskResult,
-    decide_intervention,
-)
+from streams.core.risk.intervention import COMMAND_CHANNEL, RiskResult, decide_intervention
 from streams.core.risk.messages import format_amount, intervention_catalogue, missing_templates
 from streams.core.risk.policy import InterventionPolicy
 from streams.core.risk.trend import choose_tier, read_trend
@@ -318,7 +313,7 @@ def test_critical_command_fields() -> None:
     assert command.drivers == drivers
     assert command.created_at == NOW
     assert command.source_event_id == "risk-1"
-    assert decision.trigger_id == TRIGGER_ID
+    assert decision.trigger_id == RISK_INTERVENTION_TRIGGER_ID
     assert decision.outcome is Outcome.FIRED
     assert decision.command_ids == [command.command_id]
     assert decision.features["risk_score"] == 0.91
@@ -348,8 +343,10 @@ def test_same_input_gives_the_same_ids_and_command() -> None:
     assert first.decision is not None
     assert first.command == second.command
     assert first.decision == second.decision
-    assert first.decision.decision_id == decision_id(TRIGGER_ID, USER, "risk-1")
-    assert first.command.command_id == command_id(TRIGGER_ID, USER, "risk-1", COMMAND_CHANNEL)
+    assert first.decision.decision_id == decision_id(RISK_INTERVENTION_TRIGGER_ID, USER, "risk-1")
+    assert first.command.command_id == command_id(
+        RISK_INTERVENTION_TRIGGER_ID, USER, "risk-1", COMMAND_CHANNEL
+    )
     other = run(RiskMemory.from_dict(memory.to_dict()), 0.9, event_id="risk-2")
     assert other.command is not None
     assert other.command.command_id != first.command.command_id

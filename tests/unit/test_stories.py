@@ -20,8 +20,7 @@ import pytest
 
 from schemas.commands import StartIntervention
 from schemas.events import Event
-from schemas.records import RISK_INTERVENTION_TRIGGER_ID as RISK_TRIGGER
-from schemas.records import Outcome, TriggerDecision
+from schemas.records import RISK_INTERVENTION_TRIGGER_ID, Outcome, TriggerDecision
 from streams.core.decisions.process import process, process_scheduled
 from streams.core.decisions.send_policy import SendPolicy
 from streams.core.rendering import default_catalogue
@@ -173,7 +172,7 @@ def run_risk_scores(
         event = Event.model_validate(raw)
         result = process(out.states[event.user_id], event, DEFINITIONS, CATALOGUE,
                          now=now + LAG, max_event_age_seconds=MAX_AGE)  # fmt: skip
-        assert {d.trigger_id for d in result.decisions} <= {RISK_TRIGGER}
+        assert {d.trigger_id for d in result.decisions} <= {RISK_INTERVENTION_TRIGGER_ID}
         for command in result.interventions:
             got[command.intervention_type.value].add(command.user_id)
         for decision in result.decisions:
