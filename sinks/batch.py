@@ -7,7 +7,7 @@ import time
 from aiokafka import TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 
-from sinks.messages import Row, Source
+from sinks.messages import ConsumedMessage, Row
 
 
 class PendingBatch:
@@ -40,12 +40,12 @@ class PendingBatch:
         self._take(row.source)
         self.rows.append(row)
 
-    def skip(self, source: Source) -> None:
+    def skip(self, source: ConsumedMessage) -> None:
         """Take a message that has no row: only its offset is committed."""
         self._take(source)
         self.skipped += 1
 
-    def _take(self, source: Source) -> None:
+    def _take(self, source: ConsumedMessage) -> None:
         if self._started is None:
             self._started = time.monotonic()
         partition = TopicPartition(source.topic, source.partition)

@@ -21,7 +21,7 @@ from datetime import datetime
 
 from schemas.events import CommsOutcome, Event, Payment
 from schemas.intake import Rejection, decode_event
-from sinks.messages import Row, Source, dead_letter_row
+from sinks.messages import ConsumedMessage, Row, dead_letter_row
 from sinks.route import Route
 
 #: Every missed-payment event holds both (``"type": "payment"``, ``"status": "missed"``).
@@ -33,12 +33,12 @@ MISSED_PAYMENT_MARKERS = (b'"missed"', b'"payment"')
 JSON_ESCAPE = b"\\u"
 
 
-def decode_input(source: Source, now: datetime) -> Event | Rejection:
+def decode_input(source: ConsumedMessage, now: datetime) -> Event | Rejection:
     """Validate one input-topic message exactly as the worker's intake does."""
     return decode_event(source.key, source.value, now=now)[0]
 
 
-def outcome_row(source: Source, route: Route, now: datetime) -> Row | None:
+def outcome_row(source: ConsumedMessage, route: Route, now: datetime) -> Row | None:
     """Return the ``outcomes`` row of a ``comms.outcomes`` message, or its dead letter.
 
     Other valid event types on the topic are the worker's business (it accepts them):
@@ -62,7 +62,7 @@ def outcome_row(source: Source, route: Route, now: datetime) -> Row | None:
     return Row(route.table, values, source)
 
 
-def missed_payment_row(source: Source, route: Route, now: datetime) -> Row | None:
+def missed_payment_row(source: ConsumedMessage, route: Route, now: datetime) -> Row | None:
     """Return the ``missed_payments`` row of a missed payment; ``None`` for anything else.
 
     Unusable messages are ``None`` too: the worker dead-letters them.

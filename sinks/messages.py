@@ -36,7 +36,7 @@ DEAD_LETTERS = table_of(DeadLetterRow)
 
 
 @dataclass(frozen=True, slots=True)
-class Source:
+class ConsumedMessage:
     """Where a message was read, with its original bytes."""
 
     topic: str
@@ -59,7 +59,7 @@ class Row:
 
     table: Table
     values: dict[str, Any]
-    source: Source
+    source: ConsumedMessage
     rejected: bool = False
 
     def __post_init__(self) -> None:
@@ -72,7 +72,7 @@ class Row:
         return tuple(self.values[column.name] for column in self.table.primary_key)
 
 
-def dead_letter_row(source: Source, kind: RejectionKind, error: str, now: datetime) -> Row:
+def dead_letter_row(source: ConsumedMessage, kind: RejectionKind, error: str, now: datetime) -> Row:
     """Return the ``dead_letters`` row of an unusable message.
 
     Its id derives from the message's topic, partition and offset, so reading the same

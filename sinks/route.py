@@ -16,10 +16,10 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import Table
 
 from schemas.validation import describe_validation_error
-from sinks.messages import Row, Source, dead_letter_row, rejection_kind
+from sinks.messages import ConsumedMessage, Row, dead_letter_row, rejection_kind
 
 
-def message_row(source: Source, route: Route, now: datetime) -> Row:
+def message_row(source: ConsumedMessage, route: Route, now: datetime) -> Row:
     """Return the row for one output message, or its dead letter if it is unusable.
 
     Args:
@@ -36,7 +36,7 @@ def message_row(source: Source, route: Route, now: datetime) -> Row:
 
 #: Turns one message into its row, its dead letter, or ``None``: nothing to store, but
 #: its offset is still committed (most input events are of no interest to the sink).
-Decoder = Callable[[Source, "Route", datetime], Row | None]
+Decoder = Callable[[ConsumedMessage, "Route", datetime], Row | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +47,7 @@ class Route:
     table: Table
     decode: Decoder = message_row
 
-    def row(self, source: Source, now: datetime) -> Row | None:
+    def row(self, source: ConsumedMessage, now: datetime) -> Row | None:
         """Return the row of one message of this topic (see ``Decoder``)."""
         return self.decode(source, self, now)
 

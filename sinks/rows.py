@@ -26,8 +26,8 @@ from schemas.topics import (
 from sinks.inputs import missed_payment_row, outcome_row
 from sinks.messages import (
     DEAD_LETTERS,
+    ConsumedMessage,
     Row,
-    Source,
     dead_letter_row,
     rejection_kind,
     table_of,
@@ -46,7 +46,7 @@ __all__ = [
     "ROUTES",
     "Route",
     "Row",
-    "Source",
+    "ConsumedMessage",
     "dead_letter_row",
     "message_row",
     "model_values",

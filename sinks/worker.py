@@ -27,7 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from schemas.settings import SettingError, Settings
 from sinks import metrics
 from sinks.batch import PendingBatch
-from sinks.rows import ROUTES, Row, Source, topic_routes
+from sinks.rows import ROUTES, ConsumedMessage, Row, topic_routes
 from sinks.writer import ROW_ERRORS, BatchWriter, WriteResult, create_sink_engine
 
 log = logging.getLogger(__name__)
@@ -83,7 +83,9 @@ class Sink:
 
     def add(self, record: ConsumerRecord) -> None:
         """Convert one consumed message to its row and add it to the pending batch."""
-        source = Source(record.topic, record.partition, record.offset, record.key, record.value)
+        source = ConsumedMessage(
+            record.topic, record.partition, record.offset, record.key, record.value
+        )
         metrics.MESSAGES.labels(source.topic).inc()
         row = self._routes[source.topic].row(source, datetime.now(UTC))
         if row is None:

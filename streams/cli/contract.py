@@ -9,9 +9,9 @@ from typing import Any
 from schemas.settings import Settings
 
 
-def register(commands: Any) -> None:
-    """Add ``schemas`` to the ``nudge`` sub-commands."""
-    schemas = commands.add_parser("schemas", help="contract tools")
+def register(subcommands: Any) -> None:
+    """Add ``schemas`` to the ``nudge`` sub-subcommands."""
+    schemas = subcommands.add_parser("schemas", help="contract tools")
     actions = schemas.add_subparsers(dest="action", required=True)
     export = actions.add_parser("export", help="write JSON Schema files")
     export.add_argument("directory", type=Path)

@@ -8,9 +8,9 @@ from typing import Any
 from schemas.settings import Settings
 
 
-def register(commands: Any) -> None:
-    """Add ``db`` to the ``nudge`` sub-commands."""
-    db = commands.add_parser("db", help="database tools")
+def register(subcommands: Any) -> None:
+    """Add ``db`` to the ``nudge`` sub-subcommands."""
+    db = subcommands.add_parser("db", help="database tools")
     actions = db.add_subparsers(dest="action", required=True)
     actions.add_parser("upgrade", help="apply Alembic migrations up to head").set_defaults(
         run=run_upgrade

@@ -8,9 +8,9 @@ from typing import Any
 from schemas.settings import Settings
 
 
-def register(commands: Any) -> None:
-    """Add ``demo`` to the ``nudge`` sub-commands."""
-    demo = commands.add_parser("demo", help="run the whole pipeline on synthetic users")
+def register(subcommands: Any) -> None:
+    """Add ``demo`` to the ``nudge`` sub-subcommands."""
+    demo = subcommands.add_parser("demo", help="run the whole pipeline on synthetic users")
     demo.add_argument("--users", type=int, default=150)
     demo.add_argument("--rate", type=float, default=2000.0)
     demo.add_argument("--seed", type=int, default=7)

@@ -1,6 +1,6 @@
 """The ``nudge`` command line: the one composition root of every process.
 
-One module per command group registers its sub-commands and runs them. The command line
+One module per command group registers its sub-subcommands and runs them. The command line
 and the demo are the only places outside ``sinks`` that reach into it (lazily), so the
 stream worker never imports database code and the sink never imports the stream's.
 """
@@ -21,9 +21,9 @@ GROUPS = (processes, produce, contract, database, reports, topics, triggers, dem
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of every sub-command."""
     parser = argparse.ArgumentParser(prog="nudge", description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True)
+    subcommands = parser.add_subparsers(dest="command", required=True)
     for group in GROUPS:
-        group.register(commands)
+        group.register(subcommands)
     return parser
 
 

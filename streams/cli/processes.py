@@ -14,10 +14,12 @@ from schemas.settings import SettingError, Settings
 SETTING_ERROR_STATUS = 2
 
 
-def register(commands: Any) -> None:
-    """Add ``worker`` and ``sink`` to the ``nudge`` sub-commands."""
-    commands.add_parser("worker", help="run a stream worker (Faust)").set_defaults(run=run_worker)
-    commands.add_parser("sink", help="run a sink: output topics -> PostgreSQL").set_defaults(
+def register(subcommands: Any) -> None:
+    """Add ``worker`` and ``sink`` to the ``nudge`` sub-subcommands."""
+    subcommands.add_parser("worker", help="run a stream worker (Faust)").set_defaults(
+        run=run_worker
+    )
+    subcommands.add_parser("sink", help="run a sink: output topics -> PostgreSQL").set_defaults(
         run=run_sink
     )
 

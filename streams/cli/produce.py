@@ -9,9 +9,9 @@ from typing import Any
 from schemas.settings import Settings
 
 
-def register(commands: Any) -> None:
-    """Add ``produce`` to the ``nudge`` sub-commands."""
-    produce = commands.add_parser("produce", help="publish a synthetic population's events")
+def register(subcommands: Any) -> None:
+    """Add ``produce`` to the ``nudge`` sub-subcommands."""
+    produce = subcommands.add_parser("produce", help="publish a synthetic population's events")
     produce.add_argument("--users", type=int, default=500, help="users to simulate")
     produce.add_argument("--rate", type=float, default=2000.0, help="events/s; 0 = unlimited")
     produce.add_argument("--seed", type=int, default=7)

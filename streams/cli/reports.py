@@ -9,9 +9,9 @@ from typing import Any
 from schemas.settings import Settings
 
 
-def register(commands: Any) -> None:
-    """Add ``report`` to the ``nudge`` sub-commands."""
-    report = commands.add_parser("report", help="effectiveness reports from the database")
+def register(subcommands: Any) -> None:
+    """Add ``report`` to the ``nudge`` sub-subcommands."""
+    report = subcommands.add_parser("report", help="effectiveness reports from the database")
     actions = report.add_subparsers(dest="action", required=True)
     for name, text in (
         ("effectiveness", "per trigger, template and channel: sends, engagement, conversion"),

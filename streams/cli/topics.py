@@ -9,9 +9,9 @@ from typing import Any
 from schemas.settings import Settings
 
 
-def register(commands: Any) -> None:
-    """Add ``topics`` to the ``nudge`` sub-commands."""
-    topics = commands.add_parser("topics", help="Kafka topic tools")
+def register(subcommands: Any) -> None:
+    """Add ``topics`` to the ``nudge`` sub-subcommands."""
+    topics = subcommands.add_parser("topics", help="Kafka topic tools")
     actions = topics.add_subparsers(dest="action", required=True)
     actions.add_parser("create", help="create every topic that does not exist").set_defaults(
         run=run_create

@@ -9,9 +9,9 @@ from typing import Any
 from schemas.settings import Settings
 
 
-def register(commands: Any) -> None:
-    """Add ``triggers`` to the ``nudge`` sub-commands."""
-    triggers = commands.add_parser("triggers", help="trigger definitions (hot-reloaded)")
+def register(subcommands: Any) -> None:
+    """Add ``triggers`` to the ``nudge`` sub-subcommands."""
+    triggers = subcommands.add_parser("triggers", help="trigger definitions (hot-reloaded)")
     actions = triggers.add_subparsers(dest="action", required=True)
     for name, text in (
         ("validate", "check definition files (no Kafka needed)"),

@@ -22,7 +22,7 @@ from schemas.settings import Settings
 from schemas.topics import BEHAVIOR_EVENTS, COMMS_OUTCOMES
 from sinks.linking import link
 from sinks.migrate import upgrade
-from sinks.rows import ROUTES, Row, Source
+from sinks.rows import ROUTES, ConsumedMessage, Row
 from sinks.writer import BatchWriter, create_sink_engine, insert_rows
 from tests.integration.harness import wait_until
 from tests.integration.test_sink_harness import (
@@ -353,7 +353,7 @@ def test_whichever_of_two_racing_sinks_commits_second_links_the_pair(settings):
 
 def routed_row(value: bytes, topic: str, key: bytes = b"hal") -> Row:
     spec = next(spec for spec in ROUTES if spec.name == topic)
-    row = ROUTES[spec].row(Source(f"p.{topic}", 0, 0, key, value), AT + DAY)
+    row = ROUTES[spec].row(ConsumedMessage(f"p.{topic}", 0, 0, key, value), AT + DAY)
     assert row is not None and not row.rejected
     return row
 

@@ -17,7 +17,7 @@ from schemas.settings import Settings
 from schemas.topics import TRIGGER_DECISIONS, TopicSpec
 from sinks.migrate import alembic_config, current, head, upgrade
 from sinks.reports.queries import decided_commands, recent_communications, summary
-from sinks.rows import ROUTES, Row, Source, message_row
+from sinks.rows import ROUTES, ConsumedMessage, Row, message_row
 from sinks.tables import Base
 from sinks.writer import BatchWriter, create_sink_engine
 from tests.integration.test_sink_harness import (
@@ -54,7 +54,7 @@ def row(model: BaseModel | bytes, spec: TopicSpec | None = None, offset: int = 0
     else:
         value = model
     assert spec is not None
-    return message_row(Source(f"p.{spec.name}", 0, offset, b"k", value), ROUTES[spec], NOW)
+    return message_row(ConsumedMessage(f"p.{spec.name}", 0, offset, b"k", value), ROUTES[spec], NOW)
 
 
 def test_migrations_create_exactly_the_tables_the_sink_declares(settings):

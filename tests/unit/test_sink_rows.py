@@ -25,16 +25,18 @@ from schemas.topics import (
 )
 from sinks.batch import PendingBatch
 from sinks.messages import storable
-from sinks.rows import DEAD_LETTERS, ROUTES, Row, Source, message_row, topic_routes
+from sinks.rows import DEAD_LETTERS, ROUTES, ConsumedMessage, Row, message_row, topic_routes
 
 AT = datetime(2025, 3, 14, 9, 30, tzinfo=UTC)
 NOW = datetime(2025, 3, 14, 10, 0, tzinfo=UTC)
 CET = timezone(timedelta(hours=1))
 
 
-def source(model: BaseModel | bytes | None, *, topic: str = "p.topic", offset: int = 7) -> Source:
+def source(
+    model: BaseModel | bytes | None, *, topic: str = "p.topic", offset: int = 7
+) -> ConsumedMessage:
     value = model.model_dump_json().encode() if isinstance(model, BaseModel) else model
-    return Source(topic, 1, offset, b"user-1", value)
+    return ConsumedMessage(topic, 1, offset, b"user-1", value)
 
 
 def fired() -> TriggerDecision:
@@ -269,7 +271,9 @@ def test_every_required_column_is_filled_from_its_message(spec, model):
 
 
 def row_at(partition: int, offset: int) -> Row:
-    return message_row(Source("p.t", partition, offset, None, b"?"), ROUTES[TRIGGER_DECISIONS], NOW)
+    return message_row(
+        ConsumedMessage("p.t", partition, offset, None, b"?"), ROUTES[TRIGGER_DECISIONS], NOW
+    )
 
 
 def test_a_batch_commits_one_past_the_highest_offset_of_each_partition():
@@ -314,12 +318,12 @@ OPENED = {"type": "comms_outcome", "command_id": "cmd-1", "outcome": "opened", "
 MISSED = {"type": "payment", "status": "missed", "amount": "120.50", "due_date": "2025-03-10"}
 
 
-def outcome_source(value: bytes | None, *, key: bytes | None = b"user-1") -> Source:
-    return Source("p.comms.outcomes", 1, 30, key, value)
+def outcome_source(value: bytes | None, *, key: bytes | None = b"user-1") -> ConsumedMessage:
+    return ConsumedMessage("p.comms.outcomes", 1, 30, key, value)
 
 
-def payment_source(value: bytes | None, *, key: bytes | None = b"user-1") -> Source:
-    return Source("p.behavior.events", 0, 40, key, value)
+def payment_source(value: bytes | None, *, key: bytes | None = b"user-1") -> ConsumedMessage:
+    return ConsumedMessage("p.behavior.events", 0, 40, key, value)
 
 
 def test_an_outcome_becomes_an_outcomes_row():
@@ -424,16 +428,16 @@ def test_a_behaviour_event_with_another_users_key_is_skipped():
 
 def test_skipped_messages_move_offsets_and_the_clock_but_take_no_room():
     batch = PendingBatch(max_size=2, max_age=60.0)
-    batch.skip(Source("p.e", 0, 4, None, b""))
+    batch.skip(ConsumedMessage("p.e", 0, 4, None, b""))
     assert len(batch) == 1 and batch.rows == [] and batch.room == 2
     assert batch.time_left() < 60.0 and not batch.due()
     batch.add(row_at(0, 2))
-    batch.skip(Source("p.e", 0, 9, None, b""))
-    batch.skip(Source("p.e", 1, 3, None, b""))
+    batch.skip(ConsumedMessage("p.e", 0, 9, None, b""))
+    batch.skip(ConsumedMessage("p.e", 1, 3, None, b""))
     offsets = {(tp.topic, tp.partition): meta.offset for tp, meta in batch.offsets().items()}
     assert offsets == {("p.e", 0): 10, ("p.e", 1): 4, ("p.t", 0): 3}
     old = PendingBatch(max_size=100, max_age=1e-9)
-    old.skip(Source("p.e", 0, 1, None, b""))
+    old.skip(ConsumedMessage("p.e", 0, 1, None, b""))
     assert old.due()  # nothing to write, but the offsets are due to be committed
     old.clear()
     assert len(old) == 0 and old.offsets() == {} and not old.due()
