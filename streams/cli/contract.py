@@ -10,7 +10,7 @@ from schemas.settings import Settings
 
 
 def register(subcommands: Any) -> None:
-    """Add ``schemas`` to the ``nudge`` sub-subcommands."""
+    """Add ``schemas`` to the ``nudge`` subcommands."""
     schemas = subcommands.add_parser("schemas", help="contract tools")
     actions = schemas.add_subparsers(dest="action", required=True)
     export = actions.add_parser("export", help="write JSON Schema files")

@@ -9,7 +9,7 @@ from schemas.settings import Settings
 
 
 def register(subcommands: Any) -> None:
-    """Add ``db`` to the ``nudge`` sub-subcommands."""
+    """Add ``db`` to the ``nudge`` subcommands."""
     db = subcommands.add_parser("db", help="database tools")
     actions = db.add_subparsers(dest="action", required=True)
     actions.add_parser("upgrade", help="apply Alembic migrations up to head").set_defaults(

@@ -1,6 +1,6 @@
 """The ``nudge`` command line: the one composition root of every process.
 
-One module per command group registers its sub-subcommands and runs them. The command line
+One module per command group registers its subcommands and runs them. The command line
 and the demo are the only places outside ``sinks`` that reach into it (lazily), so the
 stream worker never imports database code and the sink never imports the stream's.
 """

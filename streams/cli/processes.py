@@ -15,7 +15,7 @@ SETTING_ERROR_STATUS = 2
 
 
 def register(subcommands: Any) -> None:
-    """Add ``worker`` and ``sink`` to the ``nudge`` sub-subcommands."""
+    """Add ``worker`` and ``sink`` to the ``nudge`` subcommands."""
     subcommands.add_parser("worker", help="run a stream worker (Faust)").set_defaults(
         run=run_worker
     )

@@ -10,7 +10,7 @@ from schemas.settings import Settings
 
 
 def register(subcommands: Any) -> None:
-    """Add ``produce`` to the ``nudge`` sub-subcommands."""
+    """Add ``produce`` to the ``nudge`` subcommands."""
     produce = subcommands.add_parser("produce", help="publish a synthetic population's events")
     produce.add_argument("--users", type=int, default=500, help="users to simulate")
     produce.add_argument("--rate", type=float, default=2000.0, help="events/s; 0 = unlimited")

@@ -10,7 +10,7 @@ from schemas.settings import Settings
 
 
 def register(subcommands: Any) -> None:
-    """Add ``report`` to the ``nudge`` sub-subcommands."""
+    """Add ``report`` to the ``nudge`` subcommands."""
     report = subcommands.add_parser("report", help="effectiveness reports from the database")
     actions = report.add_subparsers(dest="action", required=True)
     for name, text in (

@@ -10,7 +10,7 @@ from schemas.settings import Settings
 
 
 def register(subcommands: Any) -> None:
-    """Add ``topics`` to the ``nudge`` sub-subcommands."""
+    """Add ``topics`` to the ``nudge`` subcommands."""
     topics = subcommands.add_parser("topics", help="Kafka topic tools")
     actions = topics.add_subparsers(dest="action", required=True)
     actions.add_parser("create", help="create every topic that does not exist").set_defaults(

@@ -10,7 +10,7 @@ from schemas.settings import Settings
 
 
 def register(subcommands: Any) -> None:
-    """Add ``triggers`` to the ``nudge`` sub-subcommands."""
+    """Add ``triggers`` to the ``nudge`` subcommands."""
     triggers = subcommands.add_parser("triggers", help="trigger definitions (hot-reloaded)")
     actions = triggers.add_subparsers(dest="action", required=True)
     for name, text in (
