@@ -25,7 +25,7 @@ from sinks.migrate import upgrade
 from sinks.rows import ROUTES, Row, Source
 from sinks.writer import BatchWriter, create_sink_engine, insert_rows
 from tests.integration.harness import wait_until
-from tests.integration.test_sink_harness import (
+from tests.integration.sink_harness import (
     AT,
     communication,
     intervention,

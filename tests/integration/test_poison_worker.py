@@ -43,7 +43,7 @@ from tests.integration.poison_support import (
     valid,
 )
 from tests.integration.scenarios import ordered, spiker, steady_spender
-from tests.integration.test_sink_harness import offsets_caught_up, query, running_sink
+from tests.integration.sink_harness import offsets_caught_up, query, running_sink
 from tests.poison import Poison, load_corpus
 from tests.unit.factories import event
 

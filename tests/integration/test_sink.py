@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from schemas.settings import Settings
 from sinks.migrate import upgrade
 from tests.integration.harness import wait_until
-from tests.integration.test_sink_harness import (
+from tests.integration.sink_harness import (
     AT,
     committed,
     communication,

@@ -21,7 +21,7 @@ from schemas.topics import COMMS_COMMANDS, TRIGGER_DECISIONS
 from sinks.migrate import upgrade
 from sinks.worker import run_sink
 from tests.integration.harness import wait_until
-from tests.integration.test_sink_harness import (
+from tests.integration.sink_harness import (
     TIMEOUT,
     committed,
     communication,

@@ -20,7 +20,7 @@ from sinks.reports.queries import decided_commands, recent_communications, summa
 from sinks.rows import ROUTES, Row, Source, message_row
 from sinks.tables import Base
 from sinks.writer import BatchWriter, create_sink_engine
-from tests.integration.test_sink_harness import (
+from tests.integration.sink_harness import (
     SPEC_OF,
     communication,
     decision,

@@ -20,7 +20,7 @@ from schemas.topics import (
 )
 from sinks.migrate import upgrade
 from tests.integration.harness import wait_until
-from tests.integration.test_sink_harness import (
+from tests.integration.sink_harness import (
     communication,
     counts_are,
     decision,
