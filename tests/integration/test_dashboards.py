@@ -27,9 +27,10 @@ from schemas.settings import Settings
 from schemas.topics import BEHAVIOR_EVENTS, COMMS_COMMANDS, RISK_SCORES, TRIGGER_DECISIONS
 from tests.integration.harness import NudgeProcess, publish, read_until
 from tests.integration.scenarios import as_messages, income_dropper, ordered, spiker, steady_spender
+from tests.paths import ROOT
 from tests.unit.factories import event
 
-DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+DEPLOY = ROOT / "deploy"
 PROMETHEUS = shutil.which("prometheus")
 # Grafana's own variables, as Grafana would expand them for a one-hour view at 1 s scrapes.
 GRAFANA_VARIABLES = {"$__rate_interval": "1m", "$__range": "5m"}

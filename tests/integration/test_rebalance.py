@@ -14,7 +14,7 @@ from schemas.settings import Settings
 from schemas.topics import COMMS_COMMANDS
 from streams.simulation.population import expected_firings, make_population
 from streams.simulation.simulated_publisher import produce
-from tests.integration.harness import NudgeProcess, read_until, wait_until
+from tests.integration.harness import NudgeProcess, read_until, wait_for_assignment
 
 pytestmark = pytest.mark.integration
 
@@ -65,18 +65,6 @@ async def test_a_worker_joining_and_leaving_mid_stream_loses_and_doubles_nothing
     ids_per_firing = Counter((c["user_id"], c["trigger_id"], c["channel"]) for c in unique)
     assert set(ids_per_firing.values()) == {1}
     assert report.expected == expected_firings(make_population(40, seed=11))
-
-
-async def wait_for_assignment(worker: NudgeProcess) -> None:
-    """Wait until ``worker`` logs that it owns input partitions."""
-
-    def owns_partitions() -> bool:
-        return any(
-            entry.get("message") == "partitions assigned" and entry["partitions"]
-            for entry in worker.log_entries()
-        )
-
-    await wait_until(owns_partitions, f"{worker.log_path.name} to be assigned a partition")
 
 
 def _firing(record) -> tuple[str, str, str]:

@@ -20,9 +20,14 @@ import pytest
 from schemas.settings import Settings
 from schemas.topics import BEHAVIOR_EVENTS, COMMS_COMMANDS, TRIGGER_DECISIONS
 from streams.simulation.simulated_publisher import produce
-from tests.integration.harness import NudgeProcess, publish, read_until, wait_until
+from tests.integration.harness import (
+    NudgeProcess,
+    publish,
+    read_until,
+    wait_for_assignment,
+    wait_until,
+)
 from tests.integration.scenarios import as_messages, spend, spiker
-from tests.integration.test_rebalance import wait_for_assignment
 
 pytestmark = pytest.mark.integration
 

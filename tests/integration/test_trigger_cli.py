@@ -11,15 +11,14 @@ import yaml
 
 from schemas.settings import Settings
 from streams.cli.triggers import apply, diff, list_definitions, pause, validate
+from tests.paths import CATALOGUE_FILE
 
 pytestmark = pytest.mark.integration
-
-CATALOGUE = Path(__file__).resolve().parents[2] / "streams" / "catalogue" / "triggers.yaml"
 
 
 def one_definition(tmp_path: Path, name: str, **changes: object) -> Path:
     """A file with the shipped ``lease_renewal_window``, changed by ``changes``."""
-    documents = yaml.safe_load(CATALOGUE.read_text("utf-8"))
+    documents = yaml.safe_load(CATALOGUE_FILE.read_text("utf-8"))
     lease = next(d for d in documents if d["id"] == "lease_renewal_window")
     path = tmp_path / name
     path.write_text(yaml.safe_dump([{**lease, **changes}]), "utf-8")
@@ -70,7 +69,7 @@ async def test_list_shows_a_refused_definition_with_its_reason_and_what_stays_in
     from tests.integration.harness import publish
 
     settings = make_settings()
-    documents = yaml.safe_load(CATALOGUE.read_text("utf-8"))
+    documents = yaml.safe_load(CATALOGUE_FILE.read_text("utf-8"))
     spike = next(d for d in documents if d["id"] == "spending_spike")
     condition = spike["condition"]
     for _ in range(250):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +18,7 @@ from streams.core.decisions.process import Result, process
 from streams.core.rendering import PLACEHOLDER, SMS_CUT_MARK, SMS_LIMIT, default_catalogue, render
 from streams.core.state.record import UserState
 from streams.core.triggers.catalogue import default_definitions
+from tests.paths import CATALOGUE_FILE
 from tests.unit.factories import (
     JUNE,
     START,
@@ -32,18 +32,13 @@ from tests.unit.factories import (
     spike_history,
     transaction,
 )
+from tests.unit.message_checks import GSM7, REALISTIC
 
 USER = "user-1"
 DEFINITIONS = {definition.id: definition for definition in default_definitions()}
 CHANNELS = (Channel.SMS, Channel.EMAIL, Channel.PUSH)
-CATALOGUE_FILE = Path(__file__).resolve().parents[2] / "streams" / "catalogue" / "triggers.yaml"
 #: A long but ordinary first name, so SMS lengths are checked with room to spare.
 NAME = profile(USER, START - timedelta(days=1), first_name="Christopher")
-#: The GSM-7 basic character set: an SMS with anything else is sent as UCS-2 (70 a part).
-GSM7 = set(
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
-    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
-)
 T0 = spike_at()  # a Friday noon UTC, 34 days after START
 
 
@@ -278,40 +273,6 @@ def test_every_catalogue_placeholder_is_a_feature_or_the_user_name() -> None:
     for template in default_catalogue().templates.values():
         names = set(PLACEHOLDER.findall(f"{template.subject or ''} {template.body}"))
         assert names <= set(FEATURES) | {"user_name"}, (template.template_id, names)
-
-
-#: Long but realistic values of every placeholder the templates use.
-REALISTIC = {
-    "user_name": "Christopher",
-    "event_amount": "$12,345.67",
-    "debit_multiple": "123.5",
-    "spend_day_baseline": "$85.40",
-    "credit_utilisation_pct": "100",
-    "credit_limit": "$25,000.00",
-    "credit_available": "$12,500.00",
-    "account_balance": "$12,500.00",
-    "savings_milestone_crossed": "100",
-    "savings_saved": "$25,000.00",
-    "savings_target": "$25,000.00",
-    "savings_progress_pct": "100",
-    "spend_week": "$1,234.56",
-    "spend_week_baseline": "$987.65",
-    "spend_week_change_pct": "250",
-    "exercise_minutes": "10",
-    "job_matches": "125",
-    "career_field": "healthcare administration",
-    "missing_skills_count": "12",
-    "missing_skills_top": "Python, SQL, Kubernetes",
-    "salary": "$125,000.00",
-    "market_rate": "$150,000.00",
-    "salary_gap_pct": "17",
-    "app_sessions_week": "42",
-    "product": "home insurance",
-    "closed_month": "2026-05",
-    "income_drop_pct": "40",
-    "income_closed_month": "$2,000.00",
-    "income_month_baseline": "$3,000.00",
-}
 
 
 @pytest.mark.parametrize("trigger_id", sorted(SCENARIOS))

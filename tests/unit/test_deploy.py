@@ -26,8 +26,8 @@ import sinks.metrics
 import streams.runtime.metrics
 from schemas.settings import Settings
 from streams.cli.main import build_parser
+from tests.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 K8S = DEPLOY / "k8s"
 DASHBOARD = DEPLOY / "grafana/dashboards/nudge.json"

@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -17,40 +16,16 @@ from schemas.events import MAX_TEXT_LENGTH, Event, Transaction
 from schemas.ids import dead_letter_id
 from schemas.intake import REDACTED, Rejection, Sanitised, dead_letter, decode_event, sanitise
 from schemas.records import DeadLetter, RejectionKind
+from tests.unit.intake_samples import NOW, USER, decode, encode, raw_event
 
-USER = "user-1"
 #: Appears in inputs that must not leak into error texts.
 MARKER = "ZQXJ7781"
-#: Processing time: a day after the sample event.
-NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
-
-
-def raw_event(**changes: Any) -> dict[str, Any]:
-    """A valid event as a producer would send it, with top-level ``changes``."""
-    document: dict[str, Any] = {
-        "event_id": "evt-1",
-        "user_id": USER,
-        "occurred_at": "2026-03-01T12:00:00+00:00",
-        "source": "app",
-        "context": {"country": "US"},
-        "payload": {"type": "transaction", "amount": "12.50", "merchant": "Corner Shop"},
-    }
-    document.update(changes)
-    return document
 
 
 def with_payload(**fields: Any) -> dict[str, Any]:
     document = raw_event()
     document["payload"] = {**document["payload"], **fields}
     return document
-
-
-def encode(document: Any) -> bytes:
-    return orjson.dumps(document)
-
-
-def decode(document: Any, key: bytes | None = USER.encode()) -> tuple[Event | Rejection, Sanitised]:
-    return decode_event(key, encode(document), now=NOW)
 
 
 def accepted(document: Any) -> tuple[Event, Sanitised]:

@@ -21,7 +21,7 @@ from streams.core.rendering import PLACEHOLDER, SMS_CUT_MARK, SMS_LIMIT, default
 from streams.core.state.record import APPLICATIONS_KEPT, UserState
 from streams.core.triggers.catalogue import default_definitions
 from tests.unit.factories import event, fold, profile
-from tests.unit.test_catalogue_triggers import GSM7, REALISTIC
+from tests.unit.message_checks import GSM7, REALISTIC
 
 USER = "user-1"
 T = datetime(2026, 6, 5, 12, tzinfo=UTC)  # a Friday noon UTC: the scheduler's now

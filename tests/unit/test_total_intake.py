@@ -23,7 +23,7 @@ from streams.runtime.agents import ingest as ingest_module
 from streams.runtime.agents.ingest import IngestStage
 from streams.runtime.failstop import withhold
 from tests.unit.factories import START, spike_at, spike_history, transaction
-from tests.unit.test_schedule import Clock, Topic, stage
+from tests.unit.stand_ins import Clock, Topic, stage
 
 DLQ = "behavior.events.dlq"
 

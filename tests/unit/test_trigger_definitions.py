@@ -33,8 +33,7 @@ from streams.core.triggers.catalogue import (
     load_files,
     parse_definitions,
 )
-
-CATALOGUE_FILE = Path(__file__).resolve().parents[2] / "streams" / "catalogue" / "triggers.yaml"
+from tests.paths import CATALOGUE_FILE
 
 #: A valid definition document; each rejection case changes one part of it.
 BASE: dict[str, Any] = {
