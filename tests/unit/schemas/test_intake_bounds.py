@@ -26,7 +26,7 @@ from schemas.intake import (
     decode_event,
 )
 from schemas.records import DeadLetter, RejectionKind
-from tests.unit.intake_samples import NOW, USER, decode, raw_event
+from tests.unit.schemas.intake_samples import NOW, USER, decode, raw_event
 
 FAILED_AT = datetime(2026, 3, 1, 12, 0, 5, tzinfo=UTC)
 #: A Luhn-valid test card number.

@@ -12,6 +12,7 @@ import asyncio
 import base64
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,7 +24,7 @@ from streams.runtime.agents import ingest as ingest_module
 from streams.runtime.agents.ingest import IngestStage
 from streams.runtime.failstop import withhold
 from tests.unit.factories import START, spike_at, spike_history, transaction
-from tests.unit.stand_ins import Clock, Topic, stage
+from tests.unit.runtime.agents.stand_ins import Clock, Topic, stage
 
 DLQ = "behavior.events.dlq"
 
@@ -98,7 +99,7 @@ def test_an_event_whose_processing_raises_is_a_dead_letter_and_the_batch_goes_on
     letters = ingest.dead_letters["behavior.events"].sent  # type: ignore[attr-defined]
     assert [letter["kind"] for letter in letters] == ["processing_error", "not_json"]
     error = letters[0]["error"]
-    assert error.startswith("processing raised ZeroDivisionError at test_total_intake.py:")
+    assert error.startswith(f"processing raised ZeroDivisionError at {Path(__file__).name}:")
     assert "7.00" not in error and "u3" not in error  # type, place: never values
     assert letters[0]["offset"] == 1
     assert base64.b64decode(letters[0]["value"]) == batch[1].message.value

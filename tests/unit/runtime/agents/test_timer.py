@@ -23,7 +23,7 @@ from streams.runtime.agents.ingest import IngestStage
 from streams.runtime.agents.timer import SLICE_USERS, Scheduler
 from streams.runtime.user_table import MemoryUserTable
 from tests.unit.factories import event, fold, profile
-from tests.unit.stand_ins import NOW, Clock, Topic, stage
+from tests.unit.runtime.agents.stand_ins import NOW, Clock, Topic, stage
 
 
 def lapsed(user: str) -> list[Event]:

@@ -20,8 +20,8 @@ from streams.core.decisions.process import Result, process_scheduled, release_du
 from streams.core.rendering import PLACEHOLDER, SMS_CUT_MARK, SMS_LIMIT, default_catalogue, render
 from streams.core.state.record import APPLICATIONS_KEPT, UserState
 from streams.core.triggers.catalogue import default_definitions
+from tests.unit.core.triggers.message_checks import GSM7, REALISTIC
 from tests.unit.factories import event, fold, profile
-from tests.unit.message_checks import GSM7, REALISTIC
 
 USER = "user-1"
 T = datetime(2026, 6, 5, 12, tzinfo=UTC)  # a Friday noon UTC: the scheduler's now

@@ -19,6 +19,7 @@ from streams.core.rendering import PLACEHOLDER, SMS_CUT_MARK, SMS_LIMIT, default
 from streams.core.state.record import UserState
 from streams.core.triggers.catalogue import default_definitions
 from tests.paths import CATALOGUE_FILE
+from tests.unit.core.triggers.message_checks import GSM7, REALISTIC
 from tests.unit.factories import (
     JUNE,
     START,
@@ -32,7 +33,6 @@ from tests.unit.factories import (
     spike_history,
     transaction,
 )
-from tests.unit.message_checks import GSM7, REALISTIC
 
 USER = "user-1"
 DEFINITIONS = {definition.id: definition for definition in default_definitions()}

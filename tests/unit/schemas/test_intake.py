@@ -16,7 +16,7 @@ from schemas.events import MAX_TEXT_LENGTH, Event, Transaction
 from schemas.ids import dead_letter_id
 from schemas.intake import REDACTED, Rejection, Sanitised, dead_letter, decode_event, sanitise
 from schemas.records import DeadLetter, RejectionKind
-from tests.unit.intake_samples import NOW, USER, decode, encode, raw_event
+from tests.unit.schemas.intake_samples import NOW, USER, decode, encode, raw_event
 
 #: Appears in inputs that must not leak into error texts.
 MARKER = "ZQXJ7781"
