@@ -29,7 +29,7 @@ from schemas.topics import (
 )
 from sinks.migrate import upgrade
 from tests.integration.harness import NudgeProcess, free_port, scrape, wait_until
-from tests.integration.poison_support import (
+from tests.integration.runtime.poison_support import (
     INPUTS,
     Outgoing,
     command_pairs,

@@ -41,7 +41,7 @@ from schemas.topics import (
     TRIGGERS_DEFINITIONS,
 )
 from tests.integration.harness import NudgeProcess, free_port, scrape
-from tests.integration.poison_support import (
+from tests.integration.runtime.poison_support import (
     DEAD_LETTER_TOPICS,
     INPUTS,
     Outgoing,

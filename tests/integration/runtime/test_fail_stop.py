@@ -36,7 +36,7 @@ async def test_a_failed_batch_is_read_again_after_the_fail_stop(
     log_path = tmp_path / "faulty.log"
     with log_path.open("wb") as log:
         faulty = subprocess.run(  # noqa: S603 - our own interpreter and module
-            [sys.executable, "-m", "tests.integration.faulty_worker",
+            [sys.executable, "-m", "tests.integration.runtime.faulty_worker",
              str(tmp_path / "failed-once"), "spiker-f-spike"],
             env=settings_env(settings), stdout=log, stderr=subprocess.STDOUT, timeout=120,
         )  # fmt: skip

@@ -1,6 +1,6 @@
 """A worker whose batch handling fails once: the fail-stop path through a real broker.
 
-Run as ``python -m tests.integration.faulty_worker MARKER EVENT_ID``: the first batch
+Run as ``python -m tests.integration.runtime.faulty_worker MARKER EVENT_ID``: the first batch
 that holds the event ``EVENT_ID`` raises, as a bug in the stage or a producer failure
 would, as long as the file ``MARKER`` does not exist (it is created then, so a restarted
 worker of the same test runs normally).
