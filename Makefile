@@ -55,7 +55,7 @@ test-unit: $(STAMP) ## Run the unit tests only (no Kafka, no PostgreSQL)
 	$(BIN)/pytest -q tests/unit
 
 test-deploy: $(STAMP) tools ## Check deploy/ (Dockerfile, compose, k8s, rules, dashboard) without Docker
-	$(BIN)/pytest -q tests/unit/test_deploy.py tests/integration/test_dashboards.py
+	$(BIN)/pytest -q tests/unit/deploy/test_deploy.py tests/integration/deploy/test_dashboards.py
 
 lint: $(STAMP) ## ruff and mypy --strict
 	$(BIN)/ruff check .

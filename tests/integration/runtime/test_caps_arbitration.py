@@ -1,10 +1,11 @@
 """Frequency caps across triggers and priority arbitration, through a running worker.
 
-The pure core has unit tests of the same rules (tests/unit/test_send_policy.py); these
-check that the worker applies them to real histories published on ``behavior.events``:
-what reaches ``comms.commands``, and what ``trigger.decisions`` says about each firing
-and each suppression. Every test has users the rule must not touch, so a cap that leaks
-between users, or a filter that drops everything, cannot pass.
+The pure core has unit tests of the same rules
+(tests/unit/core/decisions/test_send_policy.py); these check that the worker applies
+them to real histories published on ``behavior.events``: what reaches
+``comms.commands``, and what ``trigger.decisions`` says about each firing and each
+suppression. Every test has users the rule must not touch, so a cap that leaks between
+users, or a filter that drops everything, cannot pass.
 
 Quiet hours are turned off (start == end) so the outcomes do not depend on the time of
 day the tests run at.

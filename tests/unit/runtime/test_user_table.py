@@ -1,8 +1,8 @@
 """``RocksUserTable`` over Faust's real RocksDB store, with the changelog topic stood in.
 
 The broker-level behaviour (a worker, a SIGKILL, a second worker) is in
-tests/integration/test_rocksdb_store.py and test_worker.py; here the rules: a record is
-readable at once, reaches its partition's database only with its acknowledged
+tests/integration/runtime/test_rocksdb_store.py and test_worker.py; here the rules: a
+record is readable at once, reaches its partition's database only with its acknowledged
 changelog offset, and the timer sees the users of the partitions it asks for.
 """
 

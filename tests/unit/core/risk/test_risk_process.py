@@ -1,8 +1,9 @@
 """Risk scores and payments through ``process``: the path the worker takes.
 
-``streams.core.risk``'s own rules are in test_risk.py; here how they meet the user's record:
-scores and payments are kept even when too old to act on, a fresh score may start one
-intervention, outcomes record engagement, and all of it survives the changelog.
+``streams.core.risk``'s own rules are in test_intervention.py; here how they meet the
+user's record: scores and payments are kept even when too old to act on, a fresh score
+may start one intervention, outcomes record engagement, and all of it survives the
+changelog.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """The worker's timer pass over in-memory stand-ins for Faust's table and topics.
 
 The Kafka-level behaviour (a real worker's timer, a moved clock) is in
-tests/integration/test_schedule.py; here the pass's own rules: only the worker's own
-partitions, schedules that come round, written back to the right changelog partition,
-stopped by a rebalance.
+tests/integration/runtime/test_schedule.py; here the pass's own rules: only the worker's
+own partitions, schedules that come round, written back to the right changelog
+partition, stopped by a rebalance.
 """
 
 from __future__ import annotations
