@@ -151,6 +151,7 @@ def population() -> tuple[list[Persona], list[dict[str, Any]]]:
 # --- shape ---------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_every_event_validates_and_every_archetype_appears(population: Any) -> None:
     personas, events = population
     parsed = [Event.model_validate(event) for event in events]
@@ -265,6 +266,7 @@ def test_nothing_fires_before_the_fresh_window() -> None:
     )
 
 
+@pytest.mark.slow
 def test_the_pipeline_core_fires_exactly_the_expected_users(population: Any) -> None:
     """The real pure core (state, every trigger, decisions) agrees with ``expected_firings``:
     the money triggers fire for their users, and nothing else fires, time-based included."""
@@ -285,6 +287,7 @@ def test_the_pipeline_core_fires_exactly_the_expected_users(population: Any) -> 
     assert fired == expected_firings(personas)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "now",
     [
@@ -303,6 +306,7 @@ def test_firings_hold_at_month_edges(now: datetime) -> None:
     assert fired_by(events, now) == money(expected_firings(personas))
 
 
+@pytest.mark.slow
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     seed=st.integers(-(2**31), 2**31),
@@ -330,6 +334,7 @@ def test_every_users_last_debit_is_within_the_hour_before_now(population: Any) -
         assert NOW - timedelta(hours=1) <= max(debits) < NOW
 
 
+@pytest.mark.slow
 def test_memory_stays_per_user_not_per_event() -> None:
     """Streaming ~30k events must not hold them: a list of them would take tens of MB."""
     personas = make_population(4, seed=1)
@@ -372,6 +377,7 @@ def test_stories_go_in_turn_to_steady_users_only() -> None:
                      for p, q in zip(personas, plain, strict=True)]  # fmt: skip
 
 
+@pytest.mark.slow
 def test_a_story_population_is_reproducible_and_its_events_valid() -> None:
     personas = make_population(30, seed=8, story_share=0.7)
     events = list(population_events(personas, now=NOW, seed=8))

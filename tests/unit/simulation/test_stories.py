@@ -145,12 +145,14 @@ def demo() -> tuple[Any, Outcomes, int]:
     return personas, run_core(events, now=now), len(events)
 
 
+@pytest.mark.slow
 def test_the_demo_population_fires_exactly_the_expected_users(demo: Any) -> None:
     personas, out, _ = demo
     assert firings(out) == expected_firings(personas)
     assert set(out.fired) <= MODELLED_TRIGGERS
 
 
+@pytest.mark.slow
 def test_each_expected_user_fires_once_and_suppressions_have_their_reasons(demo: Any) -> None:
     personas, out, _ = demo
     fired = Counter((d.trigger_id, d.user_id) for d in out.decisions if d.outcome is Outcome.FIRED)
@@ -183,6 +185,7 @@ def run_risk_scores(
     return got, commands
 
 
+@pytest.mark.slow
 def test_the_demo_risk_stories_start_exactly_the_expected_interventions(demo: Any) -> None:
     personas, out, _ = demo
     now = datetime(2026, 11, 24, 9, 40, tzinfo=UTC)
@@ -201,6 +204,7 @@ def test_the_demo_risk_stories_start_exactly_the_expected_interventions(demo: An
             assert "$" in sms[0], sms
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [1, 2, 3, 11, 42])
 def test_risk_stories_start_their_interventions_whatever_the_seed(seed: int) -> None:
     now = datetime(2026, 3, 1, 0, 0, 0, 1, tzinfo=UTC) + timedelta(hours=seed * 7)
@@ -213,6 +217,7 @@ def test_risk_stories_start_their_interventions_whatever_the_seed(seed: int) -> 
     assert {k: got.get(k, set()) for k in expected} == expected and set(got) <= set(expected)
 
 
+@pytest.mark.slow
 def test_the_generator_is_about_as_big_as_before(demo: Any) -> None:
     """About 108k events for 150 users, so ``make demo`` still takes about a minute."""
     _, _, count = demo
@@ -222,6 +227,7 @@ def test_the_generator_is_about_as_big_as_before(demo: Any) -> None:
 # --- any moment, any seed ----------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "now",
     [
@@ -242,6 +248,7 @@ def test_every_story_fires_exactly_at_any_moment(now: datetime) -> None:
 SMALL_USERS, SMALL = 40, Mix(spike_share=0.1, income_drop_share=0.1, story_share=0.6)
 
 
+@pytest.mark.slow
 def test_time_based_stories_still_hold_a_day_later() -> None:
     """A timer that runs 20 hours late (a slow pipeline) judges the same users."""
     now = datetime(2026, 5, 14, 16, tzinfo=UTC)
@@ -250,6 +257,7 @@ def test_time_based_stories_still_hold_a_day_later() -> None:
     assert firings(out) == expected_firings(personas)
 
 
+@pytest.mark.slow
 def test_without_quiet_hours_or_with_looser_caps_the_same_users_fire() -> None:
     """Nobody's firing depends on the send policy's hours, nor on the caps but by design."""
     now = datetime(2026, 10, 2, 22, 5, tzinfo=UTC)
@@ -262,6 +270,7 @@ def test_without_quiet_hours_or_with_looser_caps_the_same_users_fire() -> None:
         assert firings(out) == expected
 
 
+@pytest.mark.slow
 def test_a_population_without_stories_fires_only_the_money_triggers() -> None:
     now = datetime(2026, 4, 9, 7, tzinfo=UTC)
     personas, events = generate(30, 9, now, mix=Mix())
