@@ -128,7 +128,8 @@ SPEC_OF = {
 def key_of(model: BaseModel) -> bytes:
     if isinstance(model, DeadLetter):
         return base64.b64decode(model.key or "")
-    return str(model.user_id).encode()
+    assert isinstance(model, TriggerDecision | SendCommunication | StartIntervention), model
+    return model.user_id.encode()
 
 
 # --- Kafka and database helpers ---------------------------------------------------------

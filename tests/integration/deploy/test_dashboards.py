@@ -7,6 +7,7 @@ Needs the ``prometheus`` binary (Debian package ``prometheus``); skipped without
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import shutil
 import socket
@@ -184,7 +185,8 @@ async def test_every_panel_query_returns_data_and_every_rule_evaluates(
     decisions = await read_until(settings, TRIGGER_DECISIONS, lambda r: len(r) >= 2)
     await publish(settings, TRIGGER_DECISIONS, [(r.key, r.value) for r in decisions])
     for name, expr in panel_queries():
-        await prometheus.wait_for(f"panel {name}: {expr}", lambda e=expr: prometheus.has_data(e))
+        has_data = functools.partial(prometheus.has_data, expr)
+        await prometheus.wait_for(f"panel {name}: {expr}", has_data)
 
     def rules_healthy() -> bool:
         rules = [r for g in prometheus.get("/api/v1/rules")["groups"] for r in g["rules"]]

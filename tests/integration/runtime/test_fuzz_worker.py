@@ -111,9 +111,9 @@ def _mutations(rng: random.Random, user: str, now: datetime, n: int) -> list[Out
         raw = orjson.dumps(doc)
         return [Outgoing(spec, key, raw[: rng.randint(1, len(raw) - 2)], "hostile", label)]
     elif kind == 5:  # a byte that is not UTF-8
-        raw = bytearray(orjson.dumps(doc))
-        raw.insert(rng.randint(1, len(raw) - 1), 0xFF)
-        return [Outgoing(spec, key, bytes(raw), "hostile", label)]
+        spliced = bytearray(orjson.dumps(doc))
+        spliced.insert(rng.randint(1, len(spliced) - 1), 0xFF)
+        return [Outgoing(spec, key, bytes(spliced), "hostile", label)]
     elif kind == 6:  # keyed by someone else
         key = f"{user}-not-me".encode()
     elif kind == 7:  # a control or format character in the user id

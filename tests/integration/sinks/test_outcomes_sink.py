@@ -103,8 +103,8 @@ def count(settings: Settings, table: str) -> int:
 
 
 def outcome_metrics(name: str) -> dict[str, float]:
-    kinds = ("delivered", "opened", "clicked", "converted", "opted_out", "accepted_offer")
-    kinds += ("engaged", "no_response", "replied")
+    kinds: tuple[str, ...] = ("delivered", "opened", "clicked", "converted", "opted_out")
+    kinds += ("accepted_offer", "engaged", "no_response", "replied")
     return {kind: metric(f"nudge_sink_{name}_total", outcome=kind) for kind in kinds}
 
 

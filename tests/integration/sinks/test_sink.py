@@ -8,7 +8,6 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from pydantic import BaseModel
 
 from schemas.settings import Settings
 from sinks.migrate import upgrade
@@ -42,7 +41,7 @@ def settings(make_settings: Callable[..., Settings]) -> Settings:
 # --- tests ------------------------------------------------------------------------------
 
 
-def sample(settings: Settings) -> list[BaseModel]:
+def sample(settings: Settings) -> list[Any]:
     return [
         decision("ana", 1),
         decision("ben", 2, suppressed=True),

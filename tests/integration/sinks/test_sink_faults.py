@@ -10,6 +10,7 @@ import asyncio
 import base64
 import json
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, make_url, text
@@ -81,7 +82,7 @@ async def test_a_database_outage_holds_the_batch_and_loses_or_doubles_nothing(ma
     settings = make_settings(sink_batch_size=5, sink_retry_max_seconds=1.0)
     upgrade(settings)
     before = [decision("ana", n) for n in range(3)]
-    during = [
+    during: list[Any] = [
         *(decision("ben", n) for n in range(4)),
         *(communication("ben", n) for n in range(4)),
         *(intervention("ben", n) for n in range(4)),
@@ -136,7 +137,7 @@ async def test_malformed_messages_become_dead_letters_and_later_ones_still_land(
     async with running_sink(settings):
         (not_json,) = await publish_raw(settings, TRIGGER_DECISIONS, [(b"ana", b"{not json")])
         (invalid,) = await publish_raw(settings, COMMS_COMMANDS, [(b"ana", naive_bytes)])
-        later = [decision("ana", 2), communication("ana", 2)]
+        later: list[Any] = [decision("ana", 2), communication("ana", 2)]
         await publish(settings, later)
         await wait_until(
             lambda: counts_are(settings, table_counts(1, 1, 0, 2)), "rows and dead letters"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from alembic import command
@@ -112,7 +113,7 @@ def test_a_row_the_database_refuses_becomes_a_dead_letter_and_the_rest_is_writte
     # The models allow any int; the column is PostgreSQL's 4-byte integer.
     too_big = communication("ana", 1).model_copy(update={"template_version": 2**31})
     also_too_big = communication("ben", 2).model_copy(update={"template_version": -(2**40)})
-    good = [decision("ana", 1), communication("cy", 3)]
+    good: list[Any] = [decision("ana", 1), communication("cy", 3)]
     result = BatchWriter(engine).write(
         [row(good[0]), row(too_big, offset=5), row(also_too_big, offset=6), row(good[1])], NOW
     )

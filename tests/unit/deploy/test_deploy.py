@@ -170,7 +170,7 @@ def assert_valid_settings(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) 
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    Settings(_env_file=None)  # type: ignore[call-arg]
+    Settings(_env_file=None)
 
 
 # --- every file --------------------------------------------------------------------------

@@ -349,7 +349,7 @@ def test_decode_event_never_raises_on_bytes(key: bytes | None, value: bytes | No
     _check_outcome(*decode_event(key, value, now=NOW))
 
 
-_TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=30)
+_TEXT = st.text(st.characters(exclude_categories=["Cs"]), max_size=30)
 _SCALARS = st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | _TEXT
 _JSONISH = st.recursive(
     _SCALARS,

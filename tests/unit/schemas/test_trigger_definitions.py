@@ -642,7 +642,7 @@ _TREES = st.recursive(
 
 def _leaf_count(tree: dict[str, Any]) -> int:
     if "all" in tree or "any" in tree:
-        return sum(_leaf_count(child) for child in tree.get("all", tree.get("any")))
+        return sum(_leaf_count(child) for child in tree.get("all") or tree["any"])
     if "not" in tree:
         return _leaf_count(tree["not"])
     return 1
@@ -686,7 +686,8 @@ def test_parse_definitions_rejects_duplicate_ids() -> None:
 
 
 def test_parse_definitions_prefixes_problems_with_source_index_and_id() -> None:
-    docs = [document(id="good_one"), a_comparison({"feature": "nope", "eq": "x"}), "junk"]
+    docs: list[Any] = [document(id="good_one"), a_comparison({"feature": "nope", "eq": "x"})]
+    docs.append("junk")
     docs[1]["id"] = "bad_one"
     with pytest.raises(DefinitionError) as caught:
         parse_definitions(docs, "mine.yaml")

@@ -38,7 +38,7 @@ from streams.simulation.stories import STORIES
 NOW = datetime(2026, 3, 11, 15, 30, tzinfo=UTC)
 FRESH = timedelta(days=2)
 #: Enough users that every archetype appears with these shares and this seed.
-SHARES = {"spike_share": 0.4, "income_drop_share": 0.4}
+SHARES: dict[str, Any] = {"spike_share": 0.4, "income_drop_share": 0.4}
 
 
 def occurred(event: dict[str, Any]) -> datetime:

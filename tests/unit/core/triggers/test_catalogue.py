@@ -262,11 +262,11 @@ def test_every_channel_of_every_definition_has_its_template() -> None:
         if definition.id in ("spending_spike", "income_drop"):  # shipped as sms + email
             continue
         # Time-based messages nobody asked for at once go by email and push, not SMS.
-        wanted = CHANNELS if definition.priority.rank <= 2 else (Channel.EMAIL, Channel.PUSH)
+        channels = CHANNELS if definition.priority.rank <= 2 else (Channel.EMAIL, Channel.PUSH)
         if definition.type == "behavioral":
             assert [c.channel for c in definition.channels] == list(CHANNELS)
         else:
-            assert {c.channel for c in definition.channels} == set(wanted), definition.id
+            assert {c.channel for c in definition.channels} == set(channels), definition.id
 
 
 def test_every_catalogue_placeholder_is_a_feature_or_the_user_name() -> None:

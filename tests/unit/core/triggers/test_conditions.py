@@ -46,6 +46,7 @@ def check(
     condition: dict[str, Any], ctx: Context, thresholds: dict[str, float] | None = None
 ) -> bool:
     node = CONDITION.validate_python(condition)
+    assert ctx.event is not None
     return holds(node, ctx, thresholds or {}, ctx.event.occurred_at.timestamp())
 
 
@@ -343,11 +344,12 @@ def test_resolve_replaces_references_also_inside_lists() -> None:
         ("in", ["$low", "$high"], False),
     ],
 )
-def test_compare_resolves_references_inside_lists(op: str, value: Any, expected: bool) -> None:
+def test_compare_resolves_references_inside_lists(op: Any, value: Any, expected: bool) -> None:
     # Built without validation: the schema does not accept references in lists yet (see
     # test_trigger_definitions.test_threshold_references_inside_lists_validate).
     node = Comparison.model_construct(feature="event_amount", op=op, value=value)
     ctx = context([], purchase_of("48.00"))
+    assert ctx.event is not None
     now = ctx.event.occurred_at.timestamp()
     assert compare(node, ctx, {"low": 40.0, "high": 50.0}, now) is expected
 

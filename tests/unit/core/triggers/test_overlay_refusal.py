@@ -51,7 +51,10 @@ def test_a_hostile_definition_is_refused_and_the_rest_stay_in_force() -> None:
     lowered = orjson.dumps(
         document("income_drop", thresholds={"drop_percent": 5.0, "min_baseline": 100.0})
     )
-    entries = [(b"spending_spike", hostile), (b"income_drop", lowered)]
+    entries: list[tuple[bytes, bytes | None]] = [
+        (b"spending_spike", hostile),
+        (b"income_drop", lowered),
+    ]
     current = {d.id: d for d in source.current(entries)}
     assert set(current) == shipped  # the shipped spending_spike stays in force
     assert current["income_drop"].thresholds["drop_percent"] == 5.0

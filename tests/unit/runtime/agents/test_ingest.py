@@ -96,7 +96,7 @@ def test_an_event_whose_processing_raises_is_a_dead_letter_and_the_batch_goes_on
     batch = batch_of([earlier, poison, *later, b"{not json"])
     ingest.handle(batch)
 
-    letters = ingest.dead_letters["behavior.events"].sent  # type: ignore[attr-defined]
+    letters = ingest.dead_letters["behavior.events"].sent
     assert [letter["kind"] for letter in letters] == ["processing_error", "not_json"]
     error = letters[0]["error"]
     assert error.startswith(f"processing raised ZeroDivisionError at {Path(__file__).name}:")
@@ -152,7 +152,7 @@ def test_a_withheld_batch_is_never_acknowledged_to_the_consumer() -> None:
     ]
     withhold([FaustEvent(m) for m in messages[:2]])  # type: ignore[arg-type]
     for message in messages:
-        message.ack(consumer)  # what take_events' finally does for every event
+        message.ack(consumer)  # type: ignore[arg-type]  # as take_events' finally does, for each
     assert consumer.acked == [2]
 
 
