@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -125,6 +126,7 @@ def test_naive_datetime_is_invalid(when: str) -> None:
     rejection = rejected(raw_event(occurred_at=when))
     assert rejection.kind is RejectionKind.INVALID
     assert rejection.error.startswith("occurred_at: ")
+    assert rejection.error == "occurred_at: Input should have timezone info"
 
 
 def test_unknown_payload_type_is_invalid() -> None:
@@ -138,6 +140,7 @@ def test_unknown_payload_type_error_does_not_echo_the_type() -> None:
     rejection = rejected(with_payload(type=MARKER))
     assert rejection.kind is RejectionKind.INVALID
     assert MARKER not in rejection.error
+    assert rejection.error == "payload: unknown type (see the list of event types)"
 
 
 def test_invalid_dict_key_is_not_echoed_in_the_error() -> None:
@@ -145,6 +148,8 @@ def test_invalid_dict_key_is_not_echoed_in_the_error() -> None:
     rejection = rejected(document)
     assert rejection.kind is RejectionKind.INVALID
     assert MARKER not in rejection.error
+    # The path stops at the map: the offending key is shown as *, the reason stays.
+    assert rejection.error == "payload.profile_update.consent.*.*: not one of the allowed values"
 
 
 @pytest.mark.parametrize("key", [b"someone-else", b"", b"user-1 ", b"USER-1"])
@@ -160,6 +165,7 @@ def test_schema_version_other_than_1_is_invalid() -> None:
     rejection = rejected(raw_event(schema_version=2))
     assert rejection.kind is RejectionKind.INVALID
     assert rejection.error.startswith("schema_version: ")
+    assert rejection.error == "schema_version: Input should be 1"
 
 
 # --- sanitising --------------------------------------------------------------------------
@@ -334,6 +340,11 @@ def test_dead_letter_id_is_deterministic_per_position() -> None:
 
 # --- never raises ------------------------------------------------------------------------
 
+#: How the errors that have no field path begin.
+_ERROR_STARTS = ("not JSON: ", "expected a JSON object, got ", "message key is not the event's")
+#: A field path (``payload.transaction.amount``, ``context.*``) and a reason after it.
+_PATH = re.compile(r"[a-z_][a-z0-9_.*]*: \S")
+
 
 def _check_outcome(result: Event | Rejection, report: Sanitised) -> None:
     assert isinstance(result, Event | Rejection)
@@ -341,6 +352,12 @@ def _check_outcome(result: Event | Rejection, report: Sanitised) -> None:
     if isinstance(result, Rejection):
         assert result.kind in set(RejectionKind)
         assert result.error
+        # A rejection says where: a field path, or what the bytes were not.
+        assert result.error.startswith(_ERROR_STARTS) or _PATH.match(result.error), result.error
+    else:
+        # What is accepted is what downstream reads back: its own JSON decodes to itself.
+        again, _ = decode_event(None, result.model_dump_json().encode(), now=NOW)
+        assert again == result
 
 
 @settings(max_examples=300)
@@ -383,28 +400,40 @@ def test_decode_event_never_raises_on_near_valid_events(
     _check_outcome(*decode_event(key, encode(document), now=NOW))
 
 
+AHEAD = "occurred_at: more than 1:00:00 ahead of the processing clock"
+OUT_OF_RANGE = "occurred_at: Value error, must be between 2000-01-01 and 2100-01-01 UTC"
+
+
 @pytest.mark.parametrize(
-    ("occurred_at", "accepted_"),
+    ("occurred_at", "accepted_", "error"),
     [
-        ("2026-03-02T12:59:00+00:00", True),  # within the hour of clock drift
-        ("2026-03-02T13:01:00+00:00", False),
-        ("2099-01-01T00:00:00+00:00", False),
-        ("9999-12-31T23:00:00-14:00", False),  # would overflow UTC arithmetic
-        ("0001-01-01T00:00:00+05:00", False),
-        ("1999-12-31T23:59:59+00:00", False),
+        ("2026-03-02T12:59:00+00:00", True, None),  # within the hour of clock drift
+        ("2026-03-02T13:01:00+00:00", False, AHEAD),
+        ("2099-01-01T00:00:00+00:00", False, AHEAD),
+        ("9999-12-31T23:00:00-14:00", False, OUT_OF_RANGE),  # would overflow UTC arithmetic
+        ("0001-01-01T00:00:00+05:00", False, OUT_OF_RANGE),
+        ("1999-12-31T23:59:59+00:00", False, OUT_OF_RANGE),
     ],
 )
 def test_event_times_outside_the_plausible_range_are_rejected(
-    occurred_at: str, accepted_: bool
+    occurred_at: str, accepted_: bool, error: str | None
 ) -> None:
     result, _ = decode(raw_event(occurred_at=occurred_at))
     assert isinstance(result, Event) is accepted_
+    if accepted_:
+        assert isinstance(result, Event)
+        assert result.occurred_at == datetime.fromisoformat(occurred_at)
     if not accepted_:
         assert isinstance(result, Rejection)
         assert result.kind is RejectionKind.INVALID
         assert result.error.startswith("occurred_at: ")
+        assert result.error == error
 
 
 def test_future_tolerance_is_an_hour() -> None:
     edge = (NOW + timedelta(hours=1)).isoformat()
     assert isinstance(decode(raw_event(occurred_at=edge))[0], Event)
+    assert accepted(raw_event(occurred_at=edge))[0].occurred_at == NOW + timedelta(hours=1)
+    # A second more is past the tolerance.
+    late = (NOW + timedelta(hours=1, seconds=1)).isoformat()
+    assert rejected(raw_event(occurred_at=late)).error == AHEAD

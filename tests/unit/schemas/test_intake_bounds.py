@@ -44,38 +44,59 @@ def nested(depth: int) -> Any:
     return node
 
 
+#: The reasons the cases below are refused for.
+NOT_A_ZONE = "Value error, not an IANA time zone name (such as Europe/Paris or UTC)"
+NO_CONTROL = "String should match pattern"
+DIGITS_18 = "Decimal input should have no more than 18 digits in total"
+DATE_RANGE = "Value error, must be between 1900-01-01 and 2199-12-31"
+
+
 @pytest.mark.parametrize(
-    ("document", "path"),
+    ("document", "path", "reason"),
     [
-        (payload(type="profile_update", timezone="America"), "payload.profile_update.timezone"),
-        (payload(type="profile_update", timezone="Europe"), "payload.profile_update.timezone"),
-        (payload(type="profile_update", timezone="../../etc/passwd"), "payload.profile_update"),
-        (payload(type="profile_update", timezone="x" * 300), "payload.profile_update.timezone"),
-        (payload(type="profile_update", timezone="UTC\u0000"), "payload.profile_update.timezone"),
-        (raw_event(context={"timezone": "America"}), "context.timezone"),
-        (payload(type="balance_snapshot", balance="1E+999999"), "payload.balance_snapshot"),
-        (payload(type="balance_snapshot", balance="-1E+999999"), "payload.balance_snapshot"),
-        (payload(type="balance_snapshot", balance="NaN"), "payload.balance_snapshot.balance"),
-        (payload(type="transaction", amount="1e14"), "payload.transaction.amount"),
-        (payload(type="transaction", amount=1e300), "payload.transaction.amount"),
-        (payload(type="app_session", duration_seconds=1e308), "payload.app_session"),
-        (payload(type="app_session", duration_seconds=1, screens=10**12), "payload.app_session"),
-        (payload(type="profile_update", birthday="9999-12-31"), "payload.profile_update.birthday"),
-        (payload(type="profile_update", lease_end="0001-01-01"), "payload.profile_update"),
-        (raw_event(user_id="user\u00001"), "user_id"),
-        (raw_event(event_id="evt\u202e1"), "event_id"),
-        (raw_event(event_id="evt\n1"), "event_id"),
-        (raw_event(session_id="s\u200b1"), "session_id"),
+        (payload(type="profile_update", timezone="America"), "payload.profile_update.timezone",
+         NOT_A_ZONE),
+        (payload(type="profile_update", timezone="Europe"), "payload.profile_update.timezone",
+         NOT_A_ZONE),
+        (payload(type="profile_update", timezone="../../etc/passwd"),
+         "payload.profile_update.timezone", NOT_A_ZONE),
+        (payload(type="profile_update", timezone="x" * 300), "payload.profile_update.timezone",
+         "String should have at most 64 characters"),
+        (payload(type="profile_update", timezone="UTC\u0000"), "payload.profile_update.timezone",
+         NOT_A_ZONE),
+        (raw_event(context={"timezone": "America"}), "context.timezone", NOT_A_ZONE),
+        (payload(type="balance_snapshot", balance="1E+999999"),
+         "payload.balance_snapshot.balance", DIGITS_18),
+        (payload(type="balance_snapshot", balance="-1E+999999"),
+         "payload.balance_snapshot.balance", DIGITS_18),
+        (payload(type="balance_snapshot", balance="NaN"), "payload.balance_snapshot.balance",
+         "Input should be a finite number"),
+        (payload(type="transaction", amount="1e14"), "payload.transaction.amount",
+         "Decimal input should have no more than 14 digits before the decimal point"),
+        (payload(type="transaction", amount=1e300), "payload.transaction.amount", DIGITS_18),
+        (payload(type="app_session", duration_seconds=1e308),
+         "payload.app_session.duration_seconds", "Input should be less than or equal to 31622400"),
+        (payload(type="app_session", duration_seconds=1, screens=10**12),
+         "payload.app_session.screens", "Input should be less than or equal to 1000000"),
+        (payload(type="profile_update", birthday="9999-12-31"), "payload.profile_update.birthday",
+         DATE_RANGE),
+        (payload(type="profile_update", lease_end="0001-01-01"),
+         "payload.profile_update.lease_end", DATE_RANGE),
+        (raw_event(user_id="user\u00001"), "user_id", NO_CONTROL),
+        (raw_event(event_id="evt\u202e1"), "event_id", NO_CONTROL),
+        (raw_event(event_id="evt\n1"), "event_id", NO_CONTROL),
+        (raw_event(session_id="s\u200b1"), "session_id", NO_CONTROL),
     ],
-)
+)  # fmt: skip
 def test_values_the_core_cannot_hold_are_refused_with_their_field_path(
-    document: dict[str, Any], path: str
+    document: dict[str, Any], path: str, reason: str
 ) -> None:
     key = document["user_id"].encode() if "\u0000" not in document["user_id"] else None
     result, _ = decode(document, key=key)
     assert isinstance(result, Rejection), result
     assert result.kind is RejectionKind.INVALID
     assert result.error.startswith(path), result.error
+    assert result.error.startswith(f"{path}: {reason}"), result.error
 
 
 def with_deep_field(depth: int) -> bytes:
@@ -98,12 +119,23 @@ def test_nesting_deeper_than_the_parser_reads_is_not_json() -> None:
     result, _ = decode_event(USER.encode(), with_deep_field(5000), now=NOW)
     assert isinstance(result, Rejection)
     assert result.kind is RejectionKind.NOT_JSON
+    assert result.error == "not JSON: depth limit exceeded"
 
 
 def test_nesting_just_under_the_limit_is_read() -> None:
-    # The envelope is one level, extra another: the array may nest MAX_DEPTH - 3 deep.
+    # The envelope is one level, extra another: the array may nest MAX_DEPTH - 2 deep
+    # (MAX_DEPTH levels in all), and one level more is refused.
     result, _ = decode(raw_event(extra={"deep": nested(MAX_DEPTH - 3)}))
     assert isinstance(result, Event)
+    assert result == decode(raw_event())[0]  # read, then ignored like any unknown field
+    at_the_limit, _ = decode(raw_event(extra={"deep": nested(MAX_DEPTH - 2)}))
+    assert at_the_limit == result
+    over, _ = decode(raw_event(extra={"deep": nested(MAX_DEPTH - 1)}))
+    assert isinstance(over, Rejection)
+    assert over.error == (
+        f"extra.deep{'.0' * (MAX_DEPTH - 2)}: objects and arrays nested deeper than "
+        f"{MAX_DEPTH} levels"
+    )
 
 
 @pytest.mark.parametrize("size", [MAX_MESSAGE_BYTES + 1, 1_000_000])
@@ -112,6 +144,10 @@ def test_a_message_larger_than_the_intake_reads_is_too_large(size: int) -> None:
     assert isinstance(result, Rejection)
     assert result.kind is RejectionKind.TOO_LARGE
     assert str(size) in result.error
+    assert result.error == f"message is {size} bytes; the intake reads at most {MAX_MESSAGE_BYTES}"
+    # At the limit itself the message is read (and here found not to be JSON).
+    at_limit, _ = decode_event(USER.encode(), b"x" * MAX_MESSAGE_BYTES, now=NOW)
+    assert isinstance(at_limit, Rejection) and at_limit.kind is RejectionKind.NOT_JSON
 
 
 def test_nul_in_free_text_is_replaced_not_stored() -> None:

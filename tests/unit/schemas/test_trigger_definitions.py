@@ -399,6 +399,7 @@ def test_unknown_threshold_reference_is_rejected(where: str, doc: dict[str, Any]
     assert isinstance(result, list)
     assert len(result) == 1
     assert f"{where}: spend_week refers to unknown threshold $missing" in result[0]
+    assert result == [f"{where}: spend_week refers to unknown threshold $missing"]
 
 
 def test_unknown_threshold_reference_names_the_comparison_path() -> None:
@@ -424,12 +425,29 @@ def test_known_threshold_reference_validates() -> None:
 def test_threshold_references_inside_lists_validate(condition: dict[str, Any]) -> None:
     doc = document(condition=condition, thresholds={"low": 100, "high": 200})
     assert isinstance(validate_definition(doc), TriggerDefinition)
+    result = validate_definition(doc)
+    assert isinstance(result, TriggerDefinition)
+    (comparison,) = comparisons(result.condition)
+    # The references are kept as written, to be resolved when the trigger is evaluated.
+    op = next(k for k in condition if k != "feature")
+    assert (comparison.feature, comparison.op, comparison.value) == (
+        condition["feature"],
+        op,
+        condition[op],
+    )
 
 
-@pytest.mark.parametrize("op", ["in", "between"])
-def test_scalar_threshold_for_a_list_operator_is_rejected(op: str) -> None:
+@pytest.mark.parametrize(
+    ("op", "reason"),
+    [
+        ("in", "in needs a non-empty list of number values"),
+        ("between", "between needs a list [low, high] of number values"),
+    ],
+)
+def test_scalar_threshold_for_a_list_operator_is_rejected(op: str, reason: str) -> None:
     doc = document(condition={"feature": "spend_week", op: "$pct"})
     assert isinstance(validate_definition(doc), list)
+    assert only_problem(doc) == ("condition", reason)
 
 
 def test_every_problem_is_reported_not_just_the_first() -> None:

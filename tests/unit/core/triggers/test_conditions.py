@@ -222,17 +222,24 @@ def test_boolean_operators(
 
 @pytest.mark.usefixtures("student_feature")
 @pytest.mark.parametrize(
-    "condition",
+    ("condition", "reason"),
     [
-        {"feature": "is_student", "eq": 1},
-        {"feature": "is_student", "eq": "yes"},
-        {"feature": "is_student", "gte": True},
-        {"feature": "is_student", "in": [True]},
+        ({"feature": "is_student", "eq": 1}, "eq needs a boolean value"),
+        ({"feature": "is_student", "eq": "yes"}, "eq needs a boolean value"),
+        ({"feature": "is_student", "gte": True},
+         "gte does not apply to boolean feature 'is_student' (changed_to, eq, ne)"),
+        ({"feature": "is_student", "in": [True]},
+         "in does not apply to boolean feature 'is_student' (changed_to, eq, ne)"),
     ],
-)
-def test_boolean_feature_rejects_other_values_and_operators(condition: dict[str, Any]) -> None:
-    with pytest.raises(ValidationError):
+)  # fmt: skip
+def test_boolean_feature_rejects_other_values_and_operators(
+    condition: dict[str, Any], reason: str
+) -> None:
+    with pytest.raises(ValidationError) as caught:
         Comparison.model_validate(condition)
+    # The reason is the boolean rule, not "unknown feature": the feature is declared.
+    (error,) = caught.value.errors()
+    assert error["msg"] == f"Value error, {reason}"
 
 
 # --- moments: within ---------------------------------------------------------------------
@@ -345,13 +352,16 @@ def test_resolve_replaces_references_also_inside_lists() -> None:
     ],
 )
 def test_compare_resolves_references_inside_lists(op: Any, value: Any, expected: bool) -> None:
-    # Built without validation: the schema does not accept references in lists yet (see
-    # test_trigger_definitions.test_threshold_references_inside_lists_validate).
+    # Built without validation, so only ``compare`` is under test; the schema accepts
+    # references in lists too (test_trigger_definitions's
+    # test_threshold_references_inside_lists_validate), and a validated node agrees.
     node = Comparison.model_construct(feature="event_amount", op=op, value=value)
     ctx = context([], purchase_of("48.00"))
     assert ctx.event is not None
     now = ctx.event.occurred_at.timestamp()
     assert compare(node, ctx, {"low": 40.0, "high": 50.0}, now) is expected
+    validated = Comparison.model_validate({"feature": "event_amount", op: value})
+    assert compare(validated, ctx, {"low": 40.0, "high": 50.0}, now) is expected
 
 
 def test_within_with_a_threshold_reference() -> None:
@@ -410,6 +420,7 @@ def test_describe_names_an_operator_without_a_symbol() -> None:
     node = Comparison.model_validate({"feature": "tier", "in": ["free", "premium"]})
     ctx = context([profile(USER, START, tier="premium")], purchase_of("5"))
     assert describe([node], ctx, {}).startswith("tier premium in ")
+    assert describe([node], ctx, {}) == "tier premium in [free, premium]"
 
 
 @pytest.mark.parametrize(
@@ -444,32 +455,44 @@ def _definition(condition: dict[str, Any]) -> TriggerDefinition:
 
 
 @pytest.mark.parametrize(
-    "condition",
+    ("condition", "detail"),
     [
-        {"not": {"feature": "spend_week_change_pct", "gte": 20}},
-        {
-            "any": [
-                {"feature": "spend_week_change_pct", "gte": 20},
-                {"feature": "event_amount", "gte": 100},
-            ]
-        },
+        (
+            {"not": {"feature": "spend_week_change_pct", "gte": 20}},
+            "Described: spend_week_change_pct none ≥ 20%.",
+        ),
+        (
+            {
+                "any": [
+                    {"feature": "spend_week_change_pct", "gte": 20},
+                    {"feature": "event_amount", "gte": 100},
+                ]
+            },
+            "Described: spend_week_change_pct none ≥ 20%; event_amount $500.00 ≥ $100.00.",
+        ),
     ],
 )
-def test_a_match_through_a_missing_percent_is_described(condition: dict[str, Any]) -> None:
+def test_a_match_through_a_missing_percent_is_described(
+    condition: dict[str, Any], detail: str
+) -> None:
     ctx = context([], transaction(USER, START, "500.00"))  # no spending baseline yet
     match = evaluate(_definition(condition), ctx)
     assert match is not None
     assert "spend_week_change_pct" in match.detail
+    assert match.detail == detail
 
 
 @pytest.mark.parametrize(
-    "condition",
+    ("condition", "shown"),
     [
-        {"feature": "spend_week_change_pct", "between": [10, 30]},
-        {"feature": "spend_week_change_pct", "in": [20, 30]},
+        ({"feature": "spend_week_change_pct", "between": [10, 30]}, "between [10%, 30%]"),
+        ({"feature": "spend_week_change_pct", "in": [20, 30]}, "in [20%, 30%]"),
     ],
 )
-def test_a_match_on_a_percent_list_operator_is_described(condition: dict[str, Any]) -> None:
+def test_a_match_on_a_percent_list_operator_is_described(
+    condition: dict[str, Any], shown: str
+) -> None:
     match = evaluate(_definition(condition), _spike_context())
     assert match is not None
     assert match.detail.startswith("Described: spend_week_change_pct 20.0%")
+    assert match.detail == f"Described: spend_week_change_pct 20.0% {shown}."
