@@ -138,6 +138,11 @@ def test_definitions_only_see_the_events_they_evaluate_on() -> None:
     state = spiking()
     on_income = definition(evaluate_on={"events": ["income_deposit"]})
     assert run(state, spike(), on_income).decisions == []
+    # The same definition on transactions fires for this very spike: only evaluate_on differs.
+    on_transactions = definition()
+    assert [d.outcome for d in run(spiking(), spike(), on_transactions).decisions] == [
+        Outcome.FIRED
+    ]
 
 
 # --- status ------------------------------------------------------------------------------
@@ -264,6 +269,7 @@ def test_exclude_condition_uses_the_thresholds(limit: float, excluded: bool) -> 
     )
     [decision] = run(spiking(), spike(), big_spend).decisions
     assert (decision.reason is SuppressionReason.EXCLUDED) is excluded
+    assert decision.outcome is (Outcome.SUPPRESSED if excluded else Outcome.FIRED)
 
 
 def test_exclude_on_a_feature_without_value_does_not_exclude() -> None:
@@ -360,6 +366,7 @@ def test_everyone_is_held_out_at_100_percent() -> None:
     for user in ("user-1", "user-2", "someone-else"):
         result = run(spiking(user), spike(user), trial)
         assert [d.reason for d in result.decisions] == [SuppressionReason.HOLDOUT]
+        assert result.commands == []
 
 
 # --- cooldown ----------------------------------------------------------------------------

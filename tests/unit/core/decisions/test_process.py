@@ -93,6 +93,13 @@ def test_ids_differ_between_users_and_events() -> None:
     a = run(spiking_user(), spike("spike-a")).commands[0].command_id
     b = run(spiking_user(), spike("spike-b")).commands[0].command_id
     assert a != b
+    assert a == command_id("spending_spike", USER, "spike-a", "sms")
+    # The same event id for another user is another command.
+    other = "user-2"
+    spiked = transaction(other, spike_at(), "400.00", event_id="spike-a")
+    c = run(fold(spike_history(other)), spiked).commands[0].command_id
+    assert c == command_id("spending_spike", other, "spike-a", "sms")
+    assert c not in (a, b)
 
 
 def test_fired_command_content() -> None:
@@ -137,6 +144,10 @@ def test_decision_record_carries_the_features() -> None:
     assert decision.event_type == "transaction"
     assert decision.occurred_at == spike_at()
     assert "$168.00" in decision.detail and "20.0%" in decision.detail
+    assert decision.detail == (
+        "Spending spike: transaction_direction debit = debit; "
+        "spend_week_change_pct 20.0% ≥ 20%; spend_week $168.00 ≥ $100.00."
+    )
 
 
 def test_no_match_means_no_decision() -> None:
@@ -207,6 +218,12 @@ def test_second_match_within_seven_days_is_suppressed_by_cooldown() -> None:
     assert second.commands == []
     assert "1.0 days from the last firing" in decision.detail
     assert decision.features["spend_week"] > 0
+    # The week now holds both $400 debits (less the day that left the window).
+    assert decision.features == {
+        "spend_week": 900.0,
+        "spend_week_baseline": 140.0,
+        "spend_week_change_pct": 542.857142857,
+    }
     # A suppressed match does not restart the cooldown.
     assert state.last_fired == {"spending_spike": spike_at().timestamp()}
 
@@ -273,7 +290,9 @@ def test_consent_withdrawn_in_two_updates_still_suppresses() -> None:
         profile(USER, START, consent={"sms": False}),
         profile(USER, START + timedelta(hours=1), consent={"email": False}),
     )
-    assert run(state, spike()).decisions[0].reason is SuppressionReason.NO_CONSENT
+    result = run(state, spike())
+    assert result.decisions[0].reason is SuppressionReason.NO_CONSENT
+    assert result.commands == [] and result.decisions[0].command_ids == []
 
 
 def test_consent_survives_the_changelog_round_trip() -> None:

@@ -121,6 +121,7 @@ def test_with_room_for_both_both_fire_most_important_first() -> None:
     )
     assert [d.trigger_id for d in result.decisions] == ["a_high", "b_low"]
     assert all(d.outcome is Outcome.FIRED for d in result.decisions)
+    assert [c.trigger_id for c in result.commands] == ["a_high", "b_low"]
 
 
 # --- quiet hours -------------------------------------------------------------------------

@@ -144,6 +144,11 @@ def test_custom_policy_thresholds_are_used() -> None:
     result = decide(memory_of(HIGH), risk_event(0.90), ADA, policy)
     assert result.command is not None
     assert result.command.intervention_type is InterventionType.FLEXIBLE_PAYMENT
+    assert result.command.risk_level == "high"
+    # The same score under the default policy is critical: the custom threshold decided.
+    default = decide(memory_of(HIGH), risk_event(0.90), ADA)
+    assert default.command is not None
+    assert default.command.intervention_type is InterventionType.PAYMENT_ASSISTANCE
 
 
 def test_policy_rejects_tiers_out_of_order() -> None:
@@ -241,6 +246,13 @@ def test_cool_off_counts_both_ways_in_event_time(days_after: float, allowed: boo
     memory.last_intervention_at = (NOW + timedelta(days=days_after)).timestamp()
     result = run(memory, 0.85)
     assert fired(result) is allowed
+    assert result.decision is not None
+    if not allowed:
+        assert result.decision.reason is SuppressionReason.COOLDOWN
+        assert result.decision.detail.endswith(
+            f" Suppressed: {days_after:.1f} days from the last intervention."
+        )
+        assert result.command is None
 
 
 @pytest.mark.parametrize(
@@ -318,6 +330,12 @@ def test_critical_command_fields() -> None:
     assert command.channels == [Channel.PHONE, Channel.EMAIL]
     assert [m.channel for m in command.messages] == [Channel.PHONE, Channel.EMAIL]
     assert command.actions
+    assert command.actions == [
+        "call the customer to talk through their situation",
+        "offer a payment holiday or a reduced-payment plan",
+        "waive late fees while a plan is agreed",
+        "refer to free, confidential debt advice",
+    ]
     assert (command.risk_score, command.risk_level) == (0.91, "critical")
     assert command.trend is RiskTrend.STABLE_HIGH
     assert command.drivers == drivers

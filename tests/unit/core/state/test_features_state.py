@@ -99,6 +99,13 @@ def test_every_feature_computes_on_every_event_type(kind: str, make_state: Any) 
     for name, feature in FEATURES.items():
         value = ctx.value(name)
         assert value is None or type(value) is _KIND_TYPES[feature.kind], (name, value)
+    # Not everything is missing: the event's own features are there, and the rich user's
+    # profile and history are read.
+    assert ctx.value("event_type") == kind
+    if make_state is rich_state:
+        assert ctx.value("tier") == "free"
+        assert ctx.value("days_since_first_seen") == 30.0
+        assert sum(ctx.value(name) is not None for name in FEATURES) >= 20
 
 
 def test_depends_name_known_features_and_compute_matches_the_contract() -> None:

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas.events import Event
-from schemas.intake import decode_event
+from schemas.intake import Rejection, decode_event
 from streams.core.decisions.process import process
 from streams.core.rendering import default_catalogue
 from streams.core.state.record import (
@@ -307,17 +307,22 @@ def test_round_trip_of_a_populated_state_keeps_int_keys() -> None:
 
 
 def test_a_far_future_event_only_ignores_itself_once_the_intake_has_let_it_by() -> None:
-    # The intake rejects events over an hour ahead of its clock; this checks the state
-    # itself stays sane if one gets in (e.g. a late-running clock replaced mid-stream).
+    # The intake rejects events over an hour ahead of its clock, and the state relies on
+    # it: applied, such an event would move the watermark to 2099 and every later day
+    # would fall outside the kept buckets. So the edge's refusal is what is checked here,
+    # and that the user's record goes on as if the event had never come.
     state = fold([transaction(USER, START, "10.00")])
     far = datetime(2099, 1, 1, tzinfo=UTC)
     event, _ = decode_event(
         USER.encode(), transaction(USER, far, "1.00").model_dump_json().encode(), now=START
     )
     assert not isinstance(event, Event)  # rejected at the edge
+    assert isinstance(event, Rejection)
+    assert event.error == "occurred_at: more than 1:00:00 ahead of the processing clock"
     later = START + timedelta(days=1)
     apply_event(state, transaction(USER, later, "20.00"))
     assert state.daily_spend == {_day(START): 1000, _day(later): 2000}
+    assert state.watermark == later.timestamp()
 
 
 def test_a_profile_update_sent_with_nulls_keeps_the_other_fields() -> None:
