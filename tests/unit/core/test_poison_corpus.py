@@ -227,6 +227,14 @@ def test_a_hostile_definition_is_refused_and_the_shipped_ones_stay(poison: Poiso
     assert {"spending_spike", "large_transaction"} <= transaction
     if poison.expect == "reject":
         assert item.key.decode() not in transaction
+        # Refused with a reason on record, and the definitions in force are the shipped ones.
+        refused = source.refused()
+        assert list(refused) == [item.key.decode()]
+        assert refused[item.key.decode()] and all(refused[item.key.decode()])
+        shipped = {d.id for d in default_definitions()}
+        assert {d.id for d in source.current(entries)} == shipped
     # Every batch asks again: a refusal is remembered, not re-raised.
+    before = (source.refused(), [d.id for d in source.current(entries)])
     source.by_event_type(list(entries))
     assert orjson.loads(orjson.dumps([d.id for d in source.current(entries)]))
+    assert (source.refused(), [d.id for d in source.current(entries)]) == before

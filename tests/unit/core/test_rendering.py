@@ -271,6 +271,8 @@ def test_fit_sms_is_never_longer_than_the_limit(text: str) -> None:
         assert fitted == collapsed
     else:
         assert fitted.endswith("...")
+        # What is kept is the start of the text, not some other part of it.
+        assert collapsed.startswith(fitted.removesuffix("..."))
 
 
 # --- catalogue ---------------------------------------------------------------------------

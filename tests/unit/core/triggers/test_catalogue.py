@@ -336,6 +336,9 @@ def test_large_transaction_edges(daily: str, amount: str, multiple: float | None
 )
 def test_large_transaction_ignores_credits_and_planned_movements(final: Event) -> None:
     assert not fires("large_transaction", fold(history(USER, days=28)), final)
+    # The same $5,000 as an ordinary debit fires: only the kind of movement differs.
+    debit = transaction(USER, LARGE_DAY, "5000.00")
+    assert fires("large_transaction", fold(history(USER, days=28)), debit)
 
 
 def test_large_transaction_needs_a_usual_day_to_compare_with() -> None:
@@ -343,6 +346,9 @@ def test_large_transaction_needs_a_usual_day_to_compare_with() -> None:
     assert not fires("large_transaction", UserState(), transaction(USER, LARGE_DAY, "9000"))
     recent = fold(history(USER, LARGE_DAY - timedelta(days=10), days=10))
     assert not fires("large_transaction", recent, transaction(USER, LARGE_DAY, "9000"))
+    # With the four weeks the other tests use, the same debit fires.
+    usual = fold(history(USER, days=28))
+    assert fires("large_transaction", usual, transaction(USER, LARGE_DAY, "9000"))
 
 
 @pytest.mark.parametrize(
@@ -432,6 +438,9 @@ def test_low_exercise_high_spending_ignores_small_budgets() -> None:
     # $5 a day: +25 % is $43.75 a week, under the $100 minimum.
     state = fold([*history(USER, days=34, daily="5.00"), transaction(USER, T0, "13.75")])
     assert not fires("low_exercise_high_spending", state, health(at(hours=1), exercise_minutes=0))
+    # The same +25 % on the usual $20 a day ($175 a week) fires for the same signal.
+    larger = fold([*spike_history(USER), transaction(USER, T0, "55.00")])
+    assert fires("low_exercise_high_spending", larger, health(at(hours=1), exercise_minutes=0))
 
 
 BIG = {
@@ -594,6 +603,7 @@ def test_quote_form_abandoned_edges(form_id: str, fires_: bool) -> None:
 def test_quote_form_abandoned_only_on_abandonment() -> None:
     start = event(USER, T0, {"type": "form_start", "form_id": "auto-quote"})
     assert not fires("quote_form_abandoned", UserState(), start)
+    assert fires("quote_form_abandoned", UserState(), form_abandon("auto-quote"))
 
 
 @pytest.mark.parametrize(

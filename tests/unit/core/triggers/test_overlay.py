@@ -48,21 +48,26 @@ def test_a_topic_entry_replaces_the_shipped_definition_of_its_id() -> None:
 
 
 @pytest.mark.parametrize(
-    "raw",
+    ("raw", "reason"),
     [
-        b"{not json",
-        b'{"id": "spending_spike"}',  # invalid definition
-        entry(SPIKE.model_copy(update={"id": "other_id"}))[1],  # id is not the key
-        entry(UNKNOWN_TEMPLATE)[1],  # a template the renderer does not have
+        (b"{not json", "not JSON: unexpected character, expected a string key"),
+        (b'{"id": "spending_spike"}', "name: Field required"),  # invalid definition
+        (entry(SPIKE.model_copy(update={"id": "other_id"}))[1],
+         "id 'other_id' does not match the message key"),
+        (entry(UNKNOWN_TEMPLATE)[1], "channels: no template nope.sms for sms"),  # not rendered
     ],
-)
-def test_a_bad_entry_is_ignored_and_the_last_good_version_stays(raw: bytes) -> None:
+)  # fmt: skip
+def test_a_bad_entry_is_ignored_and_the_last_good_version_stays(raw: bytes, reason: str) -> None:
     definitions = source()
     good = entry(spike_with(spike_percent=40))
     before = {d.id: d for d in definitions.current([good])}
     assert before["spending_spike"].thresholds["spike_percent"] == 40
+    assert definitions.refused() == {}
     after = {d.id: d for d in definitions.current([(b"spending_spike", raw)])}
     assert after["spending_spike"].thresholds["spike_percent"] == 40
+    # The refusal is on record with why (what `nudge triggers list` shows).
+    assert list(definitions.refused()) == ["spending_spike"]
+    assert definitions.refused()["spending_spike"][0] == reason
 
 
 def test_a_bad_entry_first_seen_leaves_the_shipped_version() -> None:

@@ -7,7 +7,13 @@ from typing import Any
 import orjson
 import pytest
 
-from schemas.triggers import MAX_CONDITION_DEPTH, MAX_CONDITION_NODES, validate_definition
+from schemas.triggers import (
+    MAX_CONDITION_DEPTH,
+    MAX_CONDITION_NODES,
+    TriggerDefinition,
+    comparisons,
+    validate_definition,
+)
 from streams.core.rendering import default_catalogue
 from streams.core.triggers import overlay as definition_source
 from streams.core.triggers.catalogue import default_definitions
@@ -27,21 +33,37 @@ def nots(depth: int) -> dict[str, Any]:
     return node
 
 
-@pytest.mark.parametrize(
-    ("condition", "accepted"),
-    [
-        (nots(MAX_CONDITION_DEPTH - 1), True),
-        (nots(MAX_CONDITION_DEPTH), False),
-        (nots(250), False),
-        (nots(5000), False),
-        ({"all": [{"feature": "spend_week", "gt": i} for i in range(MAX_CONDITION_NODES)]}, False),
-    ],
+TOO_DEEP = (
+    f"condition: nested deeper than {MAX_CONDITION_DEPTH} levels "
+    f"(at condition{'.not' * MAX_CONDITION_DEPTH})"
 )
-def test_condition_trees_are_bounded_in_depth_and_size(condition: Any, accepted: bool) -> None:
+
+
+@pytest.mark.parametrize(
+    ("condition", "accepted", "problem"),
+    [
+        (nots(MAX_CONDITION_DEPTH - 1), True, None),
+        (nots(MAX_CONDITION_DEPTH), False, TOO_DEEP),
+        (nots(250), False, TOO_DEEP),
+        (nots(5000), False, TOO_DEEP),
+        ({"all": [{"feature": "spend_week", "gt": i} for i in range(MAX_CONDITION_NODES - 1)]},
+         True, None),
+        ({"all": [{"feature": "spend_week", "gt": i} for i in range(MAX_CONDITION_NODES)]}, False,
+         f"condition: more than {MAX_CONDITION_NODES} conditions"),
+    ],
+)  # fmt: skip
+def test_condition_trees_are_bounded_in_depth_and_size(
+    condition: Any, accepted: bool, problem: str | None
+) -> None:
     result = validate_definition(document(condition=condition))
     assert isinstance(result, list) is not accepted, result
     if not accepted:
         assert result[0].startswith("condition: ")  # type: ignore[index]
+        assert result == [problem]
+    else:
+        assert isinstance(result, TriggerDefinition)
+        leaves = len(condition["all"]) if "all" in condition else 1
+        assert len(comparisons(result.condition)) == leaves
 
 
 def test_a_hostile_definition_is_refused_and_the_rest_stay_in_force() -> None:

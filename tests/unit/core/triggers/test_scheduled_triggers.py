@@ -191,11 +191,24 @@ def test_a_paused_definition_is_not_evaluated() -> None:
     state = user(_birthday(True))
     assert tick(state, T, paused) == Result()
     assert state.episodes == {}
+    # Active again, the same definition fires for the same user at the same moment.
+    active = paused.model_copy(update={"status": "active"})
+    assert [d.outcome for d in tick(state, T, active).decisions] == [Outcome.FIRED]
 
 
 def test_event_driven_definitions_are_not_evaluated_on_a_tick() -> None:
     spike = next(d for d in default_definitions() if d.id == "spending_spike")
     assert tick(user(_birthday(True)), T, spike) == Result()
+    # The spike could not match without an event anyway; a birthday definition that
+    # would match, made event-driven (no schedule), is skipped all the same.
+    birthday = SCHEDULED["birthday_approaching"]
+    no_schedule = {"every": None, "events": ["profile_update"]}
+    on_events = birthday.evaluate_on.model_copy(update=no_schedule)
+    event_driven = birthday.model_copy(update={"type": "behavioral", "evaluate_on": on_events})
+    assert tick(user(_birthday(True)), T, event_driven) == Result()
+    assert [d.outcome for d in tick(user(_birthday(True)), T, birthday).decisions] == [
+        Outcome.FIRED
+    ]
 
 
 def test_a_birthday_on_29_february_is_celebrated_on_the_28th_in_other_years() -> None:
@@ -213,11 +226,16 @@ def test_a_completed_application_is_not_chased() -> None:
         "type": "application_complete", "application_id": "app-7", "product": "mortgage",
     })  # fmt: skip
     assert tick(user([started, done])) == Result()
+    assert [d.trigger_id for d in tick(user([started])).decisions] == ["application_incomplete"]
 
 
 def test_a_reached_goal_does_not_stall() -> None:
     reached = {"type": "savings_progress", "goal_id": "house", "saved": "1000", "target": "1000"}
     assert tick(user([event(USER, at(days=-60), reached)])) == Result()
+    short = {**reached, "saved": "999.99"}
+    assert [d.trigger_id for d in tick(user([event(USER, at(days=-60), short)])).decisions] == [
+        "savings_goal_stall"
+    ]
 
 
 def test_a_night_tick_holds_the_send_for_the_morning_in_the_users_zone() -> None:
@@ -264,6 +282,10 @@ def test_messages_fit_with_long_realistic_values(trigger_id: str) -> None:
 def test_date_features_ignore_a_malformed_profile_date() -> None:
     state = UserState(profile={"birthday": "not-a-date", "lease_end": "2026-13-01"})
     assert tick(state) == Result()
+    # Next to a well-formed date the malformed one changes nothing: the lease still fires.
+    lease_end = in_days(60)
+    mixed = UserState(profile={"birthday": "not-a-date", "lease_end": lease_end})
+    assert [d.trigger_id for d in tick(mixed).decisions] == ["lease_renewal_window"]
 
 
 def test_started_applications_are_bounded_and_completion_forgets_one() -> None:
