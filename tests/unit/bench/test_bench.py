@@ -261,6 +261,8 @@ def test_impossible_options_are_refused(argv: list[str]) -> None:
     assert exited.value.code == 2
 
 
-def test_unknown_consumer_mode_is_refused() -> None:
-    with pytest.raises(SystemExit):
+def test_unknown_consumer_mode_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
         main(["run", "kafka_streams", "--events", "1", "--launched-at", "0"])
+    assert exited.value.code == 2  # a usage error, before anything is run
+    assert "invalid choice: 'kafka_streams'" in capsys.readouterr().err

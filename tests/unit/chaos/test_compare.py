@@ -79,6 +79,10 @@ def test_a_recording_is_the_same_for_the_same_arguments_and_placed_by_key() -> N
     first = record(users=12, seed=3, history_days=30, invalid_share=0.01, partitions=4)
     second = record(users=12, seed=3, history_days=30, invalid_share=0.01, partitions=4)
     assert first.digest() == second.digest()
+    # The digest does tell recordings apart: another seed is another recording.
+    other = record(users=12, seed=4, history_days=30, invalid_share=0.01, partitions=4)
+    assert other.digest() != first.digest()
+    assert first.events and {m.partition for m in first.events} == set(range(4))
     by_key: dict[bytes, set[int]] = {}
     for message in first.events:
         if message.key is not None:

@@ -422,6 +422,11 @@ def test_dashboard_is_well_formed() -> None:
 
 
 def test_k8s_manifests_name_their_kind_and_namespace() -> None:
+    # The loop below checks every object: first make sure there are the ones expected.
+    kinds = {(o["kind"], o["metadata"]["name"]) for o in k8s_objects()}
+    assert {("Deployment", "nudge-worker"), ("Deployment", "nudge-sink"),
+            ("Job", "nudge-migrate"), ("Service", "nudge-worker-metrics"),
+            ("Service", "nudge-sink-metrics"), ("Namespace", "nudge")} <= kinds  # fmt: skip
     for obj in k8s_objects():
         assert obj.get("apiVersion") and obj.get("kind") and obj["metadata"].get("name"), obj
         if obj["kind"] != "Namespace":
@@ -445,6 +450,7 @@ def test_k8s_configuration_is_valid_settings(monkeypatch: pytest.MonkeyPatch) ->
 
 def test_k8s_containers_take_env_from_the_configmap_and_secret() -> None:
     secret = k8s("Secret", "nudge-secrets")["stringData"]
+    assert sorted(c["args"][0] for c in containers()) == ["db", "sink", "topics", "worker"]
     for container in containers():
         assert container["envFrom"] == [{"configMapRef": {"name": "nudge-config"}}]
         for variable in container.get("env", []):
@@ -467,6 +473,7 @@ def test_k8s_runs_the_processes_the_brief_asks_for() -> None:
 def test_k8s_probes_services_and_annotations_use_the_metrics_port() -> None:
     port = int(k8s("ConfigMap", "nudge-config")["data"]["NUDGE_METRICS_PORT"])
     deployments = [o for o in k8s_objects() if o["kind"] == "Deployment"]
+    assert {d["metadata"]["name"] for d in deployments} == {"nudge-worker", "nudge-sink"}
     for deployment in deployments:
         template = deployment["spec"]["template"]
         assert template["metadata"]["annotations"]["prometheus.io/port"] == str(port)
@@ -479,6 +486,7 @@ def test_k8s_probes_services_and_annotations_use_the_metrics_port() -> None:
             assert container[probe]["httpGet"] == {"path": path, "port": "metrics"}
         assert container["resources"]["requests"] and container["resources"]["limits"]["memory"]
     services_ = [o for o in k8s_objects() if o["kind"] == "Service"]
+    assert len(services_) == len(deployments)  # one metrics Service per Deployment
     for service in services_:
         selector = service["spec"]["selector"].items()
         labels = [d["spec"]["template"]["metadata"]["labels"].items() for d in deployments]
@@ -499,6 +507,7 @@ def test_k8s_pods_are_locked_down_and_select_their_own_labels() -> None:
         if obj["kind"] == "Deployment":
             selector = obj["spec"]["selector"]["matchLabels"]
             assert selector.items() <= obj["spec"]["template"]["metadata"]["labels"].items()
+    assert len(pod_templates()) == 4  # two Deployments, two Jobs: none escapes the checks
     for template in pod_templates():
         spec = template["spec"]
         assert set(spec) <= POD_SPEC_KEYS, sorted(set(spec) - POD_SPEC_KEYS)

@@ -145,3 +145,9 @@ def test_faust_s_own_consumer_is_the_one_fixed() -> None:
 
     stale_records.install()
     assert getattr(FaustConsumer, "_nudge_stale_records_dropped", False)
+    # Its methods are the fix's wrappers around Faust's own, and a second install is a no-op.
+    for name in ("__init__", "getmany", "seek", "perform_seek"):
+        assert hasattr(getattr(FaustConsumer, name), "__wrapped__"), name
+    wrapped = FaustConsumer.getmany
+    stale_records.install()
+    assert FaustConsumer.getmany is wrapped

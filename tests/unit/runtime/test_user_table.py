@@ -103,10 +103,17 @@ async def test_a_newer_record_stays_in_the_overlay_until_its_own_write_lands(tab
     first.acknowledge(offset=5)
     await asyncio.sleep(0)
     assert users.get(b"ada", 0) == record(0, events=2)
+    # The database has the first version, at its offset; the second waits in the overlay.
+    db = table.data._dbs[0]
+    assert db.get(b"ada") == record(0, events=1).to_bytes()
+    assert table.data.persisted_offset(TP(CHANGELOG, 0)) == 5
+    assert set(users._pending) == {b"ada"}
     second.acknowledge(offset=6)
     await asyncio.sleep(0)
     assert users._pending == {}
     assert users.get(b"ada", 0) == record(0, events=2)
+    assert db.get(b"ada") == record(0, events=2).to_bytes()
+    assert table.data.persisted_offset(TP(CHANGELOG, 0)) == 6
 
 
 async def test_an_acknowledgement_behind_the_database_or_after_revocation_is_not_written(
@@ -134,6 +141,7 @@ async def test_a_failed_changelog_write_leaves_nothing_behind(table) -> None:
     sent.future.set_exception(RuntimeError("broker gone"))
     await asyncio.sleep(0)
     assert users.get(b"ada", 0) is None  # as after a restart: the changelog lacks it
+    assert users._pending == {} and table.data._dbs[0].get(b"ada") is None
 
 
 async def test_the_timer_sees_the_users_of_the_partitions_it_asks_for(table) -> None:

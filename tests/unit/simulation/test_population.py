@@ -395,30 +395,33 @@ def test_more_stories_than_steady_users_is_refused() -> None:
 
 
 @pytest.mark.parametrize(
-    "kwargs",
+    ("kwargs", "reason"),
     [
-        {"n_users": -1},
-        {"n_users": 3, "spike_share": 1.5},
-        {"n_users": 3, "income_drop_share": -0.1},
-        {"n_users": 3, "story_share": 1.1},
+        ({"n_users": -1}, "n_users and risk_users must be >= 0, not -1"),
+        ({"n_users": 3, "spike_share": 1.5}, "shares must be within [0, 1], not 1.5"),
+        ({"n_users": 3, "income_drop_share": -0.1}, "shares must be within [0, 1], not -0.1"),
+        ({"n_users": 3, "story_share": 1.1}, "shares must be within [0, 1], not 1.1"),
     ],
 )
-def test_population_rejects_bad_arguments(kwargs: dict[str, Any]) -> None:
-    with pytest.raises(ValueError):
+def test_population_rejects_bad_arguments(kwargs: dict[str, Any], reason: str) -> None:
+    with pytest.raises(ValueError) as refused:
         make_population(seed=1, **kwargs)
+    assert str(refused.value).startswith(reason)
 
 
 @pytest.mark.parametrize(
-    "kwargs",
+    ("kwargs", "reason"),
     [
-        {"now": datetime(2026, 3, 1)},  # noqa: DTZ001 - the naive datetime under test
-        {"now": NOW, "history_days": -1},
-        {"now": NOW, "live_seconds": -1.0},
+        # the naive datetime under test
+        ({"now": datetime(2026, 3, 1)}, "now must be timezone-aware"),  # noqa: DTZ001
+        ({"now": NOW, "history_days": -1}, "history_days must be >= 0, not -1"),
+        ({"now": NOW, "live_seconds": -1.0}, "live_seconds must be >= 0, not -1.0"),
     ],
 )
-def test_events_reject_bad_arguments(kwargs: dict[str, Any]) -> None:
-    with pytest.raises(ValueError):
+def test_events_reject_bad_arguments(kwargs: dict[str, Any], reason: str) -> None:
+    with pytest.raises(ValueError) as refused:
         population_events(make_population(2, seed=1), seed=1, **kwargs)
+    assert str(refused.value) == reason
 
 
 # --- malformed messages ----------------------------------------------------------------
@@ -448,5 +451,5 @@ def test_malformed_messages_all_fail_and_are_reproducible(seed: int, n: int) -> 
 def test_malformed_messages_cover_every_kind_in_each_round() -> None:
     messages = malformed_messages(len(MALFORMATIONS), seed=9)
     assert len(set(messages)) == len(MALFORMATIONS)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"n must be >= 0, not -1"):
         malformed_messages(-1, seed=9)

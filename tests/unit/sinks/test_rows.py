@@ -235,6 +235,7 @@ def test_reading_the_same_message_twice_gives_the_same_row():
     ]
     assert again[0].key == again[2].key and again[1].key == again[3].key
     assert again[0].values == again[2].values
+    assert again[1].values == again[3].values and again[1].rejected and again[3].rejected
 
 
 def test_topic_routes_use_the_deployment_prefix():
@@ -423,6 +424,9 @@ def test_every_other_behaviour_event_is_skipped_without_a_dead_letter(value):
 
 def test_a_behaviour_event_with_another_users_key_is_skipped():
     assert ROUTES[BEHAVIOR_EVENTS].row(payment_source(event(MISSED), key=b"other"), NOW) is None
+    # Keyed by its own user, the same message is a row.
+    own = ROUTES[BEHAVIOR_EVENTS].row(payment_source(event(MISSED), key=b"user-1"), NOW)
+    assert own is not None and own.table.name == "missed_payments"
 
 
 def test_skipped_messages_move_offsets_and_the_clock_but_take_no_room():

@@ -122,6 +122,9 @@ def test_a_raising_event_of_a_user_seen_only_in_earlier_batches_leaves_the_recor
     raising_for("poison", monkeypatch)
     ingest.handle(batch_of([transaction("u1", START, "7.00", event_id="poison")]))
     assert stored(ingest, "u1").to_bytes() == before  # type: ignore[union-attr]
+    # It did reach the core and raise there: it is a processing error's dead letter.
+    letters = ingest.dead_letters["behavior.events"].sent
+    assert [(letter["kind"], letter["offset"]) for letter in letters] == [("processing_error", 0)]
 
 
 def test_a_sending_failure_escapes_the_batch_for_the_agent_to_fail_stop() -> None:
