@@ -10,7 +10,8 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from tests.conftest import KAFKA, ROOT, _coordinator_ready, _read_env_file
+from tests.conftest import KAFKA, _coordinator_ready, _read_env_file
+from tests.paths import ROOT
 
 pytestmark = pytest.mark.integration
 
