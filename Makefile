@@ -55,12 +55,13 @@ test-unit: $(STAMP) ## Run the unit tests only (no Kafka, no PostgreSQL)
 	$(BIN)/pytest -q tests/unit
 
 test-deploy: $(STAMP) tools ## Check deploy/ (Dockerfile, compose, k8s, rules, dashboard) without Docker
-	$(BIN)/pytest -q tests/unit/test_deploy.py tests/integration/test_dashboards.py
+	$(BIN)/pytest -q tests/unit/deploy/test_deploy.py tests/integration/deploy/test_dashboards.py
 
-lint: $(STAMP) ## ruff (style and complexity), ruff format, mypy --strict, the import contracts
+lint: $(STAMP) ## ruff (style, complexity), ruff format, mypy (strict; relaxed on tests/), import contracts
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check schemas streams models sinks tests
 	$(BIN)/mypy
+	$(BIN)/mypy tests
 	$(BIN)/lint-imports --no-cache
 
 bench: $(STAMP) kafka-up ## Benchmark pipeline vs bare Faust vs plain aiokafka; writes reports/bench.json

@@ -20,8 +20,7 @@ import pytest
 from psycopg import sql
 
 from schemas.settings import Settings
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.paths import ROOT
 
 
 def _read_env_file(path: Path) -> dict[str, str]:

@@ -106,7 +106,9 @@ class Poison:
         else:
             key = _substitute(line["key"], names).encode()
         setup_key = user.encode()
-        setup = [(setup_key, _substitute(text, names).encode()) for text in line.get("setup", [])]
+        setup: list[tuple[bytes | None, bytes | None]] = [
+            (setup_key, _substitute(text, names).encode()) for text in line.get("setup", [])
+        ]
         return Instance(setup, key, self._value(names))
 
     def _value(self, names: dict[str, str]) -> bytes | None:

@@ -16,7 +16,7 @@ from streams.core.triggers.catalogue import default_definitions
 from streams.demo.risk import HEADER as INTERVENTIONS_HEADER
 from streams.demo.run import HEADER
 from streams.runtime.processes import settings_env
-from tests.conftest import ROOT
+from tests.paths import ROOT
 
 pytestmark = pytest.mark.e2e
 

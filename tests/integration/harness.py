@@ -150,6 +150,18 @@ async def rows_when(
     return rows
 
 
+async def wait_for_assignment(worker: NudgeProcess) -> None:
+    """Wait until ``worker`` logs that it owns input partitions."""
+
+    def owns_partitions() -> bool:
+        return any(
+            entry.get("message") == "partitions assigned" and entry["partitions"]
+            for entry in worker.log_entries()
+        )
+
+    await wait_until(owns_partitions, f"{worker.log_path.name} to be assigned a partition")
+
+
 def free_port() -> int:
     """A TCP port free on the loopback interface now."""
     with socket.socket() as probe:

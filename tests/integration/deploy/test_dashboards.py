@@ -1,0 +1,195 @@
+"""Every Grafana panel query returns data, and every alert rule evaluates, against a real
+Prometheus scraping a real worker and sink (ARCHITECTURE "Observability").
+
+Needs the ``prometheus`` binary (Debian package ``prometheus``); skipped without it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from schemas.settings import Settings
+from schemas.topics import BEHAVIOR_EVENTS, COMMS_COMMANDS, RISK_SCORES, TRIGGER_DECISIONS
+from tests.integration.harness import NudgeProcess, publish, read_until
+from tests.integration.scenarios import as_messages, income_dropper, ordered, spiker, steady_spender
+from tests.paths import ROOT
+from tests.unit.factories import event
+
+DEPLOY = ROOT / "deploy"
+PROMETHEUS = shutil.which("prometheus")
+# Grafana's own variables, as Grafana would expand them for a one-hour view at 1 s scrapes.
+GRAFANA_VARIABLES = {"$__rate_interval": "1m", "$__range": "5m"}
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(
+        PROMETHEUS is None,
+        reason="prometheus not on PATH (apt-get install --no-install-recommends prometheus)",
+    ),
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def panel_queries() -> list[tuple[str, str]]:
+    """(panel title / refId, PromQL with Grafana's variables expanded) of the dashboard."""
+    dashboard = json.loads((DEPLOY / "grafana/dashboards/nudge.json").read_text())
+    queries = []
+    for panel in dashboard["panels"]:
+        for target in panel.get("targets", []):
+            expr = target["expr"]
+            for variable, value in GRAFANA_VARIABLES.items():
+                expr = expr.replace(variable, value)
+            queries.append((f"{panel['title']} / {target['refId']}", expr))
+    return queries
+
+
+class Prometheus:
+    """A Prometheus server on a loopback port, scraping the given targets every second."""
+
+    def __init__(self, tmp_path: Path, targets: dict[str, int]) -> None:
+        self.port = free_port()
+        config = {
+            "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+            "rule_files": [str(DEPLOY / "prometheus/rules.yml")],
+            "scrape_configs": [
+                {"job_name": job, "static_configs": [{"targets": [f"127.0.0.1:{port}"]}]}
+                for job, port in targets.items()
+            ],
+        }
+        (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
+        self.log = (tmp_path / "prometheus.log").open("wb")
+        self.process = subprocess.Popen(  # noqa: S603 - the binary found on PATH
+            [str(PROMETHEUS), f"--config.file={tmp_path / 'prometheus.yml'}",
+             f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+             f"--web.listen-address=127.0.0.1:{self.port}"],
+            stdout=self.log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+
+    def get(self, path: str, **params: str) -> Any:
+        url = f"http://127.0.0.1:{self.port}{path}?{urllib.parse.urlencode(params)}"
+        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - loopback
+            return json.load(response)["data"]
+
+    def has_data(self, expr: str) -> bool:
+        """Whether ``expr`` returns at least one number (NaN is what an empty rate gives)."""
+        return any(
+            sample["value"][1] != "NaN"
+            for sample in self.get("/api/v1/query", query=expr)["result"]
+        )
+
+    async def wait_for(
+        self, what: str, condition: Callable[[], bool], timeout: float = 90.0
+    ) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if condition():
+                    return
+            except OSError:
+                pass  # not listening yet
+            if time.monotonic() > deadline:
+                msg = f"{what}: not true after {timeout} s"
+                raise AssertionError(msg)
+            await asyncio.sleep(0.5)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(30)
+        self.log.close()
+
+
+@pytest.fixture
+def processes(
+    make_settings: Callable[..., Settings], tmp_path: Path
+) -> Iterator[tuple[Settings, Prometheus]]:
+    """A migrated database, a worker, a sink and a Prometheus scraping both."""
+    worker_port, sink_port = free_port(), free_port()
+    # A clock file and a quick timer: held sends are released within the test.
+    settings = make_settings(
+        metrics_port=worker_port, clock_file=str(tmp_path / "clock"), schedule_interval_seconds=1.0
+    )
+    migrate = NudgeProcess(settings, "db", tmp_path / "x.log")
+    subprocess.run(
+        [sys.executable, "-m", "streams.cli", "db", "upgrade"],
+        env=migrate.environment(), check=True, capture_output=True,
+    )  # fmt: skip
+    worker = NudgeProcess(settings, "worker", tmp_path / "worker.log").start()
+    sink_settings = settings.model_copy(update={"sink_metrics_port": sink_port})
+    sink = NudgeProcess(sink_settings, "sink", tmp_path / "sink.log").start()
+    prometheus = Prometheus(tmp_path, {"nudge-worker": worker_port, "nudge-sink": sink_port})
+    try:
+        yield settings, prometheus
+    finally:
+        prometheus.stop()
+        sink.stop()
+        worker.stop()
+
+
+async def send_wave(settings: Settings, tag: str) -> None:
+    """Users who fire both triggers, a spike dated a little ahead (its send is held until
+    then), a user at rising risk, malformed input, a sensitive field, a bad command."""
+    now = datetime.now(UTC)
+    events = ordered(spiker(f"spiker-{tag}", now), income_dropper(f"dropper-{tag}", now),
+                     steady_spender(f"steady-{tag}", now),
+                     spiker(f"ahead-{tag}", now + timedelta(minutes=40)))  # fmt: skip
+    scores = [
+        event(f"risky-{tag}", now - timedelta(days=4 - i), {"type": "risk_score", "score": score})
+        for i, score in enumerate((0.45, 0.5, 0.6, 0.7, 0.85))
+    ]
+    await publish(settings, RISK_SCORES, as_messages(scores))
+    leaky = json.loads(events[-1].model_dump_json()) | {"password": "hunter2"}
+    messages = [
+        *as_messages(events),
+        (b"x", b"not json"),
+        (events[-1].user_id.encode(), json.dumps(leaky).encode()),
+    ]
+    await publish(settings, BEHAVIOR_EVENTS, messages)
+    await publish(settings, COMMS_COMMANDS, [(b"x", b"{}")])
+
+
+async def test_every_panel_query_returns_data_and_every_rule_evaluates(
+    processes: tuple[Settings, Prometheus],
+) -> None:
+    settings, prometheus = processes
+    await prometheus.wait_for("both targets up", lambda: prometheus.has_data("sum(up) == 2"))
+    # Two waves: labelled series are born with the first, and rates need the second.
+    await send_wave(settings, "a")
+    await prometheus.wait_for(
+        "first commands", lambda: prometheus.has_data("sum(nudge_commands_total) >= 4")
+    )
+    # Two hours on, by the worker's clock: the held send is due and the timer sends it.
+    Path(settings.clock_file or "").write_text((datetime.now(UTC) + timedelta(hours=2)).isoformat())
+    await send_wave(settings, "b")
+    # A replayed decision: the sink must find it already stored (a duplicate row).
+    decisions = await read_until(settings, TRIGGER_DECISIONS, lambda r: len(r) >= 2)
+    await publish(settings, TRIGGER_DECISIONS, [(r.key, r.value) for r in decisions])
+    for name, expr in panel_queries():
+        has_data = functools.partial(prometheus.has_data, expr)
+        await prometheus.wait_for(f"panel {name}: {expr}", has_data)
+
+    def rules_healthy() -> bool:
+        rules = [r for g in prometheus.get("/api/v1/rules")["groups"] for r in g["rules"]]
+        return bool(rules) and all(r["health"] == "ok" for r in rules)
+
+    await prometheus.wait_for("every alert rule evaluated without error", rules_healthy)

@@ -1,0 +1,159 @@
+"""``RocksUserTable`` over Faust's real RocksDB store, with the changelog topic stood in.
+
+The broker-level behaviour (a worker, a SIGKILL, a second worker) is in
+tests/integration/runtime/test_rocksdb_store.py and test_worker.py; here the rules: a
+record is readable at once, reaches its partition's database only with its acknowledged
+changelog offset, and the timer sees the users of the partitions it asks for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import faust
+import pytest
+from faust.types import TP
+
+from streams.core.state.record import UserState
+from streams.runtime.user_table import RocksUserTable, UserTable
+
+CHANGELOG = "unit-user_state-changelog"
+
+
+@dataclass
+class Sent:
+    key: bytes
+    value: bytes
+    partition: int
+    callback: Callable[[Any], None]
+    future: asyncio.Future[Any] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+    def acknowledge(self, offset: int) -> None:
+        """Do what Faust's producer does on the broker's acknowledgement."""
+        metadata = _Metadata(TP(CHANGELOG, self.partition), offset)
+        self.future.set_result(metadata)
+        self.callback(self.future)
+
+
+@dataclass
+class _Metadata:
+    topic_partition: TP
+    offset: int
+
+
+@dataclass
+class ChangelogTopic:
+    sent: list[Sent] = field(default_factory=list)
+
+    def send_soon(
+        self, *, key: bytes, value: bytes, partition: int, callback: Any, **_: Any
+    ) -> Any:
+        self.sent.append(Sent(key, value, partition, callback))
+        return self.sent[-1].future
+
+
+@pytest.fixture
+def table(tmp_path: Path) -> Iterator[Any]:
+    app = faust.App("unit", store="rocksdb://", datadir=str(tmp_path), autodiscover=False)
+    table: Any = app.Table("user_state", partitions=2, key_type=bytes, value_type=bytes)
+    table.changelog_topic = ChangelogTopic()
+    for partition in (0, 1):
+        table.data._db_for_partition(partition)  # what Faust does on assignment
+    yield table
+    table.data._dbs.clear()
+
+
+def record(partition: int, events: int = 1) -> UserState:
+    state = UserState()
+    state.partition = partition
+    state.recent_ids = [f"e{i}" for i in range(events)]
+    return state
+
+
+async def test_a_record_is_read_back_before_and_after_its_changelog_write_lands(table) -> None:
+    users = RocksUserTable(table)
+    users.put(b"ada", 1, record(1))
+    db = table.data._dbs[1]
+    assert users.get(b"ada", 1) == record(1)  # from the overlay
+    assert db.get(b"ada") is None  # not in RocksDB before the changelog has it
+    (sent,) = table.changelog_topic.sent
+    assert (sent.key, sent.partition) == (b"ada", 1)
+    sent.acknowledge(offset=41)
+    assert users.get(b"ada", 1) == record(1)  # acknowledged, written on the next loop pass
+    await asyncio.sleep(0)
+    assert db.get(b"ada") == record(1).to_bytes()
+    assert table.data.persisted_offset(TP(CHANGELOG, 1)) == 41  # what recovery starts after
+    assert users._pending == {}
+    assert users.get(b"ada", 1) == record(1)
+    assert users.get(b"ada") == record(1)  # partition unknown: found by the bloom filters
+    assert users.get(b"bob", 0) is None and users.get(b"bob") is None
+
+
+async def test_a_newer_record_stays_in_the_overlay_until_its_own_write_lands(table) -> None:
+    users = RocksUserTable(table)
+    users.put(b"ada", 0, record(0, events=1))
+    users.put(b"ada", 0, record(0, events=2))
+    first, second = table.changelog_topic.sent
+    first.acknowledge(offset=5)
+    await asyncio.sleep(0)
+    assert users.get(b"ada", 0) == record(0, events=2)
+    # The database has the first version, at its offset; the second waits in the overlay.
+    db = table.data._dbs[0]
+    assert db.get(b"ada") == record(0, events=1).to_bytes()
+    assert table.data.persisted_offset(TP(CHANGELOG, 0)) == 5
+    assert set(users._pending) == {b"ada"}
+    second.acknowledge(offset=6)
+    await asyncio.sleep(0)
+    assert users._pending == {}
+    assert users.get(b"ada", 0) == record(0, events=2)
+    assert db.get(b"ada") == record(0, events=2).to_bytes()
+    assert table.data.persisted_offset(TP(CHANGELOG, 0)) == 6
+
+
+async def test_an_acknowledgement_behind_the_database_or_after_revocation_is_not_written(
+    table,
+) -> None:
+    users = RocksUserTable(table)
+    store = table.data
+    store.set_persisted_offset(TP(CHANGELOG, 0), 9)  # recovered past it meanwhile
+    users.put(b"ada", 0, record(0))
+    users.put(b"bob", 1, record(1))
+    late, revoked = table.changelog_topic.sent
+    db1 = store._dbs.pop(1)  # what Faust does when partition 1 is revoked
+    late.acknowledge(offset=8)
+    revoked.acknowledge(offset=3)
+    await asyncio.sleep(0)
+    assert store._dbs[0].get(b"ada") is None
+    assert store.persisted_offset(TP(CHANGELOG, 0)) == 9
+    assert db1.get(b"bob") is None and 1 not in store._dbs
+
+
+async def test_a_failed_changelog_write_leaves_nothing_behind(table) -> None:
+    users = RocksUserTable(table)
+    users.put(b"ada", 0, record(0))
+    (sent,) = table.changelog_topic.sent
+    sent.future.set_exception(RuntimeError("broker gone"))
+    await asyncio.sleep(0)
+    assert users.get(b"ada", 0) is None  # as after a restart: the changelog lacks it
+    assert users._pending == {} and table.data._dbs[0].get(b"ada") is None
+
+
+async def test_the_timer_sees_the_users_of_the_partitions_it_asks_for(table) -> None:
+    users = RocksUserTable(table)
+    for offset, (user, partition) in enumerate([(b"ada", 0), (b"bob", 1), (b"cy", 0)]):
+        users.put(user, partition, record(partition))
+        table.changelog_topic.sent[-1].acknowledge(offset)
+    users.put(b"dee", 0, record(0))  # on its way: in the overlay only
+    await asyncio.sleep(0)
+    assert sorted(users.keys({0})) == [(b"ada", 0), (b"cy", 0), (b"dee", 0)]
+    assert sorted(users.keys({0, 1})) == [(b"ada", 0), (b"bob", 1), (b"cy", 0), (b"dee", 0)]
+    assert list(users.keys({3})) == []  # not open here: never opened by the timer
+    assert 3 not in table.data._dbs
+    counted: UserTable = users
+    assert counted.count() is None  # counting RocksDB's keys is a scan: not offered

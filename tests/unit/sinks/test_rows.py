@@ -1,0 +1,488 @@
+"""Output messages -> sink rows, without a database: conversion, dead letters, batches."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import UTC, date, datetime, timedelta, timezone
+from decimal import Decimal
+
+import pytest
+from pydantic import BaseModel
+
+from schemas.commands import ChannelMessage, SendCommunication, StartIntervention
+from schemas.ids import command_id, dead_letter_id, decision_id
+from schemas.records import DeadLetter, TriggerDecision
+from schemas.topics import (
+    BEHAVIOR_EVENTS,
+    BEHAVIOR_EVENTS_DLQ,
+    COMMS_COMMANDS,
+    COMMS_OUTCOMES,
+    COMMS_OUTCOMES_DLQ,
+    INTERVENTIONS_COMMANDS,
+    RISK_SCORES_DLQ,
+    TRIGGER_DECISIONS,
+)
+from sinks.batch import PendingBatch
+from sinks.messages import storable
+from sinks.rows import DEAD_LETTERS, ROUTES, ConsumedMessage, Row, message_row, topic_routes
+
+AT = datetime(2025, 3, 14, 9, 30, tzinfo=UTC)
+NOW = datetime(2025, 3, 14, 10, 0, tzinfo=UTC)
+CET = timezone(timedelta(hours=1))
+
+
+def source(
+    model: BaseModel | bytes | None, *, topic: str = "p.topic", offset: int = 7
+) -> ConsumedMessage:
+    value = model.model_dump_json().encode() if isinstance(model, BaseModel) else model
+    return ConsumedMessage(topic, 1, offset, b"user-1", value)
+
+
+def fired() -> TriggerDecision:
+    return TriggerDecision(
+        decision_id=decision_id("spending_spike", "user-1", "event-1"),
+        user_id="user-1",
+        trigger_id="spending_spike",
+        outcome="fired",
+        detail="weekly spend 135% of baseline (>= 120%)",
+        source_event_id="event-1",
+        event_type="transaction",
+        occurred_at=datetime(2025, 3, 14, 10, 30, tzinfo=CET),
+        features={"spend_ratio": 1.35, "weekly_spend": 540.0},
+        command_ids=[command_id("spending_spike", "user-1", "event-1", "sms")],
+    )
+
+
+def sms() -> SendCommunication:
+    return SendCommunication(
+        command_id=command_id("spending_spike", "user-1", "event-1", "sms"),
+        user_id="user-1",
+        decision_id=decision_id("spending_spike", "user-1", "event-1"),
+        source_event_id="event-1",
+        created_at=AT,
+        trigger_id="spending_spike",
+        channel="sms",
+        template_id="spending_spike_sms",
+        template_version=2,
+        body="Hi Ana, your spending is up 35% this week.",
+        variables={"first_name": "Ana", "ratio": "35%"},
+        priority="high",
+        send_at=AT + timedelta(hours=1),
+        experiment="tone",
+        variant="b",
+        reason="weekly spend 135% of baseline",
+    )
+
+
+def intervention() -> StartIntervention:
+    return StartIntervention(
+        command_id=command_id("risk", "user-1", "bucket-1", "intervention"),
+        user_id="user-1",
+        decision_id=decision_id("risk", "user-1", "bucket-1"),
+        source_event_id=None,
+        created_at=AT,
+        intervention_type="payment_assistance",
+        urgency="critical",
+        actions=["call", "offer_plan"],
+        timeline="contact within 24 hours",
+        channels=["phone", "email"],
+        messages=[ChannelMessage(channel="email", subject="We can help", body="Let's talk.")],
+        risk_score=0.86,
+        risk_level="critical",
+        trend="increasing",
+        drivers=["missed_payment", "utilisation"],
+    )
+
+
+def letter() -> DeadLetter:
+    return DeadLetter(
+        dead_letter_id=dead_letter_id("p.behavior.events", 0, 41),
+        topic="p.behavior.events",
+        partition=0,
+        offset=41,
+        key=base64.b64encode(b"user-1").decode(),
+        value=base64.b64encode(b"{oops").decode(),
+        kind="not_json",
+        error="<message>: Invalid JSON",
+        failed_at=AT,
+    )
+
+
+def test_a_decision_becomes_a_trigger_events_row_with_plain_values():
+    row = message_row(source(fired()), ROUTES[TRIGGER_DECISIONS], NOW)
+    assert row.table.name == "trigger_events" and not row.rejected
+    assert row.values == {
+        "decision_id": fired().decision_id,
+        "user_id": "user-1",
+        "trigger_id": "spending_spike",
+        "outcome": "fired",
+        "reason": None,
+        "detail": "weekly spend 135% of baseline (>= 120%)",
+        "source_event_id": "event-1",
+        "event_type": "transaction",
+        "occurred_at": AT,  # 10:30+01:00 is the same instant
+        "features": {"spend_ratio": 1.35, "weekly_spend": 540.0},
+        "command_ids": [command_id("spending_spike", "user-1", "event-1", "sms")],
+    }
+    assert row.values["occurred_at"].utcoffset() == timedelta(hours=1)  # stays aware
+    assert row.key == (fired().decision_id,)
+
+
+def test_a_communication_row_leaves_outcome_columns_and_recorded_at_to_the_database():
+    row = message_row(source(sms()), ROUTES[COMMS_COMMANDS], NOW)
+    assert row.table.name == "communications"
+    assert row.values["channel"] == "sms" and row.values["priority"] == "high"
+    assert row.values["subject"] is None and row.values["template_version"] == 2
+    assert row.values["variables"] == {"first_name": "Ana", "ratio": "35%"}
+    assert row.values["send_at"] == datetime(2025, 3, 14, 10, 30, tzinfo=UTC)
+    assert (row.values["experiment"], row.values["variant"]) == ("tone", "b")
+    left_out = {
+        "recorded_at",
+        "delivered_at",
+        "opened_at",
+        "clicked_at",
+        "replied_at",
+        "converted_at",
+        "opted_out_at",
+        "conversion_value",
+    }
+    assert set(row.table.columns.keys()) - set(row.values) == left_out
+    assert "kind" not in row.values and "schema_version" not in row.values
+
+
+def test_an_intervention_row_holds_nested_messages_as_json():
+    row = message_row(source(intervention()), ROUTES[INTERVENTIONS_COMMANDS], NOW)
+    assert row.values["messages"] == [
+        {"channel": "email", "subject": "We can help", "body": "Let's talk."}
+    ]
+    assert row.values["channels"] == ["phone", "email"]
+    assert row.values["intervention_type"] == "payment_assistance"
+    assert (row.values["urgency"], row.values["trend"]) == ("critical", "increasing")
+    assert row.values["risk_score"] == 0.86 and row.values["source_event_id"] is None
+    json.dumps({k: v for k, v in row.values.items() if k != "created_at"})  # JSON-ready
+
+
+@pytest.mark.parametrize("spec", [BEHAVIOR_EVENTS_DLQ, RISK_SCORES_DLQ, COMMS_OUTCOMES_DLQ])
+def test_a_dead_letter_from_a_dlq_topic_is_stored_as_it_came(spec):
+    row = message_row(source(letter()), ROUTES[spec], NOW)
+    assert row.table is DEAD_LETTERS and not row.rejected
+    assert row.values | {"failed_at": None} == letter().model_dump(exclude={"schema_version"}) | {
+        "failed_at": None
+    }
+    assert row.values["failed_at"] == AT and row.values["kind"] == "not_json"
+
+
+@pytest.mark.parametrize(
+    ("value", "kind", "error"),
+    [
+        (b"{not json", "not_json", "(root): Invalid JSON"),
+        (None, "not_json", "(root): Invalid JSON: EOF"),
+        (b"[1, 2]", "invalid", "(root): Input should be an object"),
+        (
+            json.dumps(
+                fired().model_dump(mode="json") | {"occurred_at": "2025-03-14T09:30:00"}
+            ).encode(),
+            "invalid",
+            "occurred_at: Input should have timezone info",
+        ),
+        (
+            json.dumps(fired().model_dump(mode="json") | {"outcome": "maybe", "extra": 1}).encode(),
+            "invalid",
+            "outcome: not one of the allowed values; extra: Extra inputs are not permitted",
+        ),
+    ],
+)
+def test_an_unusable_message_becomes_its_own_dead_letter(value, kind, error):
+    row = message_row(
+        source(value, topic="p.trigger.decisions", offset=12), ROUTES[TRIGGER_DECISIONS], NOW
+    )
+    assert row.rejected and row.table is DEAD_LETTERS
+    assert row.values["dead_letter_id"] == dead_letter_id("p.trigger.decisions", 1, 12)
+    assert (row.values["topic"], row.values["partition"], row.values["offset"]) == (
+        "p.trigger.decisions",
+        1,
+        12,
+    )
+    assert base64.b64decode(row.values["key"]) == b"user-1"
+    assert base64.b64decode(row.values["value"]) == (value or b"")
+    assert row.values["kind"] == kind and row.values["failed_at"] == NOW
+    assert row.values["error"].startswith(error)
+
+
+def test_dead_letter_errors_name_fields_but_never_quote_values():
+    personal = sms().model_dump(mode="json") | {
+        "priority": "ana@example.com",
+        "template_version": "555-0100",
+    }
+    row = message_row(source(json.dumps(personal).encode()), ROUTES[COMMS_COMMANDS], NOW)
+    assert row.values["error"] == (
+        "template_version: Input should be a valid integer, unable to parse string as an "
+        "integer; priority: not one of the allowed values"
+    )
+    assert "ana@example.com" not in row.values["error"] and "555" not in row.values["error"]
+
+
+def test_a_message_with_many_errors_is_described_briefly():
+    row = message_row(source(b"{}"), ROUTES[INTERVENTIONS_COMMANDS], NOW)
+    parts = row.values["error"].split("; ")
+    assert len(parts) == 11 and parts[-1] == "... 5 more"
+    assert parts[0] == "command_id: Field required"
+
+
+def test_reading_the_same_message_twice_gives_the_same_row():
+    again = [
+        message_row(source(v), ROUTES[TRIGGER_DECISIONS], NOW)
+        for v in (fired(), b"?", fired(), b"?")
+    ]
+    assert again[0].key == again[2].key and again[1].key == again[3].key
+    assert again[0].values == again[2].values
+    assert again[1].values == again[3].values and again[1].rejected and again[3].rejected
+
+
+def test_topic_routes_use_the_deployment_prefix():
+    routes = topic_routes("blue.")
+    assert set(routes) == {
+        "blue.trigger.decisions",
+        "blue.comms.commands",
+        "blue.interventions.commands",
+        "blue.behavior.events.dlq",
+        "blue.risk.scores.dlq",
+        "blue.comms.outcomes.dlq",
+        "blue.comms.outcomes",
+        "blue.behavior.events",
+    }
+    assert routes["blue.comms.commands"].model is SendCommunication
+
+
+@pytest.mark.parametrize(
+    ("spec", "model"),
+    [
+        (TRIGGER_DECISIONS, fired),
+        (COMMS_COMMANDS, sms),
+        (INTERVENTIONS_COMMANDS, intervention),
+        (BEHAVIOR_EVENTS_DLQ, letter),
+    ],
+)
+def test_every_required_column_is_filled_from_its_message(spec, model):
+    row = message_row(source(model()), ROUTES[spec], NOW)
+    required = {c.name for c in row.table.columns if not c.nullable and c.server_default is None}
+    assert required <= set(row.values)
+    assert set(row.values) <= set(row.table.columns.keys())
+
+
+def row_at(partition: int, offset: int) -> Row:
+    return message_row(
+        ConsumedMessage("p.t", partition, offset, None, b"?"), ROUTES[TRIGGER_DECISIONS], NOW
+    )
+
+
+def test_a_batch_commits_one_past_the_highest_offset_of_each_partition():
+    batch = PendingBatch(max_size=10, max_age=60.0)
+    for partition, offset in [(0, 5), (1, 9), (0, 6), (0, 7), (1, 10)]:
+        batch.add(row_at(partition, offset))
+    offsets = {(tp.topic, tp.partition): meta.offset for tp, meta in batch.offsets().items()}
+    assert offsets == {("p.t", 0): 8, ("p.t", 1): 11}
+    assert batch.room == 5 and not batch.due()
+
+
+def test_a_batch_is_due_when_full_or_old_and_never_when_empty():
+    full = PendingBatch(max_size=2, max_age=60.0)
+    assert not full.due() and full.time_left() == 60.0
+    full.add(row_at(0, 1))
+    assert not full.due() and 0 < full.time_left() <= 60.0
+    full.add(row_at(0, 2))
+    assert full.due() and full.room == 0
+    old = PendingBatch(max_size=100, max_age=1e-9)
+    assert not old.due()
+    old.add(row_at(0, 1))
+    assert old.due() and old.time_left() == 0.0
+    old.clear()
+    assert len(old) == 0 and not old.due() and old.offsets() == {}
+
+
+# --- input topics: outcomes and missed payments ------------------------------------------
+
+
+def event(payload: dict, *, user: str = "user-1", **envelope) -> bytes:
+    document = {
+        "event_id": "ev-1",
+        "user_id": user,
+        "occurred_at": "2025-03-14T10:30:00+01:00",
+        "source": "backend",
+        "payload": payload,
+    }
+    return json.dumps(document | envelope).encode()
+
+
+OPENED = {"type": "comms_outcome", "command_id": "cmd-1", "outcome": "opened", "channel": "sms"}
+MISSED = {"type": "payment", "status": "missed", "amount": "120.50", "due_date": "2025-03-10"}
+
+
+def outcome_source(value: bytes | None, *, key: bytes | None = b"user-1") -> ConsumedMessage:
+    return ConsumedMessage("p.comms.outcomes", 1, 30, key, value)
+
+
+def payment_source(value: bytes | None, *, key: bytes | None = b"user-1") -> ConsumedMessage:
+    return ConsumedMessage("p.behavior.events", 0, 40, key, value)
+
+
+def test_an_outcome_becomes_an_outcomes_row():
+    converted = OPENED | {"outcome": "converted", "value": "19.99", "channel": None}
+    row = ROUTES[COMMS_OUTCOMES].row(outcome_source(event(converted)), NOW)
+    assert row is not None and not row.rejected and row.table.name == "outcomes"
+    assert row.values == {
+        "event_id": "ev-1",
+        "command_id": "cmd-1",
+        "user_id": "user-1",
+        "outcome": "converted",
+        "channel": None,
+        "value": Decimal("19.99"),
+        "occurred_at": AT,
+    }
+    assert row.values["occurred_at"].tzinfo is not None
+    opened = ROUTES[COMMS_OUTCOMES].row(outcome_source(event(OPENED)), NOW)
+    assert opened is not None and opened.values["channel"] == "sms"
+
+
+@pytest.mark.parametrize(
+    ("value", "key", "kind", "error"),
+    [
+        (b"{not json", b"user-1", "not_json", "not JSON"),
+        (b"[1]", b"user-1", "invalid", "expected a JSON object, got list"),
+        (event(OPENED | {"outcome": "loved_it"}), b"user-1", "invalid", "payload.comms_outcome"),
+        (event(OPENED), b"someone-else", "key_mismatch", "message key is not the event's"),
+        (
+            event(OPENED, occurred_at="2025-03-14T12:00:00+00:00"),
+            b"user-1",
+            "invalid",
+            "occurred_at: more than 1:00:00 ahead",
+        ),
+    ],
+)
+def test_an_unusable_outcome_is_a_dead_letter_under_the_workers_id(value, key, kind, error):
+    row = ROUTES[COMMS_OUTCOMES].row(outcome_source(value, key=key), NOW)
+    assert row is not None and row.rejected and row.table is DEAD_LETTERS
+    # The worker dead-letters the same message under the same id: one row, whoever is first.
+    assert row.values["dead_letter_id"] == dead_letter_id("p.comms.outcomes", 1, 30)
+    assert row.values["kind"] == kind and row.values["error"].startswith(error)
+    assert "loved_it" not in row.values["error"]
+
+
+def test_the_sink_accepts_outcomes_the_worker_accepts():
+    # The worker cuts over-long text; the sink stores no context at all, so neither refuses.
+    long_agent = event(OPENED, context={"user_agent": "x" * 5000, "country": "GB"})
+    long_row = ROUTES[COMMS_OUTCOMES].row(outcome_source(long_agent), NOW)
+    assert long_row is not None and not long_row.rejected
+    keyless = ROUTES[COMMS_OUTCOMES].row(outcome_source(event(OPENED), key=None), NOW)
+    assert keyless is not None and not keyless.rejected and keyless.table.name == "outcomes"
+    # Another event type on the outcomes topic is valid for the worker: nothing to store.
+    page_view = {"type": "page_view", "path": "/home"}
+    assert ROUTES[COMMS_OUTCOMES].row(outcome_source(event(page_view)), NOW) is None
+
+
+def test_the_sink_refuses_and_redacts_exactly_as_the_worker_does():
+    # An invalid context is the worker's dead letter: the sink must not store it as a row.
+    bad_country = event(OPENED, context={"country": "usa"})
+    refused = ROUTES[COMMS_OUTCOMES].row(outcome_source(bad_country), NOW)
+    assert refused is not None and refused.rejected
+    # A card number in free text is redacted before it can reach a table.
+    carded = event(MISSED | {"account_kind": "4111 1111 1111 1111"})
+    row = ROUTES[BEHAVIOR_EVENTS].row(payment_source(carded), NOW)
+    assert row is not None and row.values["account_kind"] == "[redacted]"
+
+
+def test_a_missed_payment_becomes_a_missed_payments_row():
+    row = ROUTES[BEHAVIOR_EVENTS].row(payment_source(event(MISSED)), NOW)
+    assert row is not None and row.table.name == "missed_payments" and not row.rejected
+    assert row.values == {
+        "event_id": "ev-1",
+        "user_id": "user-1",
+        "occurred_at": AT,
+        "amount": Decimal("120.50"),
+        "currency": "USD",
+        "due_date": date(2025, 3, 10),
+        "account_kind": "loan",
+    }
+    long_kind = event(MISSED | {"account_kind": "k" * 2000})
+    row = ROUTES[BEHAVIOR_EVENTS].row(payment_source(long_kind), NOW)
+    assert row is not None and row.values["account_kind"] == "k" * 1024  # cut, as the worker does
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        event({"type": "transaction", "amount": "12.00", "merchant": "missed"}),
+        event(MISSED | {"status": "paid"}),
+        event(MISSED | {"status": "due"}),
+        event(MISSED | {"amount": "-3"}),  # invalid: the worker's dead letter, not ours
+        event(MISSED, occurred_at="2025-03-14T12:00:00+00:00"),  # too far ahead: the same
+        b'{"payment": "missed", broken',
+        b"{not json at all",
+        None,
+    ],
+)
+def test_every_other_behaviour_event_is_skipped_without_a_dead_letter(value):
+    assert ROUTES[BEHAVIOR_EVENTS].row(payment_source(value), NOW) is None
+
+
+def test_a_behaviour_event_with_another_users_key_is_skipped():
+    assert ROUTES[BEHAVIOR_EVENTS].row(payment_source(event(MISSED), key=b"other"), NOW) is None
+    # Keyed by its own user, the same message is a row.
+    own = ROUTES[BEHAVIOR_EVENTS].row(payment_source(event(MISSED), key=b"user-1"), NOW)
+    assert own is not None and own.table.name == "missed_payments"
+
+
+def test_skipped_messages_move_offsets_and_the_clock_but_take_no_room():
+    batch = PendingBatch(max_size=2, max_age=60.0)
+    batch.skip(ConsumedMessage("p.e", 0, 4, None, b""))
+    assert len(batch) == 1 and batch.rows == [] and batch.room == 2
+    assert batch.time_left() < 60.0 and not batch.due()
+    batch.add(row_at(0, 2))
+    batch.skip(ConsumedMessage("p.e", 0, 9, None, b""))
+    batch.skip(ConsumedMessage("p.e", 1, 3, None, b""))
+    offsets = {(tp.topic, tp.partition): meta.offset for tp, meta in batch.offsets().items()}
+    assert offsets == {("p.e", 0): 10, ("p.e", 1): 4, ("p.t", 0): 3}
+    old = PendingBatch(max_size=100, max_age=1e-9)
+    old.skip(ConsumedMessage("p.e", 0, 1, None, b""))
+    assert old.due()  # nothing to write, but the offsets are due to be committed
+    old.clear()
+    assert len(old) == 0 and old.offsets() == {} and not old.due()
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        (b'"missed"', b'"\\u006dissed"'),
+        (b'"payment"', b'"pay\\u006dent"'),
+    ],
+)
+def test_a_missed_payment_spelled_with_json_escapes_is_kept_as_the_worker_reads_it(spelling):
+    plain, escaped = spelling
+    value = event(MISSED).replace(plain, escaped)
+    assert plain not in value
+    row = ROUTES[BEHAVIOR_EVENTS].row(payment_source(value), NOW)
+    assert row is not None and row.table.name == "missed_payments" and not row.rejected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("a\x00b\x00", "a\ufffdb\ufffd"),
+        ("clean", "clean"),
+        ({"k\x00": ["v\x00", ("t\x00", 1)]}, {"k\ufffd": ["v\ufffd", ("t\ufffd", 1)]}),
+        (
+            {"n": None, "d": Decimal("1.5"), "t": AT, "i": 3},
+            {"n": None, "d": Decimal("1.5"), "t": AT, "i": 3},
+        ),
+    ],
+)
+def test_text_the_database_cannot_hold_is_made_storable(value, expected):
+    assert storable(value) == expected
+
+
+def test_every_row_is_storable_whoever_builds_it():
+    values = {"decision_id": "d\x00", "features": {"f\x00": 1.0}}
+    row = Row(ROUTES[TRIGGER_DECISIONS].table, values, source(b"{}"))
+    assert row.values == {"decision_id": "d\ufffd", "features": {"f\ufffd": 1.0}}
+    assert row.key == ("d\ufffd",)
