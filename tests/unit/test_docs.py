@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from schemas.events import parse_event
+from tests.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 # [text](target) outside code; images and external addresses are not checked.
 LINK = re.compile(r"(?<!!)\[[^\]]+\]\(([^)\s]+)\)")

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.paths import ROOT
+
 PACKAGES = ("schemas", "streams", "sinks", "models")
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
