@@ -125,9 +125,15 @@ def processes(
 ) -> Iterator[tuple[Settings, Prometheus]]:
     """A migrated database, a worker, a sink and a Prometheus scraping both."""
     worker_port, sink_port = free_port(), free_port()
-    # A clock file and a quick timer: held sends are released within the test.
+    # A clock file and a quick timer: held sends are released within the test. Quiet hours
+    # off: the held send is one dated 40 minutes ahead, and from 20:20 UTC on quiet hours
+    # (21:00-08:00 in the users' UTC) would move it to the morning, past the test's clock.
     settings = make_settings(
-        metrics_port=worker_port, clock_file=str(tmp_path / "clock"), schedule_interval_seconds=1.0
+        metrics_port=worker_port,
+        clock_file=str(tmp_path / "clock"),
+        schedule_interval_seconds=1.0,
+        quiet_hours_start=0,
+        quiet_hours_end=0,
     )
     migrate = NudgeProcess(settings, "db", tmp_path / "x.log")
     subprocess.run(
