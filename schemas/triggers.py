@@ -20,12 +20,14 @@ from pydantic import (
     Field,
     Tag,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
 from schemas.commands import Priority
 from schemas.events import EVENT_TYPES, Channel
 from schemas.features import FEATURES, FeatureKind
+from schemas.records import RISK_INTERVENTION_TRIGGER_ID
 
 _DURATION = re.compile(r"^(\d+)(s|m|h|d|w)$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
@@ -266,6 +268,16 @@ class TriggerDefinition(_Strict):
     target: Target = Target()
     exclude: Condition | None = None
     experiment: Experiment | None = None
+
+    @field_validator("id")
+    @classmethod
+    def _not_reserved(cls, value: str) -> str:
+        # Risk decisions are recorded under this id: a trigger of the same id would share
+        # their decision ids, and the reports would count its decisions as interventions.
+        if value == RISK_INTERVENTION_TRIGGER_ID:
+            msg = f"{value!r} is reserved for the risk interventions' decisions"
+            raise ValueError(msg)
+        return value
 
     @model_validator(mode="after")
     def _thresholds_exist(self) -> TriggerDefinition:
