@@ -96,8 +96,10 @@ class Settings(BaseSettings):
     data_dir: str = ".run/worker"
     """NUDGE_DATA_DIR: where a worker keeps its local table files; give each worker its own."""
 
-    web_port: int = Field(default=6066, ge=0, le=65535)
-    """NUDGE_WEB_PORT: the worker's HTTP port (Faust web views); 0 turns it off."""
+    web_port: int = Field(default=0, ge=0, le=65535)
+    """NUDGE_WEB_PORT: the worker's Faust web views (Faust's default is 6066); 0, the default,
+    turns them off. Nudge serves nothing there (metrics and health are on
+    ``NUDGE_METRICS_PORT``), so a second worker on the host does not collide on it."""
 
     metrics_port: int = Field(default=9464, ge=0, le=65535)
     """NUDGE_METRICS_PORT: the stream worker's Prometheus ``/metrics`` and ``/healthz``
