@@ -264,7 +264,7 @@ async def run_sink(settings: Settings, *, stop: asyncio.Event | None = None) -> 
         metadata_max_age_ms=10_000,
         **settings.kafka_client_options(),
     )
-    sink = Sink(settings, consumer, BatchWriter(engine), stop)
+    sink = Sink(settings, consumer, BatchWriter(engine, settings.sink_write), stop)
     await consumer.start()
     try:
         topics = [spec.full_name(settings.topic_prefix) for spec in specs]
