@@ -7,16 +7,17 @@ here, apart from the table of routes that names them.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import Table
+from sqlalchemy import DateTime, Table
 
 from schemas.validation import describe_validation_error
-from sinks.messages import ConsumedMessage, Row, dead_letter_row, rejection_kind
+from sinks.messages import JSON_NUL, ConsumedMessage, Row, dead_letter_row, rejection_kind
 
 
 def message_row(source: ConsumedMessage, route: Route, now: datetime) -> Row:
@@ -27,11 +28,13 @@ def message_row(source: ConsumedMessage, route: Route, now: datetime) -> Row:
         route: The model and table of its topic.
         now: Timezone-aware time of the rejection, used only for a dead letter.
     """
+    value = source.value or b""
     try:
-        model = route.model.model_validate_json(source.value or b"")
+        model = route.model.model_validate_json(value)
     except ValidationError as exc:
         return dead_letter_row(source, rejection_kind(exc), describe_validation_error(exc), now)
-    return Row(route.table, model_values(model, route.table), source)
+    values = model_values(model, route.table)
+    return Row(route.table, values, source, nul_free=JSON_NUL not in value)
 
 
 #: Turns one message into its row, its dead letter, or ``None``: nothing to store, but
@@ -59,11 +62,19 @@ def model_values(model: BaseModel, table: Table) -> dict[str, Any]:
     models plain JSON. Columns the model lacks (server defaults, outcome columns filled
     later) are left out.
     """
+    names, times = _layout(type(model), table)
     plain = model.model_dump(mode="json")
-    values: dict[str, Any] = {}
-    for column in table.columns:
-        if column.name not in plain:
-            continue
-        value = getattr(model, column.name)
-        values[column.name] = value if isinstance(value, datetime) else plain[column.name]
+    values = {name: plain[name] for name in names if name in plain}
+    for name in times:
+        if name in values:
+            values[name] = getattr(model, name)
     return values
+
+
+@functools.cache
+def _layout(model: type[BaseModel], table: Table) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Return the model's fields that are columns, and which of them are times (once a pair)."""
+    fields = model.model_fields
+    names = tuple(column.name for column in table.columns if column.name in fields)
+    times = tuple(name for name in names if isinstance(table.c[name].type, DateTime))
+    return names, times
