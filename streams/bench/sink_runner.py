@@ -35,7 +35,7 @@ from sqlalchemy.engine import URL, make_url
 from schemas.settings import Settings
 from streams.bench.report import machine_info
 from streams.bench.runner import clean_up
-from streams.bench.sink_probe import SAMPLE_SECONDS, Sample, measure, peak_rss_of, read_sample
+from streams.bench.sink_probe import Sample, measure, next_sample_in, peak_rss_of, read_sample
 from streams.bench.sink_workload import build_sink_workload
 from streams.bench.topics import publish, run_prefix
 from streams.runtime.kafka_admin import ensure_topics
@@ -188,7 +188,7 @@ def watch(settings: Settings, rows: int, log_path: Path, timeout_seconds: float)
             elif sample is not None and idle is not None and sample.stored >= rows:
                 assert process.process is not None  # noqa: S101 - started above
                 return measure(idle, sample, rows, peak_rss_of(process.process.pid))
-            time.sleep(SAMPLE_SECONDS)
+            time.sleep(next_sample_in(sample, rows))
     finally:
         process.stop()
 

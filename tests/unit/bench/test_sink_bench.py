@@ -21,7 +21,7 @@ from schemas.topics import (
     TRIGGER_DECISIONS,
     TopicSpec,
 )
-from streams.bench.sink_probe import Sample, measure
+from streams.bench.sink_probe import Sample, measure, next_sample_in
 from streams.bench.sink_runner import round_ratios, write_section
 from streams.bench.sink_workload import build_sink_workload
 
@@ -111,3 +111,10 @@ def test_the_sink_section_is_added_to_the_report_keeping_the_rest(tmp_path):
         "results": {"pipeline": {}},
         "sink": {"runs": [1]},
     }
+
+
+def test_reads_are_fast_at_both_ends_and_slow_in_between():
+    fast, slow = next_sample_in(None, 100), next_sample_in(sample(1.0, 50, 1.0, 1), 100)
+    assert fast < slow
+    assert next_sample_in(sample(1.0, 0, 1.0, 0), 100) == fast  # idle: the start is near
+    assert next_sample_in(sample(1.0, 95, 1.0, 1), 100) == fast  # the end is near
