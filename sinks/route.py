@@ -11,10 +11,11 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from enum import Enum
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import DateTime, Table
+from sqlalchemy import Table
 
 from schemas.validation import describe_validation_error
 from sinks.messages import JSON_NUL, ConsumedMessage, Row, dead_letter_row, rejection_kind
@@ -61,20 +62,38 @@ def model_values(model: BaseModel, table: Table) -> dict[str, Any]:
     Times stay timezone-aware ``datetime`` objects; enums become their values and nested
     models plain JSON. Columns the model lacks (server defaults, outcome columns filled
     later) are left out.
+
+    The same values as ``model.model_dump(mode="json")`` with the times kept, without
+    dumping the whole model: a field holding text, an integer, a flag, a time or nothing
+    is taken as it is (JSON would not change it), an enum as its value; only the others
+    (containers, nested models, decimals, floats: JSON turns NaN into null) are dumped.
     """
-    names, times = _layout(type(model), table)
-    plain = model.model_dump(mode="json")
-    values = {name: plain[name] for name in names if name in plain}
-    for name in times:
-        if name in values:
-            values[name] = getattr(model, name)
+    names = _columns(type(model), table)
+    fields = model.__dict__
+    values: dict[str, Any] = {}
+    dumped: set[str] = set()
+    for name in names:
+        value = fields[name]
+        kind = type(value)
+        if kind in AS_THEY_ARE:
+            values[name] = value
+        elif isinstance(value, Enum) and type(value.value) in AS_THEY_ARE:
+            values[name] = value.value
+        else:
+            values[name] = None  # keeps the column order; filled just below
+            dumped.add(name)
+    if dumped:
+        values.update(model.model_dump(mode="json", include=dumped))
     return values
 
 
+#: Python types whose value ``model_dump(mode="json")`` returns unchanged (and times, which
+#: the rows keep as ``datetime``). ``bool`` is listed apart from ``int``: ``type()`` is exact.
+AS_THEY_ARE = frozenset({str, int, bool, type(None), datetime})
+
+
 @functools.cache
-def _layout(model: type[BaseModel], table: Table) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """Return the model's fields that are columns, and which of them are times (once a pair)."""
+def _columns(model: type[BaseModel], table: Table) -> tuple[str, ...]:
+    """Return the model's fields that are columns of ``table`` (looked up once a pair)."""
     fields = model.model_fields
-    names = tuple(column.name for column in table.columns if column.name in fields)
-    times = tuple(name for name in names if isinstance(table.c[name].type, DateTime))
-    return names, times
+    return tuple(column.name for column in table.columns if column.name in fields)
