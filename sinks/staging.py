@@ -19,7 +19,8 @@ transaction and emptied by the server at each commit (``ON COMMIT DELETE ROWS``)
 ``NOT NULL`` and defaults, so a value PostgreSQL refuses (out of range, ``NOT NULL``)
 fails in ``COPY`` as it would in ``INSERT``, and the caller's fallback takes over. Errors
 are raised as SQLAlchemy's (``DataError``, ``IntegrityError``, ``OperationalError``
-...), as the rest of the sink expects, with no values in them.
+...), as the rest of the sink expects; as with the engine's own statements, PostgreSQL's
+message may quote a value, so the sink reports only the SQLSTATE.
 """
 
 from __future__ import annotations
