@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
 .DEFAULT_GOAL := help
-.PHONY: help install tools kafka-up kafka-down kafka-restart db-up db-down up down demo test test-unit test-deploy lint bench chaos schemas docs clean
+.PHONY: help install tools kafka-up kafka-down kafka-restart db-up db-down up down demo test test-unit test-deploy lint bench bench-sink chaos schemas docs clean
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -64,8 +64,12 @@ lint: $(STAMP) ## ruff (style, complexity), ruff format, mypy (strict; relaxed o
 	$(BIN)/mypy tests
 	$(BIN)/lint-imports --no-cache
 
-bench: $(STAMP) kafka-up ## Benchmark pipeline vs bare Faust vs plain aiokafka; writes reports/bench.json
+bench: $(STAMP) kafka-up db-up ## Benchmark pipeline vs bare Faust vs plain aiokafka, then the sink; writes reports/bench.json
 	@$(BIN)/python -m streams.bench --out reports/bench.json
+	@$(BIN)/python -m streams.bench sink --out reports/bench.json
+
+bench-sink: $(STAMP) kafka-up db-up ## Benchmark the sink alone (COPY vs INSERT, interleaved); its section of reports/bench.json
+	@$(BIN)/python -m streams.bench sink --out reports/bench.json
 
 # The chaos session's knobs; e.g. make chaos CHAOS_STORE=rocksdb:// CHAOS_GUARANTEE=exactly_once
 CHAOS_USERS ?= 60

@@ -192,6 +192,14 @@ class Settings(BaseSettings):
     sink_retry_max_seconds: float = Field(default=30.0, gt=0)
     """NUDGE_SINK_RETRY_MAX_SECONDS: cap of the exponential back-off while the database is down."""
 
+    sink_write: Literal["copy", "insert"] = "copy"
+    """NUDGE_SINK_WRITE: how a sink writes a batch: ``copy`` streams each table's rows into a
+    session-local staging table with ``COPY`` and moves the new ones over with one
+    ``INSERT ... SELECT ... ON CONFLICT DO NOTHING``; ``insert`` sends them as a multi-row
+    ``INSERT ... ON CONFLICT DO NOTHING`` (the earlier way, slower; kept to compare the
+    two, and for a server where temporary tables are not allowed). Either stores the
+    same rows and counts the same duplicates."""
+
     @classmethod
     def variable(cls, field: str) -> str:
         """Return the environment variable of ``field``: ``NUDGE_`` and the name in capitals."""

@@ -15,7 +15,8 @@ control characters in identifiers (issue 8), so only text fields should carry on
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import functools
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -61,15 +62,26 @@ class Row:
     values: dict[str, Any]
     source: ConsumedMessage
     rejected: bool = False
+    nul_free: bool = field(default=False, compare=False, repr=False)
+    """``True`` when whoever builds the row knows no value holds a NUL (``message_row``
+    knows it from the message's bytes, see ``JSON_NUL``): the values are not walked."""
 
     def __post_init__(self) -> None:
         """Make every value storable (see the module's docstring), keys included."""
-        object.__setattr__(self, "values", storable(self.values))
+        if not self.nul_free:
+            object.__setattr__(self, "values", storable(self.values))
 
     @property
     def key(self) -> tuple[Any, ...]:
         """Return the primary key values."""
-        return tuple(self.values[column.name] for column in self.table.primary_key)
+        values = self.values
+        return tuple([values[name] for name in key_columns(self.table)])
+
+
+@functools.cache
+def key_columns(table: Table) -> tuple[str, ...]:
+    """Return the names of ``table``'s primary key columns (looked up once per table)."""
+    return tuple(column.name for column in table.primary_key)
 
 
 def dead_letter_row(source: ConsumedMessage, kind: RejectionKind, error: str, now: datetime) -> Row:
@@ -95,6 +107,10 @@ def dead_letter_row(source: ConsumedMessage, kind: RejectionKind, error: str, no
 
 #: PostgreSQL ``text`` and ``jsonb`` refuse this character (SQLSTATE 22021 / 22P05).
 NUL = "\x00"
+#: The only way JSON text can hold a NUL: the parser refuses raw control characters in
+#: strings, so a message whose bytes lack this escape decodes to no NUL at all. (A
+#: false alarm, ``"\\u0000"`` spelling the six characters, only costs the walk.)
+JSON_NUL = b"\\u0000"
 
 
 def storable(value: Any) -> Any:

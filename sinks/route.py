@@ -7,16 +7,18 @@ here, apart from the table of routes that names them.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from enum import Enum
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import Table
 
 from schemas.validation import describe_validation_error
-from sinks.messages import ConsumedMessage, Row, dead_letter_row, rejection_kind
+from sinks.messages import JSON_NUL, ConsumedMessage, Row, dead_letter_row, rejection_kind
 
 
 def message_row(source: ConsumedMessage, route: Route, now: datetime) -> Row:
@@ -27,11 +29,13 @@ def message_row(source: ConsumedMessage, route: Route, now: datetime) -> Row:
         route: The model and table of its topic.
         now: Timezone-aware time of the rejection, used only for a dead letter.
     """
+    value = source.value or b""
     try:
-        model = route.model.model_validate_json(source.value or b"")
+        model = route.model.model_validate_json(value)
     except ValidationError as exc:
         return dead_letter_row(source, rejection_kind(exc), describe_validation_error(exc), now)
-    return Row(route.table, model_values(model, route.table), source)
+    values = model_values(model, route.table)
+    return Row(route.table, values, source, nul_free=JSON_NUL not in value)
 
 
 #: Turns one message into its row, its dead letter, or ``None``: nothing to store, but
@@ -58,12 +62,38 @@ def model_values(model: BaseModel, table: Table) -> dict[str, Any]:
     Times stay timezone-aware ``datetime`` objects; enums become their values and nested
     models plain JSON. Columns the model lacks (server defaults, outcome columns filled
     later) are left out.
+
+    The same values as ``model.model_dump(mode="json")`` with the times kept, without
+    dumping the whole model: a field holding text, an integer, a flag, a time or nothing
+    is taken as it is (JSON would not change it), an enum as its value; only the others
+    (containers, nested models, decimals, floats: JSON turns NaN into null) are dumped.
     """
-    plain = model.model_dump(mode="json")
+    names = _columns(type(model), table)
+    fields = model.__dict__
     values: dict[str, Any] = {}
-    for column in table.columns:
-        if column.name not in plain:
-            continue
-        value = getattr(model, column.name)
-        values[column.name] = value if isinstance(value, datetime) else plain[column.name]
+    dumped: set[str] = set()
+    for name in names:
+        value = fields[name]
+        kind = type(value)
+        if kind in AS_THEY_ARE:
+            values[name] = value
+        elif isinstance(value, Enum) and type(value.value) in AS_THEY_ARE:
+            values[name] = value.value
+        else:
+            values[name] = None  # keeps the column order; filled just below
+            dumped.add(name)
+    if dumped:
+        values.update(model.model_dump(mode="json", include=dumped))
     return values
+
+
+#: Python types whose value ``model_dump(mode="json")`` returns unchanged (and times, which
+#: the rows keep as ``datetime``). ``bool`` is listed apart from ``int``: ``type()`` is exact.
+AS_THEY_ARE = frozenset({str, int, bool, type(None), datetime})
+
+
+@functools.cache
+def _columns(model: type[BaseModel], table: Table) -> tuple[str, ...]:
+    """Return the model's fields that are columns of ``table`` (looked up once a pair)."""
+    fields = model.model_fields
+    return tuple(column.name for column in table.columns if column.name in fields)

@@ -77,17 +77,23 @@ class Sink:
         records = await self._consumer.getmany(
             timeout_ms=int(timeout * 1000), max_records=max(self._batch.room, 1)
         )
-        for partition_records in records.values():
+        now = datetime.now(UTC)  # one clock reading for the messages fetched together
+        for partition, partition_records in records.items():
+            metrics.MESSAGES.labels(partition.topic).inc(len(partition_records))
             for record in partition_records:
-                self.add(record)
+                self.add(record, now)
 
-    def add(self, record: ConsumerRecord) -> None:
-        """Convert one consumed message to its row and add it to the pending batch."""
+    def add(self, record: ConsumerRecord, now: datetime) -> None:
+        """Convert one consumed message to its row and add it to the pending batch.
+
+        Args:
+            record: The message (counted in ``nudge_sink_messages_total`` by the caller).
+            now: Timezone-aware time it was fetched: the intake's clock, a dead letter's time.
+        """
         source = ConsumedMessage(
             record.topic, record.partition, record.offset, record.key, record.value
         )
-        metrics.MESSAGES.labels(source.topic).inc()
-        row = self._routes[source.topic].row(source, datetime.now(UTC))
+        row = self._routes[source.topic].row(source, now)
         if row is None:
             self._batch.skip(source)
             return
@@ -264,7 +270,7 @@ async def run_sink(settings: Settings, *, stop: asyncio.Event | None = None) -> 
         metadata_max_age_ms=10_000,
         **settings.kafka_client_options(),
     )
-    sink = Sink(settings, consumer, BatchWriter(engine), stop)
+    sink = Sink(settings, consumer, BatchWriter(engine, settings.sink_write), stop)
     await consumer.start()
     try:
         topics = [spec.full_name(settings.topic_prefix) for spec in specs]

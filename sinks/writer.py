@@ -1,19 +1,22 @@
 """Insert a batch of rows in one transaction, idempotently on each table's primary key.
 
-``INSERT ... ON CONFLICT (pk) DO NOTHING RETURNING pk`` tells new rows from replays: a
-replayed message is counted as a duplicate, never written twice. When the batch holds
-commands, outcomes or missed payments, a second short transaction after the commit fills
-the commands' outcome columns (``sinks.linking`` says why after). The writer is
+``ON CONFLICT (pk) DO NOTHING RETURNING pk`` tells new rows from replays: a replayed
+message is counted as a duplicate, never written twice. A batch goes in through ``COPY``
+and a staging table (``sinks.staging``, the default) or as a multi-row ``INSERT``
+(``NUDGE_SINK_WRITE=insert``). A batch with a refused row is written again row by row
+with plain ``INSERT``s: one round trip a row, where ``COPY`` takes three. When the batch
+holds commands, outcomes or missed payments, a second short transaction after the commit
+fills the commands' outcome columns (``sinks.linking`` says why after). The writer is
 synchronous (SQLAlchemy Core on psycopg 3); the worker runs it in a thread.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import Connection, Engine, Table, create_engine
 from sqlalchemy.dialects.postgresql import insert
@@ -23,6 +26,7 @@ from schemas.records import RejectionKind
 from schemas.settings import Settings
 from sinks.linking import LinkResult, link, needs_linking
 from sinks.messages import Row, dead_letter_row
+from sinks.staging import copy_new
 
 #: Give up connecting after this long (seconds) and retry the batch with back-off.
 CONNECT_TIMEOUT_SECONDS = 10
@@ -30,6 +34,9 @@ CONNECT_TIMEOUT_SECONDS = 10
 STATEMENT_TIMEOUT_MS = 60_000
 #: Errors that a given row causes (bad value, constraint): retrying cannot fix them.
 ROW_ERRORS = (DataError, IntegrityError)
+
+#: Inserts one table's rows (keys unique) skipping keys already there; returns the new keys.
+Inserter = Callable[[Connection, Table, Sequence[dict[str, Any]]], list[tuple[Any, ...]]]
 
 
 @dataclass
@@ -82,10 +89,17 @@ def create_sink_engine(settings: Settings) -> Engine:
 
 
 class BatchWriter:
-    """Writes batches of rows, each batch in one transaction."""
+    """Writes batches of rows, each batch in one transaction.
 
-    def __init__(self, engine: Engine) -> None:
+    Args:
+        engine: The sink's engine (``create_sink_engine``).
+        method: ``copy`` (``COPY`` through a staging table) or ``insert`` (multi-row
+            ``INSERT``): ``Settings.sink_write``.
+    """
+
+    def __init__(self, engine: Engine, method: Literal["copy", "insert"] = "copy") -> None:
         self._engine = engine
+        self._insert: Inserter = copy_new if method == "copy" else insert_new
 
     def write(self, rows: Sequence[Row], now: datetime) -> WriteResult:
         """Insert ``rows`` in one transaction; return what was new.
@@ -102,7 +116,7 @@ class BatchWriter:
         """
         try:
             with self._engine.begin() as connection:
-                result = insert_rows(connection, rows)
+                result = insert_rows(connection, rows, self._insert)
         except ROW_ERRORS:
             result = self._write_each(rows, now)
         refused = {dead.source for dead in result.rejected}
@@ -127,20 +141,37 @@ class BatchWriter:
         return result
 
 
-def insert_rows(connection: Connection, rows: Iterable[Row]) -> WriteResult:
-    """Insert rows on an open transaction, skipping keys already present."""
+def insert_rows(
+    connection: Connection, rows: Iterable[Row], inserter: Inserter | None = None
+) -> WriteResult:
+    """Insert rows on an open transaction, skipping keys already present.
+
+    Args:
+        connection: In a transaction.
+        rows: Any tables' rows; a key twice in ``rows`` is one row and one duplicate.
+        inserter: How each table's rows go in: ``insert_new`` (the default) or
+            ``sinks.staging.copy_new``.
+    """
+    inserter = inserter or insert_new
     result = WriteResult()
     for table, group in _by_table(rows).items():
         unique = {row.key: row.values for row in group}
-        primary_key = list(table.primary_key.columns)
-        statement = (
-            insert(table).on_conflict_do_nothing(index_elements=primary_key).returning(*primary_key)
-        )
-        keys = [tuple(key) for key in connection.execute(statement, list(unique.values()))]
+        keys = inserter(connection, table, list(unique.values()))
         result.new_rows.setdefault(table.name, []).extend(unique[key] for key in keys)
         result.inserted[table.name] += len(keys)
         result.duplicates[table.name] += len(group) - len(keys)
     return result
+
+
+def insert_new(
+    connection: Connection, table: Table, values: Sequence[dict[str, Any]]
+) -> list[tuple[Any, ...]]:
+    """Insert with one multi-row ``INSERT ... ON CONFLICT DO NOTHING``; return the new keys."""
+    primary_key = list(table.primary_key.columns)
+    statement = (
+        insert(table).on_conflict_do_nothing(index_elements=primary_key).returning(*primary_key)
+    )
+    return [tuple(key) for key in connection.execute(statement, list(values))]
 
 
 def sqlstate(exc: DBAPIError) -> str:

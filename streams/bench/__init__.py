@@ -5,5 +5,6 @@ fresh topic prefix on the local broker, runs each consumer in its own process ov
 same topic (own consumer group, earliest offset), writes a JSON report with same-run
 throughput ratios, prints a table, and deletes the run's topics. See
 ``streams.bench.consumers`` for what each mode does and ``streams.bench.meter`` for how
-it is timed.
+it is timed. ``python -m streams.bench sink`` is the sink's benchmark: its write methods,
+interleaved, on the same pre-loaded output messages (``streams.bench.sink_runner``).
 """

@@ -1,4 +1,8 @@
-"""Command line: ``python -m streams.bench [options]`` and the consumers' ``run`` sub-command."""
+"""Command line: ``python -m streams.bench [options]``, ``sink [options]``, ``run MODE``.
+
+``sink`` is the sink's benchmark (``streams.bench.sink_runner``); ``run`` is how the
+parent starts each consumer.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +14,16 @@ from pathlib import Path
 from schemas.settings import Settings
 from streams.bench.report import MODES
 from streams.bench.runner import BenchOptions, run_bench
+from streams.bench.sink_runner import SinkOptions, run_sink_bench
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the benchmark, or (``run MODE``) one of its consumers; return the exit code."""
+    """Run the benchmark, the sink's (``sink``), or (``run MODE``) one of its consumers."""
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] == ["run"]:
         return run_consumer(args[1:])
+    if args[:1] == ["sink"]:
+        return run_sink(args[1:])
     defaults = BenchOptions()
     parser = argparse.ArgumentParser(prog="python -m streams.bench", description=__doc__)
     parser.add_argument("--out", type=Path, default=defaults.out, help="JSON report path")
@@ -41,6 +48,42 @@ def main(argv: Sequence[str] | None = None) -> int:
         out=parsed.out,
     )
     return run_bench(options)
+
+
+def run_sink(args: Sequence[str]) -> int:
+    """Run the sink benchmark: each write method in turn, on the same pre-loaded messages."""
+    defaults = SinkOptions()
+    parser = argparse.ArgumentParser(
+        prog="python -m streams.bench sink", description=run_sink.__doc__
+    )
+    parser.add_argument("--out", type=Path, default=defaults.out, help="JSON report path")
+    parser.add_argument("--rows", type=int, default=defaults.rows, help="messages (rows)")
+    parser.add_argument("--users", type=int, default=defaults.users, help="distinct users")
+    parser.add_argument("--partitions", type=int, default=defaults.partitions, help="partitions")
+    parser.add_argument(
+        "--batch-size", type=int, default=defaults.batch_size, help="NUDGE_SINK_BATCH_SIZE"
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=defaults.rounds, help="runs of each method, interleaved"
+    )
+    parser.add_argument("--seed", type=int, default=defaults.seed, help="workload seed")
+    parser.add_argument(
+        "--timeout", type=float, default=defaults.timeout_seconds, help="seconds allowed per run"
+    )
+    parsed = parser.parse_args(args)
+    if min(parsed.rows, parsed.users, parsed.partitions, parsed.batch_size, parsed.rounds) < 1:
+        parser.error("--rows, --users, --partitions, --batch-size and --rounds must be >= 1")
+    options = SinkOptions(
+        rows=parsed.rows,
+        users=parsed.users,
+        partitions=parsed.partitions,
+        batch_size=parsed.batch_size,
+        rounds=parsed.rounds,
+        seed=parsed.seed,
+        timeout_seconds=parsed.timeout,
+        out=parsed.out,
+    )
+    return run_sink_bench(options)
 
 
 def run_consumer(args: Sequence[str]) -> int:

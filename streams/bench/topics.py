@@ -72,6 +72,11 @@ async def preload(settings: Settings, messages: Sequence[tuple[bytes, bytes]]) -
     user's events stay in order on one partition.
     """
     topic = BEHAVIOR_EVENTS.full_name(settings.topic_prefix)
+    return await publish(settings, [(topic, key, value) for key, value in messages])
+
+
+async def publish(settings: Settings, messages: Sequence[tuple[str, bytes, bytes]]) -> float:
+    """Publish ``(topic, key, value)`` messages in order; return the seconds taken."""
     producer = AIOKafkaProducer(
         **settings.kafka_client_options(),
         linger_ms=PRELOAD_LINGER_MS,
@@ -81,7 +86,7 @@ async def preload(settings: Settings, messages: Sequence[tuple[bytes, bytes]]) -
     await producer.start()
     started = time.perf_counter()
     try:
-        for key, value in messages:
+        for topic, key, value in messages:
             await producer.send(topic, value=value, key=key)
         await producer.flush()
     finally:

@@ -486,3 +486,21 @@ def test_every_row_is_storable_whoever_builds_it():
     row = Row(ROUTES[TRIGGER_DECISIONS].table, values, source(b"{}"))
     assert row.values == {"decision_id": "d\ufffd", "features": {"f\ufffd": 1.0}}
     assert row.key == ("d\ufffd",)
+
+
+def test_a_message_without_the_nul_escape_skips_the_walk_and_one_with_it_is_made_storable():
+    clean = message_row(source(sms()), ROUTES[COMMS_COMMANDS], NOW)
+    assert clean.nul_free and clean.values["body"] == sms().body
+    escaped = sms().model_copy(update={"body": "a\x00b", "variables": {"k\x00": "v"}})
+    value = escaped.model_dump_json().encode()
+    assert b"\\u0000" in value
+    row = message_row(source(value), ROUTES[COMMS_COMMANDS], NOW)
+    assert not row.nul_free
+    assert (row.values["body"], row.values["variables"]) == ("a\ufffdb", {"k\ufffd": "v"})
+
+
+def test_a_raw_nul_byte_in_a_json_string_is_refused_by_the_parser_not_stored():
+    # What lets message_row trust a message without the escape: JSON has no other way.
+    value = sms().model_dump_json().encode().replace(b'"body":"', b'"body":"\x00', 1)
+    row = message_row(source(value), ROUTES[COMMS_COMMANDS], NOW)
+    assert row.rejected and row.values["kind"] == "not_json"
