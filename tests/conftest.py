@@ -134,6 +134,11 @@ def make_settings(
             "sink_batch_timeout_seconds": 0.1,
             # A killed worker's partitions move after this; short keeps crash tests quick.
             "session_timeout_seconds": 6.0,
+            # No quiet hours unless a test asks for them: the scenarios' users are in UTC,
+            # and from 21:00 to 08:00 UTC every send would wait for the morning, so a test
+            # waiting for a command would fail at night (as test_pipeline did at 21:50).
+            "quiet_hours_start": 0,
+            "quiet_hours_end": 0,
         }
         values.update(overrides)
         return Settings(**values)

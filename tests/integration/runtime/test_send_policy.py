@@ -35,7 +35,12 @@ async def test_an_opt_out_and_quiet_hours_shape_what_is_sent(
     the worker's own timer send the held email.
     """
     clock = tmp_path / "clock"
-    settings = make_settings(clock_file=str(clock), schedule_interval_seconds=0.5)
+    settings = make_settings(
+        clock_file=str(clock),
+        schedule_interval_seconds=0.5,
+        quiet_hours_start=21,
+        quiet_hours_end=8,
+    )
     now = datetime.now(UTC)
     zone, offset = night_zone(now)
     user = "night-owl"
