@@ -54,7 +54,7 @@ class DefinitionOverlay:
 
     shipped: Mapping[str, TriggerDefinition]
     known_templates: frozenset[tuple[str, str]]
-    on_refused: Callable[[int], None] = lambda count: None
+    on_refused: Callable[[int], None] = lambda _count: None
     _parsed: dict[bytes, tuple[bytes, TriggerDefinition]] = field(default_factory=dict)
     _rejected: dict[bytes, tuple[bytes, list[str]]] = field(default_factory=dict)
     """Trigger id -> the refused value and why; cleared when a usable value replaces it."""
@@ -64,12 +64,10 @@ class DefinitionOverlay:
 
     @classmethod
     def shipped_with(
-        cls, catalogue: Catalogue, on_refused: Callable[[int], None] | None = None
+        cls, catalogue: Catalogue, on_refused: Callable[[int], None] = lambda _count: None
     ) -> DefinitionOverlay:
         """The overlay of the shipped catalogue, checking topic entries against ``catalogue``."""
         shipped = {d.id: d for d in default_definitions()}
-        if on_refused is None:
-            return cls(shipped, catalogue.known_pairs())
         return cls(shipped, catalogue.known_pairs(), on_refused)
 
     def current(self, entries: Iterable[tuple[bytes, bytes | None]]) -> list[TriggerDefinition]:

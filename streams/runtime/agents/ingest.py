@@ -334,7 +334,7 @@ def register_ingest(
     for name in stage.dead_letters:  # born at zero, so dashboards and alerts see them
         metrics.PROCESSING_ERRORS.labels(name)
     app.task(_follow_definitions(stage))
-    inputs = list(stage.dead_letters)  # the input topics, each with its dead-letter topic
+    inputs = (spec.full_name(settings.topic_prefix) for spec in DEAD_LETTER_TOPIC)
     source = app.topic(*inputs, partitions=settings.partitions)
     app.agent(source, name="nudge.ingest")(_ingest_agent(app, stage))
     return stage
