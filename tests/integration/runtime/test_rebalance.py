@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from schemas.settings import Settings
-from schemas.topics import COMMS_COMMANDS
+from schemas.topics import BEHAVIOR_EVENTS, COMMS_COMMANDS
+from streams.runtime.lag import group_lag
 from streams.simulation.population import expected_firings, make_population
 from streams.simulation.simulated_publisher import produce
 from tests.integration.harness import NudgeProcess, read_until, wait_for_assignment
@@ -47,13 +48,16 @@ async def test_a_worker_joining_and_leaving_mid_stream_loses_and_doubles_nothing
             for channel in ("sms", "email")
         }
         assert expected, "the population should contain users who fire"
-        records = await read_until(
-            settings,
-            COMMS_COMMANDS,
-            lambda rs: expected <= {_firing(r) for r in rs},
-            timeout=120.0,
-            settle=3.0,
-        )
+        try:
+            records = await read_until(
+                settings,
+                COMMS_COMMANDS,
+                lambda rs: expected <= {_firing(r) for r in rs},
+                timeout=120.0,
+                settle=3.0,
+            )
+        except AssertionError as unmet:
+            raise AssertionError(await _explain(settings, first, expected)) from unmet
     finally:
         second.stop()
         first.stop()
@@ -65,6 +69,26 @@ async def test_a_worker_joining_and_leaving_mid_stream_loses_and_doubles_nothing
     ids_per_firing = Counter((c["user_id"], c["trigger_id"], c["channel"]) for c in unique)
     assert set(ids_per_firing.values()) == {1}
     assert report.expected == expected_firings(make_population(40, seed=11))
+
+
+async def _explain(
+    settings: Settings, first: NudgeProcess, expected: set[tuple[str, str, str]]
+) -> str:
+    """Say what a failed run left behind: which firings, the lag, the first worker's log."""
+    records = await read_until(settings, COMMS_COMMANDS, lambda _: True, timeout=10.0)
+    missing = sorted(expected - {_firing(r) for r in records})
+    lag = await group_lag(
+        settings, settings.app_id, [BEHAVIOR_EVENTS.full_name(settings.topic_prefix)]
+    )
+    log = first.log_path.read_text(errors="replace").splitlines()[-40:]
+    return "\n".join(
+        [
+            f"missing firings: {missing}",
+            f"first worker running: {first.running()}; uncommitted input events: {lag}",
+            "first worker's log (last 40 lines):",
+            *log,
+        ]
+    )
 
 
 def _firing(record) -> tuple[str, str, str]:
