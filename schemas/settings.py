@@ -83,6 +83,20 @@ class Settings(BaseSettings):
     """NUDGE_UNSAFE_EXACTLY_ONCE: run ``exactly_once`` although ``make chaos`` shows it loses
     events (8,176 events and 60 decisions in one fault run); for testing it, not for use."""
 
+    producer_path: Literal["direct", "buffered"] = "direct"
+    """NUDGE_PRODUCER_PATH: how the worker's outputs and state records reach the producer.
+    ``direct`` (the default) hands each batch's messages to Faust's producer in one loop and
+    ends the process if the broker refuses one; ``buffered`` is Faust's own ``send_soon``
+    buffer, one task hop per message (kept to compare, see docs/benchmark.md).
+    ``exactly_once`` always uses ``buffered``: Faust picks its transactional producer per
+    message."""
+
+    ingest_path: Literal["fetch", "stream"] = "fetch"
+    """NUDGE_INGEST_PATH: how input events reach the ingest stage. ``fetch`` (the default)
+    hands each fetch of the input topics to the stage as batches, past Faust's per-message
+    delivery; ``stream`` is a Faust agent reading batches off its stream, one message at a
+    time (kept to compare, see docs/benchmark.md)."""
+
     session_timeout_seconds: float = Field(default=30.0, ge=6.0, le=300.0)
     """NUDGE_SESSION_TIMEOUT_SECONDS: a worker silent this long is presumed dead and its
     partitions move to the others (the broker allows 6 s at the least)."""

@@ -27,6 +27,7 @@ import rocksdict
 from faust.types import TP
 
 from streams.core.state.record import UserState
+from streams.runtime.outbox import BufferedOutbox, Outbox
 
 log = logging.getLogger(__name__)
 
@@ -62,15 +63,19 @@ class UserTable(Protocol):
 class MemoryUserTable:
     """Faust's in-memory store: live objects (or their bytes) in a dict."""
 
-    def __init__(self, table: Any, *, keep_objects: bool = True) -> None:
+    def __init__(
+        self, table: Any, *, keep_objects: bool = True, outbox: Outbox | None = None
+    ) -> None:
         """Wrap ``table`` (a ``faust.Table`` or a stand-in with ``data`` and ``send_changelog``).
 
         Args:
             table: The table.
             keep_objects: Keep live records between batches, not bytes (no decode per batch).
+            outbox: Where changelog records go (Faust's buffer when not given).
         """
         self.table = table
         self.keep_objects = keep_objects
+        self.outbox = outbox or BufferedOutbox()
 
     def get(self, key: bytes, partition: int | None = None) -> UserState | None:
         """Return a user's record, or ``None`` (``partition`` is not needed)."""
@@ -85,7 +90,7 @@ class MemoryUserTable:
         """Keep the record in the dict and write it to its changelog partition."""
         encoded = state.to_bytes()
         self.table.data[key] = state if self.keep_objects else encoded
-        self.table.send_changelog(partition, key, encoded)
+        self.outbox.send_changelog(self.table, partition, key, encoded)
 
     def put_back(self, key: bytes, state: UserState) -> None:
         """Replace a live record that ``process`` changed in place (kept objects only)."""
@@ -110,9 +115,15 @@ class RocksUserTable:
     opening, recovery, standby copies and closing on rebalance to Faust.
     """
 
-    def __init__(self, table: Any) -> None:
-        """Wrap ``table``, a ``faust.Table`` whose store is ``rocksdb://``."""
+    def __init__(self, table: Any, outbox: Outbox | None = None) -> None:
+        """Wrap ``table``, a ``faust.Table`` whose store is ``rocksdb://``.
+
+        Args:
+            table: The table.
+            outbox: Where changelog records go (Faust's buffer when not given).
+        """
         self.table = table
+        self.outbox = outbox or BufferedOutbox()
         self._pending: dict[bytes, tuple[int, bytes]] = {}
         """Key -> (partition, record) sent to the changelog and not yet in RocksDB."""
         self._acked: dict[int, list[tuple[bytes, bytes, int]]] = {}
@@ -139,25 +150,24 @@ class RocksUserTable:
         """Send the record to the changelog; it reaches RocksDB once acknowledged."""
         encoded = state.to_bytes()
         self._pending[key] = (partition, encoded)
-        table = self.table
-        sent = table.changelog_topic.send_soon(
-            key=key,
-            value=encoded,
-            partition=partition,
-            key_serializer=table.key_serializer,
-            value_serializer=table.value_serializer,
-            callback=lambda fut: self._acknowledged(key, partition, encoded, fut),
-            eager_partitioning=True,
+        self.outbox.send_changelog(
+            self.table,
+            partition,
+            key,
+            encoded,
+            on_done=lambda fut: self._done(key, partition, encoded, fut),
         )
-        sent.add_done_callback(lambda fut: self._settled(key, encoded, fut))
 
-    def _acknowledged(self, key: bytes, partition: int, encoded: bytes, fut: Any) -> None:
+    def _done(self, key: bytes, partition: int, encoded: bytes, fut: Any) -> None:
         """Queue an acknowledged record for its database (written by :meth:`_flush`).
 
-        Called by Faust's producer when the broker acknowledged the record. The
-        acknowledgements of one produce response arrive together: one write per
+        Called when the broker acknowledged the record or the producer gave up on it.
+        The acknowledgements of one produce response arrive together: one write per
         partition for all of them costs far less than one per record.
         """
+        if fut.cancelled() or fut.exception() is not None:
+            self._settled(key, encoded, fut)
+            return
         self._acked.setdefault(partition, []).append((key, encoded, fut.result().offset))
         if not self._flush_scheduled:
             self._flush_scheduled = True
@@ -204,13 +214,12 @@ class RocksUserTable:
 
     def _settled(self, key: bytes, encoded: bytes, fut: Any) -> None:
         """Drop the overlay entry of a failed send, unless a newer one replaced it."""
-        if fut.cancelled() or fut.exception() is None:
-            return  # acknowledged: :meth:`_flush` writes it and drops the entry
         pending = self._pending.get(key)
         if pending is not None and pending[1] is encoded:
             del self._pending[key]
         # Not in the changelog, so not in RocksDB either: local and logged state agree.
-        log.error("state changelog write failed", extra={"error": repr(fut.exception())})
+        error = None if fut.cancelled() else repr(fut.exception())
+        log.error("state changelog write failed", extra={"error": error})
 
     def put_back(self, key: bytes, state: UserState) -> None:
         """Do nothing: every load decodes a copy, so nothing held was changed in place."""
@@ -238,8 +247,11 @@ class RocksUserTable:
         return None
 
 
-def user_table(table: Any, store_url: str) -> UserTable:
-    """Return the :class:`UserTable` for ``table`` kept in the store ``store_url``."""
+def user_table(table: Any, store_url: str, outbox: Outbox | None = None) -> UserTable:
+    """Return the :class:`UserTable` for ``table`` kept in the store ``store_url``.
+
+    ``outbox``: where its changelog records go (Faust's buffer when not given).
+    """
     if store_url.startswith("rocksdb"):
-        return RocksUserTable(table)
-    return MemoryUserTable(table, keep_objects=store_url.startswith("memory"))
+        return RocksUserTable(table, outbox)
+    return MemoryUserTable(table, keep_objects=store_url.startswith("memory"), outbox=outbox)

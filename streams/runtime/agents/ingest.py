@@ -41,10 +41,11 @@ from streams.core.state.record import UserState
 from streams.core.triggers.catalogue import default_definitions, templates_missing
 from streams.core.triggers.due import PartitionRead
 from streams.core.triggers.overlay import DefinitionOverlay
-from streams.runtime import metrics
+from streams.runtime import fetch_batches, metrics
 from streams.runtime.definitions_feed import DefinitionsFeed
 from streams.runtime.failstop import fail_stop, withhold
 from streams.runtime.health import Progress
+from streams.runtime.outbox import BufferedOutbox, DirectOutbox, Outbox
 from streams.runtime.user_table import UserTable, user_table
 
 log = logging.getLogger(__name__)
@@ -58,10 +59,6 @@ BATCH_WINDOW_SECONDS = 0.05
 Output = tuple[Any, bytes | None, bytes]
 #: Records a batch changed: user key -> (changelog partition, record).
 Dirty = dict[bytes, tuple[int, UserState]]
-
-
-async def _nothing_to_flush() -> None:
-    """The flush of a stage without a producer (tests of the stage alone)."""
 
 
 @dataclass(slots=True)
@@ -83,8 +80,9 @@ class IngestStage:
     policy: SendPolicy
     risk_policy: InterventionPolicy
     clock: Callable[[], datetime]
-    flush: Callable[[], Awaitable[None]] = _nothing_to_flush
-    """Waits until everything handed to the producer is acknowledged (``producer.flush``)."""
+    outbox: Outbox = field(default_factory=BufferedOutbox)
+    """Where outputs and changelog records go on their way to the producer; the table
+    writes its changelog through the same one."""
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     """Held by a batch, and by a timer slice, from loading users to writing them."""
     progress: Progress = field(default_factory=Progress)
@@ -94,7 +92,7 @@ class IngestStage:
     waits with time-based triggers while one of its partitions replays old events."""
 
     async def run_batch(self, batch: Sequence[Any]) -> None:
-        """Process one batch: outputs durable first, then the records that remember them.
+        """Process one batch of Faust messages: outputs durable first, then the records.
 
         A record written to the changelog before the commands it decided would, after a
         crash, mark their events as seen: the replayed events would be dropped as
@@ -106,8 +104,11 @@ class IngestStage:
         async with self.lock:
             dirty, decided = self.process_batch(batch)
             if decided:
-                await self.flush()
+                await self.outbox.deliver()
+            else:
+                await self.outbox.hand_over()
             self.store_all(dirty)
+            await self.outbox.hand_over()
         metrics.BATCH_SIZE.observe(len(batch))
 
     def handle(self, batch: Sequence[Any]) -> None:
@@ -116,7 +117,7 @@ class IngestStage:
         self.store_all(dirty)
 
     def process_batch(self, batch: Sequence[Any]) -> tuple[Dirty, bool]:
-        """Process a batch of Faust events (raw key and value bytes) and send its outputs.
+        """Process a batch of Faust messages (raw key and value bytes); queue its outputs.
 
         Total intake: every message ends processed or dead-lettered. A message the intake
         refuses is a dead letter with the reason; a valid one whose processing raises (a
@@ -134,8 +135,7 @@ class IngestStage:
         read: dict[int, datetime] = {}  # partition -> newest event of the batch
         outbox: list[Output] = []  # sent after the loop: a send failure is not the event's
         letters = {id(topic) for topic in self.dead_letters.values()}
-        for event in batch:
-            message = event.message
+        for message in batch:
             if message.partition not in self.reads and message.partition not in read:
                 # First of this partition since it was assigned (rare, and worth knowing
                 # when a restart is questioned: where did reading resume?).
@@ -149,7 +149,7 @@ class IngestStage:
             except Exception as error:  # noqa: BLE001 - a bug in one event must not take the batch
                 outbox.append(self._failed(error, message, now))
         for topic, key, value in outbox:
-            topic.send_soon(key=key, value=value)
+            self.outbox.send(topic, key, value)
         self._remember_reads(read, now)
         return dirty, any(id(topic) not in letters for topic, _, _ in outbox)
 
@@ -270,7 +270,7 @@ class IngestStage:
         whose delay is intended).
         """
         for topic, value in self._outputs(key, result, now, event_latency=event_latency):
-            topic.send_soon(key=key, value=value)
+            self.outbox.send(topic, key, value)
 
     def _outputs(
         self, key: bytes, result: Result, now: datetime, *, event_latency: bool = True
@@ -329,14 +329,28 @@ class IngestStage:
 def register_ingest(
     app: faust.App, settings: Settings, clock: Callable[[], datetime]
 ) -> IngestStage:
-    """Declare the ingest agent, its state table and output topics on ``app``."""
+    """Declare the ingest stage, its state table and output topics on ``app``.
+
+    Input arrives as whole fetches (``streams.runtime.fetch_batches``) or, with
+    ``NUDGE_INGEST_PATH=stream``, through a Faust agent.
+    """
+    inputs = [spec.full_name(settings.topic_prefix) for spec in DEAD_LETTER_TOPIC]
+    fetched = None
+    if settings.ingest_path == "fetch":
+        fetched = fetch_batches.install(app, frozenset(inputs), BATCH_MAX_EVENTS)
     stage = _build_stage(app, settings, clock, _checked_catalogue())
     for name in stage.dead_letters:  # born at zero, so dashboards and alerts see them
         metrics.PROCESSING_ERRORS.labels(name)
     app.task(_follow_definitions(stage))
-    inputs = (spec.full_name(settings.topic_prefix) for spec in DEAD_LETTER_TOPIC)
     source = app.topic(*inputs, partitions=settings.partitions)
-    app.agent(source, name="nudge.ingest")(_ingest_agent(app, stage))
+    if fetched is None:
+        app.agent(source, name="nudge.ingest")(_ingest_agent(app, stage))
+    else:
+        app.topics.add(source)  # subscribed like an agent's topic; the feed delivers it
+        loop = fetch_batches.ingest_loop(
+            app, fetched, stage.run_batch, stage.feed.ready, stage.progress.batch_done
+        )
+        app.task(loop)
     return stage
 
 
@@ -361,8 +375,9 @@ def _build_stage(
     table = app.Table(
         "user_state", partitions=settings.partitions, key_type=bytes, value_type=bytes
     )
+    outbox = producer_outbox(app, settings)
     return IngestStage(
-        users=user_table(table, settings.store),
+        users=user_table(table, settings.store, outbox),
         feed=DefinitionsFeed(settings),
         decisions=app.topic(TRIGGER_DECISIONS.full_name(prefix)),
         commands=app.topic(COMMS_COMMANDS.full_name(prefix)),
@@ -379,8 +394,15 @@ def _build_stage(
         policy=send_policy(settings),
         risk_policy=intervention_policy(settings),
         clock=clock,
-        flush=lambda: app.producer.flush(),
+        outbox=outbox,
     )
+
+
+def producer_outbox(app: faust.App, settings: Settings) -> Outbox:
+    """Return the outbox the settings ask for (see ``streams.runtime.outbox``)."""
+    if settings.producer_path == "direct" and settings.processing_guarantee == "at_least_once":
+        return DirectOutbox(app.maybe_start_producer)
+    return BufferedOutbox(lambda: app.producer.flush())
 
 
 def _follow_definitions(stage: IngestStage) -> Callable[[], Awaitable[None]]:
@@ -412,7 +434,7 @@ def _ingest_agent(app: faust.App, stage: IngestStage) -> Callable[[Any], Awaitab
                 # second, usually before the first batch arrives.
                 if not feed.ready.is_set():
                     await feed.ready.wait()
-                await stage.run_batch(batch)
+                await stage.run_batch([event.message for event in batch])
             except asyncio.CancelledError:
                 withhold(batch)
                 if app.should_stop:

@@ -152,9 +152,10 @@ class Scheduler:
             if changed:
                 # Outputs acknowledged before the records that say they were sent:
                 # see ``IngestStage.run_batch``.
-                await stage.flush()
+                await stage.outbox.deliver()
                 for key, state in changed:
                     stage.store(key, state.partition, state)
+                await stage.outbox.hand_over()
 
     def _evaluate(
         self, user_id: str, state: UserState, due: Sequence[TriggerDefinition], now: datetime

@@ -23,6 +23,7 @@ from streams.core.state.record import UserState
 from streams.runtime.agents import ingest as ingest_module
 from streams.runtime.agents.ingest import IngestStage
 from streams.runtime.failstop import withhold
+from streams.runtime.outbox import BufferedOutbox
 from tests.unit.factories import START, spike_at, spike_history, transaction
 from tests.unit.runtime.agents.stand_ins import Clock, Topic, stage
 
@@ -44,14 +45,14 @@ class FaustEvent:
     message: Message
 
 
-def batch_of(events: list[Event | bytes], partition: int = 0) -> list[FaustEvent]:
+def batch_of(events: list[Event | bytes], partition: int = 0) -> list[Message]:
     out = []
     for offset, item in enumerate(events):
         if isinstance(item, Event):
             key, value = item.user_id.encode(), item.model_dump_json().encode()
         else:
             key, value = b"someone", item
-        out.append(FaustEvent(Message("behavior.events", partition, offset, key, value)))
+        out.append(Message("behavior.events", partition, offset, key, value))
     return out
 
 
@@ -102,7 +103,7 @@ def test_an_event_whose_processing_raises_is_a_dead_letter_and_the_batch_goes_on
     assert error.startswith(f"processing raised ZeroDivisionError at {Path(__file__).name}:")
     assert "7.00" not in error and "u3" not in error  # type, place: never values
     assert letters[0]["offset"] == 1
-    assert base64.b64decode(letters[0]["value"]) == batch[1].message.value
+    assert base64.b64decode(letters[0]["value"]) == batch[1].value
     # Every other event was applied: 20 users one more debit each, u3 the earlier one too.
     for i in range(20):
         state = stored(ingest, f"u{i}")
@@ -181,7 +182,8 @@ def test_a_batch_s_outputs_are_acknowledged_before_the_records_that_remember_the
         changelog(partition, key, value)
 
     ingest.users.table.send_changelog = send_changelog  # type: ignore[attr-defined]
-    ingest.flush = flush
+    ingest.outbox = BufferedOutbox(flush)
+    ingest.users.outbox = ingest.outbox  # type: ignore[attr-defined]
     ingest.clock = lambda: spike_at(timedelta(hours=1))
     ingest.decisions, ingest.commands = Recording("decision"), Recording("command")
     ingest.dead_letters = {"behavior.events": Recording("dead letter")}

@@ -211,13 +211,8 @@ class Message:
     offset: int = 0
 
 
-@dataclass
-class Delivered:
-    message: Message
-
-
-def delivered(item: Event) -> Delivered:
-    return Delivered(Message(item.user_id.encode(), item.model_dump_json().encode()))
+def delivered(item: Event) -> Message:
+    return Message(item.user_id.encode(), item.model_dump_json().encode())
 
 
 def test_the_ingest_stage_remembers_what_it_read_from_each_partition() -> None:
@@ -227,8 +222,8 @@ def test_the_ingest_stage_remembers_what_it_read_from_each_partition() -> None:
     assert ingest.reads == {}
     newer, older = lapsed("ada")[-1], lapsed("ada")[1]
     other = profile("bob", NOW - timedelta(days=60), first_name="Bob")
-    elsewhere = Delivered(Message(b"bob", other.model_dump_json().encode(), partition=3))
-    broken = Delivered(Message(b"ada", b"not json", partition=5))
+    elsewhere = Message(b"bob", other.model_dump_json().encode(), partition=3)
+    broken = Message(b"ada", b"not json", partition=5)
     ingest.handle([delivered(newer), delivered(older), elsewhere, broken])
     assert ingest.reads == {
         0: PartitionRead(NOW - timedelta(days=20), NOW),

@@ -1,0 +1,213 @@
+"""Whole fetches to the ingest stage, past Faust's per-message delivery.
+
+Faust hands every fetched message over one at a time: its consumer's drain loop runs
+``wait_first(callback(message), suspend_flow.wait())`` (two tasks and an
+``asyncio.wait`` per message), the conductor puts the message on each subscribed
+channel's queue, and the agent's stream takes it off again to build a batch. The ingest
+stage wants batches; the fetch already is one.
+
+This module gives Faust a consumer whose drain loop keeps the messages of the input
+topics of one fetch together and puts them, as one batch, on a queue the ingest loop
+reads (``FetchFeed``). Messages of every other topic (the state changelog while it is
+recovered) still go through Faust's callback, message by message, as before. Faust
+keeps everything else: rebalancing, table recovery, seeking, offsets and commits.
+
+What keeps at-least-once exact, with Faust's own mechanisms:
+
+- The queue is Faust's ``FlowControlQueue`` with ``clear_on_resume``, like an agent's:
+  a revocation suspends the flow and clears it, so a batch fetched before a rebalance is
+  never processed after one; a drain blocked putting a batch gives up when the flow is
+  suspended, as Faust's gives up on a message.
+- The ingest loop tracks a batch's messages (``Consumer.track_message``) when it takes
+  the batch and acknowledges them (``Consumer.ack``) only once the batch is processed and
+  handed to the producer. Faust's revocation waits for tracked messages to be acked
+  (``wait_empty``) before it commits and lets the partitions go, and its commit flushes
+  the producer first. A batch that fails is never acknowledged: the process ends
+  (``fail_stop``) and the batch is read again.
+- Read offsets, gaps and the stale-record fix (``streams.runtime.stale_records``) work
+  as in Faust's loop: the same ``getmany`` and read-offset mapping are used.
+
+The drain loop is the one method overridden; ``DRAIN_SOURCE_SHA256`` pins the Faust code it
+was written against, and a unit test fails when Faust's changes, so the override is
+reviewed on every upgrade. The same idea is offered upstream (see docs/benchmark.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import inspect
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+import faust
+from faust.transport import consumer as faust_consumer
+from faust.transport.drivers import aiokafka as faust_aiokafka
+
+from streams.runtime.failstop import fail_stop
+
+log = logging.getLogger(__name__)
+
+#: SHA-256 of the source of Faust's ``Consumer._drain_messages`` that
+#: ``FetchingConsumer._drain_messages`` replaces (faust-streaming 0.15).
+DRAIN_SOURCE_SHA256 = "44a2500309e83c630493f6828af50166ec8d96a0b3e4fb2bab735f704ae93417"
+#: Batches fetched ahead of the one being processed (each up to ``max_events``).
+AHEAD = 2
+
+
+def faust_drain_digest() -> str:
+    """Return the SHA-256 of the source of Faust's drain loop, as installed."""
+    source = inspect.getsource(faust_consumer.Consumer._drain_messages)
+    return hashlib.sha256(source.encode()).hexdigest()
+
+
+@dataclass(slots=True)
+class FetchFeed:
+    """The batches the drain loop fetched for the input topics, in fetch order.
+
+    Attributes:
+        topics: Names of the input topics whose messages are batched.
+        max_events: Largest batch put on the queue (a fetch may hold more).
+    """
+
+    topics: frozenset[str]
+    max_events: int
+    queue: Any = None
+    """Faust's ``FlowControlQueue`` (``app.FlowControlQueue``), set by ``install``."""
+    batches: int = field(default=0)
+
+
+class FetchingConsumer(faust_aiokafka.Consumer):
+    """Faust's aiokafka consumer whose drain loop batches the input topics' messages."""
+
+    async def _drain_messages(self, fetcher: Any) -> None:  # pragma: no cover - in workers
+        """Fetch, and hand over each fetch: input messages as batches, others one by one.
+
+        What Faust's loop does per message (read offsets, gaps, the suspend-flow race) it
+        does here too; only the hand-over of the input topics differs.
+        """
+        feed: FetchFeed = cast(FetchingTransport, self.transport).fetch_feed
+        stopped = cast(Any, self)._stopped.is_set
+        fetcher_stopped = fetcher._stopped.is_set
+        try:
+            while not (stopped() or fetcher_stopped()):
+                self.diag.set_flag(faust_consumer.CONSUMER_FETCHING)
+                messages = self.getmany(timeout=1.0)
+                await self.sleep(0)  # getmany may not yield to the loop
+                if not self.should_stop:
+                    batch = await self._take(messages, feed)
+                    await self._hand_over(batch, feed)
+                self.diag.unset_flag(faust_consumer.CONSUMER_FETCHING)
+        except self.consumer_stopped_errors:
+            if self.transport.app.should_stop:
+                log.info("broker stopped the consumer while stopping")
+                return
+            raise
+        except asyncio.CancelledError:
+            if self.transport.app.should_stop:
+                return
+            raise
+        finally:
+            self.diag.unset_flag(faust_consumer.CONSUMER_FETCHING)
+
+    async def _take(self, messages: Any, feed: FetchFeed) -> list[Any]:
+        """Read one fetch: return its input messages, give the others to Faust's callback."""
+        read_offset = self._read_offset
+        acks_enabled_for = self.app.topics.acks_enabled_for
+        batch: list[Any] = []
+        async for tp, message in messages:
+            offset = message.offset
+            last = read_offset[tp]
+            if last is not None and offset < last:
+                continue  # read before (Faust's "DROPPED MESSAGE")
+            if last and offset - last > 1 and acks_enabled_for(message.topic):
+                await self._add_gap(tp, last + 1, offset)
+            if message.topic in feed.topics:
+                batch.append(message)
+            else:
+                await self.wait_first(self.callback(message), self.suspend_flow.wait())
+            read_offset[tp] = offset
+        return batch
+
+    async def _hand_over(self, batch: list[Any], feed: FetchFeed) -> None:
+        """Put a fetch's input messages on the feed, in batches; give up if flow stops."""
+        size = feed.max_events
+        for start in range(0, len(batch), size):
+            chunk = batch[start : start + size]
+            await self.wait_first(feed.queue.put(chunk), self.suspend_flow.wait())
+            if self.suspend_flow.is_set():
+                return  # a rebalance: what was not put is read again after it
+            feed.batches += 1
+
+
+class FetchingTransport(faust_aiokafka.Transport):
+    """Faust's aiokafka transport with :class:`FetchingConsumer` and the feed it fills."""
+
+    Consumer = FetchingConsumer
+    fetch_feed: FetchFeed
+
+
+def install(app: faust.App, topics: frozenset[str], max_events: int) -> FetchFeed:
+    """Make ``app`` consume with :class:`FetchingConsumer`; return the feed it fills.
+
+    Call right after creating the app, before anything asks for its transport.
+
+    Raises:
+        RuntimeError: Faust's drain loop is not the one the override was written for, or
+            the app already has its transport.
+    """
+    if cast(Any, app)._transport is not None:
+        msg = "install() must run before the app's transport is created"
+        raise RuntimeError(msg)
+    digest = faust_drain_digest()
+    if digest != DRAIN_SOURCE_SHA256:
+        msg = (
+            "Faust's Consumer._drain_messages changed (sha256 "
+            f"{digest}); review streams.runtime.fetch_batches before using it"
+        )
+        raise RuntimeError(msg)
+    feed = FetchFeed(topics, max_events)
+    feed.queue = app.FlowControlQueue(maxsize=AHEAD, clear_on_resume=True)
+    transport = FetchingTransport(app.conf.broker_consumer, app)
+    transport.fetch_feed = feed
+    app.transport = transport
+    return feed
+
+
+def ingest_loop(
+    app: faust.App,
+    feed: FetchFeed,
+    run_batch: Callable[[list[Any]], Awaitable[None]],
+    ready: asyncio.Event,
+    on_done: Callable[[], None],
+) -> Callable[[], Awaitable[None]]:
+    """Return the task that processes the feed's batches, acknowledging each when done."""
+
+    async def consume_fetches() -> None:
+        consumer: Any = app.consumer
+        inbound = app.monitor.stream_inbound_time
+        while True:
+            if not ready.is_set():
+                await ready.wait()  # a paused trigger must not fire while they load
+            batch = await feed.queue.get()
+            for message in batch:
+                consumer.track_message(message)  # revocation waits for its ack
+            try:
+                await run_batch(batch)
+            except asyncio.CancelledError:
+                if app.should_stop:
+                    raise  # stopping: acked offsets commit, this batch is read again
+                fail_stop("the ingest loop was cancelled mid-batch", events=len(batch))
+            except BaseException as error:
+                fail_stop("the ingest loop could not finish a batch", error, events=len(batch))
+            for message in batch:
+                consumer.ack(message)
+            now = time.monotonic()
+            for tp in {message.tp for message in batch}:
+                inbound[tp] = now  # what Faust's slow-stream warnings look at
+            on_done()
+
+    return consume_fetches
