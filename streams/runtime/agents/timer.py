@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
@@ -47,9 +47,20 @@ from streams.runtime.agents.ingest import IngestStage
 
 log = logging.getLogger(__name__)
 
-#: Users looked at between two yields to the event loop: bounds how long a pass delays
-#: the next agent batch (a few milliseconds each).
+#: Most users in one slice, and the size of a worker's first slice, before one has been
+#: timed (500 at the ~10 µs a user costs: about ``SLICE_HOLD_SECONDS``).
 SLICE_USERS = 500
+#: The time a slice aims to hold the stage's lock: what an agent batch that arrives
+#: meanwhile waits for it, on top of its own work (about 30 ms for 1,000 events).
+SLICE_HOLD_SECONDS = 0.005
+#: Rest after each slice. Not ``sleep(0)``: one turn of the loop moves an event only one
+#: hop (fetch, stream, agent, producer ack...), so a sweep yielding only that long would
+#: still hold every event back by a slice per hop. A rest as long as a slice halves the
+#: sweep's pace (100,000 users: about 3.5 s instead of 1.7 s) and lets the loop drain.
+SLICE_PAUSE_SECONDS = 0.005
+
+#: Users to look at: (table key, input partition if known).
+Users = Iterator[tuple[bytes, int | None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +75,11 @@ class PassSummary:
     replaying: bool = False
     """Time-based definitions waited: the worker is reading events older than the age
     at which they still fire anything."""
+    swept: tuple[int, ...] = ()
+    """Partitions all of whose users were looked at (a schedule came round, or they were
+    new to the due-index); the others' only if a held send of theirs was due."""
+    longest_hold: float = 0.0
+    """The longest one slice held the stage's lock (seconds)."""
 
 
 @dataclass(slots=True)
@@ -73,6 +89,7 @@ class _Tally:
     users: int = 0
     decisions: int = 0
     commands: int = 0
+    longest_hold: float = 0.0
 
 
 @dataclass(slots=True)
@@ -80,47 +97,115 @@ class Scheduler:
     """Runs time-based definitions and held sends over this worker's own users.
 
     Attributes:
-        stage: The ingest stage: table, output topics, definitions, catalogue, policy.
+        stage: The ingest stage: table, output topics, definitions, catalogue, policy,
+            and the due-index its stores keep.
         interrupted: Returns True when the pass must stop (a rebalance began).
+        perf: The clock slices are timed with (seconds; ``time.perf_counter``).
+        user_seconds: What looking at one user cost in the last slice (seconds; ``None``
+            before the first): the next slice takes as many users as fit in
+            ``SLICE_HOLD_SECONDS``, and the first ``SLICE_USERS``.
     """
 
     stage: IngestStage
     interrupted: Callable[[], bool] = lambda: False
+    perf: Callable[[], float] = time.perf_counter
+    user_seconds: float | None = None
     _last_run: dict[str, float] = field(default_factory=dict)
     """Trigger id -> clock time (epoch seconds) of this worker's last pass for it."""
 
     async def run_pass(self, partitions: set[int]) -> PassSummary:
-        """Look at every user of ``partitions`` once; return what was done."""
+        """Look at the users of ``partitions`` that have something due; return what was done.
+
+        Everyone when a time-based definition's schedule has come round, or when a
+        partition is new to the due-index; otherwise only the users it says have a held
+        send due.
+        """
         stage = self.stage
         now = stage.clock()
         current = stage.definitions.current(stage.feed.items())
         for partition in set(stage.reads) - partitions:
             # No longer ours: should it come back, what arrives then says how far behind.
             del stage.reads[partition]
+        index = stage.due_index
+        index.forget(index.completed() - partitions)  # no longer ours: noted again if back
         behind = replaying(stage.reads, partitions, now, stage.max_event_age_seconds)
         due = [] if behind else due_definitions(current, self._last_run, now)
+        sweep = partitions if due else {p for p in partitions if not index.is_complete(p)}
         started = time.perf_counter()
         done = _Tally()
-        keys = iter(stage.users.keys(partitions))
-        while slice_ := list(islice(keys, SLICE_USERS)):
-            if self.interrupted():
-                log.info("timer pass stopped by a rebalance", extra={"users": done.users})
-                return PassSummary(
-                    done.users, (), done.decisions, done.commands, complete=False, replaying=behind
-                )
-            await self._run_slice(slice_, partitions, due, now, done)
-            await asyncio.sleep(0)  # let agent batches and heartbeats through
+        epoch = index.epoch
+        if sweep and not await self._sweep(sweep, due, now, done):
+            return self._stopped(done, behind)
+        index.complete(sweep, epoch)
+        if sweep != partitions and not await self._release_due(partitions, now, done):
+            return self._stopped(done, behind)
         # Only a finished pass that looked at someone counts as a run: an interrupted one
         # is repeated in full, and one over an empty table judged nobody.
         judged = due if done.users else []
         for definition in judged:
             self._last_run[definition.id] = now.timestamp()
             metrics.SCHEDULED_EVALUATIONS.labels(definition.id).inc(done.users)
-        if stage.users.count() is None:  # RocksDB: this pass is the count, not each batch
-            metrics.USERS_TRACKED.set(done.users)
+        if sweep == partitions and stage.users.count() is None:
+            metrics.USERS_TRACKED.set(done.users)  # RocksDB: a full pass is the count
         metrics.SCHEDULER_TICKS.observe(time.perf_counter() - started)
-        evaluated = tuple(d.id for d in judged)
-        return PassSummary(done.users, evaluated, done.decisions, done.commands, replaying=behind)
+        metrics.SCHEDULER_PASS_USERS.observe(done.users)
+        metrics.SCHEDULER_LONGEST_HOLD.observe(done.longest_hold)
+        return PassSummary(
+            done.users, tuple(d.id for d in judged), done.decisions, done.commands,
+            replaying=behind, swept=tuple(sorted(sweep)), longest_hold=done.longest_hold,
+        )  # fmt: skip
+
+    def _stopped(self, done: _Tally, behind: bool) -> PassSummary:
+        log.info("timer pass stopped by a rebalance", extra={"users": done.users})
+        return PassSummary(
+            done.users, (), done.decisions, done.commands, complete=False,
+            replaying=behind, longest_hold=done.longest_hold,
+        )  # fmt: skip
+
+    async def _sweep(
+        self, partitions: set[int], due: Sequence[TriggerDefinition], now: datetime, done: _Tally
+    ) -> bool:
+        """Look at every user of ``partitions``; return False if interrupted."""
+        users = iter(self.stage.users.keys(partitions))
+        return not await self._run_slices(users, partitions, due, now, done)
+
+    async def _release_due(self, partitions: set[int], now: datetime, done: _Tally) -> bool:
+        """Look at the users with a held send due; return False if interrupted.
+
+        Users the index gives on partitions no longer ours are dropped; those a rebalance
+        kept the pass from are put back.
+        """
+        index = self.stage.due_index
+        taken = {u.key: u for u in index.take_due(now.timestamp()) if u.partition in partitions}
+        users = ((user.key, user.partition) for user in list(taken.values()))
+        left = await self._run_slices(users, partitions, (), now, done)
+        index.restore(taken[key] for key, _ in left)
+        return not left
+
+    async def _run_slices(
+        self,
+        users: Users,
+        partitions: set[int],
+        due: Sequence[TriggerDefinition],
+        now: datetime,
+        done: _Tally,
+    ) -> list[tuple[bytes, int | None]]:
+        """Look at ``users`` a slice at a time, resting between; return those not looked at.
+
+        Stops before the next slice when ``interrupted`` says so.
+        """
+        while slice_ := list(islice(users, self._slice_size())):
+            if self.interrupted():
+                return [*slice_, *users]
+            await self._run_slice(slice_, partitions, due, now, done)
+            await asyncio.sleep(SLICE_PAUSE_SECONDS)  # agent batches, fetches, heartbeats
+        return []
+
+    def _slice_size(self) -> int:
+        """Return how many users fit in ``SLICE_HOLD_SECONDS`` at the last slice's cost."""
+        if not self.user_seconds:
+            return SLICE_USERS
+        return max(1, min(SLICE_USERS, int(SLICE_HOLD_SECONDS / self.user_seconds)))
 
     async def _run_slice(
         self,
@@ -133,10 +218,12 @@ class Scheduler:
         """Judge one slice of users under the stage's lock, adding what was done to ``done``.
 
         Loaded now, not when the keys were listed, and written before a batch may change
-        them again.
+        them again. Each user looked at is noted in the due-index (by the store when its
+        record changed): what the record holds now says when it is next due.
         """
         stage = self.stage
         async with stage.lock:
+            began = self.perf()
             changed: list[tuple[bytes, UserState]] = []
             for key, home in slice_:
                 state = stage.load(key, home)
@@ -144,17 +231,22 @@ class Scheduler:
                     continue  # a standby copy, or a record from before partitions were kept
                 done.users += 1
                 result = self._evaluate(key.decode(), state, due, now)
-                if result.changed_state:
-                    stage.publish(key, result, now, event_latency=False)
-                    changed.append((key, state))
-                    done.decisions += len(result.decisions)
-                    done.commands += len(result.commands)
+                if not result.changed_state:
+                    stage.due_index.note(key, state.partition, state)
+                    continue
+                stage.publish(key, result, now, event_latency=False)
+                changed.append((key, state))
+                done.decisions += len(result.decisions)
+                done.commands += len(result.commands)
             if changed:
                 # Outputs acknowledged before the records that say they were sent:
                 # see ``IngestStage.run_batch``.
                 await stage.flush()
                 for key, state in changed:
                     stage.store(key, state.partition, state)
+            held = self.perf() - began
+        self.user_seconds = held / len(slice_)
+        done.longest_hold = max(done.longest_hold, held)
 
     def _evaluate(
         self, user_id: str, state: UserState, due: Sequence[TriggerDefinition], now: datetime
@@ -168,6 +260,22 @@ class Scheduler:
         return result
 
 
+def forget_revoked(stage: IngestStage) -> Callable[..., None]:
+    """Return the handler of ``on_partitions_revoked`` that drops them from the due-index.
+
+    Records of a partition given back after a rebalance are recovered from the changelog,
+    not stored through the stage, so the index cannot know them: the first pass after
+    looks at all its users again. Every topic's partition number is dropped (the inputs
+    are co-partitioned; one dropped too many costs one sweep, never a missed send).
+    """
+
+    def revoked(sender: Any, *args: Any, signal: Any = None, **kwargs: Any) -> None:
+        partitions = args[0] if args else kwargs.get("revoked", ())
+        stage.due_index.forget({tp.partition for tp in partitions})
+
+    return revoked
+
+
 def register_schedule(app: faust.App, stage: IngestStage, settings: Settings) -> Scheduler:
     """Run a ``Scheduler`` pass on ``app``'s timer over the partitions it owns."""
     source = BEHAVIOR_EVENTS.full_name(settings.topic_prefix)
@@ -176,6 +284,7 @@ def register_schedule(app: faust.App, stage: IngestStage, settings: Settings) ->
         return bool(app.rebalancing or getattr(app, "in_recovery", False))
 
     scheduler = Scheduler(stage, interrupted=busy)
+    app.on_partitions_revoked.connect(forget_revoked(stage))
 
     async def scheduled_pass() -> None:
         stage.progress.ticked()
