@@ -53,6 +53,17 @@ SCHEDULER_TICKS = Histogram(
     "Time a worker's timer spent on one pass over its users.",
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
 )
+SCHEDULER_PASS_USERS = Histogram(
+    "nudge_scheduler_pass_users",
+    "Users a worker's timer looked at in one pass: all of them when a schedule came round "
+    "or partitions were assigned, else only those with a held send due.",
+    buckets=(0, 1, 10, 100, 1_000, 10_000, 100_000, 1_000_000),
+)
+SCHEDULER_LONGEST_HOLD = Histogram(
+    "nudge_scheduler_longest_hold_seconds",
+    "Per timer pass, the longest one slice held the lock agent batches wait for.",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
+)
 SCHEDULED_EVALUATIONS = Counter(
     "nudge_scheduled_evaluations_total",
     "Users looked at by the timer for a time-based trigger whose schedule came round.",

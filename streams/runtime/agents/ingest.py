@@ -31,6 +31,7 @@ from schemas.topics import (
     TRIGGER_DECISIONS,
 )
 from schemas.triggers import TriggerDefinition
+from streams.core.decisions.due_index import DueIndex
 from streams.core.decisions.process import process
 from streams.core.decisions.result import Result
 from streams.core.decisions.send_policy import SendPolicy
@@ -90,6 +91,9 @@ class IngestStage:
     reads: dict[int, PartitionRead] = field(default_factory=dict)
     """Input partition -> what this worker has read from it since it started: the timer
     waits with time-based triggers while one of its partitions replays old events."""
+    due_index: DueIndex = field(default_factory=DueIndex)
+    """Users with a held command, by when it falls due: every record stored is noted, so
+    the timer loads only the users whose send has come (``streams.runtime.agents.timer``)."""
 
     async def run_batch(self, batch: Sequence[Any]) -> None:
         """Process one batch of Faust messages: outputs durable first, then the records.
@@ -241,8 +245,9 @@ class IngestStage:
             self.reads[partition] = PartitionRead(latest, now)
 
     def store(self, key: bytes, partition: int, state: UserState) -> None:
-        """Keep a user's record in the table and write it to its changelog partition."""
+        """Keep a user's record in the table, write it to its changelog partition, index it."""
         self.users.put(key, partition, state)
+        self.due_index.note(key, partition, state)
 
     def load(self, key: bytes, partition: int | None = None) -> UserState | None:
         """Return a user's record, or ``None``; ``partition``: its input partition, if known."""
