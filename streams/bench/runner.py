@@ -135,10 +135,16 @@ def run_throughput(
             commands[PEERS["quix"]] = [str(peer.python), "-m", "streams.bench.quix_core"]
     modes = [*MODES, *commands]
     own = [sys.executable, "-m", "streams.bench", "run"]
-    return {
+    results = {
         mode: run_mode_process(settings, mode, options, scratch, commands.get(mode, [*own, mode]))
         for mode in modes
     }
+    if PEERS["quix"] in results:
+        # Same core, same events: the peer must emit as many commands as the pipeline.
+        theirs = results[PEERS["quix"]].get("commands")
+        ours = results["pipeline"].get("commands")
+        sections["peers"]["quix"]["commands_match_pipeline"] = theirs is not None and theirs == ours
+    return results
 
 
 def final_state(settings: Settings, messages: Sequence[tuple[bytes, bytes]]) -> dict[str, Any]:
