@@ -64,8 +64,13 @@ lint: $(STAMP) ## ruff (style, complexity), ruff format, mypy (strict; relaxed o
 	$(BIN)/mypy tests
 	$(BIN)/lint-imports --no-cache
 
-bench: $(STAMP) kafka-up db-up ## Benchmark pipeline vs bare Faust vs plain aiokafka, then the sink; writes reports/bench.json
-	@$(BIN)/python -m streams.bench --out reports/bench.json
+# The bench's knobs: BENCH_PEERS=quix adds the Quix Streams peer (built in .bench-venv/);
+# BENCH_ARGS passes options, e.g. BENCH_ARGS="--events 20000 --parts throughput,latency"
+BENCH_PEERS ?=
+BENCH_ARGS ?=
+
+bench: $(STAMP) kafka-up db-up ## Benchmark: pipeline vs bare Faust, aiokafka (and Quix: BENCH_PEERS=quix), 2 workers vs 1, latency, then the sink; reports/bench.json
+	@$(BIN)/python -m streams.bench --out reports/bench.json --peers "$(BENCH_PEERS)" $(BENCH_ARGS)
 	@$(BIN)/python -m streams.bench sink --out reports/bench.json
 
 bench-sink: $(STAMP) kafka-up db-up ## Benchmark the sink alone (COPY vs INSERT, interleaved); its section of reports/bench.json

@@ -12,8 +12,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from schemas.settings import Settings
+from streams.bench.latency import LatencyOptions
 from streams.bench.report import MODES
-from streams.bench.runner import BenchOptions, run_bench
+from streams.bench.runner import PARTS, PEERS, BenchOptions, run_bench
 from streams.bench.sink_runner import SinkOptions, run_sink_bench
 
 
@@ -36,9 +37,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--timeout", type=float, default=defaults.timeout_seconds, help="seconds allowed per mode"
     )
+    add_part_options(parser, defaults)
     parsed = parser.parse_args(args)
     if not 1 <= parsed.users <= parsed.events or parsed.partitions < 1:
         parser.error("need 1 <= --users <= --events and --partitions >= 1")
+    parts, peers = names(parsed.parts), names(parsed.peers)
+    if not set(parts) <= set(PARTS) or not set(peers) <= set(PEERS):
+        parser.error(f"--parts: some of {', '.join(PARTS)}; --peers: some of {', '.join(PEERS)}")
     options = BenchOptions(
         events=parsed.events,
         users=parsed.users,
@@ -46,8 +51,43 @@ def main(argv: Sequence[str] | None = None) -> int:
         seed=parsed.seed,
         timeout_seconds=parsed.timeout,
         out=parsed.out,
+        parts=parts,
+        peers=peers,
+        latency=LatencyOptions(
+            users=parsed.latency_users,
+            rate=parsed.latency_rate,
+            seconds=parsed.latency_seconds,
+            schedule_interval_seconds=parsed.latency_schedule,
+        ),
     )
     return run_bench(options)
+
+
+def add_part_options(parser: argparse.ArgumentParser, defaults: BenchOptions) -> None:
+    """Add the options choosing the parts and peers, and the latency run's."""
+    latency = defaults.latency
+    parser.add_argument(
+        "--parts", default=",".join(PARTS), help=f"comma-separated, of {', '.join(PARTS)}"
+    )
+    parser.add_argument(
+        "--peers", default="", help="comma-separated optional peers: quix (Quix Streams app)"
+    )
+    parser.add_argument("--latency-users", type=int, default=latency.users, help="users pre-loaded")
+    parser.add_argument("--latency-rate", type=int, default=latency.rate, help="events a second")
+    parser.add_argument(
+        "--latency-seconds", type=float, default=latency.seconds, help="seconds of events"
+    )
+    parser.add_argument(
+        "--latency-schedule",
+        type=float,
+        default=latency.schedule_interval_seconds,
+        help="the worker's timer interval, seconds",
+    )
+
+
+def names(text: str) -> tuple[str, ...]:
+    """Return the names of a comma-separated option, without blanks."""
+    return tuple(name.strip() for name in text.split(",") if name.strip())
 
 
 def run_sink(args: Sequence[str]) -> int:
@@ -89,14 +129,15 @@ def run_sink(args: Sequence[str]) -> int:
 def run_consumer(args: Sequence[str]) -> int:
     """Run one mode in this process (started by the parent; settings from ``NUDGE_*``)."""
     parser = argparse.ArgumentParser(prog="python -m streams.bench run")
-    parser.add_argument("mode", choices=MODES)
+    parser.add_argument("mode", choices=(*MODES, "pipeline_worker"))
     parser.add_argument("--events", type=int, required=True, help="stop after this many")
     parser.add_argument("--launched-at", type=float, required=True, help="parent's time.time()")
+    parser.add_argument("--gate", type=Path, help="pipeline_worker: process once this exists")
     parsed = parser.parse_args(args)
     # Imported here: the parent process needs neither Faust nor the worker's modules.
     from streams.bench.consumers import run_mode
 
-    run_mode(parsed.mode, Settings(), parsed.events, parsed.launched_at)
+    run_mode(parsed.mode, Settings(), parsed.events, parsed.launched_at, parsed.gate)
     return 0
 
 

@@ -8,6 +8,9 @@
   agent produces (it waits until the message is handed to the producer, not for the ack).
 * ``aiokafka_loop``: a plain aiokafka consumer -> producer loop: parse the JSON, add the
   debit amount to a per-user running sum, produce an alert when the sum reaches a limit.
+* ``pipeline_worker``: the real Nudge worker app, as ``pipeline``, for the scale runs:
+  it has no target (the parent stops the group once its lag is zero) and prints a status
+  line (``streams.bench.meter.BatchClock``) every ``STATUS_SECONDS``.
 
 Every mode reads the run's ``behavior.events`` topic from the earliest offset with its own
 consumer group (its app id), stops itself after ``target`` events, and prints one result
@@ -20,7 +23,8 @@ import asyncio
 import os
 import signal
 from collections.abc import Callable, Sequence
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
 
 import faust
 import orjson
@@ -28,7 +32,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from schemas.settings import Settings
 from schemas.topics import BEHAVIOR_EVENTS
-from streams.bench.meter import Meter, result_line
+from streams.bench.meter import BatchClock, Meter, result_line
 from streams.bench.topics import output_topic
 from streams.runtime import metrics
 from streams.runtime.agents.ingest import IngestStage
@@ -42,10 +46,28 @@ LOG_LEVEL = "WARNING"
 ALERT_CENTS = 500_00
 #: Longest a fetch waits for records before the loop checks again.
 FETCH_TIMEOUT_MS = 500
+#: How often a scale run's worker prints its status line.
+STATUS_SECONDS = 0.5
+#: How often a gated worker looks for its gate file.
+GATE_POLL_SECONDS = 0.05
 
 
-def run_mode(mode: str, settings: Settings, target: int, launched_at: float) -> None:
+class Counts(Protocol):
+    """What counts processed batches: a ``Meter`` or a ``BatchClock``."""
+
+    def begin(self) -> None:
+        """Note the first event."""
+
+    def add(self, events: int) -> None:
+        """Count processed events."""
+
+
+def run_mode(
+    mode: str, settings: Settings, target: int, launched_at: float, gate: Path | None = None
+) -> None:
     """Run one mode until ``target`` events are processed; print its result line.
+
+    ``gate``: for ``pipeline_worker``, a file whose existence lets it process events.
 
     Raises:
         ValueError: Unknown mode.
@@ -54,6 +76,8 @@ def run_mode(mode: str, settings: Settings, target: int, launched_at: float) -> 
         run_pipeline(settings, target, launched_at)
     elif mode == "faust_passthrough":
         run_passthrough(settings, target, launched_at)
+    elif mode == "pipeline_worker":
+        run_pipeline_worker(settings, gate)
     elif mode == "aiokafka_loop":
         configure_logging(LOG_LEVEL)
         result = asyncio.run(aiokafka_loop(settings, target, launched_at))
@@ -71,11 +95,30 @@ def run_pipeline(settings: Settings, target: int, launched_at: float) -> None:
     run_faust(app, meter, "pipeline", launched_at, pipeline_outputs)
 
 
-def observe_ingest(meter: Meter) -> None:
+def run_pipeline_worker(settings: Settings, gate: Path | None) -> None:
+    """Run the real Nudge app until stopped, printing its status every ``STATUS_SECONDS``.
+
+    Its first batch waits until ``gate`` exists: the parent creates it once every worker
+    of the group has joined, so that all of them start together.
+    """
+    clock = BatchClock()
+    observe_ingest(clock, gate)
+    app = create_app(settings)
+
+    async def report_status() -> None:
+        print("\n" + result_line(clock.status()), flush=True)
+
+    app.timer(STATUS_SECONDS, name="bench.status")(report_status)
+    start_worker(app)
+
+
+def observe_ingest(meter: Counts, gate: Path | None = None) -> None:
     """Wrap ``IngestStage.run_batch`` (in this process) to count each processed batch."""
     run_batch = IngestStage.run_batch
 
     async def counted(self: IngestStage, batch: Sequence[Any]) -> None:
+        while gate is not None and not gate.exists():
+            await asyncio.sleep(GATE_POLL_SECONDS)
         meter.begin()
         await run_batch(self, batch)
         meter.add(len(batch))
@@ -151,6 +194,11 @@ def run_faust(
         os.kill(os.getpid(), signal.SIGTERM)
 
     app.task(finish)
+    start_worker(app)
+
+
+def start_worker(app: Any) -> None:
+    """Run a Faust worker for ``app`` until it is stopped (logs at ``LOG_LEVEL``)."""
     worker = faust.Worker(
         app,
         loglevel=LOG_LEVEL,

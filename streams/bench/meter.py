@@ -34,6 +34,9 @@ class Meter:
         first_at: ``time.perf_counter()`` when the first event arrived.
         first_wall: ``time.time()`` at the same moment (to compare with the launch time).
         done_at: ``time.perf_counter()`` when the last event was processed and flushed.
+        cpu_first: ``time.process_time()`` (user and system CPU of every thread of this
+            process) when the first event arrived.
+        cpu_done: The same when the last was processed and flushed.
         done: Set once ``count`` reaches ``target``.
     """
 
@@ -42,6 +45,8 @@ class Meter:
     first_at: float | None = None
     first_wall: float | None = None
     done_at: float | None = None
+    cpu_first: float | None = None
+    cpu_done: float | None = None
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
     def begin(self) -> None:
@@ -49,6 +54,7 @@ class Meter:
         if self.first_at is None:
             self.first_wall = time.time()
             self.first_at = time.perf_counter()
+            self.cpu_first = time.process_time()
 
     def add(self, events: int) -> None:
         """Count ``events`` processed; set ``done`` when the target is reached."""
@@ -59,6 +65,7 @@ class Meter:
     def finish(self) -> None:
         """Stop the clock: everything is processed (and flushed)."""
         self.done_at = time.perf_counter()
+        self.cpu_done = time.process_time()
 
     def result(self, mode: str, launched_at: float, **extra: Any) -> dict[str, Any]:
         """Return this mode's measurements.
@@ -76,15 +83,31 @@ class Meter:
             raise RuntimeError(msg)
         seconds = self.done_at - self.first_at
         return {
+            **span_figures(self.count, seconds, (self.cpu_done or 0.0) - (self.cpu_first or 0.0)),
             "mode": mode,
-            "events": self.count,
-            "seconds": round(seconds, 4),
-            "events_per_second": round(self.count / seconds, 1) if seconds > 0 else None,
             "startup_seconds": round(self.first_wall - launched_at, 3),
             "peak_rss_mib": peak_rss_mib(),
             "ru_maxrss_mib": ru_maxrss_mib(),
             **extra,
         }
+
+
+def span_figures(events: int, seconds: float, cpu_seconds: float) -> dict[str, Any]:
+    """Return a measured span's figures: events, seconds, events/s, CPU and CPU per event.
+
+    Args:
+        events: Events processed in the span.
+        seconds: Wall-clock length of the span.
+        cpu_seconds: CPU time (user + system, every thread) the process used in it.
+    """
+    return {
+        "events": events,
+        "seconds": round(seconds, 4),
+        "events_per_second": round(events / seconds, 1) if seconds > 0 else None,
+        "cpu_seconds": round(cpu_seconds, 3),
+        "cpu_us_per_event": round(cpu_seconds / events * 1e6, 2) if events else None,
+        "cpu_share": round(cpu_seconds / seconds, 3) if seconds > 0 else None,
+    }
 
 
 def peak_rss_mib(status: Path = PROC_STATUS) -> float:
@@ -133,5 +156,64 @@ def parse_result(output: str) -> dict[str, Any] | None:
         except orjson.JSONDecodeError:
             continue
         if isinstance(document, dict) and RESULT_KEYS <= document.keys():
+            return document
+    return None
+
+
+@dataclass(slots=True)
+class BatchClock:
+    """Counts a worker's processed events without a target (the scale runs' workers).
+
+    The parent decides when the group is done (its lag is zero); each worker only says,
+    in a status line every so often, how many it processed, when its first event came,
+    when its latest batch finished, and the CPU time at both.
+    """
+
+    count: int = 0
+    first_wall: float | None = None
+    cpu_first: float | None = None
+    last_wall: float | None = None
+    cpu_last: float | None = None
+
+    def begin(self) -> None:
+        """Note the first event's time and CPU, if this is the first."""
+        if self.first_wall is None:
+            self.first_wall = time.time()
+            self.cpu_first = time.process_time()
+
+    def add(self, events: int) -> None:
+        """Count a finished batch of ``events``."""
+        self.count += events
+        self.last_wall = time.time()
+        self.cpu_last = time.process_time()
+
+    def status(self) -> dict[str, Any]:
+        """Return the status line's content (``STATUS_KEY`` marks it)."""
+        return {
+            STATUS_KEY: True,
+            "count": self.count,
+            "first_wall": self.first_wall,
+            "last_wall": self.last_wall,
+            "cpu_first": self.cpu_first,
+            "cpu_last": self.cpu_last,
+            "peak_rss_mib": peak_rss_mib(),
+        }
+
+
+#: Marks a worker's status line among whatever else it prints.
+STATUS_KEY = "bench_status"
+
+
+def parse_status(output: str) -> dict[str, Any] | None:
+    """Return the latest status line in a worker's standard output, or ``None``."""
+    for line in reversed(output.splitlines()):
+        start = line.find("{")
+        if start < 0 or STATUS_KEY not in line:
+            continue
+        try:
+            document = orjson.loads(line[start:])
+        except orjson.JSONDecodeError:
+            continue
+        if isinstance(document, dict) and document.get(STATUS_KEY) is True:
             return document
     return None

@@ -8,7 +8,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,8 +18,18 @@ from aiokafka.errors import KafkaError
 
 from schemas.settings import Settings
 from streams.bench import workload as mix
+from streams.bench.core_pass import CorePass, reference_fold
+from streams.bench.final_state import (
+    changelog_topic,
+    differing_users,
+    read_final_states,
+    states_digest,
+)
+from streams.bench.latency import LatencyOptions, run_latency
 from streams.bench.meter import parse_result
+from streams.bench.quix_venv import QUIX_VERSION, quix_python
 from streams.bench.report import MODES, build_report, format_table, machine_info
+from streams.bench.scale import run_scale
 from streams.bench.topics import create_topics, delete_run_topics, preload, run_prefix
 from streams.runtime.processes import settings_env
 
@@ -29,6 +39,13 @@ SHUTDOWN_GRACE_SECONDS = 30.0
 POLL_SECONDS = 0.2
 #: Lines of a failed consumer's log shown in the error.
 LOG_TAIL_LINES = 15
+#: The parts of a run, in order: the modes on one pre-loaded topic, then 1 and 2 workers
+#: on the same topic, then the real worker at a steady rate on its own topics.
+PARTS = ("throughput", "scale", "latency")
+#: Optional peer modes: name -> the mode it adds.
+PEERS = {"quix": "quix_core"}
+#: Users named in the report when final states differ from the reference.
+DIFFERING_SHOWN = 5
 
 
 class BenchError(RuntimeError):
@@ -46,6 +63,10 @@ class BenchOptions:
         seed: Seed of the workload generator.
         timeout_seconds: Longest one mode may take, start-up included.
         out: Where the JSON report goes.
+        peers: Optional peers to add (``quix``: the ``quix_core`` mode, in its own
+            virtualenv).
+        parts: Which of ``PARTS`` to run.
+        latency: The latency part's options.
     """
 
     events: int = 200_000
@@ -54,25 +75,39 @@ class BenchOptions:
     seed: int = 7
     timeout_seconds: float = 600.0
     out: Path = Path("reports/bench.json")
+    peers: tuple[str, ...] = ()
+    parts: tuple[str, ...] = PARTS
+    latency: LatencyOptions = field(default_factory=LatencyOptions)
 
 
 def run_bench(options: BenchOptions) -> int:
     """Run the whole benchmark; return the exit code (1 if a mode failed)."""
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
+    sections: dict[str, Any] = {}
+    results: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="nudge-bench-") as scratch:
         settings = bench_settings(Settings(), options, Path(scratch))
-        print(f"bench: topic prefix {settings.topic_prefix}", file=sys.stderr)
-        try:
-            preload_figures = prepare(settings, options)
-            results = {
-                mode: run_mode_process(settings, mode, options, Path(scratch)) for mode in MODES
-            }
-        finally:
-            clean_up(settings)
+        if {"throughput", "scale"} & set(options.parts):
+            print(f"bench: topic prefix {settings.topic_prefix}", file=sys.stderr)
+            try:
+                sections["preload"], messages = prepare(settings, options)
+                if "throughput" in options.parts:
+                    results = run_throughput(settings, options, Path(scratch), sections)
+                    sections["final_state"] = final_state(settings, messages)
+                if "scale" in options.parts:
+                    sections["scale"] = run_scale(
+                        settings, options.events, Path(scratch), options.timeout_seconds
+                    )
+            finally:
+                clean_up(settings)
+        if "latency" in options.parts:
+            sections["latency"] = run_latency(
+                bench_settings(Settings(), options, Path(scratch)), options.latency, Path(scratch)
+            )
     report = build_report(
         parameters=parameters(options, settings),
-        preload=preload_figures,
         results=results,
+        sections=sections,
         machine=machine_info(),
         started_at=started_at,
     )
@@ -81,8 +116,55 @@ def run_bench(options: BenchOptions) -> int:
     print(format_table(report))
     print(f"\nreport written to {options.out}")
     for mode in report["failed"]:
-        print(f"bench: {mode} failed: {results[mode]['error']}", file=sys.stderr)
+        print(f"bench: {mode} failed: {report['failed'][mode]}", file=sys.stderr)
     return 1 if report["failed"] else 0
+
+
+def run_throughput(
+    settings: Settings, options: BenchOptions, scratch: Path, sections: dict[str, Any]
+) -> dict[str, dict[str, Any]]:
+    """Run each mode (and each peer asked for) in turn on the pre-loaded topic."""
+    commands: dict[str, list[str]] = {}
+    if "quix" in options.peers:
+        peer = quix_python()
+        sections["peers"] = {"quix": {"quixstreams": QUIX_VERSION, "virtualenv": peer.detail}}
+        if peer.python is None:
+            print(f"bench: quix_core left out: {peer.detail}", file=sys.stderr)
+        else:
+            sections["peers"]["quix"]["python"] = str(peer.python)
+            commands[PEERS["quix"]] = [str(peer.python), "-m", "streams.bench.quix_core"]
+    modes = [*MODES, *commands]
+    own = [sys.executable, "-m", "streams.bench", "run"]
+    results = {
+        mode: run_mode_process(settings, mode, options, scratch, commands.get(mode, [*own, mode]))
+        for mode in modes
+    }
+    if PEERS["quix"] in results:
+        # Same core, same events: the peer must emit as many commands as the pipeline.
+        theirs = results[PEERS["quix"]].get("commands")
+        ours = results["pipeline"].get("commands")
+        sections["peers"]["quix"]["commands_match_pipeline"] = theirs is not None and theirs == ours
+    return results
+
+
+def final_state(settings: Settings, messages: Sequence[tuple[bytes, bytes]]) -> dict[str, Any]:
+    """Digest the pipeline's final table and compare it with the sequential reference."""
+    topic = changelog_topic(f"{settings.topic_prefix}pipeline")
+    try:
+        states = asyncio.run(read_final_states(settings, topic))
+    except (KafkaError, OSError, RuntimeError) as exc:
+        return {"error": f"could not read {topic}: {exc!r}"}
+    reference = reference_fold(messages, CorePass.from_settings(settings), datetime.now(UTC))
+    differing = differing_users(states, reference)
+    return {
+        "users": len(states),
+        "digest": states_digest(states),
+        "reference_digest": states_digest(reference),
+        "matches_reference": not differing,
+        "differing_users": len(differing),
+        "differing_examples": differing[:DIFFERING_SHOWN],
+        "compared_without": "recent_ids, partition",
+    }
 
 
 def clean_up(settings: Settings) -> None:
@@ -132,8 +214,14 @@ def parameters(options: BenchOptions, settings: Settings) -> dict[str, Any]:
     }
 
 
-def prepare(settings: Settings, options: BenchOptions) -> dict[str, Any]:
-    """Create the run's topics and pre-load the workload once; return the pre-load figures."""
+def prepare(
+    settings: Settings, options: BenchOptions
+) -> tuple[dict[str, Any], list[tuple[bytes, bytes]]]:
+    """Create the run's topics and pre-load the workload once.
+
+    Returns:
+        The pre-load's figures, and the messages pre-loaded.
+    """
     built = time.perf_counter()
     workload = mix.build_workload(
         options.events, options.users, now=datetime.now(UTC), seed=options.seed
@@ -151,17 +239,24 @@ def prepare(settings: Settings, options: BenchOptions) -> dict[str, Any]:
         "events_per_second": round(len(workload.messages) / seconds, 1),
         "events_by_type": workload.counts,
         "spiking_users": workload.spikers,
-    }
+    }, workload.messages
 
 
 def run_mode_process(
-    settings: Settings, mode: str, options: BenchOptions, scratch: Path
+    settings: Settings, mode: str, options: BenchOptions, scratch: Path, program: list[str]
 ) -> dict[str, Any]:
-    """Run one mode in its own process; return its result, or ``{"error": ...}``."""
+    """Run one mode in its own process; return its result, or ``{"error": ...}``.
+
+    Args:
+        settings: The run's settings; the mode's app id is the prefix and its name.
+        mode: The mode's name.
+        options: Events and timeout.
+        scratch: Where its output and log go.
+        program: The command up to its options (interpreter, module, mode).
+    """
     print(f"bench: running {mode} ...", file=sys.stderr)
     child = settings.model_copy(update={"app_id": f"{settings.topic_prefix}{mode}"})
-    command = [sys.executable, "-m", "streams.bench", "run", mode, "--events", str(options.events),
-               "--launched-at", repr(time.time())]  # fmt: skip
+    command = [*program, "--events", str(options.events), "--launched-at", repr(time.time())]
     out_path, log_path = scratch / f"{mode}.out", scratch / f"{mode}.log"
     started = time.monotonic()
     with out_path.open("wb") as out, log_path.open("wb") as log:

@@ -27,6 +27,8 @@ OUTPUT_TOPICS = {"faust_passthrough": "bench.passthrough.out", "aiokafka_loop": 
 #: Producer batching for the pre-load: fill large batches, wait briefly for them to fill.
 PRELOAD_LINGER_MS = 20
 PRELOAD_BATCH_BYTES = 512 * 1024
+#: Quix Streams names a state changelog ``changelog__<consumer group>--<topic>--<store>``.
+QUIX_CHANGELOG = "changelog__"
 
 
 def run_prefix(now: datetime | None = None) -> str:
@@ -95,7 +97,7 @@ async def publish(settings: Settings, messages: Sequence[tuple[str, bytes, bytes
 
 
 async def delete_run_topics(settings: Settings) -> list[str]:
-    """Delete every topic whose name starts with the run's prefix; return their names."""
+    """Delete every topic of the run (its prefix, or Quix's changelogs of its groups)."""
     prefix = settings.topic_prefix
     if not prefix.startswith("bench-"):
         msg = f"refusing to delete topics under a prefix not made by the bench: {prefix!r}"
@@ -103,7 +105,11 @@ async def delete_run_topics(settings: Settings) -> list[str]:
     admin = AIOKafkaAdminClient(**settings.kafka_client_options())
     await admin.start()
     try:
-        doomed = sorted(name for name in await admin.list_topics() if name.startswith(prefix))
+        doomed = sorted(
+            name
+            for name in await admin.list_topics()
+            if name.startswith(prefix) or name.startswith(f"{QUIX_CHANGELOG}{prefix}")
+        )
         if doomed:
             await admin.delete_topics(doomed)
         return doomed
