@@ -28,6 +28,7 @@ from schemas.topics import (
     TRIGGER_DECISIONS,
     TopicSpec,
 )
+from streams.core.state.record import UserState
 from streams.runtime.lag import topic_partitions
 
 #: Output topic -> the field naming a message (dead letters: where their input was).
@@ -63,9 +64,11 @@ class Observation:
         rows: Table -> id -> digest of the row.
         state: User key -> digest of the user's last record on the changelog.
         applied: User key -> events that record counts as applied (all types).
-        applied_ids: Every event id any version of any record remembered as applied
-            (each version keeps the user's last 256: every event, unless one batch
-            brought a user more than that).
+        applied_ids: The fingerprint (``streams.core.state.dedup.fingerprint``) of every
+            event id any version of any record remembered as applied. Each version
+            keeps the ids within the dedup window of the user's event time and the last
+            ``DEDUP_FLOOR``: every event, unless one batch brought a user more than
+            that many events spanning more than the window (a fast replay can).
         sources: Id -> the input event that caused it (``source_event_id``), if any.
     """
 
@@ -73,7 +76,7 @@ class Observation:
     rows: dict[str, dict[str, str]] = field(default_factory=dict)
     state: dict[str, str] = field(default_factory=dict)
     applied: dict[str, int] = field(default_factory=dict)
-    applied_ids: set[str] = field(default_factory=set)
+    applied_ids: set[int] = field(default_factory=set)
     sources: dict[str, str] = field(default_factory=dict)
 
 
@@ -111,9 +114,9 @@ async def observe(settings: Settings) -> Observation:
             seen.applied.pop(user, None)
         else:
             seen.state[user] = hashlib.sha1(record.value).hexdigest()  # noqa: S324
-            decoded = orjson.loads(record.value)
-            seen.applied[user] = sum(decoded.get("counts", {}).values())
-            seen.applied_ids.update(decoded.get("recent_ids", ()))
+            decoded = UserState.from_bytes(record.value)
+            seen.applied[user] = sum(decoded.counts.values())
+            seen.applied_ids.update(decoded.seen)
     return seen
 
 
