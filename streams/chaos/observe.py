@@ -62,13 +62,13 @@ class Observation:
     Attributes:
         messages: Topic (without prefix) -> id -> the digest of every copy, in order.
         rows: Table -> id -> digest of the row.
-        state: User key -> digest of the user's last record on the changelog.
+        state: User key -> digest of the user's last record on the changelog, without
+            its dedup ids (stamped with the processing hour, so they differ by run).
         applied: User key -> events that record counts as applied (all types).
         applied_ids: The fingerprint (``streams.core.state.dedup.fingerprint``) of every
             event id any version of any record remembered as applied. Each version
-            keeps the ids within the dedup window of the user's event time and the last
-            ``DEDUP_FLOOR``: every event, unless one batch brought a user more than
-            that many events spanning more than the window (a fast replay can).
+            keeps the ids applied within the dedup window (48 h of processing) up to
+            ``DEDUP_CEILING``: every event, unless one user had more than that.
         sources: Id -> the input event that caused it (``source_event_id``), if any.
     """
 
@@ -92,6 +92,14 @@ def _identity(content: dict[str, Any], fields: tuple[str, ...], prefix: str) -> 
     return "/".join(values)
 
 
+def _state_digest(state: UserState) -> str:
+    """Digest a record without its dedup ids: they are stamped with processing time."""
+    ids, state.seen = state.seen, {}
+    digest = hashlib.sha1(state.to_bytes()).hexdigest()  # noqa: S324 - not security
+    state.seen = ids
+    return digest
+
+
 async def observe(settings: Settings) -> Observation:
     """Read everything the run produced (its processes should be stopped by now)."""
     seen = Observation()
@@ -113,8 +121,8 @@ async def observe(settings: Settings) -> Observation:
             seen.state.pop(user, None)
             seen.applied.pop(user, None)
         else:
-            seen.state[user] = hashlib.sha1(record.value).hexdigest()  # noqa: S324
             decoded = UserState.from_bytes(record.value)
+            seen.state[user] = _state_digest(decoded)
             seen.applied[user] = sum(decoded.counts.values())
             seen.applied_ids.update(decoded.seen)
     return seen

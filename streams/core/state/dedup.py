@@ -7,41 +7,41 @@ Duplicates come from two places:
   They are the user's latest arrivals, redelivered soon after.
 - **Producers** sending one ``event_id`` twice, usually close together.
 
-Both are recent in the user's own *event time*: the record keeps the id of every event
-applied while the user's watermark (latest ``occurred_at``) was at most
-``DEDUP_WINDOW_HOURS`` whole UTC hours behind where it is now. Each id is stamped with the
-watermark's hour just after it was applied (its own hour, or a later one for a late
-event), and dropped once the watermark's hour passes ``stamp + window``. So:
+Both are close in *processing* time, not necessarily in event time: a catch-up after a
+producer outage, or a history load, brings weeks of one user's events in seconds, and a
+crash in the middle redelivers them all. (A first version stamped ids with the user's
+watermark, event time; the SIGKILL test of ``test_rocksdb_store`` then double-applied a
+fast stream's redelivered events, whose event time had moved days within one
+uncommitted stretch.) So the record keeps the id of every event applied within the last
+``DEDUP_WINDOW_HOURS`` whole UTC hours of the record's *dedup clock*: each id is stamped
+with the processing hour it was applied in (``now`` of ``process``; the user's watermark
+hour when there is no clock, as in unit tests), the clock never goes back (a worker
+whose clock is behind stamps with the newest stamp), and an id is dropped once a later
+event is stamped more than the window after it. So:
 
-- an id is recognised exactly while the user's event time has moved on by at most the
-  window since it was applied (48 h by default: both sources above are minutes);
-- a *late* event (``occurred_at`` far behind the watermark) is checked like any other and
-  applied when new; its id is then kept for the window from its arrival, not from its
-  own time, so a redelivery of a backfill is still recognised. No event is refused for
-  its age, and an old event's copy is only missed when the user's event time moved on
-  by more than the window between the two copies; such a copy is applied again (counted
-  twice; buckets older than the kept days are untouched, and an event older than
-  ``NUDGE_MAX_EVENT_AGE_SECONDS`` messages nobody);
-- the last ``DEDUP_FLOOR`` ids are kept whatever their age: a burst that moves the
-  watermark by more than the window in one uncommitted stretch (a catch-up after a
-  producer outage) still has its latest events recognised;
-- at most ``DEDUP_CEILING`` ids are kept, the oldest dropped first, so a flood (one
-  user sending hundreds of events within the window) cannot grow a record without
-  bound. Dedup is exact within the window up to that many events.
+- an id is recognised exactly for 48 h (default) of processing after it was applied,
+  whatever the events' own times; the window only moves when the user has a new event,
+  so a worker down for a week still recognises what it redelivers on restart;
+- no event is refused for its age: a late event is checked like any other, and its id
+  kept like any other. A copy is applied again only if it comes more than the window
+  after the first (it is then counted twice);
+- the last ``DEDUP_FLOOR`` ids are kept whatever their stamp;
+- at most ``DEDUP_CEILING`` ids are kept, the oldest dropped first, so a flood (or a
+  history load of hundreds of one user's events within an hour) cannot grow a record
+  without bound. Dedup is exact within the window up to that many events.
 
 Ids are kept as 64-bit BLAKE2b fingerprints, not as text: 8 bytes instead of ~40 for a
 UUID. Two different ids of one user share a fingerprint with probability 2**-64 per pair,
 so a new event is taken for a duplicate (and dropped) with probability at most
-``len(kept) / 2**64``: about 1e-18 for a typical user's 20 ids, 3e-17 at the ceiling, or
-one lost event in ~10**12 years at a million events a second. That is the only inexact
+``len(kept) / 2**64``: about 1e-18 for a typical user's 15 ids, 3e-17 at the ceiling, or
+one lost event in ~40 000 years at a million events a second. That is the only inexact
 part; it is stated here rather than tested by sampling (``test_dedup`` checks the
 fingerprint is the stated BLAKE2b and that distinct ids in a large sample do not meet).
 
-On the changelog (``encode_seen``) each kept id is 9 bytes, in arrival order: the
-fingerprint, then one byte with the stamp's age in hours behind the watermark's hour
-(``OUTSIDE_WINDOW_AGE`` for ids kept only by the floor), the whole base64-encoded. Records
-of version 1 held the last 256 ids as text; they are read as stamped at the watermark's
-hour (kept for one more window), the safe side.
+On the changelog (``encode_seen``) the ids are ``[newest stamp, base64]``, 9 bytes per
+id in arrival order: the fingerprint, then one byte with the stamp's age in hours behind
+the newest (``OUTSIDE_WINDOW_AGE`` for ids kept only by the floor). Records of version 1
+held the last 256 ids as text; they are read as stamped at the watermark's hour.
 """
 
 from __future__ import annotations
@@ -49,13 +49,14 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+from typing import Any
 
 from streams.core.units import SECONDS_PER_HOUR
 
-#: Hours of the user's event time an applied id is remembered for (see the module
-#: docstring). Redeliveries and producer retries arrive within minutes; two days leave
-#: wide room and match the default ``NUDGE_MAX_EVENT_AGE_SECONDS``. Each id in the window
-#: costs 12 bytes of record; ``apply_event`` takes another window for tests.
+#: Hours of the dedup clock an applied id is remembered for (see the module docstring).
+#: Redeliveries and producer retries arrive within minutes; two days leave wide room
+#: (a rebalance storm, a retrying producer's backoff). Each id in the window costs 12
+#: bytes of record; ``apply_event`` takes another window for tests.
 DEDUP_WINDOW_HOURS = 48
 
 #: Largest window the one-byte age on the changelog can express (255 means "outside").
@@ -87,17 +88,24 @@ def fingerprint(event_id: str) -> int:
 
 
 def remember(seen: dict[int, int], key: int, hour: int, window_hours: int) -> None:
-    """Keep fingerprint ``key`` stamped ``hour`` (the watermark's hour), then prune.
+    """Keep fingerprint ``key`` stamped with the record's clock at ``hour``, then prune.
 
     Args:
         seen: Fingerprint -> stamp (UTC hour number, or ``OUTSIDE_WINDOW``), oldest
             arrival first; changed in place.
         key: The fingerprint of an event just applied (not in ``seen``).
-        hour: The user's watermark hour after applying it: the newest stamp.
-        window_hours: ``DEDUP_WINDOW_HOURS`` or the configured window.
+        hour: The processing hour (or, without a clock, the watermark's hour). A clock
+            behind the newest stamp (another worker's) does not move the record's back.
+        window_hours: ``DEDUP_WINDOW_HOURS`` or another window.
     """
-    seen[key] = hour
-    prune(seen, hour, window_hours)
+    newest = max(hour, newest_stamp(seen, default=hour))
+    seen[key] = newest
+    prune(seen, newest, window_hours)
+
+
+def newest_stamp(seen: dict[int, int], *, default: int) -> int:
+    """Return the stamp of the latest id (stamps never go down), or ``default``."""
+    return seen[next(reversed(seen))] if seen else default
 
 
 def prune(seen: dict[int, int], hour: int, window_hours: int) -> None:
@@ -119,22 +127,28 @@ def prune(seen: dict[int, int], hour: int, window_hours: int) -> None:
                 seen[key] = OUTSIDE_WINDOW
 
 
-def encode_seen(seen: dict[int, int], hour: int) -> str:
-    """Return ``seen`` as base64: per id its fingerprint and its age behind ``hour``."""
+def encode_seen(seen: dict[int, int]) -> list[Any]:
+    """Return ``seen`` as ``[newest stamp, base64]``: per id its fingerprint and age in hours."""
+    if not seen:
+        return []
+    newest = newest_stamp(seen, default=0)
     packed = bytearray()
     for key, stamp in seen.items():
-        age = hour - stamp if stamp != OUTSIDE_WINDOW else OUTSIDE_WINDOW_AGE
+        age = newest - stamp if stamp != OUTSIDE_WINDOW else OUTSIDE_WINDOW_AGE
         packed += key.to_bytes(FINGERPRINT_BYTES, "big")
         packed.append(min(age, OUTSIDE_WINDOW_AGE))
-    return base64.b64encode(bytes(packed)).decode("ascii")
+    return [newest, base64.b64encode(bytes(packed)).decode("ascii")]
 
 
-def decode_seen(text: str, hour: int) -> dict[int, int]:
-    """Rebuild what ``encode_seen(seen, hour)`` wrote.
+def decode_seen(encoded: list[Any]) -> dict[int, int]:
+    """Rebuild what ``encode_seen`` wrote.
 
     Raises:
         ValueError: Not base64, or not a whole number of entries.
     """
+    if not encoded:
+        return {}
+    newest, text = int(encoded[0]), encoded[1]
     try:
         packed = base64.b64decode(text, validate=True)
     except binascii.Error as exc:
@@ -147,7 +161,7 @@ def decode_seen(text: str, hour: int) -> dict[int, int]:
     for start in range(0, len(packed), _ENTRY_BYTES):
         key = int.from_bytes(packed[start : start + FINGERPRINT_BYTES], "big")
         age = packed[start + FINGERPRINT_BYTES]
-        seen[key] = OUTSIDE_WINDOW if age == OUTSIDE_WINDOW_AGE else hour - age
+        seen[key] = OUTSIDE_WINDOW if age == OUTSIDE_WINDOW_AGE else newest - age
     return seen
 
 

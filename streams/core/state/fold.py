@@ -81,15 +81,22 @@ def savings_milestone(saved: Decimal, target: Decimal) -> int:
 
 
 def apply_event(
-    state: UserState, event: Event, *, dedup_window_hours: int = DEDUP_WINDOW_HOURS
+    state: UserState,
+    event: Event,
+    *,
+    now: datetime | None = None,
+    dedup_window_hours: int = DEDUP_WINDOW_HOURS,
 ) -> bool:
     """Fold one event into the user's state, at most once per ``event_id``.
 
     Args:
         state: The user's record, changed in place.
         event: A validated event of this user.
-        dedup_window_hours: Hours of the user's event time an applied id is remembered
-            for (``streams.core.state.dedup``); default ``DEDUP_WINDOW_HOURS``.
+        now: Processing time: the clock the dedup window runs on (redeliveries and
+            retries come soon after, however far event time moved). Without it, the
+            user's watermark is the clock (replays in tests).
+        dedup_window_hours: Hours an applied id is remembered for on that clock
+            (``streams.core.state.dedup``); default ``DEDUP_WINDOW_HOURS``.
 
     Returns:
         False if the event was already applied (a duplicate), True otherwise.
@@ -102,7 +109,8 @@ def apply_event(
     if state.first_day is None or day < state.first_day:
         state.first_day = day
     state.watermark = max(state.watermark, occurred)
-    remember(state.seen, key, watermark_hour(state.watermark), dedup_window_hours)
+    hour = hour_number(now) if now is not None else watermark_hour(state.watermark)
+    remember(state.seen, key, hour, dedup_window_hours)
     kind = event.type
     state.counts[kind] = state.counts.get(kind, 0) + 1
     state.last_seen[kind] = max(state.last_seen.get(kind, 0.0), occurred)

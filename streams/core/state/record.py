@@ -136,7 +136,7 @@ class UserState:
             if buckets := getattr(self, name):
                 record[name] = pack_int_map(buckets)
         if self.seen:
-            record["seen"] = encode_seen(self.seen, watermark_hour(self.watermark))
+            record["seen"] = encode_seen(self.seen)
         if self.risk is not None:
             record["risk"] = self.risk.to_dict()
         return orjson.dumps(record)
@@ -159,7 +159,7 @@ class UserState:
         state.counts, state.last_seen = _unpack_types(data.get("types", {}))
         for name in _INT_MAPS:
             setattr(state, name, unpack_int_map(data.get(name, [])))
-        state.seen = decode_seen(data.get("seen", ""), watermark_hour(state.watermark))
+        state.seen = decode_seen(data.get("seen", []))
         if "risk" in data:
             state.risk = RiskMemory.from_dict(data["risk"])
         return state
