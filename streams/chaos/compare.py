@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from streams.chaos.observe import Observation
+from streams.core.state.dedup import fingerprint
 
 #: Ids listed per category in the report; the counts are always complete.
 SAMPLES = 10
@@ -104,9 +105,9 @@ def unapplied_events(
     each range is ``[first, last]``, both included.
     """
     offsets: dict[str, list[int]] = defaultdict(list)
-    for event_id in reference.applied_ids - run.applied_ids:
-        if event_id in located:
-            name, partition, offset = located[event_id]
+    missing = reference.applied_ids - run.applied_ids  # fingerprints of event ids
+    for event_id, (name, partition, offset) in located.items():
+        if fingerprint(event_id) in missing:
             offsets[f"{name}/{partition}"].append(offset)
     return {where: _contiguous(sorted(found)) for where, found in sorted(offsets.items())}
 

@@ -28,6 +28,7 @@ from schemas.topics import (
     TRIGGER_DECISIONS,
     TopicSpec,
 )
+from streams.core.state.record import UserState
 from streams.runtime.lag import topic_partitions
 
 #: Output topic -> the field naming a message (dead letters: where their input was).
@@ -61,11 +62,13 @@ class Observation:
     Attributes:
         messages: Topic (without prefix) -> id -> the digest of every copy, in order.
         rows: Table -> id -> digest of the row.
-        state: User key -> digest of the user's last record on the changelog.
+        state: User key -> digest of the user's last record on the changelog, without
+            its dedup ids (stamped with the processing hour, so they differ by run).
         applied: User key -> events that record counts as applied (all types).
-        applied_ids: Every event id any version of any record remembered as applied
-            (each version keeps the user's last 256: every event, unless one batch
-            brought a user more than that).
+        applied_ids: The fingerprint (``streams.core.state.dedup.fingerprint``) of every
+            event id any version of any record remembered as applied. Each version
+            keeps the ids applied within the dedup window (48 h of processing) up to
+            ``DEDUP_CEILING``: every event, unless one user had more than that.
         sources: Id -> the input event that caused it (``source_event_id``), if any.
     """
 
@@ -73,7 +76,7 @@ class Observation:
     rows: dict[str, dict[str, str]] = field(default_factory=dict)
     state: dict[str, str] = field(default_factory=dict)
     applied: dict[str, int] = field(default_factory=dict)
-    applied_ids: set[str] = field(default_factory=set)
+    applied_ids: set[int] = field(default_factory=set)
     sources: dict[str, str] = field(default_factory=dict)
 
 
@@ -87,6 +90,14 @@ def _identity(content: dict[str, Any], fields: tuple[str, ...], prefix: str) -> 
     if fields[0] == "topic":
         values[0] = values[0].removeprefix(prefix)
     return "/".join(values)
+
+
+def _state_digest(state: UserState) -> str:
+    """Digest a record without its dedup ids: they are stamped with processing time."""
+    ids, state.seen = state.seen, {}
+    digest = hashlib.sha1(state.to_bytes()).hexdigest()  # noqa: S324 - not security
+    state.seen = ids
+    return digest
 
 
 async def observe(settings: Settings) -> Observation:
@@ -110,10 +121,10 @@ async def observe(settings: Settings) -> Observation:
             seen.state.pop(user, None)
             seen.applied.pop(user, None)
         else:
-            seen.state[user] = hashlib.sha1(record.value).hexdigest()  # noqa: S324
-            decoded = orjson.loads(record.value)
-            seen.applied[user] = sum(decoded.get("counts", {}).values())
-            seen.applied_ids.update(decoded.get("recent_ids", ()))
+            decoded = UserState.from_bytes(record.value)
+            seen.state[user] = _state_digest(decoded)
+            seen.applied[user] = sum(decoded.counts.values())
+            seen.applied_ids.update(decoded.seen)
     return seen
 
 

@@ -48,8 +48,9 @@ def process(
         event: A validated event of that user.
         definitions: Trigger definitions; paused ones are skipped.
         catalogue: Message templates.
-        now: Processing time. Only used to skip evaluating events older than
-            ``max_event_age_seconds`` (backfills build state but message nobody).
+        now: Processing time. Used to skip evaluating events older than
+            ``max_event_age_seconds`` (backfills build state but message nobody), and as
+            the clock of the dedup window (``streams.core.state.dedup``).
         max_event_age_seconds: See ``now``.
         policy: Frequency caps and quiet hours shared by all triggers (defaults if None).
         interventions: Risk tiers, trend, cool-off (defaults if None); a fresh
@@ -59,7 +60,7 @@ def process(
         The decisions and commands, empty for duplicates and stale events.
     """
     before = Before.of(state)
-    if not apply_event(state, event):
+    if not apply_event(state, event, now=now):
         return Result(applied=False, evaluated=False)
     if (now - event.occurred_at).total_seconds() > max_event_age_seconds:
         return Result(evaluated=False)

@@ -28,15 +28,10 @@ from schemas.events import (
     SavingsProgress,
     Transaction,
 )
+from streams.core.state.dedup import DEDUP_WINDOW_HOURS, fingerprint, remember, watermark_hour
 from streams.core.state.record import UserState
 from streams.core.state.risk_memory import RiskMemory, note_payment, note_risk_score
 from streams.core.units import day_number, hour_number, month_number, to_cents
-
-#: How many recent event ids a user's record remembers to drop duplicates. Redeliveries
-#: after a crash or rebalance come from the last uncommitted seconds, so a user's last
-#: few hundred events cover them with room to spare.
-DEDUP_WINDOW = 256
-
 
 #: Days of daily spend kept: five 7-day windows (this week and four for the baseline)
 #: plus a week of allowed lateness.
@@ -85,26 +80,37 @@ def savings_milestone(saved: Decimal, target: Decimal) -> int:
     return min(reached, 100)
 
 
-def apply_event(state: UserState, event: Event) -> bool:
+def apply_event(
+    state: UserState,
+    event: Event,
+    *,
+    now: datetime | None = None,
+    dedup_window_hours: int = DEDUP_WINDOW_HOURS,
+) -> bool:
     """Fold one event into the user's state, at most once per ``event_id``.
 
     Args:
         state: The user's record, changed in place.
         event: A validated event of this user.
+        now: Processing time: the clock the dedup window runs on (redeliveries and
+            retries come soon after, however far event time moved). Without it, the
+            user's watermark is the clock (replays in tests).
+        dedup_window_hours: Hours an applied id is remembered for on that clock
+            (``streams.core.state.dedup``); default ``DEDUP_WINDOW_HOURS``.
 
     Returns:
         False if the event was already applied (a duplicate), True otherwise.
     """
-    if state.has_seen(event.event_id):
+    key = fingerprint(event.event_id)
+    if key in state.seen:
         return False
-    state.recent_ids.append(event.event_id)
-    if len(state.recent_ids) > DEDUP_WINDOW:
-        del state.recent_ids[0]
     occurred = event.occurred_at.timestamp()
     day = day_number(event.occurred_at)
     if state.first_day is None or day < state.first_day:
         state.first_day = day
     state.watermark = max(state.watermark, occurred)
+    hour = hour_number(now) if now is not None else watermark_hour(state.watermark)
+    remember(state.seen, key, hour, dedup_window_hours)
     kind = event.type
     state.counts[kind] = state.counts.get(kind, 0) + 1
     state.last_seen[kind] = max(state.last_seen.get(kind, 0.0), occurred)

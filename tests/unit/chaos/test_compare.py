@@ -5,6 +5,7 @@ from __future__ import annotations
 from streams.chaos.compare import compare, unapplied_events, verdict
 from streams.chaos.observe import Observation
 from streams.chaos.recording import Message, Recording, record
+from streams.core.state.dedup import fingerprint
 
 
 def observation(**fields) -> Observation:
@@ -65,10 +66,11 @@ def test_events_a_state_misses_or_counts_twice() -> None:
 
 def test_unapplied_events_are_located_as_offset_ranges() -> None:
     located = {f"e{n}": ("behavior.events", n % 2, n // 2) for n in range(20)}
-    reference = observation(applied_ids=set(located))
+    # Records remember fingerprints of the ids, not the ids.
+    reference = observation(applied_ids={fingerprint(event_id) for event_id in located})
     # partition 0 misses offsets 2..4, partition 1 offset 7
     missing = {"e4", "e6", "e8", "e15"}
-    run = observation(applied_ids=set(located) - missing)
+    run = observation(applied_ids={fingerprint(event_id) for event_id in set(located) - missing})
     assert unapplied_events(reference, run, located) == {
         "behavior.events/0": [[2, 4]],
         "behavior.events/1": [[7, 7]],

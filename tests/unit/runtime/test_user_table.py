@@ -73,7 +73,7 @@ def table(tmp_path: Path) -> Iterator[Any]:
 def record(partition: int, events: int = 1) -> UserState:
     state = UserState()
     state.partition = partition
-    state.recent_ids = [f"e{i}" for i in range(events)]
+    state.seen = {i: 0 for i in range(events)}
     return state
 
 
