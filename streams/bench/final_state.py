@@ -21,10 +21,10 @@ from schemas.settings import Settings
 from streams.core.state.record import UserState
 from streams.runtime.lag import topic_partitions
 
-#: Fields left out of comparisons and digests: the dedup window (``recent_ids``: its
-#: encoding is being changed on its own) and the input partition (a worker's, not the
-#: sequential reference's).
-IGNORED_FIELDS = frozenset({"recent_ids", "partition"})
+#: Fields left out of comparisons and digests: the dedup window (``seen``: stamped with
+#: the processing clock's hour, which differs between the worker and the reference) and
+#: the input partition (a worker's, not the sequential reference's).
+IGNORED_FIELDS = frozenset({"seen", "partition"})
 #: The Faust table the worker keeps users in (``streams.runtime.agents.ingest``).
 TABLE_NAME = "user_state"
 #: Longest a changelog read waits for the next records before it calls the end reached.

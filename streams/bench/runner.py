@@ -163,7 +163,7 @@ def final_state(settings: Settings, messages: Sequence[tuple[bytes, bytes]]) -> 
         "matches_reference": not differing,
         "differing_users": len(differing),
         "differing_examples": differing[:DIFFERING_SHOWN],
-        "compared_without": "recent_ids, partition",
+        "compared_without": "seen, partition",
     }
 
 

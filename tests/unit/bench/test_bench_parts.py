@@ -35,10 +35,10 @@ def test_the_core_pass_uses_the_workers_policies() -> None:
 
 
 def test_states_differ_by_content_not_by_the_dedup_window_or_partition() -> None:
-    one = UserState(counts={"transaction": 2}, recent_ids=["a", "b"], partition=1)
-    same = UserState(counts={"transaction": 2}, recent_ids=["b"], partition=0)
+    one = UserState(counts={"transaction": 2}, seen={1: 5, 2: 5}, partition=1)
+    same = UserState(counts={"transaction": 2}, seen={2: 9}, partition=0)
     other = UserState(counts={"transaction": 3})
-    assert "recent_ids" not in semantic(one)
+    assert "seen" not in semantic(one)
     assert differing_users({b"u": one}, {b"u": same}) == []
     assert states_digest({b"u": one}) == states_digest({b"u": same})
     assert differing_users({b"u": one}, {b"u": other}) == ["u"]
