@@ -22,7 +22,7 @@ def main(marker: Path, event_id: str) -> None:
     process_batch = IngestStage.process_batch
 
     def failing(self: IngestStage, batch: Any) -> Any:
-        if not marker.exists() and any(event_id.encode() in e.message.value for e in batch):
+        if not marker.exists() and any(event_id.encode() in message.value for message in batch):
             marker.touch()
             msg = "the producer refused the batch"
             raise BufferError(msg)
