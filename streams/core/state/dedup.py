@@ -39,8 +39,9 @@ part; it is stated here rather than tested by sampling (``test_dedup`` checks th
 fingerprint is the stated BLAKE2b and that distinct ids in a large sample do not meet).
 
 On the changelog (``encode_seen``) the ids are ``[newest stamp, base64]``, 9 bytes per
-id in arrival order: the fingerprint, then one byte with the stamp's age in hours behind
-the newest (``OUTSIDE_WINDOW_AGE`` for ids kept only by the floor). Records of version 1
+id: the fingerprints in arrival order (big-endian, packed by ``struct`` in one call),
+then one byte per id with its stamp's age in hours behind the newest
+(``OUTSIDE_WINDOW_AGE`` for ids kept only by the floor). Records of version 1
 held the last 256 ids as text; they are read as stamped at the watermark's hour.
 """
 
@@ -49,6 +50,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import struct
 from typing import Any
 
 from streams.core.units import SECONDS_PER_HOUR
@@ -128,16 +130,16 @@ def prune(seen: dict[int, int], hour: int, window_hours: int) -> None:
 
 
 def encode_seen(seen: dict[int, int]) -> list[Any]:
-    """Return ``seen`` as ``[newest stamp, base64]``: per id its fingerprint and age in hours."""
+    """Return ``seen`` as ``[newest stamp, base64]``: the fingerprints, then their ages."""
     if not seen:
         return []
     newest = newest_stamp(seen, default=0)
-    packed = bytearray()
-    for key, stamp in seen.items():
-        age = newest - stamp if stamp != OUTSIDE_WINDOW else OUTSIDE_WINDOW_AGE
-        packed += key.to_bytes(FINGERPRINT_BYTES, "big")
-        packed.append(min(age, OUTSIDE_WINDOW_AGE))
-    return [newest, base64.b64encode(bytes(packed)).decode("ascii")]
+    ages = bytes(
+        OUTSIDE_WINDOW_AGE if stamp == OUTSIDE_WINDOW else min(newest - stamp, OUTSIDE_WINDOW_AGE)
+        for stamp in seen.values()
+    )
+    packed = struct.pack(f">{len(seen)}Q", *seen) + ages
+    return [newest, base64.b64encode(packed).decode("ascii")]
 
 
 def decode_seen(encoded: list[Any]) -> dict[int, int]:
@@ -157,12 +159,13 @@ def decode_seen(encoded: list[Any]) -> dict[int, int]:
     if len(packed) % _ENTRY_BYTES:
         msg = f"dedup ids are {len(packed)} bytes, not a multiple of {_ENTRY_BYTES}"
         raise ValueError(msg)
-    seen: dict[int, int] = {}
-    for start in range(0, len(packed), _ENTRY_BYTES):
-        key = int.from_bytes(packed[start : start + FINGERPRINT_BYTES], "big")
-        age = packed[start + FINGERPRINT_BYTES]
-        seen[key] = OUTSIDE_WINDOW if age == OUTSIDE_WINDOW_AGE else newest - age
-    return seen
+    count = len(packed) // _ENTRY_BYTES
+    keys = struct.unpack_from(f">{count}Q", packed)
+    ages = packed[count * FINGERPRINT_BYTES :]
+    return {
+        key: OUTSIDE_WINDOW if age == OUTSIDE_WINDOW_AGE else newest - age
+        for key, age in zip(keys, ages, strict=True)
+    }
 
 
 def seen_from_ids(event_ids: list[str], hour: int) -> dict[int, int]:

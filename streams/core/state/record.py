@@ -14,6 +14,7 @@ field but how the dedup ids are held) is the same in both.
 
 from __future__ import annotations
 
+import pickle
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -118,6 +119,20 @@ class UserState:
     def has_seen(self, event_id: str) -> bool:
         """Return whether ``event_id`` is among the events this record remembers applying."""
         return fingerprint(event_id) in self.seen
+
+    def snapshot(self) -> bytes:
+        """Return a copy of the record to put back should processing an event raise.
+
+        In-process only, never stored or sent: ``pickle`` of our own object, about three
+        times cheaper than ``to_bytes`` (which packs the record for the changelog).
+        """
+        return pickle.dumps(self, pickle.HIGHEST_PROTOCOL)
+
+    @staticmethod
+    def from_snapshot(raw: bytes) -> UserState:
+        """Return the record ``snapshot`` copied (bytes this process made, nothing else)."""
+        state: UserState = pickle.loads(raw)  # noqa: S301 - our own bytes, never read from outside
+        return state
 
     def to_bytes(self) -> bytes:
         """Serialise for the changelog: compact JSON, version ``RECORD_VERSION``.

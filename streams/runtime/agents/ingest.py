@@ -189,7 +189,7 @@ class IngestStage:
         state = held[1] if held else self._load(key, message.partition)
         # The record as it was, to put back should processing this event raise. For the
         # memory store the table holds the live object, which ``process`` changes in place.
-        before = state.to_bytes()
+        before = state.snapshot()
         try:
             result = process(
                 state,
@@ -216,7 +216,7 @@ class IngestStage:
 
     def _restore(self, key: bytes, before: bytes, was_dirty: bool, dirty: Dirty) -> None:
         """Put a user's record back as it was before an event whose processing raised."""
-        restored = UserState.from_bytes(before)
+        restored = UserState.from_snapshot(before)
         if was_dirty:
             dirty[key] = (dirty[key][0], restored)
         else:

@@ -326,3 +326,20 @@ def test_a_profile_update_sent_with_nulls_keeps_the_other_fields() -> None:
     full_json = profile(USER, START + timedelta(hours=1), first_name="Ada").model_dump_json()
     apply_event(state, Event.model_validate_json(full_json))
     assert state.profile == {"timezone": "Asia/Tokyo", "tier": "premium", "first_name": "Ada"}
+
+
+def test_a_snapshot_is_an_independent_copy_equal_to_the_record() -> None:
+    state = fold(
+        [
+            profile(USER, START, first_name="Ada"),
+            transaction(USER, START, "12.00"),
+            income(USER, START + timedelta(days=1), "2000.00"),
+        ]
+    )
+    copy = UserState.from_snapshot(state.snapshot())
+    assert copy == state and copy.to_bytes() == state.to_bytes()
+    state.counts["transaction"] += 1
+    state.daily_spend[day_number(START)] += 100
+    state.profile["first_name"] = "Bea"
+    assert copy != state  # nothing shared: a put-back record is the one from before
+    assert copy.counts["transaction"] == 1 and copy.profile["first_name"] == "Ada"
