@@ -14,8 +14,9 @@ field but how the dedup ids are held) is the same in both.
 
 from __future__ import annotations
 
+import operator
 import pickle
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import orjson
@@ -123,16 +124,18 @@ class UserState:
     def snapshot(self) -> bytes:
         """Return a copy of the record to put back should processing an event raise.
 
-        In-process only, never stored or sent: ``pickle`` of our own object, about three
-        times cheaper than ``to_bytes`` (which packs the record for the changelog).
+        In-process only, never stored or sent: ``pickle`` of the field values in order,
+        about five times cheaper than ``to_bytes`` (which packs the record for the
+        changelog), and twice cheaper than pickling the object (the dataclass's
+        ``__getstate__`` is Python).
         """
-        return pickle.dumps(self, pickle.HIGHEST_PROTOCOL)
+        return pickle.dumps(_field_values(self), pickle.HIGHEST_PROTOCOL)
 
     @staticmethod
     def from_snapshot(raw: bytes) -> UserState:
         """Return the record ``snapshot`` copied (bytes this process made, nothing else)."""
-        state: UserState = pickle.loads(raw)  # noqa: S301 - our own bytes, never read from outside
-        return state
+        values = pickle.loads(raw)  # noqa: S301 - our own bytes, never read from outside
+        return UserState(*values)
 
     def to_bytes(self) -> bytes:
         """Serialise for the changelog: compact JSON, version ``RECORD_VERSION``.
@@ -229,3 +232,7 @@ def _from_v1(data: dict[str, Any]) -> UserState:
         risk=RiskMemory.from_dict(data["risk"]) if "risk" in data else None,
         engaged_at=data.get("engaged_at", 0.0),
     )
+
+
+#: Every field's value, in declaration order (what ``UserState(*values)`` takes back).
+_field_values = operator.attrgetter(*(each.name for each in fields(UserState)))

@@ -265,6 +265,7 @@ def test_to_bytes_from_bytes_round_trip(steps: list[tuple[str, int, int, str, bo
     restored = UserState.from_bytes(state.to_bytes())
     assert restored == state
     assert restored.to_bytes() == state.to_bytes()
+    assert UserState.from_snapshot(state.snapshot()) == state  # the put-back copy too
 
 
 @settings(max_examples=40)
