@@ -37,6 +37,7 @@ from streams.bench.topics import output_topic
 from streams.runtime import metrics
 from streams.runtime.agents.ingest import IngestStage
 from streams.runtime.app import create_app
+from streams.runtime.definitions_feed import DefinitionsFeed
 from streams.runtime.kafka_admin import faust_credentials
 from streams.runtime.logs import configure_logging, logging_config
 
@@ -98,11 +99,13 @@ def run_pipeline(settings: Settings, target: int, launched_at: float) -> None:
 def run_pipeline_worker(settings: Settings, gate: Path | None) -> None:
     """Run the real Nudge app until stopped, printing its status every ``STATUS_SECONDS``.
 
-    Its first batch waits until ``gate`` exists: the parent creates it once every worker
+    It takes no batch until ``gate`` exists: the parent creates it once every worker
     of the group has joined, so that all of them start together.
     """
     clock = BatchClock()
-    observe_ingest(clock, gate)
+    observe_ingest(clock)
+    if gate is not None:
+        hold_definitions(gate)
     app = create_app(settings)
 
     async def report_status() -> None:
@@ -112,18 +115,33 @@ def run_pipeline_worker(settings: Settings, gate: Path | None) -> None:
     start_worker(app)
 
 
-def observe_ingest(meter: Counts, gate: Path | None = None) -> None:
+def observe_ingest(meter: Counts) -> None:
     """Wrap ``IngestStage.run_batch`` (in this process) to count each processed batch."""
     run_batch = IngestStage.run_batch
 
     async def counted(self: IngestStage, batch: Sequence[Any]) -> None:
-        while gate is not None and not gate.exists():
-            await asyncio.sleep(GATE_POLL_SECONDS)
         meter.begin()
         await run_batch(self, batch)
         meter.add(len(batch))
 
     IngestStage.run_batch = counted  # type: ignore[method-assign]
+
+
+def hold_definitions(gate: Path) -> None:
+    """Keep the trigger definitions from loading (in this process) until ``gate`` exists.
+
+    The worker takes no batch before they load, and holds none meanwhile: a batch taken
+    and held would keep a rebalance waiting for its acknowledgement (Faust's revocation
+    waits for the messages in hand), and the gate opens only once the group is stable.
+    """
+    run = DefinitionsFeed.run
+
+    async def gated(self: DefinitionsFeed) -> None:
+        while not gate.exists():
+            await asyncio.sleep(GATE_POLL_SECONDS)
+        await run(self)
+
+    DefinitionsFeed.run = gated  # type: ignore[method-assign]
 
 
 def pipeline_outputs() -> dict[str, Any]:

@@ -5,10 +5,10 @@ from the start. Its workers (``pipeline_worker`` mode: the real app) start toget
 print status lines; the run is done once the group has committed every pre-loaded event.
 Its span runs from the first event any worker processed to the last batch any worker
 finished, and its CPU is the sum of each worker's CPU time between its own first event
-and last batch. Start-up and the group's join are outside the span, but the rebalance of
-the workers' first batches wait for a gate the parent opens once the group is stable
-with all of them, so they start together. ``events_processed`` above the pre-load would
-count events read twice (a rebalance inside the span).
+and last batch. Start-up and the group's join are outside the span: the workers take no
+batch before a gate the parent opens once the group is stable with all of them (their
+trigger definitions wait for it), so they start together. ``events_processed`` above
+the pre-load would count events read twice (a rebalance inside the span).
 """
 
 from __future__ import annotations

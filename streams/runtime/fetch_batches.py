@@ -16,7 +16,7 @@ What keeps at-least-once exact, with Faust's own mechanisms:
 
 - The queue is Faust's ``FlowControlQueue`` with ``clear_on_resume``, like an agent's:
   a revocation suspends the flow and clears it, so a batch fetched before a rebalance is
-  never processed after one; a drain blocked putting a batch gives up when the flow is
+  never processed after one; a drain waiting for room gives up when the flow is
   suspended, as Faust's gives up on a message.
 - The ingest loop tracks a batch's messages (``Consumer.track_message``) when it takes
   the batch and acknowledges them (``Consumer.ack``) only once the batch is processed and
@@ -56,6 +56,8 @@ log = logging.getLogger(__name__)
 DRAIN_SOURCE_SHA256 = "44a2500309e83c630493f6828af50166ec8d96a0b3e4fb2bab735f704ae93417"
 #: Batches fetched ahead of the one being processed (each up to ``max_events``).
 AHEAD = 2
+#: How often a drain with a full queue looks for room (a batch takes ~100 ms at most).
+ROOM_POLL_SECONDS = 0.002
 
 
 def faust_drain_digest() -> str:
@@ -133,13 +135,21 @@ class FetchingConsumer(faust_aiokafka.Consumer):
         return batch
 
     async def _hand_over(self, batch: list[Any], feed: FetchFeed) -> None:
-        """Put a fetch's input messages on the feed, in batches; give up if flow stops."""
+        """Put a fetch's input messages on the feed, in batches; give up if flow stops.
+
+        The queue is never awaited with ``put``: a rebalance clears it and cancels its
+        waiting putters (mode's ``ThrowableQueue.clear``), which would end this loop. The
+        drain waits for room instead, looking every ``ROOM_POLL_SECONDS``, and gives up
+        the rest of the fetch once the flow is suspended (it is read again after).
+        """
         size = feed.max_events
+        suspended = self.suspend_flow.is_set
         for start in range(0, len(batch), size):
-            chunk = batch[start : start + size]
-            await self.wait_first(feed.queue.put(chunk), self.suspend_flow.wait())
-            if self.suspend_flow.is_set():
-                return  # a rebalance: what was not put is read again after it
+            while feed.queue.full() and not suspended():
+                await asyncio.sleep(ROOM_POLL_SECONDS)
+            if suspended():
+                return
+            feed.queue.put_nowait(batch[start : start + size])
             feed.batches += 1
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import faust
 import pytest
+from mode.utils.queues import FlowControlEvent, ThrowableQueue
 
 from streams.runtime import fetch_batches
 from streams.runtime.fetch_batches import (
@@ -127,6 +128,26 @@ async def test_a_large_fetch_is_handed_over_in_batches_and_a_suspended_flow_stop
     assert feed.queue.get_nowait() == batch[2:4]
     assert feed.queue.empty()  # the rest is read again after the rebalance
     assert feed.batches == 2
+
+
+async def test_a_rebalance_clearing_the_queue_does_not_end_a_waiting_drain() -> None:
+    # mode's ThrowableQueue.clear (a revocation's flow_control.clear) cancels waiting
+    # putters: a drain awaiting put() died of it, and its worker with it.
+    flow = FlowControlEvent()
+    flow.resume()
+    drain = Drain()
+    consumer = drain.consumer()
+    feed = FetchFeed(frozenset({INPUT}), max_events=1)
+    feed.queue = ThrowableQueue(maxsize=1, flow_control=flow, clear_on_resume=True)
+    batch = [Message(INPUT, 0, offset) for offset in range(3)]
+    handing = asyncio.create_task(FetchingConsumer._hand_over(consumer, batch, feed))
+    await asyncio.sleep(0.02)
+    assert feed.queue.full() and not handing.done()  # waiting for room
+    drain.suspend_flow.set()  # what a revocation does, in this order
+    flow.suspend()
+    flow.clear()
+    await asyncio.wait_for(handing, 1)  # gave up the rest, without an error
+    assert feed.queue.empty() and feed.batches == 1
 
 
 @dataclass
