@@ -58,6 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             rate=parsed.latency_rate,
             seconds=parsed.latency_seconds,
             schedule_interval_seconds=parsed.latency_schedule,
+            spike_every=parsed.latency_spike_every,
         ),
     )
     return run_bench(options)
@@ -76,6 +77,12 @@ def add_part_options(parser: argparse.ArgumentParser, defaults: BenchOptions) ->
     parser.add_argument("--latency-rate", type=int, default=latency.rate, help="events a second")
     parser.add_argument(
         "--latency-seconds", type=float, default=latency.seconds, help="seconds of events"
+    )
+    parser.add_argument(
+        "--latency-spike-every",
+        type=int,
+        default=latency.spike_every,
+        help="one event in this many fires spending_spike",
     )
     parser.add_argument(
         "--latency-schedule",

@@ -61,6 +61,7 @@ class LatencyOptions:
         schedule_interval_seconds: The worker's timer interval (the default is 60 s;
             shorter, so several passes fall within the stream).
         seed: Seed of the events.
+        spike_every: One event in this many fires ``spending_spike``.
     """
 
     users: int = 20_000
@@ -68,6 +69,7 @@ class LatencyOptions:
     seconds: float = 60.0
     schedule_interval_seconds: float = 10.0
     seed: int = 11
+    spike_every: int = stream.SPIKE_EVERY
 
 
 def run_latency(base: Settings, options: LatencyOptions, scratch: Path) -> dict[str, Any]:
@@ -163,7 +165,7 @@ async def produce_steady(settings: Settings, options: LatencyOptions) -> dict[st
                 await asyncio.sleep(delay)
             now = datetime.now(UTC)
             event_id, key, value = stream.steady_event(
-                number, options.users, now, options.seed, rng
+                number, options.users, now, options.seed, rng, spike_every=options.spike_every
             )
             stamp = int(now.timestamp() * 1000)
             await producer.send(topic, value=value, key=key, timestamp_ms=stamp)
@@ -236,6 +238,7 @@ def summarise(
     return {
         "rate": options.rate,
         "seconds": options.seconds,
+        "spike_every": options.spike_every,
         "events": len(sent),
         "population_users": options.users,
         "preloaded_events": preloaded,
