@@ -9,14 +9,14 @@ worker: the Quix Streams peer (``streams.bench.quix_core``) and the sequential r
 fold the final-state check compares the worker's table with (``reference_fold``).
 
 It imports no framework, so the Quix peer's interpreter (its own virtualenv) loads no
-Faust. ``tests/unit/bench`` checks that its policies equal the worker's.
+Faust; its policies are the worker's (``streams.runtime.policies``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from schemas.events import Event
 from schemas.intake import Rejection, decode_event
@@ -29,6 +29,7 @@ from streams.core.rendering import Catalogue, default_catalogue
 from streams.core.risk.policy import InterventionPolicy
 from streams.core.state.record import UserState
 from streams.core.triggers.overlay import DefinitionOverlay
+from streams.runtime.policies import intervention_policy, send_policy
 
 #: Output kinds, in the order the worker sends a result's messages.
 DECISIONS, COMMANDS, INTERVENTIONS = "decisions", "commands", "interventions"
@@ -110,28 +111,3 @@ def reference_fold(
         if core.step(state, event, now).applied:
             states[user] = state
     return states
-
-
-def send_policy(settings: Settings) -> SendPolicy:
-    """Return the caps and quiet hours the settings give (as ``ingest.send_policy``)."""
-    return SendPolicy(
-        cap_per_channel_day=settings.cap_per_channel_day,
-        cap_per_channel_week=settings.cap_per_channel_week,
-        quiet_start=settings.quiet_hours_start,
-        quiet_end=settings.quiet_hours_end,
-    )
-
-
-def intervention_policy(settings: Settings) -> InterventionPolicy:
-    """Return the risk thresholds the settings give (as ``ingest.intervention_policy``)."""
-    return InterventionPolicy(
-        critical=settings.risk_critical,
-        high=settings.risk_high,
-        medium=settings.risk_medium,
-        low=settings.risk_low,
-        trend_high=settings.risk_high,
-        trend_change=settings.risk_trend_change,
-        jump=settings.risk_trend_jump,
-        cooloff=timedelta(days=settings.risk_cooloff_days),
-        missed_payment_window=timedelta(days=settings.risk_missed_payment_days),
-    )

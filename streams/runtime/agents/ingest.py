@@ -15,7 +15,7 @@ import logging
 import traceback
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,7 @@ from streams.runtime.definitions_feed import DefinitionsFeed
 from streams.runtime.failstop import fail_stop, withhold
 from streams.runtime.health import Progress
 from streams.runtime.outbox import BufferedOutbox, DirectOutbox, Outbox
+from streams.runtime.policies import intervention_policy, send_policy
 from streams.runtime.user_table import UserTable, user_table
 
 log = logging.getLogger(__name__)
@@ -455,28 +456,3 @@ def _ingest_agent(app: faust.App, stage: IngestStage) -> Callable[[Any], Awaitab
             stage.progress.batch_done()
 
     return ingest
-
-
-def send_policy(settings: Settings) -> SendPolicy:
-    """Return the caps and quiet hours the settings give."""
-    return SendPolicy(
-        cap_per_channel_day=settings.cap_per_channel_day,
-        cap_per_channel_week=settings.cap_per_channel_week,
-        quiet_start=settings.quiet_hours_start,
-        quiet_end=settings.quiet_hours_end,
-    )
-
-
-def intervention_policy(settings: Settings) -> InterventionPolicy:
-    """Return the risk-intervention thresholds the settings give."""
-    return InterventionPolicy(
-        critical=settings.risk_critical,
-        high=settings.risk_high,
-        medium=settings.risk_medium,
-        low=settings.risk_low,
-        trend_high=settings.risk_high,
-        trend_change=settings.risk_trend_change,
-        jump=settings.risk_trend_jump,
-        cooloff=timedelta(days=settings.risk_cooloff_days),
-        missed_payment_window=timedelta(days=settings.risk_missed_payment_days),
-    )

@@ -13,9 +13,7 @@ from schemas.settings import Settings
 from streams.bench import latency_workload
 from streams.bench.core_pass import (
     CorePass,
-    intervention_policy,
     reference_fold,
-    send_policy,
 )
 from streams.bench.final_state import differing_users, semantic, states_digest
 from streams.bench.histogram import scrape_histogram
@@ -23,15 +21,8 @@ from streams.bench.latency import percentiles
 from streams.bench.meter import BatchClock, parse_status, result_line
 from streams.bench.scale import summarise
 from streams.core.state.record import UserState
-from streams.runtime.agents import ingest
 
 NOW = datetime(2026, 3, 18, 15, 30, tzinfo=UTC)
-
-
-def test_the_core_pass_uses_the_workers_policies() -> None:
-    settings = Settings(cap_per_channel_day=3, risk_high=0.7, quiet_hours_start=22)
-    assert send_policy(settings) == ingest.send_policy(settings)
-    assert intervention_policy(settings) == ingest.intervention_policy(settings)
 
 
 def test_states_differ_by_content_not_by_the_dedup_window_or_partition() -> None:

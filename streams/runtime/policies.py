@@ -1,0 +1,39 @@
+"""The send policy and the risk-intervention policy, built from the settings.
+
+No framework here: the worker's ingest stage and what runs the core outside it (the
+bench's Quix Streams peer and its sequential reference, ``streams.bench.core_pass``)
+build their policies with these, so they cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from schemas.settings import Settings
+from streams.core.decisions.send_policy import SendPolicy
+from streams.core.risk.policy import InterventionPolicy
+
+
+def send_policy(settings: Settings) -> SendPolicy:
+    """Return the caps and quiet hours the settings give."""
+    return SendPolicy(
+        cap_per_channel_day=settings.cap_per_channel_day,
+        cap_per_channel_week=settings.cap_per_channel_week,
+        quiet_start=settings.quiet_hours_start,
+        quiet_end=settings.quiet_hours_end,
+    )
+
+
+def intervention_policy(settings: Settings) -> InterventionPolicy:
+    """Return the risk-intervention thresholds the settings give."""
+    return InterventionPolicy(
+        critical=settings.risk_critical,
+        high=settings.risk_high,
+        medium=settings.risk_medium,
+        low=settings.risk_low,
+        trend_high=settings.risk_high,
+        trend_change=settings.risk_trend_change,
+        jump=settings.risk_trend_jump,
+        cooloff=timedelta(days=settings.risk_cooloff_days),
+        missed_payment_window=timedelta(days=settings.risk_missed_payment_days),
+    )
