@@ -195,29 +195,45 @@ def ingest_loop(
     on_done: Callable[[], None],
 ) -> Callable[[], Awaitable[None]]:
     """Return the task that processes the feed's batches, acknowledging each when done."""
+    return _IngestLoop(app, feed, run_batch, ready, on_done)
 
-    async def consume_fetches() -> None:
-        consumer: Any = app.consumer
-        inbound = app.monitor.stream_inbound_time
-        while True:
-            if not ready.is_set():
-                await ready.wait()  # a paused trigger must not fire while they load
-            batch = await feed.queue.get()
-            for message in batch:
-                consumer.track_message(message)  # revocation waits for its ack
-            try:
-                await run_batch(batch)
-            except asyncio.CancelledError:
-                if app.should_stop:
-                    raise  # stopping: acked offsets commit, this batch is read again
-                fail_stop("the ingest loop was cancelled mid-batch", events=len(batch))
-            except BaseException as error:
-                fail_stop("the ingest loop could not finish a batch", error, events=len(batch))
-            for message in batch:
-                consumer.ack(message)
-            now = time.monotonic()
-            for tp in {message.tp for message in batch}:
-                inbound[tp] = now  # what Faust's slow-stream warnings look at
-            on_done()
 
-    return consume_fetches
+@dataclass(slots=True)
+class _IngestLoop:
+    """The ingest loop (see ``ingest_loop``): it is the worker, so it never ends quietly."""
+
+    app: Any
+    feed: FetchFeed
+    run_batch: Callable[[list[Any]], Awaitable[None]]
+    ready: asyncio.Event
+    on_done: Callable[[], None]
+
+    async def __call__(self) -> None:
+        try:
+            while True:
+                await self._next_batch()
+        except Exception as error:  # noqa: BLE001 - whatever it is, the worker must end
+            fail_stop("the ingest loop stopped", error)
+
+    async def _next_batch(self) -> None:
+        if not self.ready.is_set():
+            await self.ready.wait()  # a paused trigger must not fire while they load
+        batch = await self.feed.queue.get()
+        consumer = self.app.consumer
+        for message in batch:
+            consumer.track_message(message)  # revocation waits for its ack
+        try:
+            await self.run_batch(batch)
+        except asyncio.CancelledError:
+            if self.app.should_stop:
+                raise  # stopping: acked offsets commit, this batch is read again
+            fail_stop("the ingest loop was cancelled mid-batch", events=len(batch))
+        except BaseException as error:
+            fail_stop("the ingest loop could not finish a batch", error, events=len(batch))
+        for message in batch:
+            consumer.ack(message)
+        now = time.monotonic()
+        inbound = self.app.monitor.stream_inbound_time
+        for tp in {message.tp for message in batch}:
+            inbound[tp] = now  # what Faust's slow-stream warnings look at
+        self.on_done()

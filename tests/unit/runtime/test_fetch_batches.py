@@ -226,3 +226,30 @@ async def test_a_batch_that_fails_is_never_acknowledged_and_ends_the_process(
         await ingest_loop(loop_app(consumer), feed, run_batch, ready, lambda: None)()
     assert stops == ["the ingest loop could not finish a batch"]
     assert consumer.tracked and consumer.acked == []
+
+
+async def test_an_ingest_loop_that_breaks_outside_a_batch_ends_the_process(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    stops: list[str] = []
+
+    def fail_stop(what: str, error: BaseException | None = None, **_: Any) -> None:
+        stops.append(what)
+
+    monkeypatch.setattr(fetch_batches, "fail_stop", fail_stop)
+
+    class Broken:
+        async def get(self) -> list[Message]:
+            msg = "queue broke"
+            raise RuntimeError(msg)
+
+    feed = FetchFeed(frozenset({INPUT}), max_events=10)
+    feed.queue = Broken()
+    ready = asyncio.Event()
+    ready.set()
+
+    async def run_batch(batch: list[Message]) -> None:
+        raise AssertionError
+
+    await ingest_loop(loop_app(Consumer()), feed, run_batch, ready, lambda: None)()
+    assert stops == ["the ingest loop stopped"]  # never a live process that reads nothing
