@@ -18,6 +18,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -126,19 +127,13 @@ def wait_joined(
     settings: Settings, workers: int, processes: list[subprocess.Popen[bytes]], timeout: float
 ) -> str | None:
     """Wait until the group is stable with ``workers`` members; return an error, or ``None``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        for process in processes:
-            if process.poll() is not None:
-                return f"a worker exited with code {process.returncode}"
-        try:
-            if asyncio.run(group_members(settings)) == workers:
-                return None
-        except (KafkaError, OSError) as exc:
-            print(f"bench: scale: group not described ({exc!r}); trying again", file=sys.stderr)
-        if time.monotonic() > deadline:
-            return f"{workers} workers did not join within {timeout:g} s"
-        time.sleep(LAG_POLL_SECONDS)
+    return _poll(
+        processes,
+        lambda: asyncio.run(group_members(settings)) == workers,
+        unread="group not described",
+        late=f"{workers} workers did not join within {timeout:g} s",
+        timeout=timeout,
+    )
 
 
 async def group_members(settings: Settings) -> int:
@@ -158,18 +153,39 @@ def wait_committed(
 ) -> str | None:
     """Wait until the group has committed every event; return an error, or ``None``."""
     topic = BEHAVIOR_EVENTS.full_name(settings.topic_prefix)
+    return _poll(
+        processes,
+        lambda: asyncio.run(group_lag(settings, settings.app_id, [topic])) == 0,
+        unread="lag not read",
+        late=f"the group did not commit every event within {timeout:g} s",
+        timeout=timeout,
+    )
+
+
+def _poll(
+    processes: list[subprocess.Popen[bytes]],
+    holds: Callable[[], bool],
+    *,
+    unread: str,
+    late: str,
+    timeout: float,
+) -> str | None:
+    """Poll ``holds`` until it does; return why not (a worker exited, or ``late``), or ``None``.
+
+    A broker error while asking is reported (``unread``) and asked again.
+    """
     deadline = time.monotonic() + timeout
     while True:
         for process in processes:
             if process.poll() is not None:
                 return f"a worker exited with code {process.returncode}"
         try:
-            if asyncio.run(group_lag(settings, settings.app_id, [topic])) == 0:
+            if holds():
                 return None
         except (KafkaError, OSError) as exc:
-            print(f"bench: scale: lag not read ({exc!r}); trying again", file=sys.stderr)
+            print(f"bench: scale: {unread} ({exc!r}); trying again", file=sys.stderr)
         if time.monotonic() > deadline:
-            return f"the group did not commit every event within {timeout:g} s"
+            return late
         time.sleep(LAG_POLL_SECONDS)
 
 

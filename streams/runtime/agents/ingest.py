@@ -110,10 +110,8 @@ class IngestStage:
             dirty, decided = self.process_batch(batch)
             if decided:
                 await self.outbox.deliver()
-            else:
-                await self.outbox.hand_over()
             self.store_all(dirty)
-            await self.outbox.hand_over()
+            await self.outbox.hand_over()  # dead letters and records, in that order
         metrics.BATCH_SIZE.observe(len(batch))
 
     def handle(self, batch: Sequence[Any]) -> None:
