@@ -95,7 +95,8 @@ class Settings(BaseSettings):
     """NUDGE_INGEST_PATH: how input events reach the ingest stage. ``fetch`` (the default)
     hands each fetch of the input topics to the stage as batches, past Faust's per-message
     delivery; ``stream`` is a Faust agent reading batches off its stream, one message at a
-    time (kept to compare, see docs/benchmark.md)."""
+    time (kept to compare, see docs/benchmark.md; it keeps a hole Faust's loop can leave
+    after a rebalance, see docs/delivery.md)."""
 
     session_timeout_seconds: float = Field(default=30.0, ge=6.0, le=300.0)
     """NUDGE_SESSION_TIMEOUT_SECONDS: a worker silent this long is presumed dead and its

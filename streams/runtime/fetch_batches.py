@@ -14,10 +14,20 @@ keeps everything else: rebalancing, table recovery, seeking, offsets and commits
 
 What keeps at-least-once exact, with Faust's own mechanisms:
 
-- The queue is Faust's ``FlowControlQueue`` with ``clear_on_resume``, like an agent's:
-  a revocation suspends the flow and clears it, so a batch fetched before a rebalance is
-  never processed after one; a drain waiting for room gives up when the flow is
-  suspended, as Faust's gives up on a message.
+- Each batch carries when it was fetched: the consumer's generation and each partition's
+  seek count (``streams.runtime.stale_records`` counts the seeks). A batch is *current*
+  while neither has changed. A rebalance changes the generation, and on assignment Faust
+  seeks every partition back to its committed offset, so a batch that is no longer
+  current is read again from there: it is dropped, by the drain or by the ingest loop,
+  whichever sees it first. A current batch is never dropped: the client has already
+  moved past it, and nothing would read it again. So the queue is not cleared on a
+  rebalance (Faust's ``clear_on_resume``): Faust resumes the flow, and clears such
+  queues, *after* it has sought the partitions, and a batch fetched from the new
+  positions in between would be lost, while later ones are processed. (That happened:
+  three users' October pay skipped, applied late after the next rebalance, and their
+  income drop never told; the commit stayed behind the hole, so nothing showed as lag.)
+- While the flow is suspended (a rebalance) the drain holds the fetch it is handing
+  over, and after the flow resumes hands over only what is still current.
 - The ingest loop tracks a batch's messages (``Consumer.track_message``) when it takes
   the batch and acknowledges them (``Consumer.ack``) only once the batch is processed and
   handed to the producer. Faust's revocation waits for tracked messages to be acked
@@ -48,6 +58,7 @@ from faust.transport import consumer as faust_consumer
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
 from streams.runtime.failstop import fail_stop
+from streams.runtime.stale_records import offsets_of
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +89,39 @@ class FetchFeed:
     topics: frozenset[str]
     max_events: int
     queue: Any = None
-    """Faust's ``FlowControlQueue`` (``app.FlowControlQueue``), set by ``install``."""
+    """Faust's ``FlowControlQueue`` of :class:`Fetched` (``app.FlowControlQueue``)."""
     batches: int = field(default=0)
+    stale: int = field(default=0)
+    """Messages dropped because a rebalance or a seek will read them again."""
+
+
+@dataclass(slots=True)
+class Fetched:
+    """Input messages of one fetch, and when they were fetched (see :func:`is_current`).
+
+    Attributes:
+        messages: In fetch order.
+        generation: The consumer group's generation they were fetched in.
+        seeks: Partition -> how many times it had been sought when they were fetched.
+    """
+
+    messages: list[Any]
+    generation: int
+    seeks: dict[Any, int]
+
+
+def is_current(consumer: Any, fetched: Fetched) -> bool:
+    """Return True unless ``fetched`` will be read again: a rebalance or a seek since.
+
+    After a rebalance Faust seeks every assigned partition to its committed offset, and a
+    seek makes the client fetch from its new position: either way what was fetched before
+    is fetched again, and must not be processed twice over. Anything else is current, and
+    must be processed: nothing else would read it again.
+    """
+    if consumer.app.consumer_generation_id != fetched.generation:
+        return False
+    seeks = offsets_of(consumer).seeks
+    return all(seeks.get(tp, 0) == count for tp, count in fetched.seeks.items())
 
 
 class FetchingConsumer(faust_aiokafka.Consumer):
@@ -115,11 +157,14 @@ class FetchingConsumer(faust_aiokafka.Consumer):
         finally:
             self.diag.unset_flag(faust_consumer.CONSUMER_FETCHING)
 
-    async def _take(self, messages: Any, feed: FetchFeed) -> list[Any]:
+    async def _take(self, messages: Any, feed: FetchFeed) -> Fetched:
         """Read one fetch: return its input messages, give the others to Faust's callback."""
-        read_offset = self._read_offset
+        read_offset = offsets_of(self)
+        handed = read_offset.handed  # partition -> its seek count when fetched
         acks_enabled_for = self.app.topics.acks_enabled_for
         batch: list[Any] = []
+        fetched = Fetched(batch, self.app.consumer_generation_id, {})
+        seeks = fetched.seeks
         async for tp, message in messages:
             offset = message.offset
             last = read_offset[tp]
@@ -129,28 +174,40 @@ class FetchingConsumer(faust_aiokafka.Consumer):
                 await self._add_gap(tp, last + 1, offset)
             if message.topic in feed.topics:
                 batch.append(message)
+                if tp not in seeks:
+                    seeks[tp] = handed.get(tp, 0)
             else:
                 await self.wait_first(self.callback(message), self.suspend_flow.wait())
             read_offset[tp] = offset
-        return batch
+        return fetched
 
-    async def _hand_over(self, batch: list[Any], feed: FetchFeed) -> None:
-        """Put a fetch's input messages on the feed, in batches; give up if flow stops.
+    async def _hand_over(self, fetched: Fetched, feed: FetchFeed) -> None:
+        """Put a fetch's input messages on the feed, in batches, while they are current.
 
-        The queue is never awaited with ``put``: a rebalance clears it and cancels its
-        waiting putters (mode's ``ThrowableQueue.clear``), which would end this loop. The
-        drain waits for room instead, looking every ``ROOM_POLL_SECONDS``, and gives up
-        the rest of the fetch once the flow is suspended (it is read again after).
+        Waits while the flow is suspended (a rebalance) or the queue is full, looking
+        every ``ROOM_POLL_SECONDS``: never with ``put``, whose waiting putters a cleared
+        ``ThrowableQueue`` cancels. Then hands over the next batch if it is still current
+        (:func:`is_current`); otherwise the rest is read again, and is dropped here.
         """
-        size = feed.max_events
-        suspended = self.suspend_flow.is_set
-        for start in range(0, len(batch), size):
-            while feed.queue.full() and not suspended():
-                await asyncio.sleep(ROOM_POLL_SECONDS)
-            if suspended():
+        messages, size = fetched.messages, feed.max_events
+        for start in range(0, len(messages), size):
+            if not await self._room(feed):
+                return  # stopping: nothing of it was acknowledged
+            if not is_current(self, fetched):
+                feed.stale += len(messages) - start
                 return
-            feed.queue.put_nowait(batch[start : start + size])
+            part = Fetched(messages[start : start + size], fetched.generation, fetched.seeks)
+            feed.queue.put_nowait(part)
             feed.batches += 1
+
+    async def _room(self, feed: FetchFeed) -> bool:
+        """Wait until the flow runs and the queue has room; return False when stopping."""
+        suspended = self.suspend_flow.is_set
+        while suspended() or feed.queue.full():
+            if self.should_stop:
+                return False
+            await asyncio.sleep(ROOM_POLL_SECONDS)
+        return True
 
 
 class FetchingTransport(faust_aiokafka.Transport):
@@ -180,7 +237,9 @@ def install(app: faust.App, topics: frozenset[str], max_events: int) -> FetchFee
         )
         raise RuntimeError(msg)
     feed = FetchFeed(topics, max_events)
-    feed.queue = app.FlowControlQueue(maxsize=AHEAD, clear_on_resume=True)
+    # Not cleared on resume: a batch fetched after the seeks of a rebalance may already
+    # be in it (see the module docstring); the stale ones are dropped as they come out.
+    feed.queue = app.FlowControlQueue(maxsize=AHEAD)
     transport = FetchingTransport(app.conf.broker_consumer, app)
     transport.fetch_feed = feed
     app.transport = transport
@@ -218,8 +277,12 @@ class _IngestLoop:
     async def _next_batch(self) -> None:
         if not self.ready.is_set():
             await self.ready.wait()  # a paused trigger must not fire while they load
-        batch = await self.feed.queue.get()
+        fetched = await self.feed.queue.get()
         consumer = self.app.consumer
+        if not is_current(consumer, fetched):
+            self.feed.stale += len(fetched.messages)
+            return  # fetched before a rebalance or a seek: read again from where it put us
+        batch = fetched.messages
         for message in batch:
             consumer.track_message(message)  # revocation waits for its ack
         try:

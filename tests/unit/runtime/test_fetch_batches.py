@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections import defaultdict
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
@@ -15,6 +14,7 @@ from mode.utils.queues import FlowControlEvent, ThrowableQueue
 from streams.runtime import fetch_batches
 from streams.runtime.fetch_batches import (
     DRAIN_SOURCE_SHA256,
+    Fetched,
     FetchFeed,
     FetchingConsumer,
     FetchingTransport,
@@ -22,6 +22,7 @@ from streams.runtime.fetch_batches import (
     ingest_loop,
     install,
 )
+from streams.runtime.stale_records import ReadOffsets
 
 INPUT = "behavior.events"
 
@@ -50,6 +51,9 @@ def test_install_gives_the_app_the_fetching_consumer_and_refuses_a_late_call() -
     assert app.transport.Consumer is FetchingConsumer
     assert app.transport.fetch_feed is feed
     assert feed.queue.maxsize == fetch_batches.AHEAD
+    feed.queue.put_nowait(Fetched([Message(INPUT, 0, 0)], 0, {}))
+    app.flow_control.resume()  # what Faust does after a rebalance's seeks
+    assert feed.queue.qsize() == 1, "a batch fetched after the seeks must not be cleared"
     with pytest.raises(RuntimeError, match="before the app's transport"):
         install(app, frozenset({INPUT}), 1000)
 
@@ -58,9 +62,8 @@ def test_install_gives_the_app_the_fetching_consumer_and_refuses_a_late_call() -
 class Drain:
     """What ``_take`` and ``_hand_over`` use of a Faust consumer."""
 
-    read_offset: dict[tuple[str, int], int | None] = field(
-        default_factory=lambda: defaultdict(lambda: None)
-    )
+    read_offset: ReadOffsets = field(default_factory=ReadOffsets)
+    generation: int = 1
     gaps: list[tuple[tuple[str, int], int, int]] = field(default_factory=list)
     called_back: list[Message] = field(default_factory=list)
     suspend_flow: asyncio.Event = field(default_factory=asyncio.Event)
@@ -79,14 +82,31 @@ class Drain:
             for task in pending:
                 task.cancel()
 
-        return SimpleNamespace(
+        drain = self
+
+        class App:
+            topics = SimpleNamespace(acks_enabled_for=lambda _: True)
+
+            @property
+            def consumer_generation_id(self) -> int:
+                return drain.generation
+
+        consumer: Any = SimpleNamespace(
             _read_offset=self.read_offset,
-            app=SimpleNamespace(topics=SimpleNamespace(acks_enabled_for=lambda _: True)),
+            app=App(),
             _add_gap=add_gap,
             callback=callback,
             wait_first=wait_first,
             suspend_flow=self.suspend_flow,
+            should_stop=False,
         )
+        consumer._room = lambda feed: FetchingConsumer._room(consumer, feed)
+        return consumer
+
+    def fetched(self, messages: list[Message]) -> Fetched:
+        """``messages`` as fetched now."""
+        seeks = {m.tp: self.read_offset.seeks.get(m.tp, 0) for m in messages}
+        return Fetched(messages, self.generation, seeks)
 
 
 async def fetched(*messages: Message) -> Any:
@@ -98,6 +118,8 @@ async def test_a_fetch_keeps_input_messages_together_and_others_go_one_by_one() 
     drain = Drain()
     consumer = drain.consumer()
     drain.read_offset[(INPUT, 0)] = 4
+    drain.read_offset.bump([(INPUT, 0)] * 3)
+    drain.read_offset.handed[(INPUT, 0)] = 3  # sought three times when it was fetched
     messages = [
         Message(INPUT, 0, 3),  # read before: dropped, as Faust's loop drops it
         Message(INPUT, 0, 4),
@@ -107,30 +129,86 @@ async def test_a_fetch_keeps_input_messages_together_and_others_go_one_by_one() 
     ]
     feed = FetchFeed(frozenset({INPUT}), max_events=1000)
     batch = await FetchingConsumer._take(consumer, fetched(*messages), feed)
-    assert batch == [messages[1], messages[3], messages[4]]
+    assert batch.messages == [messages[1], messages[3], messages[4]]
+    assert batch.generation == drain.generation
+    assert batch.seeks == {(INPUT, 0): 3, (INPUT, 2): 0}
     assert drain.called_back == [messages[2]]
     assert drain.gaps == [((INPUT, 0), 5, 7)]
     assert drain.read_offset[(INPUT, 0)] == 7 and drain.read_offset[(INPUT, 2)] == 0
 
 
-async def test_a_large_fetch_is_handed_over_in_batches_and_a_suspended_flow_stops_it() -> None:
+async def test_a_large_fetch_is_handed_over_in_batches_as_the_queue_makes_room() -> None:
     drain = Drain()
     consumer = drain.consumer()
     feed = FetchFeed(frozenset({INPUT}), max_events=2)
     feed.queue = asyncio.Queue(maxsize=1)
     batch = [Message(INPUT, 0, offset) for offset in range(5)]
-    handing = asyncio.create_task(FetchingConsumer._hand_over(consumer, batch, feed))
-    await asyncio.sleep(0.01)
-    assert await feed.queue.get() == batch[:2]
-    await asyncio.sleep(0.01)
-    drain.suspend_flow.set()  # a rebalance: the drain must not wait on a full queue
+    handing = asyncio.create_task(FetchingConsumer._hand_over(consumer, drain.fetched(batch), feed))
+    taken: list[list[Message]] = []
+    while len(taken) < 3:
+        taken.append((await asyncio.wait_for(feed.queue.get(), 1)).messages)
     await asyncio.wait_for(handing, 1)
-    assert feed.queue.get_nowait() == batch[2:4]
-    assert feed.queue.empty()  # the rest is read again after the rebalance
-    assert feed.batches == 2
+    assert taken == [batch[:2], batch[2:4], batch[4:]]
+    assert feed.batches == 3 and feed.stale == 0
 
 
-async def test_a_rebalance_clearing_the_queue_does_not_end_a_waiting_drain() -> None:
+async def test_a_fetch_held_through_a_suspended_flow_is_handed_over_if_still_current() -> None:
+    # The lost-October bug: after a rebalance Faust seeks the partitions, then resumes the
+    # flow. A fetch from the new positions in between was given up (and the queue was
+    # cleared on resume), while the client read on from past it: a hole, processed late.
+    drain = Drain()
+    consumer = drain.consumer()
+    feed = FetchFeed(frozenset({INPUT}), max_events=10)
+    feed.queue = asyncio.Queue(maxsize=2)
+    drain.suspend_flow.set()
+    batch = [Message(INPUT, 0, offset) for offset in range(3)]
+    handing = asyncio.create_task(FetchingConsumer._hand_over(consumer, drain.fetched(batch), feed))
+    await asyncio.sleep(0.02)
+    assert feed.queue.empty() and not handing.done()  # held, not given up
+    drain.suspend_flow.clear()
+    await asyncio.wait_for(handing, 1)
+    assert feed.queue.get_nowait().messages == batch
+    assert feed.stale == 0
+
+
+@pytest.mark.parametrize("change", ["rebalance", "seek"])
+async def test_a_fetch_that_will_be_read_again_is_dropped_by_the_drain(change: str) -> None:
+    drain = Drain()
+    consumer = drain.consumer()
+    feed = FetchFeed(frozenset({INPUT}), max_events=2)
+    feed.queue = asyncio.Queue(maxsize=1)
+    batch = [Message(INPUT, 0, offset) for offset in range(5)]
+    handing = asyncio.create_task(FetchingConsumer._hand_over(consumer, drain.fetched(batch), feed))
+    await asyncio.sleep(0.02)
+    assert feed.queue.full() and not handing.done()  # waiting for room
+    drain.suspend_flow.set()
+    if change == "rebalance":
+        drain.generation += 1
+    else:
+        drain.read_offset.bump([(INPUT, 0)])
+    feed.queue.get_nowait()
+    drain.suspend_flow.clear()
+    await asyncio.wait_for(handing, 1)
+    assert feed.queue.empty()  # the rest is fetched again from the committed offset
+    assert feed.stale == 3 and feed.batches == 1
+
+
+async def test_a_stopping_consumer_ends_a_waiting_drain() -> None:
+    drain = Drain()
+    consumer = drain.consumer()
+    feed = FetchFeed(frozenset({INPUT}), max_events=10)
+    feed.queue = asyncio.Queue(maxsize=1)
+    drain.suspend_flow.set()
+    handing = asyncio.create_task(
+        FetchingConsumer._hand_over(consumer, drain.fetched([Message(INPUT, 0, 0)]), feed)
+    )
+    await asyncio.sleep(0.02)
+    consumer.should_stop = True
+    await asyncio.wait_for(handing, 1)
+    assert feed.queue.empty()
+
+
+async def test_a_rebalance_clearing_queues_does_not_end_a_waiting_drain() -> None:
     # mode's ThrowableQueue.clear (a revocation's flow_control.clear) cancels waiting
     # putters: a drain awaiting put() died of it, and its worker with it.
     flow = FlowControlEvent()
@@ -138,22 +216,27 @@ async def test_a_rebalance_clearing_the_queue_does_not_end_a_waiting_drain() -> 
     drain = Drain()
     consumer = drain.consumer()
     feed = FetchFeed(frozenset({INPUT}), max_events=1)
-    feed.queue = ThrowableQueue(maxsize=1, flow_control=flow, clear_on_resume=True)
+    feed.queue = ThrowableQueue(maxsize=1, flow_control=flow)
     batch = [Message(INPUT, 0, offset) for offset in range(3)]
-    handing = asyncio.create_task(FetchingConsumer._hand_over(consumer, batch, feed))
+    handing = asyncio.create_task(FetchingConsumer._hand_over(consumer, drain.fetched(batch), feed))
     await asyncio.sleep(0.02)
     assert feed.queue.full() and not handing.done()  # waiting for room
     drain.suspend_flow.set()  # what a revocation does, in this order
     flow.suspend()
     flow.clear()
-    await asyncio.wait_for(handing, 1)  # gave up the rest, without an error
-    assert feed.queue.empty() and feed.batches == 1
+    drain.generation += 1
+    drain.suspend_flow.clear()
+    feed.queue.get_nowait()
+    await asyncio.wait_for(handing, 1)  # dropped the rest, without an error
+    assert feed.queue.empty() and feed.batches == 1 and feed.stale == 2
 
 
 @dataclass
 class Consumer:
     tracked: list[Message] = field(default_factory=list)
     acked: list[Message] = field(default_factory=list)
+    _read_offset: ReadOffsets = field(default_factory=ReadOffsets)
+    app: Any = field(default_factory=lambda: SimpleNamespace(consumer_generation_id=1))
 
     def track_message(self, message: Message) -> None:
         self.tracked.append(message)
@@ -188,7 +271,7 @@ async def test_the_ingest_loop_acknowledges_a_batch_only_once_it_is_processed() 
     loop = ingest_loop(app, feed, run_batch, ready, lambda: done.append(True))
     task = asyncio.ensure_future(loop())
     first = [Message(INPUT, 0, 0), Message(INPUT, 1, 0)]
-    await feed.queue.put(first)
+    await feed.queue.put(Fetched(first, 1, {}))
     await asyncio.sleep(0.01)
     assert consumer.tracked == []  # the definitions are not loaded yet
     ready.set()
@@ -221,7 +304,7 @@ async def test_a_batch_that_fails_is_never_acknowledged_and_ends_the_process(
         msg = "broker gone"
         raise ConnectionError(msg)
 
-    await feed.queue.put([Message(INPUT, 0, 0)])
+    await feed.queue.put(Fetched([Message(INPUT, 0, 0)], 1, {}))
     with pytest.raises(SystemExit):
         await ingest_loop(loop_app(consumer), feed, run_batch, ready, lambda: None)()
     assert stops == ["the ingest loop could not finish a batch"]
@@ -253,3 +336,30 @@ async def test_an_ingest_loop_that_breaks_outside_a_batch_ends_the_process(
 
     await ingest_loop(loop_app(Consumer()), feed, run_batch, ready, lambda: None)()
     assert stops == ["the ingest loop stopped"]  # never a live process that reads nothing
+
+
+async def test_the_ingest_loop_drops_a_batch_from_before_a_rebalance_or_a_seek() -> None:
+    consumer = Consumer()
+    app = loop_app(consumer)
+    feed = FetchFeed(frozenset({INPUT}), max_events=10)
+    feed.queue = asyncio.Queue()
+    ready = asyncio.Event()
+    ready.set()
+    processed: list[list[Message]] = []
+
+    async def run_batch(batch: list[Message]) -> None:
+        processed.append(batch)
+
+    old = Fetched([Message(INPUT, 0, 0)], 1, {(INPUT, 0): 0})
+    sought = Fetched([Message(INPUT, 1, 0)], 2, {(INPUT, 1): 0})
+    current = Fetched([Message(INPUT, 1, 5)], 2, {(INPUT, 1): 2})
+    for fetched in (old, sought, current):
+        feed.queue.put_nowait(fetched)
+    consumer.app.consumer_generation_id = 2  # a rebalance since ``old``
+    consumer._read_offset.bump([(INPUT, 1), (INPUT, 1)])  # a seek since ``sought``
+    task = asyncio.ensure_future(ingest_loop(app, feed, run_batch, ready, lambda: None)())
+    await asyncio.sleep(0.02)
+    assert processed == [current.messages]
+    assert consumer.tracked == current.messages == consumer.acked
+    assert feed.stale == 2
+    task.cancel()
