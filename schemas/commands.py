@@ -92,6 +92,8 @@ class RiskTrend(StrEnum):
     STABLE_HIGH = "stable_high"
     DECREASING = "decreasing"
     STABLE_LOW = "stable_low"
+    UNKNOWN = "unknown"
+    """Fewer than two scores (the specification's rule): no intervention."""
 
 
 class ChannelMessage(BaseModel):

@@ -16,7 +16,7 @@ class Outcome(StrEnum):
 
 
 class SuppressionReason(StrEnum):
-    """Why a trigger whose condition held did not send."""
+    """Why a trigger whose condition held did not send, or, for ``escalated``, did."""
 
     COOLDOWN = "cooldown"
     FREQUENCY_CAP = "frequency_cap"
@@ -28,6 +28,9 @@ class SuppressionReason(StrEnum):
     TESTING = "testing"
     RECENT_MISSED_PAYMENT = "recent_missed_payment"
     """A risk intervention held back: the user missed a payment and collections has them."""
+    ESCALATED = "escalated"
+    """Not a suppression: a risk intervention that *fired* inside the cool-off, because its
+    tier is higher than the last intervention's (``NUDGE_RISK_ESCALATION``)."""
 
 
 #: The ``trigger_id`` risk decisions are recorded under, on ``trigger.decisions`` and in
@@ -51,7 +54,7 @@ class TriggerDecision(BaseModel):
     """The trigger definition's id; ``RISK_INTERVENTION_TRIGGER_ID`` for a risk decision."""
     outcome: Outcome
     reason: SuppressionReason | None = None
-    """Set when suppressed."""
+    """Set when suppressed; ``escalated`` on a risk intervention fired inside its cool-off."""
     detail: str
     """A sentence that explains the decision with the numbers behind it."""
     source_event_id: str | None

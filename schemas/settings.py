@@ -167,18 +167,36 @@ class Settings(BaseSettings):
     reminder)."""
 
     risk_low: float = Field(default=0.20, ge=0, le=1)
-    """NUDGE_RISK_LOW: score from which the tier is low (financial wellness resources)."""
+    """NUDGE_RISK_LOW: ``early_warning`` rule only: score from which the tier is low
+    (financial wellness resources)."""
+
+    risk_trend_rule: Literal["specification", "early_warning"] = "specification"
+    """NUDGE_RISK_TREND_RULE: how a user's last five risk scores are read. ``specification``
+    (the default) is the intervention engine's rule as the specification gives it;
+    ``early_warning`` is Nudge's first rule, which reacts to a single score and a single
+    jump and adds a financial-wellness tier (docs/risk.md compares them)."""
 
     risk_trend_change: float = Field(default=0.05, ge=0, le=1)
-    """NUDGE_RISK_TREND_CHANGE: change of the recent mean over the older one that makes the
-    trend increasing or decreasing."""
+    """NUDGE_RISK_TREND_CHANGE: ``specification``: with a recent mean (newest two scores) at
+    or above NUDGE_RISK_HIGH, a rise over the older mean (oldest two) above this is
+    increasing. ``early_warning``: a change of at least this is increasing or decreasing."""
+
+    risk_trend_change_low: float = Field(default=0.10, ge=0, le=1)
+    """NUDGE_RISK_TREND_CHANGE_LOW: ``specification`` rule: with a recent mean below
+    NUDGE_RISK_HIGH, a rise above this is increasing and a fall beyond it decreasing."""
 
     risk_trend_jump: float = Field(default=0.10, ge=0, le=1)
-    """NUDGE_RISK_TREND_JUMP: rise of the newest score over the one before that alone makes
-    the trend increasing."""
+    """NUDGE_RISK_TREND_JUMP: ``early_warning`` rule only: rise of the newest score over the
+    one before that alone makes the trend increasing."""
 
     risk_cooloff_days: float = Field(default=7.0, ge=0, le=365)
-    """NUDGE_RISK_COOLOFF_DAYS: no intervention this close to the user's last one."""
+    """NUDGE_RISK_COOLOFF_DAYS: no intervention this close to the user's last one, unless it
+    escalates (NUDGE_RISK_ESCALATION)."""
+
+    risk_escalation: bool = True
+    """NUDGE_RISK_ESCALATION: inside the cool-off, a tier higher than the last
+    intervention's starts anyway (decision reason ``escalated``); the same or a lower tier
+    waits, and a recent missed payment still holds back every tier."""
 
     risk_missed_payment_days: float = Field(default=7.0, ge=0, le=365)
     """NUDGE_RISK_MISSED_PAYMENT_DAYS: no intervention this close to a missed payment (such

@@ -157,16 +157,20 @@ def intervention_users(settings: Settings) -> dict[str, set[str]]:
     return started
 
 
-def suppressed_users(settings: Settings, trigger_id: str) -> dict[str, set[str]]:
-    """Return suppression reason -> the users a decision of ``trigger_id`` held back."""
+def users_by_reason(settings: Settings, trigger_id: str) -> dict[str, set[str]]:
+    """Return decision reason -> the users a decision of ``trigger_id`` gave it to.
+
+    Every suppression reason, and ``escalated`` (a risk intervention fired inside its
+    cool-off); decisions without a reason are left out.
+    """
     query = select(TriggerEvent.reason, TriggerEvent.user_id).where(
-        TriggerEvent.trigger_id == trigger_id, TriggerEvent.outcome == "suppressed"
+        TriggerEvent.trigger_id == trigger_id, TriggerEvent.reason.is_not(None)
     )
-    held: dict[str, set[str]] = {}
+    users: dict[str, set[str]] = {}
     with _connection(settings) as connection:
         for reason, user_id in connection.execute(query):
-            held.setdefault(reason or "-", set()).add(user_id)
-    return held
+            users.setdefault(str(reason), set()).add(user_id)
+    return users
 
 
 def recent_interventions(settings: Settings, limit: int = 10) -> list[dict[str, Any]]:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from schemas.commands import InterventionType
-from schemas.records import RISK_INTERVENTION_TRIGGER_ID
+from schemas.records import RISK_INTERVENTION_TRIGGER_ID, SuppressionReason
 from schemas.settings import Settings
 from schemas.topics import COMMS_COMMANDS, COMMS_OUTCOMES, INTERVENTIONS_COMMANDS
 
@@ -36,7 +36,7 @@ expected: users whose risk scores must start that intervention (or be held back 
 
 @dataclass(frozen=True, slots=True)
 class InterventionRow:
-    """One line of the interventions table: a type, or a reason one was held back."""
+    """One line of the interventions table: a type, a reason one was held back, escalated."""
 
     kind: str
     expected: set[str]
@@ -71,26 +71,33 @@ def intervention_rows(
     Args:
         expected: Type or suppression reason -> users (``expected_interventions``).
         started: Type -> users an intervention started for.
-        held: Suppression reason -> users a risk decision held back.
+        held: Decision reason -> users a risk decision gave it to: each reason it was held
+            back, and ``escalated`` (started inside the cool-off).
     """
     types = [kind.value for kind in InterventionType]
     reasons = sorted((set(expected) | set(held)) - set(types))
     rows = [InterventionRow(k, expected.get(k, set()), started.get(k, set())) for k in types]
     rows += [
-        InterventionRow(f"held back: {r}", expected.get(r, set()), held.get(r, set()))
+        InterventionRow(_reason_label(r), expected.get(r, set()), held.get(r, set()))
         for r in reasons
     ]
     return rows
 
 
+def _reason_label(reason: str) -> str:
+    if reason == SuppressionReason.ESCALATED.value:
+        return "escalated inside the cool-off"
+    return f"held back: {reason}"
+
+
 def print_interventions(settings: Settings, expected: dict[str, set[str]]) -> bool:
     """Print the interventions table and one intervention's SMS; return whether it matched."""
-    from sinks.reports.queries import intervention_users, recent_interventions, suppressed_users
+    from sinks.reports.queries import intervention_users, recent_interventions, users_by_reason
 
     rows = intervention_rows(
         expected,
         intervention_users(settings),
-        suppressed_users(settings, RISK_INTERVENTION_TRIGGER_ID),
+        users_by_reason(settings, RISK_INTERVENTION_TRIGGER_ID),
     )
     _say("\nRisk interventions: users expected against users started or held back")
     _say(HEADER)

@@ -31,9 +31,12 @@ def intervention_policy(settings: Settings) -> InterventionPolicy:
         high=settings.risk_high,
         medium=settings.risk_medium,
         low=settings.risk_low,
+        trend_rule=settings.risk_trend_rule,
         trend_high=settings.risk_high,
         trend_change=settings.risk_trend_change,
+        trend_change_low=settings.risk_trend_change_low,
         jump=settings.risk_trend_jump,
         cooloff=timedelta(days=settings.risk_cooloff_days),
+        escalation=settings.risk_escalation,
         missed_payment_window=timedelta(days=settings.risk_missed_payment_days),
     )

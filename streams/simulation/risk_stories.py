@@ -7,7 +7,12 @@ events three days apart on ``risk.scores``) and the payments the user makes mean
 
 - only the newest score is fresh (2 to 30 hours before the end of the history, like a
   story's decisive event): the worker acts on scores up to two days old, so the four
-  before it (3 to 12 days older) build the trend and decide nothing;
+  before it (3 to 12 days older) build the trend and decide nothing. An escalating
+  story's fourth score is fresh too (14 to 20 hours before the newest): it starts the
+  first intervention, and the newest escalates inside the cool-off;
+- the scripts are read by the specification's rule (``NUDGE_RISK_TREND_RULE``'s
+  default), and say the same under ``early_warning`` except where it has its
+  financial-wellness tier, which no story relies on;
 - every score is the script's value give or take ``SCORE_JITTER``, and the scripts keep
   at least 0.05 from each tier threshold and trend boundary, so the jitter never moves a
   user across one;
@@ -37,6 +42,9 @@ from streams.simulation.synthetic import EventWriter, Persona, Stamped, Timeline
 SCORE_JITTER = 0.01
 #: Days between two scores of a user; five scores span 12 days.
 SCORE_SPACING_DAYS = 3
+#: Hours between the two fresh scores of an escalating story: both within the two days
+#: the worker acts on (the newest is at most 30 hours old), inside the 7-day cool-off.
+ESCALATION_GAP_HOURS = (14.0, 20.0)
 DRIVERS = (
     "credit_utilisation", "late_fees", "income_volatility", "overdraft_days",
     "missed_payment_history", "cash_advances",
@@ -58,6 +66,8 @@ class RiskStory:
         payments: ``due``: a payment paid last month and the next one due in 4 to 9 days
             (the message names its amount); ``missed``: a payment missed 2 to 4 days
             before the end; ``None``: no payment events.
+        escalates_from: The intervention the fourth score must start, when the newest
+            escalates from it inside the cool-off (decision reason ``escalated``).
     """
 
     name: str
@@ -65,6 +75,7 @@ class RiskStory:
     starts: InterventionType | None = None
     suppressed: SuppressionReason | None = None
     payments: PaymentPlan = None
+    escalates_from: InterventionType | None = None
 
 
 #: Every risk story, in the order they are handed out (two users each among twelve).
@@ -80,13 +91,15 @@ RISK_STORIES: dict[str, RiskStory] = {
         # As critical, but a payment was missed days ago: collections has the user.
         RiskStory("missed_payment", (0.60, 0.70, 0.77, 0.84, 0.90),
                   suppressed=SuppressionReason.RECENT_MISSED_PAYMENT, payments="missed"),
-        # High but easing (the recent mean 0.10 below the older one): nothing.
-        RiskStory("recovering", (0.78, 0.74, 0.69, 0.65, 0.62)),
+        # Easing below 0.60 (recent 0.55, the oldest two 0.76): decreasing, nothing. (Under
+        # the specification a score still above 0.60 is stable_high however it falls.)
+        RiskStory("recovering", (0.78, 0.74, 0.66, 0.58, 0.52)),
         # Rising into the medium tier (>= 0.40): a payment reminder.
         RiskStory("slipping", (0.22, 0.26, 0.31, 0.38, 0.46), InterventionType.PAYMENT_REMINDER),
-        # Rising from low to 0.29 (>= 0.20): financial wellness resources.
-        RiskStory("unsettled", (0.10, 0.12, 0.15, 0.21, 0.29),
-                  InterventionType.FINANCIAL_WELLNESS),
+        # A reminder (0.50, rising), then 0.86 the next day: escalated to assistance.
+        RiskStory("escalating", (0.25, 0.27, 0.33, 0.50, 0.86),
+                  InterventionType.PAYMENT_ASSISTANCE,
+                  escalates_from=InterventionType.PAYMENT_REMINDER),
     )
 }  # fmt: skip
 
@@ -113,6 +126,8 @@ def risk_events(persona: Persona, timeline: Timeline, seed: int) -> tuple[list[S
     scores = []
     for i, value in enumerate(story.scores):
         at = latest - timedelta(days=SCORE_SPACING_DAYS * (len(story.scores) - 1 - i))
+        if story.escalates_from is not None and i == len(story.scores) - 2:
+            at = latest - timedelta(hours=rng.uniform(*ESCALATION_GAP_HOURS))
         score = round(value + rng.uniform(-SCORE_JITTER, SCORE_JITTER), 3)
         payload = {"type": "risk_score", "score": score, "top_drivers": drivers,
                    "model_version": MODEL_VERSION}  # fmt: skip
@@ -149,12 +164,15 @@ def expected_interventions(personas: Iterable[Persona]) -> dict[str, set[str]]:
     """Return intervention type or suppression reason -> the users it must happen to.
 
     Every intervention type and every suppression a story names is a key, with an empty
-    set when nobody must get it; users of other stories (``recovering``) get nothing.
+    set when nobody must get it, and ``escalated`` when a story escalates; users of other
+    stories (``recovering``) get nothing.
     """
     expected: dict[str, set[str]] = {kind.value: set() for kind in InterventionType}
     for story in RISK_STORIES.values():
         if story.suppressed is not None:
             expected.setdefault(story.suppressed.value, set())
+        if story.escalates_from is not None:
+            expected.setdefault(SuppressionReason.ESCALATED.value, set())
     for persona in personas:
         if persona.risk_story is None:
             continue
@@ -163,4 +181,7 @@ def expected_interventions(personas: Iterable[Persona]) -> dict[str, set[str]]:
             expected[story.starts.value].add(persona.user_id)
         if story.suppressed is not None:
             expected[story.suppressed.value].add(persona.user_id)
+        if story.escalates_from is not None:
+            expected[story.escalates_from.value].add(persona.user_id)
+            expected[SuppressionReason.ESCALATED.value].add(persona.user_id)
     return expected

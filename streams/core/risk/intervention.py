@@ -15,6 +15,10 @@ Choices where the design is silent:
 * The cool-off and the missed-payment window count both ways in event time, as the
   trigger cooldown does: topics are not ordered with each other, so an event dated just
   after the risk score is as close to it as one dated just before.
+* Escalation (``InterventionPolicy.escalation``): inside the cool-off, a tier higher than
+  the last intervention's fires anyway, recorded with the reason ``escalated``, and starts
+  a new cool-off at its tier; the same or a lower tier is held back (``cooldown``). A
+  missed payment holds back every tier, escalated or not.
 * Thresholds are compared with a tolerance of ``1e-9``, so a difference that is 0.05 in
   decimal (``0.65 - 0.60``) counts as 0.05 although binary floats make it 0.04999...
 """
@@ -42,7 +46,7 @@ from schemas.records import (
 )
 from streams.core.rendering import Catalogue
 from streams.core.risk.messages import intervention_catalogue, message_values, render_messages
-from streams.core.risk.policy import PLANS, InterventionPolicy, RiskLevel
+from streams.core.risk.policy import PLANS, TIER_RANK, InterventionPolicy, RiskLevel
 from streams.core.risk.trend import TrendReading, choose_tier, read_trend
 from streams.core.state.risk_memory import RiskMemory, note_risk_score
 from streams.core.units import SECONDS_PER_DAY
@@ -113,7 +117,8 @@ def decide_intervention(
     plan = PLANS[kind]
     consent = profile.get("consent") or {}
     channels = [c for c in plan.channels if consent.get(c.value, True) is not False]
-    suppressed = _held_back(memory, at, policy, channels)
+    held = _held_back(memory, at, level, policy, channels)
+    suppressed = None if held is None or held[0] is SuppressionReason.ESCALATED else held
     command = None
     if suppressed is None:
         values = message_values(profile, memory, event.occurred_at.astimezone(UTC).date())
@@ -127,7 +132,9 @@ def decide_intervention(
             channels=channels,
             messages=messages,
         )
-        memory.last_intervention_at = max(at, memory.last_intervention_at or at)
+        if memory.last_intervention_at is None or at >= memory.last_intervention_at:
+            memory.last_intervention_at = at
+            memory.last_intervention_level = level
     return RiskResult(
         decision=_decision(
             event,
@@ -135,7 +142,7 @@ def decide_intervention(
             level=level,
             kind=kind,
             reading=reading,
-            suppressed=suppressed,
+            held=held,
             command=command,
         ),
         command=command,
@@ -145,9 +152,17 @@ def decide_intervention(
 
 
 def _held_back(
-    memory: RiskMemory, at: float, policy: InterventionPolicy, channels: list[Channel]
+    memory: RiskMemory,
+    at: float,
+    level: RiskLevel,
+    policy: InterventionPolicy,
+    channels: list[Channel],
 ) -> tuple[SuppressionReason, str] | None:
-    """Return why an intervention must not start, with a sentence, or ``None`` to start it."""
+    """Return why an intervention must not start, with a sentence, or ``None`` to start it.
+
+    ``ESCALATED`` with its sentence means it starts inside the cool-off: its tier is
+    higher than the last intervention's.
+    """
     missed = memory.last_missed_payment_at
     if missed is not None and abs(at - missed) < policy.missed_payment_window.total_seconds():
         return (
@@ -155,15 +170,18 @@ def _held_back(
             f"a payment was missed {abs(at - missed) / SECONDS_PER_DAY:.1f} days from this score"
             " (collections handles the user)",
         )
+    escalated = None
     last = memory.last_intervention_at
     if last is not None and abs(at - last) < policy.cooloff.total_seconds():
-        return (
-            SuppressionReason.COOLDOWN,
-            f"{abs(at - last) / SECONDS_PER_DAY:.1f} days from the last intervention",
-        )
+        days = f"{abs(at - last) / SECONDS_PER_DAY:.1f} days from the last intervention"
+        before = memory.last_intervention_level
+        rank = TIER_RANK.get(before or "")  # None for a record older than escalation
+        if not (policy.escalation and rank is not None and TIER_RANK[level] > rank):
+            return SuppressionReason.COOLDOWN, days
+        escalated = SuppressionReason.ESCALATED, f"escalated from {before}, {days}"
     if not channels:
         return SuppressionReason.NO_CONSENT, "the user has withdrawn consent on every channel"
-    return None
+    return escalated
 
 
 def _decision(
@@ -173,14 +191,18 @@ def _decision(
     level: RiskLevel,
     kind: InterventionType,
     reading: TrendReading,
-    suppressed: tuple[SuppressionReason, str] | None,
+    held: tuple[SuppressionReason, str] | None,
     command: StartIntervention | None,
 ) -> TriggerDecision:
     older = "" if reading.older is None else f" vs older {reading.older:.3f}"
     detail = (
         f"Risk score {score:.3f} ({level}, {kind.value}), trend {reading.trend.value}:"
         f" recent {reading.recent:.3f}{older}."
-    ) + (f" Suppressed: {suppressed[1]}." if suppressed else "")
+    )
+    if held is not None:
+        escalated = held[0] is SuppressionReason.ESCALATED
+        detail += f" {'Fired' if escalated else 'Suppressed'}: {held[1]}."
+    suppressed = held is not None and command is None
     features = {"risk_score": score, "trend_recent": reading.recent, "trend_delta": reading.delta}
     if reading.older is not None:
         features["trend_older"] = reading.older
@@ -189,7 +211,7 @@ def _decision(
         user_id=event.user_id,
         trigger_id=RISK_INTERVENTION_TRIGGER_ID,
         outcome=Outcome.SUPPRESSED if suppressed else Outcome.FIRED,
-        reason=suppressed[0] if suppressed else None,
+        reason=held[0] if held else None,
         detail=detail,
         source_event_id=event.event_id,
         event_type=event.type,

@@ -21,6 +21,16 @@ TOLERANCE = 1e-9
 
 RiskLevel = Literal["low", "medium", "high", "critical"]
 
+#: Tiers from least to most help: a higher one breaks through the cool-off (escalation).
+TIER_RANK: Mapping[str, int] = MappingProxyType({"low": 0, "medium": 1, "high": 2, "critical": 3})
+
+#: How the trend is read and the tier chosen (``NUDGE_RISK_TREND_RULE``):
+#: ``specification``, the intervention engine's rule as the specification gives it (the
+#: default); ``early_warning``, Nudge's first rule, which reacts to one score and to a
+#: single jump and has a financial_wellness tier (see docs/interventions.md).
+TrendRule = Literal["specification", "early_warning"]
+TREND_RULES: tuple[TrendRule, ...] = ("specification", "early_warning")
+
 
 @dataclass(frozen=True, slots=True)
 class InterventionPolicy:
@@ -30,14 +40,21 @@ class InterventionPolicy:
         critical: Score from which the tier is critical (payment assistance). 0.80.
         high: Score from which the tier is high (flexible payment). 0.60.
         medium: Score from which, with an increasing trend, the tier is medium (payment
-            reminder). Below it, or without a rising trend, the tier is low. 0.40.
-        low: Score from which the tier is low (financial wellness); below it, nothing. 0.20.
-        trend_high: Mean of the newest two scores from which a stable trend is high. 0.60.
-        trend_change: Change of the recent mean over the older one that makes the trend
-            increasing (``>=``) or decreasing (``<=`` its negative). 0.05.
-        jump: Rise of the newest score over the one before that alone makes the trend
-            increasing. 0.10.
+            reminder). 0.40.
+        low: ``early_warning`` only: score from which the tier is low (financial
+            wellness); below it, nothing. 0.20.
+        trend_rule: ``specification`` or ``early_warning`` (``TrendRule``).
+        trend_high: Recent mean (of the newest two scores) from which the trend is read
+            against ``trend_change`` and a steady one is stable_high. 0.60.
+        trend_change: ``specification``: with a recent mean at or above ``trend_high``, a
+            change above this is increasing. ``early_warning``: a change of at least this
+            is increasing, of at most its negative decreasing. 0.05.
+        trend_change_low: ``specification``: with a recent mean below ``trend_high``, a
+            change above this is increasing, below its negative decreasing. 0.10.
+        jump: ``early_warning`` only: rise of the newest score over the one before that
+            alone makes the trend increasing. 0.10.
         cooloff: No intervention this close (either side, event time) to the last. 7 days.
+        escalation: A tier higher than the last intervention's breaks through the cool-off.
         missed_payment_window: No intervention this close to a missed payment. 7 days.
         history: Risk scores kept per user. 5.
     """
@@ -46,10 +63,13 @@ class InterventionPolicy:
     high: float = 0.60
     medium: float = 0.40
     low: float = 0.20
+    trend_rule: TrendRule = "specification"
     trend_high: float = 0.60
     trend_change: float = 0.05
+    trend_change_low: float = 0.10
     jump: float = 0.10
     cooloff: timedelta = timedelta(days=7)
+    escalation: bool = True
     missed_payment_window: timedelta = timedelta(days=7)
     history: int = 5
 
@@ -57,8 +77,11 @@ class InterventionPolicy:
         if not 0 <= self.low <= self.medium <= self.high <= self.critical <= 1:
             msg = "tiers must satisfy 0 <= low <= medium <= high <= critical <= 1"
             raise ValueError(msg)
-        if self.history < 1 or self.trend_change < 0 or self.jump < 0:
-            msg = "history must be at least 1, trend_change and jump not negative"
+        if self.history < 1 or min(self.trend_change, self.trend_change_low, self.jump) < 0:
+            msg = "history must be at least 1, trend_change(_low) and jump not negative"
+            raise ValueError(msg)
+        if self.trend_rule not in TREND_RULES:
+            msg = f"trend_rule must be one of {', '.join(TREND_RULES)}, not {self.trend_rule!r}"
             raise ValueError(msg)
 
 

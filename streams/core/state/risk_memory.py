@@ -40,6 +40,8 @@ class RiskMemory:
         scores: ``(event time in epoch seconds, score)``, oldest first, the newest few.
         drivers: Top drivers of the newest score.
         last_intervention_at: Event time of the last intervention that fired.
+        last_intervention_level: Its tier (``low`` ... ``critical``); ``None`` in records
+            written before escalation, which then cannot escalate until the next one.
         last_missed_payment_at: Latest event time of a ``missed`` payment.
         payment_due: The next payment due; cleared when paid or missed.
         payment_closed_at: Latest event time of a ``paid`` or ``missed`` payment, so a late
@@ -49,6 +51,7 @@ class RiskMemory:
     scores: list[tuple[float, float]] = field(default_factory=list)
     drivers: list[str] = field(default_factory=list)
     last_intervention_at: float | None = None
+    last_intervention_level: str | None = None
     last_missed_payment_at: float | None = None
     payment_due: PaymentDue | None = None
     payment_closed_at: float | None = None
@@ -58,7 +61,12 @@ class RiskMemory:
         data: dict[str, Any] = {"scores": [[at, score] for at, score in self.scores]}
         if self.drivers:
             data["drivers"] = list(self.drivers)
-        for name in ("last_intervention_at", "last_missed_payment_at", "payment_closed_at"):
+        for name in (
+            "last_intervention_at",
+            "last_intervention_level",
+            "last_missed_payment_at",
+            "payment_closed_at",
+        ):
             if getattr(self, name) is not None:
                 data[name] = getattr(self, name)
         if (due := self.payment_due) is not None:
@@ -74,6 +82,7 @@ class RiskMemory:
             scores=[(float(at), float(score)) for at, score in data.get("scores", ())],
             drivers=list(data.get("drivers", ())),
             last_intervention_at=data.get("last_intervention_at"),
+            last_intervention_level=data.get("last_intervention_level"),
             last_missed_payment_at=data.get("last_missed_payment_at"),
             payment_due=None
             if due is None

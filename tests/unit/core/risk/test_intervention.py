@@ -24,6 +24,8 @@ from tests.unit.factories import START, event
 USER = "user-1"
 DAY = timedelta(days=1)
 POLICY = InterventionPolicy()
+#: Nudge's first rule, kept as ``NUDGE_RISK_TREND_RULE=early_warning``.
+EARLY = InterventionPolicy(trend_rule="early_warning")
 ADA = {"first_name": "Ada", "consent": {}}
 #: Four scores a day apart, then the scored event on day 4 (``NOW``).
 NOW = START + 4 * DAY
@@ -62,9 +64,13 @@ def run(
     profile: dict[str, Any] | None = None,
     *,
     event_id: str = "risk-1",
+    policy: InterventionPolicy | None = None,
 ) -> RiskResult:
     return decide_intervention(
-        memory, risk_event(score, at, event_id=event_id), ADA if profile is None else profile
+        memory,
+        risk_event(score, at, event_id=event_id),
+        ADA if profile is None else profile,
+        policy,
     )
 
 
@@ -94,10 +100,10 @@ def fired(result: RiskResult) -> bool:
         (0.95, RiskTrend.STABLE_LOW, None),
     ],
 )
-def test_tier_boundaries(
+def test_early_warning_tier_boundaries(
     score: float, trend: RiskTrend, expected: tuple[str, InterventionType] | None
 ) -> None:
-    assert choose_tier(score, trend, POLICY) == expected
+    assert choose_tier(score, trend, EARLY) == expected
 
 
 @pytest.mark.parametrize(
@@ -111,18 +117,18 @@ def test_tier_boundaries(
         (0.3999, "low", InterventionType.FINANCIAL_WELLNESS),
     ],
 )
-def test_decide_tiers_a_rising_user_at_the_boundaries(
+def test_early_warning_tiers_a_rising_user_at_the_boundaries(
     score: float, level: str, kind: InterventionType
 ) -> None:
-    result = run(memory_of(RISING), score)
+    result = run(memory_of(RISING), score, policy=EARLY)
     assert result.trend is RiskTrend.INCREASING
     assert result.command is not None
     assert (result.command.risk_level, result.command.intervention_type) == (level, kind)
 
 
-def test_medium_score_on_a_stable_high_trend_gets_wellness_resources() -> None:
+def test_early_warning_gives_a_medium_score_on_a_stable_high_trend_wellness() -> None:
     # Newest two average 0.6 (0.62, 0.58), older 0.6: stable_high, but 0.58 is not rising.
-    result = run(memory_of([0.60, 0.60, 0.60, 0.62]), 0.58)
+    result = run(memory_of([0.60, 0.60, 0.60, 0.62]), 0.58, policy=EARLY)
     assert result.trend is RiskTrend.STABLE_HIGH
     assert result.command is not None
     assert result.command.intervention_type is InterventionType.FINANCIAL_WELLNESS
@@ -144,6 +150,143 @@ def test_custom_policy_thresholds_are_used() -> None:
 def test_policy_rejects_tiers_out_of_order() -> None:
     with pytest.raises(ValueError, match="low <= medium"):
         InterventionPolicy(low=0.5, medium=0.4)
+
+
+# --- the specification's rule (the default) -----------------------------------------------
+
+PA = InterventionType.PAYMENT_ASSISTANCE
+FP = InterventionType.FLEXIBLE_PAYMENT
+PR = InterventionType.PAYMENT_REMINDER
+UP, HIGH_STEADY = RiskTrend.INCREASING, RiskTrend.STABLE_HIGH
+DOWN, LOW_STEADY = RiskTrend.DECREASING, RiskTrend.STABLE_LOW
+
+
+@pytest.mark.parametrize(
+    ("scores", "trend", "kind"),
+    [
+        # Fewer than two scores: unknown, nothing, however high.
+        ([0.70], RiskTrend.UNKNOWN, None),
+        ([0.95], RiskTrend.UNKNOWN, None),
+        # Two scores are both the newest two and the oldest two: change 0.
+        ([0.50, 0.90], HIGH_STEADY, PA),
+        ([0.20, 0.95], LOW_STEADY, None),
+        # Recent >= 0.60: increasing only above a change of 0.05.
+        ([0.55, 0.60, 0.65], HIGH_STEADY, FP),  # change exactly 0.05
+        ([0.55, 0.60, 0.66], UP, FP),  # 0.055
+        ([0.60, 0.60, 0.60, 0.60, 0.60], HIGH_STEADY, FP),  # recent exactly 0.60
+        ([0.5, 0.5, 0.5, 0.55, 0.65], UP, FP),  # recent 0.6000000000000001 in floats
+        ([0.95, 0.95, 0.90, 0.85, 0.85], HIGH_STEADY, PA),  # falling, but no "decreasing" up here
+        # Recent < 0.60: increasing above 0.10, decreasing below -0.10.
+        ([0.50, 0.50, 0.50, 0.59, 0.60], LOW_STEADY, None),  # recent 0.595, change 0.095
+        ([0.45, 0.45, 0.50, 0.55, 0.55], LOW_STEADY, None),  # change exactly 0.10
+        ([0.45, 0.45, 0.50, 0.55, 0.56], UP, PR),  # 0.105
+        ([0.55, 0.55, 0.50, 0.45, 0.45], LOW_STEADY, None),  # change exactly -0.10
+        ([0.55, 0.55, 0.50, 0.45, 0.44], DOWN, None),  # -0.105
+        # Tiers at their edges.
+        ([0.70, 0.70, 0.75, 0.80, 0.80], UP, PA),  # critical at exactly 0.80
+        ([0.70, 0.70, 0.75, 0.80, 0.7999], UP, FP),
+        ([0.20, 0.20, 0.25, 0.30, 0.40], UP, PR),  # medium at exactly 0.40, rising
+        ([0.20, 0.20, 0.25, 0.30, 0.3999], UP, None),  # no low tier in the specification
+        ([0.60, 0.60, 0.60, 0.62, 0.58], HIGH_STEADY, None),  # medium, not rising: nothing
+        ([0.05, 0.05, 0.10, 0.20, 0.30], UP, None),
+        # The middle of five is not read; nor is a sixth, older score.
+        ([0.30, 0.30, 0.90, 0.45, 0.45], UP, PR),
+        ([0.90, 0.30, 0.30, 0.35, 0.45, 0.45], UP, PR),
+    ],
+)
+def test_the_specification_rule_end_to_end(
+    scores: list[float], trend: RiskTrend, kind: InterventionType | None
+) -> None:
+    memory = RiskMemory()
+    for day, value in enumerate(scores[:-1]):
+        note_risk_score(memory, START + day * DAY, value, [])
+    result = run(memory, scores[-1], START + (len(scores) - 1) * DAY)
+    assert result.trend is trend
+    assert (result.command.intervention_type if result.command else None) is kind
+    assert fired(result) is (kind is not None)
+    assert read_trend(scores, POLICY).trend is trend  # the reading alone agrees
+
+
+def test_the_specification_trend_numbers() -> None:
+    reading = read_trend([0.2, 0.3, 0.4, 0.6, 0.8], POLICY)
+    assert reading.recent == pytest.approx(0.7)
+    assert reading.older == pytest.approx(0.25)  # the oldest two, not all before the newest
+    assert reading.delta == pytest.approx(0.45)
+
+
+def test_an_unknown_trend_rule_is_refused() -> None:
+    with pytest.raises(ValueError, match="trend_rule must be one of"):
+        InterventionPolicy(trend_rule="hunch")  # type: ignore[arg-type]
+
+
+# --- escalation ----------------------------------------------------------------------------
+
+
+def climbing(policy: InterventionPolicy | None = None) -> tuple[RiskMemory, RiskResult, RiskResult]:
+    """A reminder on day 4, then 0.85 on day 6, inside the 7-day cool-off."""
+    memory = memory_of([0.30, 0.30, 0.35, 0.40])
+    first = run(memory, 0.52, NOW, policy=policy)
+    second = run(memory, 0.85, NOW + 2 * DAY, event_id="risk-2", policy=policy)
+    return memory, first, second
+
+
+def test_a_higher_tier_breaks_through_the_cool_off() -> None:
+    memory, first, second = climbing()
+    assert first.command is not None and first.command.intervention_type is PR
+    assert second.command is not None and second.command.intervention_type is PA
+    assert second.decision is not None
+    assert (second.decision.outcome, second.decision.reason) == (
+        Outcome.FIRED,
+        SuppressionReason.ESCALATED,
+    )
+    assert "escalated from medium, 2.0 days" in second.decision.detail
+    assert memory.last_intervention_level == "critical"
+    assert memory.last_intervention_at == (NOW + 2 * DAY).timestamp()
+
+
+def test_escalation_can_be_turned_off() -> None:
+    _, first, second = climbing(InterventionPolicy(escalation=False))
+    assert first.command is not None
+    assert second.command is None and second.decision is not None
+    assert second.decision.reason is SuppressionReason.COOLDOWN
+
+
+@pytest.mark.parametrize("score", [0.52, 0.45])  # the same tier (medium) again, rising
+def test_the_same_tier_respects_the_cool_off(score: float) -> None:
+    memory = memory_of([0.30, 0.30, 0.35, 0.40])
+    assert run(memory, 0.50, NOW).command is not None
+    again = run(memory, score, NOW + DAY, event_id="risk-2")
+    assert again.command is None and again.decision is not None
+    assert again.decision.reason is SuppressionReason.COOLDOWN
+
+
+def test_a_falling_user_is_not_escalated() -> None:
+    memory = memory_of([0.85, 0.85, 0.85, 0.85])
+    assert run(memory, 0.85, NOW).command is not None  # critical
+    lower = run(memory, 0.65, NOW + DAY, event_id="risk-2")  # high: a lower tier
+    assert lower.command is None and lower.decision is not None
+    assert lower.decision.reason is SuppressionReason.COOLDOWN
+    assert memory.last_intervention_level == "critical"
+
+
+def test_a_missed_payment_holds_back_an_escalation() -> None:
+    memory = memory_of([0.30, 0.30, 0.35, 0.40])
+    assert run(memory, 0.52, NOW).command is not None
+    note_payment(memory, NOW + DAY, payment(NOW + DAY, "missed"))
+    second = run(memory, 0.85, NOW + 2 * DAY, event_id="risk-2")
+    assert second.command is None and second.decision is not None
+    assert second.decision.reason is SuppressionReason.RECENT_MISSED_PAYMENT
+
+
+def test_a_record_without_the_last_tier_does_not_escalate() -> None:
+    # Written before escalation existed: the cool-off holds, as it did then.
+    memory = memory_of([0.30, 0.30, 0.35, 0.40])
+    assert run(memory, 0.52, NOW).command is not None
+    data = memory.to_dict()
+    del data["last_intervention_level"]
+    old = RiskMemory.from_dict(data)
+    second = run(old, 0.85, NOW + 2 * DAY, event_id="risk-2")
+    assert second.decision is not None and second.decision.reason is SuppressionReason.COOLDOWN
 
 
 # --- trend ---------------------------------------------------------------------------------
@@ -173,12 +316,12 @@ def test_policy_rejects_tiers_out_of_order() -> None:
         ([0.50, 0.52], RiskTrend.STABLE_LOW),
     ],
 )
-def test_trend(scores: list[float], trend: RiskTrend) -> None:
-    assert read_trend(scores, POLICY).trend is trend
+def test_early_warning_trend(scores: list[float], trend: RiskTrend) -> None:
+    assert read_trend(scores, EARLY).trend is trend
 
 
-def test_trend_numbers() -> None:
-    reading = read_trend([0.2, 0.3, 0.4, 0.6, 0.8], POLICY)
+def test_early_warning_trend_numbers() -> None:
+    reading = read_trend([0.2, 0.3, 0.4, 0.6, 0.8], EARLY)
     assert reading.recent == pytest.approx(0.7)
     assert reading.older == pytest.approx(0.3)
     assert reading.delta == pytest.approx(0.4)
@@ -196,18 +339,18 @@ def test_trend_of_no_scores_is_an_error() -> None:
         ([0.30, 0.30, 0.30, 0.30], 0.30, RiskTrend.STABLE_LOW),
     ],
 )
-def test_decreasing_or_stable_low_trend_decides_nothing(
+def test_early_warning_decreasing_or_stable_low_trend_decides_nothing(
     history: list[float], score: float, trend: RiskTrend
 ) -> None:
     memory = memory_of(history)
-    result = run(memory, score)
+    result = run(memory, score, policy=EARLY)
     assert result.trend is trend
     assert (result.decision, result.command) == (None, None)
     assert memory.last_intervention_at is None
 
 
-def test_score_below_the_low_tier_decides_nothing() -> None:
-    result = run(memory_of([0.05, 0.05, 0.05, 0.05]), 0.19)
+def test_early_warning_score_below_the_low_tier_decides_nothing() -> None:
+    result = run(memory_of([0.05, 0.05, 0.05, 0.05]), 0.19, policy=EARLY)
     assert result.trend is RiskTrend.INCREASING
     assert (result.decision, result.command, result.risk_level) == (None, None, None)
 
@@ -347,7 +490,8 @@ def test_critical_command_fields() -> None:
     ],
 )
 def test_urgency_and_timeline_per_type(score: float, urgency: Priority, timeline: str) -> None:
-    result = run(memory_of([0.1, 0.1, 0.1, 0.1]), score)
+    # early_warning: the only rule with the low tier (financial wellness).
+    result = run(memory_of([0.1, 0.1, 0.1, 0.1]), score, policy=EARLY)
     assert result.command is not None
     assert (result.command.urgency, result.command.timeline) == (urgency, timeline)
 
@@ -400,7 +544,8 @@ def messages_for(
     if due is not None:
         note_payment(memory, START, due)
     profile = {} if name is None else {"first_name": name}
-    result = run(memory, SCORES_BY_TYPE[kind], profile=profile)
+    # early_warning: the only rule with financial wellness; rendering is the same in both.
+    result = run(memory, SCORES_BY_TYPE[kind], profile=profile, policy=EARLY)
     assert result.command is not None
     assert result.command.intervention_type is kind
     return {m.channel: (m.subject, m.body) for m in result.command.messages}

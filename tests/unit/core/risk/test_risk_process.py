@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from schemas.commands import InterventionType, RiskTrend
 from schemas.events import Event
 from schemas.records import Outcome, SuppressionReason
@@ -125,6 +127,22 @@ def test_the_policy_history_bounds_the_trend_through_process() -> None:
     """The record keeps five scores; a policy reading two must read only the newest two."""
     state = UserState()
     scores = [score(v, d) for v, d in ((0.9, 12), (0.9, 9), (0.9, 6), (0.3, 3), (0.38, 0.01))]
-    result = run(state, *scores, policy=InterventionPolicy(history=2))
+    result = run(state, *scores, policy=InterventionPolicy(history=2, trend_rule="early_warning"))
     (command,) = result.interventions
     assert command.trend is RiskTrend.INCREASING  # 0.30 -> 0.38, not below the old 0.9s
+
+
+@pytest.mark.parametrize(("history", "expected"), [(3, RiskTrend.INCREASING), (5, None)])
+def test_the_policy_history_bounds_the_specification_trend(
+    history: int, expected: RiskTrend | None
+) -> None:
+    """Three scores read 0.30, 0.45, 0.55 (rising); five also the old 0.9s (falling)."""
+    state = UserState()
+    values = ((0.9, 12), (0.9, 9), (0.3, 6), (0.45, 3), (0.55, 0.01))
+    result = run(
+        state, *(score(v, d) for v, d in values), policy=InterventionPolicy(history=history)
+    )
+    commands = result.interventions
+    assert [c.trend for c in commands] == ([] if expected is None else [expected])
+    if expected is not None:
+        assert commands[0].intervention_type is InterventionType.PAYMENT_REMINDER
