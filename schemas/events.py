@@ -54,6 +54,10 @@ Identifier = Annotated[
     str, Field(min_length=1, max_length=128, pattern=r"^[^\p{Cc}\p{Cf}\p{Zl}\p{Zp}]+$")
 ]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+#: A segment's id, as trigger definitions target it (``target.segments``).
+SegmentId = Annotated[str, Field(pattern=r"^[a-z0-9_\-]{1,64}$")]
+#: Most segments one user can be in.
+MAX_SEGMENTS = 32
 
 
 @cache
@@ -331,6 +335,10 @@ class ProfileUpdate(_Payload):
     timezone: TimeZoneName | None = None
     consent: dict[Channel, bool] = {}
     tier: Literal["free", "standard", "premium"] | None = None
+    segments: Annotated[list[SegmentId], Field(max_length=MAX_SEGMENTS)] | None = None
+    """Every segment the user is in now, as the producer's segmentation sees it: the list
+    replaces the last one (``[]``: none); absent or null leaves them as they were.
+    Triggers with ``target.segments`` reach only their members."""
 
 
 class RiskScore(_Payload):

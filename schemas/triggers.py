@@ -25,7 +25,7 @@ from pydantic import (
 )
 
 from schemas.commands import Priority
-from schemas.events import EVENT_TYPES, Channel
+from schemas.events import EVENT_TYPES, Channel, SegmentId
 from schemas.features import FEATURES, FeatureKind
 from schemas.records import RISK_INTERVENTION_TRIGGER_ID
 
@@ -228,9 +228,12 @@ class EvaluateOn(_Strict):
 
 
 class Target(_Strict):
-    """Who may receive it; empty lists mean everyone."""
+    """Who may receive it; empty lists mean everyone.
 
-    segments: list[str] = []
+    ``segments``: users in any of them (set by ``profile_update.segments``).
+    """
+
+    segments: list[SegmentId] = []
     tiers: list[Literal["free", "standard", "premium"]] = []
 
 
@@ -290,7 +293,8 @@ class TriggerDefinition(_Strict):
         if self.type == "time_based" and self.evaluate_on.every is None:
             msg = "evaluate_on.every: a time_based trigger needs a schedule"
             raise ValueError(msg)
-        if self.evaluate_on.every is not None and self.episode is None:
+        if self.evaluate_on.every is not None and self.episode is None and self.cause == "event":
+            # (A closed_month trigger's episode is the month it judges.)
             msg = "episode: a scheduled trigger names the feature that identifies an episode"
             raise ValueError(msg)
         if self.episode is not None and self.episode not in FEATURES:

@@ -296,6 +296,36 @@ def test_target_segments_exclude_users_outside_them() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("updates", "fires"),
+    [
+        ([["students"]], True),
+        ([["renters", "students"]], True),
+        ([["renters"]], False),
+        ([["students"], []], False),  # cleared: no longer a member
+        ([["students"], ["renters"]], False),  # the new list replaces the old one
+        ([["students"], None], True),  # null leaves the membership as it was
+        ([], False),  # never told
+    ],
+)
+def test_target_segments_reach_the_members_a_profile_update_names(
+    updates: list[list[str] | None], fires: bool
+) -> None:
+    profile_events = [
+        profile(USER, START - timedelta(days=1, hours=-i), event_id=f"p{i}", segments=segments)
+        for i, segments in enumerate(updates)
+    ]
+    students_only = definition(target={"segments": ["students"]})
+    result = run(spiking(USER, *profile_events), spike(), students_only)
+    assert [d.outcome for d in result.decisions] == [Outcome.FIRED if fires else Outcome.SUPPRESSED]
+    assert bool(result.commands) is fires
+
+
+def test_a_segment_id_a_definition_could_not_target_is_refused() -> None:
+    with pytest.raises(ValueError, match="segments"):
+        definition(target={"segments": ["Students Club"]})
+
+
 # --- experiment holdout ------------------------------------------------------------------
 
 SYNTHETIC_USERS = [f"user-{i}" for i in range(10_000)]
