@@ -64,6 +64,25 @@ FEATURES: dict[str, Feature] = {
         Feature("income_month_baseline", _N, "mean income of the 3 months before it", _USD),
         Feature("income_change_pct", _N, "closed month's income against the baseline", _PCT),
         Feature("income_drop_pct", _N, "how far the closed month's income fell short", _PCT),
+        Feature(
+            "usual_deposit",
+            _N,
+            "median of a regularly paid user's last deposits (3 to "
+            "6, all within 10 % of it); none for irregular pay",
+            _USD,
+        ),
+        Feature(
+            "deposit_drop_pct",
+            _N,
+            "how far the current deposit falls below the usual deposit",
+            _PCT,
+        ),
+        Feature(
+            "pay_cut_told_for_closed_month",
+            _B,
+            "pay_cut fired for a deposit of the calendar month just closed",
+        ),
+        Feature("days_since_income_drop_told", _N, "days since income_drop last fired", _DAYS),
         Feature("tier", _T, "the user's tier: free, standard or premium", tracks_changes=True),
         Feature("relationship_status", _T, "relationship status", tracks_changes=True),
         Feature("days_since_first_seen", _N, "days since the user's first event", _DAYS),

@@ -25,6 +25,17 @@ def month_number(moment: datetime) -> int:
     return utc.year * 12 + utc.month - 1
 
 
+def month_number_of(epoch_seconds: float) -> int:
+    """Return the UTC calendar month (``month_number``) of a time in epoch seconds."""
+    return month_number(datetime.fromtimestamp(epoch_seconds, UTC))
+
+
+def month_start(moment: datetime) -> datetime:
+    """Return the start of ``moment``'s UTC calendar month (UTC)."""
+    utc = moment.astimezone(UTC)
+    return utc.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
 def hour_number(moment: datetime) -> int:
     """Return the UTC hour of ``moment`` as hours since 1970-01-01 00:00."""
     return int(moment.timestamp() // SECONDS_PER_HOUR)

@@ -10,8 +10,9 @@ before ``now``):
   is constant, so no week and no month stands out.
 - ``spender``: spending is multiplied over the UTC days overlapping the last five days
   before ``now`` (``spending_spike``).
-- ``income_drop``: the last complete calendar month brings 25-40 % less pay
-  (``income_drop``, judged at the user's first fresh event of the current month).
+- ``income_drop``: the last complete calendar month brings 25-40 % less pay, or, for
+  every third of these users, none at all (the pay stopped: a 100 % drop); judged at the
+  user's first fresh event of the current month (``income_drop``).
 - ``both``: both behaviours.
 
 On top of that, a share of the steady users live out a story (``streams.simulation.stories``): the
@@ -62,6 +63,8 @@ DAILY_SPEND_JITTER = 0.03
 SPIKE_FACTORS = (1.6, 2.5)
 #: Share of pay lost in the drop month; well past the 15 % threshold.
 INCOME_DROPS = (0.25, 0.40)
+#: Every this many income droppers (in user order, the first included) the pay stops.
+STOPPED_EVERY = 3
 #: Every user's last transaction lands this close to ``now``: fresh even if the
 #: pipeline reads it late, and inside now's month even when now is minutes into it.
 RECENT_WINDOW = timedelta(hours=1)
@@ -169,6 +172,7 @@ def make_population(
     rng = random.Random(f"population:{seed}")  # noqa: S311 - a simulation, not security
     spikers = set(rng.sample(range(n_users), round(n_users * spike_share)))
     droppers = set(rng.sample(range(n_users), round(n_users * income_drop_share)))
+    stopped = set(sorted(droppers)[::STOPPED_EVERY])
     # A generator of their own: the same seed gives the same people with or without stories.
     storyteller = random.Random(f"stories:{seed}")  # noqa: S311 - a simulation
     wanted = round(n_users * story_share)
@@ -191,7 +195,15 @@ def make_population(
     )
     return [
         replace(
-            _persona(rng, seed, i, spikes=i in spikers, drops=i in droppers, story=stories.get(i)),
+            _persona(
+                rng,
+                seed,
+                i,
+                spikes=i in spikers,
+                drops=i in droppers,
+                stops=i in stopped,
+                story=stories.get(i),
+            ),
             risk_story=risky.get(i),
         )
         for i in range(n_users)
@@ -221,7 +233,14 @@ def _hand_out(
 
 
 def _persona(
-    rng: random.Random, seed: int, index: int, *, spikes: bool, drops: bool, story: str | None
+    rng: random.Random,
+    seed: int,
+    index: int,
+    *,
+    spikes: bool,
+    drops: bool,
+    stops: bool,
+    story: str | None,
 ) -> Persona:
     spike_factor = round(rng.uniform(*SPIKE_FACTORS), 2)
     income_drop = round(rng.uniform(*INCOME_DROPS), 2)
@@ -245,7 +264,7 @@ def _persona(
         device=rng.choice(("android", "ios", "web")),
         employer=rng.choice(EMPLOYERS),
         spike_factor=spike_factor if spikes or rise is not None else 1.0,
-        income_drop=income_drop if drops else 0.0,
+        income_drop=(1.0 if stops else income_drop) if drops else 0.0,
         story=story,
     )
 
@@ -427,6 +446,8 @@ def _pay(
     amount = persona.monthly_income / len(paydays)
     if timeline.drop_month <= day < timeline.this_month:
         amount *= 1 - Decimal(f"{persona.income_drop:.2f}")
+        if not amount:
+            return []  # the pay stopped
     payload = {"type": "income_deposit", "amount": str(cents(amount)), "currency": "USD",
                "source_name": persona.employer, "kind": "salary"}  # fmt: skip
     at = moment(writer.rng, low, min(high, low + PAYDAY_WINDOW))

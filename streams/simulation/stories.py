@@ -114,5 +114,6 @@ STORIES: dict[str, Story] = {
         _story("stressed_applicant", "stress_with_big_decision", ev.stressed_applicant),
         _story("skills_gap", "skill_gap", ev.skills_gap),
         _story("underpaid", "salary_below_market", ev.underpaid),
+        _story("pay_cut", "pay_cut", ev.pay_cut),
     )
 }  # fmt: skip

@@ -58,6 +58,16 @@ def birth_date(w: EventWriter, anniversary: date) -> date:
 # --- money ---------------------------------------------------------------------------
 
 
+def pay_cut(w: EventWriter, t: Timeline) -> list[Stamped]:
+    """A fresh pay deposit 20-40 % below the user's steady one (a story user's pay is steady)."""
+    persona = w.persona
+    usual = persona.monthly_income / (1 if persona.pay_schedule == "monthly" else 2)
+    amount = cents(usual * Decimal(f"{w.rng.uniform(0.6, 0.8):.4f}"))
+    payload = {"type": "income_deposit", "amount": str(amount), "currency": "USD",
+               "source_name": persona.employer, "kind": "salary"}  # fmt: skip
+    return [w.backend(fresh(w, t), payload)]
+
+
 def big_purchase(w: EventWriter, t: Timeline) -> list[Stamped]:
     """One debit of at least $600 and 8 usual days: large, and this week's spending jumps."""
     usual = max(Decimal(600), w.persona.daily_spend * 8)

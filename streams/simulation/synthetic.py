@@ -77,7 +77,8 @@ class Persona:
         employer: Name on the income deposits.
         spike_factor: Spending multiplier on the spike days (or on a story's days of
             rising spending); 1 when the user's spending does not rise.
-        income_drop: Share of pay lost in the last complete month; 0 when it does not drop.
+        income_drop: Share of pay lost in the last complete month; 0 when it does not
+            drop, 1 when it stopped.
         story: Name of the behaviour from ``streams.simulation.stories`` the user also lives out
             (a big purchase, a stalled savings goal...); ``None`` for none.
         risk_story: Name of the risk-score script from ``streams.simulation.risk_stories`` the

@@ -100,7 +100,10 @@ def process_scheduled(
     """
     ctx = scheduled_context(user_id, state, now)
     wanted = [d for d in definitions if d.evaluate_on.every is not None]
-    return _decide_all(ctx, wanted, catalogue, now, policy or SendPolicy())
+    judged = dict(state.evaluated)
+    result = _decide_all(ctx, wanted, catalogue, now, policy or SendPolicy())
+    result.judged = state.evaluated != judged  # kept, so a month is judged once
+    return result
 
 
 def process_idle(

@@ -28,8 +28,10 @@ class Result:
     """Commands of these decisions kept in the user's state for a later ``send_at``."""
     released: int = 0
     """The first this many ``commands`` were held earlier and are due now."""
+    judged: bool = False
+    """A scheduled evaluation marked a closed month judged (``state.evaluated``)."""
 
     @property
     def changed_state(self) -> bool:
         """Whether a scheduled evaluation or a release changed the user's record."""
-        return bool(self.decisions or self.commands)
+        return bool(self.decisions or self.commands or self.judged)

@@ -15,7 +15,12 @@ from streams.core.features.baselines import (
     week_spend,
 )
 from streams.core.features.context import Feature, FeatureContext, Value
-from streams.core.units import day_number, month_number
+from streams.core.units import SECONDS_PER_DAY, day_number, month_number, month_number_of
+
+#: Fewest earlier deposits that make a user "paid regularly" (``usual_deposit``).
+REGULAR_PAY_DEPOSITS = 3
+#: Every earlier deposit within this share of their median, or the pay is not regular.
+REGULAR_PAY_SPREAD = 0.10
 
 
 def _amount(ctx: FeatureContext) -> Value:
@@ -86,6 +91,44 @@ def _income_drop(ctx: FeatureContext) -> Value:
     return None if not isinstance(change, float) else -change
 
 
+def _usual_deposit(ctx: FeatureContext) -> Value:
+    """Median of the deposits before this one, if they are regular; else ``None``.
+
+    Regular: at least ``REGULAR_PAY_DEPOSITS`` of them, each within ``REGULAR_PAY_SPREAD``
+    of their median (a salary, not freelance or benefit top-ups).
+    """
+    deposits = ctx.state.deposits
+    if isinstance(ctx.payload, IncomeDeposit):
+        deposits = deposits[:-1]  # the record has already taken this one in
+    if len(deposits) < REGULAR_PAY_DEPOSITS:
+        return None
+    ordered = sorted(deposits)
+    middle = len(ordered) // 2
+    median = ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+    if median <= 0 or any(abs(d - median) > REGULAR_PAY_SPREAD * median for d in deposits):
+        return None
+    return median / 100
+
+
+def _deposit_drop(ctx: FeatureContext) -> Value:
+    usual = ctx.value("usual_deposit")
+    if not isinstance(ctx.payload, IncomeDeposit) or not isinstance(usual, float):
+        return None
+    return (usual - float(ctx.payload.amount)) / usual * 100
+
+
+def _pay_cut_told_for_closed_month(ctx: FeatureContext) -> Value:
+    told = ctx.state.last_fired.get("pay_cut")
+    if told is None:
+        return False
+    return month_number_of(told) == closed_month_number(ctx)
+
+
+def _days_since_income_drop_told(ctx: FeatureContext) -> Value:
+    told = ctx.state.last_fired.get("income_drop")
+    return None if told is None else (ctx.at.timestamp() - told) / SECONDS_PER_DAY
+
+
 def _profile(name: str) -> Feature:
     def read(ctx: FeatureContext) -> Value:
         value = ctx.state.profile.get(name)
@@ -107,6 +150,7 @@ DEPENDS: dict[str, tuple[str, ...]] = {
     "spend_week_change_pct": ("spend_week", "spend_week_baseline"),
     "income_change_pct": ("income_closed_month", "income_month_baseline"),
     "income_drop_pct": ("income_change_pct", "income_closed_month", "income_month_baseline"),
+    "deposit_drop_pct": ("event_amount", "usual_deposit"),
 }
 
 COMPUTE: dict[str, Feature] = {
@@ -122,6 +166,10 @@ COMPUTE: dict[str, Feature] = {
     "income_month_baseline": _income_baseline,
     "income_change_pct": _income_change,
     "income_drop_pct": _income_drop,
+    "usual_deposit": _usual_deposit,
+    "deposit_drop_pct": _deposit_drop,
+    "pay_cut_told_for_closed_month": _pay_cut_told_for_closed_month,
+    "days_since_income_drop_told": _days_since_income_drop_told,
     "tier": _profile("tier"),
     "relationship_status": _profile("relationship_status"),
     "days_since_first_seen": _days_since_first_seen,

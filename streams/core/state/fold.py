@@ -40,6 +40,8 @@ DAILY_BUCKETS_KEPT = 42
 
 #: Months of income kept: the month just closed, three for the baseline, and the current.
 MONTHLY_BUCKETS_KEPT = 6
+#: Income deposits kept (amounts only): enough to tell a regular salary from a one-off.
+DEPOSITS_KEPT = 6
 
 
 #: Days of app-session counts kept: this week, the four weeks of the usual-use baseline,
@@ -130,9 +132,12 @@ def _fold_transaction(state: UserState, payload: Transaction, at: datetime) -> N
 
 def _fold_income(state: UserState, payload: IncomeDeposit, at: datetime) -> None:
     month = month_number(at)
-    if _add_bucket(state.monthly_income, month, to_cents(payload.amount), MONTHLY_BUCKETS_KEPT):
+    cents = to_cents(payload.amount)
+    if _add_bucket(state.monthly_income, month, cents, MONTHLY_BUCKETS_KEPT):
         since = state.income_since
         state.income_since = month if since is None else min(since, month)
+    state.deposits.append(cents)
+    del state.deposits[:-DEPOSITS_KEPT]
 
 
 def _fold_profile(state: UserState, payload: ProfileUpdate, at: datetime) -> None:
@@ -245,7 +250,7 @@ def _apply_profile(profile: dict[str, Any], update: ProfileUpdate) -> None:
     changed = update.model_dump(
         exclude_unset=True, exclude_none=True, exclude={"type", "consent"}, mode="json"
     )
-    profile.update(changed)
+    profile.update(changed)  # ``segments`` replaces the list: it is the user's membership now
     if update.consent:
         consent = dict(profile.get("consent", {}))
         consent.update({str(channel): allowed for channel, allowed in update.consent.items()})

@@ -41,7 +41,7 @@ _INT_MAPS = ("daily_spend", "monthly_income", "daily_sessions", "hourly_page_vie
 _PLAIN = (
     "first_day", "spend_since", "income_since", "watermark", "last_fired", "evaluated",
     "profile", "sends", "quote_times", "goal_milestones", "stress_level", "stress_at",
-    "applications", "episodes", "pending", "partition", "engaged_at",
+    "applications", "episodes", "pending", "partition", "engaged_at", "deposits",
 )  # fmt: skip
 
 
@@ -89,6 +89,8 @@ class UserState:
             (``streams.core.risk``), for users who have any.
         engaged_at: Latest time the user engaged with a message (opened, clicked,
             replied, converted, accepted an offer); 0 when never.
+        deposits: The last ``DEPOSITS_KEPT`` income deposits in cents, in arrival order:
+            whether the user is paid regularly, and how much (``usual_deposit``).
     """
 
     first_day: int | None = None
@@ -116,6 +118,7 @@ class UserState:
     partition: int = -1
     risk: RiskMemory | None = None
     engaged_at: float = 0.0
+    deposits: list[int] = field(default_factory=list)
 
     def has_seen(self, event_id: str) -> bool:
         """Return whether ``event_id`` is among the events this record remembers applying."""

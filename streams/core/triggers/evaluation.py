@@ -8,6 +8,7 @@ then sent or suppressed is ``streams.core.decisions.process``' job.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from schemas.features import FEATURES
 from schemas.triggers import Comparison, TriggerDefinition, comparisons
@@ -15,6 +16,13 @@ from streams.core.features.basics import closed_month_number
 from streams.core.features.context import FeatureContext, format_value
 from streams.core.features.registry import DEPENDS
 from streams.core.triggers.conditions import describe, holds
+from streams.core.units import month_start
+
+#: How far into a month the timer waits before judging the month before (a
+#: ``closed_month`` definition no event has judged yet): a deposit made on the last day
+#: may reach the worker a day late. The same two days as the oldest event the worker
+#: evaluates by default (``NUDGE_MAX_EVENT_AGE_SECONDS``).
+MONTH_CLOSE_GRACE = timedelta(days=2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,26 +58,31 @@ def evaluate(definition: TriggerDefinition, ctx: FeatureContext) -> Match | None
 
     A ``closed_month`` definition is judged once per month: the first evaluating event
     of a month marks the month before as judged (in ``state.evaluated``), whatever the
-    answer, so later events of the month do not judge it again.
+    answer, so later events of the month do not judge it again. If no event has judged
+    it ``MONTH_CLOSE_GRACE`` into the month, the timer does (a definition with a
+    schedule): a user whose pay stopped, or who went quiet, is told too. Both causes
+    are ``month:YYYY-MM``, so the decision and command ids are the same whichever judged.
 
-    A scheduled evaluation (no event) judges the definition's episode once: when the
-    condition holds, the episode is marked judged in ``state.episodes``, so later ticks
-    stay quiet until the episode changes (a new birthday, a new lapse).
+    Any other scheduled evaluation (no event) judges the definition's episode once: when
+    the condition holds, the episode is marked judged in ``state.episodes``, so later
+    ticks stay quiet until the episode changes (a new birthday, a new lapse).
     """
-    if ctx.event is None:
+    episode = None
+    if definition.cause == "closed_month":
+        if ctx.event is None and ctx.at - month_start(ctx.at) < MONTH_CLOSE_GRACE:
+            return None  # deposits of the month just closed may still be on their way
+        closed = closed_month_number(ctx)
+        if ctx.state.evaluated.get(definition.id, -1) >= closed:
+            return None
+        ctx.state.evaluated[definition.id] = closed
+        cause = f"month:{ctx.value('closed_month')}"
+    elif ctx.event is None:
         episode = _episode(definition, ctx)
         if episode is None or ctx.state.episodes.get(definition.id) == episode:
             return None
         cause = f"episode:{episode}"
     else:
-        episode = None
         cause = ctx.event.event_id
-        if definition.cause == "closed_month":
-            closed = closed_month_number(ctx)
-            if ctx.state.evaluated.get(definition.id, -1) >= closed:
-                return None
-            ctx.state.evaluated[definition.id] = closed
-            cause = f"month:{ctx.value('closed_month')}"
     if not holds(definition.condition, ctx, definition.thresholds, ctx.at.timestamp()):
         return None
     if episode is not None:

@@ -40,4 +40,6 @@ REALISTIC = {
     "income_drop_pct": "40",
     "income_closed_month": "$2,000.00",
     "income_month_baseline": "$3,000.00",
+    "deposit_drop_pct": "40",
+    "usual_deposit": "$12,345.67",
 }

@@ -27,6 +27,7 @@ from tests.unit.factories import (
     event,
     fold,
     history,
+    income,
     income_history,
     match_of,
     profile,
@@ -105,6 +106,14 @@ def _income_drop(fires: bool) -> tuple[UserState, Event]:
     return fold(income_history(USER, closed)), transaction(USER, JUNE, "5.00")
 
 
+def _pay_cut(fires: bool) -> tuple[UserState, Event]:
+    # Paid $2000 on the 1st and the 15th; then $1700: exactly 15 % below the usual.
+    paydays = [START + timedelta(days=d) for d in (0, 14, 31, 45)]
+    salary = [income(USER, day, "2000.00") for day in paydays]
+    cut = income(USER, START + timedelta(days=59), "1700.00" if fires else "1700.01")
+    return fold(salary), cut
+
+
 def _large(fires: bool) -> tuple[UserState, Event]:
     debit = transaction(USER, START + timedelta(days=28), "500.00" if fires else "499.99")
     return fold(history(USER, days=28, daily="20.00")), debit
@@ -163,6 +172,7 @@ def _intent(fires: bool) -> tuple[UserState, Event]:
 SCENARIOS: dict[str, Scenario] = {
     "spending_spike": _spike,
     "income_drop": _income_drop,
+    "pay_cut": _pay_cut,
     "large_transaction": _large,
     "near_credit_limit": _credit,
     "savings_milestone": _milestone,
@@ -252,7 +262,9 @@ def test_every_threshold_is_used_and_every_definition_is_event_driven(trigger_id
     used |= {str(v)[1:] for c in comparisons(definition.condition) if isinstance(c.value, list)
              for v in c.value}  # fmt: skip
     assert set(definition.thresholds) <= used
-    assert definition.evaluate_on.events and definition.evaluate_on.every is None
+    assert definition.evaluate_on.events
+    # Only a closed-month trigger also has a schedule: the timer judges a month no event did.
+    assert (definition.evaluate_on.every is None) is (definition.cause == "event")
     assert definition.type == "behavioral" and definition.cooldown > 0
 
 
@@ -260,7 +272,7 @@ def test_every_channel_of_every_definition_has_its_template() -> None:
     wanted = [(c.template, c.channel) for d in DEFINITIONS.values() for c in d.channels]
     assert default_catalogue().missing(wanted) == []
     for definition in DEFINITIONS.values():
-        if definition.id in ("spending_spike", "income_drop"):  # shipped as sms + email
+        if definition.id in ("spending_spike", "income_drop", "pay_cut"):  # sms + email
             continue
         # Time-based messages nobody asked for at once go by email and push, not SMS.
         channels = CHANNELS if definition.priority.rank <= 2 else (Channel.EMAIL, Channel.PUSH)

@@ -28,7 +28,11 @@ from tests.unit.factories import event, fold, profile
 
 USER = "user-1"
 T = datetime(2026, 6, 5, 12, tzinfo=UTC)  # a Friday noon UTC: the scheduler's now
-SCHEDULED = {d.id: d for d in default_definitions() if d.evaluate_on.every is not None}
+#: Time-based triggers judged by episode; a closed-month trigger the timer also judges
+#: (income_drop) is tested in ``test_closed_month_timer``.
+SCHEDULED = {
+    d.id: d for d in default_definitions() if d.evaluate_on.every is not None and d.cause == "event"
+}
 NAME = profile(USER, T - timedelta(days=90), first_name="Christopher")
 
 
