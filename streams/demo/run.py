@@ -226,7 +226,8 @@ def trigger_rows(
         sent: Trigger id -> commands recorded.
         decided: Trigger id -> commands its fired decisions named.
     """
-    kinds = {d.id: ("timer" if d.evaluate_on.every else "event") for d in default_definitions()}
+    # Judged on events if it names any (income_drop's timer only judges a month no event did).
+    kinds = {d.id: ("event" if d.evaluate_on.events else "timer") for d in default_definitions()}
     suppressed: dict[str, dict[str, int]] = {}
     for row in decisions:
         if row["outcome"] != "fired":
