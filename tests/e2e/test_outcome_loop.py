@@ -69,7 +69,7 @@ async def test_interventions_outcomes_and_reports(
         *risk_scores("ana", now, (0.40, 0.45, 0.52, 0.58, 0.64), drivers),  # flexible payment
         *risk_scores("ben", now, (0.55, 0.62, 0.70, 0.78, 0.86), drivers),  # assistance
         *risk_scores("cy", now, (0.60, 0.70, 0.80, 0.85, 0.90), drivers),  # missed: none
-        *risk_scores("eve", now, (0.75, 0.70, 0.66, 0.63, 0.61), drivers),  # easing: none
+        *risk_scores("eve", now, (0.75, 0.70, 0.62, 0.55, 0.50), drivers),  # easing: none
     ]
     worker = NudgeProcess(settings, "worker", tmp_path / "worker.log").start()
     sink = NudgeProcess(settings, "sink", tmp_path / "sink.log").start()
