@@ -59,11 +59,36 @@ FEATURES: dict[str, Feature] = {
         Feature("spend_week", _N, "debit spending over the 7 UTC days ending today", _USD),
         Feature("spend_week_baseline", _N, "mean weekly spending of the 4 weeks before", _USD),
         Feature("spend_week_change_pct", _N, "this week's spending against the baseline", _PCT),
+        Feature("spend_week_deviation", _N, "standard deviation of the baseline weeks", _USD),
+        Feature(
+            "spend_week_zscore",
+            _N,
+            "this week's spending in deviations from the "
+            "baseline mean (deviation floored at 1 % of the mean)",
+        ),
+        Feature(
+            "spend_trend",
+            _T,
+            "the baseline weeks' own direction: increasing, decreasing or stable (±10 % over them)",
+        ),
         Feature("closed_month", _T, "the calendar month just closed, YYYY-MM"),
         Feature("income_closed_month", _N, "income in the calendar month just closed", _USD),
         Feature("income_month_baseline", _N, "mean income of the 3 months before it", _USD),
         Feature("income_change_pct", _N, "closed month's income against the baseline", _PCT),
         Feature("income_drop_pct", _N, "how far the closed month's income fell short", _PCT),
+        Feature("income_month_deviation", _N, "standard deviation of the baseline months", _USD),
+        Feature(
+            "income_month_zscore",
+            _N,
+            "the closed month's income in deviations from the "
+            "baseline mean (deviation floored at 1 % of the mean)",
+        ),
+        Feature(
+            "income_trend",
+            _T,
+            "the baseline months' own direction: increasing, "
+            "decreasing or stable (±10 % over them)",
+        ),
         Feature(
             "usual_deposit",
             _N,

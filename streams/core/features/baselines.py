@@ -138,6 +138,45 @@ def summarise(values: list[int]) -> Baseline:
     return Baseline(mean=mean, deviation=deviation, trend=trend, periods=n)
 
 
+#: A baseline's deviation is taken as at least this share of its mean (and one cent): a
+#: user whose weeks never vary would otherwise make any rise infinitely unusual.
+DEVIATION_FLOOR_SHARE = 0.01
+#: The specification's variance threshold: a period this many deviations from the mean is
+#: outside the user's usual spread (``*_zscore`` features; spending_spike's second guard).
+VARIANCE_THRESHOLD_SIGMAS = 2.0
+#: The baseline's fitted change from its oldest period to its newest, as a share of its
+#: mean, from which its trend is increasing (or, falling as far, decreasing).
+TREND_SHARE = 0.10
+
+
+def zscore(current: float, baseline: Baseline) -> float:
+    """Return how many deviations ``current`` is from the baseline's mean (same units).
+
+    The deviation is floored at ``DEVIATION_FLOOR_SHARE`` of the mean and at 1: a
+    perfectly steady user's rise is large, not infinite. Rounded to 1e-9, so exact edges
+    stay exact.
+    """
+    spread = max(baseline.deviation, DEVIATION_FLOOR_SHARE * abs(baseline.mean), 1.0)
+    return round((current - baseline.mean) / spread, 9)
+
+
+def trend_of(baseline: Baseline) -> str:
+    """Return ``increasing``, ``decreasing`` or ``stable``: the baseline's own direction.
+
+    The least-squares line through its periods changes by ``trend * (periods - 1)`` from
+    the oldest to the newest; against the mean, at least ``TREND_SHARE`` up is increasing,
+    as far down decreasing. A zero mean is stable.
+    """
+    if baseline.periods < 2 or baseline.mean <= 0:
+        return "stable"
+    change = round(baseline.trend * (baseline.periods - 1) / baseline.mean, 9)
+    if change >= TREND_SHARE:
+        return "increasing"
+    if change <= -TREND_SHARE:
+        return "decreasing"
+    return "stable"
+
+
 def percent_change(current: float, baseline: float) -> float:
     """Return the change from ``baseline`` to ``current`` in percent, rounded to 1e-9.
 

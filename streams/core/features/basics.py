@@ -8,11 +8,15 @@ from __future__ import annotations
 
 from schemas.events import IncomeDeposit, Purchase, Transaction
 from streams.core.features.baselines import (
+    Baseline,
     baseline_months,
     baseline_weeks,
     mean_of,
     percent_change,
+    summarise,
+    trend_of,
     week_spend,
+    zscore,
 )
 from streams.core.features.context import Feature, FeatureContext, Value
 from streams.core.units import SECONDS_PER_DAY, day_number, month_number, month_number_of
@@ -62,6 +66,28 @@ def _spend_change(ctx: FeatureContext) -> Value:
     return _change_pct(ctx, "spend_week", "spend_week_baseline")
 
 
+def _spend_summary(ctx: FeatureContext) -> Baseline | None:
+    weeks = baseline_weeks(ctx.state.daily_spend, day_number(ctx.at), ctx.state.spend_since)
+    return None if weeks is None else summarise(weeks)
+
+
+def _spend_deviation(ctx: FeatureContext) -> Value:
+    baseline = _spend_summary(ctx)
+    return None if baseline is None else baseline.deviation / 100
+
+
+def _spend_zscore(ctx: FeatureContext) -> Value:
+    baseline = _spend_summary(ctx)
+    if baseline is None:
+        return None
+    return zscore(week_spend(ctx.state.daily_spend, day_number(ctx.at)), baseline)
+
+
+def _spend_trend(ctx: FeatureContext) -> Value:
+    baseline = _spend_summary(ctx)
+    return None if baseline is None else trend_of(baseline)
+
+
 def closed_month_number(ctx: FeatureContext) -> int:
     """Return the month just closed at the evaluation's time (a ``units.month_number``)."""
     return month_number(ctx.at) - 1
@@ -80,6 +106,30 @@ def _income_baseline(ctx: FeatureContext) -> Value:
     closed = closed_month_number(ctx)
     mean = mean_of(baseline_months(ctx.state.monthly_income, closed, ctx.state.income_since))
     return None if mean is None else mean / 100
+
+
+def _income_summary(ctx: FeatureContext) -> Baseline | None:
+    closed = closed_month_number(ctx)
+    months = baseline_months(ctx.state.monthly_income, closed, ctx.state.income_since)
+    return None if months is None else summarise(months)
+
+
+def _income_deviation(ctx: FeatureContext) -> Value:
+    baseline = _income_summary(ctx)
+    return None if baseline is None else baseline.deviation / 100
+
+
+def _income_zscore(ctx: FeatureContext) -> Value:
+    baseline = _income_summary(ctx)
+    if baseline is None:
+        return None
+    closed = ctx.state.monthly_income.get(closed_month_number(ctx), 0)
+    return zscore(closed, baseline)
+
+
+def _income_trend(ctx: FeatureContext) -> Value:
+    baseline = _income_summary(ctx)
+    return None if baseline is None else trend_of(baseline)
 
 
 def _income_change(ctx: FeatureContext) -> Value:
@@ -148,6 +198,12 @@ def _last_event_at(ctx: FeatureContext) -> Value:
 
 DEPENDS: dict[str, tuple[str, ...]] = {
     "spend_week_change_pct": ("spend_week", "spend_week_baseline"),
+    "spend_week_zscore": ("spend_week", "spend_week_baseline", "spend_week_deviation"),
+    "income_month_zscore": (
+        "income_closed_month",
+        "income_month_baseline",
+        "income_month_deviation",
+    ),
     "income_change_pct": ("income_closed_month", "income_month_baseline"),
     "income_drop_pct": ("income_change_pct", "income_closed_month", "income_month_baseline"),
     "deposit_drop_pct": ("event_amount", "usual_deposit"),
@@ -161,11 +217,17 @@ COMPUTE: dict[str, Feature] = {
     "spend_week": _spend_week,
     "spend_week_baseline": _spend_baseline,
     "spend_week_change_pct": _spend_change,
+    "spend_week_deviation": _spend_deviation,
+    "spend_week_zscore": _spend_zscore,
+    "spend_trend": _spend_trend,
     "closed_month": _closed_month,
     "income_closed_month": _income_closed,
     "income_month_baseline": _income_baseline,
     "income_change_pct": _income_change,
     "income_drop_pct": _income_drop,
+    "income_month_deviation": _income_deviation,
+    "income_month_zscore": _income_zscore,
+    "income_trend": _income_trend,
     "usual_deposit": _usual_deposit,
     "deposit_drop_pct": _deposit_drop,
     "pay_cut_told_for_closed_month": _pay_cut_told_for_closed_month,

@@ -116,11 +116,12 @@ def test_catalogue_missing_names_a_template_of_another_channel() -> None:
 def test_shipped_spending_spike_as_parsed() -> None:
     spike = next(d for d in default_definitions() if d.id == "spending_spike")
     assert spike.cooldown == 7 * 86_400.0
-    assert spike.thresholds == {"spike_percent": 20.0, "min_week_spend": 100.0}
+    assert spike.thresholds == {"spike_percent": 20.0, "min_week_spend": 100.0, "min_zscore": 2.0}
     assert [(c.feature, c.op, c.value) for c in comparisons(spike.condition)] == [
         ("transaction_direction", "eq", "debit"),
         ("spend_week_change_pct", "gte", "$spike_percent"),
         ("spend_week", "gte", "$min_week_spend"),
+        ("spend_week_zscore", "gte", "$min_zscore"),
     ]
 
 

@@ -138,6 +138,9 @@ def test_decision_record_carries_the_features() -> None:
         "spend_week": 168.0,
         "spend_week_baseline": 140.0,
         "spend_week_change_pct": 20.0,
+        # Steady $20 days: no spread, so the deviation is floored at 1 % of the mean ($1.40).
+        "spend_week_deviation": 0.0,
+        "spend_week_zscore": 20.0,
     }
     assert decision.trigger_id == "spending_spike"
     assert decision.reason is None
@@ -147,7 +150,8 @@ def test_decision_record_carries_the_features() -> None:
     assert "$168.00" in decision.detail and "20.0%" in decision.detail
     assert decision.detail == (
         "Spending spike: transaction_direction debit = debit; "
-        "spend_week_change_pct 20.0% ≥ 20%; spend_week $168.00 ≥ $100.00."
+        "spend_week_change_pct 20.0% ≥ 20%; spend_week $168.00 ≥ $100.00; "
+        "spend_week_zscore 20 ≥ 2."
     )
 
 
@@ -224,6 +228,8 @@ def test_second_match_within_seven_days_is_suppressed_by_cooldown() -> None:
         "spend_week": 900.0,
         "spend_week_baseline": 140.0,
         "spend_week_change_pct": 542.857142857,
+        "spend_week_deviation": 0.0,
+        "spend_week_zscore": 542.857142857,
     }
     # A suppressed match does not restart the cooldown.
     assert state.last_fired == {"spending_spike": spike_at().timestamp()}
@@ -240,8 +246,11 @@ def test_second_match_within_seven_days_is_suppressed_by_cooldown() -> None:
 def test_cooldown_ends_after_seven_days(after: timedelta, outcome: Outcome) -> None:
     state = spiking_user()
     assert run(state, spike("spike-1")).commands
-    # $400: still a spike, and under large_transaction's $500, so only the spike matches.
-    later = transaction(USER, spike_at(after), "400.00", event_id="spike-2")
+    # The usual $20 on the six days after; the baseline now holds the spike's week (mean
+    # $235, deviation $164.5), so $480 (a week of $600, 2.2 deviations out) is a spike
+    # again, and under large_transaction's $500, so only the spike matches.
+    fold([transaction(USER, spike_at(timedelta(days=d)), "20.00") for d in range(1, 7)], state)
+    later = transaction(USER, spike_at(after), "480.00", event_id="spike-2")
     result = run(state, later)
     assert [d.outcome for d in result.decisions] == [outcome]
     assert len(result.commands) == (2 if outcome is Outcome.FIRED else 0)

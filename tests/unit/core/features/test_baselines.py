@@ -13,8 +13,10 @@ from streams.core.features.baselines import (
     monthly_income_baseline,
     percent_change,
     summarise,
+    trend_of,
     week_spend,
     weekly_spend_baseline,
+    zscore,
 )
 
 DAY = 1000  # an arbitrary UTC day number
@@ -189,3 +191,42 @@ def test_percent_change_is_exact_on_edges(current: int, baseline: int, expected:
 )
 def test_percent_change_of_a_value_against_itself_is_zero(value: float) -> None:
     assert percent_change(value, value) == 0
+
+
+# --- spread and trend: the z-score and the direction ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("weeks", "current", "expected"),
+    [
+        ([100, 100, 100, 100], 120, 20.0),  # no spread: floored at 1 % of the mean
+        ([10, 10, 10, 10], 13, 3.0),  # 1 % of a tiny mean is under a cent: floored at 1
+        ([80, 120, 80, 120], 140, 2.0),  # deviation 20: exactly 2 sigma
+        ([80, 120, 80, 120], 139, 1.95),
+        ([60, 140, 60, 140], 125, 0.625),  # swings by 40 %: +25 % is not unusual
+        ([100, 100, 100, 100], 80, -20.0),
+    ],
+)
+def test_zscore_against_the_baseline_spread(
+    weeks: list[int], current: int, expected: float
+) -> None:
+    assert zscore(current, summarise(weeks)) == expected
+
+
+@pytest.mark.parametrize(
+    ("periods", "trend"),
+    [
+        ([100, 100, 100, 100], "stable"),
+        ([97, 99, 101, 103], "stable"),  # the fitted line rises 6 over a mean of 100
+        ([95, 105], "increasing"),  # exactly +10 %
+        ([105, 95], "decreasing"),  # exactly -10 %
+        ([90, 97, 103, 110], "increasing"),
+        ([110, 103, 97, 90], "decreasing"),
+        ([100, 110], "stable"),  # +10 over a mean of 105: 9.5 %
+        ([100, 112], "increasing"),  # +12 over 106: 11.3 %
+        ([0, 0], "stable"),  # no mean, no direction
+        ([100], "stable"),
+    ],
+)
+def test_trend_of_a_baseline(periods: list[int], trend: str) -> None:
+    assert trend_of(summarise(periods)) == trend

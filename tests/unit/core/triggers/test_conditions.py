@@ -391,7 +391,8 @@ def test_describe_formats_dollars_and_percent() -> None:
     assert describe(comparisons(spike.condition), ctx, spike.thresholds) == (
         "transaction_direction debit = debit; "
         "spend_week_change_pct 20.0% ≥ 20%; "
-        "spend_week $168.00 ≥ $100.00"
+        "spend_week $168.00 ≥ $100.00; "
+        "spend_week_zscore 20 ≥ 2"
     )
 
 

@@ -43,7 +43,7 @@ def _drop(state: UserState, event: Event) -> Match | None:
 
 
 def test_default_spike_configuration() -> None:
-    assert SPIKE.thresholds == {"spike_percent": 20.0, "min_week_spend": 100.0}
+    assert SPIKE.thresholds == {"spike_percent": 20.0, "min_week_spend": 100.0, "min_zscore": 2.0}
     assert SPIKE.cooldown == 7 * 86_400
     assert SPIKE.evaluate_on.events == ["transaction"]
 
@@ -77,6 +77,8 @@ def test_spending_spike_match_carries_features_variables_and_cause() -> None:
         "spend_week": 168.0,
         "spend_week_baseline": 140.0,
         "spend_week_change_pct": 20.0,
+        "spend_week_deviation": 0.0,
+        "spend_week_zscore": 20.0,
     }
     assert {k: match.variables[k] for k in ("spend_week_change_pct", "spend_week")} == {
         "spend_week_change_pct": "20",
@@ -85,7 +87,8 @@ def test_spending_spike_match_carries_features_variables_and_cause() -> None:
     assert match.variables["spend_week_baseline"] == "$140.00"
     assert match.detail == (
         "Spending spike: transaction_direction debit = debit; "
-        "spend_week_change_pct 20.0% ≥ 20%; spend_week $168.00 ≥ $100.00."
+        "spend_week_change_pct 20.0% ≥ 20%; spend_week $168.00 ≥ $100.00; "
+        "spend_week_zscore 20 ≥ 2."
     )
 
 
