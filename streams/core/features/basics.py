@@ -6,6 +6,8 @@ features read what profile updates set.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from schemas.events import IncomeDeposit, Purchase, Transaction
 from streams.core.features.baselines import (
     Baseline,
@@ -71,21 +73,33 @@ def _spend_summary(ctx: FeatureContext) -> Baseline | None:
     return None if weeks is None else summarise(weeks)
 
 
-def _spend_deviation(ctx: FeatureContext) -> Value:
-    baseline = _spend_summary(ctx)
-    return None if baseline is None else baseline.deviation / 100
+def _spread(
+    summary: Callable[[FeatureContext], Baseline | None],
+    current: Callable[[FeatureContext], float],
+) -> tuple[Feature, Feature, Feature]:
+    """Return the deviation (dollars), z-score and trend features of one baseline.
+
+    ``summary`` gives the baseline (cents), ``current`` the period compared with it (cents).
+    """
+
+    def deviation(ctx: FeatureContext) -> Value:
+        baseline = summary(ctx)
+        return None if baseline is None else baseline.deviation / 100
+
+    def score(ctx: FeatureContext) -> Value:
+        baseline = summary(ctx)
+        return None if baseline is None else zscore(current(ctx), baseline)
+
+    def trend(ctx: FeatureContext) -> Value:
+        baseline = summary(ctx)
+        return None if baseline is None else trend_of(baseline)
+
+    return deviation, score, trend
 
 
-def _spend_zscore(ctx: FeatureContext) -> Value:
-    baseline = _spend_summary(ctx)
-    if baseline is None:
-        return None
-    return zscore(week_spend(ctx.state.daily_spend, day_number(ctx.at)), baseline)
-
-
-def _spend_trend(ctx: FeatureContext) -> Value:
-    baseline = _spend_summary(ctx)
-    return None if baseline is None else trend_of(baseline)
+_spend_deviation, _spend_zscore, _spend_trend = _spread(
+    _spend_summary, lambda ctx: week_spend(ctx.state.daily_spend, day_number(ctx.at))
+)
 
 
 def closed_month_number(ctx: FeatureContext) -> int:
@@ -114,22 +128,9 @@ def _income_summary(ctx: FeatureContext) -> Baseline | None:
     return None if months is None else summarise(months)
 
 
-def _income_deviation(ctx: FeatureContext) -> Value:
-    baseline = _income_summary(ctx)
-    return None if baseline is None else baseline.deviation / 100
-
-
-def _income_zscore(ctx: FeatureContext) -> Value:
-    baseline = _income_summary(ctx)
-    if baseline is None:
-        return None
-    closed = ctx.state.monthly_income.get(closed_month_number(ctx), 0)
-    return zscore(closed, baseline)
-
-
-def _income_trend(ctx: FeatureContext) -> Value:
-    baseline = _income_summary(ctx)
-    return None if baseline is None else trend_of(baseline)
+_income_deviation, _income_zscore, _income_trend = _spread(
+    _income_summary, lambda ctx: ctx.state.monthly_income.get(closed_month_number(ctx), 0)
+)
 
 
 def _income_change(ctx: FeatureContext) -> Value:
