@@ -1,12 +1,15 @@
 """The sink worker: Nudge's topics -> PostgreSQL, offsets committed after the rows.
 
-Loop: ``add`` messages to the pending batch until it is full or old enough, ``write``
-it in one transaction, then commit its offsets (``flush``). While the database is down
-the same batch is retried with exponential back-off and every partition is paused, so
-nothing more is fetched (back-pressure): nothing is lost, because offsets move only
-after the database commit, and nothing is duplicated, because rows are inserted
-idempotently on the message id. An unusable message becomes a ``dead_letters`` row; a
-message with nothing to store (most of ``behavior.events``) only moves the offsets.
+Loop: ``add`` messages to the pending batch until it is full or old enough, then hand
+it to the writer, which writes it in one transaction (in a thread) and commits its
+offsets, while the loop fills the next batch: decoding overlaps the database's work. One
+batch is in the writer at a time, so batches are written and committed in order. While
+the database is down the same batch is retried with exponential back-off and every
+partition is paused, so nothing more is fetched (back-pressure): nothing is lost,
+because offsets move only after the database commit, and nothing is duplicated, because
+rows are inserted idempotently on the message id. An unusable message becomes a
+``dead_letters`` row; a message with nothing to store (most of ``behavior.events``) only
+moves the offsets.
 """
 
 from __future__ import annotations
@@ -60,17 +63,50 @@ class Sink:
         self._writer = writer
         self._stop = stop
         self._routes = topic_routes(settings.topic_prefix)
-        self._batch = PendingBatch(settings.sink_batch_size, settings.sink_batch_timeout_seconds)
+        self._batch = self._new_batch()
+        self._writing: tuple[PendingBatch, asyncio.Task[bool]] | None = None
+        """The batch in the writer and its write (True once written and committed)."""
         self._lock = asyncio.Lock()
         self._paused = False
+
+    def _new_batch(self) -> PendingBatch:
+        return PendingBatch(
+            self._settings.sink_batch_size, self._settings.sink_batch_timeout_seconds
+        )
 
     async def run(self) -> None:
         """Consume and write until ``stop`` is set, then write what is pending."""
         while not self._stop.is_set():
             await self._fill()
             if self._batch.due():
-                await self.flush()
+                await self._hand_to_writer()
         await self.flush()
+
+    async def _hand_to_writer(self) -> None:
+        """Start writing the pending batch once the one before it is written; refill.
+
+        Waits for the batch in the writer first (retrying it while the database is down),
+        so batches commit in order and at most two are held.
+        """
+        if not await self._settle():
+            return  # stopping with the batch in the writer unwritten: read again later
+        batch, self._batch = self._batch, self._new_batch()
+        self._writing = (batch, asyncio.create_task(self._write_in_background(batch)))
+
+    async def _write_in_background(self, batch: PendingBatch) -> bool:
+        async with self._lock:
+            return await self._write_locked(batch)
+
+    async def _settle(self) -> bool:
+        """Wait for the batch in the writer; retry it until written; False if stopping first."""
+        if self._writing is None:
+            return True
+        batch, task = self._writing
+        written = await task
+        self._writing = None
+        if not written:
+            return await self._retry(batch)
+        return True
 
     async def _fill(self) -> None:
         timeout = min(self._batch.time_left(), POLL_SECONDS)
@@ -102,35 +138,42 @@ class Sink:
         self._batch.add(row)
 
     async def flush(self) -> None:
-        """Write the pending batch and commit its offsets, retrying while the database is down.
+        """Write the batch in the writer, then the pending one, committing each in order.
 
-        Returns without committing if ``stop`` is set while the database is still down:
-        the batch's messages are read again by whoever consumes the partitions next.
+        Retries while the database is down. Returns without committing if ``stop`` is set
+        while the database is still down: the batch's messages are read again by whoever
+        consumes the partitions next.
         """
+        if await self._settle():
+            await self._retry(self._batch)
+
+    async def _retry(self, batch: PendingBatch) -> bool:
+        """Write ``batch`` and commit, retrying with back-off; False if stopped first."""
         delay = FIRST_RETRY_SECONDS
-        while not await self.write():
+        while not await self.write(batch):
             if self._stop.is_set():
                 log.warning(
                     "stopping with an unwritten batch; it will be consumed again",
-                    extra={"messages": len(self._batch)},
+                    extra={"messages": len(batch)},
                 )
-                return
+                return False
             await self._back_off(delay)
             delay = min(delay * 2, self._settings.sink_retry_max_seconds)
         self._resume()
+        return True
 
-    async def write(self) -> bool:
-        """Write the pending batch once and commit; return ``False`` if the database failed."""
+    async def write(self, batch: PendingBatch | None = None) -> bool:
+        """Write a batch (the pending one by default) once and commit; False if it failed."""
         async with self._lock:
-            return await self._write_locked()
+            return await self._write_locked(self._batch if batch is None else batch)
 
-    async def _write_locked(self) -> bool:
-        if not self._batch:
+    async def _write_locked(self, batch: PendingBatch) -> bool:
+        if not batch:
             return True
-        rows = list(self._batch.rows)
+        rows = list(batch.rows)
         if not rows:  # only skipped messages: nothing to write, the offsets still move
-            await self._commit()
-            self._batch.clear()
+            await self._commit(batch)
+            batch.clear()
             return True
         started = time.monotonic()
         try:
@@ -145,13 +188,13 @@ class Sink:
             )
             return False
         _record(result, len(rows), time.monotonic() - started)
-        await self._commit()
-        self._batch.clear()
+        await self._commit(batch)
+        batch.clear()
         return True
 
-    async def _commit(self) -> None:
+    async def _commit(self, batch: PendingBatch) -> None:
         try:
-            await self._consumer.commit(self._batch.offsets())
+            await self._consumer.commit(batch.offsets())
         except KafkaError as exc:
             # The rows are in the database: redelivered messages are skipped as duplicates.
             log.warning(
@@ -179,17 +222,28 @@ class Sink:
             self._consumer.resume(*self._consumer.paused())
 
     async def hand_over(self) -> None:
-        """Before a rebalance: write and commit once; then forget whatever is pending.
+        """Before a rebalance: write and commit once, in order; then forget what is left.
 
-        Anything not committed here is read again from Kafka by the partitions' next owner.
+        The batch in the writer is awaited (and tried once more if it failed), then the
+        pending one is written. Anything not committed here is read again from Kafka by
+        the partitions' next owner.
         """
+        batches = [self._batch]
+        if self._writing is not None:
+            earlier, task = self._writing
+            self._writing = None
+            if not await task:
+                batches.insert(0, earlier)
         async with self._lock:
-            if self._batch and not await self._write_locked():
-                log.warning(
-                    "rebalance with an unwritten batch; it will be consumed again",
-                    extra={"messages": len(self._batch)},
-                )
-            self._batch.clear()
+            for batch in batches:
+                if batch and not await self._write_locked(batch):
+                    log.warning(
+                        "rebalance with an unwritten batch; it will be consumed again",
+                        extra={"messages": sum(len(b) for b in batches)},
+                    )
+                    break
+            for batch in batches:
+                batch.clear()
 
     def on_assigned(self, partitions: Iterable[TopicPartition]) -> None:
         """After a rebalance: keep new partitions paused while the database is down."""
