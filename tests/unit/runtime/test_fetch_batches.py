@@ -108,6 +108,27 @@ class Drain:
         seeks = {m.tp: self.read_offset.seeks.get(m.tp, 0) for m in messages}
         return Fetched(messages, self.generation, seeks)
 
+    def hand_over(
+        self, messages: list[Message], feed: FetchFeed, consumer: Any = None
+    ) -> asyncio.Task[None]:
+        """Start the drain's hand-over of ``messages``, fetched now."""
+        consumer = consumer or self.consumer()
+        return asyncio.create_task(
+            FetchingConsumer._hand_over(consumer, self.fetched(messages), feed)
+        )
+
+
+def feed_of(max_events: int, room: int) -> FetchFeed:
+    """A feed of batches of up to ``max_events``, with room for ``room`` of them."""
+    feed = FetchFeed(frozenset({INPUT}), max_events=max_events)
+    feed.queue = asyncio.Queue(maxsize=room)
+    return feed
+
+
+def offsets(count: int) -> list[Message]:
+    """Input messages at offsets 0 to ``count - 1`` of partition 0."""
+    return [Message(INPUT, 0, offset) for offset in range(count)]
+
 
 async def fetched(*messages: Message) -> Any:
     for message in messages:
@@ -138,12 +159,8 @@ async def test_a_fetch_keeps_input_messages_together_and_others_go_one_by_one() 
 
 
 async def test_a_large_fetch_is_handed_over_in_batches_as_the_queue_makes_room() -> None:
-    drain = Drain()
-    consumer = drain.consumer()
-    feed = FetchFeed(frozenset({INPUT}), max_events=2)
-    feed.queue = asyncio.Queue(maxsize=1)
-    batch = [Message(INPUT, 0, offset) for offset in range(5)]
-    handing = asyncio.create_task(FetchingConsumer._hand_over(consumer, drain.fetched(batch), feed))
+    drain, feed, batch = Drain(), feed_of(2, room=1), offsets(5)
+    handing = drain.hand_over(batch, feed)
     taken: list[list[Message]] = []
     while len(taken) < 3:
         taken.append((await asyncio.wait_for(feed.queue.get(), 1)).messages)
@@ -156,13 +173,9 @@ async def test_a_fetch_held_through_a_suspended_flow_is_handed_over_if_still_cur
     # The lost-October bug: after a rebalance Faust seeks the partitions, then resumes the
     # flow. A fetch from the new positions in between was given up (and the queue was
     # cleared on resume), while the client read on from past it: a hole, processed late.
-    drain = Drain()
-    consumer = drain.consumer()
-    feed = FetchFeed(frozenset({INPUT}), max_events=10)
-    feed.queue = asyncio.Queue(maxsize=2)
+    drain, feed, batch = Drain(), feed_of(10, room=2), offsets(3)
     drain.suspend_flow.set()
-    batch = [Message(INPUT, 0, offset) for offset in range(3)]
-    handing = asyncio.create_task(FetchingConsumer._hand_over(consumer, drain.fetched(batch), feed))
+    handing = drain.hand_over(batch, feed)
     await asyncio.sleep(0.02)
     assert feed.queue.empty() and not handing.done()  # held, not given up
     drain.suspend_flow.clear()
@@ -173,12 +186,8 @@ async def test_a_fetch_held_through_a_suspended_flow_is_handed_over_if_still_cur
 
 @pytest.mark.parametrize("change", ["rebalance", "seek"])
 async def test_a_fetch_that_will_be_read_again_is_dropped_by_the_drain(change: str) -> None:
-    drain = Drain()
-    consumer = drain.consumer()
-    feed = FetchFeed(frozenset({INPUT}), max_events=2)
-    feed.queue = asyncio.Queue(maxsize=1)
-    batch = [Message(INPUT, 0, offset) for offset in range(5)]
-    handing = asyncio.create_task(FetchingConsumer._hand_over(consumer, drain.fetched(batch), feed))
+    drain, feed, batch = Drain(), feed_of(2, room=1), offsets(5)
+    handing = drain.hand_over(batch, feed)
     await asyncio.sleep(0.02)
     assert feed.queue.full() and not handing.done()  # waiting for room
     drain.suspend_flow.set()
@@ -194,14 +203,10 @@ async def test_a_fetch_that_will_be_read_again_is_dropped_by_the_drain(change: s
 
 
 async def test_a_stopping_consumer_ends_a_waiting_drain() -> None:
-    drain = Drain()
+    drain, feed = Drain(), feed_of(10, room=1)
     consumer = drain.consumer()
-    feed = FetchFeed(frozenset({INPUT}), max_events=10)
-    feed.queue = asyncio.Queue(maxsize=1)
     drain.suspend_flow.set()
-    handing = asyncio.create_task(
-        FetchingConsumer._hand_over(consumer, drain.fetched([Message(INPUT, 0, 0)]), feed)
-    )
+    handing = drain.hand_over(offsets(1), feed, consumer)
     await asyncio.sleep(0.02)
     consumer.should_stop = True
     await asyncio.wait_for(handing, 1)
