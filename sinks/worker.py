@@ -98,15 +98,18 @@ class Sink:
             return await self._write_locked(batch)
 
     async def _settle(self) -> bool:
-        """Wait for the batch in the writer; retry it until written; False if stopping first."""
+        """Wait for the batch in the writer; retry it until written; False if stopping first.
+
+        A batch given up on stays in the writer: no later batch is written (and its
+        offsets committed past it) until this one is, not even by ``flush`` on stopping.
+        """
         if self._writing is None:
             return True
         batch, task = self._writing
-        written = await task
-        self._writing = None
-        if not written:
-            return await self._retry(batch)
-        return True
+        if await task or await self._retry(batch):
+            self._writing = None
+            return True
+        return False
 
     async def _fill(self) -> None:
         timeout = min(self._batch.time_left(), POLL_SECONDS)
@@ -297,7 +300,10 @@ def _describe(exc: SQLAlchemyError) -> str:
     """Name a database error without row values (parameters are hidden by the engine)."""
     orig = getattr(exc, "orig", None)
     code = getattr(orig, "sqlstate", None)
-    return f"{type(exc).__name__}: sqlstate {code}" if code else str(orig or exc).splitlines()[0]
+    if code:
+        return f"{type(exc).__name__}: sqlstate {code}"
+    cause = orig or exc
+    return next(iter(str(cause).splitlines()), type(cause).__name__)  # may have no text
 
 
 async def run_sink(settings: Settings, *, stop: asyncio.Event | None = None) -> None:

@@ -6,6 +6,7 @@ features read what profile updates set.
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Callable
 
 from schemas.events import IncomeDeposit, Purchase, Transaction
@@ -21,7 +22,7 @@ from streams.core.features.baselines import (
     zscore,
 )
 from streams.core.features.context import Feature, FeatureContext, Value
-from streams.core.units import SECONDS_PER_DAY, day_number, month_number, month_number_of
+from streams.core.units import day_number, days_since, month_number, month_number_of
 
 #: Fewest earlier deposits that make a user "paid regularly" (``usual_deposit``).
 REGULAR_PAY_DEPOSITS = 3
@@ -153,9 +154,7 @@ def _usual_deposit(ctx: FeatureContext) -> Value:
         deposits = deposits[:-1]  # the record has already taken this one in
     if len(deposits) < REGULAR_PAY_DEPOSITS:
         return None
-    ordered = sorted(deposits)
-    middle = len(ordered) // 2
-    median = ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+    median = statistics.median(deposits)
     if median <= 0 or any(abs(d - median) > REGULAR_PAY_SPREAD * median for d in deposits):
         return None
     return median / 100
@@ -177,7 +176,7 @@ def _pay_cut_told_for_closed_month(ctx: FeatureContext) -> Value:
 
 def _days_since_income_drop_told(ctx: FeatureContext) -> Value:
     told = ctx.state.last_fired.get("income_drop")
-    return None if told is None else (ctx.at.timestamp() - told) / SECONDS_PER_DAY
+    return None if told is None else days_since(told, ctx.at)
 
 
 def _profile(name: str) -> Feature:
