@@ -264,6 +264,14 @@ class FeatureUsed(_Payload):
     feature: Identifier
 
 
+class Login(_Payload):
+    """The user signed in to the app or the web site."""
+
+    type: Literal["login"] = "login"
+    method: Identifier | None = None
+    """How: ``password``, ``biometric``, ``sso``... (free text, an identifier)."""
+
+
 class EmailOpen(_Payload):
     """A marketing or service email was opened (tracked by the email platform)."""
 
@@ -387,6 +395,7 @@ Payload = Annotated[
     | ApplicationComplete
     | AppSession
     | FeatureUsed
+    | Login
     | EmailOpen
     | EmailClick
     | RecommendationInteraction
@@ -404,7 +413,7 @@ EVENT_TYPES: tuple[str, ...] = tuple(
     for model in (
         Transaction, IncomeDeposit, BalanceSnapshot, SavingsProgress, Payment, Purchase,
         PageView, FormStart, FormSubmit, FormAbandon, QuoteRequest, ApplicationStart,
-        ApplicationComplete, AppSession, FeatureUsed, EmailOpen, EmailClick,
+        ApplicationComplete, AppSession, FeatureUsed, Login, EmailOpen, EmailClick,
         RecommendationInteraction, GoalModification, HealthSignal, CareerSignal,
         ProfileUpdate, RiskScore, CommsOutcome,
     )

@@ -171,6 +171,17 @@ FEATURES: dict[str, Feature] = {
         Feature("application_pending_product", _T, "product of that application"),
         Feature("application_pending_days", _N, "days since that application started", _DAYS),
         Feature("iso_week", _T, "ISO week of the evaluation, YYYY-Www"),
+        # behaviour change (streams/core/features/behavior.py): the last complete week
+        *(
+            Feature(
+                f"{activity}_week_change_pct",
+                _N,
+                f"{activity.replace('_', ' ')} in the last complete week against the "
+                "4 weeks before",
+                _PCT,
+            )
+            for activity in ("transactions", "sessions", "page_views", "feature_use", "logins")
+        ),  # fmt: skip
     )
 }
 

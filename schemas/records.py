@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from enum import StrEnum
 from typing import Literal
 
@@ -38,6 +39,43 @@ class SuppressionReason(StrEnum):
 #: definition. The reports keep them apart from the triggers' messages.
 RISK_INTERVENTION_TRIGGER_ID = "risk_intervention"
 
+#: The ``trigger_id`` of a behaviour change (``streams.core.behavior``): an insight the
+#: worker's timer records when a user's weekly activity rises or falls against their own
+#: baseline. It sends nothing; triggers may act on the ``*_week_change_pct`` features.
+BEHAVIOR_CHANGE_TRIGGER_ID = "behavior_change"
+
+
+class Activity(StrEnum):
+    """The activities whose weekly counts are tracked, and the events that count."""
+
+    TRANSACTIONS = "transactions"
+    """``transaction`` events, debits and credits."""
+    SESSIONS = "sessions"
+    """``app_session`` events (a session ended)."""
+    PAGE_VIEWS = "page_views"
+    """``page_view`` events."""
+    FEATURE_USE = "feature_use"
+    """``feature_used`` events."""
+    LOGINS = "logins"
+    """``login`` events."""
+
+
+class BehaviorChange(BaseModel):
+    """What changed, on a ``behavior_change`` decision."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    activity: Activity
+    direction: Literal["rise", "fall"]
+    change_pct: float
+    """The judged week against the baseline: +100 is twice as many, -50 half as many."""
+    week_start: date
+    """Monday (UTC) of the week judged: the last complete one."""
+    week_count: int
+    """Events of the activity in that week."""
+    baseline_per_week: float
+    """Mean events a week over the four weeks before it."""
+
 
 class TriggerDecision(BaseModel):
     """One evaluation that fired or was suppressed (published on ``trigger.decisions``).
@@ -64,6 +102,8 @@ class TriggerDecision(BaseModel):
     features: dict[str, float]
     """The feature values the condition was evaluated on."""
     command_ids: list[str]
+    behavior_change: BehaviorChange | None = None
+    """Set on a ``BEHAVIOR_CHANGE_TRIGGER_ID`` decision only: the activity, direction, size."""
 
 
 class RejectionKind(StrEnum):

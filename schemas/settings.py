@@ -202,6 +202,25 @@ class Settings(BaseSettings):
     """NUDGE_RISK_MISSED_PAYMENT_DAYS: no intervention this close to a missed payment (such
     users go to collections, not nudges)."""
 
+    behavior_change: bool = True
+    """NUDGE_BEHAVIOR_CHANGE: the timer judges each user's last complete week of every
+    tracked activity (transactions, sessions, page views, feature use, logins) against the
+    four weeks before, and records a ``behavior_change`` decision for each change (it
+    sends nothing; triggers may use the ``*_week_change_pct`` features)."""
+
+    behavior_change_rise_pct: float = Field(default=100.0, gt=0, le=10_000)
+    """NUDGE_BEHAVIOR_CHANGE_RISE_PCT: a week at least this much above the user's baseline
+    (percent) is a rise: 100 is twice the usual."""
+
+    behavior_change_fall_pct: float = Field(default=50.0, gt=0, le=100)
+    """NUDGE_BEHAVIOR_CHANGE_FALL_PCT: a week at least this much below the baseline
+    (percent) is a fall: 50 is half the usual, 100 none at all."""
+
+    behavior_change_min_baseline: float = Field(default=5.0, ge=0, le=10_000)
+    """NUDGE_BEHAVIOR_CHANGE_MIN_BASELINE: fewest events a week, on average over the four
+    baseline weeks, for an activity to be judged; below it a change of one or two events
+    is a percentage of noise (docs/behavior-change.md)."""
+
     cap_per_channel_day: int = Field(default=2, ge=0, le=100)
     """NUDGE_CAP_PER_CHANNEL_DAY: most messages a user gets per channel in any 24 hours,
     all triggers together; the most important trigger gets the slots first."""

@@ -109,7 +109,8 @@ def _records(
     for values in group:
         record = [values[column] for column in columns]
         for position in json_positions:
-            record[position] = Jsonb(record[position], dumps=_json_text)
+            if record[position] is not None:  # a missing value is SQL NULL, not JSON null
+                record[position] = Jsonb(record[position], dumps=_json_text)
         yield record
 
 

@@ -72,6 +72,8 @@ class TriggerEvent(Base):
     occurred_at: Mapped[datetime] = mapped_column(TimestampTZ)
     features: Mapped[dict[str, float]] = mapped_column(JSONB)
     command_ids: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    behavior_change: Mapped[dict[str, Any] | None] = mapped_column(JSONB(none_as_null=True))
+    """What changed, on a ``behavior_change`` decision only (view ``behavior_changes``)."""
     recorded_at: Mapped[datetime] = _recorded_at()
 
 

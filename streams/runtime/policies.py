@@ -1,4 +1,4 @@
-"""The send policy and the risk-intervention policy, built from the settings.
+"""The send, risk-intervention and behaviour-change policies, built from the settings.
 
 No framework here: the worker's ingest stage and what runs the core outside it (the
 bench's Quix Streams peer and its sequential reference, ``streams.bench.core_pass``)
@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from schemas.settings import Settings
+from streams.core.behavior.change import BehaviorPolicy
 from streams.core.decisions.send_policy import SendPolicy
 from streams.core.risk.policy import InterventionPolicy
 
@@ -39,4 +40,14 @@ def intervention_policy(settings: Settings) -> InterventionPolicy:
         cooloff=timedelta(days=settings.risk_cooloff_days),
         escalation=settings.risk_escalation,
         missed_payment_window=timedelta(days=settings.risk_missed_payment_days),
+    )
+
+
+def behavior_policy(settings: Settings) -> BehaviorPolicy:
+    """Return the behaviour-change thresholds the settings give."""
+    return BehaviorPolicy(
+        rise_pct=settings.behavior_change_rise_pct,
+        fall_pct=settings.behavior_change_fall_pct,
+        min_baseline=settings.behavior_change_min_baseline,
+        enabled=settings.behavior_change,
     )

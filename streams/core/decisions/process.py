@@ -5,8 +5,10 @@ event concerns, and returns every decision (fired or suppressed, with the reason
 every command to send. ``process_scheduled`` evaluates time-based definitions for a user
 when nothing happened (inactivity, a date coming up), and ``release_due`` hands over
 commands held for a later ``send_at`` (``release``). Each match is judged in ``firing``
-(eligibility first, then the send policy). Ids derive from the cause (event id, closed month
-or episode), so running any of them again on the same input gives the same output.
+(eligibility first, then the send policy); with a behaviour policy, the timer also judges
+each activity's last week (``streams.core.behavior.change``). Ids derive from the cause
+(event id, closed month, episode or judged week), so running any of them again on the same
+input gives the same output.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from datetime import datetime
 
 from schemas.events import Event
 from schemas.triggers import TriggerDefinition
+from streams.core.behavior.change import BehaviorPolicy, judge_behavior
 from streams.core.decisions.firing import judge, remember
 from streams.core.decisions.release import release_due
 from streams.core.decisions.result import Result
@@ -114,15 +117,26 @@ def process_idle(
     *,
     now: datetime,
     policy: SendPolicy | None = None,
+    behavior: BehaviorPolicy | None = None,
 ) -> Result:
     """What the timer does for one user at ``now``: release held sends, then run ``due``.
 
-    Released commands come first in ``commands`` (``Result.released`` counts them).
+    Released commands come first in ``commands`` (``Result.released`` counts them). With
+    ``behavior``, each activity's last complete week is judged too
+    (``streams.core.behavior.change``): its ``behavior_change`` decisions come last.
     """
     released = release_due(user_id, state, now)
-    if not due:
+    if not due and behavior is None:
         return released
-    result = process_scheduled(user_id, state, due, catalogue, now=now, policy=policy)
+    result = (
+        process_scheduled(user_id, state, due, catalogue, now=now, policy=policy)
+        if due
+        else Result()
+    )
+    if behavior is not None:
+        judged = judge_behavior(user_id, state, now, behavior)
+        result.decisions.extend(judged.decisions)
+        result.judged = result.judged or judged.changed
     result.decisions[:0] = released.decisions
     result.commands[:0] = released.commands
     result.released = released.released

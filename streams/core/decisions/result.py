@@ -29,7 +29,8 @@ class Result:
     released: int = 0
     """The first this many ``commands`` were held earlier and are due now."""
     judged: bool = False
-    """A scheduled evaluation marked a closed month judged (``state.evaluated``)."""
+    """A scheduled evaluation marked a closed month judged, or a behaviour change told or
+    ended (``state.evaluated``): the record must be stored."""
 
     @property
     def changed_state(self) -> bool:

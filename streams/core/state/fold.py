@@ -28,6 +28,7 @@ from schemas.events import (
     SavingsProgress,
     Transaction,
 )
+from streams.core.state.activity_weeks import ACTIVITY_OF_EVENT, count_activity, week_of_day
 from streams.core.state.dedup import DEDUP_WINDOW_HOURS, fingerprint, remember, watermark_hour
 from streams.core.state.record import UserState
 from streams.core.state.risk_memory import RiskMemory, note_payment, note_risk_score
@@ -116,6 +117,9 @@ def apply_event(
     kind = event.type
     state.counts[kind] = state.counts.get(kind, 0) + 1
     state.last_seen[kind] = max(state.last_seen.get(kind, 0.0), occurred)
+    activity = ACTIVITY_OF_EVENT.get(kind)
+    if activity is not None:
+        count_activity(state.activity_weeks, activity, week_of_day(day))
     fold = _FOLDS.get(type(event.payload))
     if fold is not None:
         fold(state, event.payload, event.occurred_at)

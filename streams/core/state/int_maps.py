@@ -35,7 +35,7 @@ def pack_int_map(buckets: dict[int, int]) -> list[Any]:
     packed = bytearray()
     for key in range(first, last + 1):
         value = buckets.get(key)
-        _put_varint(packed, 0 if value is None else value + 1)
+        put_varint(packed, 0 if value is None else value + 1)
     return [first, base64.b64encode(bytes(packed)).decode("ascii")]
 
 
@@ -51,16 +51,11 @@ def unpack_int_map(packed: list[Any]) -> dict[int, int]:
         return {}
     if isinstance(packed[0], list):
         return {int(key): int(value) for key, value in packed}
-    first, text = int(packed[0]), packed[1]
-    try:
-        raw = base64.b64decode(text, validate=True)
-    except binascii.Error as exc:
-        msg = f"bucket run is not base64: {exc}"
-        raise ValueError(msg) from exc
-    return {first + offset: code - 1 for offset, code in enumerate(_varints(raw)) if code}
+    first, codes = int(packed[0]), read_varints(packed[1], "bucket run")
+    return {first + offset: code - 1 for offset, code in enumerate(codes) if code}
 
 
-def _put_varint(out: bytearray, number: int) -> None:
+def put_varint(out: bytearray, number: int) -> None:
     """Append ``number`` (>= 0) as LEB128: seven bits a byte, low first, high bit = more."""
     while number > _SEVEN_BITS:
         out.append((number & _SEVEN_BITS) | _MORE)
@@ -68,7 +63,17 @@ def _put_varint(out: bytearray, number: int) -> None:
     out.append(number)
 
 
-def _varints(raw: bytes) -> list[int]:
+def read_varints(text: str, what: str) -> list[int]:
+    """Return the LEB128 numbers in the base64 ``text``.
+
+    Raises:
+        ValueError: ``text`` is not base64, or ends inside a number (``what`` names it).
+    """
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except binascii.Error as exc:
+        msg = f"{what} is not base64: {exc}"
+        raise ValueError(msg) from exc
     numbers: list[int] = []
     number = shift = 0
     for byte in raw:
@@ -78,6 +83,6 @@ def _varints(raw: bytes) -> list[int]:
             numbers.append(number)
             number = shift = 0
     if shift:
-        msg = "bucket run ends inside a number"
+        msg = f"{what} ends inside a number"
         raise ValueError(msg)
     return numbers

@@ -4,12 +4,16 @@ One record per user, kept in one Faust table: one changelog write per user per b
 one per metric. ``streams.core.state.fold`` folds events into it; money is kept in integer
 cents so sums are exact.
 
-Version 2 of the encoding (``"v": 2``) keeps a typical user under 1 KiB after 200 events
+Version 2 of the encoding (``"v": 2``) kept a typical user under 1 KiB after 200 events
 (version 1 reached ~10 KB): event ids as 9-byte fingerprints within a window of event time
 (``streams.core.state.dedup``), bucket maps as runs of varints (``int_maps``), counts and
 last-seen times under one key per event type (``types``), and no field that holds its
-default. ``from_bytes`` reads both versions; what a record means (every
-field but how the dedup ids are held) is the same in both.
+default. Version 3 (``"v": 3``) adds the weekly activity counts (``activity_weeks``, ~40
+bytes) and pays for them by leaving out what the rest of the record gives: the watermark
+when it is the latest last-seen time (it always is, for records built by ``fold``), and
+the first day of spending when it is the first day of all. ``from_bytes`` reads all three
+versions; what a record means (every field but how the dedup ids are held) is the same in
+each.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from typing import Any
 
 import orjson
 
+from streams.core.state.activity_weeks import pack_weeks, unpack_weeks
 from streams.core.state.dedup import (
     decode_seen,
     encode_seen,
@@ -31,13 +36,14 @@ from streams.core.state.dedup import (
 from streams.core.state.int_maps import pack_int_map, unpack_int_map
 from streams.core.state.risk_memory import RiskMemory
 
-#: The encoding ``to_bytes`` writes; ``from_bytes`` also reads version 1.
-RECORD_VERSION = 2
+#: The encoding ``to_bytes`` writes; ``from_bytes`` also reads versions 1 and 2.
+RECORD_VERSION = 3
 
 #: Maps keyed by day, hour or month number: written as runs (``int_maps``).
 _INT_MAPS = ("daily_spend", "monthly_income", "daily_sessions", "hourly_page_views")
 
-#: Fields written as they are, and only when they differ from their default.
+#: Fields written as they are, and only when they differ from their default (in version
+#: 3, ``watermark`` and ``spend_since`` only when the rest of the record does not give them).
 _PLAIN = (
     "first_day", "spend_since", "income_since", "watermark", "last_fired", "evaluated",
     "profile", "sends", "quote_times", "goal_milestones", "stress_level", "stress_at",
@@ -91,6 +97,9 @@ class UserState:
             replied, converted, accepted an offer); 0 when never.
         deposits: The last ``DEPOSITS_KEPT`` income deposits in cents, in arrival order:
             whether the user is paid regularly, and how much (``usual_deposit``).
+        activity_weeks: Activity (``transactions``, ``sessions``...) -> UTC week number ->
+            events that week, for the newest weeks (``streams.core.state.activity_weeks``):
+            behaviour change is judged on them (``streams.core.behavior``).
     """
 
     first_day: int | None = None
@@ -119,6 +128,7 @@ class UserState:
     risk: RiskMemory | None = None
     engaged_at: float = 0.0
     deposits: list[int] = field(default_factory=list)
+    activity_weeks: dict[str, dict[int, int]] = field(default_factory=dict)
 
     def has_seen(self, event_id: str) -> bool:
         """Return whether ``event_id`` is among the events this record remembers applying."""
@@ -144,13 +154,11 @@ class UserState:
         """Serialise for the changelog: compact JSON, version ``RECORD_VERSION``.
 
         Fields at their default are left out (``from_bytes`` restores them): most users
-        never send most event types.
+        never send most event types. So are the watermark when it is the latest last-seen
+        time, and ``spend_since`` when it is ``first_day`` (``null`` is then written for a
+        user who has not spent yet).
         """
-        record: dict[str, Any] = {"v": RECORD_VERSION}
-        for name in _PLAIN:
-            value = getattr(self, name)
-            if value != getattr(_EMPTY, name):
-                record[name] = value
+        record = self._plain_fields()
         if types := _pack_types(self.counts, self.last_seen):
             record["types"] = types
         for name in _INT_MAPS:
@@ -158,13 +166,30 @@ class UserState:
                 record[name] = pack_int_map(buckets)
         if self.seen:
             record["seen"] = encode_seen(self.seen)
+        if self.activity_weeks:
+            record["weeks"] = pack_weeks(self.activity_weeks)
         if self.risk is not None:
             record["risk"] = self.risk.to_dict()
         return orjson.dumps(record)
 
+    def _plain_fields(self) -> dict[str, Any]:
+        """Return the version and the ``_PLAIN`` fields ``to_bytes`` writes."""
+        record: dict[str, Any] = {"v": RECORD_VERSION}
+        for name in _PLAIN:
+            value = getattr(self, name)
+            if value != getattr(_EMPTY, name):
+                record[name] = value
+        if self.watermark == max(self.last_seen.values(), default=0.0):
+            record.pop("watermark", None)
+        if self.spend_since == self.first_day:
+            record.pop("spend_since", None)
+        elif self.spend_since is None:
+            record["spend_since"] = None
+        return record
+
     @classmethod
     def from_bytes(cls, raw: bytes) -> UserState:
-        """Rebuild a record written by ``to_bytes``, or by version 1 (its ids as text).
+        """Rebuild a record written by ``to_bytes``, by version 2, or by version 1.
 
         Raises:
             ValueError: A version this code does not know (written by a newer one).
@@ -173,16 +198,22 @@ class UserState:
         version = data.get("v", 1)
         if version == 1:
             return _from_v1(data)
-        if version != RECORD_VERSION:
-            msg = f"user record version {version!r}; this worker reads 1 and {RECORD_VERSION}"
+        if version not in (2, RECORD_VERSION):
+            msg = f"user record version {version!r}; this worker reads 1 to {RECORD_VERSION}"
             raise ValueError(msg)
         state = cls(**{name: data[name] for name in _PLAIN if name in data})
         state.counts, state.last_seen = _unpack_types(data.get("types", {}))
         for name in _INT_MAPS:
             setattr(state, name, unpack_int_map(data.get(name, [])))
         state.seen = decode_seen(data.get("seen", []))
+        state.activity_weeks = unpack_weeks(data.get("weeks", []))
         if "risk" in data:
             state.risk = RiskMemory.from_dict(data["risk"])
+        if version == RECORD_VERSION:
+            if "watermark" not in data:
+                state.watermark = max(state.last_seen.values(), default=0.0)
+            if "spend_since" not in data:
+                state.spend_since = state.first_day
         return state
 
 

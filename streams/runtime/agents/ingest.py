@@ -31,6 +31,7 @@ from schemas.topics import (
     TRIGGER_DECISIONS,
 )
 from schemas.triggers import TriggerDefinition
+from streams.core.behavior.change import BehaviorPolicy
 from streams.core.decisions.due_index import DueIndex
 from streams.core.decisions.process import process
 from streams.core.decisions.result import Result
@@ -47,7 +48,7 @@ from streams.runtime.definitions_feed import DefinitionsFeed
 from streams.runtime.failstop import fail_stop, withhold
 from streams.runtime.health import Progress
 from streams.runtime.outbox import BufferedOutbox, DirectOutbox, Outbox
-from streams.runtime.policies import intervention_policy, send_policy
+from streams.runtime.policies import behavior_policy, intervention_policy, send_policy
 from streams.runtime.user_table import UserTable, user_table
 
 log = logging.getLogger(__name__)
@@ -82,6 +83,8 @@ class IngestStage:
     policy: SendPolicy
     risk_policy: InterventionPolicy
     clock: Callable[[], datetime]
+    behavior_policy: BehaviorPolicy = field(default_factory=BehaviorPolicy)
+    """Behaviour-change thresholds: the timer judges each user's last complete week."""
     outbox: Outbox = field(default_factory=BufferedOutbox)
     """Where outputs and changelog records go on their way to the producer; the table
     writes its changelog through the same one."""
@@ -397,6 +400,7 @@ def _build_stage(
         max_event_age_seconds=settings.max_event_age_seconds,
         policy=send_policy(settings),
         risk_policy=intervention_policy(settings),
+        behavior_policy=behavior_policy(settings),
         clock=clock,
         outbox=outbox,
     )

@@ -56,9 +56,11 @@ from typing import Any
 
 import faust
 
+from schemas.records import BEHAVIOR_CHANGE_TRIGGER_ID
 from schemas.settings import Settings
 from schemas.topics import BEHAVIOR_EVENTS
 from schemas.triggers import TriggerDefinition
+from streams.core.behavior.change import BehaviorPolicy
 from streams.core.decisions.process import process_idle
 from streams.core.decisions.result import Result
 from streams.core.state.record import UserState
@@ -82,6 +84,11 @@ SLICE_HOLD_SECONDS = 0.005
 #: a slice per hop. Resting as long as it worked halves the sweep's pace and lets the
 #: loop drain between slices.
 SLICE_PAUSE_SECONDS = 0.001
+
+#: How often every user is looked at for behaviour change, at least (seconds): a full
+#: pass judges each activity's last complete week (``streams.core.behavior.change``), so a
+#: week is judged within a day of closing even with no time-based trigger defined.
+BEHAVIOR_CHANGE_EVERY_SECONDS = 86_400.0
 
 #: Users to look at: (table key, input partition if known).
 Users = Iterator[tuple[bytes, int | None]]
@@ -108,8 +115,11 @@ class PassSummary:
 
 @dataclass(slots=True)
 class _Tally:
-    """What a pass has done so far."""
+    """What a pass has done so far, and whether it judges behaviour change."""
 
+    behavior: BehaviorPolicy | None = None
+    """Given unless the worker is replaying: every user looked at is judged with it (each
+    week once: see ``streams.core.behavior.change``)."""
     users: int = 0
     decisions: int = 0
     commands: int = 0
@@ -154,9 +164,12 @@ class Scheduler:
         index.forget(index.completed() - partitions)  # no longer ours: noted again if back
         behind = replaying(stage.reads, partitions, now, stage.max_event_age_seconds)
         due = [] if behind else due_definitions(current, self._last_run, now)
-        sweep = partitions if due else {p for p in partitions if not index.is_complete(p)}
+        behavior = None if behind or not stage.behavior_policy.enabled else stage.behavior_policy
+        behavior_due = behavior is not None and self._behavior_due(now)
+        whole = bool(due) or behavior_due
+        sweep = partitions if whole else {p for p in partitions if not index.is_complete(p)}
         started = time.perf_counter()
-        done = _Tally()
+        done = _Tally(behavior=behavior)
         epoch = index.epoch
         if sweep and not await self._sweep(sweep, due, now, done):
             return self._stopped(done, behind)
@@ -165,19 +178,27 @@ class Scheduler:
             return self._stopped(done, behind)
         # Only a finished pass that looked at someone counts as a run: an interrupted one
         # is repeated in full, and one over an empty table judged nobody.
-        judged = due if done.users else []
-        for definition in judged:
-            self._last_run[definition.id] = now.timestamp()
-            metrics.SCHEDULED_EVALUATIONS.labels(definition.id).inc(done.users)
+        judged = [d.id for d in due] if done.users else []
+        if behavior_due and done.users:
+            judged.append(BEHAVIOR_CHANGE_TRIGGER_ID)
+        for trigger_id in judged:
+            self._last_run[trigger_id] = now.timestamp()
+            metrics.SCHEDULED_EVALUATIONS.labels(trigger_id).inc(done.users)
         if sweep == partitions and stage.users.count() is None:
             metrics.USERS_TRACKED.set(done.users)  # RocksDB: a full pass is the count
         metrics.SCHEDULER_TICKS.observe(time.perf_counter() - started)
         metrics.SCHEDULER_PASS_USERS.observe(done.users)
         metrics.SCHEDULER_LONGEST_HOLD.observe(done.longest_hold)
         return PassSummary(
-            done.users, tuple(d.id for d in judged), done.decisions, done.commands,
+            done.users, tuple(judged), done.decisions, done.commands,
             replaying=behind, swept=tuple(sorted(sweep)), longest_hold=done.longest_hold,
         )  # fmt: skip
+
+    def _behavior_due(self, now: datetime) -> bool:
+        """Whether a whole pass for behaviour change is due (daily, or never run yet)."""
+        last = self._last_run.get(BEHAVIOR_CHANGE_TRIGGER_ID)
+        moment = now.timestamp()
+        return last is None or moment - last >= BEHAVIOR_CHANGE_EVERY_SECONDS or moment < last
 
     def _stopped(self, done: _Tally, behind: bool) -> PassSummary:
         log.info("timer pass stopped by a rebalance", extra={"users": done.users})
@@ -262,7 +283,7 @@ class Scheduler:
                 if state is None or state.partition not in partitions:
                     continue  # a standby copy, or a record from before partitions were kept
                 done.users += 1
-                result = self._evaluate(key.decode(), state, due, now)
+                result = self._evaluate(key.decode(), state, due, now, done.behavior)
                 if not result.changed_state:
                     stage.due_index.note(key, state.partition, state)
                     continue
@@ -282,10 +303,17 @@ class Scheduler:
         return held, taken
 
     def _evaluate(
-        self, user_id: str, state: UserState, due: Sequence[TriggerDefinition], now: datetime
+        self,
+        user_id: str,
+        state: UserState,
+        due: Sequence[TriggerDefinition],
+        now: datetime,
+        behavior: BehaviorPolicy | None,
     ) -> Result:
         stage = self.stage
-        result = process_idle(user_id, state, due, stage.catalogue, now=now, policy=stage.policy)
+        result = process_idle(
+            user_id, state, due, stage.catalogue, now=now, policy=stage.policy, behavior=behavior
+        )
         for command in result.commands[: result.released]:
             metrics.RELEASED_SENDS.labels(command.trigger_id).inc()
         if result.held:

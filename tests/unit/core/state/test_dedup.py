@@ -267,10 +267,10 @@ def test_a_v1_record_is_read_with_its_ids_known() -> None:
     assert apply_event(state, transaction(USER, START, "1.00", event_id=_uuid(7))) is False
 
 
-def test_a_v1_record_keeps_its_meaning_when_written_as_v2() -> None:
+def test_a_v1_record_keeps_its_meaning_when_written_as_v3() -> None:
     state = UserState.from_bytes(V1_RECORD)
     rewritten = state.to_bytes()
-    assert orjson.loads(rewritten)["v"] == 2
+    assert orjson.loads(rewritten)["v"] == 3
     again = UserState.from_bytes(rewritten)
     assert again == state  # every field, the dedup ids included
     v1 = orjson.loads(V1_RECORD)
@@ -279,13 +279,64 @@ def test_a_v1_record_keeps_its_meaning_when_written_as_v2() -> None:
     assert len(rewritten) < len(V1_RECORD) // 2
 
 
+#: A version-2 record of a user who never spent, as the previous codec wrote it: no
+#: ``spend_since`` (None), and a watermark later than every last-seen time it kept.
+V2_RECORD = orjson.dumps(
+    {
+        "v": 2,
+        "first_day": 20458,
+        "watermark": 1767614400.5,
+        "types": {"page_view": [4, 1767600000.0]},
+        "weeks": [2923, "BQ=="],
+    }
+)
+
+
+def test_a_v2_record_keeps_its_meaning() -> None:
+    state = UserState.from_bytes(V2_RECORD)
+    assert (state.first_day, state.spend_since, state.watermark) == (20458, None, 1767614400.5)
+    assert state.last_seen == {"page_view": 1767600000.0} and state.counts == {"page_view": 4}
+    assert UserState.from_bytes(state.to_bytes()) == state
+
+
+@pytest.mark.parametrize(
+    ("first_day", "spend_since", "watermark", "last_seen", "written"),
+    [
+        # spend_since is left out when it is first_day, written (null included) otherwise.
+        (20458, 20458, 5.0, {"transaction": 5.0}, set()),
+        (20458, None, 5.0, {"page_view": 5.0}, {"spend_since"}),
+        (20458, 20460, 5.0, {"transaction": 5.0}, {"spend_since"}),
+        (None, None, 0.0, {}, set()),
+        # the watermark is left out when it is the latest last-seen time.
+        (20458, 20458, 5.0, {"transaction": 2.0, "page_view": 5.0}, set()),
+        (20458, 20458, 6.0, {"transaction": 2.0, "page_view": 5.0}, {"watermark"}),
+        (20458, 20458, 6.0, {}, {"watermark"}),
+    ],
+)
+def test_v3_leaves_out_what_the_record_gives(
+    first_day: int | None,
+    spend_since: int | None,
+    watermark: float,
+    last_seen: dict[str, float],
+    written: set[str],
+) -> None:
+    state = UserState(
+        first_day=first_day, spend_since=spend_since, watermark=watermark,
+        last_seen=last_seen, counts=dict.fromkeys(last_seen, 1),
+    )  # fmt: skip
+    record = orjson.loads(state.to_bytes())
+    assert {"spend_since", "watermark"} & set(record) == written
+    assert UserState.from_bytes(state.to_bytes()) == state
+
+
 def test_an_unknown_version_is_refused() -> None:
-    with pytest.raises(ValueError, match="version 3"):
-        UserState.from_bytes(b'{"v":3}')
+    with pytest.raises(ValueError, match="version 4"):
+        UserState.from_bytes(b'{"v":4}')
 
 
 def test_an_empty_record_is_only_its_version() -> None:
-    assert UserState().to_bytes() == b'{"v":2}'
+    assert UserState().to_bytes() == b'{"v":3}'
+    assert UserState.from_bytes(b'{"v":3}') == UserState()
     assert UserState.from_bytes(b'{"v":2}') == UserState()
 
 

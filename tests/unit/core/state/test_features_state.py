@@ -48,6 +48,7 @@ PAYLOADS: dict[str, dict[str, Any]] = {
     "application_complete": {"application_id": "a", "product": "loan"},
     "app_session": {"duration_seconds": 60},
     "feature_used": {"feature": "budget"},
+    "login": {"method": "biometric"},
     "email_open": {},
     "email_click": {},
     "recommendation_interaction": {"recommendation_id": "r", "action": "shown"},
@@ -228,8 +229,9 @@ def test_new_fields_cost_a_few_hundred_bytes_at_most() -> None:
         typed("health_signal", timedelta(days=19)),
     ]
     full = fold(events)
-    # Version 2 keeps ids as "seen" and counts with last-seen times as "types".
-    old_keys = set(orjson.loads(OLD_RECORD)) | {"sends", "seen", "types"}
+    # Version 2 keeps ids as "seen" and counts with last-seen times as "types"; version 3
+    # adds the weekly activity counts, "weeks" (behaviour change is judged on them).
+    old_keys = set(orjson.loads(OLD_RECORD)) | {"sends", "seen", "types", "weeks"}
     new = {k: v for k, v in orjson.loads(full.to_bytes()).items() if k not in old_keys}
     assert len(orjson.dumps(new)) <= 1_000, len(orjson.dumps(new))
     # A user who never sends these events pays nothing for them.

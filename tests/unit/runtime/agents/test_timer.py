@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from schemas.events import Event
@@ -130,7 +130,8 @@ async def test_a_pass_over_no_user_does_not_count_as_a_run() -> None:
     clock.now = NOW + timedelta(seconds=5)
     first = await scheduler.run_pass({0})
     assert set(first.evaluated) == {
-        d.id for d in default_definitions() if d.evaluate_on.every is not None
+        *(d.id for d in default_definitions() if d.evaluate_on.every is not None),
+        "behavior_change",
     }
     assert [d["trigger_id"] for d in ingest.decisions.sent] == ["app_usage_decline"]
 
@@ -173,6 +174,58 @@ async def test_a_partition_quiet_after_old_events_no_longer_holds_the_timer() ->
     ingest.reads = {0: PartitionRead(old, NOW - timedelta(seconds=REPLAY_PAUSE_SECONDS))}
     quiet = await scheduler.run_pass({0})
     assert not quiet.replaying and "app_usage_decline" in quiet.evaluated
+
+
+def fading(user: str) -> list[Event]:
+    """Seven sessions a week for four weeks, then one in the week before NOW's (judged)."""
+    judged_monday = datetime.combine(
+        (NOW - timedelta(days=NOW.weekday() + 7)).date(), time(9), tzinfo=UTC
+    )
+    session = {"type": "app_session", "duration_seconds": 60.0}
+    days = [*range(-28, 0), 2]  # days from that Monday
+    return [
+        profile(user, judged_monday - timedelta(days=35), first_name="Ada"),
+        *(event(user, judged_monday + timedelta(days=d), session) for d in days),
+    ]
+
+
+async def test_a_behavior_change_is_judged_on_a_daily_pass_and_told_once() -> None:
+    clock = Clock()
+    ingest = stage(clock, keep_objects=False)
+    put(ingest, "ada", 0, fading("ada"))
+    put(ingest, "bob", 0, fading("bob")[:-1])  # no session at all in the judged week
+    scheduler = Scheduler(ingest)
+    first = await scheduler.run_pass({0})
+    assert "behavior_change" in first.evaluated
+    changes = [d for d in ingest.decisions.sent if d["trigger_id"] == "behavior_change"]
+    assert {(d["user_id"], d["behavior_change"]["change_pct"]) for d in changes} == {
+        ("ada", -85.71),
+        ("bob", -100.0),
+    }
+    assert all(d["behavior_change"]["direction"] == "fall" for d in changes)
+    # The records remember the told change: no later pass tells it again.
+    clock.now = NOW + timedelta(hours=2)
+    assert "behavior_change" not in (await scheduler.run_pass({0})).evaluated
+    clock.now = NOW + timedelta(days=1)
+    assert "behavior_change" in (await scheduler.run_pass({0})).evaluated
+    assert len([d for d in ingest.decisions.sent if d["trigger_id"] == "behavior_change"]) == 2
+
+
+async def test_behavior_change_waits_while_a_partition_replays() -> None:
+    clock = Clock()
+    ingest = stage(clock)
+    put(ingest, "ada", 0, fading("ada"))
+    ingest.reads = {0: PartitionRead(NOW - timedelta(days=3), NOW - timedelta(seconds=1))}
+    scheduler = Scheduler(ingest)
+    assert (await scheduler.run_pass({0})).evaluated == ()
+    assert ingest.decisions.sent == []
+    ingest.reads = {0: PartitionRead(NOW, NOW)}
+    assert "behavior_change" in (await scheduler.run_pass({0})).evaluated
+    # (The same fall of sessions is also the lapse app_usage_decline looks for.)
+    assert [d["trigger_id"] for d in ingest.decisions.sent] == [
+        "app_usage_decline",
+        "behavior_change",
+    ]
 
 
 def held_command() -> dict[str, Any]:

@@ -1,0 +1,53 @@
+"""Decisions keep what changed when they are behaviour changes.
+
+Revision ID: 0005
+Revises: 0004
+Create Date: 2026-12-02 00:00:00+00:00
+
+A ``behavior_change`` decision (``schemas.records.BehaviorChange``) names the activity, the
+direction, the size, the week judged, its count and the baseline. They are kept as JSON
+in a nullable column of ``trigger_events`` (NULL for every other decision), and the view
+``behavior_changes`` gives them as columns, for reports and dashboards.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.dialects import postgresql
+
+revision = "0005"
+down_revision = "0004"
+branch_labels = None
+depends_on = None
+
+VIEW = """
+CREATE VIEW behavior_changes AS
+SELECT decision_id,
+       user_id,
+       occurred_at,
+       behavior_change ->> 'activity' AS activity,
+       behavior_change ->> 'direction' AS direction,
+       (behavior_change ->> 'change_pct')::double precision AS change_pct,
+       (behavior_change ->> 'week_start')::date AS week_start,
+       (behavior_change ->> 'week_count')::integer AS week_count,
+       (behavior_change ->> 'baseline_per_week')::double precision AS baseline_per_week,
+       recorded_at
+FROM trigger_events
+WHERE behavior_change IS NOT NULL
+"""
+
+
+def upgrade() -> None:
+    """Add ``trigger_events.behavior_change`` and the ``behavior_changes`` view."""
+    op.add_column(
+        "trigger_events",
+        sa.Column("behavior_change", postgresql.JSONB(), nullable=True),
+    )
+    op.execute(VIEW)
+
+
+def downgrade() -> None:
+    """Drop the view and the column."""
+    op.execute("DROP VIEW behavior_changes")
+    op.drop_column("trigger_events", "behavior_change")

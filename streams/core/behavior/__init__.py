@@ -1,0 +1,1 @@
+"""Behaviour change: a user's weekly activity against their own baseline (pure, no Faust)."""
