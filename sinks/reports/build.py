@@ -3,7 +3,8 @@ r"""Effectiveness reports: the views of migration 0002, read and printed as tabl
 ``nudge report effectiveness`` shows, per trigger, how often its condition held and it
 sent (``send rate`` = fired / (fired + suppressed)) and what the messages achieved; then
 the same per template version and channel. ``nudge report interventions`` shows, per
-intervention type, responses and prevented defaults. Every number is over the last 7, 30
+intervention type, responses and prevented defaults. ``nudge report behavior`` counts the
+behaviour changes recorded, per activity and direction. Every number is over the last 7, 30
 or 90 days (``--days``), relative to the database's clock when the report runs; the views'
 comments (``COMMENT ON VIEW``, shown by psql's ``\d+``) define each column.
 
@@ -23,7 +24,7 @@ from typing import Any, Literal
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from schemas.records import RISK_INTERVENTION_TRIGGER_ID
+from schemas.records import BEHAVIOR_CHANGE_TRIGGER_ID, RISK_INTERVENTION_TRIGGER_ID
 from schemas.settings import Settings
 from sinks.migrate import database_engine
 
@@ -104,8 +105,9 @@ TRIGGERS = _Query(
         Column("conversion_rate", "conversion", "rate"),
         Column("conversion_value", "value", "money"),
     ),
-    # Risk decisions send interventions, not messages: the interventions report has them.
-    where=f"trigger_id <> '{RISK_INTERVENTION_TRIGGER_ID}'",
+    # Risk decisions send interventions, not messages: the interventions report has them;
+    # behaviour changes send nothing: the behavior report counts them.
+    where=f"trigger_id NOT IN ('{RISK_INTERVENTION_TRIGGER_ID}', '{BEHAVIOR_CHANGE_TRIGGER_ID}')",
 )
 TEMPLATES = _Query(
     "templates",
@@ -142,9 +144,23 @@ INTERVENTIONS = _Query(
         Column("prevented_default_rate", "prevented rate", "prevented"),
     ),
 )
+BEHAVIOR = _Query(
+    "behavior",
+    "Behaviour changes",
+    "behavior_change_summary",
+    "activity, direction",
+    (
+        Column("activity", "activity", "text"),
+        Column("direction", "direction", "text"),
+        Column("changes", "changes"),
+        Column("users", "users"),
+        Column("mean_change_pct", "mean change %", "text"),
+    ),
+)
 REPORTS: dict[str, tuple[_Query, ...]] = {
     "effectiveness": (TRIGGERS, TEMPLATES),
     "interventions": (INTERVENTIONS,),
+    "behavior": (BEHAVIOR,),
 }
 
 
@@ -153,7 +169,7 @@ def build(settings: Settings, name: str, days: int = 30) -> Report:
 
     Args:
         settings: Where the database is.
-        name: ``effectiveness`` or ``interventions``.
+        name: ``effectiveness``, ``interventions`` or ``behavior``.
         days: One of ``WINDOWS``.
 
     Raises:

@@ -173,6 +173,19 @@ def users_by_reason(settings: Settings, trigger_id: str) -> dict[str, set[str]]:
     return users
 
 
+def behavior_change_users(settings: Settings) -> dict[tuple[str, str], set[str]]:
+    """Return (activity, direction) -> the users a ``behavior_change`` decision named."""
+    change = TriggerEvent.behavior_change
+    query = select(
+        change["activity"].astext, change["direction"].astext, TriggerEvent.user_id
+    ).where(change.is_not(None))
+    users: dict[tuple[str, str], set[str]] = {}
+    with _connection(settings) as connection:
+        for activity, moved, user_id in connection.execute(query):
+            users.setdefault((str(activity), str(moved)), set()).add(user_id)
+    return users
+
+
 def recent_interventions(settings: Settings, limit: int = 10) -> list[dict[str, Any]]:
     """Return the last ``limit`` interventions recorded, newest first (every column)."""
     table = Base.metadata.tables[Intervention.__tablename__]

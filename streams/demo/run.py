@@ -24,13 +24,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from schemas.records import RISK_INTERVENTION_TRIGGER_ID
+from schemas.records import BEHAVIOR_CHANGE_TRIGGER_ID, RISK_INTERVENTION_TRIGGER_ID
 from schemas.settings import Settings
 from schemas.topics import (
     BEHAVIOR_EVENTS,
     RISK_SCORES,
 )
 from streams.core.triggers.catalogue import default_definitions
+from streams.demo.behavior import print_behavior_changes
 from streams.demo.risk import print_interventions, simulate_and_report
 from streams.runtime.lag import group_lag
 from streams.runtime.processes import NudgeProcess
@@ -40,7 +41,7 @@ from streams.simulation.population import Mix
 #: users live a story (``streams.simulation.stories``: two of each of the 22). The rest,
 #: over half, stay ordinary: nothing must fire for them. Twelve of those also get risk
 #: scores (``streams.simulation.risk_stories``: two of each of six), for the risk interventions.
-DEMO_MIX = Mix(spike_share=0.10, income_drop_share=0.10, story_share=0.2934, risk_users=12)
+DEMO_MIX = Mix(spike_share=0.10, income_drop_share=0.10, story_share=0.3067, risk_users=12)
 #: The demo worker's timer interval. Its passes wait while the worker is still reading
 #: the months of history; the first one after it reaches the present judges the
 #: time-based triggers, so a short interval shows them seconds after the catch-up.
@@ -108,9 +109,12 @@ async def _demo(base: Settings, *, users: int, rate: float, seed: int) -> int:
         if users:  # a timer pass over nobody judges nothing, and is not logged as one
             _say("caught up; waiting for the worker's timer to judge the time-based triggers")
             await _timer_pass(worker)
+        judged_at = datetime.now(UTC)  # the week the pass judged is the last complete one
         await _catch_up(settings, processes)  # what the pass and the scores decided, stored
         code = _print_results(settings, report)
         if not print_interventions(settings, report.expected_interventions):
+            code = 1
+        if not print_behavior_changes(settings, report.activity, judged_at):
             code = 1
         await simulate_and_report(settings, seed=seed)
         _say(f"\ndone in {time.monotonic() - started:.0f} s")
@@ -146,6 +150,7 @@ async def _timer_pass(worker: NudgeProcess) -> None:
     The worker flushes a pass's decisions before logging it, so they are on the topics.
     """
     wanted = {d.id for d in default_definitions() if d.evaluate_on.every is not None}
+    wanted.add(BEHAVIOR_CHANGE_TRIGGER_ID)
     deadline = time.monotonic() + TIMER_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
         _check_running([worker])
@@ -270,13 +275,11 @@ def _print_results(settings: Settings, report: Any) -> int:
         subject = f" | {row['subject']}" if row["subject"] else ""
         _say(f"  [{row['trigger_id']} / {row['channel']}] to {row['user_id']}{subject}")
         _say("    " + row["body"].replace("\n", "\n    ")[:300])
-    # Risk decisions have a table of their own (``streams.demo.risk``).
-    fired = {
-        t: users for t, users in fired_users(settings).items() if t != RISK_INTERVENTION_TRIGGER_ID
-    }
-    decisions = [
-        row for row in stats["decisions"] if row["trigger_id"] != RISK_INTERVENTION_TRIGGER_ID
-    ]
+    # Risk decisions and behaviour changes have tables of their own (``streams.demo.risk``,
+    # ``streams.demo.behavior``).
+    own_tables = {RISK_INTERVENTION_TRIGGER_ID, BEHAVIOR_CHANGE_TRIGGER_ID}
+    fired = {t: users for t, users in fired_users(settings).items() if t not in own_tables}
+    decisions = [row for row in stats["decisions"] if row["trigger_id"] not in own_tables]
     rows = trigger_rows(report.expected, fired, decisions, sent, decided_commands(settings))
     _say("\nPer trigger: users expected to fire against users fired; commands; suppressions")
     _say(HEADER)

@@ -27,6 +27,7 @@ from aiokafka import AIOKafkaProducer
 from schemas.settings import Settings
 from schemas.topics import BEHAVIOR_EVENTS, RISK_SCORES, TopicSpec
 from streams.runtime.kafka_admin import ensure_topics
+from streams.simulation.behavior_expectations import ActivityTally
 from streams.simulation.malformed import malformed_stream
 from streams.simulation.population import (
     Mix,
@@ -63,6 +64,8 @@ class ProduceReport:
         expected: Trigger id -> user ids whose history must fire it.
         expected_interventions: Intervention type or suppression reason -> user ids whose
             risk scores (``produce_risk_scores``) must lead to it.
+        activity: Weekly activity of every user published: which behaviour changes the
+            timer must tell (``ActivityTally.expected``).
     """
 
     events_sent: int
@@ -72,6 +75,7 @@ class ProduceReport:
     by_type: dict[str, int]
     expected: dict[str, set[str]]
     expected_interventions: dict[str, set[str]] = field(default_factory=dict)
+    activity: ActivityTally = field(default_factory=ActivityTally)
 
     @property
     def messages_sent(self) -> int:
@@ -169,7 +173,8 @@ async def produce(
     events = population_events(
         personas, now=now or datetime.now(UTC), history_days=history_days, seed=seed
     )
-    messages = outgoing_messages(events, invalid_share=invalid_share, seed=seed)
+    tally = ActivityTally()
+    messages = outgoing_messages(tally.watch(events), invalid_share=invalid_share, seed=seed)
     counts = await _publish(settings, BEHAVIOR_EVENTS, messages, rate)
     invalid = counts.pop(None, 0)
     report = ProduceReport(
@@ -180,6 +185,7 @@ async def produce(
         by_type={str(kind): count for kind, count in sorted(counts.items(), key=str)},
         expected=expected_firings(personas),
         expected_interventions=expected_interventions(personas),
+        activity=tally,
     )
     log.info("produced", extra={"events": report.events_sent, "invalid": invalid})
     return report

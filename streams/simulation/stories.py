@@ -115,5 +115,8 @@ STORIES: dict[str, Story] = {
         _story("skills_gap", "skill_gap", ev.skills_gap),
         _story("underpaid", "salary_below_market", ev.underpaid),
         _story("pay_cut", "pay_cut", ev.pay_cut),
+        # Fires no trigger: its logins rise 200 % in the week the timer judges, a
+        # behaviour change (``streams.simulation.behavior_expectations``).
+        _story("login_surge", "", ev.login_surge),
     )
 }  # fmt: skip

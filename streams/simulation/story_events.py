@@ -10,7 +10,10 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from streams.simulation.synthetic import EventWriter, Stamped, Timeline, cents
+from streams.core.behavior.change import judged_week
+from streams.core.state.activity_weeks import first_day_of_week
+from streams.core.units import day_number
+from streams.simulation.synthetic import DAY, EventWriter, Stamped, Timeline, cents
 
 #: Hours before the end of the history the decisive event of an event-driven story
 #: happens. The worker evaluates events up to two days old by its own clock, which is
@@ -327,3 +330,27 @@ def unfinished_application(w: EventWriter, t: Timeline) -> list[Stamped]:
         w.app(started - timedelta(minutes=1), {"type": "form_start", **form}, session),
         w.app(started, {"type": "application_start", **application}, session),
     ]
+
+
+#: Logins a day on the story's ordinary days, and in the week the timer judges.
+USUAL_LOGINS, SURGE_LOGINS = 1, 3
+LOGIN_METHODS = ("password", "biometric", "sso")
+
+
+def login_surge(w: EventWriter, t: Timeline) -> list[Stamped]:
+    """A login a day, then three a day in the week the timer judges: logins rise 200 %.
+
+    The judged week is the last complete UTC week when the history ends (or the one before
+    during the first hours of a Monday: ``streams.core.behavior.change``), so the rise
+    lands in it whatever the weekday. Logins feed no trigger, only behaviour change.
+    """
+    first = first_day_of_week(judged_week(t.now))
+    events = []
+    day = t.start + DAY
+    while day + DAY <= t.now:
+        surge = first <= day_number(day) < first + 7
+        for _ in range(SURGE_LOGINS if surge else USUAL_LOGINS):
+            at = day + timedelta(hours=w.rng.uniform(6, 22))
+            events.append(w.app(at, {"type": "login", "method": w.rng.choice(LOGIN_METHODS)}))
+        day += DAY
+    return events

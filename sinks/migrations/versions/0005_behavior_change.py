@@ -6,8 +6,9 @@ Create Date: 2026-12-02 00:00:00+00:00
 
 A ``behavior_change`` decision (``schemas.records.BehaviorChange``) names the activity, the
 direction, the size, the week judged, its count and the baseline. They are kept as JSON
-in a nullable column of ``trigger_events`` (NULL for every other decision), and the view
-``behavior_changes`` gives them as columns, for reports and dashboards.
+in a nullable column of ``trigger_events`` (NULL for every other decision); the view
+``behavior_changes`` gives them as columns, and ``behavior_change_summary`` counts them
+per activity and direction over the last 7, 30 and 90 days (``nudge report behavior``).
 """
 
 from __future__ import annotations
@@ -37,6 +38,25 @@ FROM trigger_events
 WHERE behavior_change IS NOT NULL
 """
 
+#: The windows the report views have (as in revision 0002), in days.
+WINDOWS = "SELECT d AS window_days, now() - make_interval(days => d) AS since"
+WINDOWS += " FROM (VALUES (7), (30), (90)) AS w (d)"
+
+SUMMARY = f"""
+CREATE VIEW behavior_change_summary AS
+WITH windows AS ({WINDOWS})
+SELECT
+    w.window_days,
+    b.activity,
+    b.direction,
+    count(*) AS changes,
+    count(DISTINCT b.user_id) AS users,
+    round(avg(b.change_pct)::numeric, 1) AS mean_change_pct
+FROM windows AS w
+JOIN behavior_changes AS b ON b.occurred_at >= w.since
+GROUP BY w.window_days, b.activity, b.direction
+"""
+
 
 def upgrade() -> None:
     """Add ``trigger_events.behavior_change`` and the ``behavior_changes`` view."""
@@ -45,9 +65,11 @@ def upgrade() -> None:
         sa.Column("behavior_change", postgresql.JSONB(), nullable=True),
     )
     op.execute(VIEW)
+    op.execute(SUMMARY)
 
 
 def downgrade() -> None:
     """Drop the view and the column."""
+    op.execute("DROP VIEW behavior_change_summary")
     op.execute("DROP VIEW behavior_changes")
     op.drop_column("trigger_events", "behavior_change")

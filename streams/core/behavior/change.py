@@ -86,6 +86,16 @@ def judged_week(at: datetime) -> int:
     return week_of_day(day_number(at - WEEK_CLOSE_GRACE)) - 1
 
 
+def judged_week_closed_at(at: datetime) -> datetime:
+    """Return when the week judged at ``at`` became judgeable: its end plus the grace.
+
+    A worker still reading events older than this (a backlog after an outage, a replay)
+    has not seen all of that week yet: its timer waits.
+    """
+    monday_after = first_day_of_week(judged_week(at) + 1)
+    return datetime.fromtimestamp(monday_after * 86_400, UTC) + WEEK_CLOSE_GRACE
+
+
 def week_change(
     weeks: Mapping[int, int], week: int, first_day: int | None, min_baseline: float
 ) -> WeekChange | None:

@@ -60,7 +60,7 @@ from schemas.records import BEHAVIOR_CHANGE_TRIGGER_ID
 from schemas.settings import Settings
 from schemas.topics import BEHAVIOR_EVENTS
 from schemas.triggers import TriggerDefinition
-from streams.core.behavior.change import BehaviorPolicy
+from streams.core.behavior.change import BehaviorPolicy, judged_week_closed_at
 from streams.core.decisions.process import process_idle
 from streams.core.decisions.result import Result
 from streams.core.state.record import UserState
@@ -164,7 +164,7 @@ class Scheduler:
         index.forget(index.completed() - partitions)  # no longer ours: noted again if back
         behind = replaying(stage.reads, partitions, now, stage.max_event_age_seconds)
         due = [] if behind else due_definitions(current, self._last_run, now)
-        behavior = None if behind or not stage.behavior_policy.enabled else stage.behavior_policy
+        behavior = self._behavior_policy(partitions, now, behind)
         behavior_due = behavior is not None and self._behavior_due(now)
         whole = bool(due) or behavior_due
         sweep = partitions if whole else {p for p in partitions if not index.is_complete(p)}
@@ -193,6 +193,23 @@ class Scheduler:
             done.users, tuple(judged), done.decisions, done.commands,
             replaying=behind, swept=tuple(sorted(sweep)), longest_hold=done.longest_hold,
         )  # fmt: skip
+
+    def _behavior_policy(
+        self, partitions: set[int], now: datetime, behind: bool
+    ) -> BehaviorPolicy | None:
+        """Return the policy to judge behaviour change with now, or ``None`` to wait.
+
+        It waits while a partition replays, and while one is still reading events from
+        before the judged week closed (a backlog after an outage: the week's last events
+        are still to come, and a fall judged now would be one only for the worker).
+        """
+        stage = self.stage
+        if behind or not stage.behavior_policy.enabled:
+            return None
+        closed = (now - judged_week_closed_at(now)).total_seconds()
+        if replaying(stage.reads, partitions, now, closed):
+            return None
+        return stage.behavior_policy
 
     def _behavior_due(self, now: datetime) -> bool:
         """Whether a whole pass for behaviour change is due (daily, or never run yet)."""

@@ -6,7 +6,7 @@ then one session in the week just closed; "busy" logged in five times a week, th
 fifteen times; "steady" kept on as usual. The timer records a ``behavior_change`` decision
 for each change (the activity, direction and size), once (a restarted worker judges the
 week again and tells nothing more), and the sink writes them to ``trigger_events`` and the
-``behavior_changes`` view.
+``behavior_changes`` view, which ``nudge report behavior`` counts.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from schemas.events import Event
 from schemas.settings import Settings
 from schemas.topics import BEHAVIOR_EVENTS, TRIGGER_DECISIONS
 from sinks.migrate import upgrade
+from sinks.reports.build import build
 from tests.integration.harness import NudgeProcess, caught_up, publish, read_until, wait_until
 from tests.integration.scenarios import as_messages, ordered
 from tests.integration.sink_harness import offsets_caught_up, query, running_sink
@@ -96,6 +97,7 @@ async def test_behavior_changes_are_told_once_and_stored(
                 "SELECT user_id, activity, direction, change_pct, week_start, week_count,"
                 " baseline_per_week FROM behavior_changes ORDER BY user_id, activity",
             )
+            report = build(settings, "behavior", days=7)
     finally:
         worker.stop()
     told = sorted(
@@ -114,6 +116,12 @@ async def test_behavior_changes_are_told_once_and_stored(
         ("fading", "page_views", "fall", -57.14, judged.date(), 3, 7.0),
         ("fading", "sessions", "fall", -85.71, judged.date(), 1, 7.0),
     ]
+    (section,) = report.sections  # nudge report behavior
+    assert [
+        (r["activity"], r["direction"], r["changes"], r["users"], float(r["mean_change_pct"]))
+        for r in section.rows
+    ] == [("logins", "rise", 1, 1, 200.0), ("page_views", "fall", 1, 1, -57.1),
+          ("sessions", "fall", 1, 1, -85.7)]  # fmt: skip
 
 
 def judging(worker: NudgeProcess) -> bool:

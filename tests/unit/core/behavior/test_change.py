@@ -17,6 +17,7 @@ from streams.core.behavior.change import (
     direction,
     judge_behavior,
     judged_week,
+    judged_week_closed_at,
     memory_key,
     week_change,
 )
@@ -105,6 +106,9 @@ def test_the_week_judged_is_the_last_complete_one_after_its_grace(at: datetime, 
     assert START.weekday() == 0
     assert judged_week(at) == week
     assert first_day_of_week(WEEK0) == day_number(START)
+    closed = judged_week_closed_at(at)
+    assert closed <= at and judged_week(closed) == week
+    assert judged_week(closed - timedelta(microseconds=1)) == week - 1
 
 
 def test_a_fall_is_told_once_with_the_activity_direction_and_size() -> None:

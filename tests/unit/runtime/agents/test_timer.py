@@ -14,6 +14,7 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from schemas.events import Event
+from streams.core.behavior.change import judged_week_closed_at
 from streams.core.decisions.process import process_scheduled
 from streams.core.rendering import default_catalogue
 from streams.core.state.record import UserState
@@ -226,6 +227,24 @@ async def test_behavior_change_waits_while_a_partition_replays() -> None:
         "app_usage_decline",
         "behavior_change",
     ]
+
+
+async def test_behavior_change_waits_while_a_partition_reads_the_judged_week() -> None:
+    """A backlog after an outage: the judged week's last events are still being read."""
+    clock = Clock()
+    ingest = stage(clock)
+    put(ingest, "ada", 0, fading("ada"))
+    closed = judged_week_closed_at(NOW)
+    clock.now = closed + timedelta(days=1)  # the same week judged; its events a day old
+    assert judged_week_closed_at(clock.now) == closed
+    ingest.reads = {0: PartitionRead(closed - timedelta(minutes=1), clock.now)}
+    scheduler = Scheduler(ingest)
+    waiting = await scheduler.run_pass({0})
+    assert not waiting.replaying and "behavior_change" not in waiting.evaluated
+    assert "app_usage_decline" in waiting.evaluated  # other schedules are not held back
+    ingest.reads = {0: PartitionRead(closed, clock.now)}
+    assert "behavior_change" in (await scheduler.run_pass({0})).evaluated
+    assert "behavior_change" in [d["trigger_id"] for d in ingest.decisions.sent]
 
 
 def held_command() -> dict[str, Any]:
