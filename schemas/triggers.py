@@ -27,10 +27,16 @@ from pydantic import (
 from schemas.commands import Priority
 from schemas.events import EVENT_TYPES, Channel, SegmentId
 from schemas.features import FEATURES, FeatureKind
-from schemas.records import RISK_INTERVENTION_TRIGGER_ID
+from schemas.records import BEHAVIOR_CHANGE_TRIGGER_ID, RISK_INTERVENTION_TRIGGER_ID
 
 _DURATION = re.compile(r"^(\d+)(s|m|h|d|w)$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
+
+#: Trigger ids Nudge records its own decisions under, and whose.
+_RESERVED_IDS = {
+    RISK_INTERVENTION_TRIGGER_ID: "risk interventions",
+    BEHAVIOR_CHANGE_TRIGGER_ID: "behaviour changes",
+}
 
 
 #: Longest duration accepted (ten years): anything longer is a typo, and would overflow
@@ -275,10 +281,12 @@ class TriggerDefinition(_Strict):
     @field_validator("id")
     @classmethod
     def _not_reserved(cls, value: str) -> str:
-        # Risk decisions are recorded under this id: a trigger of the same id would share
-        # their decision ids, and the reports would count its decisions as interventions.
-        if value == RISK_INTERVENTION_TRIGGER_ID:
-            msg = f"{value!r} is reserved for the risk interventions' decisions"
+        # Risk decisions and behaviour changes are recorded under these ids: a trigger of
+        # the same id would share their decision ids (and the timer's schedule, and the
+        # record's memory of told changes), and the reports would count its decisions
+        # as theirs.
+        if value in _RESERVED_IDS:
+            msg = f"{value!r} is reserved for the {_RESERVED_IDS[value]}' decisions"
             raise ValueError(msg)
         return value
 

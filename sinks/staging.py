@@ -51,6 +51,9 @@ class StagedStatements:
     clear: sql.Composed
     #: Positions of jsonb columns in the column list (their values are sent as JSON).
     json_positions: frozenset[int]
+    #: Those of them whose ``None`` is SQL NULL (``JSON(none_as_null=True)``), not JSON
+    #: ``null``: as SQLAlchemy's INSERT writes them.
+    null_positions: frozenset[int] = frozenset()
 
 
 def copy_new(
@@ -97,19 +100,20 @@ def _copy(
         if clear:  # a second column set in one transaction: the first one's rows are there
             cursor.execute(statements.clear)
         with cursor.copy(statements.copy) as copy:
-            for record in _records(columns, group, statements.json_positions):
+            for record in _records(columns, group, statements):
                 copy.write_row(record)
         cursor.execute(statements.move)
         return [tuple(key) for key in cursor.fetchall()]
 
 
 def _records(
-    columns: tuple[str, ...], group: list[dict[str, Any]], json_positions: frozenset[int]
+    columns: tuple[str, ...], group: list[dict[str, Any]], statements: StagedStatements
 ) -> Iterator[list[Any]]:
+    nulls = statements.null_positions
     for values in group:
         record = [values[column] for column in columns]
-        for position in json_positions:
-            if record[position] is not None:  # a missing value is SQL NULL, not JSON null
+        for position in statements.json_positions:
+            if record[position] is not None or position not in nulls:
                 record[position] = Jsonb(record[position], dumps=_json_text)
         yield record
 
@@ -148,5 +152,10 @@ def staged_statements(table: Table, columns: tuple[str, ...]) -> StagedStatement
             position
             for position, column in enumerate(columns)
             if isinstance(table.c[column].type, JSON)
+        ),
+        null_positions=frozenset(
+            position
+            for position, column in enumerate(columns)
+            if isinstance(table.c[column].type, JSON) and table.c[column].type.none_as_null
         ),
     )

@@ -58,6 +58,20 @@ GROUP BY w.window_days, b.activity, b.direction
 """
 
 
+COMMENTS = {
+    "behavior_changes": (
+        "One row per behaviour change decision: the activity (transactions, sessions, "
+        "page_views, feature_use, logins), rise or fall, change_pct (the judged week "
+        "against the mean of the 4 weeks before, in percent), week_start (its Monday, "
+        "UTC), week_count and baseline_per_week."
+    ),
+    "behavior_change_summary": (
+        "Behaviour changes per window (window_days: 7, 30, 90 days before now()), "
+        "activity and direction: changes recorded, distinct users, mean change_pct."
+    ),
+}
+
+
 def upgrade() -> None:
     """Add ``trigger_events.behavior_change`` and the ``behavior_changes`` view."""
     op.add_column(
@@ -66,6 +80,8 @@ def upgrade() -> None:
     )
     op.execute(VIEW)
     op.execute(SUMMARY)
+    for view, comment in COMMENTS.items():
+        op.execute(sa.text(f"COMMENT ON VIEW {view} IS '{comment}'"))  # constants, no quote
 
 
 def downgrade() -> None:

@@ -37,7 +37,7 @@ from schemas.records import (
     Outcome,
     TriggerDecision,
 )
-from streams.core.state.activity_weeks import first_day_of_week, week_of_day
+from streams.core.state.activity_weeks import WEEKS_KEPT, first_day_of_week, week_of_day
 from streams.core.state.record import UserState
 from streams.core.units import day_number
 
@@ -97,7 +97,12 @@ def judged_week_closed_at(at: datetime) -> datetime:
 
 
 def week_change(
-    weeks: Mapping[int, int], week: int, first_day: int | None, min_baseline: float
+    weeks: Mapping[int, int],
+    week: int,
+    first_day: int | None,
+    min_baseline: float,
+    *,
+    since: int | None = 0,
 ) -> WeekChange | None:
     """Return ``week`` against the four before it, or ``None`` when there is no baseline.
 
@@ -106,14 +111,28 @@ def week_change(
         week: The week judged.
         first_day: The user's first day seen (``UserState.first_day``).
         min_baseline: Fewest events a week, on average, for a baseline to exist.
+        since: The first week whose counts are whole (``UserState.activity_since``): a
+            record from before counting began has none before it, and ``None`` none yet.
     """
     if first_day is None or first_day > first_day_of_week(week - BASELINE_WEEKS):
+        return None
+    if since is None or since > week - BASELINE_WEEKS:
         return None
     baseline = sum(weeks.get(w, 0) for w in range(week - BASELINE_WEEKS, week)) / BASELINE_WEEKS
     if baseline <= 0 or baseline < min_baseline - _EPSILON:
         return None
     count = weeks.get(week, 0)
     return WeekChange(week, count, baseline, (count - baseline) / baseline * 100)
+
+
+def state_change(
+    state: UserState, activity: str, week: int, min_baseline: float
+) -> WeekChange | None:
+    """Return ``week_change`` of one activity of ``state`` (its counts and history)."""
+    return week_change(
+        state.activity_weeks.get(activity, {}), week, state.first_day, min_baseline,
+        since=state.activity_since,
+    )  # fmt: skip
 
 
 def direction(change_pct: float, policy: BehaviorPolicy) -> Direction | None:
@@ -145,6 +164,12 @@ def memory_key(activity: str) -> str:
 def judge_behavior(user_id: str, state: UserState, now: datetime, policy: BehaviorPolicy) -> Judged:
     """Judge every activity's last complete week at ``now``; tell each change once.
 
+    A change is told when it begins: not when the week before was already changed the
+    same way. That week is known from the memory (``memory_key``) when the timer judged
+    it; when the timer judged no week in between (a worker down for a week), from the
+    counts the record still keeps. When even those do not say, the change is not told
+    again: a change told twice is worse than a week that no pass looked at.
+
     Args:
         user_id: Whose record ``state`` is.
         state: The record; its memory of told changes (``memory_key``) is updated.
@@ -160,23 +185,38 @@ def judge_behavior(user_id: str, state: UserState, now: datetime, policy: Behavi
         told = state.evaluated.get(key)
         if told is not None and abs(told) >= week:
             continue  # judged already, and changed
-        change = week_change(
-            state.activity_weeks.get(activity.value, {}), week, state.first_day,
-            policy.min_baseline,
-        )  # fmt: skip
+        change = state_change(state, activity.value, week, policy.min_baseline)
         moved = direction(change.change_pct, policy) if change is not None else None
         if change is None or moved is None:
             if told is not None:
                 del state.evaluated[key]  # the change is over: the next one is news
                 judged.changed = True
             continue
-        signed = week if moved == "rise" else -week
-        state.evaluated[key] = signed
+        sign = 1 if moved == "rise" else -1
+        state.evaluated[key] = sign * week
         judged.changed = True
-        if told == (signed - 1 if moved == "rise" else signed + 1):
-            continue  # the change told last week goes on
-        judged.decisions.append(_decision(user_id, activity, moved, change, now))
+        if told is None or told * sign < 0 or not _went_on(state, activity, told, week, policy):
+            judged.decisions.append(_decision(user_id, activity, moved, change, now))
     return judged
+
+
+def _went_on(
+    state: UserState, activity: Activity, told: int, week: int, policy: BehaviorPolicy
+) -> bool:
+    """Whether the change told in week ``abs(told)`` went on to the week before ``week``.
+
+    Yes when it was told for that week. When weeks went unjudged since, the week before
+    is judged from the kept counts; when they no longer hold its baseline, it is taken to
+    have gone on (not told twice).
+    """
+    if abs(told) == week - 1:
+        return True
+    newest = max((max(counts) for counts in state.activity_weeks.values()), default=week)
+    if week - 1 - BASELINE_WEEKS < newest - WEEKS_KEPT + 1:
+        return True  # its baseline has left the kept weeks
+    before = state_change(state, activity.value, week - 1, policy.min_baseline)
+    moved = "rise" if told > 0 else "fall"
+    return before is not None and direction(before.change_pct, policy) == moved
 
 
 def _decision(

@@ -12,17 +12,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from schemas.records import Activity
-from streams.core.behavior.change import judged_week, week_change
+from streams.core.behavior.change import judged_week, state_change
 from streams.core.features.context import Feature, FeatureContext, Value
 
 
 def _change_of(activity: str) -> Feature:
     def change(ctx: FeatureContext) -> Value:
-        state = ctx.state
-        weeks = state.activity_weeks.get(activity)
-        if not weeks:
+        if not ctx.state.activity_weeks.get(activity):
             return None
-        found = week_change(weeks, judged_week(ctx.at), state.first_day, 0.0)
+        found = state_change(ctx.state, activity, judged_week(ctx.at), 0.0)
         return None if found is None else round(found.change_pct, 2)
 
     return change

@@ -8,7 +8,7 @@ allowed lateness (``streams.core.behavior`` judges a week only once a grace peri
 it ended has passed, so the week in progress may be two after the judged one). An event
 older than that window is not counted.
 
-Encoding (version 2 of the record, key ``weeks``): ``[newest week, base64 varints]``, one
+Encoding (version 3 of the record, key ``weeks``): ``[newest week, base64 varints]``, one
 varint per activity (in ``Activity`` order) and week (oldest first), LEB128 of the count
 plus one (0: none), trailing zero bytes left out: a user who never logs in and never uses
 a feature pays nothing for them. A typical user takes about 40 bytes.

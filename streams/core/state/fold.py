@@ -28,7 +28,12 @@ from schemas.events import (
     SavingsProgress,
     Transaction,
 )
-from streams.core.state.activity_weeks import ACTIVITY_OF_EVENT, count_activity, week_of_day
+from streams.core.state.activity_weeks import (
+    ACTIVITY_OF_EVENT,
+    WEEKS_KEPT,
+    count_activity,
+    week_of_day,
+)
 from streams.core.state.dedup import DEDUP_WINDOW_HOURS, fingerprint, remember, watermark_hour
 from streams.core.state.record import UserState
 from streams.core.state.risk_memory import RiskMemory, note_payment, note_risk_score
@@ -109,6 +114,7 @@ def apply_event(
         return False
     occurred = event.occurred_at.timestamp()
     day = day_number(event.occurred_at)
+    _note_activity_since(state, day)
     if state.first_day is None or day < state.first_day:
         state.first_day = day
     state.watermark = max(state.watermark, occurred)
@@ -124,6 +130,20 @@ def apply_event(
     if fold is not None:
         fold(state, event.payload, event.occurred_at)
     return True
+
+
+def _note_activity_since(state: UserState, day: int) -> None:
+    """Keep ``activity_since``: since when the weekly activity counts are whole.
+
+    A new user's are from the start (0). A record from before counting began (version 2)
+    gets the week after this event's: the weeks before hold nothing it did. Once that week
+    has left the kept window, every kept week is whole again (0).
+    """
+    since = state.activity_since
+    if since is None:
+        state.activity_since = 0 if state.first_day is None else week_of_day(day) + 1
+    elif since and since <= week_of_day(day) - WEEKS_KEPT:
+        state.activity_since = 0
 
 
 def _fold_transaction(state: UserState, payload: Transaction, at: datetime) -> None:

@@ -9,11 +9,12 @@ Version 2 of the encoding (``"v": 2``) kept a typical user under 1 KiB after 200
 (``streams.core.state.dedup``), bucket maps as runs of varints (``int_maps``), counts and
 last-seen times under one key per event type (``types``), and no field that holds its
 default. Version 3 (``"v": 3``) adds the weekly activity counts (``activity_weeks``, ~40
-bytes) and pays for them by leaving out what the rest of the record gives: the watermark
-when it is the latest last-seen time (it always is, for records built by ``fold``), and
-the first day of spending when it is the first day of all. ``from_bytes`` reads all three
-versions; what a record means (every field but how the dedup ids are held) is the same in
-each.
+bytes, and ``activity_since`` for records from before them) and pays for them by leaving
+out what the rest of the record gives: the watermark when it is the latest last-seen time
+(it always is, for records built by ``fold``), and the first day of spending when it is
+the first day of all. A version-2 record is read with ``activity_since`` unknown.
+``from_bytes`` reads all three versions; what a record means (every field but how the
+dedup ids are held) is the same in each.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ _PLAIN = (
     "first_day", "spend_since", "income_since", "watermark", "last_fired", "evaluated",
     "profile", "sends", "quote_times", "goal_milestones", "stress_level", "stress_at",
     "applications", "episodes", "pending", "partition", "engaged_at", "deposits",
+    "activity_since",
 )  # fmt: skip
 
 
@@ -100,6 +102,11 @@ class UserState:
         activity_weeks: Activity (``transactions``, ``sessions``...) -> UTC week number ->
             events that week, for the newest weeks (``streams.core.state.activity_weeks``):
             behaviour change is judged on them (``streams.core.behavior``).
+        activity_since: The first week whose activity counts are whole: 0 when every
+            week since the user's first day is (counting began with the user), a week
+            number for a record written before counting began (the week after its first
+            event since), ``None`` until one is known (a record from before, not yet
+            given an event).
     """
 
     first_day: int | None = None
@@ -129,6 +136,7 @@ class UserState:
     engaged_at: float = 0.0
     deposits: list[int] = field(default_factory=list)
     activity_weeks: dict[str, dict[int, int]] = field(default_factory=dict)
+    activity_since: int | None = None
 
     def has_seen(self, event_id: str) -> bool:
         """Return whether ``event_id`` is among the events this record remembers applying."""
@@ -185,6 +193,10 @@ class UserState:
             record.pop("spend_since", None)
         elif self.spend_since is None:
             record["spend_since"] = None
+        if self.activity_since == 0:
+            record.pop("activity_since", None)
+        elif self.activity_since is None and self.first_day is not None:
+            record["activity_since"] = None
         return record
 
     @classmethod
@@ -214,6 +226,8 @@ class UserState:
                 state.watermark = max(state.last_seen.values(), default=0.0)
             if "spend_since" not in data:
                 state.spend_since = state.first_day
+            if "activity_since" not in data and state.first_day is not None:
+                state.activity_since = 0
         return state
 
 

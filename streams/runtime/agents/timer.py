@@ -135,11 +135,14 @@ class Scheduler:
             and the due-index its stores keep.
         interrupted: Returns True when the pass must stop (a rebalance began).
         perf: The clock slices are timed with (seconds; ``time.perf_counter``).
+        source: The input topic's full name (its partitions' lag says whether one that
+            delivered nothing yet is caught up).
     """
 
     stage: IngestStage
     interrupted: Callable[[], bool] = lambda: False
     perf: Callable[[], float] = time.perf_counter
+    source: str = BEHAVIOR_EVENTS.full_name("")
     _last_run: dict[str, float] = field(default_factory=dict)
     """Trigger id -> clock time (epoch seconds) of this worker's last pass for it."""
     _warm: bool = False
@@ -208,6 +211,12 @@ class Scheduler:
             return None
         closed = (now - judged_week_closed_at(now)).total_seconds()
         if replaying(stage.reads, partitions, now, closed):
+            return None
+        # A partition nothing was read from since it was given to this worker (a restart,
+        # a rebalance) may hold a backlog the first batch has not brought yet: it must be
+        # known to be caught up (lag 0, sampled by the worker) before a week is judged.
+        lag = stage.progress.lag
+        if any(p not in stage.reads and lag.get((self.source, p), 1) > 0 for p in partitions):
             return None
         return stage.behavior_policy
 
@@ -361,7 +370,7 @@ def register_schedule(app: faust.App, stage: IngestStage, settings: Settings) ->
     def busy() -> bool:
         return bool(app.rebalancing or getattr(app, "in_recovery", False))
 
-    scheduler = Scheduler(stage, interrupted=busy)
+    scheduler = Scheduler(stage, interrupted=busy, source=source)
     app.on_partitions_revoked.connect(forget_revoked(stage))
 
     async def scheduled_pass() -> None:

@@ -326,6 +326,12 @@ REJECTIONS = [
     ("id starting with a digit", document(id="1spike"), "id", "should match pattern"),
     ("id too long", document(id="a" * 65), "id", "should match pattern"),
     ("the risk decisions' id", document(id="risk_intervention"), "id", "is reserved for the risk"),
+    (
+        "the behaviour changes' id",
+        document(id="behavior_change"),
+        "id",
+        "is reserved for the behaviour",
+    ),
     ("empty name", document(name=""), "name", "at least 1 character"),
     ("unknown category", document(category="fun"), "category", "Input should be"),
     ("unknown status", document(status="off"), "status", "Input should be"),

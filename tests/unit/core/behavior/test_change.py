@@ -197,3 +197,46 @@ def test_ids_repeat_for_the_same_week_so_a_repeated_pass_is_deduplicated() -> No
     a = judge_behavior("ada", first, judged_at(5), BehaviorPolicy()).decisions
     b = judge_behavior("ada", second, judged_at(5) + timedelta(hours=3), BehaviorPolicy()).decisions
     assert [d.decision_id for d in a] == [d.decision_id for d in b]
+
+
+def test_a_record_from_before_counting_is_not_judged_on_weeks_it_did_not_count() -> None:
+    # A steady user (20 sessions a week) whose record was written by version 2: it has
+    # history, but no weekly counts. Counting starts the week after its first event since.
+    history = fold(sessions("ada", [20] * 4))
+    old = history.to_bytes().replace(b'"v":3', b'"v":2')
+    state = UserState.from_bytes(old)
+    state.activity_weeks.clear()  # what version 2 kept: no weekly counts
+    assert (state.first_day, state.activity_since) == (day_number(START), None)
+    told = []
+    for week in range(4, 13):
+        fold(sessions("ada", [0] * week + [20])[-20:], state)  # week ``week``: 20 again
+        if week == 4:
+            assert state.activity_since == WEEK0 + 5  # the week after the upgrade's
+        judged = judge_behavior("ada", state, judged_at(week + 1), BehaviorPolicy())
+        told += judged.decisions
+    assert told == []  # steady: no false rise against weeks counted as empty
+    assert state.activity_since == 0  # its week has left the kept window (7 weeks)
+    assert UserState.from_bytes(state.to_bytes()) == state
+
+
+def test_a_change_is_not_told_twice_when_a_week_went_unjudged() -> None:
+    policy = BehaviorPolicy()
+    per_week = [10, 10, 10, 10, 40, 80, 160]
+    state = fold(sessions("ada", per_week[:5]))
+    first = judge_behavior("ada", state, judged_at(5), policy).decisions
+    fold(sessions("ada", per_week)[sum(per_week[:5]) :], state)
+    # No pass judged week 5 (80): week 6 (160) is the same rise going on.
+    later = judge_behavior("ada", state, judged_at(7), policy).decisions
+    assert [d.behavior_change.week_count for d in first] == [40]  # type: ignore[union-attr]
+    assert later == []
+
+
+def test_a_change_that_ended_in_an_unjudged_week_and_came_back_is_told() -> None:
+    policy = BehaviorPolicy()
+    per_week = [10, 10, 10, 10, 40, 10, 40]
+    state = fold(sessions("ada", per_week[:5]))
+    assert len(judge_behavior("ada", state, judged_at(5), policy).decisions) == 1
+    fold(sessions("ada", per_week)[sum(per_week[:5]) :], state)
+    # Week 5 (10) was back to usual; week 6 (40 against 17.5) rises anew.
+    again = judge_behavior("ada", state, judged_at(7), policy).decisions
+    assert [d.behavior_change.week_count for d in again] == [40]  # type: ignore[union-attr]

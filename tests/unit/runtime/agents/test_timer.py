@@ -41,6 +41,12 @@ def memory(ingest: IngestStage) -> MemoryUserTable:
     return ingest.users
 
 
+def read_up(ingest: IngestStage, *partitions: int) -> None:
+    """Say the worker has read ``partitions`` to the present (so behaviour may be judged)."""
+    for partition in partitions:
+        ingest.reads[partition] = PartitionRead(NOW, NOW)
+
+
 def put(ingest: IngestStage, user: str, partition: int, events: list[Event]) -> None:
     state = fold(events)
     state.partition = partition
@@ -128,6 +134,7 @@ async def test_a_pass_over_no_user_does_not_count_as_a_run() -> None:
     empty = await scheduler.run_pass({0})
     assert empty.complete and empty.users == 0 and empty.evaluated == ()
     put(ingest, "ada", 0, lapsed("ada"))
+    read_up(ingest, 0)
     clock.now = NOW + timedelta(seconds=5)
     first = await scheduler.run_pass({0})
     assert set(first.evaluated) == {
@@ -195,6 +202,7 @@ async def test_a_behavior_change_is_judged_on_a_daily_pass_and_told_once() -> No
     ingest = stage(clock, keep_objects=False)
     put(ingest, "ada", 0, fading("ada"))
     put(ingest, "bob", 0, fading("bob")[:-1])  # no session at all in the judged week
+    read_up(ingest, 0)
     scheduler = Scheduler(ingest)
     first = await scheduler.run_pass({0})
     assert "behavior_change" in first.evaluated
@@ -245,6 +253,18 @@ async def test_behavior_change_waits_while_a_partition_reads_the_judged_week() -
     ingest.reads = {0: PartitionRead(closed, clock.now)}
     assert "behavior_change" in (await scheduler.run_pass({0})).evaluated
     assert "behavior_change" in [d["trigger_id"] for d in ingest.decisions.sent]
+
+
+async def test_behavior_change_waits_for_a_partition_not_read_from_yet() -> None:
+    """After a restart, the first tick may come before the first batch of a backlog."""
+    ingest = stage(Clock())
+    put(ingest, "ada", 0, fading("ada"))
+    scheduler = Scheduler(ingest)
+    assert "behavior_change" not in (await scheduler.run_pass({0})).evaluated
+    ingest.progress.lag[("behavior.events", 0)] = 3  # sampled: three events to read
+    assert "behavior_change" not in (await scheduler.run_pass({0})).evaluated
+    ingest.progress.lag[("behavior.events", 0)] = 0  # caught up (a quiet partition)
+    assert "behavior_change" in (await scheduler.run_pass({0})).evaluated
 
 
 def held_command() -> dict[str, Any]:

@@ -10,6 +10,7 @@ import pytest
 
 from schemas.settings import Settings
 from sinks.reports.build import (
+    BEHAVIOR,
     INTERVENTIONS,
     REPORTS,
     TEMPLATES,
@@ -99,7 +100,11 @@ def test_json_keeps_every_column_with_exact_rates_and_money_as_text():
 
 
 def test_sections_of_each_report():
-    assert REPORTS == {"effectiveness": (TRIGGERS, TEMPLATES), "interventions": (INTERVENTIONS,)}
+    assert REPORTS == {
+        "effectiveness": (TRIGGERS, TEMPLATES),
+        "interventions": (INTERVENTIONS,),
+        "behavior": (BEHAVIOR,),
+    }
     for query in (TRIGGERS, TEMPLATES, INTERVENTIONS):
         keys = [column.key for column in query.columns]
         assert query.columns[0].kind == "text" and len(set(keys)) == len(keys)
