@@ -156,6 +156,6 @@ def staged_statements(table: Table, columns: tuple[str, ...]) -> StagedStatement
         null_positions=frozenset(
             position
             for position, column in enumerate(columns)
-            if isinstance(table.c[column].type, JSON) and table.c[column].type.none_as_null
+            if getattr(table.c[column].type, "none_as_null", False)
         ),
     )
