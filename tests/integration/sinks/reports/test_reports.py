@@ -40,6 +40,8 @@ VIEWS = {
     "trigger_effectiveness",
     "template_effectiveness",
     "intervention_effectiveness",
+    "behavior_changes",
+    "behavior_change_summary",
 }
 
 
