@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from functools import cache
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 from zoneinfo import available_timezones
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator
@@ -190,6 +190,20 @@ class Purchase(_Payload):
 # --- web and app behaviour -----------------------------------------------------------
 
 
+class PageCategory(StrEnum):
+    """What kind of page a ``page_view`` shows: the behaviour scores weigh some more."""
+
+    PRICING = "pricing"
+    FEATURES = "features"
+    COMPARISON = "comparison"
+    PRODUCT = "product"
+    CONTENT = "content"
+    SUPPORT = "support"
+    ACCOUNT = "account"
+    HOME = "home"
+    OTHER = "other"
+
+
 class PageView(_Payload):
     """A page or screen was viewed."""
 
@@ -197,6 +211,72 @@ class PageView(_Payload):
     path: Annotated[str, Field(max_length=MAX_TEXT_LENGTH)]
     referrer: Annotated[str, Field(max_length=MAX_TEXT_LENGTH)] | None = None
     duration_seconds: Seconds | None = None
+    category: PageCategory | None = None
+    """What kind of page it is, when the producer knows (pricing, features...)."""
+
+
+class SearchQuery(_Payload):
+    """The user searched the site or the app."""
+
+    type: Literal["search_query"] = "search_query"
+    query: ShortText
+    results: Count | None = None
+
+
+class VideoPlay(_Payload):
+    """The user played a video."""
+
+    type: Literal["video_play"] = "video_play"
+    video_id: Identifier
+    seconds_watched: Seconds | None = None
+    category: PageCategory | None = None
+
+
+class Download(_Payload):
+    """The user downloaded a document (a brochure, a rate sheet, a statement)."""
+
+    type: Literal["download"] = "download"
+    asset: Identifier
+    category: PageCategory | None = None
+
+
+class ScrollDepth(_Payload):
+    """How far down a page the user scrolled, in percent."""
+
+    type: Literal["scroll_depth"] = "scroll_depth"
+    path: Annotated[str, Field(max_length=MAX_TEXT_LENGTH)]
+    percent: Annotated[int, Field(ge=0, le=100)]
+
+
+class ClickOutbound(_Payload):
+    """The user followed a link away from the site or the app."""
+
+    type: Literal["click_outbound"] = "click_outbound"
+    url: Annotated[str, Field(max_length=MAX_TEXT_LENGTH)]
+
+
+class EmailReply(_Payload):
+    """The user replied to an email."""
+
+    type: Literal["email_reply"] = "email_reply"
+    command_id: Identifier | None = None
+    """The command whose message was replied to, when known."""
+
+
+class PhoneCall(_Payload):
+    """A phone call with the user ended."""
+
+    type: Literal["phone_call"] = "phone_call"
+    direction: Literal["inbound", "outbound"]
+    duration_seconds: Seconds
+
+
+class SocialShare(_Payload):
+    """The user shared a page or an offer on a social network."""
+
+    type: Literal["social_share"] = "social_share"
+    network: Identifier
+    path: Annotated[str, Field(max_length=MAX_TEXT_LENGTH)] | None = None
 
 
 class FormStart(_Payload):
@@ -387,6 +467,14 @@ Payload = Annotated[
     | Payment
     | Purchase
     | PageView
+    | SearchQuery
+    | VideoPlay
+    | Download
+    | ScrollDepth
+    | ClickOutbound
+    | EmailReply
+    | PhoneCall
+    | SocialShare
     | FormStart
     | FormSubmit
     | FormAbandon
@@ -408,16 +496,10 @@ Payload = Annotated[
     Field(discriminator="type"),
 ]
 
+#: Every event type, in the order of ``Payload``'s members.
 EVENT_TYPES: tuple[str, ...] = tuple(
-    model.model_fields["type"].default
-    for model in (
-        Transaction, IncomeDeposit, BalanceSnapshot, SavingsProgress, Payment, Purchase,
-        PageView, FormStart, FormSubmit, FormAbandon, QuoteRequest, ApplicationStart,
-        ApplicationComplete, AppSession, FeatureUsed, Login, EmailOpen, EmailClick,
-        RecommendationInteraction, GoalModification, HealthSignal, CareerSignal,
-        ProfileUpdate, RiskScore, CommsOutcome,
-    )
-)  # fmt: skip
+    model.model_fields["type"].default for model in get_args(get_args(Payload)[0])
+)
 
 
 class Event(BaseModel):

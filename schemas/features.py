@@ -171,6 +171,15 @@ FEATURES: dict[str, Feature] = {
         Feature("application_pending_product", _T, "product of that application"),
         Feature("application_pending_days", _N, "days since that application started", _DAYS),
         Feature("iso_week", _T, "ISO week of the evaluation, YYYY-Www"),
+        # visits: sessions of web, app and email activity (streams/core/features/sessions.py)
+        Feature("sessions_7d", _N, "visits (sessions) started in the last 7 days", _COUNT),
+        Feature("sessions_30d", _N, "visits started in the last 30 days", _COUNT),
+        Feature("avg_session_minutes", _N, "mean visit length over the last 7 days", _MIN),
+        Feature("pages_per_session", _N, "mean pages viewed per visit, last 7 days", _COUNT),
+        Feature("time_spent_minutes_7d", _N, "time spent in visits, last 7 days", _MIN),
+        Feature("days_active_14d", _N, "days with a visit among the last 14", _DAYS),
+        Feature("sources_used", _T, "sources of the user's visits: web, app, email..."),
+        Feature("sources_used_count", _N, "how many sources the user's visits came from", _COUNT),
         # behaviour change (streams/core/features/behavior.py): the last complete week
         *(
             Feature(

@@ -202,6 +202,15 @@ class Settings(BaseSettings):
     """NUDGE_RISK_MISSED_PAYMENT_DAYS: no intervention this close to a missed payment (such
     users go to collections, not nudges)."""
 
+    session_gap_seconds: float = Field(default=1800.0, gt=0, le=86_400)
+    """NUDGE_SESSION_GAP_SECONDS: a user's visit (session) of web, app and email activity
+    ends after this long without activity, in event time; events with a producer's
+    ``session_id`` stay in that id's visit whatever the gap."""
+
+    session_lateness_seconds: float = Field(default=21_600.0, ge=0, le=7 * 86_400)
+    """NUDGE_SESSION_LATENESS_SECONDS: how long after a visit ended a late event may still
+    join it (or merge two visits); a later event is counted, but not sessionised."""
+
     behavior_change: bool = True
     """NUDGE_BEHAVIOR_CHANGE: the timer judges each user's last complete week of every
     tracked activity (transactions, sessions, page views, feature use, logins) against the

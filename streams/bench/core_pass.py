@@ -15,7 +15,7 @@ Faust; its policies are the worker's (``streams.runtime.policies``).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from schemas.events import Event
@@ -28,8 +28,9 @@ from streams.core.decisions.send_policy import SendPolicy
 from streams.core.rendering import Catalogue, default_catalogue
 from streams.core.risk.policy import InterventionPolicy
 from streams.core.state.record import UserState
+from streams.core.state.visits import VisitPolicy
 from streams.core.triggers.overlay import DefinitionOverlay
-from streams.runtime.policies import intervention_policy, send_policy
+from streams.runtime.policies import intervention_policy, send_policy, visit_policy
 
 #: Output kinds, in the order the worker sends a result's messages.
 DECISIONS, COMMANDS, INTERVENTIONS = "decisions", "commands", "interventions"
@@ -46,6 +47,7 @@ class CorePass:
         policy: Frequency caps and quiet hours.
         risk_policy: Risk tiers, trend and cool-offs.
         max_event_age_seconds: Older events build state only.
+        visits: How activity is cut into visits.
     """
 
     definitions: Mapping[str, list[TriggerDefinition]]
@@ -53,6 +55,7 @@ class CorePass:
     policy: SendPolicy
     risk_policy: InterventionPolicy
     max_event_age_seconds: float
+    visits: VisitPolicy = field(default_factory=VisitPolicy)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> CorePass:
@@ -64,6 +67,7 @@ class CorePass:
             policy=send_policy(settings),
             risk_policy=intervention_policy(settings),
             max_event_age_seconds=settings.max_event_age_seconds,
+            visits=visit_policy(settings),
         )
 
     def step(self, state: UserState, event: Event, now: datetime) -> Result:
@@ -77,6 +81,7 @@ class CorePass:
             max_event_age_seconds=self.max_event_age_seconds,
             policy=self.policy,
             interventions=self.risk_policy,
+            visits=self.visits,
         )
 
 

@@ -1,4 +1,4 @@
-"""The send, risk-intervention and behaviour-change policies, built from the settings.
+"""The send, risk-intervention, behaviour-change and visit policies, built from the settings.
 
 No framework here: the worker's ingest stage and what runs the core outside it (the
 bench's Quix Streams peer and its sequential reference, ``streams.bench.core_pass``)
@@ -13,6 +13,7 @@ from schemas.settings import Settings
 from streams.core.behavior.change import BehaviorPolicy
 from streams.core.decisions.send_policy import SendPolicy
 from streams.core.risk.policy import InterventionPolicy
+from streams.core.state.visits import VisitPolicy
 
 
 def send_policy(settings: Settings) -> SendPolicy:
@@ -51,3 +52,8 @@ def behavior_policy(settings: Settings) -> BehaviorPolicy:
         min_baseline=settings.behavior_change_min_baseline,
         enabled=settings.behavior_change,
     )
+
+
+def visit_policy(settings: Settings) -> VisitPolicy:
+    """Return how activity is cut into visits (sessions), from the settings."""
+    return VisitPolicy(gap=settings.session_gap_seconds, lateness=settings.session_lateness_seconds)

@@ -28,12 +28,13 @@ from streams.core.features.registry import event_context, scheduled_context
 from streams.core.rendering import Catalogue
 from streams.core.risk.intervention import decide_intervention
 from streams.core.risk.policy import InterventionPolicy
-from streams.core.state.fold import apply_event
+from streams.core.state.fold import DEFAULT_VISITS, apply_event
 from streams.core.state.record import UserState
+from streams.core.state.visits import VisitPolicy
 from streams.core.triggers.evaluation import evaluate
 
 
-def process(
+def process(  # noqa: PLR0913 - the core's inputs, each policy keyword-only with a default
     state: UserState,
     event: Event,
     definitions: Sequence[TriggerDefinition],
@@ -43,6 +44,7 @@ def process(
     max_event_age_seconds: float,
     policy: SendPolicy | None = None,
     interventions: InterventionPolicy | None = None,
+    visits: VisitPolicy | None = None,
 ) -> Result:
     """Apply one event to its user's state and decide what to send.
 
@@ -58,12 +60,14 @@ def process(
         policy: Frequency caps and quiet hours shared by all triggers (defaults if None).
         interventions: Risk tiers, trend, cool-off (defaults if None); a fresh
             ``risk_score`` event may start an intervention (``streams.core.risk.intervention``).
+        visits: How activity is cut into visits (``streams.core.state.visits``; defaults
+            if None).
 
     Returns:
         The decisions and commands, empty for duplicates and stale events.
     """
     before = Before.of(state)
-    if not apply_event(state, event, now=now):
+    if not apply_event(state, event, now=now, visits=visits or DEFAULT_VISITS):
         return Result(applied=False, evaluated=False)
     if (now - event.occurred_at).total_seconds() > max_event_age_seconds:
         return Result(evaluated=False)

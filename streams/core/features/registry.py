@@ -1,10 +1,11 @@
 """The feature registry: every feature's function, by name, and the contexts that use them.
 
 Every feature named in ``schemas.features`` has a function in one family module
-(``basics``, ``financial``, ``life``, ``career``, ``engagement``, ``behavior``), merged
-into ``COMPUTE`` here; a test holds the two lists equal. Values are plain: floats (dollars,
-percent, days, counts, epoch seconds), strings and booleans; ``None`` when there is not
-enough history or the event does not carry the figure, which no comparison matches.
+(``basics``, ``financial``, ``life``, ``career``, ``engagement``, ``behavior``,
+``sessions``), merged into ``COMPUTE`` here; a test holds the two lists equal. Values are
+plain: floats (dollars, percent, days, counts, epoch seconds), strings and booleans;
+``None`` when there is not enough history or the event does not carry the figure, which
+no comparison matches.
 """
 
 from __future__ import annotations
@@ -14,11 +15,19 @@ from datetime import datetime
 from types import MappingProxyType
 
 from schemas.events import Event
-from streams.core.features import basics, behavior, career, engagement, financial, life
+from streams.core.features import (
+    basics,
+    behavior,
+    career,
+    engagement,
+    financial,
+    life,
+    sessions,
+)
 from streams.core.features.context import Before, Feature, FeatureContext
 from streams.core.state.record import UserState
 
-_FAMILIES = (basics, financial, life, career, engagement, behavior)
+_FAMILIES = (basics, financial, life, career, engagement, behavior, sessions)
 
 #: Features derived from others: a decision records these inputs beside the result.
 DEPENDS: Mapping[str, tuple[str, ...]] = MappingProxyType(

@@ -37,6 +37,7 @@ from streams.core.state.activity_weeks import (
 from streams.core.state.dedup import DEDUP_WINDOW_HOURS, fingerprint, remember, watermark_hour
 from streams.core.state.record import UserState
 from streams.core.state.risk_memory import RiskMemory, note_payment, note_risk_score
+from streams.core.state.visits import VISIT_EVENTS, VisitPolicy, note_visit
 from streams.core.units import day_number, hour_number, month_number, to_cents
 
 #: Days of daily spend kept: five 7-day windows (this week and four for the baseline)
@@ -58,6 +59,9 @@ SESSION_DAYS_KEPT = 42
 #: Hours of page-view counts kept: one 24-hour window plus six hours of allowed lateness.
 PAGE_VIEW_HOURS_KEPT = 30
 
+
+#: The default cut of activity into visits (30 minutes without activity).
+DEFAULT_VISITS = VisitPolicy()
 
 #: Quote requests whose times are kept: enough to count "a second one within a week".
 QUOTE_TIMES_KEPT = 3
@@ -94,6 +98,7 @@ def apply_event(
     *,
     now: datetime | None = None,
     dedup_window_hours: int = DEDUP_WINDOW_HOURS,
+    visits: VisitPolicy = DEFAULT_VISITS,
 ) -> bool:
     """Fold one event into the user's state, at most once per ``event_id``.
 
@@ -105,6 +110,7 @@ def apply_event(
             user's watermark is the clock (replays in tests).
         dedup_window_hours: Hours an applied id is remembered for on that clock
             (``streams.core.state.dedup``); default ``DEDUP_WINDOW_HOURS``.
+        visits: How activity is cut into visits (``streams.core.state.visits``).
 
     Returns:
         False if the event was already applied (a duplicate), True otherwise.
@@ -126,10 +132,26 @@ def apply_event(
     activity = ACTIVITY_OF_EVENT.get(kind)
     if activity is not None:
         count_activity(state.activity_weeks, activity, week_of_day(day))
+    if kind in VISIT_EVENTS:
+        _fold_visit(state, event, occurred, visits)
     fold = _FOLDS.get(type(event.payload))
     if fold is not None:
         fold(state, event.payload, event.occurred_at)
     return True
+
+
+def _fold_visit(state: UserState, event: Event, occurred: float, policy: VisitPolicy) -> None:
+    """Place an activity event in its visit: its span, and whether it is a page."""
+    payload = event.payload
+    start = end = occurred
+    if isinstance(payload, AppSession):
+        start = occurred - payload.duration_seconds  # the session ended at occurred_at
+    elif isinstance(payload, PageView) and payload.duration_seconds:
+        end = occurred + payload.duration_seconds
+    note_visit(
+        state, start=start, end=end, pages=int(isinstance(payload, PageView)),
+        session_id=event.session_id, source=event.source.value, policy=policy,
+    )  # fmt: skip
 
 
 def _note_activity_since(state: UserState, day: int) -> None:

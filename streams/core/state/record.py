@@ -36,6 +36,12 @@ from streams.core.state.dedup import (
 )
 from streams.core.state.int_maps import pack_int_map, unpack_int_map
 from streams.core.state.risk_memory import RiskMemory
+from streams.core.state.visits import (
+    pack_open_visits,
+    pack_visits,
+    unpack_open_visits,
+    unpack_visits,
+)
 
 #: The encoding ``to_bytes`` writes; ``from_bytes`` also reads versions 1 and 2.
 RECORD_VERSION = 3
@@ -107,6 +113,12 @@ class UserState:
             number for a record written before counting began (the week after its first
             event since), ``None`` until one is known (a record from before, not yet
             given an event).
+        visits: The open visits (sessions) one by one: ``[start, end, pages, session
+            id fingerprint]`` (``streams.core.state.visits``).
+        visit_days: UTC day number -> ``[visits, pages, seconds]`` of the visits that
+            started that day, for the last ``VISIT_DAYS_KEPT`` days.
+        visit_sources: The sources (web, app, email...) the user's visits came from, a
+            bit each.
     """
 
     first_day: int | None = None
@@ -137,6 +149,9 @@ class UserState:
     deposits: list[int] = field(default_factory=list)
     activity_weeks: dict[str, dict[int, int]] = field(default_factory=dict)
     activity_since: int | None = None
+    visits: list[list[int]] = field(default_factory=list)
+    visit_days: dict[int, list[int]] = field(default_factory=dict)
+    visit_sources: int = 0
 
     def has_seen(self, event_id: str) -> bool:
         """Return whether ``event_id`` is among the events this record remembers applying."""
@@ -176,6 +191,10 @@ class UserState:
             record["seen"] = encode_seen(self.seen)
         if self.activity_weeks:
             record["weeks"] = pack_weeks(self.activity_weeks)
+        if self.visit_days or self.visit_sources:
+            record["vdays"] = pack_visits(self)
+        if self.visits:
+            record["visits"] = pack_open_visits(self.visits, self.watermark)
         if self.risk is not None:
             record["risk"] = self.risk.to_dict()
         return orjson.dumps(record)
@@ -219,6 +238,7 @@ class UserState:
             setattr(state, name, unpack_int_map(data.get(name, [])))
         state.seen = decode_seen(data.get("seen", []))
         state.activity_weeks = unpack_weeks(data.get("weeks", []))
+        unpack_visits(data.get("vdays", []), state)
         if "risk" in data:
             state.risk = RiskMemory.from_dict(data["risk"])
         if version == RECORD_VERSION:
@@ -228,6 +248,7 @@ class UserState:
                 state.spend_since = state.first_day
             if "activity_since" not in data and state.first_day is not None:
                 state.activity_since = 0
+        state.visits = unpack_open_visits(data.get("visits", []), state.watermark)
         return state
 
 

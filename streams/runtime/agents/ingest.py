@@ -40,6 +40,7 @@ from streams.core.rendering import Catalogue, default_catalogue
 from streams.core.risk.messages import intervention_catalogue
 from streams.core.risk.policy import InterventionPolicy
 from streams.core.state.record import UserState
+from streams.core.state.visits import VisitPolicy
 from streams.core.triggers.catalogue import default_definitions, templates_missing
 from streams.core.triggers.due import PartitionRead
 from streams.core.triggers.overlay import DefinitionOverlay
@@ -48,7 +49,12 @@ from streams.runtime.definitions_feed import DefinitionsFeed
 from streams.runtime.failstop import fail_stop, withhold
 from streams.runtime.health import Progress
 from streams.runtime.outbox import BufferedOutbox, DirectOutbox, Outbox
-from streams.runtime.policies import behavior_policy, intervention_policy, send_policy
+from streams.runtime.policies import (
+    behavior_policy,
+    intervention_policy,
+    send_policy,
+    visit_policy,
+)
 from streams.runtime.user_table import UserTable, user_table
 
 log = logging.getLogger(__name__)
@@ -83,6 +89,8 @@ class IngestStage:
     policy: SendPolicy
     risk_policy: InterventionPolicy
     clock: Callable[[], datetime]
+    visit_policy: VisitPolicy = field(default_factory=VisitPolicy)
+    """How activity is cut into visits (sessions)."""
     behavior_policy: BehaviorPolicy = field(default_factory=BehaviorPolicy)
     """Behaviour-change thresholds: the timer judges each user's last complete week."""
     outbox: Outbox = field(default_factory=BufferedOutbox)
@@ -202,6 +210,7 @@ class IngestStage:
                 max_event_age_seconds=self.max_event_age_seconds,
                 policy=self.policy,
                 interventions=self.risk_policy,
+                visits=self.visit_policy,
             )
             outputs = self._outputs(key, result, now) if result.applied else []
         except Exception:
@@ -401,6 +410,7 @@ def _build_stage(
         policy=send_policy(settings),
         risk_policy=intervention_policy(settings),
         behavior_policy=behavior_policy(settings),
+        visit_policy=visit_policy(settings),
         clock=clock,
         outbox=outbox,
     )
