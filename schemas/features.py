@@ -180,6 +180,16 @@ FEATURES: dict[str, Feature] = {
         Feature("days_active_14d", _N, "days with a visit among the last 14", _DAYS),
         Feature("sources_used", _T, "sources of the user's visits: web, app, email..."),
         Feature("sources_used_count", _N, "how many sources the user's visits came from", _COUNT),
+        # behaviour scores, 0-100 (streams/core/features/behavior_scores.py)
+        Feature("engagement_score", _N, "engagement: points for activity, faded (0-100)"),
+        Feature("interest_score", _N, "interest: high-value content and return visits (0-100)"),
+        Feature("intent_score", _N, "intent: quotes, applications, calls (0-100)"),
+        Feature(
+            "conversion_probability",
+            _N,
+            "chance to convert: recent activity, funnel, engagement",
+            _PCT,
+        ),  # fmt: skip
         # behaviour change (streams/core/features/behavior.py): the last complete week
         *(
             Feature(

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from schemas.events import Event
+from schemas.scores import ScoreModel
 from schemas.triggers import TriggerDefinition
 from streams.core.behavior.change import BehaviorPolicy, judge_behavior
 from streams.core.decisions.firing import judge, remember
@@ -45,6 +46,7 @@ def process(  # noqa: PLR0913 - the core's inputs, each policy keyword-only with
     policy: SendPolicy | None = None,
     interventions: InterventionPolicy | None = None,
     visits: VisitPolicy | None = None,
+    scores: ScoreModel | None = None,
 ) -> Result:
     """Apply one event to its user's state and decide what to send.
 
@@ -62,16 +64,18 @@ def process(  # noqa: PLR0913 - the core's inputs, each policy keyword-only with
             ``risk_score`` event may start an intervention (``streams.core.risk.intervention``).
         visits: How activity is cut into visits (``streams.core.state.visits``; defaults
             if None).
+        scores: The behaviour scores' weights (``schemas.scores``; the shipped ones if
+            None).
 
     Returns:
         The decisions and commands, empty for duplicates and stale events.
     """
     before = Before.of(state)
-    if not apply_event(state, event, now=now, visits=visits or DEFAULT_VISITS):
+    if not apply_event(state, event, now=now, visits=visits or DEFAULT_VISITS, scores=scores):
         return Result(applied=False, evaluated=False)
     if (now - event.occurred_at).total_seconds() > max_event_age_seconds:
         return Result(evaluated=False)
-    ctx = event_context(state, event, before)
+    ctx = event_context(state, event, before, scores)
     wanted = [d for d in definitions if event.type in d.evaluate_on.events]
     result = _decide_all(ctx, wanted, catalogue, now, policy or SendPolicy())
     if event.type == "risk_score" and state.risk is not None:

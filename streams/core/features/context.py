@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from schemas.events import Event, Payload
+from schemas.scores import ScoreModel
 from streams.core.state.record import UserState
 
 Value = float | str | bool | None
@@ -58,6 +59,8 @@ class FeatureContext:
     """When the evaluation happens: the event's ``occurred_at``, or the scheduler's now."""
     compute: Mapping[str, Feature]
     """Feature name -> its function (``registry.COMPUTE``)."""
+    score_model: ScoreModel | None = None
+    """The behaviour scores' weights the record was scored with (the shipped ones if None)."""
     _cache: dict[str, Value] = field(default_factory=dict)
 
     @property

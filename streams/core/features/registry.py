@@ -2,10 +2,10 @@
 
 Every feature named in ``schemas.features`` has a function in one family module
 (``basics``, ``financial``, ``life``, ``career``, ``engagement``, ``behavior``,
-``sessions``), merged into ``COMPUTE`` here; a test holds the two lists equal. Values are
-plain: floats (dollars, percent, days, counts, epoch seconds), strings and booleans;
-``None`` when there is not enough history or the event does not carry the figure, which
-no comparison matches.
+``sessions``, ``behavior_scores``), merged into ``COMPUTE`` here; a test holds the two
+lists equal. Values are plain: floats (dollars, percent, days, counts, epoch seconds),
+strings and booleans; ``None`` when there is not enough history or the event does not
+carry the figure, which no comparison matches.
 """
 
 from __future__ import annotations
@@ -15,9 +15,11 @@ from datetime import datetime
 from types import MappingProxyType
 
 from schemas.events import Event
+from schemas.scores import ScoreModel
 from streams.core.features import (
     basics,
     behavior,
+    behavior_scores,
     career,
     engagement,
     financial,
@@ -27,7 +29,9 @@ from streams.core.features import (
 from streams.core.features.context import Before, Feature, FeatureContext
 from streams.core.state.record import UserState
 
-_FAMILIES = (basics, financial, life, career, engagement, behavior, sessions)
+_FAMILIES = (
+    basics, financial, life, career, engagement, behavior, sessions, behavior_scores,
+)  # fmt: skip
 
 #: Features derived from others: a decision records these inputs beside the result.
 DEPENDS: Mapping[str, tuple[str, ...]] = MappingProxyType(
@@ -40,11 +44,17 @@ COMPUTE: Mapping[str, Feature] = MappingProxyType(
 )
 
 
-def event_context(state: UserState, event: Event, before: Before) -> FeatureContext:
+def event_context(
+    state: UserState, event: Event, before: Before, scores: ScoreModel | None = None
+) -> FeatureContext:
     """The context of an event, evaluated at its own time."""
-    return FeatureContext(event.user_id, state, event, before, event.occurred_at, COMPUTE)
+    return FeatureContext(
+        event.user_id, state, event, before, event.occurred_at, COMPUTE, score_model=scores
+    )
 
 
-def scheduled_context(user_id: str, state: UserState, now: datetime) -> FeatureContext:
+def scheduled_context(
+    user_id: str, state: UserState, now: datetime, scores: ScoreModel | None = None
+) -> FeatureContext:
     """The context of a scheduled evaluation at ``now`` (nothing changed, no event)."""
-    return FeatureContext(user_id, state, None, Before.of(state), now, COMPUTE)
+    return FeatureContext(user_id, state, None, Before.of(state), now, COMPUTE, score_model=scores)

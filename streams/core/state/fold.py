@@ -28,6 +28,7 @@ from schemas.events import (
     SavingsProgress,
     Transaction,
 )
+from schemas.scores import ScoreModel
 from streams.core.state.activity_weeks import (
     ACTIVITY_OF_EVENT,
     WEEKS_KEPT,
@@ -37,6 +38,7 @@ from streams.core.state.activity_weeks import (
 from streams.core.state.dedup import DEDUP_WINDOW_HOURS, fingerprint, remember, watermark_hour
 from streams.core.state.record import UserState
 from streams.core.state.risk_memory import RiskMemory, note_payment, note_risk_score
+from streams.core.state.scores import add_points, default_score_model, event_points
 from streams.core.state.visits import VISIT_EVENTS, VisitPolicy, note_visit
 from streams.core.units import day_number, hour_number, month_number, to_cents
 
@@ -99,6 +101,7 @@ def apply_event(
     now: datetime | None = None,
     dedup_window_hours: int = DEDUP_WINDOW_HOURS,
     visits: VisitPolicy = DEFAULT_VISITS,
+    scores: ScoreModel | None = None,
 ) -> bool:
     """Fold one event into the user's state, at most once per ``event_id``.
 
@@ -111,6 +114,7 @@ def apply_event(
         dedup_window_hours: Hours an applied id is remembered for on that clock
             (``streams.core.state.dedup``); default ``DEDUP_WINDOW_HOURS``.
         visits: How activity is cut into visits (``streams.core.state.visits``).
+        scores: The behaviour scores' weights (the shipped ones if None).
 
     Returns:
         False if the event was already applied (a duplicate), True otherwise.
@@ -132,23 +136,26 @@ def apply_event(
     activity = ACTIVITY_OF_EVENT.get(kind)
     if activity is not None:
         count_activity(state.activity_weeks, activity, week_of_day(day))
-    if kind in VISIT_EVENTS:
-        _fold_visit(state, event, occurred, visits)
+    returned = kind in VISIT_EVENTS and _fold_visit(state, event, occurred, visits)
+    model = scores or default_score_model()
+    gains = event_points(model, event, return_visit=returned)
+    if any(gains):
+        state.scores = add_points(state.scores, occurred, gains, model)
     fold = _FOLDS.get(type(event.payload))
     if fold is not None:
         fold(state, event.payload, event.occurred_at)
     return True
 
 
-def _fold_visit(state: UserState, event: Event, occurred: float, policy: VisitPolicy) -> None:
-    """Place an activity event in its visit: its span, and whether it is a page."""
+def _fold_visit(state: UserState, event: Event, occurred: float, policy: VisitPolicy) -> bool:
+    """Place an activity event in its visit; return whether it is a return visit."""
     payload = event.payload
     start = end = occurred
     if isinstance(payload, AppSession):
         start = occurred - payload.duration_seconds  # the session ended at occurred_at
     elif isinstance(payload, PageView) and payload.duration_seconds:
         end = occurred + payload.duration_seconds
-    note_visit(
+    return note_visit(
         state, start=start, end=end, pages=int(isinstance(payload, PageView)),
         session_id=event.session_id, source=event.source.value, policy=policy,
     )  # fmt: skip

@@ -55,7 +55,7 @@ _PLAIN = (
     "first_day", "spend_since", "income_since", "watermark", "last_fired", "evaluated",
     "profile", "sends", "quote_times", "goal_milestones", "stress_level", "stress_at",
     "applications", "episodes", "pending", "partition", "engaged_at", "deposits",
-    "activity_since",
+    "activity_since", "scores",
 )  # fmt: skip
 
 
@@ -119,6 +119,8 @@ class UserState:
             started that day, for the last ``VISIT_DAYS_KEPT`` days.
         visit_sources: The sources (web, app, email...) the user's visits came from, a
             bit each.
+        scores: ``[at, engagement, interest, intent]``: the behaviour scores' points
+            faded to ``at`` (``streams.core.state.scores``); empty until one scores.
     """
 
     first_day: int | None = None
@@ -152,6 +154,7 @@ class UserState:
     visits: list[list[int]] = field(default_factory=list)
     visit_days: dict[int, list[int]] = field(default_factory=dict)
     visit_sources: int = 0
+    scores: list[float] = field(default_factory=list)
 
     def has_seen(self, event_id: str) -> bool:
         """Return whether ``event_id`` is among the events this record remembers applying."""

@@ -100,11 +100,15 @@ def note_visit(
     session_id: str | None,
     source: str,
     policy: VisitPolicy,
-) -> None:
+) -> bool:
     """Fold one activity event, spanning [start, end] (epoch seconds), into the visits.
 
     ``state`` is the ``UserState`` (its ``visits``, ``visit_days``, ``visit_sources`` and
     ``watermark``, already moved to this event); changed in place.
+
+    Returns:
+        Whether the event is a *return visit*: it began a visit on a day without one,
+        after a visit on an earlier day (the behaviour scores count them).
     """
     state.visit_sources |= SOURCE_BITS.get(source, 0)
     low, high = int(start), int(end)
@@ -117,8 +121,10 @@ def note_visit(
         joined = [v for v in visits if v[0] - gap <= high and low <= v[1] + gap and not v[3]]
     horizon = int(state.watermark - policy.lateness)
     if not joined and high < horizon - gap:
-        return  # too late: the visit it belonged to is summed up already
+        return False  # too late: the visit it belonged to is summed up already
     days = state.visit_days
+    day = low // _DAY
+    returned = not joined and day not in days and any(d < day for d in days)
     for visit in joined:
         _count(days, visit, -1)
         visits.remove(visit)
@@ -139,6 +145,7 @@ def note_visit(
             del days[day]
         else:
             days[day][1:] = [0, 0]  # beyond the detail days: the visits only
+    return returned
 
 
 def _count(days: dict[int, list[int]], visit: Visit, sign: int) -> None:
