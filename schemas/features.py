@@ -190,6 +190,22 @@ FEATURES: dict[str, Feature] = {
             "chance to convert: recent activity, funnel, engagement",
             _PCT,
         ),  # fmt: skip
+        # patterns (streams/core/features/patterns.py)
+        Feature(
+            "pattern",
+            _T,
+            "the user's pattern: high_intent, qualified_interest, "
+            "researching, exploring or at_risk",
+            tracks_changes=True,
+        ),  # fmt: skip
+        Feature(
+            "days_since_visit", _N, "days since the user's last web, app or email activity", _DAYS
+        ),  # fmt: skip
+        Feature(
+            "form_abandoned_recently",
+            _B,
+            "a form left unfinished in the last 7 days, and nothing submitted since",
+        ),  # fmt: skip
         # behaviour change (streams/core/features/behavior.py): the last complete week
         *(
             Feature(

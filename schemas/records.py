@@ -45,6 +45,28 @@ RISK_INTERVENTION_TRIGGER_ID = "risk_intervention"
 BEHAVIOR_CHANGE_TRIGGER_ID = "behavior_change"
 
 
+#: The ``trigger_id`` of a pattern change (``streams.core.patterns``): an insight recorded
+#: when a user's pattern label changes ("form abandonment detected"). It sends nothing;
+#: triggers may use ``pattern changed_to <label>``.
+PATTERN_CHANGE_TRIGGER_ID = "pattern_change"
+
+
+#: Decisions that are insights about a user, not messages: the reports and the demo
+#: count them apart from the triggers'.
+INSIGHT_TRIGGER_IDS = frozenset({BEHAVIOR_CHANGE_TRIGGER_ID, PATTERN_CHANGE_TRIGGER_ID})
+
+
+class PatternChange(BaseModel):
+    """What changed, on a ``pattern_change`` decision."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    from_label: str
+    to_label: str
+    insight: str
+    """The rule's sentence: "form abandonment detected", "high conversion probability"."""
+
+
 class Activity(StrEnum):
     """The activities whose weekly counts are tracked, and the events that count."""
 
@@ -104,6 +126,8 @@ class TriggerDecision(BaseModel):
     command_ids: list[str]
     behavior_change: BehaviorChange | None = None
     """Set on a ``BEHAVIOR_CHANGE_TRIGGER_ID`` decision only: the activity, direction, size."""
+    pattern_change: PatternChange | None = None
+    """Set on a ``PATTERN_CHANGE_TRIGGER_ID`` decision only: the labels and the insight."""
 
 
 class RejectionKind(StrEnum):

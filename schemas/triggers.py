@@ -27,7 +27,11 @@ from pydantic import (
 from schemas.commands import Priority
 from schemas.events import EVENT_TYPES, Channel, SegmentId
 from schemas.features import FEATURES, FeatureKind
-from schemas.records import BEHAVIOR_CHANGE_TRIGGER_ID, RISK_INTERVENTION_TRIGGER_ID
+from schemas.records import (
+    BEHAVIOR_CHANGE_TRIGGER_ID,
+    PATTERN_CHANGE_TRIGGER_ID,
+    RISK_INTERVENTION_TRIGGER_ID,
+)
 
 _DURATION = re.compile(r"^(\d+)(s|m|h|d|w)$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
@@ -36,6 +40,7 @@ _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
 _RESERVED_IDS = {
     RISK_INTERVENTION_TRIGGER_ID: "risk interventions",
     BEHAVIOR_CHANGE_TRIGGER_ID: "behaviour changes",
+    PATTERN_CHANGE_TRIGGER_ID: "pattern changes",
 }
 
 

@@ -74,6 +74,8 @@ class TriggerEvent(Base):
     command_ids: Mapped[list[str]] = mapped_column(ARRAY(Text))
     behavior_change: Mapped[dict[str, Any] | None] = mapped_column(JSONB(none_as_null=True))
     """What changed, on a ``behavior_change`` decision only (view ``behavior_changes``)."""
+    pattern_change: Mapped[dict[str, Any] | None] = mapped_column(JSONB(none_as_null=True))
+    """The labels and the insight, on a ``pattern_change`` decision only."""
     recorded_at: Mapped[datetime] = _recorded_at()
 
 

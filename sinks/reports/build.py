@@ -24,7 +24,7 @@ from typing import Any, Literal
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from schemas.records import BEHAVIOR_CHANGE_TRIGGER_ID, RISK_INTERVENTION_TRIGGER_ID
+from schemas.records import INSIGHT_TRIGGER_IDS, RISK_INTERVENTION_TRIGGER_ID
 from schemas.settings import Settings
 from sinks.migrate import database_engine
 
@@ -106,8 +106,10 @@ TRIGGERS = _Query(
         Column("conversion_value", "value", "money"),
     ),
     # Risk decisions send interventions, not messages: the interventions report has them;
-    # behaviour changes send nothing: the behavior report counts them.
-    where=f"trigger_id NOT IN ('{RISK_INTERVENTION_TRIGGER_ID}', '{BEHAVIOR_CHANGE_TRIGGER_ID}')",
+    # insights (behaviour and pattern changes) send nothing.
+    where="trigger_id NOT IN ("
+    + ", ".join(f"'{t}'" for t in sorted({RISK_INTERVENTION_TRIGGER_ID, *INSIGHT_TRIGGER_IDS}))
+    + ")",
 )
 TEMPLATES = _Query(
     "templates",

@@ -27,8 +27,8 @@ from streams.core.decisions.result import Result
 from streams.core.decisions.send_policy import SendPolicy
 from streams.core.rendering import Catalogue, default_catalogue
 from streams.core.risk.policy import InterventionPolicy
+from streams.core.state.analytics import Analytics
 from streams.core.state.record import UserState
-from streams.core.state.visits import VisitPolicy
 from streams.core.triggers.overlay import DefinitionOverlay
 from streams.runtime.policies import intervention_policy, send_policy, visit_policy
 
@@ -47,7 +47,7 @@ class CorePass:
         policy: Frequency caps and quiet hours.
         risk_policy: Risk tiers, trend and cool-offs.
         max_event_age_seconds: Older events build state only.
-        visits: How activity is cut into visits.
+        analytics: How visits are cut, scores weighed and users labelled.
     """
 
     definitions: Mapping[str, list[TriggerDefinition]]
@@ -55,7 +55,7 @@ class CorePass:
     policy: SendPolicy
     risk_policy: InterventionPolicy
     max_event_age_seconds: float
-    visits: VisitPolicy = field(default_factory=VisitPolicy)
+    analytics: Analytics = field(default_factory=Analytics)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> CorePass:
@@ -67,7 +67,7 @@ class CorePass:
             policy=send_policy(settings),
             risk_policy=intervention_policy(settings),
             max_event_age_seconds=settings.max_event_age_seconds,
-            visits=visit_policy(settings),
+            analytics=Analytics(visits=visit_policy(settings)),
         )
 
     def step(self, state: UserState, event: Event, now: datetime) -> Result:
@@ -81,7 +81,7 @@ class CorePass:
             max_event_age_seconds=self.max_event_age_seconds,
             policy=self.policy,
             interventions=self.risk_policy,
-            visits=self.visits,
+            analytics=self.analytics,
         )
 
 

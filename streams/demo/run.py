@@ -24,7 +24,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from schemas.records import BEHAVIOR_CHANGE_TRIGGER_ID, RISK_INTERVENTION_TRIGGER_ID
+from schemas.records import (
+    BEHAVIOR_CHANGE_TRIGGER_ID,
+    INSIGHT_TRIGGER_IDS,
+    RISK_INTERVENTION_TRIGGER_ID,
+)
 from schemas.settings import Settings
 from schemas.topics import (
     BEHAVIOR_EVENTS,
@@ -277,7 +281,7 @@ def _print_results(settings: Settings, report: Any) -> int:
         _say("    " + row["body"].replace("\n", "\n    ")[:300])
     # Risk decisions and behaviour changes have tables of their own (``streams.demo.risk``,
     # ``streams.demo.behavior``).
-    own_tables = {RISK_INTERVENTION_TRIGGER_ID, BEHAVIOR_CHANGE_TRIGGER_ID}
+    own_tables = {RISK_INTERVENTION_TRIGGER_ID, *INSIGHT_TRIGGER_IDS}
     fired = {t: users for t, users in fired_users(settings).items() if t not in own_tables}
     decisions = [row for row in stats["decisions"] if row["trigger_id"] not in own_tables]
     rows = trigger_rows(report.expected, fired, decisions, sent, decided_commands(settings))

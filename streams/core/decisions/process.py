@@ -17,7 +17,6 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from schemas.events import Event
-from schemas.scores import ScoreModel
 from schemas.triggers import TriggerDefinition
 from streams.core.behavior.change import BehaviorPolicy, judge_behavior
 from streams.core.decisions.firing import judge, remember
@@ -26,12 +25,13 @@ from streams.core.decisions.result import Result
 from streams.core.decisions.send_policy import SendPolicy
 from streams.core.features.context import Before, FeatureContext
 from streams.core.features.registry import event_context, scheduled_context
+from streams.core.patterns.label import update_pattern
 from streams.core.rendering import Catalogue
 from streams.core.risk.intervention import decide_intervention
 from streams.core.risk.policy import InterventionPolicy
-from streams.core.state.fold import DEFAULT_VISITS, apply_event
+from streams.core.state.analytics import Analytics
+from streams.core.state.fold import apply_event
 from streams.core.state.record import UserState
-from streams.core.state.visits import VisitPolicy
 from streams.core.triggers.evaluation import evaluate
 
 
@@ -45,8 +45,7 @@ def process(  # noqa: PLR0913 - the core's inputs, each policy keyword-only with
     max_event_age_seconds: float,
     policy: SendPolicy | None = None,
     interventions: InterventionPolicy | None = None,
-    visits: VisitPolicy | None = None,
-    scores: ScoreModel | None = None,
+    analytics: Analytics | None = None,
 ) -> Result:
     """Apply one event to its user's state and decide what to send.
 
@@ -62,22 +61,26 @@ def process(  # noqa: PLR0913 - the core's inputs, each policy keyword-only with
         policy: Frequency caps and quiet hours shared by all triggers (defaults if None).
         interventions: Risk tiers, trend, cool-off (defaults if None); a fresh
             ``risk_score`` event may start an intervention (``streams.core.risk.intervention``).
-        visits: How activity is cut into visits (``streams.core.state.visits``; defaults
-            if None).
-        scores: The behaviour scores' weights (``schemas.scores``; the shipped ones if
-            None).
+        analytics: How visits are cut, scores weighed and users labelled with a pattern
+            (``streams.core.state.analytics``; the shipped ones if None). A fresh event
+            updates the user's pattern before the triggers are evaluated, and a change
+            is a ``pattern_change`` decision (``streams.core.patterns``).
 
     Returns:
         The decisions and commands, empty for duplicates and stale events.
     """
     before = Before.of(state)
-    if not apply_event(state, event, now=now, visits=visits or DEFAULT_VISITS, scores=scores):
+    models = analytics or Analytics()
+    if not apply_event(state, event, now=now, visits=models.visits, scores=models.scores):
         return Result(applied=False, evaluated=False)
     if (now - event.occurred_at).total_seconds() > max_event_age_seconds:
         return Result(evaluated=False)
-    ctx = event_context(state, event, before, scores)
+    ctx = event_context(state, event, before, models.scores)
+    insight = update_pattern(ctx, models.patterns)
     wanted = [d for d in definitions if event.type in d.evaluate_on.events]
     result = _decide_all(ctx, wanted, catalogue, now, policy or SendPolicy())
+    if insight is not None:
+        result.decisions.insert(0, insight)
     if event.type == "risk_score" and state.risk is not None:
         risk = decide_intervention(state.risk, event, state.profile, interventions)
         if risk.decision is not None:
@@ -126,12 +129,15 @@ def process_idle(
     now: datetime,
     policy: SendPolicy | None = None,
     behavior: BehaviorPolicy | None = None,
+    analytics: Analytics | None = None,
 ) -> Result:
     """What the timer does for one user at ``now``: release held sends, then run ``due``.
 
     Released commands come first in ``commands`` (``Result.released`` counts them). With
-    ``behavior``, each activity's last complete week is judged too
-    (``streams.core.behavior.change``): its ``behavior_change`` decisions come last.
+    ``behavior`` (the daily pass, not while replaying), each activity's last complete
+    week is judged too (``streams.core.behavior.change``), and the user's pattern is
+    updated (a user gone quiet becomes ``at_risk`` with no event): their decisions come
+    last.
     """
     released = release_due(user_id, state, now)
     if not due and behavior is None:
@@ -144,7 +150,14 @@ def process_idle(
     if behavior is not None:
         judged = judge_behavior(user_id, state, now, behavior)
         result.decisions.extend(judged.decisions)
-        result.judged = result.judged or judged.changed
+        models = analytics or Analytics()
+        was = state.pattern
+        insight = update_pattern(
+            scheduled_context(user_id, state, now, models.scores), models.patterns
+        )
+        if insight is not None:
+            result.decisions.append(insight)
+        result.judged = result.judged or judged.changed or state.pattern != was
     result.decisions[:0] = released.decisions
     result.commands[:0] = released.commands
     result.released = released.released

@@ -32,6 +32,7 @@ class Before:
     watermark: float = 0.0
     profile: dict[str, Any] = field(default_factory=dict)
     goal_milestones: dict[str, int] = field(default_factory=dict)
+    pattern: str | None = None
 
     @classmethod
     def of(cls, state: UserState) -> Before:
@@ -40,6 +41,7 @@ class Before:
             watermark=state.watermark,
             profile=dict(state.profile),
             goal_milestones=dict(state.goal_milestones),
+            pattern=state.pattern,
         )
 
 
@@ -75,7 +77,12 @@ class FeatureContext:
         return self._cache[name]
 
     def previous(self, name: str) -> Value:
-        """Return a profile feature's value before this event (for ``changed_to``)."""
+        """Return a profile feature's (or the pattern's) value before this event.
+
+        ``changed_to`` compares against it.
+        """
+        if name == "pattern":
+            return self.before.pattern
         value = self.before.profile.get(name)
         return value if isinstance(value, str | bool | float | int) else None
 

@@ -55,7 +55,7 @@ _PLAIN = (
     "first_day", "spend_since", "income_since", "watermark", "last_fired", "evaluated",
     "profile", "sends", "quote_times", "goal_milestones", "stress_level", "stress_at",
     "applications", "episodes", "pending", "partition", "engaged_at", "deposits",
-    "activity_since", "scores",
+    "activity_since", "scores", "pattern",
 )  # fmt: skip
 
 
@@ -121,6 +121,8 @@ class UserState:
             bit each.
         scores: ``[at, engagement, interest, intent]``: the behaviour scores' points
             faded to ``at`` (``streams.core.state.scores``); empty until one scores.
+        pattern: The user's pattern label (``schemas.patterns``), ``None`` until a fresh
+            event or the timer gives one.
     """
 
     first_day: int | None = None
@@ -155,6 +157,7 @@ class UserState:
     visit_days: dict[int, list[int]] = field(default_factory=dict)
     visit_sources: int = 0
     scores: list[float] = field(default_factory=list)
+    pattern: str | None = None
 
     def has_seen(self, event_id: str) -> bool:
         """Return whether ``event_id`` is among the events this record remembers applying."""

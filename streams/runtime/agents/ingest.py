@@ -39,8 +39,8 @@ from streams.core.decisions.send_policy import SendPolicy
 from streams.core.rendering import Catalogue, default_catalogue
 from streams.core.risk.messages import intervention_catalogue
 from streams.core.risk.policy import InterventionPolicy
+from streams.core.state.analytics import Analytics
 from streams.core.state.record import UserState
-from streams.core.state.visits import VisitPolicy
 from streams.core.triggers.catalogue import default_definitions, templates_missing
 from streams.core.triggers.due import PartitionRead
 from streams.core.triggers.overlay import DefinitionOverlay
@@ -89,8 +89,8 @@ class IngestStage:
     policy: SendPolicy
     risk_policy: InterventionPolicy
     clock: Callable[[], datetime]
-    visit_policy: VisitPolicy = field(default_factory=VisitPolicy)
-    """How activity is cut into visits (sessions)."""
+    analytics: Analytics = field(default_factory=Analytics)
+    """How visits are cut, scores weighed and users labelled with a pattern."""
     behavior_policy: BehaviorPolicy = field(default_factory=BehaviorPolicy)
     """Behaviour-change thresholds: the timer judges each user's last complete week."""
     outbox: Outbox = field(default_factory=BufferedOutbox)
@@ -210,7 +210,7 @@ class IngestStage:
                 max_event_age_seconds=self.max_event_age_seconds,
                 policy=self.policy,
                 interventions=self.risk_policy,
-                visits=self.visit_policy,
+                analytics=self.analytics,
             )
             outputs = self._outputs(key, result, now) if result.applied else []
         except Exception:
@@ -410,7 +410,7 @@ def _build_stage(
         policy=send_policy(settings),
         risk_policy=intervention_policy(settings),
         behavior_policy=behavior_policy(settings),
-        visit_policy=visit_policy(settings),
+        analytics=Analytics(visits=visit_policy(settings)),
         clock=clock,
         outbox=outbox,
     )

@@ -338,8 +338,9 @@ class Scheduler:
     ) -> Result:
         stage = self.stage
         result = process_idle(
-            user_id, state, due, stage.catalogue, now=now, policy=stage.policy, behavior=behavior
-        )
+            user_id, state, due, stage.catalogue, now=now, policy=stage.policy,
+            behavior=behavior, analytics=stage.analytics,
+        )  # fmt: skip
         for command in result.commands[: result.released]:
             metrics.RELEASED_SENDS.labels(command.trigger_id).inc()
         if result.held:

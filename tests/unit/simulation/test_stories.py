@@ -21,6 +21,7 @@ import pytest
 from schemas.commands import InterventionType, StartIntervention
 from schemas.events import Event
 from schemas.records import (
+    INSIGHT_TRIGGER_IDS,
     RISK_INTERVENTION_TRIGGER_ID,
     Outcome,
     SuppressionReason,
@@ -63,6 +64,8 @@ class Outcomes:
 
     def add(self, decisions: Iterable[TriggerDecision]) -> None:
         for decision in decisions:
+            if decision.trigger_id in INSIGHT_TRIGGER_IDS:
+                continue  # insights, not triggers: tests of their own
             self.decisions.append(decision)
             if decision.outcome is Outcome.FIRED:
                 self.fired[decision.trigger_id].add(decision.user_id)

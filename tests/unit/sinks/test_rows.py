@@ -125,6 +125,7 @@ def test_a_decision_becomes_a_trigger_events_row_with_plain_values():
         "features": {"spend_ratio": 1.35, "weekly_spend": 540.0},
         "command_ids": [command_id("spending_spike", "user-1", "event-1", "sms")],
         "behavior_change": None,
+        "pattern_change": None,
     }
     assert row.values["occurred_at"].utcoffset() == timedelta(hours=1)  # stays aware
     assert row.key == (fired().decision_id,)

@@ -42,6 +42,7 @@ VIEWS = {
     "intervention_effectiveness",
     "behavior_changes",
     "behavior_change_summary",
+    "pattern_changes",
 }
 
 
