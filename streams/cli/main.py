@@ -12,10 +12,20 @@ import sys
 from collections.abc import Callable, Sequence
 
 from schemas.settings import Settings
-from streams.cli import contract, database, demo, processes, produce, reports, topics, triggers
+from streams.cli import (
+    analytics,
+    contract,
+    database,
+    demo,
+    processes,
+    produce,
+    reports,
+    topics,
+    triggers,
+)
 
 #: The command groups, in the order ``nudge --help`` lists them.
-GROUPS = (processes, produce, contract, database, reports, topics, triggers, demo)
+GROUPS = (processes, produce, contract, database, reports, topics, triggers, analytics, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:

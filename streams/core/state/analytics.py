@@ -1,7 +1,10 @@
 """What the analytics half of the record is kept with: visits, scores and patterns, as data.
 
 One object so the core's entry points take one argument for all three, and the worker
-can swap it whole when new weights or rules are applied.
+can swap it whole when new weights or rules are applied. They are applied like trigger
+definitions (``nudge scores apply``, ``nudge patterns apply``): published on the compacted
+definitions topic under the keys ``SCORES_KEY`` and ``PATTERNS_KEY`` (trigger ids never
+hold a colon), followed by every worker; a tombstone brings back the shipped ones.
 """
 
 from __future__ import annotations
@@ -10,10 +13,11 @@ from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 
+import orjson
 import yaml
 
 from schemas.patterns import PatternRules, validate_patterns
-from schemas.scores import ScoreModel
+from schemas.scores import ScoreModel, validate_scores
 from streams.core.state.scores import default_score_model
 from streams.core.state.visits import VisitPolicy
 
@@ -36,3 +40,50 @@ class Analytics:
     visits: VisitPolicy = field(default_factory=VisitPolicy)
     scores: ScoreModel = field(default_factory=default_score_model)
     patterns: PatternRules = field(default_factory=default_pattern_rules)
+
+
+#: Keys of the definitions topic that hold the analytics data (JSON documents).
+SCORES_KEY = b"analytics:scores"
+PATTERNS_KEY = b"analytics:patterns"
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """The analytics in force, given the topic's entries, and the entries refused."""
+
+    analytics: Analytics
+    refused: dict[str, list[str]]
+
+
+def analytics_from(entries: dict[bytes, bytes], visits: VisitPolicy) -> Applied:
+    """Return the analytics the topic's entries give (the shipped ones where none, or bad).
+
+    Args:
+        entries: The definitions topic's entries (trigger ids and namespaced keys).
+        visits: How visits are cut (a setting, not data on the topic).
+    """
+    refused: dict[str, list[str]] = {}
+    scores = default_score_model()
+    patterns = default_pattern_rules()
+    raw = entries.get(SCORES_KEY)
+    if raw is not None:
+        found = validate_scores(_document(raw))
+        if isinstance(found, list):
+            refused[SCORES_KEY.decode()] = found
+        else:
+            scores = found
+    raw = entries.get(PATTERNS_KEY)
+    if raw is not None:
+        rules = validate_patterns(_document(raw))
+        if isinstance(rules, list):
+            refused[PATTERNS_KEY.decode()] = rules
+        else:
+            patterns = rules
+    return Applied(Analytics(visits, scores, patterns), refused)
+
+
+def _document(raw: bytes) -> object:
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None  # refused by validation: "(top): Input should be a valid dictionary"

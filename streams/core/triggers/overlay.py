@@ -31,14 +31,18 @@ MAX_DEFINITION_BYTES = 64 * 1024
 
 #: What a trigger id looks like (``schemas.triggers.TriggerDefinition.id``).
 _TRIGGER_ID = re.compile(rb"^[a-z][a-z0-9_]{2,63}$")
+#: Namespaced keys other readers of the topic own (``analytics:scores``...).
+_NAMESPACED = re.compile(rb"^analytics:[a-z_]{1,32}$")
 
 
 def shown_key(key: bytes) -> str:
-    """Return a topic key as logs may show it: a trigger id, or only its length.
+    """Return a topic key as logs may show it: a trigger id (or ours), or only its length.
 
     Whoever can publish to the topic chooses the key; logs must not echo arbitrary bytes.
     """
-    return key.decode() if _TRIGGER_ID.match(key) else f"<not a trigger id: {len(key)} bytes>"
+    if _TRIGGER_ID.match(key) or _NAMESPACED.match(key):
+        return key.decode()
+    return f"<not a trigger id: {len(key)} bytes>"
 
 
 @dataclass(slots=True)
@@ -74,6 +78,8 @@ class DefinitionOverlay:
         """Return the definitions in force, given the topic's ``(key, value)`` entries."""
         merged = dict(self.shipped)
         for key, raw in entries:
+            if b":" in key:
+                continue  # a namespaced entry (``analytics:scores``...): not a trigger's
             definition = self._definition(key, raw)
             if definition is not None:
                 merged[definition.id] = definition

@@ -39,7 +39,7 @@ from streams.core.decisions.send_policy import SendPolicy
 from streams.core.rendering import Catalogue, default_catalogue
 from streams.core.risk.messages import intervention_catalogue
 from streams.core.risk.policy import InterventionPolicy
-from streams.core.state.analytics import Analytics
+from streams.core.state.analytics import PATTERNS_KEY, SCORES_KEY, Analytics, analytics_from
 from streams.core.state.record import UserState
 from streams.core.triggers.catalogue import default_definitions, templates_missing
 from streams.core.triggers.due import PartitionRead
@@ -90,7 +90,10 @@ class IngestStage:
     risk_policy: InterventionPolicy
     clock: Callable[[], datetime]
     analytics: Analytics = field(default_factory=Analytics)
-    """How visits are cut, scores weighed and users labelled with a pattern."""
+    """How visits are cut, scores weighed and users labelled with a pattern: the shipped
+    weights and rules, or those applied on the definitions topic (``current_analytics``)."""
+    _analytics_source: tuple[bytes | None, bytes | None] = (None, None)
+    """The topic's scores and patterns entries ``analytics`` was built from."""
     behavior_policy: BehaviorPolicy = field(default_factory=BehaviorPolicy)
     """Behaviour-change thresholds: the timer judges each user's last complete week."""
     outbox: Outbox = field(default_factory=BufferedOutbox)
@@ -106,6 +109,23 @@ class IngestStage:
     due_index: DueIndex = field(default_factory=DueIndex)
     """Users with a held command, by when it falls due: every record stored is noted, so
     the timer loads only the users whose send has come (``streams.runtime.agents.timer``)."""
+
+    def current_analytics(self) -> Analytics:
+        """Return the analytics in force: rebuilt when their topic entries change.
+
+        An entry that fails validation is refused (logged with the reasons); the shipped
+        weights or rules stay in force for it.
+        """
+        entries = self.feed.entries
+        source = (entries.get(SCORES_KEY), entries.get(PATTERNS_KEY))
+        if source != self._analytics_source:
+            applied = analytics_from(entries, self.analytics.visits)
+            for key, problems in applied.refused.items():
+                log.warning("analytics data refused", extra={"key": key, "problems": problems})
+            self.analytics = applied.analytics
+            self._analytics_source = source
+            log.info("analytics data in force", extra={"refused": sorted(applied.refused)})
+        return self.analytics
 
     async def run_batch(self, batch: Sequence[Any]) -> None:
         """Process one batch of Faust messages: outputs durable first, then the records.
@@ -145,6 +165,7 @@ class IngestStage:
         """
         now = self.clock()
         definitions = self.definitions.by_event_type(self.feed.items())
+        self.current_analytics()  # the weights and rules this batch is processed with
         dirty: Dirty = {}
         read: dict[int, datetime] = {}  # partition -> newest event of the batch
         outbox: list[Output] = []  # sent after the loop: a send failure is not the event's

@@ -339,7 +339,7 @@ class Scheduler:
         stage = self.stage
         result = process_idle(
             user_id, state, due, stage.catalogue, now=now, policy=stage.policy,
-            behavior=behavior, analytics=stage.analytics,
+            behavior=behavior, analytics=stage.current_analytics(),
         )  # fmt: skip
         for command in result.commands[: result.released]:
             metrics.RELEASED_SENDS.labels(command.trigger_id).inc()

@@ -43,8 +43,11 @@ class Topic:
 class Feed:
     ready = asyncio.Event()
 
+    def __init__(self) -> None:
+        self.entries: dict[bytes, bytes] = {}
+
     def items(self) -> list[tuple[bytes, bytes | None]]:
-        return []
+        return list(self.entries.items())
 
 
 class Clock:

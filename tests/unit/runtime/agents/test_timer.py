@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
+import orjson
+
 from schemas.events import Event
 from streams.core.behavior.change import judged_week_closed_at
 from streams.core.decisions.process import process_scheduled
@@ -324,3 +326,15 @@ def test_the_ingest_stage_remembers_what_it_read_from_each_partition() -> None:
     clock.now = NOW + timedelta(minutes=1)
     ingest.handle([delivered(lapsed("ada")[2])])  # older than the newest: still read now
     assert ingest.reads[0] == PartitionRead(NOW - timedelta(days=20), clock.now)
+
+
+async def test_the_stage_follows_the_analytics_on_the_definitions_topic() -> None:
+    ingest = stage(Clock())
+    shipped = ingest.current_analytics()
+    rules = {"version": 2, "rules": [{"label": "researching", "insight": "anything"}]}
+    ingest.feed.entries[b"analytics:patterns"] = orjson.dumps(rules)  # type: ignore[attr-defined]
+    applied = ingest.current_analytics()
+    assert [r.label for r in applied.patterns.rules] == ["researching"]
+    assert applied.scores == shipped.scores and applied.visits == shipped.visits
+    del ingest.feed.entries[b"analytics:patterns"]  # type: ignore[attr-defined]
+    assert ingest.current_analytics().patterns == shipped.patterns  # a tombstone: shipped

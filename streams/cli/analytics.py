@@ -1,0 +1,122 @@
+"""``nudge scores ...`` and ``nudge patterns ...``: the analytics data, hot-reloaded.
+
+``validate FILE`` checks a YAML file (no Kafka needed); ``apply FILE`` validates it and
+publishes it on the definitions topic, where every worker picks it up on its next batch;
+``show`` prints what is in force; ``reset`` brings back the shipped file (a tombstone).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from schemas.patterns import validate_patterns
+from schemas.scores import validate_scores
+from schemas.settings import Settings
+
+#: Command group -> (what it holds, topic key, validator).
+GROUPS: dict[str, tuple[str, bytes, Callable[[Any], Any]]] = {
+    "scores": ("behaviour score weights", b"analytics:scores", validate_scores),
+    "patterns": ("pattern rules", b"analytics:patterns", validate_patterns),
+}
+
+
+def register(subcommands: Any) -> None:
+    """Add ``scores`` and ``patterns`` to the ``nudge`` subcommands."""
+    for group, (what, _, _) in GROUPS.items():
+        parser = subcommands.add_parser(group, help=f"{what} (hot-reloaded)")
+        actions = parser.add_subparsers(dest="action", required=True)
+        actions.add_parser("validate", help="check a file (no Kafka needed)").add_argument(
+            "file", type=Path
+        )
+        actions.add_parser(
+            "apply", help="validate and publish a file to every worker"
+        ).add_argument("file", type=Path)
+        actions.add_parser("show", help="print what is in force")
+        actions.add_parser("reset", help="bring back the shipped file")
+        parser.set_defaults(run=run, group=group)
+
+
+def run(settings: Settings, args: argparse.Namespace) -> int:
+    """Dispatch ``nudge scores|patterns ACTION``."""
+    what, key, validate = GROUPS[args.group]
+    if args.action in ("validate", "apply"):
+        try:
+            document = yaml.safe_load(args.file.read_text())
+        except (OSError, yaml.YAMLError) as error:
+            print(f"{args.file}: cannot read: {error}")
+            return 1
+        found = validate(document)
+        if isinstance(found, list):
+            print(f"invalid {what}:\n  " + "\n  ".join(f"{args.file}: {p}" for p in found))
+            return 1
+        if args.action == "validate":
+            print(f"ok  {args.file}")
+            return 0
+        asyncio.run(
+            _publish(
+                settings,
+                key,
+                json.dumps(
+                    found.model_dump(mode="json", by_alias=True, exclude_none=True)
+                ).encode(),
+            )
+        )
+        print(f"applied {what} from {args.file}; workers use them from their next batch")
+        return 0
+    if args.action == "reset":
+        asyncio.run(_publish(settings, key, None))
+        print(f"reset {what}: the shipped file is in force again")
+        return 0
+    return asyncio.run(_show(settings, what, key))
+
+
+def _plain(model: Any) -> Any:
+    """Return a validated model as the document it validates from again."""
+    return model.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+async def _publish(settings: Settings, key: bytes, value: bytes | None) -> None:
+    from aiokafka import AIOKafkaProducer
+
+    from schemas.topics import TRIGGERS_DEFINITIONS
+    from streams.runtime.kafka_admin import ensure_topics
+
+    await ensure_topics(settings, [TRIGGERS_DEFINITIONS])
+    producer = AIOKafkaProducer(**settings.kafka_client_options(), acks="all")
+    await producer.start()
+    try:
+        topic = TRIGGERS_DEFINITIONS.full_name(settings.topic_prefix)
+        await producer.send_and_wait(topic, key=key, value=value)
+    finally:
+        await producer.stop()
+
+
+async def _show(settings: Settings, what: str, key: bytes) -> int:
+    from schemas.topics import TRIGGERS_DEFINITIONS
+    from streams.core.state.analytics import analytics_from
+    from streams.core.state.visits import VisitPolicy
+    from streams.runtime.definitions_feed import read_definitions
+    from streams.runtime.kafka_admin import ensure_topics
+
+    await ensure_topics(settings, [TRIGGERS_DEFINITIONS])
+    entries = await read_definitions(settings)
+    applied = analytics_from(entries, VisitPolicy())
+    name = key.decode()
+    source = "applied" if key in entries and name not in applied.refused else "shipped"
+    model = applied.analytics.scores if name.endswith("scores") else applied.analytics.patterns
+    print(f"# {what} in force ({source})")
+    print(
+        yaml.safe_dump(
+            model.model_dump(mode="json", by_alias=True, exclude_none=True), sort_keys=False
+        )
+    )
+    for problem in applied.refused.get(name, []):
+        print(f"# refused on the topic: {problem}")
+    return 0
