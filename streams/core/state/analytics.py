@@ -11,26 +11,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cache
-from importlib import resources
 
 import orjson
-import yaml
 
 from schemas.patterns import PatternRules, validate_patterns
 from schemas.scores import ScoreModel, validate_scores
 from streams.core.state.scores import default_score_model
+from streams.core.state.shipped import shipped
 from streams.core.state.visits import VisitPolicy
 
 
 @cache
 def default_pattern_rules() -> PatternRules:
     """Return the shipped pattern rules (``streams/catalogue/patterns.yaml``), validated."""
-    text = resources.files("streams.catalogue").joinpath("patterns.yaml").read_text()
-    rules = validate_patterns(yaml.safe_load(text))
-    if isinstance(rules, list):
-        msg = "the shipped patterns.yaml is invalid:\n  " + "\n  ".join(rules)
-        raise ValueError(msg)
-    return rules
+    return shipped("patterns.yaml", validate_patterns)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,9 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import cache
-from importlib import resources
-
-import yaml
 
 from schemas.events import Event
 from schemas.scores import (
@@ -26,6 +23,7 @@ from schemas.scores import (
     ScoreName,
     validate_scores,
 )
+from streams.core.state.shipped import shipped
 
 _DAY = 86_400.0
 #: Scores are kept to this many decimals.
@@ -35,12 +33,7 @@ _DECIMALS = 3
 @cache
 def default_score_model() -> ScoreModel:
     """Return the shipped weights (``streams/catalogue/scores.yaml``), validated."""
-    text = resources.files("streams.catalogue").joinpath("scores.yaml").read_text()
-    model = validate_scores(yaml.safe_load(text))
-    if isinstance(model, list):
-        msg = "the shipped scores.yaml is invalid:\n  " + "\n  ".join(model)
-        raise ValueError(msg)
-    return model
+    return shipped("scores.yaml", validate_scores)
 
 
 def fade(value: float, seconds: float, half_life_days: float) -> float:

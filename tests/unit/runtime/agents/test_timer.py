@@ -332,9 +332,9 @@ async def test_the_stage_follows_the_analytics_on_the_definitions_topic() -> Non
     ingest = stage(Clock())
     shipped = ingest.current_analytics()
     rules = {"version": 2, "rules": [{"label": "researching", "insight": "anything"}]}
-    ingest.feed.entries[b"analytics:patterns"] = orjson.dumps(rules)  # type: ignore[attr-defined]
+    ingest.feed.entries[b"analytics:patterns"] = orjson.dumps(rules)
     applied = ingest.current_analytics()
     assert [r.label for r in applied.patterns.rules] == ["researching"]
     assert applied.scores == shipped.scores and applied.visits == shipped.visits
-    del ingest.feed.entries[b"analytics:patterns"]  # type: ignore[attr-defined]
+    del ingest.feed.entries[b"analytics:patterns"]
     assert ingest.current_analytics().patterns == shipped.patterns  # a tombstone: shipped
