@@ -137,12 +137,15 @@ class Scheduler:
         perf: The clock slices are timed with (seconds; ``time.perf_counter``).
         source: The input topic's full name (its partitions' lag says whether one that
             delivered nothing yet is caught up).
+        owned: Returns the input partitions this worker owns now (``None``: the pass's
+            own never change, as in tests).
     """
 
     stage: IngestStage
     interrupted: Callable[[], bool] = lambda: False
     perf: Callable[[], float] = time.perf_counter
     source: str = BEHAVIOR_EVENTS.full_name("")
+    owned: Callable[[], set[int]] | None = None
     _last_run: dict[str, float] = field(default_factory=dict)
     """Trigger id -> clock time (epoch seconds) of this worker's last pass for it."""
     _warm: bool = False
@@ -321,8 +324,17 @@ class Scheduler:
                 # Outputs acknowledged before the records that say they were sent:
                 # see ``IngestStage.run_batch``.
                 await stage.outbox.deliver()
+                # A partition revoked while the outputs went out may be another worker's
+                # now: a copy of its record written here would undo what that worker
+                # wrote. Such records are left; whoever owns them judges them again,
+                # and repeated outputs keep their ids.
+                owned = self.owned() if self.owned is not None else None
                 for key, state in changed:
-                    stage.store(key, state.partition, state)
+                    if owned is None or state.partition in owned:
+                        stage.store(key, state.partition, state)
+                    else:
+                        log.info("timer left a record of a revoked partition",
+                                 extra={"partition": state.partition})  # fmt: skip
                 await stage.outbox.hand_over()
             held = self.perf() - began
         done.longest_hold = max(done.longest_hold, held)
@@ -371,15 +383,18 @@ def register_schedule(app: faust.App, stage: IngestStage, settings: Settings) ->
     def busy() -> bool:
         return bool(app.rebalancing or getattr(app, "in_recovery", False))
 
-    scheduler = Scheduler(stage, interrupted=busy, source=source)
+    def owned() -> set[int]:
+        actives: Any = app.assignor.assigned_actives()
+        return {tp.partition for tp in actives if tp.topic == source}
+
+    scheduler = Scheduler(stage, interrupted=busy, source=source, owned=owned)
     app.on_partitions_revoked.connect(forget_revoked(stage))
 
     async def scheduled_pass() -> None:
         stage.progress.ticked()
         if busy() or not stage.feed.ready.is_set():
             return  # recovery or rebalance in progress: the next tick will do it
-        actives: Any = app.assignor.assigned_actives()
-        partitions = {tp.partition for tp in actives if tp.topic == source}
+        partitions = owned()
         if not partitions:
             return
         try:

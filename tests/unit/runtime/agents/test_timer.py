@@ -24,6 +24,7 @@ from streams.core.triggers.catalogue import default_definitions
 from streams.core.triggers.due import REPLAY_PAUSE_SECONDS, PartitionRead
 from streams.runtime.agents.ingest import IngestStage
 from streams.runtime.agents.timer import SLICE_USERS, Scheduler
+from streams.runtime.outbox import BufferedOutbox
 from streams.runtime.user_table import MemoryUserTable
 from tests.unit.factories import event, fold, profile
 from tests.unit.runtime.agents.stand_ins import NOW, Clock, Topic, stage
@@ -338,3 +339,19 @@ async def test_the_stage_follows_the_analytics_on_the_definitions_topic() -> Non
     assert applied.scores == shipped.scores and applied.visits == shipped.visits
     del ingest.feed.entries[b"analytics:patterns"]
     assert ingest.current_analytics().patterns == shipped.patterns  # a tombstone: shipped
+
+
+async def test_a_record_of_a_partition_revoked_while_outputs_went_out_is_not_written() -> None:
+    """Another worker may own it now: a copy written here would undo what it wrote."""
+    ingest = stage(Clock())
+    put(ingest, "ada", 0, lapsed("ada"))
+    put(ingest, "bob", 1, lapsed("bob"))
+    owned = {0, 1}
+
+    async def flush_during_a_revocation() -> None:
+        owned.discard(1)  # partition 1 was revoked while the outputs went out
+
+    ingest.outbox = BufferedOutbox(flush_during_a_revocation)
+    await Scheduler(ingest, owned=lambda: set(owned)).run_pass({0, 1})
+    assert {d["user_id"] for d in ingest.decisions.sent} == {"ada", "bob"}  # both decided
+    assert [user for _, user, _ in memory(ingest).table.changelog] == [b"ada"]  # one stored
