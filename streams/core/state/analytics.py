@@ -9,8 +9,10 @@ hold a colon), followed by every worker; a tombstone brings back the shipped one
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
+from typing import TypeVar
 
 import orjson
 
@@ -19,6 +21,8 @@ from schemas.scores import ScoreModel, validate_scores
 from streams.core.state.scores import default_score_model
 from streams.core.state.shipped import shipped
 from streams.core.state.visits import VisitPolicy
+
+T = TypeVar("T")
 
 
 @cache
@@ -57,23 +61,27 @@ def analytics_from(entries: dict[bytes, bytes], visits: VisitPolicy) -> Applied:
         visits: How visits are cut (a setting, not data on the topic).
     """
     refused: dict[str, list[str]] = {}
-    scores = default_score_model()
-    patterns = default_pattern_rules()
-    raw = entries.get(SCORES_KEY)
-    if raw is not None:
-        found = validate_scores(_document(raw))
-        if isinstance(found, list):
-            refused[SCORES_KEY.decode()] = found
-        else:
-            scores = found
-    raw = entries.get(PATTERNS_KEY)
-    if raw is not None:
-        rules = validate_patterns(_document(raw))
-        if isinstance(rules, list):
-            refused[PATTERNS_KEY.decode()] = rules
-        else:
-            patterns = rules
+    scores = _entry(entries, SCORES_KEY, validate_scores, default_score_model(), refused)
+    patterns = _entry(entries, PATTERNS_KEY, validate_patterns, default_pattern_rules(), refused)
     return Applied(Analytics(visits, scores, patterns), refused)
+
+
+def _entry(
+    entries: dict[bytes, bytes],
+    key: bytes,
+    validate: Callable[[object], T | list[str]],
+    shipped_one: T,
+    refused: dict[str, list[str]],
+) -> T:
+    """Return the entry ``key`` validated, or ``shipped_one`` (noting why in ``refused``)."""
+    raw = entries.get(key)
+    if raw is None:
+        return shipped_one
+    found = validate(_document(raw))
+    if isinstance(found, list):
+        refused[key.decode()] = found
+        return shipped_one
+    return found
 
 
 def _document(raw: bytes) -> object:
