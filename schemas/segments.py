@@ -42,17 +42,15 @@ from pydantic import (
 from schemas.events import EVENT_TYPES, SegmentId
 from schemas.triggers import Comparison, Duration, condition_problem
 
-#: Daily figures an aggregation reads (and the record field that keeps them, per UTC day).
-MEASURES: dict[str, str] = {
-    "spend": "debits, in currency units (daily_spend)",
-    "sessions": "app sessions ended (daily_sessions)",
-    "visits": "visits begun: web, app or email (visit_days)",
-    "pages": "pages viewed in visits (visit_days)",
-    "visit_minutes": "minutes spent in visits (visit_days)",
-    "page_views": "page_view events (hourly_page_views)",
+#: Daily figures an aggregation reads -> (what they are, the longest window the record
+#: keeps them for, in days).
+MEASURES: dict[str, tuple[str, int]] = {
+    "spend": ("debits, in currency units (daily_spend)", 31),
+    "sessions": ("app sessions ended (daily_sessions)", 31),
+    "visits": ("visits begun: web, app or email (visit_days)", 31),
+    "pages": ("pages viewed in the visits begun (visit_days)", 8),
+    "visit_minutes": ("minutes spent in the visits begun (visit_days)", 8),
 }
-#: The longest window an aggregation reads: what the record keeps of the shortest series.
-MAX_AGGREGATE_DAYS = 31
 #: Most events a frequency criterion counts: the record keeps that many times per type.
 MAX_AT_LEAST = 50
 #: Longest window a frequency, sequence or time-based criterion looks back over.
@@ -172,7 +170,7 @@ class Aggregate(_Strict):
         if self.of not in MEASURES:
             msg = f"of: unknown measure {self.of!r} (one of {', '.join(MEASURES)})"
             raise ValueError(msg)
-        _window(self.within, MAX_AGGREGATE_DAYS * 86_400)
+        _window(self.within, MEASURES[self.of][1] * 86_400.0)
         if self.within % 86_400:
             msg = "within: an aggregation's window is whole days (7d, 30d)"
             raise ValueError(msg)
@@ -292,13 +290,15 @@ def validate_segment(document: Any) -> SegmentDefinition | list[str]:
     try:
         return SegmentDefinition.model_validate(document)
     except ValidationError as exc:
-        return [
-            f"{_path(error['loc'])}: {error['msg'].removeprefix('Value error, ')}"
-            for error in exc.errors(include_url=False, include_input=False)
-        ]
+        problems = []
+        for error in exc.errors(include_url=False, include_input=False):
+            message = error["msg"].removeprefix("Value error, ")
+            own_path = not error["loc"] and message.startswith("when")  # checks across fields
+            problems.append(message if own_path else f"{_path(error['loc'])}: {message}")
+        return problems
 
 
-def validate_segments(document: Any) -> list[SegmentDefinition] | list[str]:
+def validate_segments(document: Any) -> tuple[SegmentDefinition, ...] | list[str]:
     """Validate a file's ``segments:`` list; return the definitions, or every problem."""
     if not isinstance(document, dict) or not isinstance(document.get("segments"), list):
         return ["(top): a segments file is {segments: [...]}"]
@@ -316,7 +316,7 @@ def validate_segments(document: Any) -> list[SegmentDefinition] | list[str]:
         found.append(result)
     if len(found) > MAX_SEGMENTS_IN_FORCE:
         problems.append(f"segments: at most {MAX_SEGMENTS_IN_FORCE} segments")
-    return problems or found
+    return problems or tuple(found)
 
 
 _TAGS = {"all", "any", "not", "feature", "seen", "count", "sequence", "aggregate"}

@@ -149,6 +149,9 @@ class Settings(BaseSettings):
     for held sends that are due and time-based triggers whose schedule has come round
     (time-based triggers wait while the worker is still reading events older than
     ``NUDGE_MAX_EVENT_AGE_SECONDS``: replayed history cannot tell what did not happen)."""
+    segments_every_seconds: float = Field(default=3600.0, ge=60.0, le=86_400.0)
+    """NUDGE_SEGMENTS_EVERY_SECONDS: how often the timer judges every user's live segments
+    with no event (a user gone quiet joins "inactive 14 days" within this long)."""
 
     clock_file: Path | None = None
     """NUDGE_CLOCK_FILE: for tests and demos only: read "now" from this file (one ISO-8601

@@ -241,7 +241,8 @@ class EvaluateOn(_Strict):
 class Target(_Strict):
     """Who may receive it; empty lists mean everyone.
 
-    ``segments``: users in any of them (set by ``profile_update.segments``).
+    ``segments``: users in any of them: live segments (``nudge segments``), or segments
+    the producer names in ``profile_update.segments``.
     """
 
     segments: list[SegmentId] = []

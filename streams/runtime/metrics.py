@@ -38,6 +38,11 @@ COMMANDS = Counter(
 INTERVENTIONS = Counter(
     "nudge_interventions_total", "Risk interventions started.", ["type", "level"]
 )
+SEGMENT_CHANGES = Counter(
+    "nudge_segment_changes_total",
+    "Users joining or leaving live segments (segments.changes).",
+    ["segment", "change"],
+)
 DECISION_LATENCY = Histogram(
     "nudge_decision_latency_seconds",
     "From an event's occurred_at to the command it caused being emitted.",

@@ -32,8 +32,7 @@ def why_suppressed(
         return SuppressionReason.TESTING, "the trigger is in testing: decisions only"
     if definition.target.tiers and tier not in definition.target.tiers:
         return SuppressionReason.EXCLUDED, f"tier {tier or 'unknown'} is not targeted"
-    segments = set(ctx.state.profile.get("segments", ()))
-    if definition.target.segments and not segments & set(definition.target.segments):
+    if definition.target.segments and not _member_of_any(ctx, definition.target.segments):
         return SuppressionReason.EXCLUDED, "the user is in none of the targeted segments"
     if definition.exclude is not None and holds(
         definition.exclude, ctx, definition.thresholds, occurred
@@ -58,3 +57,15 @@ def in_holdout(user_id: str, experiment: Experiment) -> bool:
     digest = hashlib.sha256(f"{experiment.id}:{user_id}".encode()).digest()
     bucket = int.from_bytes(digest[:4], "big") % 10_000
     return bucket < experiment.holdout_percent * 100
+
+
+def _member_of_any(ctx: FeatureContext, targeted: list[str]) -> bool:
+    """Whether the user is in a targeted segment.
+
+    A live one (``streams.core.segments``, judged before the triggers), or one the
+    producer's ``profile_update.segments`` names.
+    """
+    live = ctx.state.segments
+    return any(s in live for s in targeted) or bool(
+        set(ctx.state.profile.get("segments", ())) & set(targeted)
+    )

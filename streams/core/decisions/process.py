@@ -29,9 +29,11 @@ from streams.core.patterns.label import update_pattern
 from streams.core.rendering import Catalogue
 from streams.core.risk.intervention import decide_intervention
 from streams.core.risk.policy import InterventionPolicy
+from streams.core.segments.membership import update_segments
 from streams.core.state.analytics import Analytics
 from streams.core.state.fold import apply_event
 from streams.core.state.record import UserState
+from streams.core.state.segment_tracks import track_event
 from streams.core.triggers.evaluation import evaluate
 
 
@@ -64,7 +66,9 @@ def process(  # noqa: PLR0913 - the core's inputs, each policy keyword-only with
         analytics: How visits are cut, scores weighed and users labelled with a pattern
             (``streams.core.state.analytics``; the shipped ones if None). A fresh event
             updates the user's pattern before the triggers are evaluated, and a change
-            is a ``pattern_change`` decision (``streams.core.patterns``).
+            is a ``pattern_change`` decision (``streams.core.patterns``). Then its live
+            segments are judged (``streams.core.segments``), before the triggers, so
+            ``target.segments`` sees who is in them now.
 
     Returns:
         The decisions and commands, empty for duplicates and stale events.
@@ -73,12 +77,18 @@ def process(  # noqa: PLR0913 - the core's inputs, each policy keyword-only with
     models = analytics or Analytics()
     if not apply_event(state, event, now=now, visits=models.visits, scores=models.scores):
         return Result(applied=False, evaluated=False)
+    occurred = event.occurred_at.timestamp()
+    track_event(state, event.type, occurred, models.segments)
     if (now - event.occurred_at).total_seconds() > max_event_age_seconds:
         return Result(evaluated=False)
     ctx = event_context(state, event, before, models.scores)
     insight = update_pattern(ctx, models.patterns)
+    joined_or_left = update_segments(
+        ctx, models.segments, at=max(occurred, state.watermark), cause=event.event_id
+    )
     wanted = [d for d in definitions if event.type in d.evaluate_on.events]
     result = _decide_all(ctx, wanted, catalogue, now, policy or SendPolicy())
+    result.segment_changes = joined_or_left
     if insight is not None:
         result.decisions.insert(0, insight)
     if event.type == "risk_score" and state.risk is not None:
@@ -120,7 +130,7 @@ def process_scheduled(
     return result
 
 
-def process_idle(
+def process_idle(  # noqa: PLR0913 - the timer's inputs, each keyword-only with a default
     user_id: str,
     state: UserState,
     due: Sequence[TriggerDefinition],
@@ -130,6 +140,7 @@ def process_idle(
     policy: SendPolicy | None = None,
     behavior: BehaviorPolicy | None = None,
     analytics: Analytics | None = None,
+    segments: bool = False,
 ) -> Result:
     """What the timer does for one user at ``now``: release held sends, then run ``due``.
 
@@ -137,27 +148,29 @@ def process_idle(
     ``behavior`` (the daily pass, not while replaying), each activity's last complete
     week is judged too (``streams.core.behavior.change``), and the user's pattern is
     updated (a user gone quiet becomes ``at_risk`` with no event): their decisions come
-    last.
+    last. With ``segments`` (the segments' pass, not while replaying), the user's live
+    segments are judged at ``now`` (an inactive user joins with no event).
     """
     released = release_due(user_id, state, now)
-    if not due and behavior is None:
+    if not due and behavior is None and not segments:
         return released
     result = (
         process_scheduled(user_id, state, due, catalogue, now=now, policy=policy)
         if due
         else Result()
     )
+    models = analytics or Analytics()
+    ctx = scheduled_context(user_id, state, now, models.scores)
     if behavior is not None:
         judged = judge_behavior(user_id, state, now, behavior)
         result.decisions.extend(judged.decisions)
-        models = analytics or Analytics()
         was = state.pattern
-        insight = update_pattern(
-            scheduled_context(user_id, state, now, models.scores), models.patterns
-        )
+        insight = update_pattern(ctx, models.patterns)
         if insight is not None:
             result.decisions.append(insight)
         result.judged = result.judged or judged.changed or state.pattern != was
+    if segments:
+        result.segment_changes = update_segments(ctx, models.segments, at=now.timestamp())
     result.decisions[:0] = released.decisions
     result.commands[:0] = released.commands
     result.released = released.released

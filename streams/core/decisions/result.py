@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from schemas.commands import SendCommunication, StartIntervention
 from schemas.records import TriggerDecision
+from schemas.segments import SegmentChange
 
 
 @dataclass(slots=True)
@@ -28,6 +29,8 @@ class Result:
     """Commands of these decisions kept in the user's state for a later ``send_at``."""
     released: int = 0
     """The first this many ``commands`` were held earlier and are due now."""
+    segment_changes: list[SegmentChange] = field(default_factory=list)
+    """Live segments the user joined or left (``streams.core.segments``)."""
     judged: bool = False
     """A scheduled evaluation marked a closed month judged, or a behaviour change told or
     ended (``state.evaluated``): the record must be stored."""
@@ -35,4 +38,4 @@ class Result:
     @property
     def changed_state(self) -> bool:
         """Whether a scheduled evaluation or a release changed the user's record."""
-        return bool(self.decisions or self.commands or self.judged)
+        return bool(self.decisions or self.commands or self.segment_changes or self.judged)

@@ -1,10 +1,13 @@
-"""What the analytics half of the record is kept with: visits, scores and patterns, as data.
+"""What the analytics half of the record is kept with: visits, scores, patterns, segments.
 
 One object so the core's entry points take one argument for all three, and the worker
 can swap it whole when new weights or rules are applied. They are applied like trigger
 definitions (``nudge scores apply``, ``nudge patterns apply``): published on the compacted
 definitions topic under the keys ``SCORES_KEY`` and ``PATTERNS_KEY`` (trigger ids never
 hold a colon), followed by every worker; a tombstone brings back the shipped ones.
+Segments are one entry each, under ``segment:<id>`` (``nudge segments apply``): they
+join the shipped ones, replacing a shipped one of the same id; a tombstone removes the
+topic's (members leave at their next evaluation) and brings back a shipped one.
 """
 
 from __future__ import annotations
@@ -18,7 +21,9 @@ import orjson
 
 from schemas.patterns import PatternRules, validate_patterns
 from schemas.scores import ScoreModel, validate_scores
+from schemas.segments import MAX_SEGMENTS_IN_FORCE, SegmentDefinition, validate_segment
 from streams.core.state.scores import default_score_model
+from streams.core.state.segment_tracks import Segments, default_segments
 from streams.core.state.shipped import shipped
 from streams.core.state.visits import VisitPolicy
 
@@ -38,11 +43,19 @@ class Analytics:
     visits: VisitPolicy = field(default_factory=VisitPolicy)
     scores: ScoreModel = field(default_factory=default_score_model)
     patterns: PatternRules = field(default_factory=default_pattern_rules)
+    segments: Segments = field(default_factory=default_segments)
 
 
 #: Keys of the definitions topic that hold the analytics data (JSON documents).
 SCORES_KEY = b"analytics:scores"
 PATTERNS_KEY = b"analytics:patterns"
+#: Segment definitions are keyed ``segment:<id>``.
+SEGMENT_PREFIX = b"segment:"
+
+
+def segment_key(segment_id: str) -> bytes:
+    """Return the definitions topic's key for a segment."""
+    return SEGMENT_PREFIX + segment_id.encode()
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +76,31 @@ def analytics_from(entries: dict[bytes, bytes], visits: VisitPolicy) -> Applied:
     refused: dict[str, list[str]] = {}
     scores = _entry(entries, SCORES_KEY, validate_scores, default_score_model(), refused)
     patterns = _entry(entries, PATTERNS_KEY, validate_patterns, default_pattern_rules(), refused)
-    return Applied(Analytics(visits, scores, patterns), refused)
+    return Applied(Analytics(visits, scores, patterns, _segments(entries, refused)), refused)
+
+
+def full(segments: dict[str, SegmentDefinition]) -> bool:
+    """Whether no further segment may be added."""
+    return len(segments) >= MAX_SEGMENTS_IN_FORCE
+
+
+def _segments(entries: dict[bytes, bytes], refused: dict[str, list[str]]) -> Segments:
+    """Return the shipped segments with the topic's added (or replacing them, by id)."""
+    shipped_ones = default_segments()
+    applied: dict[str, SegmentDefinition] = {d.id: d for d in shipped_ones.definitions}
+    changed = False
+    for key in sorted(k for k in entries if k.startswith(SEGMENT_PREFIX)):
+        found = validate_segment(_document(entries[key]))
+        if isinstance(found, SegmentDefinition) and segment_key(found.id) != key:
+            found = [f"id: {found.id!r} is published under the key {key.decode()!r}"]
+        if not isinstance(found, list) and found.id not in applied and full(applied):
+            found = [f"more than {MAX_SEGMENTS_IN_FORCE} segments in force"]
+        if isinstance(found, list):
+            refused[key.decode()] = found
+            continue
+        applied[found.id] = found
+        changed = True
+    return Segments.of(tuple(applied.values())) if changed else shipped_ones
 
 
 def _entry(

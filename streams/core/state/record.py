@@ -19,6 +19,7 @@ dedup ids are held) is the same in each.
 
 from __future__ import annotations
 
+import base64
 import operator
 import pickle
 from dataclasses import dataclass, field, fields
@@ -34,7 +35,7 @@ from streams.core.state.dedup import (
     seen_from_ids,
     watermark_hour,
 )
-from streams.core.state.int_maps import pack_int_map, unpack_int_map
+from streams.core.state.int_maps import pack_int_map, put_varint, read_varints, unpack_int_map
 from streams.core.state.risk_memory import RiskMemory
 from streams.core.state.visits import (
     pack_open_visits,
@@ -55,7 +56,7 @@ _PLAIN = (
     "first_day", "spend_since", "income_since", "watermark", "last_fired", "evaluated",
     "profile", "sends", "quote_times", "goal_milestones", "stress_level", "stress_at",
     "applications", "episodes", "pending", "partition", "engaged_at", "deposits",
-    "activity_since", "scores", "pattern",
+    "activity_since", "scores", "pattern", "segments", "sequences",
 )  # fmt: skip
 
 
@@ -123,6 +124,12 @@ class UserState:
             faded to ``at`` (``streams.core.state.scores``); empty until one scores.
         pattern: The user's pattern label (``schemas.patterns``), ``None`` until a fresh
             event or the timer gives one.
+        segments: Segment id -> when the user joined it (epoch seconds), for the live
+            segments the user is in (``streams.core.segments``).
+        event_times: Event type -> ``occurred_at`` of its newest events (epoch seconds,
+            oldest first), for the types the segments in force count
+            (``streams.core.state.segment_tracks``).
+        sequences: Sequence criterion key -> when it last completed (epoch seconds).
     """
 
     first_day: int | None = None
@@ -158,6 +165,9 @@ class UserState:
     visit_sources: int = 0
     scores: list[float] = field(default_factory=list)
     pattern: str | None = None
+    segments: dict[str, int] = field(default_factory=dict)
+    event_times: dict[str, list[int]] = field(default_factory=dict)
+    sequences: dict[str, int] = field(default_factory=dict)
 
     def has_seen(self, event_id: str) -> bool:
         """Return whether ``event_id`` is among the events this record remembers applying."""
@@ -201,6 +211,8 @@ class UserState:
             record["vdays"] = pack_visits(self)
         if self.visits:
             record["visits"] = pack_open_visits(self.visits, self.watermark)
+        if self.event_times:
+            record["etimes"] = pack_event_times(self.event_times, self.watermark)
         if self.risk is not None:
             record["risk"] = self.risk.to_dict()
         return orjson.dumps(record)
@@ -255,6 +267,7 @@ class UserState:
             if "activity_since" not in data and state.first_day is not None:
                 state.activity_since = 0
         state.visits = unpack_open_visits(data.get("visits", []), state.watermark)
+        state.event_times = unpack_event_times(data.get("etimes", {}), state.watermark)
         return state
 
 
@@ -311,3 +324,33 @@ def _from_v1(data: dict[str, Any]) -> UserState:
 
 #: Every field's value, in declaration order (what ``UserState(*values)`` takes back).
 _field_values = operator.attrgetter(*(each.name for each in fields(UserState)))
+
+
+def pack_event_times(times: dict[str, list[int]], watermark: float) -> dict[str, str]:
+    """Pack each type's event times (oldest first) as base64 varints, newest first.
+
+    The first number is how long before the watermark the newest was, each next one the
+    gap to the one before it: a week of times costs a few bytes each, not ten digits.
+    """
+    packed: dict[str, str] = {}
+    for kind, moments in times.items():
+        out = bytearray()
+        later = int(watermark)
+        for moment in reversed(moments):
+            put_varint(out, max(later - moment, 0))
+            later = moment
+        packed[kind] = base64.b64encode(out).decode()
+    return packed
+
+
+def unpack_event_times(packed: dict[str, str], watermark: float) -> dict[str, list[int]]:
+    """Undo :func:`pack_event_times`."""
+    times: dict[str, list[int]] = {}
+    for kind, text in packed.items():
+        moment = int(watermark)
+        newest_first = []
+        for gap in read_varints(text, f"event times of {kind}"):
+            moment -= gap
+            newest_first.append(moment)
+        times[kind] = newest_first[::-1]
+    return times

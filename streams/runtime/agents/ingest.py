@@ -28,6 +28,7 @@ from schemas.topics import (
     COMMS_COMMANDS,
     DEAD_LETTER_TOPIC,
     INTERVENTIONS_COMMANDS,
+    SEGMENTS_CHANGES,
     TRIGGER_DECISIONS,
 )
 from schemas.triggers import TriggerDefinition
@@ -39,7 +40,13 @@ from streams.core.decisions.send_policy import SendPolicy
 from streams.core.rendering import Catalogue, default_catalogue
 from streams.core.risk.messages import intervention_catalogue
 from streams.core.risk.policy import InterventionPolicy
-from streams.core.state.analytics import PATTERNS_KEY, SCORES_KEY, Analytics, analytics_from
+from streams.core.state.analytics import (
+    PATTERNS_KEY,
+    SCORES_KEY,
+    SEGMENT_PREFIX,
+    Analytics,
+    analytics_from,
+)
 from streams.core.state.record import UserState
 from streams.core.triggers.catalogue import default_definitions, templates_missing
 from streams.core.triggers.due import PartitionRead
@@ -81,6 +88,8 @@ class IngestStage:
     decisions: Any
     commands: Any
     interventions: Any
+    segment_changes: Any
+    """``segments.changes``: each user's joins and leaves of live segments."""
     dead_letters: dict[str, Any]
     """Input topic name -> its dead-letter topic."""
     definitions: DefinitionOverlay
@@ -92,8 +101,8 @@ class IngestStage:
     analytics: Analytics = field(default_factory=Analytics)
     """How visits are cut, scores weighed and users labelled with a pattern: the shipped
     weights and rules, or those applied on the definitions topic (``current_analytics``)."""
-    _analytics_source: tuple[bytes | None, bytes | None] = (None, None)
-    """The topic's scores and patterns entries ``analytics`` was built from."""
+    _analytics_source: tuple[Any, ...] = (None, None, ())
+    """The topic's scores, patterns and segment entries ``analytics`` was built from."""
     behavior_policy: BehaviorPolicy = field(default_factory=BehaviorPolicy)
     """Behaviour-change thresholds: the timer judges each user's last complete week."""
     outbox: Outbox = field(default_factory=BufferedOutbox)
@@ -117,7 +126,8 @@ class IngestStage:
         weights or rules stay in force for it.
         """
         entries = self.feed.entries
-        source = (entries.get(SCORES_KEY), entries.get(PATTERNS_KEY))
+        segments = tuple(sorted((k, v) for k, v in entries.items() if k.startswith(SEGMENT_PREFIX)))
+        source = (entries.get(SCORES_KEY), entries.get(PATTERNS_KEY), segments)
         if source != self._analytics_source:
             applied = analytics_from(entries, self.analytics.visits)
             for key, problems in applied.refused.items():
@@ -324,6 +334,8 @@ class IngestStage:
             outputs.append((self.commands, command.model_dump_json().encode()))
         for intervention in result.interventions:
             outputs.append((self.interventions, intervention.model_dump_json().encode()))
+        for change in result.segment_changes:
+            outputs.append((self.segment_changes, change.model_dump_json().encode()))
         for decision in result.decisions:
             reason = decision.reason.value if decision.reason else ""
             metrics.DECISIONS.labels(decision.trigger_id, decision.outcome.value, reason).inc()
@@ -336,6 +348,8 @@ class IngestStage:
             metrics.INTERVENTIONS.labels(
                 intervention.intervention_type.value, intervention.risk_level
             ).inc()
+        for change in result.segment_changes:
+            metrics.SEGMENT_CHANGES.labels(change.segment_id, change.change.value).inc()
         return outputs
 
     def _reject(
@@ -419,6 +433,7 @@ def _build_stage(
         decisions=app.topic(TRIGGER_DECISIONS.full_name(prefix)),
         commands=app.topic(COMMS_COMMANDS.full_name(prefix)),
         interventions=app.topic(INTERVENTIONS_COMMANDS.full_name(prefix)),
+        segment_changes=app.topic(SEGMENTS_CHANGES.full_name(prefix)),
         dead_letters={
             spec.full_name(prefix): app.topic(dlq.full_name(prefix))
             for spec, dlq in DEAD_LETTER_TOPIC.items()

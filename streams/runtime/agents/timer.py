@@ -90,6 +90,9 @@ SLICE_PAUSE_SECONDS = 0.001
 #: week is judged within a day of closing even with no time-based trigger defined.
 BEHAVIOR_CHANGE_EVERY_SECONDS = 86_400.0
 
+#: The key of the live segments' pass in ``Scheduler._last_run``.
+SEGMENTS_PASS = "segments:membership"  # noqa: S105 - a name, not a password
+
 #: Users to look at: (table key, input partition if known).
 Users = Iterator[tuple[bytes, int | None]]
 
@@ -111,6 +114,8 @@ class PassSummary:
     new to the due-index); the others' only if a held send of theirs was due."""
     longest_hold: float = 0.0
     """The longest one slice held the stage's lock (seconds)."""
+    segments: bool = False
+    """Every user looked at had their live segments judged."""
 
 
 @dataclass(slots=True)
@@ -120,6 +125,8 @@ class _Tally:
     behavior: BehaviorPolicy | None = None
     """Given unless the worker is replaying: every user looked at is judged with it (each
     week once: see ``streams.core.behavior.change``)."""
+    segments: bool = False
+    """Whether every user looked at has their live segments judged."""
     users: int = 0
     decisions: int = 0
     commands: int = 0
@@ -139,6 +146,9 @@ class Scheduler:
             delivered nothing yet is caught up).
         owned: Returns the input partitions this worker owns now (``None``: the pass's
             own never change, as in tests).
+        segments_every: Seconds between passes that judge every user's live segments
+            (``NUDGE_SEGMENTS_EVERY_SECONDS``): users who stop sending events still join
+            and leave segments ("inactive for 14 days") within this long.
     """
 
     stage: IngestStage
@@ -146,6 +156,7 @@ class Scheduler:
     perf: Callable[[], float] = time.perf_counter
     source: str = BEHAVIOR_EVENTS.full_name("")
     owned: Callable[[], set[int]] | None = None
+    segments_every: float = 3600.0
     _last_run: dict[str, float] = field(default_factory=dict)
     """Trigger id -> clock time (epoch seconds) of this worker's last pass for it."""
     _warm: bool = False
@@ -172,10 +183,15 @@ class Scheduler:
         due = [] if behind else due_definitions(current, self._last_run, now)
         behavior = self._behavior_policy(partitions, now, behind)
         behavior_due = behavior is not None and self._behavior_due(now)
-        whole = bool(due) or behavior_due
+        segments_due = (
+            not behind
+            and self._caught_up(partitions)
+            and self._due(SEGMENTS_PASS, self.segments_every, now)
+        )
+        whole = bool(due) or behavior_due or segments_due
         sweep = partitions if whole else {p for p in partitions if not index.is_complete(p)}
         started = time.perf_counter()
-        done = _Tally(behavior=behavior)
+        done = _Tally(behavior=behavior, segments=segments_due)
         epoch = index.epoch
         if sweep and not await self._sweep(sweep, due, now, done):
             return self._stopped(done, behind)
@@ -187,6 +203,8 @@ class Scheduler:
         judged = [d.id for d in due] if done.users else []
         if behavior_due and done.users:
             judged.append(BEHAVIOR_CHANGE_TRIGGER_ID)
+        if segments_due and done.users:
+            self._last_run[SEGMENTS_PASS] = now.timestamp()
         for trigger_id in judged:
             self._last_run[trigger_id] = now.timestamp()
             metrics.SCHEDULED_EVALUATIONS.labels(trigger_id).inc(done.users)
@@ -198,6 +216,7 @@ class Scheduler:
         return PassSummary(
             done.users, tuple(judged), done.decisions, done.commands,
             replaying=behind, swept=tuple(sorted(sweep)), longest_hold=done.longest_hold,
+            segments=segments_due and bool(done.users),
         )  # fmt: skip
 
     def _behavior_policy(
@@ -215,19 +234,28 @@ class Scheduler:
         closed = (now - judged_week_closed_at(now)).total_seconds()
         if replaying(stage.reads, partitions, now, closed):
             return None
-        # A partition nothing was read from since it was given to this worker (a restart,
-        # a rebalance) may hold a backlog the first batch has not brought yet: it must be
-        # known to be caught up (lag 0, sampled by the worker) before a week is judged.
+        return stage.behavior_policy if self._caught_up(partitions) else None
+
+    def _caught_up(self, partitions: set[int]) -> bool:
+        """Whether each partition was read from, or is known to have nothing to read.
+
+        Read from since it was given to this worker, or lag 0 (sampled by the worker).
+        One nothing was read from (after a restart, a rebalance) may hold a backlog the
+        first batch has not brought yet: judged now, its users would look idle.
+        """
+        stage = self.stage
         lag = stage.progress.lag
-        if any(p not in stage.reads and lag.get((self.source, p), 1) > 0 for p in partitions):
-            return None
-        return stage.behavior_policy
+        return all(p in stage.reads or lag.get((self.source, p), 1) <= 0 for p in partitions)
 
     def _behavior_due(self, now: datetime) -> bool:
         """Whether a whole pass for behaviour change is due (daily, or never run yet)."""
-        last = self._last_run.get(BEHAVIOR_CHANGE_TRIGGER_ID)
+        return self._due(BEHAVIOR_CHANGE_TRIGGER_ID, BEHAVIOR_CHANGE_EVERY_SECONDS, now)
+
+    def _due(self, key: str, every: float, now: datetime) -> bool:
+        """Whether the whole pass ``key`` is due: ``every`` seconds after its last, or never run."""
+        last = self._last_run.get(key)
         moment = now.timestamp()
-        return last is None or moment - last >= BEHAVIOR_CHANGE_EVERY_SECONDS or moment < last
+        return last is None or moment - last >= every or moment < last
 
     def _stopped(self, done: _Tally, behind: bool) -> PassSummary:
         log.info("timer pass stopped by a rebalance", extra={"users": done.users})
@@ -312,7 +340,7 @@ class Scheduler:
                 if state is None or state.partition not in partitions:
                     continue  # a standby copy, or a record from before partitions were kept
                 done.users += 1
-                result = self._evaluate(key.decode(), state, due, now, done.behavior)
+                result = self._evaluate(key.decode(), state, due, now, done)
                 if not result.changed_state:
                     stage.due_index.note(key, state.partition, state)
                     continue
@@ -346,12 +374,12 @@ class Scheduler:
         state: UserState,
         due: Sequence[TriggerDefinition],
         now: datetime,
-        behavior: BehaviorPolicy | None,
+        done: _Tally,
     ) -> Result:
         stage = self.stage
         result = process_idle(
             user_id, state, due, stage.catalogue, now=now, policy=stage.policy,
-            behavior=behavior, analytics=stage.current_analytics(),
+            behavior=done.behavior, analytics=stage.current_analytics(), segments=done.segments,
         )  # fmt: skip
         for command in result.commands[: result.released]:
             metrics.RELEASED_SENDS.labels(command.trigger_id).inc()
@@ -387,7 +415,10 @@ def register_schedule(app: faust.App, stage: IngestStage, settings: Settings) ->
         actives: Any = app.assignor.assigned_actives()
         return {tp.partition for tp in actives if tp.topic == source}
 
-    scheduler = Scheduler(stage, interrupted=busy, source=source, owned=owned)
+    scheduler = Scheduler(
+        stage, interrupted=busy, source=source, owned=owned,
+        segments_every=settings.segments_every_seconds,
+    )  # fmt: skip
     app.on_partitions_revoked.connect(forget_revoked(stage))
 
     async def scheduled_pass() -> None:

@@ -365,7 +365,9 @@ def _synthetic_user_records(events_at: tuple[int, ...]) -> dict[int, list[bytes]
 
 #: The record's keys for what issue 12 adds (sessions, scores...): its budget is 300 bytes
 #: for a typical user, on top of the 1 KiB that issue 10 set for the rest.
-ANALYTICS_KEYS = frozenset({"vdays", "visits", "scores", "pattern"})
+ANALYTICS_KEYS = frozenset(
+    {"vdays", "visits", "scores", "pattern", "segments", "etimes", "sequences"}
+)
 
 
 def _split(record: bytes) -> tuple[int, int]:

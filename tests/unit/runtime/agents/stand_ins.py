@@ -66,6 +66,7 @@ def stage(clock: Clock, keep_objects: bool = True) -> IngestStage:
         decisions=Topic(),
         commands=Topic(),
         interventions=Topic(),
+        segment_changes=Topic(),
         dead_letters={},
         definitions=DefinitionOverlay.shipped_with(catalogue),
         catalogue=catalogue,

@@ -1,0 +1,1 @@
+"""Live segments: membership judged on the record (``streams.core.segments.membership``)."""
