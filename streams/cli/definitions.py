@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from aiokafka import AIOKafkaProducer
 
@@ -126,7 +126,16 @@ def diff(settings: Settings, paths: list[Path]) -> int:
     return 1 if changed else 0
 
 
-def changes(old: TriggerDefinition | None, new: TriggerDefinition) -> list[str]:
+class Definition(Protocol):
+    """A definition as data: a trigger's, a segment's."""
+
+    @property
+    def id(self) -> str: ...  # noqa: D102 - its id
+
+    def model_dump(self, *, mode: str) -> dict[str, Any]: ...  # noqa: D102 - pydantic's
+
+
+def changes(old: Definition | None, new: Definition) -> list[str]:
     """Describe field by field how ``new`` differs from ``old``."""
     if old is None:
         return [f"+ {new.id}: new definition"]

@@ -20,12 +20,15 @@ from streams.cli import (
     processes,
     produce,
     reports,
+    segments,
     topics,
     triggers,
 )
 
 #: The command groups, in the order ``nudge --help`` lists them.
-GROUPS = (processes, produce, contract, database, reports, topics, triggers, analytics, demo)
+GROUPS = (
+    processes, produce, contract, database, reports, topics, triggers, analytics, segments, demo,
+)  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:

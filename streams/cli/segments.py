@@ -1,0 +1,151 @@
+"""``nudge segments ...``: live segment definitions, hot-reloaded by every worker.
+
+``validate FILE`` checks a YAML file of ``segments: [...]`` (no Kafka needed); ``apply
+FILE`` validates it and publishes each segment on the definitions topic under
+``segment:<id>``, where every worker picks it up on its next batch; ``list`` prints the
+segments in force (shipped or applied) and any the workers refuse; ``diff FILE`` shows
+what applying would change; ``remove ID`` takes an applied segment off the topic (its
+members leave at their next evaluation; a shipped one of the same id comes back).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from schemas.segments import SegmentDefinition, validate_segments
+from schemas.settings import Settings
+
+
+def register(subcommands: Any) -> None:
+    """Add ``segments`` to the ``nudge`` subcommands."""
+    parser = subcommands.add_parser("segments", help="live segment definitions (hot-reloaded)")
+    actions = parser.add_subparsers(dest="action", required=True)
+    for name, text in (
+        ("validate", "check a segments file (no Kafka needed)"),
+        ("apply", "validate and publish a segments file to every worker"),
+        ("diff", "show what applying the file would change"),
+    ):
+        actions.add_parser(name, help=text).add_argument("file", type=Path)
+    actions.add_parser("list", help="show the segments in force")
+    actions.add_parser("remove", help="take an applied segment off").add_argument("segment_id")
+    parser.set_defaults(run=run)
+
+
+def run(settings: Settings, args: argparse.Namespace) -> int:
+    """Dispatch ``nudge segments ACTION``."""
+    if args.action == "list":
+        return asyncio.run(_list(settings))
+    if args.action == "remove":
+        from streams.core.state.analytics import segment_key
+
+        asyncio.run(_publish(settings, [(segment_key(args.segment_id), None)]))
+        print(f"removed segment {args.segment_id} from the topic")
+        return 0
+    found = _read(args.file)
+    if isinstance(found, int):
+        return found
+    if args.action == "validate":
+        print(f"ok  {args.file}: {len(found)} segments")
+        return 0
+    if args.action == "diff":
+        return asyncio.run(_diff(settings, found))
+    return asyncio.run(_apply(settings, found, args.file))
+
+
+def _read(path: Path) -> tuple[SegmentDefinition, ...] | int:
+    """Return the file's segments, or print every problem and return 1."""
+    try:
+        document = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as error:
+        print(f"{path}: cannot read: {error}")
+        return 1
+    found = validate_segments(document)
+    if isinstance(found, list):
+        print("invalid segments:\n  " + "\n  ".join(f"{path}: {p}" for p in found))
+        return 1
+    return found
+
+
+async def _in_force(settings: Settings) -> tuple[Any, dict[bytes, bytes]]:
+    """Return what the workers apply (``analytics_from``) and the topic's entries."""
+    from schemas.topics import TRIGGERS_DEFINITIONS
+    from streams.core.state.analytics import analytics_from
+    from streams.core.state.visits import VisitPolicy
+    from streams.runtime.definitions_feed import read_definitions
+    from streams.runtime.kafka_admin import ensure_topics
+
+    await ensure_topics(settings, [TRIGGERS_DEFINITIONS])
+    entries = await read_definitions(settings)
+    return analytics_from(entries, VisitPolicy()), entries
+
+
+async def _apply(settings: Settings, found: tuple[SegmentDefinition, ...], path: Path) -> int:
+    from schemas.segments import MAX_SEGMENTS_IN_FORCE
+    from streams.core.state.analytics import segment_key
+
+    applied, _ = await _in_force(settings)
+    ids = {d.id for d in applied.analytics.segments.definitions} | {d.id for d in found}
+    if len(ids) > MAX_SEGMENTS_IN_FORCE:
+        print(f"{path}: {len(ids)} segments would be in force; at most {MAX_SEGMENTS_IN_FORCE}")
+        return 1
+    await _publish(
+        settings,
+        [
+            (segment_key(d.id), json.dumps(d.model_dump(mode="json", by_alias=True)).encode())
+            for d in found
+        ],
+    )
+    print(f"applied {len(found)} segments from {path}; workers use them from their next batch")
+    return 0
+
+
+async def _diff(settings: Settings, found: tuple[SegmentDefinition, ...]) -> int:
+    from streams.cli.definitions import changes
+
+    applied, _ = await _in_force(settings)
+    current = {d.id: d for d in applied.analytics.segments.definitions}
+    changed = 0
+    for definition in found:
+        lines = changes(current.get(definition.id), definition)
+        changed += bool(lines)
+        for line in lines:
+            print(line)
+    print(f"{changed} of {len(found)} segments would change")
+    return 1 if changed else 0
+
+
+async def _list(settings: Settings) -> int:
+    from streams.core.segments.membership import describe
+    from streams.core.state.analytics import segment_key
+
+    applied, entries = await _in_force(settings)
+    for d in applied.analytics.segments.definitions:
+        source = "applied" if segment_key(d.id) in entries else "shipped"
+        print(f"{d.id:28} {d.status:7} {source:8} {describe(d.when)}")
+    for key, reasons in sorted(applied.refused.items()):
+        if key.startswith("segment:"):
+            print(f"refused  {key[:72]}: {'; '.join(reasons)}")
+    return 0
+
+
+async def _publish(settings: Settings, records: list[tuple[bytes, bytes | None]]) -> None:
+    from aiokafka import AIOKafkaProducer
+
+    from schemas.topics import TRIGGERS_DEFINITIONS
+    from streams.runtime.kafka_admin import ensure_topics
+
+    await ensure_topics(settings, [TRIGGERS_DEFINITIONS])
+    producer = AIOKafkaProducer(**settings.kafka_client_options(), acks="all")
+    await producer.start()
+    try:
+        topic = TRIGGERS_DEFINITIONS.full_name(settings.topic_prefix)
+        for key, value in records:
+            await producer.send_and_wait(topic, key=key, value=value)
+    finally:
+        await producer.stop()
