@@ -59,18 +59,18 @@ class SegmentSizes:
 
     Args:
         engine: The sink's engine.
-        interval: Shortest time between two reads, in seconds (``REFRESH_SECONDS``).
+        interval: Shortest time between two reads, in seconds; ``None``: ``REFRESH_SECONDS``.
         clock: Monotonic seconds (``time.monotonic``; tests pass their own).
     """
 
     def __init__(
         self,
         engine: Engine,
-        interval: float = REFRESH_SECONDS,
+        interval: float | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._engine = engine
-        self._interval = interval
+        self._interval = REFRESH_SECONDS if interval is None else interval
         self._clock = clock
         self._stale = True  # nothing read yet: read at start-up
         self._last_read: float | None = None
