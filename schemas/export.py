@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from schemas.commands import SendCommunication, StartIntervention
 from schemas.events import Event
 from schemas.records import DeadLetter, TriggerDecision
+from schemas.segments import SegmentChange
 from schemas.topics import ALL_TOPICS
 
 #: File name -> model. Topic documentation is written beside them.
@@ -19,6 +20,7 @@ EXPORTED: dict[str, type[BaseModel]] = {
     "intervention_command.schema.json": StartIntervention,
     "trigger_decision.schema.json": TriggerDecision,
     "dead_letter.schema.json": DeadLetter,
+    "segment_change.schema.json": SegmentChange,
 }
 
 

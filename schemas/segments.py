@@ -25,11 +25,11 @@ Membership is kept in the user's record and judged again on each event and by th
 
 from __future__ import annotations
 
-from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AwareDatetime,
     BaseModel,
     ConfigDict,
     Discriminator,
@@ -362,9 +362,9 @@ class SegmentChange(BaseModel):
     reason: Annotated[str, Field(max_length=500)]
     """Why: the criteria that now hold (joined) or the first that no longer holds (left),
     or that the segment was paused or removed."""
-    occurred_at: datetime
+    occurred_at: AwareDatetime
     """The event's time, or the timer's clock when no event caused it."""
     source_event_id: str | None = None
     """The event that caused it; ``None`` when the timer did."""
-    member_since: datetime | None = None
+    member_since: AwareDatetime | None = None
     """On ``left``: when the membership that ended began."""

@@ -1,13 +1,14 @@
 """Every Prometheus metric the sink exports, in one place.
 
-Labels are low-cardinality (topic, table, outcome type); never a user id or a message id.
+Labels are low-cardinality (topic, table, outcome type, segment: at most
+``schemas.segments.MAX_SEGMENTS_IN_FORCE`` in force); never a user id or a message id.
 """
 
 from __future__ import annotations
 
 from typing import get_args
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 from schemas.events import CommsOutcome
 
@@ -60,6 +61,17 @@ ORPHANS_MATCHED = Counter(
     "nudge_sink_orphans_matched_total",
     "Orphaned outcomes applied when their command arrived (orphaned - matched = waiting).",
     ["outcome"],
+)
+SEGMENT_CHANGES = Counter(
+    "nudge_sink_segment_changes_total",
+    "Segment changes the sink stored (new rows; replays are not counted), by change.",
+    ["segment", "change"],
+)
+SEGMENT_MEMBERS = Gauge(
+    "nudge_segment_members",
+    "Users in the segment now, as the view segment_sizes counts them (every sink replica "
+    "reads the same table: take the max over instances, not the sum).",
+    ["segment"],
 )
 
 # Every outcome type's series exists from start-up (at 0), so rates and the difference

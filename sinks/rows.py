@@ -1,7 +1,7 @@
 """Which topic goes where: the route of every topic the sink reads (no I/O).
 
-Output topics (decisions, commands, dead-letter topics) are Nudge's own messages: each
-becomes one row, or a dead letter when it fails to decode or validate
+Output topics (decisions, commands, segment changes, dead-letter topics) are Nudge's own
+messages: each becomes one row, or a dead letter when it fails to decode or validate
 (``sinks.route.message_row``). Input topics (``comms.outcomes``, ``behavior.events``) are
 read for the little the reports need; see ``sinks.inputs``. The names of ``sinks.route``
 and ``sinks.messages`` are offered here too, for the callers that build rows.
@@ -14,12 +14,14 @@ from collections.abc import Mapping
 from schemas.commands import SendCommunication, StartIntervention
 from schemas.events import Event
 from schemas.records import DeadLetter, TriggerDecision
+from schemas.segments import SegmentChange
 from schemas.topics import (
     BEHAVIOR_EVENTS,
     COMMS_COMMANDS,
     COMMS_OUTCOMES,
     DEAD_LETTER_TOPIC,
     INTERVENTIONS_COMMANDS,
+    SEGMENTS_CHANGES,
     TRIGGER_DECISIONS,
     TopicSpec,
 )
@@ -38,6 +40,7 @@ from sinks.tables import (
     Intervention,
     MissedPayment,
     OutcomeRow,
+    SegmentChangeRow,
     TriggerEvent,
 )
 
@@ -61,6 +64,7 @@ ROUTES: Mapping[TopicSpec, Route] = {
     TRIGGER_DECISIONS: Route(TriggerDecision, table_of(TriggerEvent)),
     COMMS_COMMANDS: Route(SendCommunication, table_of(Communication)),
     INTERVENTIONS_COMMANDS: Route(StartIntervention, table_of(Intervention)),
+    SEGMENTS_CHANGES: Route(SegmentChange, table_of(SegmentChangeRow)),
     **{letters: Route(DeadLetter, DEAD_LETTERS) for letters in DEAD_LETTER_TOPIC.values()},
     COMMS_OUTCOMES: Route(Event, table_of(OutcomeRow), outcome_row),
     BEHAVIOR_EVENTS: Route(Event, table_of(MissedPayment), missed_payment_row),

@@ -6,8 +6,8 @@ deduplicates them: by ``(user_id, event_id)``, because an ``event_id`` is only u
 user (two users' producers may reuse one; both events are processed, so both are rows).
 ``recorded_at`` is when the sink wrote the row (database clock); every other time is the
 message's own. Schema changes go through Alembic (``sinks/migrations``): keep ``versions/``
-in step with this module. The reporting views are SQL in the migrations (``0002``), not
-declared here.
+in step with this module. The reporting views are SQL in the migrations (``0002``, ``0005``
+to ``0007``), not declared here.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     Numeric,
+    Sequence,
     Text,
     false,
     func,
@@ -216,4 +217,41 @@ class MissedPayment(Base):
     currency: Mapped[str] = mapped_column(Text)
     due_date: Mapped[date | None] = mapped_column(Date)
     account_kind: Mapped[str] = mapped_column(Text)
+    recorded_at: Mapped[datetime] = _recorded_at()
+
+
+#: Numbers ``segment_changes`` rows in the order they were inserted (``arrival``). A plain
+#: sequence default, not an identity column: the sink's staging tables copy defaults
+#: (``LIKE ... INCLUDING DEFAULTS``), and an identity column would arrive there as a bare
+#: ``NOT NULL`` without one. Staging draws a number too, so the numbers have gaps.
+SEGMENT_CHANGE_ARRIVAL = Sequence("segment_changes_arrival_seq", metadata=Base.metadata)
+
+
+class SegmentChangeRow(Base):
+    """A user joined or left a segment (``segments.changes``).
+
+    ``arrival`` orders two changes of one user and segment with the same ``occurred_at``:
+    one user's changes come from one partition, in order, and the sink writes them in
+    that order. The views ``segment_members`` and ``segment_sizes`` (migration 0007) give
+    membership now.
+    """
+
+    __tablename__ = "segment_changes"
+    __table_args__ = (
+        Index(None, "segment_id", "occurred_at"),
+        # Per-user questions, and the latest change of each (user, segment) in order.
+        Index(None, "user_id", "segment_id", "occurred_at", "arrival"),
+    )
+
+    change_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    user_id: Mapped[str] = mapped_column(Text)
+    segment_id: Mapped[str] = mapped_column(Text)
+    change: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text)
+    occurred_at: Mapped[datetime] = mapped_column(TimestampTZ)
+    source_event_id: Mapped[str | None] = mapped_column(Text)
+    member_since: Mapped[datetime | None] = mapped_column(TimestampTZ)
+    arrival: Mapped[int] = mapped_column(
+        BigInteger, server_default=SEGMENT_CHANGE_ARRIVAL.next_value()
+    )
     recorded_at: Mapped[datetime] = _recorded_at()

@@ -9,7 +9,8 @@ partition is paused, so nothing more is fetched (back-pressure): nothing is lost
 because offsets move only after the database commit, and nothing is duplicated, because
 rows are inserted idempotently on the message id. An unusable message becomes a
 ``dead_letters`` row; a message with nothing to store (most of ``behavior.events``) only
-moves the offsets.
+moves the offsets. After batches that stored segment changes, the loop has the segment
+sizes read again in the background (``sinks.segment_sizes``).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from schemas.settings import SettingError, Settings
 from sinks import metrics
 from sinks.batch import PendingBatch
 from sinks.rows import ROUTES, ConsumedMessage, Row, topic_routes
+from sinks.segment_sizes import SEGMENT_CHANGES_TABLE, SegmentSizes
 from sinks.writer import ROW_ERRORS, BatchWriter, WriteResult, create_sink_engine
 
 log = logging.getLogger(__name__)
@@ -49,6 +51,7 @@ class Sink:
         consumer: A started consumer in the sink's group, subscribed to the output topics.
         writer: Writes a batch in one transaction.
         stop: Set to finish: the pending batch is written and committed, then ``run`` returns.
+        sizes: Reads the segment sizes for their gauge; ``None``: not read.
     """
 
     def __init__(
@@ -57,8 +60,10 @@ class Sink:
         consumer: AIOKafkaConsumer,
         writer: BatchWriter,
         stop: asyncio.Event,
+        sizes: SegmentSizes | None = None,
     ) -> None:
         self._settings = settings
+        self._sizes = sizes
         self._consumer = consumer
         self._writer = writer
         self._stop = stop
@@ -80,7 +85,11 @@ class Sink:
             await self._fill()
             if self._batch.due():
                 await self._hand_to_writer()
+            if self._sizes is not None:
+                self._sizes.refresh_if_due()
         await self.flush()
+        if self._sizes is not None:
+            await self._sizes.wait()
 
     async def _hand_to_writer(self) -> None:
         """Start writing the pending batch once the one before it is written; refill.
@@ -191,6 +200,8 @@ class Sink:
             )
             return False
         _record(result, len(rows), time.monotonic() - started)
+        if self._sizes is not None and result.inserted[SEGMENT_CHANGES_TABLE]:
+            self._sizes.changed()
         await self._commit(batch)
         batch.clear()
         return True
@@ -294,6 +305,8 @@ def _record(result: WriteResult, size: int, seconds: float) -> None:
         metrics.OUTCOMES_ORPHANED.labels(outcome).inc(count)
     for outcome, count in result.links.matched.items():
         metrics.ORPHANS_MATCHED.labels(outcome).inc(count)
+    for change in result.new_rows.get(SEGMENT_CHANGES_TABLE, ()):
+        metrics.SEGMENT_CHANGES.labels(change["segment_id"], change["change"]).inc()
 
 
 def _describe(exc: SQLAlchemyError) -> str:
@@ -330,7 +343,8 @@ async def run_sink(settings: Settings, *, stop: asyncio.Event | None = None) -> 
         metadata_max_age_ms=10_000,
         **settings.kafka_client_options(),
     )
-    sink = Sink(settings, consumer, BatchWriter(engine, settings.sink_write), stop)
+    writer = BatchWriter(engine, settings.sink_write)
+    sink = Sink(settings, consumer, writer, stop, SegmentSizes(engine))
     await consumer.start()
     try:
         topics = [spec.full_name(settings.topic_prefix) for spec in specs]

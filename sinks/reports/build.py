@@ -4,9 +4,12 @@ r"""Effectiveness reports: the views of migration 0002, read and printed as tabl
 sent (``send rate`` = fired / (fired + suppressed)) and what the messages achieved; then
 the same per template version and channel. ``nudge report interventions`` shows, per
 intervention type, responses and prevented defaults. ``nudge report behavior`` counts the
-behaviour changes recorded, per activity and direction. Every number is over the last 7, 30
-or 90 days (``--days``), relative to the database's clock when the report runs; the views'
-comments (``COMMENT ON VIEW``, shown by psql's ``\d+``) define each column.
+behaviour changes recorded, per activity and direction. ``nudge report segments`` shows,
+per segment, its members now and the joins and leaves of the window, then the same per day
+(migration 0007). Every number is over the last 7, 30 or 90 days (``--days``), relative to
+the database's clock when the report runs (the segments report counts whole UTC days, today
+included); the views' comments (``COMMENT ON VIEW``, shown by psql's ``\d+``) define each
+column.
 
 Prevented defaults need 30 days of follow-up: they are counted over the users whose
 intervention's follow-up *ended* in the window, and shown as ``pending`` when none did.
@@ -17,7 +20,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -86,6 +89,8 @@ class _Query:
     columns: tuple[Column, ...]
     where: str = "TRUE"
     """A constant filter (never input)."""
+    window: str = "window_days = :days"
+    """Keeps the rows of the window ``:days`` (a constant; the views have ``window_days``)."""
 
 
 TRIGGERS = _Query(
@@ -159,10 +164,37 @@ BEHAVIOR = _Query(
         Column("mean_change_pct", "mean change %", "text"),
     ),
 )
+SEGMENTS = _Query(
+    "segments",
+    "Segments",
+    "segment_summary",
+    "segment_id",
+    (
+        Column("segment_id", "segment", "text"),
+        Column("members", "members now"),
+        Column("joins", "joins"),
+        Column("leaves", "leaves"),
+    ),
+)
+SEGMENT_DAYS = _Query(
+    "days",
+    "Segment joins and leaves per day",
+    "segment_change_days",
+    "segment_id, day",
+    (
+        Column("segment_id", "segment", "text"),
+        Column("day", "day (UTC)", "text"),
+        Column("joins", "joins"),
+        Column("leaves", "leaves"),
+    ),
+    # The UTC days of the window, today included, as segment_summary counts them.
+    window="day > (now() AT TIME ZONE 'UTC')::date - :days",
+)
 REPORTS: dict[str, tuple[_Query, ...]] = {
     "effectiveness": (TRIGGERS, TEMPLATES),
     "interventions": (INTERVENTIONS,),
     "behavior": (BEHAVIOR,),
+    "segments": (SEGMENTS, SEGMENT_DAYS),
 }
 
 
@@ -171,7 +203,7 @@ def build(settings: Settings, name: str, days: int = 30) -> Report:
 
     Args:
         settings: Where the database is.
-        name: ``effectiveness``, ``interventions`` or ``behavior``.
+        name: ``effectiveness``, ``interventions``, ``behavior`` or ``segments``.
         days: One of ``WINDOWS``.
 
     Raises:
@@ -205,7 +237,7 @@ def build(settings: Settings, name: str, days: int = 30) -> Report:
 def _rows(connection: Connection, query: _Query, days: int) -> list[dict[str, Any]]:
     # View and column names are this module's constants, never input.
     sql = (
-        f"SELECT * FROM {query.view} WHERE window_days = :days AND {query.where} "  # noqa: S608
+        f"SELECT * FROM {query.view} WHERE {query.window} AND {query.where} "  # noqa: S608
         f"ORDER BY {query.order}"
     )
     found = connection.execute(text(sql), {"days": days}).mappings()
@@ -214,6 +246,8 @@ def _rows(connection: Connection, query: _Query, days: int) -> list[dict[str, An
 
 def render_json(report: Report) -> str:
     """Return the report as JSON: every view column; rates as fractions, money as text.
+
+    Days are ISO dates (``2025-06-01``).
 
     A rate without a denominator is ``null``; so is ``prevented_default_rate`` while
     pending.
@@ -231,6 +265,8 @@ def render_json(report: Report) -> str:
 def _json_value(value: object) -> str:
     if isinstance(value, Decimal):
         return str(value)
+    if isinstance(value, date):
+        return value.isoformat()
     msg = f"not JSON serialisable: {type(value).__name__}"
     raise TypeError(msg)
 

@@ -17,6 +17,7 @@ def register(subcommands: Any) -> None:
         ("effectiveness", "per trigger, template and channel: sends, engagement, conversion"),
         ("interventions", "per intervention type: responses and prevented defaults"),
         ("behavior", "behaviour changes per activity and direction: changes, users, size"),
+        ("segments", "per segment: members now, joins and leaves (per UTC day too)"),
     ):
         one = actions.add_parser(name, help=text)
         one.add_argument("--days", type=int, choices=(7, 30, 90), default=30, help="window")

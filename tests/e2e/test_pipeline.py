@@ -83,6 +83,7 @@ def test_schemas_export_writes_a_schema_per_message(tmp_path: Path) -> None:
         "dead_letter.schema.json",
         "event.schema.json",
         "intervention_command.schema.json",
+        "segment_change.schema.json",
         "topics.json",
         "trigger_decision.schema.json",
     ]
@@ -90,3 +91,6 @@ def test_schemas_export_writes_a_schema_per_message(tmp_path: Path) -> None:
     mapping = event_schema["properties"]["payload"]["discriminator"]["mapping"]
     assert sorted(mapping) == sorted(EVENT_TYPES)
     assert set(event_schema["required"]) >= {"event_id", "user_id", "occurred_at", "source"}
+    change_schema = json.loads((tmp_path / "segment_change.schema.json").read_text())
+    assert set(change_schema["required"]) >= {"change_id", "user_id", "segment_id", "change"}
+    assert change_schema["$defs"]["SegmentChangeKind"]["enum"] == ["joined", "left"]

@@ -21,13 +21,15 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
 from schemas.commands import ChannelMessage, SendCommunication, StartIntervention
-from schemas.ids import command_id, dead_letter_id, decision_id
+from schemas.ids import command_id, dead_letter_id, decision_id, derived_id
 from schemas.records import DeadLetter, TriggerDecision
+from schemas.segments import SegmentChange, SegmentChangeKind
 from schemas.settings import Settings
 from schemas.topics import (
     BEHAVIOR_EVENTS_DLQ,
     COMMS_COMMANDS,
     INTERVENTIONS_COMMANDS,
+    SEGMENTS_CHANGES,
     TRIGGER_DECISIONS,
     TopicSpec,
 )
@@ -117,18 +119,43 @@ def letter(settings: Settings, user: str, offset: int) -> DeadLetter:
     )
 
 
+def segment_change(
+    user: str,
+    segment: str,
+    change: str,
+    at: datetime,
+    cause: str,
+    *,
+    member_since: datetime | None = None,
+) -> SegmentChange:
+    """A join or leave caused by event ``cause`` (its id derived as the worker derives one)."""
+    return SegmentChange(
+        change_id=derived_id("segment_change", user, segment, change, cause),
+        user_id=user,
+        segment_id=segment,
+        change=SegmentChangeKind(change),
+        reason="seen: page_view within 7d" if change == "joined" else "no page_view in 7d",
+        occurred_at=at,
+        source_event_id=cause,
+        member_since=member_since,
+    )
+
+
 SPEC_OF = {
     TriggerDecision: TRIGGER_DECISIONS,
     SendCommunication: COMMS_COMMANDS,
     StartIntervention: INTERVENTIONS_COMMANDS,
     DeadLetter: BEHAVIOR_EVENTS_DLQ,
+    SegmentChange: SEGMENTS_CHANGES,
 }
 
 
 def key_of(model: BaseModel) -> bytes:
     if isinstance(model, DeadLetter):
         return base64.b64decode(model.key or "")
-    assert isinstance(model, TriggerDecision | SendCommunication | StartIntervention), model
+    assert isinstance(
+        model, TriggerDecision | SendCommunication | StartIntervention | SegmentChange
+    ), model
     return model.user_id.encode()
 
 

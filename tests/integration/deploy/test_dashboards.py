@@ -25,9 +25,16 @@ import pytest
 import yaml
 
 from schemas.settings import Settings
-from schemas.topics import BEHAVIOR_EVENTS, COMMS_COMMANDS, RISK_SCORES, TRIGGER_DECISIONS
+from schemas.topics import (
+    BEHAVIOR_EVENTS,
+    COMMS_COMMANDS,
+    RISK_SCORES,
+    SEGMENTS_CHANGES,
+    TRIGGER_DECISIONS,
+)
 from tests.integration.harness import NudgeProcess, publish, read_until
 from tests.integration.scenarios import as_messages, income_dropper, ordered, spiker, steady_spender
+from tests.integration.sink_harness import segment_change
 from tests.paths import ROOT
 from tests.unit.factories import event
 
@@ -154,7 +161,8 @@ def processes(
 
 async def send_wave(settings: Settings, tag: str) -> None:
     """Users who fire both triggers, a spike dated a little ahead (its send is held until
-    then), a user at rising risk, malformed input, a sensitive field, a bad command."""
+    then), a user at rising risk, malformed input, a sensitive field, a bad command, and
+    segment joins and a leave (published as the worker would: it judges no segments yet)."""
     now = datetime.now(UTC)
     events = ordered(spiker(f"spiker-{tag}", now), income_dropper(f"dropper-{tag}", now),
                      steady_spender(f"steady-{tag}", now),
@@ -172,6 +180,18 @@ async def send_wave(settings: Settings, tag: str) -> None:
     ]
     await publish(settings, BEHAVIOR_EVENTS, messages)
     await publish(settings, COMMS_COMMANDS, [(b"x", b"{}")])
+    changes = [
+        segment_change(f"{user}-{tag}", "window_shoppers", "joined", now, f"{user}-{tag}-1")
+        for user in ("shopper", "browser")
+    ]
+    changes.append(
+        segment_change(f"browser-{tag}", "window_shoppers", "left", now, f"browser-{tag}-2")
+    )
+    await publish(
+        settings,
+        SEGMENTS_CHANGES,
+        [(change.user_id.encode(), change.model_dump_json().encode()) for change in changes],
+    )
 
 
 async def test_every_panel_query_returns_data_and_every_rule_evaluates(

@@ -84,6 +84,7 @@ def test_migrations_create_exactly_the_tables_the_sink_declares(settings):
         "dead_letters",
         "outcomes",
         "missed_payments",
+        "segment_changes",
     }
     assert keys == {
         name: [column.name for column in table.primary_key]

@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from schemas.commands import ChannelMessage, SendCommunication, StartIntervention
 from schemas.ids import command_id, dead_letter_id, decision_id
 from schemas.records import DeadLetter, TriggerDecision
+from schemas.segments import SegmentChange, SegmentChangeKind
 from schemas.topics import (
     BEHAVIOR_EVENTS,
     BEHAVIOR_EVENTS_DLQ,
@@ -21,6 +22,7 @@ from schemas.topics import (
     COMMS_OUTCOMES_DLQ,
     INTERVENTIONS_COMMANDS,
     RISK_SCORES_DLQ,
+    SEGMENTS_CHANGES,
     TRIGGER_DECISIONS,
 )
 from sinks.batch import PendingBatch
@@ -107,6 +109,56 @@ def letter() -> DeadLetter:
         error="<message>: Invalid JSON",
         failed_at=AT,
     )
+
+
+def left() -> SegmentChange:
+    return SegmentChange(
+        change_id="change-1",
+        user_id="user-1",
+        segment_id="window_shoppers",
+        change=SegmentChangeKind.LEFT,
+        reason="when.all.0: no page_view in the last 7d",
+        occurred_at=datetime(2025, 3, 14, 10, 30, tzinfo=CET),
+        source_event_id=None,
+        member_since=AT - timedelta(days=3),
+    )
+
+
+def test_a_segment_change_becomes_a_segment_changes_row():
+    row = message_row(source(left()), ROUTES[SEGMENTS_CHANGES], NOW)
+    assert row.table.name == "segment_changes" and not row.rejected
+    assert row.values == {
+        "change_id": "change-1",
+        "user_id": "user-1",
+        "segment_id": "window_shoppers",
+        "change": "left",
+        "reason": "when.all.0: no page_view in the last 7d",
+        "occurred_at": AT,
+        "source_event_id": None,
+        "member_since": AT - timedelta(days=3),
+    }
+    assert type(row.values["change"]) is str and row.values["occurred_at"].tzinfo
+    assert row.key == ("change-1",)
+    # The database numbers and stamps the row: arrival order and recorded_at.
+    assert set(row.table.columns.keys()) - set(row.values) == {"arrival", "recorded_at"}
+
+
+@pytest.mark.parametrize(
+    ("change", "error"),
+    [
+        ({"occurred_at": "2025-03-14T09:30:00"}, "occurred_at: Input should have timezone info"),
+        ({"member_since": "2025-03-14T09:30:00"}, "member_since: Input should have timezone"),
+        ({"change": "stayed"}, "change: not one of the allowed values"),
+        ({"segment_id": "Window Shoppers"}, "segment_id: String should match pattern"),
+        ({"schema_version": 2}, "schema_version: Input should be 1"),
+    ],
+)
+def test_an_unusable_segment_change_is_a_dead_letter(change, error):
+    value = json.dumps(left().model_dump(mode="json") | change).encode()
+    row = message_row(source(value, topic="p.segments.changes"), ROUTES[SEGMENTS_CHANGES], NOW)
+    assert row.rejected and row.table is DEAD_LETTERS
+    assert row.values["kind"] == "invalid" and row.values["error"].startswith(error)
+    assert row.values["dead_letter_id"] == dead_letter_id("p.segments.changes", 1, 7)
 
 
 def test_a_decision_becomes_a_trigger_events_row_with_plain_values():
@@ -248,6 +300,7 @@ def test_topic_routes_use_the_deployment_prefix():
         "blue.trigger.decisions",
         "blue.comms.commands",
         "blue.interventions.commands",
+        "blue.segments.changes",
         "blue.behavior.events.dlq",
         "blue.risk.scores.dlq",
         "blue.comms.outcomes.dlq",
@@ -255,6 +308,7 @@ def test_topic_routes_use_the_deployment_prefix():
         "blue.behavior.events",
     }
     assert routes["blue.comms.commands"].model is SendCommunication
+    assert routes["blue.segments.changes"].model is SegmentChange
 
 
 @pytest.mark.parametrize(
@@ -264,6 +318,7 @@ def test_topic_routes_use_the_deployment_prefix():
         (COMMS_COMMANDS, sms),
         (INTERVENTIONS_COMMANDS, intervention),
         (BEHAVIOR_EVENTS_DLQ, letter),
+        (SEGMENTS_CHANGES, left),
     ],
 )
 def test_every_required_column_is_filled_from_its_message(spec, model):

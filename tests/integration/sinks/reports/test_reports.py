@@ -43,6 +43,10 @@ VIEWS = {
     "behavior_changes",
     "behavior_change_summary",
     "pattern_changes",
+    "segment_members",
+    "segment_sizes",
+    "segment_change_days",
+    "segment_summary",
 }
 
 

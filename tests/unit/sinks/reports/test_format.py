@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
@@ -13,6 +13,8 @@ from sinks.reports.build import (
     BEHAVIOR,
     INTERVENTIONS,
     REPORTS,
+    SEGMENT_DAYS,
+    SEGMENTS,
     TEMPLATES,
     TRIGGERS,
     WINDOWS,
@@ -104,14 +106,15 @@ def test_sections_of_each_report():
         "effectiveness": (TRIGGERS, TEMPLATES),
         "interventions": (INTERVENTIONS,),
         "behavior": (BEHAVIOR,),
+        "segments": (SEGMENTS, SEGMENT_DAYS),
     }
-    for query in (TRIGGERS, TEMPLATES, INTERVENTIONS):
+    for query in (TRIGGERS, TEMPLATES, INTERVENTIONS, SEGMENTS, SEGMENT_DAYS):
         keys = [column.key for column in query.columns]
         assert query.columns[0].kind == "text" and len(set(keys)) == len(keys)
     assert INTERVENTIONS.columns[-1].kind == "prevented"
 
 
-@pytest.mark.parametrize("name", ["effectiveness", "interventions"])
+@pytest.mark.parametrize("name", ["effectiveness", "interventions", "behavior", "segments"])
 def test_the_command_line_offers_exactly_the_views_windows(name):
     parser = build_parser()
     args = parser.parse_args(["report", name])
@@ -128,3 +131,12 @@ def test_an_unknown_report_or_window_is_refused_before_any_database_work():
         build(settings, "weekly", 7)
     with pytest.raises(ValueError, match="over 14 days"):
         build(settings, "effectiveness", 14)
+
+
+def test_days_print_as_iso_dates_in_json_and_tables():
+    rows = [{"segment_id": "window_shoppers", "day": date(2025, 6, 1), "joins": 3, "leaves": 1}]
+    made = Report("segments", 7, AT, (Section("days", "Per day", SEGMENT_DAYS.columns, rows),))
+    assert json.loads(render_json(made))["days"] == [
+        {"segment_id": "window_shoppers", "day": "2025-06-01", "joins": 3, "leaves": 1}
+    ]
+    assert render_text(made).splitlines()[3].split() == ["window_shoppers", "2025-06-01", "3", "1"]
