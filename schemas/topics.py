@@ -70,6 +70,8 @@ COMMS_COMMANDS = TopicSpec("comms.commands", Key.USER_ID, 14 * DAY_MS)
 INTERVENTIONS_COMMANDS = TopicSpec("interventions.commands", Key.USER_ID, 14 * DAY_MS)
 ALERTS_RECOMMENDATIONS = TopicSpec("alerts.recommendations", Key.USER_ID, 14 * DAY_MS)
 SEGMENTS_CHANGES = TopicSpec("segments.changes", Key.USER_ID, 14 * DAY_MS)
+#: Each user's scores, pattern and segments: the latest, and the history at a bounded rate.
+USERS_ANALYTICS = TopicSpec("users.analytics", Key.USER_ID, 14 * DAY_MS)
 TRIGGER_DECISIONS = TopicSpec("trigger.decisions", Key.USER_ID, 14 * DAY_MS)
 
 # Dead letters: one per input topic of events, kept a month so a bad deploy can be replayed.
@@ -101,6 +103,7 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     INTERVENTIONS_COMMANDS,
     ALERTS_RECOMMENDATIONS,
     SEGMENTS_CHANGES,
+    USERS_ANALYTICS,
     TRIGGER_DECISIONS,
     *DEAD_LETTER_TOPIC.values(),
 )

@@ -16,6 +16,7 @@ from schemas.topics import (
     SEGMENTS_CHANGES,
     TRIGGER_DECISIONS,
     TRIGGERS_DEFINITIONS,
+    USERS_ANALYTICS,
     USERS_PROFILES,
     TopicSpec,
 )
@@ -31,6 +32,7 @@ WITHOUT_DEAD_LETTERS = {
     INTERVENTIONS_COMMANDS: "output",
     ALERTS_RECOMMENDATIONS: "output",
     SEGMENTS_CHANGES: "output",
+    USERS_ANALYTICS: "output",
     TRIGGER_DECISIONS: "output",
 }
 DEAD_LETTER_SUFFIX = ".dlq"
