@@ -26,6 +26,7 @@ from streams.core.decisions.send_policy import SendPolicy
 from streams.core.features.context import Before, FeatureContext
 from streams.core.features.registry import event_context, scheduled_context
 from streams.core.patterns.label import update_pattern
+from streams.core.patterns.snapshot import new_hour, snapshot
 from streams.core.rendering import Catalogue
 from streams.core.risk.intervention import decide_intervention
 from streams.core.risk.policy import InterventionPolicy
@@ -91,6 +92,8 @@ def process(  # noqa: PLR0913 - the core's inputs, each policy keyword-only with
     result.segment_changes = joined_or_left
     if insight is not None:
         result.decisions.insert(0, insight)
+    if insight is not None or joined_or_left or new_hour(before.watermark, occurred):
+        result.analytics = snapshot(ctx, occurred, event.event_id)
     if event.type == "risk_score" and state.risk is not None:
         risk = decide_intervention(state.risk, event, state.profile, interventions)
         if risk.decision is not None:
@@ -161,16 +164,18 @@ def process_idle(  # noqa: PLR0913 - the timer's inputs, each keyword-only with 
     )
     models = analytics or Analytics()
     ctx = scheduled_context(user_id, state, now, models.scores)
+    was = state.pattern
     if behavior is not None:
         judged = judge_behavior(user_id, state, now, behavior)
         result.decisions.extend(judged.decisions)
-        was = state.pattern
         insight = update_pattern(ctx, models.patterns)
         if insight is not None:
             result.decisions.append(insight)
         result.judged = result.judged or judged.changed or state.pattern != was
     if segments:
         result.segment_changes = update_segments(ctx, models.segments, at=now.timestamp())
+    if result.segment_changes or state.pattern != was:
+        result.analytics = snapshot(ctx, now.timestamp(), None)
     result.decisions[:0] = released.decisions
     result.commands[:0] = released.commands
     result.released = released.released

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from schemas.commands import SendCommunication, StartIntervention
 from schemas.records import TriggerDecision
 from schemas.segments import SegmentChange
+from schemas.user_analytics import UserAnalytics
 
 
 @dataclass(slots=True)
@@ -31,6 +32,8 @@ class Result:
     """The first this many ``commands`` were held earlier and are due now."""
     segment_changes: list[SegmentChange] = field(default_factory=list)
     """Live segments the user joined or left (``streams.core.segments``)."""
+    analytics: UserAnalytics | None = None
+    """The user's scores, pattern and segments, when due (``streams.core.patterns.snapshot``)."""
     judged: bool = False
     """A scheduled evaluation marked a closed month judged, or a behaviour change told or
     ended (``state.evaluated``): the record must be stored."""

@@ -30,6 +30,7 @@ from schemas.topics import (
     INTERVENTIONS_COMMANDS,
     SEGMENTS_CHANGES,
     TRIGGER_DECISIONS,
+    USERS_ANALYTICS,
 )
 from schemas.triggers import TriggerDefinition
 from streams.core.behavior.change import BehaviorPolicy
@@ -90,6 +91,8 @@ class IngestStage:
     interventions: Any
     segment_changes: Any
     """``segments.changes``: each user's joins and leaves of live segments."""
+    user_analytics: Any
+    """``users.analytics``: each user's scores, pattern and segments, when due."""
     dead_letters: dict[str, Any]
     """Input topic name -> its dead-letter topic."""
     definitions: DefinitionOverlay
@@ -327,29 +330,16 @@ class IngestStage:
         Everything is serialised before anything is sent, so an output that cannot be
         serialised leaves none of its event's outputs half sent.
         """
-        outputs: list[tuple[Any, bytes]] = []
-        for decision in result.decisions:
-            outputs.append((self.decisions, decision.model_dump_json().encode()))
-        for command in result.commands:
-            outputs.append((self.commands, command.model_dump_json().encode()))
-        for intervention in result.interventions:
-            outputs.append((self.interventions, intervention.model_dump_json().encode()))
-        for change in result.segment_changes:
-            outputs.append((self.segment_changes, change.model_dump_json().encode()))
-        for decision in result.decisions:
-            reason = decision.reason.value if decision.reason else ""
-            metrics.DECISIONS.labels(decision.trigger_id, decision.outcome.value, reason).inc()
-        for command in result.commands:
-            metrics.COMMANDS.labels(command.trigger_id, command.channel.value).inc()
-            if event_latency:
-                latency = (now - command.created_at).total_seconds()
-                metrics.DECISION_LATENCY.labels(command.trigger_id).observe(max(latency, 0.0))
-        for intervention in result.interventions:
-            metrics.INTERVENTIONS.labels(
-                intervention.intervention_type.value, intervention.risk_level
-            ).inc()
-        for change in result.segment_changes:
-            metrics.SEGMENT_CHANGES.labels(change.segment_id, change.change.value).inc()
+        messages: list[tuple[Any, Any]] = [
+            *((self.decisions, decision) for decision in result.decisions),
+            *((self.commands, command) for command in result.commands),
+            *((self.interventions, intervention) for intervention in result.interventions),
+            *((self.segment_changes, change) for change in result.segment_changes),
+        ]
+        if result.analytics is not None:
+            messages.append((self.user_analytics, result.analytics))
+        outputs = [(topic, model.model_dump_json().encode()) for topic, model in messages]
+        _count_outputs(result, now, event_latency=event_latency)
         return outputs
 
     def _reject(
@@ -434,6 +424,7 @@ def _build_stage(
         commands=app.topic(COMMS_COMMANDS.full_name(prefix)),
         interventions=app.topic(INTERVENTIONS_COMMANDS.full_name(prefix)),
         segment_changes=app.topic(SEGMENTS_CHANGES.full_name(prefix)),
+        user_analytics=app.topic(USERS_ANALYTICS.full_name(prefix)),
         dead_letters={
             spec.full_name(prefix): app.topic(dlq.full_name(prefix))
             for spec, dlq in DEAD_LETTER_TOPIC.items()
@@ -504,3 +495,21 @@ def _ingest_agent(app: faust.App, stage: IngestStage) -> Callable[[Any], Awaitab
             stage.progress.batch_done()
 
     return ingest
+
+
+def _count_outputs(result: Result, now: datetime, *, event_latency: bool) -> None:
+    """Count a result's outputs in the worker's metrics."""
+    for decision in result.decisions:
+        reason = decision.reason.value if decision.reason else ""
+        metrics.DECISIONS.labels(decision.trigger_id, decision.outcome.value, reason).inc()
+    for command in result.commands:
+        metrics.COMMANDS.labels(command.trigger_id, command.channel.value).inc()
+        if event_latency:
+            latency = (now - command.created_at).total_seconds()
+            metrics.DECISION_LATENCY.labels(command.trigger_id).observe(max(latency, 0.0))
+    for intervention in result.interventions:
+        metrics.INTERVENTIONS.labels(
+            intervention.intervention_type.value, intervention.risk_level
+        ).inc()
+    for change in result.segment_changes:
+        metrics.SEGMENT_CHANGES.labels(change.segment_id, change.change.value).inc()

@@ -19,6 +19,7 @@ import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -35,7 +36,7 @@ from tests.unit.factories import event
 
 pytestmark = pytest.mark.integration
 
-SEGMENTS = [
+SEGMENTS: list[dict[str, Any]] = [
     {"id": "browsers", "name": "Browsers",
      "when": {"count": "page_view", "at_least": 2, "within": "1d"}},
     {"id": "idle", "name": "Idle", "when": {"not": {"seen": "any", "within": "1d"}}},

@@ -67,6 +67,7 @@ def stage(clock: Clock, keep_objects: bool = True) -> IngestStage:
         commands=Topic(),
         interventions=Topic(),
         segment_changes=Topic(),
+        user_analytics=Topic(),
         dead_letters={},
         definitions=DefinitionOverlay.shipped_with(catalogue),
         catalogue=catalogue,

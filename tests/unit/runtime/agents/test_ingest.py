@@ -186,10 +186,16 @@ def test_a_batch_s_outputs_are_acknowledged_before_the_records_that_remember_the
     ingest.users.outbox = ingest.outbox  # type: ignore[attr-defined]
     ingest.clock = lambda: spike_at(timedelta(hours=1))
     ingest.decisions, ingest.commands = Recording("decision"), Recording("command")
+    ingest.user_analytics = Recording("analytics")
     ingest.dead_letters = {"behavior.events": Recording("dead letter")}
     history = spike_history("spiker")
-    asyncio.run(ingest.run_batch(batch_of(list(history))))  # a history decides nothing
-    assert order == ["changelog"]
+    asyncio.run(ingest.run_batch(batch_of(list(history))))  # decides nothing...
+    *snapshots, flushed, stored = order  # ...but sends the user's hourly analytics
+    assert set(snapshots) == {"analytics"} and (flushed, stored) == ("flush", "changelog")
     order.clear()
     asyncio.run(ingest.run_batch(batch_of([b"nope", transaction("spiker", spike_at(), "400")])))
-    assert order == ["dead letter", "decision", "command", "command", "flush", "changelog"]
+    sent = [name for name in order if name != "analytics"]
+    assert sent == ["dead letter", "decision", "command", "command", "flush", "changelog"]
+    assert order.index("flush") > max(
+        (i for i, name in enumerate(order) if name == "analytics"), default=-1
+    )
