@@ -291,6 +291,25 @@ def expected_firings(personas: Iterable[Persona]) -> dict[str, set[str]]:
     return fired
 
 
+#: The labels whose users the stories name exactly (``Story.pattern``); no other user
+#: may have them. The others describe ordinary days and have no exact expectation.
+SCRIPTED_PATTERNS = ("high_intent", "at_risk")
+
+
+def expected_patterns(personas: Iterable[Persona]) -> dict[str, set[str]]:
+    """Return label -> the users who must carry it once the timer has judged them.
+
+    Only ``SCRIPTED_PATTERNS``: the stories that name a label give it, and nobody else
+    gets one of these.
+    """
+    expected: dict[str, set[str]] = {label: set() for label in SCRIPTED_PATTERNS}
+    for persona in personas:
+        story = STORIES[persona.story] if persona.story is not None else None
+        if story is not None and story.pattern is not None:
+            expected[story.pattern].add(persona.user_id)
+    return expected
+
+
 def population_events(
     personas: Iterable[Persona],
     *,

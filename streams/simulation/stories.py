@@ -50,6 +50,10 @@ class Story:
         spend_rise: (days before the last day, lowest and highest factor): from that UTC
             day on, daily spending is multiplied by a factor drawn in the range.
         suppressed: Triggers that match but must lose to caps and priorities.
+        pattern: The pattern label the story must leave the user with once the timer
+            has judged them (``schemas.patterns``), for the lead stories and the lapsed;
+            ``None``: whatever the shipped rules make of ordinary days (not
+            ``high_intent`` nor ``at_risk``: see ``population.expected_patterns``).
     """
 
     name: str
@@ -60,6 +64,7 @@ class Story:
     tier: Tier | None = None
     spend_rise: tuple[int, float, float] | None = None
     suppressed: frozenset[str] = frozenset()
+    pattern: str | None = None
 
 
 def _none(w: EventWriter, t: Timeline) -> list[Stamped]:
@@ -94,24 +99,26 @@ STORIES: dict[str, Story] = {
         _story("big_purchase", "large_transaction spending_spike", ev.big_purchase),
         _story("birthday_soon", "birthday_approaching", ev.birthday_soon),
         _story("card_maxing", "near_credit_limit", ev.card_maxing),
-        _story("lapsed", "app_usage_decline", _none, sessions=_lapsed),
+        _story("lapsed", "app_usage_decline", _none, sessions=_lapsed, pattern="at_risk"),
         _story("saver_milestone", "savings_milestone", ev.saver_milestone),
-        _story("unfinished_application", "application_incomplete", ev.unfinished_application),
+        _story("unfinished_application", "application_incomplete", ev.unfinished_application,
+               pattern="high_intent"),
         _story("newlywed", "relationship_change", ev.newlywed),
         _story("lease_ending", "lease_renewal_window", ev.lease_ending),
         _story("crossroads", "salary_below_market job_opportunities", ev.crossroads,
                suppressed=frozenset({"skill_gap"})),
         _story("browser_no_features", "feature_unused", _none, features=False),
-        _story("hot_lead", "high_intent_follow_up", ev.hot_lead),
+        _story("hot_lead", "high_intent_follow_up", ev.hot_lead, pattern="high_intent"),
         _story("graduate", "student_loan_grace_ending", ev.graduate),
-        _story("quote_dropout", "quote_form_abandoned", ev.quote_dropout),
+        _story("quote_dropout", "quote_form_abandoned", ev.quote_dropout, pattern="at_risk"),
         _story("fading", "app_usage_decline", _none, sessions=_fading),
         _story("couch_spender", "low_exercise_high_spending spending_spike", ev.couch_spender,
                spend_rise=(8, 1.8, 2.4)),
         _story("saver_stalled", "savings_goal_stall", ev.saver_stalled),
         _story("engaged_free", "premium_upgrade", _none, sessions=_engaged, tier="free"),
         _story("job_seeker", "job_opportunities", ev.job_seeker),
-        _story("stressed_applicant", "stress_with_big_decision", ev.stressed_applicant),
+        _story("stressed_applicant", "stress_with_big_decision", ev.stressed_applicant,
+               pattern="high_intent"),
         _story("skills_gap", "skill_gap", ev.skills_gap),
         _story("underpaid", "salary_below_market", ev.underpaid),
         _story("pay_cut", "pay_cut", ev.pay_cut),

@@ -433,11 +433,12 @@ def register_schedule(app: faust.App, stage: IngestStage, settings: Settings) ->
         except Exception:  # a bug must not stop the worker's timer for good
             log.exception("timer pass failed")
             return
-        if summary.evaluated or summary.decisions or summary.commands:
+        if summary.evaluated or summary.decisions or summary.commands or summary.segments:
             log.info(
                 "timer pass",
                 extra={"users": summary.users, "evaluated": list(summary.evaluated),
-                       "decisions": summary.decisions, "commands": summary.commands},
+                       "decisions": summary.decisions, "commands": summary.commands,
+                       "segments": summary.segments},
             )  # fmt: skip
 
     app.timer(settings.schedule_interval_seconds, name="nudge.schedule")(scheduled_pass)

@@ -27,7 +27,8 @@ from schemas.records import (
     SuppressionReason,
     TriggerDecision,
 )
-from streams.core.decisions.process import process, process_scheduled
+from streams.core.behavior.change import BehaviorPolicy
+from streams.core.decisions.process import process, process_idle, process_scheduled
 from streams.core.decisions.send_policy import SendPolicy
 from streams.core.rendering import default_catalogue
 from streams.core.state.record import UserState
@@ -35,8 +36,10 @@ from streams.core.triggers.catalogue import default_definitions
 from streams.demo.run import DEMO_MIX
 from streams.simulation.population import (
     MODELLED_TRIGGERS,
+    SCRIPTED_PATTERNS,
     Mix,
     expected_firings,
+    expected_patterns,
     population_events,
     population_risk_scores,
 )
@@ -294,3 +297,28 @@ def test_a_population_without_stories_fires_only_the_money_triggers() -> None:
 
 
 MONEY = {"spending_spike", "income_drop"}
+
+
+# --- patterns: the lead stories and the lapsed are labelled as scripted ------------------
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "now",
+    [
+        datetime(2026, 12, 2, 8, 0, tzinfo=UTC),
+        datetime(2026, 3, 1, 0, 0, 0, 1, tzinfo=UTC),  # a microsecond into the month
+        datetime(2026, 8, 17, 3, 15, tzinfo=UTC),  # a Monday night in the Americas
+    ],
+)
+def test_the_scripted_users_and_only_they_are_high_intent_or_at_risk(now: datetime) -> None:
+    personas, events = generate(SMALL_USERS, seed=now.day * 1000 + now.hour, now=now, mix=SMALL)
+    out = run_core(events, now=now)
+    for user, state in out.states.items():  # the timer's daily pass labels the idle too
+        process_idle(user, state, [], CATALOGUE, now=now + LAG, behavior=BehaviorPolicy())
+    labelled: dict[str, set[str]] = defaultdict(set)
+    for user, state in out.states.items():
+        labelled[state.pattern or "none"].add(user)
+    expected = expected_patterns(personas)
+    assert all(expected.values())  # every scripted label has its users
+    assert {label: labelled[label] for label in SCRIPTED_PATTERNS} == expected
