@@ -1,4 +1,4 @@
-"""``nudge scores ...`` and ``nudge patterns ...``: the analytics data, hot-reloaded.
+"""``nudge scores|patterns|personalization ...``: the analytics data, hot-reloaded.
 
 ``validate FILE`` checks a YAML file (no Kafka needed); ``apply FILE`` validates it and
 publishes it on the definitions topic, where every worker picks it up on its next batch;
@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from schemas.patterns import validate_patterns
+from schemas.personalization import validate_personalization
 from schemas.scores import validate_scores
 from schemas.settings import Settings
 
@@ -24,11 +25,16 @@ from schemas.settings import Settings
 GROUPS: dict[str, tuple[str, bytes, Callable[[Any], Any]]] = {
     "scores": ("behaviour score weights", b"analytics:scores", validate_scores),
     "patterns": ("pattern rules", b"analytics:patterns", validate_patterns),
+    "personalization": (
+        "personalization rules",
+        b"analytics:personalization",
+        validate_personalization,
+    ),
 }
 
 
 def register(subcommands: Any) -> None:
-    """Add ``scores`` and ``patterns`` to the ``nudge`` subcommands."""
+    """Add ``scores``, ``patterns`` and ``personalization`` to the ``nudge`` subcommands."""
     for group, (what, _, _) in GROUPS.items():
         parser = subcommands.add_parser(group, help=f"{what} (hot-reloaded)")
         actions = parser.add_subparsers(dest="action", required=True)
@@ -44,7 +50,7 @@ def register(subcommands: Any) -> None:
 
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
-    """Dispatch ``nudge scores|patterns ACTION``."""
+    """Dispatch ``nudge scores|patterns|personalization ACTION``."""
     what, key, validate = GROUPS[args.group]
     if args.action in ("validate", "apply"):
         try:
@@ -110,7 +116,12 @@ async def _show(settings: Settings, what: str, key: bytes) -> int:
     applied = analytics_from(entries, VisitPolicy())
     name = key.decode()
     source = "applied" if key in entries and name not in applied.refused else "shipped"
-    model = applied.analytics.scores if name.endswith("scores") else applied.analytics.patterns
+    models = {
+        "scores": applied.analytics.scores,
+        "patterns": applied.analytics.patterns,
+        "personalization": applied.analytics.personalization,
+    }
+    model = models[name.rpartition(":")[2]]
     print(f"# {what} in force ({source})")
     print(
         yaml.safe_dump(

@@ -35,7 +35,7 @@ import yaml
 
 from schemas.events import Channel
 
-PLACEHOLDER = re.compile(r"\{\{\s*([a-z_][a-z0-9_]*)\s*\}\}")
+PLACEHOLDER = re.compile(r"\{\{\s*([a-z_][a-z0-9_]*(?:\.[a-z_][a-z0-9_]*)?)\s*\}\}")
 #: One SMS part in the GSM-7 alphabet; longer bodies are cut with an ellipsis.
 SMS_LIMIT = 160
 #: Longest value substituted for one placeholder, so data cannot flood a message.

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from schemas.commands import SendCommunication
 from schemas.ids import command_id, decision_id
+from schemas.personalization import PERSONALIZATION_RULE
 from schemas.records import Outcome, SuppressionReason, TriggerDecision
 from schemas.triggers import ChannelTemplate, TriggerDefinition
 from streams.core.decisions.eligibility import consented_channels, why_suppressed
@@ -188,9 +189,14 @@ def _commands(
     values = {"user_name": ctx.state.profile.get("first_name") or "", **match.variables}
     decided = decision_id(definition.id, user, match.cause)
     commands = []
+    rule = ctx.personalization
     for wanted in channels:
         template = catalogue.by_id(wanted.template)
-        rendered = render(template, values, catalogue.fallbacks)
+        content = rule.content_for(wanted.channel.value) if rule is not None else {}
+        rendered = render(template, {**values, **content}, catalogue.fallbacks)
+        used = rendered.variables
+        if rule is not None and any(name in content for name in used):
+            used = {**used, PERSONALIZATION_RULE: rule.id}  # reported per rule
         channel = wanted.channel
         commands.append(
             SendCommunication(
@@ -205,7 +211,7 @@ def _commands(
                 template_version=template.version,
                 subject=rendered.subject,
                 body=rendered.body,
-                variables=rendered.variables,
+                variables=used,
                 priority=definition.priority,
                 send_at=send_at,
                 experiment=definition.experiment.id if definition.experiment else None,

@@ -31,6 +31,7 @@ from streams.core.rendering import Catalogue
 from streams.core.risk.intervention import decide_intervention
 from streams.core.risk.policy import InterventionPolicy
 from streams.core.segments.membership import update_segments
+from streams.core.segments.personalization import update_personalization
 from streams.core.state.analytics import Analytics
 from streams.core.state.fold import apply_event
 from streams.core.state.record import UserState
@@ -84,9 +85,9 @@ def process(  # noqa: PLR0913 - the core's inputs, each policy keyword-only with
         return Result(evaluated=False)
     ctx = event_context(state, event, before, models.scores)
     insight = update_pattern(ctx, models.patterns)
-    joined_or_left = update_segments(
-        ctx, models.segments, at=max(occurred, state.watermark), cause=event.event_id
-    )
+    at = max(occurred, state.watermark)
+    joined_or_left = update_segments(ctx, models.segments, at=at, cause=event.event_id)
+    update_personalization(ctx, models.personalization, at)
     wanted = [d for d in definitions if event.type in d.evaluate_on.events]
     result = _decide_all(ctx, wanted, catalogue, now, policy or SendPolicy())
     result.segment_changes = joined_or_left
@@ -174,6 +175,7 @@ def process_idle(  # noqa: PLR0913 - the timer's inputs, each keyword-only with 
         result.judged = result.judged or judged.changed or state.pattern != was
     if segments:
         result.segment_changes = update_segments(ctx, models.segments, at=now.timestamp())
+        result.judged |= update_personalization(ctx, models.personalization, now.timestamp())
     if result.segment_changes or state.pattern != was:
         result.analytics = snapshot(ctx, now.timestamp(), None)
     result.decisions[:0] = released.decisions

@@ -20,6 +20,7 @@ from typing import TypeVar
 import orjson
 
 from schemas.patterns import PatternRules, validate_patterns
+from schemas.personalization import PersonalizationRules, validate_personalization
 from schemas.scores import ScoreModel, validate_scores
 from schemas.segments import MAX_SEGMENTS_IN_FORCE, SegmentDefinition, validate_segment
 from streams.core.state.scores import default_score_model
@@ -36,6 +37,12 @@ def default_pattern_rules() -> PatternRules:
     return shipped("patterns.yaml", validate_patterns)
 
 
+@cache
+def default_personalization() -> PersonalizationRules:
+    """Return the shipped personalization rules (``streams/catalogue/personalization.yaml``)."""
+    return shipped("personalization.yaml", validate_personalization)
+
+
 @dataclass(frozen=True, slots=True)
 class Analytics:
     """How visits are cut, how scores are weighed, which pattern rules label users."""
@@ -44,11 +51,13 @@ class Analytics:
     scores: ScoreModel = field(default_factory=default_score_model)
     patterns: PatternRules = field(default_factory=default_pattern_rules)
     segments: Segments = field(default_factory=default_segments)
+    personalization: PersonalizationRules = field(default_factory=default_personalization)
 
 
 #: Keys of the definitions topic that hold the analytics data (JSON documents).
 SCORES_KEY = b"analytics:scores"
 PATTERNS_KEY = b"analytics:patterns"
+PERSONALIZATION_KEY = b"analytics:personalization"
 #: Segment definitions are keyed ``segment:<id>``.
 SEGMENT_PREFIX = b"segment:"
 
@@ -76,7 +85,11 @@ def analytics_from(entries: dict[bytes, bytes], visits: VisitPolicy) -> Applied:
     refused: dict[str, list[str]] = {}
     scores = _entry(entries, SCORES_KEY, validate_scores, default_score_model(), refused)
     patterns = _entry(entries, PATTERNS_KEY, validate_patterns, default_pattern_rules(), refused)
-    return Applied(Analytics(visits, scores, patterns, _segments(entries, refused)), refused)
+    personal = _entry(
+        entries, PERSONALIZATION_KEY, validate_personalization, default_personalization(), refused
+    )
+    segments = _segments(entries, refused)
+    return Applied(Analytics(visits, scores, patterns, segments, personal), refused)
 
 
 def full(segments: dict[str, SegmentDefinition]) -> bool:

@@ -56,7 +56,7 @@ _PLAIN = (
     "first_day", "spend_since", "income_since", "watermark", "last_fired", "evaluated",
     "profile", "sends", "quote_times", "goal_milestones", "stress_level", "stress_at",
     "applications", "episodes", "pending", "partition", "engaged_at", "deposits",
-    "activity_since", "scores", "pattern", "segments", "sequences",
+    "activity_since", "scores", "pattern", "segments", "sequences", "personalization",
 )  # fmt: skip
 
 
@@ -130,6 +130,8 @@ class UserState:
             oldest first), for the types the segments in force count
             (``streams.core.state.segment_tracks``).
         sequences: Sequence criterion key -> when it last completed (epoch seconds).
+        personalization: The id of the personalization rule that applies to the user
+            (``schemas.personalization``), ``None`` when none does.
     """
 
     first_day: int | None = None
@@ -168,6 +170,7 @@ class UserState:
     segments: dict[str, int] = field(default_factory=dict)
     event_times: dict[str, list[int]] = field(default_factory=dict)
     sequences: dict[str, int] = field(default_factory=dict)
+    personalization: str | None = None
 
     def has_seen(self, event_id: str) -> bool:
         """Return whether ``event_id`` is among the events this record remembers applying."""

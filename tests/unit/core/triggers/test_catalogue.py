@@ -12,6 +12,7 @@ import yaml
 
 from schemas.events import Channel, Event
 from schemas.features import FEATURES
+from schemas.personalization import PERSONALIZATION_VARIABLES
 from schemas.records import Outcome
 from schemas.triggers import TriggerDefinition, comparisons, validate_definition
 from streams.core.decisions.process import process
@@ -237,7 +238,8 @@ def test_every_placeholder_is_produced_by_the_trigger(trigger_id: str) -> None:
     state, final = SCENARIOS[trigger_id](True)
     match = match_of(trigger_id, state, final)
     assert match is not None
-    produced = set(match.variables) | {"user_name"}
+    # (The personalization rules fill their variables, with catalogue fallbacks.)
+    produced = set(match.variables) | {"user_name", *PERSONALIZATION_VARIABLES}
     for channel in CHANNELS:
         template = default_catalogue().get(trigger_id, channel)
         assert template is not None
@@ -285,7 +287,8 @@ def test_every_channel_of_every_definition_has_its_template() -> None:
 def test_every_catalogue_placeholder_is_a_feature_or_the_user_name() -> None:
     for template in default_catalogue().templates.values():
         names = set(PLACEHOLDER.findall(f"{template.subject or ''} {template.body}"))
-        assert names <= set(FEATURES) | {"user_name"}, (template.template_id, names)
+        known = set(FEATURES) | {"user_name", *PERSONALIZATION_VARIABLES}
+        assert names <= known, (template.template_id, names)
 
 
 @pytest.mark.parametrize("trigger_id", sorted(SCENARIOS))
