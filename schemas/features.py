@@ -206,6 +206,32 @@ FEATURES: dict[str, Feature] = {
             _B,
             "a form left unfinished in the last 7 days, and nothing submitted since",
         ),  # fmt: skip
+        # peer comparison (streams/core/features/peers.py; schemas/peers.py)
+        Feature(
+            "savings_rate_pct",
+            _N,
+            "share of the usual monthly income not spent over the last 30 days",
+            _PCT,
+        ),  # fmt: skip
+        Feature("peer_group", _T, "the segment the user is compared in, or all"),
+        Feature(
+            "spend_week_peer_pct",
+            _N,
+            "share of the user's peers who spent less this week (percentile)",
+            _PCT,
+        ),  # fmt: skip
+        Feature(
+            "savings_rate_peer_pct",
+            _N,
+            "share of the user's peers with a lower savings rate (percentile)",
+            _PCT,
+        ),  # fmt: skip
+        Feature(
+            "engagement_peer_pct",
+            _N,
+            "share of the user's peers less engaged (percentile)",
+            _PCT,
+        ),  # fmt: skip
         # behaviour change (streams/core/features/behavior.py): the last complete week
         *(
             Feature(

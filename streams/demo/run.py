@@ -35,6 +35,7 @@ from schemas.topics import (
     RISK_SCORES,
 )
 from streams.core.triggers.catalogue import default_definitions
+from streams.demo.analytics import print_analytics
 from streams.demo.behavior import print_behavior_changes
 from streams.demo.risk import print_interventions, simulate_and_report
 from streams.runtime.lag import group_lag
@@ -119,6 +120,8 @@ async def _demo(base: Settings, *, users: int, rate: float, seed: int) -> int:
         if not print_interventions(settings, report.expected_interventions):
             code = 1
         if not print_behavior_changes(settings, report.activity, judged_at):
+            code = 1
+        if not print_analytics(settings, DEMO_MIX.population(users, seed=seed)):
             code = 1
         await simulate_and_report(settings, seed=seed)
         _say(f"\ndone in {time.monotonic() - started:.0f} s")

@@ -83,7 +83,7 @@ def process(  # noqa: PLR0913 - the core's inputs, each policy keyword-only with
     track_event(state, event.type, occurred, models.segments)
     if (now - event.occurred_at).total_seconds() > max_event_age_seconds:
         return Result(evaluated=False)
-    ctx = event_context(state, event, before, models.scores)
+    ctx = event_context(state, event, before, models.scores, models.peers)
     insight = update_pattern(ctx, models.patterns)
     at = max(occurred, state.watermark)
     joined_or_left = update_segments(ctx, models.segments, at=at, cause=event.event_id)
@@ -164,7 +164,7 @@ def process_idle(  # noqa: PLR0913 - the timer's inputs, each keyword-only with 
         else Result()
     )
     models = analytics or Analytics()
-    ctx = scheduled_context(user_id, state, now, models.scores)
+    ctx = scheduled_context(user_id, state, now, models.scores, models.peers)
     was = state.pattern
     if behavior is not None:
         judged = judge_behavior(user_id, state, now, behavior)

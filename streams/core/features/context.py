@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from schemas.events import Event, Payload
+from schemas.peers import PeerDistributions
 from schemas.personalization import PersonalizationRule
 from schemas.scores import ScoreModel
 from streams.core.state.record import UserState
@@ -64,6 +65,8 @@ class FeatureContext:
     """Feature name -> its function (``registry.COMPUTE``)."""
     score_model: ScoreModel | None = None
     """The behaviour scores' weights the record was scored with (the shipped ones if None)."""
+    peers: PeerDistributions | None = None
+    """The peer distributions in force (``schemas.peers``); ``None`` before a refresh."""
     personalization: PersonalizationRule | None = None
     """The personalization rule that applies to the user in this evaluation, once judged
     (``streams.core.segments.personalization``): its content fills the messages."""

@@ -15,6 +15,7 @@ from datetime import datetime
 from types import MappingProxyType
 
 from schemas.events import Event
+from schemas.peers import PeerDistributions
 from schemas.scores import ScoreModel
 from streams.core.features import (
     basics,
@@ -25,6 +26,7 @@ from streams.core.features import (
     financial,
     life,
     patterns,
+    peers,
     sessions,
 )
 from streams.core.features.context import Before, Feature, FeatureContext
@@ -32,7 +34,7 @@ from streams.core.state.record import UserState
 
 _FAMILIES = (
     basics, financial, life, career, engagement, behavior, sessions, behavior_scores,
-    patterns,
+    patterns, peers,
 )  # fmt: skip
 
 #: Features derived from others: a decision records these inputs beside the result.
@@ -47,16 +49,27 @@ COMPUTE: Mapping[str, Feature] = MappingProxyType(
 
 
 def event_context(
-    state: UserState, event: Event, before: Before, scores: ScoreModel | None = None
+    state: UserState,
+    event: Event,
+    before: Before,
+    scores: ScoreModel | None = None,
+    peers: PeerDistributions | None = None,
 ) -> FeatureContext:
     """The context of an event, evaluated at its own time."""
     return FeatureContext(
-        event.user_id, state, event, before, event.occurred_at, COMPUTE, score_model=scores
-    )
+        event.user_id, state, event, before, event.occurred_at, COMPUTE,
+        score_model=scores, peers=peers,
+    )  # fmt: skip
 
 
 def scheduled_context(
-    user_id: str, state: UserState, now: datetime, scores: ScoreModel | None = None
+    user_id: str,
+    state: UserState,
+    now: datetime,
+    scores: ScoreModel | None = None,
+    peers: PeerDistributions | None = None,
 ) -> FeatureContext:
     """The context of a scheduled evaluation at ``now`` (nothing changed, no event)."""
-    return FeatureContext(user_id, state, None, Before.of(state), now, COMPUTE, score_model=scores)
+    return FeatureContext(
+        user_id, state, None, Before.of(state), now, COMPUTE, score_model=scores, peers=peers
+    )

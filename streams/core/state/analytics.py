@@ -20,6 +20,7 @@ from typing import TypeVar
 import orjson
 
 from schemas.patterns import PatternRules, validate_patterns
+from schemas.peers import PeerDistributions, validate_peers
 from schemas.personalization import PersonalizationRules, validate_personalization
 from schemas.scores import ScoreModel, validate_scores
 from schemas.segments import MAX_SEGMENTS_IN_FORCE, SegmentDefinition, validate_segment
@@ -52,12 +53,15 @@ class Analytics:
     patterns: PatternRules = field(default_factory=default_pattern_rules)
     segments: Segments = field(default_factory=default_segments)
     personalization: PersonalizationRules = field(default_factory=default_personalization)
+    peers: PeerDistributions | None = None
+    """Where users stand among similar users (``nudge peers refresh``); none shipped."""
 
 
 #: Keys of the definitions topic that hold the analytics data (JSON documents).
 SCORES_KEY = b"analytics:scores"
 PATTERNS_KEY = b"analytics:patterns"
 PERSONALIZATION_KEY = b"analytics:personalization"
+PEERS_KEY = b"analytics:peers"
 #: Segment definitions are keyed ``segment:<id>``.
 SEGMENT_PREFIX = b"segment:"
 
@@ -89,7 +93,8 @@ def analytics_from(entries: dict[bytes, bytes], visits: VisitPolicy) -> Applied:
         entries, PERSONALIZATION_KEY, validate_personalization, default_personalization(), refused
     )
     segments = _segments(entries, refused)
-    return Applied(Analytics(visits, scores, patterns, segments, personal), refused)
+    peers = _entry(entries, PEERS_KEY, validate_peers, None, refused)
+    return Applied(Analytics(visits, scores, patterns, segments, personal, peers), refused)
 
 
 def full(segments: dict[str, SegmentDefinition]) -> bool:

@@ -43,6 +43,7 @@ from streams.core.risk.messages import intervention_catalogue
 from streams.core.risk.policy import InterventionPolicy
 from streams.core.state.analytics import (
     PATTERNS_KEY,
+    PEERS_KEY,
     PERSONALIZATION_KEY,
     SCORES_KEY,
     SEGMENT_PREFIX,
@@ -105,7 +106,7 @@ class IngestStage:
     analytics: Analytics = field(default_factory=Analytics)
     """How visits are cut, scores weighed and users labelled with a pattern: the shipped
     weights and rules, or those applied on the definitions topic (``current_analytics``)."""
-    _analytics_source: tuple[Any, ...] = (None, None, None, ())
+    _analytics_source: tuple[Any, ...] = (None, None, None, None, ())
     """The topic's scores, patterns, personalization and segment entries ``analytics``
     was built from."""
     behavior_policy: BehaviorPolicy = field(default_factory=BehaviorPolicy)
@@ -134,7 +135,7 @@ class IngestStage:
         segments = tuple(sorted((k, v) for k, v in entries.items() if k.startswith(SEGMENT_PREFIX)))
         source = (
             entries.get(SCORES_KEY), entries.get(PATTERNS_KEY),
-            entries.get(PERSONALIZATION_KEY), segments,
+            entries.get(PERSONALIZATION_KEY), entries.get(PEERS_KEY), segments,
         )  # fmt: skip
         if source != self._analytics_source:
             applied = analytics_from(entries, self.analytics.visits)
