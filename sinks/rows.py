@@ -16,7 +16,6 @@ from schemas.commands import SendCommunication, StartIntervention
 from schemas.events import Event
 from schemas.records import DeadLetter, TriggerDecision
 from schemas.segments import SegmentChange
-from schemas.user_analytics import UserAnalytics
 from schemas.topics import (
     BEHAVIOR_EVENTS,
     COMMS_COMMANDS,
@@ -28,6 +27,7 @@ from schemas.topics import (
     USERS_ANALYTICS,
     TopicSpec,
 )
+from schemas.user_analytics import UserAnalytics
 from sinks.inputs import missed_payment_row, outcome_row
 from sinks.messages import (
     DEAD_LETTERS,

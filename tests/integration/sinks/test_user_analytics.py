@@ -7,7 +7,7 @@ last one goes through the broker and the running sink, for the gauges and dead l
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -325,7 +325,7 @@ def gauge(name: str, **labels: str) -> float | None:
     return REGISTRY.get_sample_value(name, labels)
 
 
-def shows(patterns: dict[str, float], engagement: float) -> Callable[[], bool]:
+def shows(patterns: Mapping[str, float], engagement: float) -> Callable[[], bool]:
     def holds() -> bool:
         shown = {p: gauge("nudge_users_by_pattern", pattern=p) for p in patterns}
         average = gauge("nudge_average_score", score="engagement")

@@ -14,7 +14,6 @@ from schemas.commands import ChannelMessage, SendCommunication, StartInterventio
 from schemas.ids import command_id, dead_letter_id, decision_id
 from schemas.records import DeadLetter, TriggerDecision
 from schemas.segments import SegmentChange, SegmentChangeKind
-from schemas.user_analytics import UserAnalytics
 from schemas.topics import (
     BEHAVIOR_EVENTS,
     BEHAVIOR_EVENTS_DLQ,
@@ -27,6 +26,7 @@ from schemas.topics import (
     TRIGGER_DECISIONS,
     USERS_ANALYTICS,
 )
+from schemas.user_analytics import UserAnalytics
 from sinks.batch import PendingBatch
 from sinks.messages import storable
 from sinks.rows import DEAD_LETTERS, ROUTES, ConsumedMessage, Row, message_row, topic_routes
