@@ -12,6 +12,7 @@ from schemas.events import Event
 from schemas.records import DeadLetter, TriggerDecision
 from schemas.segments import SegmentChange
 from schemas.topics import ALL_TOPICS
+from schemas.user_analytics import UserAnalytics
 
 #: File name -> model. Topic documentation is written beside them.
 EXPORTED: dict[str, type[BaseModel]] = {
@@ -21,6 +22,7 @@ EXPORTED: dict[str, type[BaseModel]] = {
     "trigger_decision.schema.json": TriggerDecision,
     "dead_letter.schema.json": DeadLetter,
     "segment_change.schema.json": SegmentChange,
+    "user_analytics.schema.json": UserAnalytics,
 }
 
 

@@ -2,8 +2,8 @@
 
 The worker sends a snapshot on a user's first fresh event in each hour of event time, and
 whenever the user's pattern or segments change (on an event or by the timer): the sink
-keeps the latest per user (one row, upserted) and every snapshot as score history, so
-the history grows by at most about one row per active user and hour.
+keeps every snapshot as score history and gives the latest per user as a view over it
+(migration 0008), so the history grows by at most about one row per active user and hour.
 ``snapshot_id`` is derived from the cause (the event, or the timer's judgement), so a
 snapshot repeated after a crash keeps its id and is stored once.
 """

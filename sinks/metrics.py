@@ -1,7 +1,8 @@
 """Every Prometheus metric the sink exports, in one place.
 
 Labels are low-cardinality (topic, table, outcome type, segment: at most
-``schemas.segments.MAX_SEGMENTS_IN_FORCE`` in force); never a user id or a message id.
+``schemas.segments.MAX_SEGMENTS_IN_FORCE`` in force, pattern: ``schemas.patterns``' five
+labels and ``none``, score: four); never a user id or a message id.
 """
 
 from __future__ import annotations
@@ -72,6 +73,19 @@ SEGMENT_MEMBERS = Gauge(
     "Users in the segment now, as the view segment_sizes counts them (every sink replica "
     "reads the same table: take the max over instances, not the sum).",
     ["segment"],
+)
+USERS_BY_PATTERN = Gauge(
+    "nudge_users_by_pattern",
+    "Users whose latest analytics snapshot has the pattern (none: no pattern yet), as the "
+    "view user_analytics has them (every sink replica reads the same table: take the max "
+    "over instances, not the sum).",
+    ["pattern"],
+)
+AVERAGE_SCORE = Gauge(
+    "nudge_average_score",
+    "Average of a score (engagement, interest, intent, conversion; 0-100) over every user's "
+    "latest analytics snapshot (max over sink instances, as nudge_users_by_pattern).",
+    ["score"],
 )
 
 # Every outcome type's series exists from start-up (at 0), so rates and the difference

@@ -1,10 +1,11 @@
 """Which topic goes where: the route of every topic the sink reads (no I/O).
 
-Output topics (decisions, commands, segment changes, dead-letter topics) are Nudge's own
-messages: each becomes one row, or a dead letter when it fails to decode or validate
-(``sinks.route.message_row``). Input topics (``comms.outcomes``, ``behavior.events``) are
-read for the little the reports need; see ``sinks.inputs``. The names of ``sinks.route``
-and ``sinks.messages`` are offered here too, for the callers that build rows.
+Output topics (decisions, commands, segment changes, users' analytics, dead-letter
+topics) are Nudge's own messages: each becomes one row, or a dead letter when it fails to
+decode or validate (``sinks.route.message_row``). Input topics (``comms.outcomes``,
+``behavior.events``) are read for the little the reports need; see ``sinks.inputs``. The
+names of ``sinks.route`` and ``sinks.messages`` are offered here too, for the callers that
+build rows.
 """
 
 from __future__ import annotations
@@ -23,8 +24,10 @@ from schemas.topics import (
     INTERVENTIONS_COMMANDS,
     SEGMENTS_CHANGES,
     TRIGGER_DECISIONS,
+    USERS_ANALYTICS,
     TopicSpec,
 )
+from schemas.user_analytics import UserAnalytics
 from sinks.inputs import missed_payment_row, outcome_row
 from sinks.messages import (
     DEAD_LETTERS,
@@ -40,6 +43,7 @@ from sinks.tables import (
     Intervention,
     MissedPayment,
     OutcomeRow,
+    ScoreHistoryRow,
     SegmentChangeRow,
     TriggerEvent,
 )
@@ -65,6 +69,7 @@ ROUTES: Mapping[TopicSpec, Route] = {
     COMMS_COMMANDS: Route(SendCommunication, table_of(Communication)),
     INTERVENTIONS_COMMANDS: Route(StartIntervention, table_of(Intervention)),
     SEGMENTS_CHANGES: Route(SegmentChange, table_of(SegmentChangeRow)),
+    USERS_ANALYTICS: Route(UserAnalytics, table_of(ScoreHistoryRow)),
     **{letters: Route(DeadLetter, DEAD_LETTERS) for letters in DEAD_LETTER_TOPIC.values()},
     COMMS_OUTCOMES: Route(Event, table_of(OutcomeRow), outcome_row),
     BEHAVIOR_EVENTS: Route(Event, table_of(MissedPayment), missed_payment_row),

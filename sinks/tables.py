@@ -7,7 +7,7 @@ user (two users' producers may reuse one; both events are processed, so both are
 ``recorded_at`` is when the sink wrote the row (database clock); every other time is the
 message's own. Schema changes go through Alembic (``sinks/migrations``): keep ``versions/``
 in step with this module. The reporting views are SQL in the migrations (``0002``, ``0005``
-to ``0007``), not declared here.
+to ``0008``), not declared here.
 """
 
 from __future__ import annotations
@@ -253,5 +253,50 @@ class SegmentChangeRow(Base):
     member_since: Mapped[datetime | None] = mapped_column(TimestampTZ)
     arrival: Mapped[int] = mapped_column(
         BigInteger, server_default=SEGMENT_CHANGE_ARRIVAL.next_value()
+    )
+    recorded_at: Mapped[datetime] = _recorded_at()
+
+
+#: Numbers ``score_history`` rows in the order they were inserted (``arrival``): a plain
+#: sequence default for the same reason as ``SEGMENT_CHANGE_ARRIVAL``.
+SCORE_HISTORY_ARRIVAL = Sequence("score_history_arrival_seq", metadata=Base.metadata)
+
+
+class ScoreHistoryRow(Base):
+    """One user's analytics snapshot (``users.analytics``): scores, pattern, segments.
+
+    Every snapshot is kept once (keyed by its deterministic ``snapshot_id``). The view
+    ``user_analytics`` (migration 0008) is the latest snapshot of each user, by ``as_of``
+    and then ``arrival``: one user's snapshots come from one partition, in order.
+    ``segments`` is ``text[]``, as ``trigger_events.command_ids``: a list of ids, asked
+    ``'x' = ANY(segments)``.
+    """
+
+    __tablename__ = "score_history"
+    __table_args__ = (
+        # One user's history in time order, and the latest snapshot of each user (the view
+        # reads it backwards).
+        Index(None, "user_id", "as_of", "arrival"),
+    )
+
+    snapshot_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    user_id: Mapped[str] = mapped_column(Text)
+    as_of: Mapped[datetime] = mapped_column(TimestampTZ)
+    source_event_id: Mapped[str | None] = mapped_column(Text)
+    engagement_score: Mapped[float] = mapped_column(Double)
+    interest_score: Mapped[float] = mapped_column(Double)
+    intent_score: Mapped[float] = mapped_column(Double)
+    conversion_probability: Mapped[float] = mapped_column(Double)
+    pattern: Mapped[str | None] = mapped_column(Text)
+    segments: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    sessions_7d: Mapped[int] = mapped_column(Integer)
+    sessions_30d: Mapped[int] = mapped_column(Integer)
+    avg_session_minutes: Mapped[float | None] = mapped_column(Double)
+    pages_per_session: Mapped[float | None] = mapped_column(Double)
+    time_spent_minutes_7d: Mapped[float] = mapped_column(Double)
+    days_active_14d: Mapped[int] = mapped_column(Integer)
+    last_activity_at: Mapped[datetime | None] = mapped_column(TimestampTZ)
+    arrival: Mapped[int] = mapped_column(
+        BigInteger, server_default=SCORE_HISTORY_ARRIVAL.next_value()
     )
     recorded_at: Mapped[datetime] = _recorded_at()

@@ -9,8 +9,8 @@ partition is paused, so nothing more is fetched (back-pressure): nothing is lost
 because offsets move only after the database commit, and nothing is duplicated, because
 rows are inserted idempotently on the message id. An unusable message becomes a
 ``dead_letters`` row; a message with nothing to store (most of ``behavior.events``) only
-moves the offsets. After batches that stored segment changes, the loop has the segment
-sizes read again in the background (``sinks.segment_sizes``).
+moves the offsets. After batches that stored segment changes or users' analytics, the
+loop has the figures of their gauges read again in the background (``sinks.refresh``).
 """
 
 from __future__ import annotations
@@ -19,8 +19,9 @@ import asyncio
 import logging
 import signal
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
+from typing import Any
 from wsgiref.simple_server import WSGIServer
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
@@ -31,8 +32,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from schemas.settings import SettingError, Settings
 from sinks import metrics
 from sinks.batch import PendingBatch
+from sinks.refresh import Refresh
 from sinks.rows import ROUTES, ConsumedMessage, Row, topic_routes
 from sinks.segment_sizes import SEGMENT_CHANGES_TABLE, SegmentSizes
+from sinks.user_figures import UserFiguresRefresh
 from sinks.writer import ROW_ERRORS, BatchWriter, WriteResult, create_sink_engine
 
 log = logging.getLogger(__name__)
@@ -51,7 +54,8 @@ class Sink:
         consumer: A started consumer in the sink's group, subscribed to the output topics.
         writer: Writes a batch in one transaction.
         stop: Set to finish: the pending batch is written and committed, then ``run`` returns.
-        sizes: Reads the segment sizes for their gauge; ``None``: not read.
+        gauges: Read their gauges' figures again after batches that stored new rows in
+            their tables (segment sizes, users' figures); none: nothing read.
     """
 
     def __init__(
@@ -60,10 +64,10 @@ class Sink:
         consumer: AIOKafkaConsumer,
         writer: BatchWriter,
         stop: asyncio.Event,
-        sizes: SegmentSizes | None = None,
+        gauges: Sequence[Refresh[Any]] = (),
     ) -> None:
         self._settings = settings
-        self._sizes = sizes
+        self._gauges = tuple(gauges)
         self._consumer = consumer
         self._writer = writer
         self._stop = stop
@@ -85,11 +89,11 @@ class Sink:
             await self._fill()
             if self._batch.due():
                 await self._hand_to_writer()
-            if self._sizes is not None:
-                self._sizes.refresh_if_due()
+            for gauge in self._gauges:
+                gauge.refresh_if_due()
         await self.flush()
-        if self._sizes is not None:
-            await self._sizes.wait()
+        for gauge in self._gauges:
+            await gauge.wait()
 
     async def _hand_to_writer(self) -> None:
         """Start writing the pending batch once the one before it is written; refill.
@@ -200,8 +204,9 @@ class Sink:
             )
             return False
         _record(result, len(rows), time.monotonic() - started)
-        if self._sizes is not None and result.inserted[SEGMENT_CHANGES_TABLE]:
-            self._sizes.changed()
+        for gauge in self._gauges:
+            if result.inserted[gauge.table]:
+                gauge.changed()
         await self._commit(batch)
         batch.clear()
         return True
@@ -344,7 +349,8 @@ async def run_sink(settings: Settings, *, stop: asyncio.Event | None = None) -> 
         **settings.kafka_client_options(),
     )
     writer = BatchWriter(engine, settings.sink_write)
-    sink = Sink(settings, consumer, writer, stop, SegmentSizes(engine))
+    gauges = (SegmentSizes(engine), UserFiguresRefresh(engine))
+    sink = Sink(settings, consumer, writer, stop, gauges)
     await consumer.start()
     try:
         topics = [spec.full_name(settings.topic_prefix) for spec in specs]

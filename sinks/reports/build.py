@@ -6,10 +6,11 @@ the same per template version and channel. ``nudge report interventions`` shows,
 intervention type, responses and prevented defaults. ``nudge report behavior`` counts the
 behaviour changes recorded, per activity and direction. ``nudge report segments`` shows,
 per segment, its members now and the joins and leaves of the window, then the same per day
-(migration 0007). Every number is over the last 7, 30 or 90 days (``--days``), relative to
-the database's clock when the report runs (the segments report counts whole UTC days, today
-included); the views' comments (``COMMENT ON VIEW``, shown by psql's ``\d+``) define each
-column.
+(migration 0007). ``nudge report users`` counts the users active in the window per pattern
+and per score band, from each one's latest snapshot (``sinks.reports.users``). Every number
+is over the last 7, 30 or 90 days (``--days``), relative to the database's clock when the
+report runs (the segments report counts whole UTC days, today included); the views'
+comments (``COMMENT ON VIEW``, shown by psql's ``\d+``) define each column.
 
 Prevented defaults need 30 days of follow-up: they are counted over the users whose
 intervention's follow-up *ended* in the window, and shown as ``pending`` when none did.
@@ -18,11 +19,11 @@ intervention's follow-up *ended* in the window, and shown as ``pending`` when no
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import OperationalError, ProgrammingError
@@ -30,54 +31,20 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from schemas.records import INSIGHT_TRIGGER_IDS, RISK_INTERVENTION_TRIGGER_ID
 from schemas.settings import Settings
 from sinks.migrate import database_engine
+from sinks.reports.layout import Column as Column
+from sinks.reports.layout import Kind as Kind
+from sinks.reports.layout import Report as Report
+from sinks.reports.layout import Section as Section
+from sinks.reports.users import user_sections
 
 #: The windows the views report, in days.
 WINDOWS = (7, 30, 90)
 #: PostgreSQL's "undefined_table": the views are not there (the database is not migrated).
 UNDEFINED_TABLE = "42P01"
 
-Kind = Literal["text", "count", "rate", "money", "prevented"]
-
 
 class ReportError(RuntimeError):
     """The report cannot be made (database unreachable or not migrated)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Column:
-    """One column of a printed table: the view column it shows and how.
-
-    Attributes:
-        key: The view's column name.
-        header: What the table calls it.
-        kind: ``text`` left-aligned; ``count``; ``rate`` as a percentage (``-`` without a
-            denominator); ``money`` with two decimals; ``prevented``: a rate that is
-            ``pending`` until a follow-up has ended.
-    """
-
-    key: str
-    header: str
-    kind: Kind = "count"
-
-
-@dataclass(frozen=True, slots=True)
-class Section:
-    """One table of a report: its rows (every view column) and the columns printed."""
-
-    key: str
-    title: str
-    columns: tuple[Column, ...]
-    rows: list[dict[str, Any]]
-
-
-@dataclass(frozen=True, slots=True)
-class Report:
-    """A report for one window, as of the database's ``now()``."""
-
-    name: str
-    window_days: int
-    generated_at: datetime
-    sections: tuple[Section, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,21 +157,27 @@ SEGMENT_DAYS = _Query(
     # The UTC days of the window, today included, as segment_summary counts them.
     window="day > (now() AT TIME ZONE 'UTC')::date - :days",
 )
-REPORTS: dict[str, tuple[_Query, ...]] = {
+#: Reads the sections of a report that is not a set of windowed views, on a connection in
+#: a transaction, for a window in days and an optional pattern (``sinks.reports.users``).
+SectionReader = Callable[[Connection, int, str | None], tuple[Section, ...]]
+
+REPORTS: dict[str, tuple[_Query, ...] | SectionReader] = {
     "effectiveness": (TRIGGERS, TEMPLATES),
     "interventions": (INTERVENTIONS,),
     "behavior": (BEHAVIOR,),
     "segments": (SEGMENTS, SEGMENT_DAYS),
+    "users": user_sections,
 }
 
 
-def build(settings: Settings, name: str, days: int = 30) -> Report:
+def build(settings: Settings, name: str, days: int = 30, pattern: str | None = None) -> Report:
     """Read report ``name`` for the last ``days`` days from the database.
 
     Args:
         settings: Where the database is.
-        name: ``effectiveness``, ``interventions``, ``behavior`` or ``segments``.
+        name: ``effectiveness``, ``interventions``, ``behavior``, ``segments`` or ``users``.
         days: One of ``WINDOWS``.
+        pattern: ``users`` only: just this pattern's users, and a list of them.
 
     Raises:
         ReportError: The database cannot be reached or has no reporting views.
@@ -213,14 +186,20 @@ def build(settings: Settings, name: str, days: int = 30) -> Report:
     if name not in REPORTS or days not in WINDOWS:
         msg = f"no report {name!r} over {days} days (reports {sorted(REPORTS)}, days {WINDOWS})"
         raise ValueError(msg)
+    queries = REPORTS[name]
+    if pattern is not None and not callable(queries):
+        msg = f"the {name} report has no --pattern"
+        raise ValueError(msg)
     engine = database_engine(settings)
     try:
         with engine.begin() as connection:  # one transaction: one now() for every view
             generated_at = connection.execute(text("SELECT now()")).scalar_one()
-            sections = tuple(
-                Section(q.key, q.title, q.columns, _rows(connection, q, days))
-                for q in REPORTS[name]
-            )
+            if callable(queries):
+                sections = queries(connection, days, pattern)
+            else:
+                sections = tuple(
+                    Section(q.key, q.title, q.columns, _rows(connection, q, days)) for q in queries
+                )
     except ProgrammingError as exc:
         if getattr(exc.orig, "sqlstate", None) != UNDEFINED_TABLE:
             raise
@@ -231,7 +210,7 @@ def build(settings: Settings, name: str, days: int = 30) -> Report:
         raise ReportError(msg) from exc
     finally:
         engine.dispose()
-    return Report(name, days, generated_at, sections)
+    return Report(name, days, generated_at, sections, pattern)
 
 
 def _rows(connection: Connection, query: _Query, days: int) -> list[dict[str, Any]]:
@@ -247,7 +226,8 @@ def _rows(connection: Connection, query: _Query, days: int) -> list[dict[str, An
 def render_json(report: Report) -> str:
     """Return the report as JSON: every view column; rates as fractions, money as text.
 
-    Days are ISO dates (``2025-06-01``).
+    Days are ISO dates (``2025-06-01``), times ISO times; a report limited to one pattern
+    names it (``pattern``).
 
     A rate without a denominator is ``null``; so is ``prevented_default_rate`` while
     pending.
@@ -257,6 +237,8 @@ def render_json(report: Report) -> str:
         "window_days": report.window_days,
         "generated_at": report.generated_at.isoformat(),
     }
+    if report.pattern is not None:
+        document["pattern"] = report.pattern
     for section in report.sections:
         document[section.key] = section.rows
     return json.dumps(document, indent=2, default=_json_value)
@@ -308,4 +290,10 @@ def format_cell(column: Column, value: Any) -> str:
         return f"{float(value) * 100:.1f}%"
     if column.kind == "money":
         return f"{Decimal(value):.2f}"
+    if column.kind == "score":
+        return f"{float(value):.1f}"
+    if column.kind == "time":
+        return f"{value.astimezone(UTC):%Y-%m-%d %H:%M}"
+    if isinstance(value, list):
+        return ", ".join(str(item) for item in value)
     return str(value)

@@ -18,10 +18,17 @@ def register(subcommands: Any) -> None:
         ("interventions", "per intervention type: responses and prevented defaults"),
         ("behavior", "behaviour changes per activity and direction: changes, users, size"),
         ("segments", "per segment: members now, joins and leaves (per UTC day too)"),
+        ("users", "active users per pattern and per score band, from their latest snapshot"),
     ):
         one = actions.add_parser(name, help=text)
         one.add_argument("--days", type=int, choices=(7, 30, 90), default=30, help="window")
         one.add_argument("--json", action="store_true", help="print JSON, not tables")
+        if name == "users":
+            one.add_argument(
+                "--pattern",
+                metavar="P",
+                help="only users with pattern P (none: without one), and list up to 10",
+            )
         one.set_defaults(run=run)
 
 
@@ -30,7 +37,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     from sinks.reports import build as report
 
     try:
-        made = report.build(settings, args.action, args.days)
+        made = report.build(settings, args.action, args.days, getattr(args, "pattern", None))
     except report.ReportError as exc:
         print(f"report: {exc}", file=sys.stderr)
         return 1

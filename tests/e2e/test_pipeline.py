@@ -86,6 +86,7 @@ def test_schemas_export_writes_a_schema_per_message(tmp_path: Path) -> None:
         "segment_change.schema.json",
         "topics.json",
         "trigger_decision.schema.json",
+        "user_analytics.schema.json",
     ]
     event_schema = json.loads((tmp_path / "event.schema.json").read_text())
     mapping = event_schema["properties"]["payload"]["discriminator"]["mapping"]
@@ -94,3 +95,6 @@ def test_schemas_export_writes_a_schema_per_message(tmp_path: Path) -> None:
     change_schema = json.loads((tmp_path / "segment_change.schema.json").read_text())
     assert set(change_schema["required"]) >= {"change_id", "user_id", "segment_id", "change"}
     assert change_schema["$defs"]["SegmentChangeKind"]["enum"] == ["joined", "left"]
+    analytics = json.loads((tmp_path / "user_analytics.schema.json").read_text())
+    assert set(analytics["required"]) >= {"snapshot_id", "user_id", "as_of", "segments"}
+    assert analytics["properties"]["intent_score"]["maximum"] == 100

@@ -31,8 +31,10 @@ from schemas.topics import (
     INTERVENTIONS_COMMANDS,
     SEGMENTS_CHANGES,
     TRIGGER_DECISIONS,
+    USERS_ANALYTICS,
     TopicSpec,
 )
+from schemas.user_analytics import UserAnalytics
 from sinks.rows import ROUTES
 from sinks.worker import run_sink
 from streams.runtime.kafka_admin import ensure_topics
@@ -141,12 +143,50 @@ def segment_change(
     )
 
 
+def user_snapshot(
+    user: str,
+    at: datetime,
+    cause: str,
+    pattern: str | None,
+    scores: tuple[float, float, float, float] = (50.0, 50.0, 50.0, 50.0),
+    *,
+    segments: tuple[str, ...] = (),
+    last_activity_at: datetime | None = None,
+) -> UserAnalytics:
+    """A snapshot caused by event ``cause``, its id derived from the user and the cause.
+
+    ``scores`` are engagement, interest, intent and conversion; the last activity is ``at``
+    unless given.
+    """
+    engagement, interest, intent, conversion = scores
+    return UserAnalytics(
+        snapshot_id=derived_id("user_analytics", user, cause),
+        user_id=user,
+        as_of=at,
+        source_event_id=cause,
+        engagement_score=engagement,
+        interest_score=interest,
+        intent_score=intent,
+        conversion_probability=conversion,
+        pattern=pattern,
+        segments=sorted(segments),
+        sessions_7d=2,
+        sessions_30d=5,
+        avg_session_minutes=3.5,
+        pages_per_session=None,
+        time_spent_minutes_7d=7.0,
+        days_active_14d=2,
+        last_activity_at=at if last_activity_at is None else last_activity_at,
+    )
+
+
 SPEC_OF = {
     TriggerDecision: TRIGGER_DECISIONS,
     SendCommunication: COMMS_COMMANDS,
     StartIntervention: INTERVENTIONS_COMMANDS,
     DeadLetter: BEHAVIOR_EVENTS_DLQ,
     SegmentChange: SEGMENTS_CHANGES,
+    UserAnalytics: USERS_ANALYTICS,
 }
 
 
@@ -154,7 +194,8 @@ def key_of(model: BaseModel) -> bytes:
     if isinstance(model, DeadLetter):
         return base64.b64decode(model.key or "")
     assert isinstance(
-        model, TriggerDecision | SendCommunication | StartIntervention | SegmentChange
+        model,
+        TriggerDecision | SendCommunication | StartIntervention | SegmentChange | UserAnalytics,
     ), model
     return model.user_id.encode()
 

@@ -31,10 +31,11 @@ from schemas.topics import (
     RISK_SCORES,
     SEGMENTS_CHANGES,
     TRIGGER_DECISIONS,
+    USERS_ANALYTICS,
 )
 from tests.integration.harness import NudgeProcess, publish, read_until
 from tests.integration.scenarios import as_messages, income_dropper, ordered, spiker, steady_spender
-from tests.integration.sink_harness import segment_change
+from tests.integration.sink_harness import segment_change, user_snapshot
 from tests.paths import ROOT
 from tests.unit.factories import event
 
@@ -161,8 +162,9 @@ def processes(
 
 async def send_wave(settings: Settings, tag: str) -> None:
     """Users who fire both triggers, a spike dated a little ahead (its send is held until
-    then), a user at rising risk, malformed input, a sensitive field, a bad command, and
-    segment joins and a leave (published as the worker would: it judges no segments yet)."""
+    then), a user at rising risk, malformed input, a sensitive field, a bad command,
+    segment joins and a leave, and users' analytics snapshots (published as the worker
+    would: it judges no segments and sends no snapshots yet)."""
     now = datetime.now(UTC)
     events = ordered(spiker(f"spiker-{tag}", now), income_dropper(f"dropper-{tag}", now),
                      steady_spender(f"steady-{tag}", now),
@@ -191,6 +193,15 @@ async def send_wave(settings: Settings, tag: str) -> None:
         settings,
         SEGMENTS_CHANGES,
         [(change.user_id.encode(), change.model_dump_json().encode()) for change in changes],
+    )
+    snapshots = [
+        user_snapshot(f"{user}-{tag}", now, f"{user}-{tag}-1", pattern, (score,) * 4)
+        for user, pattern, score in (("keen", "high_intent", 80.0), ("idle", None, 10.0))
+    ]
+    await publish(
+        settings,
+        USERS_ANALYTICS,
+        [(snap.user_id.encode(), snap.model_dump_json().encode()) for snap in snapshots],
     )
 
 

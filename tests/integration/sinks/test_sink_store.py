@@ -85,6 +85,7 @@ def test_migrations_create_exactly_the_tables_the_sink_declares(settings):
         "outcomes",
         "missed_payments",
         "segment_changes",
+        "score_history",
     }
     assert keys == {
         name: [column.name for column in table.primary_key]

@@ -24,7 +24,9 @@ from schemas.topics import (
     RISK_SCORES_DLQ,
     SEGMENTS_CHANGES,
     TRIGGER_DECISIONS,
+    USERS_ANALYTICS,
 )
+from schemas.user_analytics import UserAnalytics
 from sinks.batch import PendingBatch
 from sinks.messages import storable
 from sinks.rows import DEAD_LETTERS, ROUTES, ConsumedMessage, Row, message_row, topic_routes
@@ -159,6 +161,94 @@ def test_an_unusable_segment_change_is_a_dead_letter(change, error):
     assert row.rejected and row.table is DEAD_LETTERS
     assert row.values["kind"] == "invalid" and row.values["error"].startswith(error)
     assert row.values["dead_letter_id"] == dead_letter_id("p.segments.changes", 1, 7)
+
+
+def snapshot() -> UserAnalytics:
+    return UserAnalytics(
+        snapshot_id="snapshot-1",
+        user_id="user-1",
+        as_of=datetime(2025, 3, 14, 10, 30, tzinfo=CET),
+        source_event_id="event-1",
+        engagement_score=72.5,
+        interest_score=40.0,
+        intent_score=100,
+        conversion_probability=12.25,
+        pattern="high_intent",
+        segments=["big_spenders", "window_shoppers"],
+        sessions_7d=3,
+        sessions_30d=9,
+        avg_session_minutes=4.5,
+        pages_per_session=None,
+        time_spent_minutes_7d=13.5,
+        days_active_14d=5,
+        last_activity_at=AT - timedelta(minutes=5),
+    )
+
+
+def test_a_user_analytics_snapshot_becomes_a_score_history_row():
+    row = message_row(source(snapshot()), ROUTES[USERS_ANALYTICS], NOW)
+    assert row.table.name == "score_history" and not row.rejected
+    assert row.values == {
+        "snapshot_id": "snapshot-1",
+        "user_id": "user-1",
+        "as_of": AT,
+        "source_event_id": "event-1",
+        "engagement_score": 72.5,
+        "interest_score": 40.0,
+        "intent_score": 100.0,
+        "conversion_probability": 12.25,
+        "pattern": "high_intent",
+        "segments": ["big_spenders", "window_shoppers"],
+        "sessions_7d": 3,
+        "sessions_30d": 9,
+        "avg_session_minutes": 4.5,
+        "pages_per_session": None,
+        "time_spent_minutes_7d": 13.5,
+        "days_active_14d": 5,
+        "last_activity_at": AT - timedelta(minutes=5),
+    }
+    assert row.values["as_of"].tzinfo and row.key == ("snapshot-1",)
+    # The database numbers and stamps the row: arrival order and recorded_at.
+    assert set(row.table.columns.keys()) - set(row.values) == {"arrival", "recorded_at"}
+
+
+def test_a_snapshot_without_pattern_activity_or_segments_is_a_row_too():
+    bare = snapshot().model_copy(
+        update={"pattern": None, "segments": [], "last_activity_at": None, "source_event_id": None}
+    )
+    row = message_row(source(bare), ROUTES[USERS_ANALYTICS], NOW)
+    assert not row.rejected
+    assert {k: row.values[k] for k in ("pattern", "segments", "last_activity_at")} == {
+        "pattern": None,
+        "segments": [],
+        "last_activity_at": None,
+    }
+
+
+@pytest.mark.parametrize(
+    ("change", "kind", "error"),
+    [
+        ({"as_of": "2025-03-14T09:30:00"}, "invalid", "as_of: Input should have timezone info"),
+        ({"engagement_score": 100.5}, "invalid", "engagement_score: Input should be less than"),
+        ({"intent_score": -1}, "invalid", "intent_score: Input should be greater than"),
+        ({"days_active_14d": 15}, "invalid", "days_active_14d: Input should be less than"),
+        ({"segments": ["Big Spenders"]}, "invalid", "segments.0: String should match pattern"),
+        ({"schema_version": 2}, "invalid", "schema_version: Input should be 1"),
+        ({"surprise": 1}, "invalid", "surprise: Extra inputs are not permitted"),
+    ],
+)
+def test_an_unusable_snapshot_is_a_dead_letter(change, kind, error):
+    value = json.dumps(snapshot().model_dump(mode="json") | change).encode()
+    row = message_row(source(value, topic="p.users.analytics"), ROUTES[USERS_ANALYTICS], NOW)
+    assert row.rejected and row.table is DEAD_LETTERS
+    assert row.values["kind"] == kind and row.values["error"].startswith(error)
+    assert row.values["dead_letter_id"] == dead_letter_id("p.users.analytics", 1, 7)
+
+
+def test_snapshot_bytes_that_are_not_json_are_a_dead_letter():
+    row = message_row(source(b"{oops", topic="p.users.analytics"), ROUTES[USERS_ANALYTICS], NOW)
+    assert row.rejected and row.values["kind"] == "not_json"
+    assert base64.b64decode(row.values["value"]) == b"{oops"
 
 
 def test_a_decision_becomes_a_trigger_events_row_with_plain_values():
@@ -301,6 +391,7 @@ def test_topic_routes_use_the_deployment_prefix():
         "blue.comms.commands",
         "blue.interventions.commands",
         "blue.segments.changes",
+        "blue.users.analytics",
         "blue.behavior.events.dlq",
         "blue.risk.scores.dlq",
         "blue.comms.outcomes.dlq",
@@ -309,6 +400,7 @@ def test_topic_routes_use_the_deployment_prefix():
     }
     assert routes["blue.comms.commands"].model is SendCommunication
     assert routes["blue.segments.changes"].model is SegmentChange
+    assert routes["blue.users.analytics"].model is UserAnalytics
 
 
 @pytest.mark.parametrize(
@@ -319,6 +411,7 @@ def test_topic_routes_use_the_deployment_prefix():
         (INTERVENTIONS_COMMANDS, intervention),
         (BEHAVIOR_EVENTS_DLQ, letter),
         (SEGMENTS_CHANGES, left),
+        (USERS_ANALYTICS, snapshot),
     ],
 )
 def test_every_required_column_is_filled_from_its_message(spec, model):

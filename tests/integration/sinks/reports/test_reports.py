@@ -47,6 +47,7 @@ VIEWS = {
     "segment_sizes",
     "segment_change_days",
     "segment_summary",
+    "user_analytics",
 }
 
 

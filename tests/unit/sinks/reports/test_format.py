@@ -27,6 +27,7 @@ from sinks.reports.build import (
     render_table,
     render_text,
 )
+from sinks.reports.users import USER_COLUMNS, user_sections
 from streams.cli.main import build_parser
 
 AT = datetime(2025, 6, 1, 14, 5, 9, tzinfo=timezone(timedelta(hours=2)))
@@ -107,6 +108,7 @@ def test_sections_of_each_report():
         "interventions": (INTERVENTIONS,),
         "behavior": (BEHAVIOR,),
         "segments": (SEGMENTS, SEGMENT_DAYS),
+        "users": user_sections,
     }
     for query in (TRIGGERS, TEMPLATES, INTERVENTIONS, SEGMENTS, SEGMENT_DAYS):
         keys = [column.key for column in query.columns]
@@ -114,7 +116,9 @@ def test_sections_of_each_report():
     assert INTERVENTIONS.columns[-1].kind == "prevented"
 
 
-@pytest.mark.parametrize("name", ["effectiveness", "interventions", "behavior", "segments"])
+@pytest.mark.parametrize(
+    "name", ["effectiveness", "interventions", "behavior", "segments", "users"]
+)
 def test_the_command_line_offers_exactly_the_views_windows(name):
     parser = build_parser()
     args = parser.parse_args(["report", name])
@@ -131,6 +135,55 @@ def test_an_unknown_report_or_window_is_refused_before_any_database_work():
         build(settings, "weekly", 7)
     with pytest.raises(ValueError, match="over 14 days"):
         build(settings, "effectiveness", 14)
+    with pytest.raises(ValueError, match="the segments report has no --pattern"):
+        build(settings, "segments", 7, "high_intent")
+
+
+def test_only_the_users_report_takes_a_pattern():
+    parser = build_parser()
+    assert parser.parse_args(["report", "users"]).pattern is None
+    args = parser.parse_args(["report", "users", "--pattern", "at_risk", "--days", "7"])
+    assert (args.action, args.pattern, args.days) == ("users", "at_risk", 7)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["report", "segments", "--pattern", "at_risk"])
+
+
+def test_scores_times_and_lists_print_plainly_and_json_names_the_pattern():
+    rows = [
+        {
+            "user_id": "ana",
+            "engagement": 72.25,
+            "interest": 0.0,
+            "intent": 100.0,
+            "conversion": 9.96,
+            "segments": ["big_spenders", "window_shoppers"],
+            "last_activity_at": datetime(2025, 6, 1, 14, 5, 9, tzinfo=timezone(timedelta(hours=2))),
+        },
+        {
+            "user_id": "ben",
+            "engagement": 1.0,
+            "interest": 2.0,
+            "intent": 3.0,
+            "conversion": 4.0,
+            "segments": [],
+            "last_activity_at": None,
+        },
+    ]
+    made = Report("users", 7, AT, (Section("users", "Users", USER_COLUMNS, rows),), "at_risk")
+    lines = render_text(made).splitlines()
+    assert lines[2].split() == [
+        "user", "engagement", "interest", "intent", "conversion", "segments", "last", "activity"
+    ]  # fmt: skip
+    assert lines[3].split() == [
+        "ana", "72.2", "0.0", "100.0", "10.0", "big_spenders,", "window_shoppers",
+        "2025-06-01", "12:05",
+    ]  # fmt: skip
+    assert lines[4].split() == ["ben", "1.0", "2.0", "3.0", "4.0", "-"]
+    document = json.loads(render_json(made))
+    assert document["pattern"] == "at_risk"
+    assert document["users"][0]["segments"] == ["big_spenders", "window_shoppers"]
+    assert document["users"][0]["last_activity_at"] == "2025-06-01T14:05:09+02:00"
+    assert "pattern" not in json.loads(render_json(report()))
 
 
 def test_days_print_as_iso_dates_in_json_and_tables():
