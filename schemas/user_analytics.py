@@ -49,3 +49,9 @@ class UserAnalytics(BaseModel):
     days_active_14d: Annotated[int, Field(ge=0, le=14)]
     last_activity_at: AwareDatetime | None
     """The user's newest event time."""
+    spend_week: Annotated[float, Field(ge=0)] | None = None
+    """Debit spending over the last 7 UTC days (peer distributions compare it)."""
+    savings_rate_pct: float | None = None
+    """Share of the usual monthly income not spent over 30 days; ``None`` without one."""
+    personalization: str | None = None
+    """The personalization rule that applies to the user, if any."""

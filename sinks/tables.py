@@ -296,6 +296,9 @@ class ScoreHistoryRow(Base):
     time_spent_minutes_7d: Mapped[float] = mapped_column(Double)
     days_active_14d: Mapped[int] = mapped_column(Integer)
     last_activity_at: Mapped[datetime | None] = mapped_column(TimestampTZ)
+    spend_week: Mapped[float | None] = mapped_column(Double)
+    savings_rate_pct: Mapped[float | None] = mapped_column(Double)
+    personalization: Mapped[str | None] = mapped_column(Text)
     arrival: Mapped[int] = mapped_column(
         BigInteger, server_default=SCORE_HISTORY_ARRIVAL.next_value()
     )

@@ -17,6 +17,7 @@ from streams.cli import (
     contract,
     database,
     demo,
+    peers,
     processes,
     produce,
     reports,
@@ -27,7 +28,8 @@ from streams.cli import (
 
 #: The command groups, in the order ``nudge --help`` lists them.
 GROUPS = (
-    processes, produce, contract, database, reports, topics, triggers, analytics, segments, demo,
+    processes, produce, contract, database, reports, topics, triggers, analytics, segments,
+    peers, demo,
 )  # fmt: skip
 
 

@@ -82,6 +82,9 @@ def upgrade() -> None:
         sa.Column("time_spent_minutes_7d", sa.Double(), nullable=False),
         sa.Column("days_active_14d", sa.Integer(), nullable=False),
         sa.Column("last_activity_at", TZ, nullable=True),
+        sa.Column("spend_week", sa.Double(), nullable=True),
+        sa.Column("savings_rate_pct", sa.Double(), nullable=True),
+        sa.Column("personalization", sa.Text(), nullable=True),
         sa.Column(
             "arrival",
             sa.BigInteger(),

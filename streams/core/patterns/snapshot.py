@@ -67,4 +67,7 @@ def snapshot(ctx: FeatureContext, at: float, cause: str | None) -> UserAnalytics
         last_activity_at=(
             datetime.fromtimestamp(state.watermark, UTC) if state.watermark > 0 else None
         ),
+        spend_week=optional("spend_week"),
+        savings_rate_pct=optional("savings_rate_pct"),
+        personalization=state.personalization,
     )

@@ -163,11 +163,14 @@ def processes(
 async def send_wave(settings: Settings, tag: str) -> None:
     """Users who fire both triggers, a spike dated a little ahead (its send is held until
     then), a user at rising risk, malformed input, a sensitive field, a bad command,
-    segment joins and a leave, and users' analytics snapshots (published as the worker
-    would: it judges no segments and sends no snapshots yet)."""
+    a browser whose five page views make the worker judge them into ``frequent_browsers``
+    (and send their analytics), and segment changes and snapshots published as the
+    worker would, for the sink's panels."""
     now = datetime.now(UTC)
+    page = {"type": "page_view", "path": "/"}
+    browsing = [event(f"pages-{tag}", now - timedelta(minutes=m), page) for m in range(5, 0, -1)]
     events = ordered(spiker(f"spiker-{tag}", now), income_dropper(f"dropper-{tag}", now),
-                     steady_spender(f"steady-{tag}", now),
+                     steady_spender(f"steady-{tag}", now), browsing,
                      spiker(f"ahead-{tag}", now + timedelta(minutes=40)))  # fmt: skip
     scores = [
         event(f"risky-{tag}", now - timedelta(days=4 - i), {"type": "risk_score", "score": score})

@@ -206,6 +206,9 @@ def test_a_user_analytics_snapshot_becomes_a_score_history_row():
         "time_spent_minutes_7d": 13.5,
         "days_active_14d": 5,
         "last_activity_at": AT - timedelta(minutes=5),
+        "spend_week": None,
+        "savings_rate_pct": None,
+        "personalization": None,
     }
     assert row.values["as_of"].tzinfo and row.key == ("snapshot-1",)
     # The database numbers and stamps the row: arrival order and recorded_at.
