@@ -15,13 +15,16 @@ keeps everything else: rebalancing, table recovery, seeking, offsets and commits
 What keeps at-least-once exact, with Faust's own mechanisms:
 
 - Each batch carries when it was fetched: the consumer's generation and each partition's
-  seek count (``streams.runtime.stale_records`` counts the seeks). A batch is *current*
-  while neither has changed. A rebalance changes the generation, and on assignment Faust
-  seeks every partition back to its committed offset, so a batch that is no longer
-  current is read again from there: it is dropped, by the drain or by the ingest loop,
-  whichever sees it first. A current batch is never dropped: the client has already
-  moved past it, and nothing would read it again. So the queue is not cleared on a
-  rebalance (Faust's ``clear_on_resume``): Faust resumes the flow, and clears such
+  seek count (``streams.runtime.stale_records`` counts the seeks). A partition's
+  messages are *current* while neither has changed. A rebalance changes the generation,
+  and on assignment Faust seeks every partition back to its committed offset; a seek of
+  one partition makes the client read it again from the sought position. Either way
+  what is no longer current is read again: it is dropped, by the drain or by the ingest
+  loop, whichever sees it first. Current messages are never dropped, not even in a
+  batch with another partition's stale ones: the client has already moved past them,
+  and nothing would read them again (a batch given up for a seek of another partition
+  of its fetch would leave a hole in the one not sought). So the queue is not cleared
+  on a rebalance (Faust's ``clear_on_resume``): Faust resumes the flow, and clears such
   queues, *after* it has sought the partitions, and a batch fetched from the new
   positions in between would be lost, while later ones are processed. (That happened:
   three users' October pay skipped, applied late after the next rebalance, and their
@@ -124,6 +127,23 @@ def is_current(consumer: Any, fetched: Fetched) -> bool:
     return all(seeks.get(tp, 0) == count for tp, count in fetched.seeks.items())
 
 
+def still_current(consumer: Any, fetched: Fetched) -> Fetched:
+    """Return what of ``fetched`` is current (see :func:`is_current`), per partition.
+
+    Nothing after a rebalance; otherwise the messages of every partition not sought since
+    they were fetched. A seek of one partition says nothing of the others: their messages
+    are read again by no one if they are dropped.
+    """
+    if is_current(consumer, fetched):
+        return fetched
+    if consumer.app.consumer_generation_id != fetched.generation:
+        return Fetched([], fetched.generation, {})
+    seeks = offsets_of(consumer).seeks
+    kept = {tp: n for tp, n in fetched.seeks.items() if seeks.get(tp, 0) == n}
+    messages = [message for message in fetched.messages if message.tp in kept]
+    return Fetched(messages, fetched.generation, kept)
+
+
 class FetchingConsumer(faust_aiokafka.Consumer):
     """Faust's aiokafka consumer whose drain loop batches the input topics' messages."""
 
@@ -186,19 +206,23 @@ class FetchingConsumer(faust_aiokafka.Consumer):
 
         Waits while the flow is suspended (a rebalance) or the queue is full, looking
         every ``ROOM_POLL_SECONDS``: never with ``put``, whose waiting putters a cleared
-        ``ThrowableQueue`` cancels. Then hands over the next batch if it is still current
-        (:func:`is_current`); otherwise the rest is read again, and is dropped here.
+        ``ThrowableQueue`` cancels. Then hands over what of the next batch is still
+        current (:func:`still_current`); the rest is read again, and is dropped here.
         """
         messages, size = fetched.messages, feed.max_events
         for start in range(0, len(messages), size):
             if not await self._room(feed):
                 return  # stopping: nothing of it was acknowledged
-            if not is_current(self, fetched):
+            if self.app.consumer_generation_id != fetched.generation:
                 feed.stale += len(messages) - start
-                return
-            part = Fetched(messages[start : start + size], fetched.generation, fetched.seeks)
-            feed.queue.put_nowait(part)
-            feed.batches += 1
+                return  # a rebalance: all of it is read again from the committed offsets
+            chunk = messages[start : start + size]
+            seeks = {message.tp: fetched.seeks[message.tp] for message in chunk}
+            part = still_current(self, Fetched(chunk, fetched.generation, seeks))
+            feed.stale += len(chunk) - len(part.messages)
+            if part.messages:
+                feed.queue.put_nowait(part)
+                feed.batches += 1
 
     async def _room(self, feed: FetchFeed) -> bool:
         """Wait until the flow runs and the queue has room; return False when stopping."""
@@ -279,10 +303,11 @@ class _IngestLoop:
             await self.ready.wait()  # a paused trigger must not fire while they load
         fetched = await self.feed.queue.get()
         consumer = self.app.consumer
-        if not is_current(consumer, fetched):
-            self.feed.stale += len(fetched.messages)
+        current = still_current(consumer, fetched)
+        self.feed.stale += len(fetched.messages) - len(current.messages)
+        if not current.messages:
             return  # fetched before a rebalance or a seek: read again from where it put us
-        batch = fetched.messages
+        batch = current.messages
         for message in batch:
             consumer.track_message(message)  # revocation waits for its ack
         try:

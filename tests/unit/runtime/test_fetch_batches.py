@@ -368,3 +368,46 @@ async def test_the_ingest_loop_drops_a_batch_from_before_a_rebalance_or_a_seek()
     assert consumer.tracked == current.messages == consumer.acked
     assert feed.stale == 2
     task.cancel()
+
+
+async def test_a_seek_of_one_partition_drops_none_of_another_s_messages_in_the_same_fetch() -> None:
+    # A fetch of partitions 2 and 3 goes out in batches; partition 2 is sought before
+    # the last ones. Dropping them whole would drop partition 3's messages too, which
+    # nothing reads again (its client position is past them): a hole, applied only
+    # after the next rebalance, out of order.
+    drain, feed = Drain(), feed_of(2, room=1)
+    two, three = (INPUT, 2), (INPUT, 3)
+    batch = [Message(INPUT, 2, 0), Message(INPUT, 3, 0), Message(INPUT, 2, 1)]
+    batch += [Message(INPUT, 3, 1), Message(INPUT, 3, 2)]
+    handing = drain.hand_over(batch, feed)
+    first = (await asyncio.wait_for(feed.queue.get(), 1)).messages
+    drain.read_offset.bump([two])  # partition 2 sought: read again from the sought position
+    rest = [await asyncio.wait_for(feed.queue.get(), 1) for _ in range(2)]
+    await asyncio.wait_for(handing, 1)
+    assert first == batch[:2]
+    assert [part.messages for part in rest] == [[batch[3]], [batch[4]]]
+    assert all(set(part.seeks) == {three} for part in rest)
+    assert feed.stale == 1  # partition 2's second message only
+
+
+async def test_the_ingest_loop_processes_the_current_partitions_of_a_partly_stale_batch() -> None:
+    consumer = Consumer()
+    feed = FetchFeed(frozenset({INPUT}), max_events=10)
+    feed.queue = asyncio.Queue()
+    ready = asyncio.Event()
+    ready.set()
+    processed: list[list[Message]] = []
+
+    async def run_batch(batch: list[Message]) -> None:
+        processed.append(batch)
+
+    mixed = [Message(INPUT, 0, 7), Message(INPUT, 1, 4), Message(INPUT, 0, 8)]
+    feed.queue.put_nowait(Fetched(mixed, 1, {(INPUT, 0): 0, (INPUT, 1): 0}))
+    consumer._read_offset.bump([(INPUT, 1)])  # partition 1 sought since
+    loop = ingest_loop(loop_app(consumer), feed, run_batch, ready, lambda: None)
+    task = asyncio.ensure_future(loop())
+    await asyncio.sleep(0.02)
+    assert processed == [[mixed[0], mixed[2]]]
+    assert consumer.acked == [mixed[0], mixed[2]]
+    assert feed.stale == 1
+    task.cancel()

@@ -61,7 +61,7 @@ stale_records.install(Fixed)
 Seek = Callable[[Consumer], Awaitable[None]]
 
 
-async def drain(consumer: Consumer, seek_during: int | None = None, seek: Seek | None = None):
+async def drain(consumer: Any, seek_during: int | None = None, seek: Seek | None = None):
     """Deliver records as Faust does; seek while record number ``seek_during`` is handed."""
     delivered = []
     async for tp, record in consumer.getmany(timeout=1.0):
@@ -151,3 +151,103 @@ def test_faust_s_own_consumer_is_the_one_fixed() -> None:
     wrapped = FaustConsumer.getmany
     stale_records.install()
     assert FaustConsumer.getmany is wrapped
+
+
+class Client:
+    """A consumer whose client fetches from a position per partition, as aiokafka's does.
+
+    Each fetch returns the next ``FETCH`` records of every partition and moves the
+    position past them; a seek moves it. ``while_seeking`` runs while the client seeks
+    (the drain fetches meanwhile, as it does while table recovery seeks).
+    """
+
+    FETCH = 3
+
+    def __init__(self, committed: dict[str, int]) -> None:
+        self.committed = committed
+        self.position = dict(committed)
+        self.while_seeking: list[Callable[[], Awaitable[None]]] = []
+        self._read_offset: dict[str, int | None] = defaultdict(lambda: None)
+
+    def assignment(self) -> set[str]:
+        return set(self.committed)
+
+    async def getmany(self, timeout: float) -> AsyncIterator[tuple[str, Record]]:
+        fetch = [
+            (tp, Record(offset))
+            for tp, at in sorted(self.position.items())
+            for offset in range(at, at + self.FETCH)
+        ]
+        for tp in self.position:
+            self.position[tp] += self.FETCH
+        for tp, record in fetch:
+            await asyncio.sleep(0)
+            yield tp, record
+
+    async def _seeking(self) -> None:
+        if self.while_seeking:
+            await self.while_seeking.pop(0)()
+
+    async def seek_wait(self, partitions: dict[str, int]) -> None:
+        self.position.update(partitions)
+        await self._seeking()
+
+    async def seek(self, partition: str, offset: int) -> None:
+        self.position[partition] = offset
+        self._read_offset[partition] = offset
+
+    async def perform_seek(self) -> None:
+        self.position.update(self.committed)
+        await self._seeking()
+        self._read_offset.update(self.committed)
+
+
+class FixedClient(Client):
+    pass
+
+
+stale_records.install(FixedClient)
+
+
+def test_a_partition_is_not_read_from_where_the_client_ran_ahead_before_it_is_put_back() -> None:
+    # Measured in a rebalance test: records fetched from the sought positions while
+    # recovery sought were dropped, and the client moved past them. The partitions were
+    # put back one after the other, and the second was no longer "being sought" while
+    # the first was put back: a fetch then handed its records over from where the client
+    # had run ahead to. Faust took the jump for a gap (acknowledged, committed), and
+    # December's pay was applied before November's.
+    consumer = FixedClient({"p0": 10, "p1": 20})
+    delivered: list[tuple[str, int]] = []
+
+    async def fetch() -> None:
+        delivered.extend(await drain(consumer))
+
+    async def run() -> None:
+        consumer.while_seeking = [fetch, fetch]  # during the seek, and the first put-back
+        await consumer.perform_seek()
+        await fetch()
+
+    asyncio.run(run())
+    assert delivered == [("p0", 10), ("p0", 11), ("p0", 12), ("p1", 20), ("p1", 21), ("p1", 22)]
+    assert consumer.position == {"p0": 13, "p1": 23}
+    assert not stale_records.offsets_of(consumer).seeking
+
+
+def test_records_dropped_while_a_partition_is_fetched_again_are_fetched_again_too() -> None:
+    # A seek made by the fix itself (a partition read again from where a seek put it)
+    # drops what is fetched meanwhile, like any seek; it too puts the client back.
+    consumer = FixedClient({"p0": 10, "p1": 20})
+    delivered: list[tuple[str, int]] = []
+
+    async def fetch() -> None:
+        delivered.extend(await drain(consumer))
+
+    async def run() -> None:
+        offsets = stale_records.offsets_of(consumer)
+        consumer.while_seeking = [fetch]
+        await stale_records._fetch_again(consumer, offsets, "p0", 10)
+        await fetch()
+
+    asyncio.run(run())
+    p0 = [offset for tp, offset in delivered if tp == "p0"]
+    assert p0 == [10, 11, 12]  # not 13, 14, 15: 10 to 12 went by while it was sought
