@@ -74,4 +74,3 @@ def _group(row: Any) -> PeerGroup:
         if row[metric] is not None and None not in row[metric]
     }
     return PeerGroup(users=int(row["users"]), metrics=metrics)
-
