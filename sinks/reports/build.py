@@ -7,7 +7,9 @@ intervention type, responses and prevented defaults. ``nudge report behavior`` c
 behaviour changes recorded, per activity and direction. ``nudge report segments`` shows,
 per segment, its members now and the joins and leaves of the window, then the same per day
 (migration 0007). ``nudge report users`` counts the users active in the window per pattern
-and per score band, from each one's latest snapshot (``sinks.reports.users``). Every number
+and per score band, from each one's latest snapshot (``sinks.reports.users``).
+``nudge report personalization`` counts, per personalization rule, the users it matched and
+what its messages achieved (``sinks.reports.personalization``). Every number
 is over the last 7, 30 or 90 days (``--days``), relative to the database's clock when the
 report runs (the segments report counts whole UTC days, today included); the views'
 comments (``COMMENT ON VIEW``, shown by psql's ``\d+``) define each column.
@@ -35,6 +37,7 @@ from sinks.reports.layout import Column as Column
 from sinks.reports.layout import Kind as Kind
 from sinks.reports.layout import Report as Report
 from sinks.reports.layout import Section as Section
+from sinks.reports.personalization import personalization_sections
 from sinks.reports.users import user_sections
 
 #: The windows the views report, in days.
@@ -167,6 +170,7 @@ REPORTS: dict[str, tuple[_Query, ...] | SectionReader] = {
     "behavior": (BEHAVIOR,),
     "segments": (SEGMENTS, SEGMENT_DAYS),
     "users": user_sections,
+    "personalization": personalization_sections,
 }
 
 

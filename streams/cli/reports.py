@@ -19,6 +19,7 @@ def register(subcommands: Any) -> None:
         ("behavior", "behaviour changes per activity and direction: changes, users, size"),
         ("segments", "per segment: members now, joins and leaves (per UTC day too)"),
         ("users", "active users per pattern and per score band, from their latest snapshot"),
+        ("personalization", "per personalization rule: users matched, sent, engaged, converted"),
     ):
         one = actions.add_parser(name, help=text)
         one.add_argument("--days", type=int, choices=(7, 30, 90), default=30, help="window")

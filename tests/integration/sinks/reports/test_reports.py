@@ -27,6 +27,7 @@ from sinks.tables import (
     Intervention,
     MissedPayment,
     OutcomeRow,
+    ScoreHistoryRow,
     TriggerEvent,
 )
 from streams.cli.main import main
@@ -493,3 +494,52 @@ def test_upgrading_from_0001_keeps_rows_and_adds_tables_and_views(settings, monk
         assert current(settings) == head()
     finally:
         raw.dispose()
+
+
+# --- personalization ---------------------------------------------------------------------
+
+
+def snapshot(user: str, age: float, rule: str | None) -> dict[str, Any]:
+    return {
+        "snapshot_id": str(uuid.uuid4()), "user_id": user, "as_of": ago(age),
+        "source_event_id": None, "engagement_score": 1.0, "interest_score": 1.0,
+        "intent_score": 1.0, "conversion_probability": 1.0, "pattern": "high_intent",
+        "segments": [], "sessions_7d": 1, "sessions_30d": 1, "avg_session_minutes": None,
+        "pages_per_session": None, "time_spent_minutes_7d": 1.0, "days_active_14d": 1,
+        "last_activity_at": ago(age), "personalization": rule,
+    }  # fmt: skip
+
+
+def test_personalization_report_counts_matched_users_and_what_each_rule_s_messages_did(
+    engine: Engine, settings: Settings
+) -> None:
+    # Ana and Ben are matched by finish_application now (Ana's older snapshot named
+    # win_back: only the latest counts); Cy by win_back, but quiet for 40 days.
+    add(
+        engine,
+        ScoreHistoryRow,
+        snapshot("ana", 5, "win_back"), snapshot("ana", 1, "finish_application"),
+        snapshot("ben", 2, "finish_application"), snapshot("cy", 40, "win_back"),
+    )  # fmt: skip
+    used = {"personalization.offer": "x", "personalization.rule": "finish_application"}
+    opened, converted, ignored = (
+        message("high_intent_follow_up", 1) | {"variables": used} for _ in range(3)
+    )
+    plain = message("high_intent_follow_up", 1)  # a message that used no rule
+    old = message("high_intent_follow_up", 50) | {"variables": used}
+    add(engine, Communication, opened, converted, ignored, plain, old)
+    add(
+        engine,
+        OutcomeRow,
+        result(opened, "opened", timedelta(hours=1)),
+        result(converted, "clicked", timedelta(hours=1)),
+        result(converted, "converted", timedelta(hours=2), "120.50"),
+    )
+    rows = {r["rule_id"]: r for r in build(settings, "personalization", 30).sections[0].rows}
+    assert set(rows) == {"finish_application"}  # Cy: not active in 30 days; win_back sent none
+    assert pick(rows["finish_application"], "matched", "sent", "engaged", "converted") == {
+        "matched": 2, "sent": 3, "engaged": 2, "converted": 1,
+    }  # fmt: skip
+    assert rows["finish_application"]["conversion_value"] == Decimal("120.50")
+    ninety = {r["rule_id"]: r for r in build(settings, "personalization", 90).sections[0].rows}
+    assert ninety["win_back"]["matched"] == 1 and ninety["finish_application"]["sent"] == 4
