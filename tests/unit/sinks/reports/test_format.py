@@ -27,6 +27,7 @@ from sinks.reports.build import (
     render_table,
     render_text,
 )
+from sinks.reports.personalization import personalization_sections
 from sinks.reports.users import USER_COLUMNS, user_sections
 from streams.cli.main import build_parser
 
@@ -109,6 +110,7 @@ def test_sections_of_each_report():
         "behavior": (BEHAVIOR,),
         "segments": (SEGMENTS, SEGMENT_DAYS),
         "users": user_sections,
+        "personalization": personalization_sections,
     }
     for query in (TRIGGERS, TEMPLATES, INTERVENTIONS, SEGMENTS, SEGMENT_DAYS):
         keys = [column.key for column in query.columns]
@@ -117,7 +119,7 @@ def test_sections_of_each_report():
 
 
 @pytest.mark.parametrize(
-    "name", ["effectiveness", "interventions", "behavior", "segments", "users"]
+    "name", ["effectiveness", "interventions", "behavior", "segments", "users", "personalization"]
 )
 def test_the_command_line_offers_exactly_the_views_windows(name):
     parser = build_parser()
