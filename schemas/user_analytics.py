@@ -1,9 +1,10 @@
 """A user's analytics now: scores, pattern, segments, session figures (``users.analytics``).
 
-The worker sends a snapshot on a user's first fresh event in each hour of event time, and
-whenever the user's pattern or segments change (on an event or by the timer): the sink
-keeps every snapshot as score history and gives the latest per user as a view over it
-(migration 0008), so the history grows by at most about one row per active user and hour.
+The worker sends a snapshot on a user's first fresh event of each UTC day of event time,
+and whenever the user's pattern, segments or personalization rule change (on an event or
+by the timer): the sink keeps every snapshot as score history and gives the latest per
+user as a view over it (migration 0008), so the history grows by at most about one row per
+active user and day, plus one per change.
 ``snapshot_id`` is derived from the cause (the event, or the timer's judgement), so a
 snapshot repeated after a crash keeps its id and is stored once.
 """

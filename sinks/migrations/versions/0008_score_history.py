@@ -29,7 +29,7 @@ The view is ``DISTINCT ON (user_id)`` ordered ``user_id, as_of, arrival`` all de
 which the index on ``(user_id, as_of, arrival)`` gives by reading it backwards: one
 user's latest snapshot (``WHERE user_id = ...``, pushed into the view) is an index probe;
 every user's (the gauges, ``nudge report users``) one pass over the index, without a sort.
-History grows by at most about one row per active user and hour (``users.analytics``'s
+History grows by at most about one row per active user and day (``users.analytics``'s
 docstring), and the sink reads every user's at most every 15 s.
 """
 

@@ -26,7 +26,7 @@ from streams.core.decisions.send_policy import SendPolicy
 from streams.core.features.context import Before, FeatureContext
 from streams.core.features.registry import event_context, scheduled_context
 from streams.core.patterns.label import update_pattern
-from streams.core.patterns.snapshot import new_hour, snapshot
+from streams.core.patterns.snapshot import new_day, snapshot
 from streams.core.rendering import Catalogue
 from streams.core.risk.intervention import decide_intervention
 from streams.core.risk.policy import InterventionPolicy
@@ -87,13 +87,13 @@ def process(  # noqa: PLR0913 - the core's inputs, each policy keyword-only with
     insight = update_pattern(ctx, models.patterns)
     at = max(occurred, state.watermark)
     joined_or_left = update_segments(ctx, models.segments, at=at, cause=event.event_id)
-    update_personalization(ctx, models.personalization, at)
+    rule_changed = update_personalization(ctx, models.personalization, at)
     wanted = [d for d in definitions if event.type in d.evaluate_on.events]
     result = _decide_all(ctx, wanted, catalogue, now, policy or SendPolicy())
     result.segment_changes = joined_or_left
     if insight is not None:
         result.decisions.insert(0, insight)
-    if insight is not None or joined_or_left or new_hour(before.watermark, occurred):
+    if insight is not None or joined_or_left or rule_changed or new_day(before.watermark, occurred):
         result.analytics = snapshot(ctx, occurred, event.event_id)
     if event.type == "risk_score" and state.risk is not None:
         risk = decide_intervention(state.risk, event, state.profile, interventions)
@@ -173,10 +173,12 @@ def process_idle(  # noqa: PLR0913 - the timer's inputs, each keyword-only with 
         if insight is not None:
             result.decisions.append(insight)
         result.judged = result.judged or judged.changed or state.pattern != was
+    rule_changed = False
     if segments:
         result.segment_changes = update_segments(ctx, models.segments, at=now.timestamp())
-        result.judged |= update_personalization(ctx, models.personalization, now.timestamp())
-    if result.segment_changes or state.pattern != was:
+        rule_changed = update_personalization(ctx, models.personalization, now.timestamp())
+        result.judged |= rule_changed
+    if result.segment_changes or state.pattern != was or rule_changed:
         result.analytics = snapshot(ctx, now.timestamp(), None)
     result.decisions[:0] = released.decisions
     result.commands[:0] = released.commands

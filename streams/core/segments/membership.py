@@ -42,13 +42,13 @@ from streams.core.units import SECONDS_PER_DAY
 #: Comparisons allow this much, so a figure at a decimal edge falls where its value does.
 _EPSILON = 1e-9
 
-#: How a day of each measure is read from the record.
-_DAILY: dict[str, Callable[[UserState, int], float]] = {
-    "spend": lambda s, day: s.daily_spend.get(day, 0) / 100,
-    "sessions": lambda s, day: float(s.daily_sessions.get(day, 0)),
-    "visits": lambda s, day: float(s.visit_days.get(day, (0, 0, 0))[0]),
-    "pages": lambda s, day: float(s.visit_days.get(day, (0, 0, 0))[1]),
-    "visit_minutes": lambda s, day: s.visit_days.get(day, (0, 0, 0))[2] / 60,
+#: Each measure's daily figures: UTC day -> value, from the record.
+_DAILY: dict[str, Callable[[UserState], dict[int, float]]] = {
+    "spend": lambda s: {day: cents / 100 for day, cents in s.daily_spend.items()},
+    "sessions": lambda s: dict(s.daily_sessions),
+    "visits": lambda s: {day: float(v[0]) for day, v in s.visit_days.items()},
+    "pages": lambda s: {day: float(v[1]) for day, v in s.visit_days.items()},
+    "visit_minutes": lambda s: {day: v[2] / 60 for day, v in s.visit_days.items()},
 }
 
 
@@ -78,14 +78,15 @@ def holds(node: Criterion, ctx: FeatureContext, at: float) -> bool:
 def aggregate(node: Aggregate, state: UserState, at: float) -> float:
     """Return the aggregation's figure over its window of UTC days ending with ``at``'s."""
     today = int(at // SECONDS_PER_DAY)
-    read = _DAILY[node.of]
-    days = [read(state, day) for day in range(today - node.days + 1, today + 1)]
+    first = today - node.days + 1
+    # The record keeps at most a few dozen days: read those in the window, not each day.
+    days = [v for day, v in _DAILY[node.of](state).items() if first <= day <= today]
     if node.aggregate == "sum":
-        return sum(days)
+        return float(sum(days))
     if node.aggregate == "average":
-        return sum(days) / len(days)
+        return sum(days) / node.days
     if node.aggregate == "max":
-        return max(days)
+        return float(max(days, default=0.0))
     return float(sum(1 for value in days if value > 0))
 
 

@@ -21,17 +21,17 @@ def matches(rule: PersonalizationRule, ctx: FeatureContext, at: float) -> bool:
     """Whether ``rule`` applies to the user at ``at`` (epoch seconds)."""
     if rule.status != "active":
         return False
-    day = datetime.fromtimestamp(at, UTC).date()
-    if (rule.starts and day < rule.starts) or (rule.ends and day > rule.ends):
-        return False
     state = ctx.state
-    targets = bool(rule.segments or rule.patterns)
-    declared = set(state.profile.get("segments", ()))
-    if targets and not (
-        any(s in state.segments or s in declared for s in rule.segments)
-        or state.pattern in rule.patterns
+    if (rule.segments or rule.patterns) and not (
+        state.pattern in rule.patterns
+        or any(s in state.segments for s in rule.segments)
+        or bool(set(rule.segments) & set(state.profile.get("segments", ())))
     ):
         return False
+    if rule.starts or rule.ends:
+        day = datetime.fromtimestamp(at, UTC).date()
+        if (rule.starts and day < rule.starts) or (rule.ends and day > rule.ends):
+            return False
     return rule.when is None or holds(rule.when, ctx, {}, at)
 
 

@@ -22,15 +22,16 @@ def step(state: UserState, minutes: float, payload: dict[str, Any]) -> Any:
                    max_event_age_seconds=86_400, analytics=Analytics())  # fmt: skip
 
 
-def test_a_snapshot_goes_out_on_the_first_event_of_each_hour_and_on_a_change() -> None:
+def test_a_snapshot_goes_out_on_the_first_event_of_each_day_and_on_a_change() -> None:
     state = UserState()
-    sent = {minutes: step(state, minutes, PAGE).analytics for minutes in (0, 10, 50, 70)}
-    assert [m for m, s in sent.items() if s is not None] == [0, 70]  # START is on the hour
-    # A pricing page makes the user "researching": a change, sent within the hour.
-    changed = step(state, 75, PRICING)
-    assert changed.analytics is not None
-    assert changed.analytics.pattern == "researching"
-    assert changed.decisions[0].trigger_id == "pattern_change"
+    # START is 12:00 UTC: 11 hours on is still that day, 13 hours on the next.
+    sent = {minutes: step(state, minutes, PAGE).analytics for minutes in (0, 10, 660, 780)}
+    assert [m for m, s in sent.items() if s is not None] == [0, 780]
+    # The fifth page view in a week joins frequent_browsers: a change, sent that day.
+    changed = step(state, 790, PAGE).analytics
+    assert changed is not None
+    assert changed.segments == ["frequent_browsers"]
+    assert step(state, 795, PAGE).analytics is None
 
 
 def test_the_snapshot_holds_the_scores_pattern_segments_and_sessions() -> None:
