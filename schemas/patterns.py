@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from schemas.triggers import Condition, condition_problem
+from schemas.triggers import Condition, validate_rules
 
 PatternLabel = Literal["high_intent", "qualified_interest", "researching", "exploring", "at_risk"]
 
@@ -52,20 +52,4 @@ class PatternRules(_Strict):
 
 def validate_patterns(document: Any) -> PatternRules | list[str]:
     """Return the rules, or every problem as ``path: reason``."""
-    if isinstance(document, dict) and isinstance(document.get("rules"), list):
-        problems = [
-            problem
-            for index, rule in enumerate(document["rules"])
-            if isinstance(rule, dict)
-            and (problem := condition_problem(rule.get("when"), f"rules.{index}.when"))
-        ]
-        if problems:
-            return problems
-    try:
-        return PatternRules.model_validate(document)
-    except ValidationError as exc:
-        return [
-            f"{'.'.join(str(part) for part in error['loc']) or '(top)'}: "
-            f"{error['msg'].removeprefix('Value error, ')}"
-            for error in exc.errors(include_url=False, include_input=False)
-        ]
+    return validate_rules(document, PatternRules)

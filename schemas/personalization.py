@@ -17,11 +17,11 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from schemas.events import Channel, SegmentId
 from schemas.patterns import PatternLabel
-from schemas.triggers import Condition, condition_problem
+from schemas.triggers import Condition, validate_rules
 
 #: The content fields a rule gives, each a template variable ``personalization.<field>``.
 CONTENT_FIELDS = ("headline", "offer", "cta", "next_step")
@@ -109,20 +109,4 @@ class PersonalizationRules(_Strict):
 
 def validate_personalization(document: Any) -> PersonalizationRules | list[str]:
     """Return the rules, or every problem as ``path: reason``."""
-    if isinstance(document, dict) and isinstance(document.get("rules"), list):
-        problems = [
-            problem
-            for index, rule in enumerate(document["rules"])
-            if isinstance(rule, dict)
-            and (problem := condition_problem(rule.get("when"), f"rules.{index}.when"))
-        ]
-        if problems:
-            return problems
-    try:
-        return PersonalizationRules.model_validate(document)
-    except ValidationError as exc:
-        return [
-            f"{'.'.join(str(part) for part in error['loc']) or '(top)'}: "
-            f"{error['msg'].removeprefix('Value error, ')}"
-            for error in exc.errors(include_url=False, include_input=False)
-        ]
+    return validate_rules(document, PersonalizationRules)

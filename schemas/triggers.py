@@ -10,7 +10,7 @@ of the wrong kind, or refers to an unknown threshold is rejected with the field 
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -371,6 +371,34 @@ def condition_problem(tree: Any, root: str) -> str | None:
             if isinstance(children, list):
                 stack.extend((c, f"{path}.{key}.{i}", depth + 1) for i, c in enumerate(children))
     return None
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def validate_rules(document: Any, model: type[M]) -> M | list[str]:
+    """Validate a document of ``rules``, each with an optional condition ``when``.
+
+    Returns the model, or every problem as ``path: reason``: a condition tree too deep or
+    too large is refused before the model (or recursion) sees it.
+    """
+    if isinstance(document, dict) and isinstance(document.get("rules"), list):
+        problems = [
+            problem
+            for index, rule in enumerate(document["rules"])
+            if isinstance(rule, dict)
+            and (problem := condition_problem(rule.get("when"), f"rules.{index}.when"))
+        ]
+        if problems:
+            return problems
+    try:
+        return model.model_validate(document)
+    except ValidationError as exc:
+        return [
+            f"{'.'.join(str(part) for part in error['loc']) or '(top)'}: "
+            f"{error['msg'].removeprefix('Value error, ')}"
+            for error in exc.errors(include_url=False, include_input=False)
+        ]
 
 
 def validate_definition(document: Any) -> TriggerDefinition | list[str]:

@@ -29,13 +29,13 @@ Figures = TypeVar("Figures")
 class Refresh(ABC, Generic[Figures]):
     """Decides when to read a gauge's figures again, reads them and sets the gauge.
 
-    Subclasses name ``table`` (whose new rows make the figures stale) and say how to
-    ``read`` and ``publish``.
+    Subclasses name ``table`` (whose new rows make the figures stale), say how to
+    ``read`` and ``publish``, and give their module's ``REFRESH_SECONDS`` as the
+    ``default_interval`` (read when a refresher is made, so tests can shorten it).
 
     Args:
         engine: The sink's engine.
-        interval: Shortest time between two reads, in seconds (each module using this
-            names its own ``REFRESH_SECONDS``).
+        interval: Shortest time between two reads, in seconds; ``None``: the default.
         clock: Monotonic seconds (``time.monotonic``; tests pass their own).
     """
 
@@ -47,15 +47,21 @@ class Refresh(ABC, Generic[Figures]):
     def __init__(
         self,
         engine: Engine,
-        interval: float,
+        interval: float | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._engine = engine
-        self._interval = interval
+        self._interval = self.default_interval() if interval is None else interval
         self._clock = clock
+        self._shown: set[str] = set()
+        """Label values with a series now (a gauge drops the others)."""
         self._stale = True  # nothing read yet: read at start-up
         self._last_read: float | None = None
         self._reading: asyncio.Task[None] | None = None
+
+    @abstractmethod
+    def default_interval(self) -> float:
+        """Return the shortest time between two reads, in seconds."""
 
     @abstractmethod
     def read(self, engine: Engine) -> Figures:

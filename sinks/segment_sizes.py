@@ -10,8 +10,7 @@ segment's series falls to 0 rather than keeping its last value.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
 from sqlalchemy import Engine, text
 
@@ -59,14 +58,9 @@ class SegmentSizes(Refresh[dict[str, int]]):
     table = SEGMENT_CHANGES_TABLE
     what = "segment sizes"
 
-    def __init__(
-        self,
-        engine: Engine,
-        interval: float | None = None,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        super().__init__(engine, REFRESH_SECONDS if interval is None else interval, clock)
-        self._shown: set[str] = set()
+    def default_interval(self) -> float:
+        """Return ``REFRESH_SECONDS``."""
+        return REFRESH_SECONDS
 
     def read(self, engine: Engine) -> dict[str, int]:
         """Return segment id -> members now (``read_sizes``)."""

@@ -14,8 +14,6 @@ The averages have no series until there is a user.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, text
@@ -99,14 +97,9 @@ class UserFiguresRefresh(Refresh[UserFigures]):
     table = SCORE_HISTORY_TABLE
     what = "users' figures"
 
-    def __init__(
-        self,
-        engine: Engine,
-        interval: float | None = None,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        super().__init__(engine, REFRESH_SECONDS if interval is None else interval, clock)
-        self._shown: set[str] = set()
+    def default_interval(self) -> float:
+        """Return ``REFRESH_SECONDS``."""
+        return REFRESH_SECONDS
 
     def read(self, engine: Engine) -> UserFigures:
         """Return users per pattern and average scores (``read_figures``)."""

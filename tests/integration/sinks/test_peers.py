@@ -7,38 +7,21 @@ user was last active two months ago and is left out. Everyone forms ``all``; ``s
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import Engine
 
 from schemas.peers import ALL_USERS, CUT_POINTS
-from schemas.settings import Settings
 from schemas.topics import USERS_ANALYTICS
-from sinks.migrate import upgrade
 from sinks.peers import peer_distributions
 from sinks.rows import ROUTES, ConsumedMessage, message_row
-from sinks.writer import BatchWriter, create_sink_engine
+from sinks.writer import BatchWriter
 from streams.core.features.peers import percentile
 from tests.integration.sink_harness import user_snapshot
 
 pytestmark = pytest.mark.integration
 
 NOW = datetime(2026, 12, 2, 12, tzinfo=UTC)
-
-
-@pytest.fixture
-def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url)
-
-
-@pytest.fixture
-def engine(settings: Settings) -> Iterator[Engine]:
-    upgrade(settings)
-    created = create_sink_engine(settings)
-    yield created
-    created.dispose()
 
 
 def test_distributions_per_group_from_the_latest_snapshots(settings, engine) -> None:

@@ -7,7 +7,7 @@ the broker and the running sink, for the gauge and the counter.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -22,7 +22,7 @@ from sinks import segment_sizes
 from sinks.migrate import upgrade
 from sinks.reports.build import build
 from sinks.rows import ROUTES, ConsumedMessage, Row, message_row
-from sinks.writer import BatchWriter, create_sink_engine
+from sinks.writer import BatchWriter
 from streams.cli.main import main
 from tests.integration.harness import wait_until
 from tests.integration.sink_harness import (
@@ -53,19 +53,6 @@ def row(model: BaseModel | bytes, offset: int) -> Row:
     value = model if isinstance(model, bytes) else model.model_dump_json().encode()
     source = ConsumedMessage("p.segments.changes", 0, offset, b"k", value)
     return message_row(source, ROUTES[SEGMENTS_CHANGES], NOW)
-
-
-@pytest.fixture
-def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url)
-
-
-@pytest.fixture
-def engine(settings: Settings) -> Iterator[Engine]:
-    upgrade(settings)
-    created = create_sink_engine(settings)
-    yield created
-    created.dispose()
 
 
 #: Ana joins, leaves and joins again; Ben joins; Cy joins big spenders long ago; Dee joins

@@ -7,7 +7,7 @@ last one goes through the broker and the running sink, for the gauges and dead l
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,7 +22,7 @@ from sinks import user_figures
 from sinks.migrate import upgrade
 from sinks.reports.build import build
 from sinks.rows import ROUTES, ConsumedMessage, Row, message_row
-from sinks.writer import BatchWriter, create_sink_engine
+from sinks.writer import BatchWriter
 from streams.cli.main import main
 from tests.integration.harness import wait_until
 from tests.integration.sink_harness import (
@@ -47,19 +47,6 @@ def row(model: BaseModel | bytes, offset: int) -> Row:
     value = model if isinstance(model, bytes) else model.model_dump_json().encode()
     source = ConsumedMessage("p.users.analytics", 0, offset, b"k", value)
     return message_row(source, ROUTES[USERS_ANALYTICS], NOW)
-
-
-@pytest.fixture
-def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url)
-
-
-@pytest.fixture
-def engine(settings: Settings) -> Iterator[Engine]:
-    upgrade(settings)
-    created = create_sink_engine(settings)
-    yield created
-    created.dispose()
 
 
 #: Ana: exploring three days ago, high intent yesterday (sent twice), then a snapshot from

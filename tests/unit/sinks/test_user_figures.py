@@ -93,6 +93,9 @@ class Recorded(Refresh[None]):
         self.what = table
         self._stale = False
 
+    def default_interval(self) -> float:
+        return 0.0
+
     def read(self, engine: Any) -> None: ...
 
     def publish(self, figures: None) -> None: ...
