@@ -11,7 +11,6 @@ a user's percentile from them (``streams.core.features.peers``). Groups smaller 
 
 from __future__ import annotations
 
-from datetime import datetime
 from itertools import pairwise
 from typing import Annotated, Any, Literal
 
@@ -75,8 +74,3 @@ def validate_peers(document: Any) -> PeerDistributions | list[str]:
             f"{error['msg'].removeprefix('Value error, ')}"
             for error in exc.errors(include_url=False, include_input=False)
         ]
-
-
-def no_peers(at: datetime) -> PeerDistributions:
-    """Return empty distributions (before the first refresh): no percentile is known."""
-    return PeerDistributions(computed_at=at)

@@ -102,10 +102,6 @@ class PersonalizationRules(_Strict):
             raise ValueError(msg)
         return self
 
-    def by_id(self, rule_id: str) -> PersonalizationRule | None:
-        """Return the rule ``rule_id``, if there is one."""
-        return next((rule for rule in self.rules if rule.id == rule_id), None)
-
 
 def validate_personalization(document: Any) -> PersonalizationRules | list[str]:
     """Return the rules, or every problem as ``path: reason``."""

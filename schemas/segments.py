@@ -204,13 +204,8 @@ class SegmentNot(_Strict):
     not_: Criterion = Field(alias="not")
 
 
-_LEAF_KEYS = {
-    "feature": "feature",
-    "seen": "seen",
-    "count": "count",
-    "sequence": "sequence",
-    "aggregate": "aggregate",
-}
+#: A criterion's tag is its first key among these (a leaf's tag is its own key).
+_TAG_KEYS = ("all", "any", "not", "feature", "seen", "count", "sequence", "aggregate")
 
 
 def _criterion_kind(data: Any) -> str | None:
@@ -221,9 +216,7 @@ def _criterion_kind(data: Any) -> str | None:
     if isinstance(data, BaseModel):
         return models.get(type(data))
     if isinstance(data, dict):
-        for key in ("all", "any", "not", *_LEAF_KEYS):
-            if key in data:
-                return _LEAF_KEYS.get(key, key)
+        return next((key for key in _TAG_KEYS if key in data), None)
     return None
 
 
@@ -319,7 +312,7 @@ def validate_segments(document: Any) -> tuple[SegmentDefinition, ...] | list[str
     return problems or tuple(found)
 
 
-_TAGS = {"all", "any", "not", "feature", "seen", "count", "sequence", "aggregate"}
+_TAGS = frozenset(_TAG_KEYS)
 
 
 def _path(loc: tuple[int | str, ...]) -> str:

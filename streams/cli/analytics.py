@@ -89,6 +89,11 @@ def _plain(model: Any) -> Any:
 
 
 async def _publish(settings: Settings, key: bytes, value: bytes | None) -> None:
+    await publish_entries(settings, [(key, value)])
+
+
+async def publish_entries(settings: Settings, records: list[tuple[bytes, bytes | None]]) -> None:
+    """Publish ``(key, value)`` entries on the definitions topic (``None``: a tombstone)."""
     from aiokafka import AIOKafkaProducer
 
     from schemas.topics import TRIGGERS_DEFINITIONS
@@ -99,12 +104,14 @@ async def _publish(settings: Settings, key: bytes, value: bytes | None) -> None:
     await producer.start()
     try:
         topic = TRIGGERS_DEFINITIONS.full_name(settings.topic_prefix)
-        await producer.send_and_wait(topic, key=key, value=value)
+        for key, value in records:
+            await producer.send_and_wait(topic, key=key, value=value)
     finally:
         await producer.stop()
 
 
-async def _show(settings: Settings, what: str, key: bytes) -> int:
+async def in_force(settings: Settings) -> tuple[Any, dict[bytes, bytes]]:
+    """Return what the workers apply (``analytics_from``) and the topic's entries."""
     from schemas.topics import TRIGGERS_DEFINITIONS
     from streams.core.state.analytics import analytics_from
     from streams.core.state.visits import VisitPolicy
@@ -113,7 +120,11 @@ async def _show(settings: Settings, what: str, key: bytes) -> int:
 
     await ensure_topics(settings, [TRIGGERS_DEFINITIONS])
     entries = await read_definitions(settings)
-    applied = analytics_from(entries, VisitPolicy())
+    return analytics_from(entries, VisitPolicy()), entries
+
+
+async def _show(settings: Settings, what: str, key: bytes) -> int:
+    applied, entries = await in_force(settings)
     name = key.decode()
     source = "applied" if key in entries and name not in applied.refused else "shipped"
     models = {

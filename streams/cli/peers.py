@@ -30,11 +30,12 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     """Dispatch ``nudge peers ACTION``."""
     if args.action == "refresh":
         from sinks.peers import peer_distributions
-        from streams.cli.analytics import _publish
+        from streams.cli.analytics import publish_entries
         from streams.core.state.analytics import PEERS_KEY
 
         found = peer_distributions(settings, datetime.now(UTC))
-        asyncio.run(_publish(settings, PEERS_KEY, found.model_dump_json().encode()))
+        entry = (PEERS_KEY, found.model_dump_json().encode())
+        asyncio.run(publish_entries(settings, [entry]))
         groups = ", ".join(f"{g} ({p.users})" for g, p in found.groups.items()) or "none"
         print(f"published peer distributions: {groups}")
         return 0
@@ -42,9 +43,9 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _show(settings: Settings) -> int:
-    from streams.cli.segments import _in_force
+    from streams.cli.analytics import in_force
 
-    applied, _ = await _in_force(settings)
+    applied, _ = await in_force(settings)
     peers = applied.analytics.peers
     if peers is None:
         print("no peer distributions yet: run nudge peers refresh")

@@ -20,6 +20,7 @@ import yaml
 
 from schemas.segments import SegmentDefinition, validate_segments
 from schemas.settings import Settings
+from streams.cli.analytics import in_force, publish_entries
 
 
 def register(subcommands: Any) -> None:
@@ -44,7 +45,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     if args.action == "remove":
         from streams.core.state.analytics import segment_key
 
-        asyncio.run(_publish(settings, [(segment_key(args.segment_id), None)]))
+        asyncio.run(publish_entries(settings, [(segment_key(args.segment_id), None)]))
         print(f"removed segment {args.segment_id} from the topic")
         return 0
     found = _read(args.file)
@@ -72,29 +73,16 @@ def _read(path: Path) -> tuple[SegmentDefinition, ...] | int:
     return found
 
 
-async def _in_force(settings: Settings) -> tuple[Any, dict[bytes, bytes]]:
-    """Return what the workers apply (``analytics_from``) and the topic's entries."""
-    from schemas.topics import TRIGGERS_DEFINITIONS
-    from streams.core.state.analytics import analytics_from
-    from streams.core.state.visits import VisitPolicy
-    from streams.runtime.definitions_feed import read_definitions
-    from streams.runtime.kafka_admin import ensure_topics
-
-    await ensure_topics(settings, [TRIGGERS_DEFINITIONS])
-    entries = await read_definitions(settings)
-    return analytics_from(entries, VisitPolicy()), entries
-
-
 async def _apply(settings: Settings, found: tuple[SegmentDefinition, ...], path: Path) -> int:
     from schemas.segments import MAX_SEGMENTS_IN_FORCE
     from streams.core.state.analytics import segment_key
 
-    applied, _ = await _in_force(settings)
+    applied, _ = await in_force(settings)
     ids = {d.id for d in applied.analytics.segments.definitions} | {d.id for d in found}
     if len(ids) > MAX_SEGMENTS_IN_FORCE:
         print(f"{path}: {len(ids)} segments would be in force; at most {MAX_SEGMENTS_IN_FORCE}")
         return 1
-    await _publish(
+    await publish_entries(
         settings,
         [
             (segment_key(d.id), json.dumps(d.model_dump(mode="json", by_alias=True)).encode())
@@ -108,7 +96,7 @@ async def _apply(settings: Settings, found: tuple[SegmentDefinition, ...], path:
 async def _diff(settings: Settings, found: tuple[SegmentDefinition, ...]) -> int:
     from streams.cli.definitions import changes
 
-    applied, _ = await _in_force(settings)
+    applied, _ = await in_force(settings)
     current = {d.id: d for d in applied.analytics.segments.definitions}
     changed = 0
     for definition in found:
@@ -124,7 +112,7 @@ async def _list(settings: Settings) -> int:
     from streams.core.segments.membership import describe
     from streams.core.state.analytics import segment_key
 
-    applied, entries = await _in_force(settings)
+    applied, entries = await in_force(settings)
     for d in applied.analytics.segments.definitions:
         source = "applied" if segment_key(d.id) in entries else "shipped"
         print(f"{d.id:28} {d.status:7} {source:8} {describe(d.when)}")
@@ -132,20 +120,3 @@ async def _list(settings: Settings) -> int:
         if key.startswith("segment:"):
             print(f"refused  {key[:72]}: {'; '.join(reasons)}")
     return 0
-
-
-async def _publish(settings: Settings, records: list[tuple[bytes, bytes | None]]) -> None:
-    from aiokafka import AIOKafkaProducer
-
-    from schemas.topics import TRIGGERS_DEFINITIONS
-    from streams.runtime.kafka_admin import ensure_topics
-
-    await ensure_topics(settings, [TRIGGERS_DEFINITIONS])
-    producer = AIOKafkaProducer(**settings.kafka_client_options(), acks="all")
-    await producer.start()
-    try:
-        topic = TRIGGERS_DEFINITIONS.full_name(settings.topic_prefix)
-        for key, value in records:
-            await producer.send_and_wait(topic, key=key, value=value)
-    finally:
-        await producer.stop()

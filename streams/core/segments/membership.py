@@ -175,7 +175,7 @@ def update_segments(
             )
         )
 
-    in_force = {definition.id for definition in segments.definitions}
+    in_force = segments.ids
     for segment_id in [s for s in members if s not in in_force]:
         change(segment_id, SegmentChangeKind.LEFT, "segment removed", members.pop(segment_id))
     for definition in segments.definitions:

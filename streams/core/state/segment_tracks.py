@@ -42,6 +42,8 @@ class Segments:
     definitions: tuple[SegmentDefinition, ...] = ()
     counted: dict[str, tuple[int, float]] = field(default_factory=dict)
     sequences: dict[str, Sequence] = field(default_factory=dict)
+    ids: frozenset[str] = frozenset()
+    """The ids of the segments in force."""
 
     @classmethod
     def of(cls, definitions: tuple[SegmentDefinition, ...]) -> Segments:
@@ -55,11 +57,7 @@ class Segments:
                     counted[leaf.count] = (max(most, leaf.at_least), max(longest, leaf.within))
                 elif isinstance(leaf, Sequence):
                     sequences[leaf.key] = leaf
-        return cls(definitions, counted, sequences)
-
-    def by_id(self, segment_id: str) -> SegmentDefinition | None:
-        """Return the definition of ``segment_id``, if in force."""
-        return next((d for d in self.definitions if d.id == segment_id), None)
+        return cls(definitions, counted, sequences, frozenset(d.id for d in definitions))
 
 
 @cache

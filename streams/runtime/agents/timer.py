@@ -63,6 +63,7 @@ from schemas.triggers import TriggerDefinition
 from streams.core.behavior.change import BehaviorPolicy, judged_week_closed_at
 from streams.core.decisions.process import process_idle
 from streams.core.decisions.result import Result
+from streams.core.state.analytics import Analytics
 from streams.core.state.record import UserState
 from streams.core.triggers.due import due_definitions, replaying
 from streams.runtime import metrics
@@ -127,6 +128,8 @@ class _Tally:
     week once: see ``streams.core.behavior.change``)."""
     segments: bool = False
     """Whether every user looked at has their live segments judged."""
+    analytics: Analytics | None = None
+    """The analytics in force, read once at the pass's start (not once per user)."""
     users: int = 0
     decisions: int = 0
     commands: int = 0
@@ -191,7 +194,7 @@ class Scheduler:
         whole = bool(due) or behavior_due or segments_due
         sweep = partitions if whole else {p for p in partitions if not index.is_complete(p)}
         started = time.perf_counter()
-        done = _Tally(behavior=behavior, segments=segments_due)
+        done = _Tally(behavior=behavior, segments=segments_due, analytics=stage.current_analytics())
         epoch = index.epoch
         if sweep and not await self._sweep(sweep, due, now, done):
             return self._stopped(done, behind)
@@ -379,7 +382,7 @@ class Scheduler:
         stage = self.stage
         result = process_idle(
             user_id, state, due, stage.catalogue, now=now, policy=stage.policy,
-            behavior=done.behavior, analytics=stage.current_analytics(), segments=done.segments,
+            behavior=done.behavior, analytics=done.analytics, segments=done.segments,
         )  # fmt: skip
         for command in result.commands[: result.released]:
             metrics.RELEASED_SENDS.labels(command.trigger_id).inc()

@@ -26,8 +26,8 @@ import pytest
 from schemas.settings import Settings
 from schemas.topics import BEHAVIOR_EVENTS, COMMS_COMMANDS, SEGMENTS_CHANGES, TRIGGER_DECISIONS
 from schemas.triggers import TriggerDefinition
+from streams.cli.analytics import publish_entries as publish_segments
 from streams.cli.definitions import publish as publish_definitions
-from streams.cli.segments import _publish as publish_segments
 from streams.core.state.analytics import segment_key
 from tests.integration.harness import NudgeProcess, caught_up, publish, read_until, rows_when
 from tests.integration.runtime.test_hot_reload import logged
@@ -72,8 +72,18 @@ async def test_segments_join_and_leave_on_events_and_on_the_timer(
     sink = NudgeProcess(settings, "sink", tmp_path / "sink.log").start()
     try:
         seen = await logged(worker, "trigger definitions loaded", None, 0)
+        # A hostile entry beside them (a criteria tree far too deep, and not JSON
+        # under another key) is refused; the worker goes on with the good ones.
+        deep: dict[str, Any] = {"seen": "any", "within": "1d"}
+        for _ in range(40):
+            deep = {"not": deep}
+        hostile = [
+            (segment_key("deep"), json.dumps({"id": "deep", "name": "x", "when": deep}).encode()),
+            (segment_key("junk"), b"\xff not json"),
+        ]
         await publish_segments(
-            settings, [(segment_key(s["id"]), json.dumps(s).encode()) for s in SEGMENTS]
+            settings,
+            [*hostile, *((segment_key(s["id"]), json.dumps(s).encode()) for s in SEGMENTS)],
         )
         await publish_definitions(settings, [OFFER])
         await logged(worker, "trigger definition changed", "browser_offer", seen)
@@ -135,3 +145,5 @@ async def test_segments_join_and_leave_on_events_and_on_the_timer(
         ("lead-2", "suppressed", "excluded"),
     ]
     assert [json.loads(r.value)["user_id"] for r in commands] == ["lead-1"]
+    refused = [e for e in worker.log_entries() if e.get("message") == "analytics data refused"]
+    assert {e["key"] for e in refused} >= {"segment:deep", "segment:junk"}

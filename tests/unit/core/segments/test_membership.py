@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from schemas.segments import SegmentChangeKind, validate_segment, validate_segments
+from schemas.segments import validate_segment, validate_segments
 from schemas.triggers import TriggerDefinition
 from streams.core.decisions.process import process, process_idle
 from streams.core.rendering import default_catalogue
@@ -409,4 +409,3 @@ def test_a_segment_change_reason_reads_as_words() -> None:
         "quote_request then application_start within 2d, in the last 30d"
         " and (an event within 12h or tier eq premium)"
     )
-    assert SegmentChangeKind("joined") is SegmentChangeKind.JOINED
