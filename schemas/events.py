@@ -8,10 +8,12 @@ ignored so producers can add fields before Nudge reads them; wrong types are rej
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from functools import cache
+from types import MappingProxyType
 from typing import Annotated, Literal, get_args
 from zoneinfo import available_timezones
 
@@ -496,10 +498,12 @@ Payload = Annotated[
     Field(discriminator="type"),
 ]
 
-#: Every event type, in the order of ``Payload``'s members.
-EVENT_TYPES: tuple[str, ...] = tuple(
-    model.model_fields["type"].default for model in get_args(get_args(Payload)[0])
+#: Event type -> its payload model, in the order of ``Payload``'s members.
+PAYLOADS: Mapping[str, type[BaseModel]] = MappingProxyType(
+    {model.model_fields["type"].default: model for model in get_args(get_args(Payload)[0])}
 )
+#: Every event type, in the order of ``Payload``'s members.
+EVENT_TYPES: tuple[str, ...] = tuple(PAYLOADS)
 
 
 class Event(BaseModel):

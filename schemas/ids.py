@@ -36,3 +36,18 @@ def command_id(trigger_id: str, user_id: str, cause: str, channel: str) -> str:
 def dead_letter_id(topic: str, partition: int, offset: int) -> str:
     """Id of the dead letter for the message at ``topic``/``partition``/``offset``."""
     return derived_id("dead_letter", topic, str(partition), str(offset))
+
+
+def assignment_id(experiment_id: str, user_id: str) -> str:
+    """Id of a user's assignment to an experiment's arm: one per user and experiment."""
+    return derived_id("assignment", experiment_id, user_id)
+
+
+def conversion_id(experiment_id: str, user_id: str, metric: str) -> str:
+    """Id of the conversion credited to a user's arm: one per user, experiment and metric."""
+    return derived_id("conversion", experiment_id, user_id, metric)
+
+
+def funnel_step_id(funnel_id: str, user_id: str, entered_at: int, step: int, kind: str) -> str:
+    """Id of a funnel step row: the funnel, the user, the run (when it began), step, kind."""
+    return derived_id("funnel_step", funnel_id, user_id, str(entered_at), str(step), kind)

@@ -29,6 +29,9 @@ class SuppressionReason(StrEnum):
     TESTING = "testing"
     RECENT_MISSED_PAYMENT = "recent_missed_payment"
     """A risk intervention held back: the user missed a payment and collections has them."""
+    GLOBAL_CONTROL = "global_control"
+    """The user is in the global control group: no marketing message, ever (they still
+    count as exposed, in experiment ``global_control``)."""
     ESCALATED = "escalated"
     """Not a suppression: a risk intervention that *fired* inside the cool-off, because its
     tier is higher than the last intervention's (``NUDGE_RISK_ESCALATION``)."""
@@ -128,6 +131,10 @@ class TriggerDecision(BaseModel):
     """Set on a ``BEHAVIOR_CHANGE_TRIGGER_ID`` decision only: the activity, direction, size."""
     pattern_change: PatternChange | None = None
     """Set on a ``PATTERN_CHANGE_TRIGGER_ID`` decision only: the labels and the insight."""
+    experiment: str | None = None
+    """The experiment this decision exposed the user to (``schemas.experiments``)."""
+    variant: str | None = None
+    """The user's arm in it; the control arm's decision is suppressed (``holdout``)."""
 
 
 class RejectionKind(StrEnum):

@@ -73,6 +73,12 @@ SEGMENTS_CHANGES = TopicSpec("segments.changes", Key.USER_ID, 14 * DAY_MS)
 #: Each user's scores, pattern and segments: the latest, and the history at a bounded rate.
 USERS_ANALYTICS = TopicSpec("users.analytics", Key.USER_ID, 14 * DAY_MS)
 TRIGGER_DECISIONS = TopicSpec("trigger.decisions", Key.USER_ID, 14 * DAY_MS)
+#: Each user's arm in an experiment, once (``schemas.experiments``).
+EXPERIMENTS_ASSIGNMENTS = TopicSpec("experiments.assignments", Key.USER_ID, 14 * DAY_MS)
+#: Conversions credited to an arm, once per user, experiment and metric.
+EXPERIMENTS_CONVERSIONS = TopicSpec("experiments.conversions", Key.USER_ID, 14 * DAY_MS)
+#: Funnel steps reached, completions and drops (``schemas.funnels``).
+FUNNELS_STEPS = TopicSpec("funnels.steps", Key.USER_ID, 14 * DAY_MS)
 
 # Dead letters: one per input topic of events, kept a month so a bad deploy can be replayed.
 # (Definitions are not events: the worker refuses a bad one and counts it. Nothing reads
@@ -105,5 +111,8 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     SEGMENTS_CHANGES,
     USERS_ANALYTICS,
     TRIGGER_DECISIONS,
+    EXPERIMENTS_ASSIGNMENTS,
+    EXPERIMENTS_CONVERSIONS,
+    FUNNELS_STEPS,
     *DEAD_LETTER_TOPIC.values(),
 )
