@@ -7,7 +7,11 @@ user (two users' producers may reuse one; both events are processed, so both are
 ``recorded_at`` is when the sink wrote the row (database clock); every other time is the
 message's own. Schema changes go through Alembic (``sinks/migrations``): keep ``versions/``
 in step with this module. The reporting views are SQL in the migrations (``0002``, ``0005``
-to ``0008``), not declared here.
+to ``0009``), not declared here.
+
+Two tables hold facts many input events share: ``user_days`` (one row per user and UTC day
+with any event) is marked ``SHARED_ROWS`` in its ``Table.info``, so the sink folds repeats
+of a key within a batch and does not count a key already stored as a replay.
 """
 
 from __future__ import annotations
@@ -41,6 +45,11 @@ NAMING_CONVENTION = {
 }
 
 TimestampTZ = DateTime(timezone=True)
+
+#: ``Table.info`` key of a table whose one row many messages make (every event of a user's
+#: UTC day is that user-day): a key already in the batch is folded into the first one
+#: (``sinks.batch``), and a key already stored is no replay, so not counted as a duplicate.
+SHARED_ROWS = "shared_rows"
 
 
 class Base(DeclarativeBase):
@@ -77,6 +86,9 @@ class TriggerEvent(Base):
     """What changed, on a ``behavior_change`` decision only (view ``behavior_changes``)."""
     pattern_change: Mapped[dict[str, Any] | None] = mapped_column(JSONB(none_as_null=True))
     """The labels and the insight, on a ``pattern_change`` decision only."""
+    experiment: Mapped[str | None] = mapped_column(Text)
+    """The experiment the decision exposed the user to (migration 0009), and their arm."""
+    variant: Mapped[str | None] = mapped_column(Text)
     recorded_at: Mapped[datetime] = _recorded_at()
 
 
@@ -302,4 +314,109 @@ class ScoreHistoryRow(Base):
     arrival: Mapped[int] = mapped_column(
         BigInteger, server_default=SCORE_HISTORY_ARRIVAL.next_value()
     )
+    recorded_at: Mapped[datetime] = _recorded_at()
+
+
+class ExperimentAssignmentRow(Base):
+    """A user's arm in an experiment, once (``experiments.assignments``).
+
+    ``message_id`` derives from experiment and user, so a user is one row per experiment
+    however often the assignment is sent. The views ``experiment_exposures`` and
+    ``experiment_arms`` (migration 0009) count them per arm.
+    """
+
+    __tablename__ = "experiment_assignments"
+    __table_args__ = (
+        # Exposed users per arm, and a conversion's arm (its user's assignment).
+        Index(None, "experiment_id", "variant"),
+        Index(None, "experiment_id", "user_id"),
+    )
+
+    message_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    experiment_id: Mapped[str] = mapped_column(Text)
+    variant: Mapped[str] = mapped_column(Text)
+    user_id: Mapped[str] = mapped_column(Text)
+    trigger_id: Mapped[str] = mapped_column(Text)
+    decision_id: Mapped[str] = mapped_column(Text)
+    exposed_at: Mapped[datetime] = mapped_column(TimestampTZ)
+    recorded_at: Mapped[datetime] = _recorded_at()
+
+
+class ExperimentConversionRow(Base):
+    """A conversion credited to an arm (``experiments.conversions``).
+
+    One per user, experiment and metric (``message_id`` derives from the three). ``value``
+    is the message's float, as the worker credits it (``None`` when the metric counts none).
+    """
+
+    __tablename__ = "experiment_conversions"
+    __table_args__ = (Index(None, "experiment_id", "metric", "user_id"),)
+
+    message_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    experiment_id: Mapped[str] = mapped_column(Text)
+    variant: Mapped[str] = mapped_column(Text)
+    user_id: Mapped[str] = mapped_column(Text)
+    metric: Mapped[str] = mapped_column(Text)
+    converted_at: Mapped[datetime] = mapped_column(TimestampTZ)
+    exposed_at: Mapped[datetime] = mapped_column(TimestampTZ)
+    source_event_id: Mapped[str] = mapped_column(Text)
+    event_type: Mapped[str] = mapped_column(Text)
+    value: Mapped[float | None] = mapped_column(Double)
+    recorded_at: Mapped[datetime] = _recorded_at()
+
+
+class FunnelStepRow(Base):
+    """A user reached a funnel's step, completed the funnel or dropped out (``funnels.steps``).
+
+    ``step_id`` derives from funnel, user, the run's start, step and kind, so a replay is
+    not a second row. The view ``funnel_step_summary`` (migration 0009) counts users per
+    step.
+    """
+
+    __tablename__ = "funnel_steps"
+    __table_args__ = (Index(None, "funnel_id", "step"),)
+
+    step_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    funnel_id: Mapped[str] = mapped_column(Text)
+    user_id: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(Text)
+    step: Mapped[int] = mapped_column(Integer)
+    step_name: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(TimestampTZ)
+    entered_at: Mapped[datetime] = mapped_column(TimestampTZ)
+    seconds_from_previous: Mapped[float | None] = mapped_column(Double)
+    source_event_id: Mapped[str | None] = mapped_column(Text)
+    recorded_at: Mapped[datetime] = _recorded_at()
+
+
+class UserDay(Base):
+    """A UTC day on which the user had any event on ``behavior.events``: the cohorts' input.
+
+    Insert-only and keyed by both columns, so every event of the day, replays included, is
+    the same row (``SHARED_ROWS``). No ``recorded_at``: the row is a fact of event time,
+    and the table is kept as small as it can be (one row per active user and day).
+    """
+
+    __tablename__ = "user_days"
+    __table_args__ = ({"info": {SHARED_ROWS: True}},)
+
+    user_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+
+
+class PurchaseRow(Base):
+    """A purchase (``behavior.events`` events of type ``purchase``): lifetime value.
+
+    Keyed by ``(user_id, event_id)`` as the other rows made from input events.
+    """
+
+    __tablename__ = "purchases"
+
+    user_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    event_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    occurred_at: Mapped[datetime] = mapped_column(TimestampTZ)
+    product_id: Mapped[str] = mapped_column(Text)
+    # Same precision as ``schemas.events.Money``.
+    amount: Mapped[Decimal] = mapped_column(Numeric(18, 4))
+    currency: Mapped[str] = mapped_column(Text)
     recorded_at: Mapped[datetime] = _recorded_at()

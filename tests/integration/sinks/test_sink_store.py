@@ -86,12 +86,19 @@ def test_migrations_create_exactly_the_tables_the_sink_declares(settings):
         "missed_payments",
         "segment_changes",
         "score_history",
+        "experiment_assignments",
+        "experiment_conversions",
+        "funnel_steps",
+        "user_days",
+        "purchases",
     }
     assert keys == {
         name: [column.name for column in table.primary_key]
         for name, table in Base.metadata.tables.items()
     }
     assert keys["outcomes"] == keys["missed_payments"] == ["user_id", "event_id"]
+    assert keys["purchases"] == ["user_id", "event_id"]
+    assert keys["user_days"] == ["user_id", "day"]
 
 
 def test_a_batch_is_one_transaction_and_a_replay_inserts_nothing(settings, engine):

@@ -49,6 +49,12 @@ VIEWS = {
     "segment_change_days",
     "segment_summary",
     "user_analytics",
+    "experiment_exposures",
+    "experiment_arms",
+    "funnel_step_summary",
+    "user_cohorts",
+    "cohort_retention",
+    "cohort_value",
 }
 
 
