@@ -25,7 +25,7 @@ from sqlalchemy import Table
 
 from schemas.intake import NUL_REPLACEMENT, Rejection, dead_letter
 from schemas.records import RejectionKind
-from sinks.tables import Base, DeadLetterRow
+from sinks.tables import SHARED_ROWS, Base, DeadLetterRow
 
 
 def table_of(model: type[Base]) -> Table:
@@ -76,6 +76,11 @@ class Row:
         """Return the primary key values."""
         values = self.values
         return tuple([values[name] for name in key_columns(self.table)])
+
+    @property
+    def shared(self) -> bool:
+        """Return whether many messages make this one row (``sinks.tables.SHARED_ROWS``)."""
+        return bool(self.table.info.get(SHARED_ROWS))
 
 
 @functools.cache

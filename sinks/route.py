@@ -38,21 +38,34 @@ def message_row(source: ConsumedMessage, route: Route, now: datetime) -> Row:
     return Row(route.table, values, source, nul_free=JSON_NUL not in value)
 
 
-#: Turns one message into its row, its dead letter, or ``None``: nothing to store, but
-#: its offset is still committed (most input events are of no interest to the sink).
-Decoder = Callable[[ConsumedMessage, "Route", datetime], Row | None]
+def message_rows(source: ConsumedMessage, route: Route, now: datetime) -> tuple[Row, ...]:
+    """Return the one row of an output message, or its dead letter (``message_row``)."""
+    return (message_row(source, route, now),)
+
+
+#: Turns one message into the rows it makes: an output message into its row or its dead
+#: letter; an input event into none (nothing to store, but its offset is still committed),
+#: one, or two (a behaviour event is its user's day, and a purchase's also its purchase).
+Decoder = Callable[[ConsumedMessage, "Route", datetime], tuple[Row, ...]]
+
+
+#: A cheap look at a message, before decoding it: the one shared row it can make
+#: (``(table name, *key)``, ``Row.shared``) when that is all it can make, or ``None``: decode
+#: it. A message whose row the pending batch holds already is folded into it undecoded.
+SharedRow = Callable[[ConsumedMessage], tuple[Any, ...] | None]
 
 
 @dataclass(frozen=True, slots=True)
 class Route:
-    """Which model a topic's messages are, which table they go to, and how."""
+    """Which model a topic's messages are, which table they go to (the main one), and how."""
 
     model: type[BaseModel]
     table: Table
-    decode: Decoder = message_row
+    decode: Decoder = message_rows
+    shared_row: SharedRow | None = None
 
-    def row(self, source: ConsumedMessage, now: datetime) -> Row | None:
-        """Return the row of one message of this topic (see ``Decoder``)."""
+    def rows(self, source: ConsumedMessage, now: datetime) -> tuple[Row, ...]:
+        """Return the rows of one message of this topic (see ``Decoder``)."""
         return self.decode(source, self, now)
 
 

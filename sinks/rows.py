@@ -1,11 +1,11 @@
 """Which topic goes where: the route of every topic the sink reads (no I/O).
 
-Output topics (decisions, commands, segment changes, users' analytics, dead-letter
-topics) are Nudge's own messages: each becomes one row, or a dead letter when it fails to
-decode or validate (``sinks.route.message_row``). Input topics (``comms.outcomes``,
-``behavior.events``) are read for the little the reports need; see ``sinks.inputs``. The
-names of ``sinks.route`` and ``sinks.messages`` are offered here too, for the callers that
-build rows.
+Output topics (decisions, commands, segment changes, users' analytics, experiment
+assignments and conversions, funnel steps, dead-letter topics) are Nudge's own messages:
+each becomes one row, or a dead letter when it fails to decode or validate
+(``sinks.route.message_row``). Input topics (``comms.outcomes``, ``behavior.events``) are
+read for the little the reports need; see ``sinks.inputs``. The names of ``sinks.route``
+and ``sinks.messages`` are offered here too, for the callers that build rows.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from collections.abc import Mapping
 
 from schemas.commands import SendCommunication, StartIntervention
 from schemas.events import Event
+from schemas.experiments import ExperimentAssignment, ExperimentConversion
+from schemas.funnels import FunnelStep
 from schemas.records import DeadLetter, TriggerDecision
 from schemas.segments import SegmentChange
 from schemas.topics import (
@@ -21,6 +23,9 @@ from schemas.topics import (
     COMMS_COMMANDS,
     COMMS_OUTCOMES,
     DEAD_LETTER_TOPIC,
+    EXPERIMENTS_ASSIGNMENTS,
+    EXPERIMENTS_CONVERSIONS,
+    FUNNELS_STEPS,
     INTERVENTIONS_COMMANDS,
     SEGMENTS_CHANGES,
     TRIGGER_DECISIONS,
@@ -28,7 +33,7 @@ from schemas.topics import (
     TopicSpec,
 )
 from schemas.user_analytics import UserAnalytics
-from sinks.inputs import missed_payment_row, outcome_row
+from sinks.inputs import behavior_rows, behavior_user_day, outcome_rows
 from sinks.messages import (
     DEAD_LETTERS,
     ConsumedMessage,
@@ -40,12 +45,15 @@ from sinks.messages import (
 from sinks.route import Route, message_row, model_values
 from sinks.tables import (
     Communication,
+    ExperimentAssignmentRow,
+    ExperimentConversionRow,
+    FunnelStepRow,
     Intervention,
-    MissedPayment,
     OutcomeRow,
     ScoreHistoryRow,
     SegmentChangeRow,
     TriggerEvent,
+    UserDay,
 )
 
 __all__ = [
@@ -70,9 +78,14 @@ ROUTES: Mapping[TopicSpec, Route] = {
     INTERVENTIONS_COMMANDS: Route(StartIntervention, table_of(Intervention)),
     SEGMENTS_CHANGES: Route(SegmentChange, table_of(SegmentChangeRow)),
     USERS_ANALYTICS: Route(UserAnalytics, table_of(ScoreHistoryRow)),
+    EXPERIMENTS_ASSIGNMENTS: Route(ExperimentAssignment, table_of(ExperimentAssignmentRow)),
+    EXPERIMENTS_CONVERSIONS: Route(ExperimentConversion, table_of(ExperimentConversionRow)),
+    FUNNELS_STEPS: Route(FunnelStep, table_of(FunnelStepRow)),
     **{letters: Route(DeadLetter, DEAD_LETTERS) for letters in DEAD_LETTER_TOPIC.values()},
-    COMMS_OUTCOMES: Route(Event, table_of(OutcomeRow), outcome_row),
-    BEHAVIOR_EVENTS: Route(Event, table_of(MissedPayment), missed_payment_row),
+    COMMS_OUTCOMES: Route(Event, table_of(OutcomeRow), outcome_rows),
+    # user_days is the row every behaviour event makes; purchases and missed payments
+    # make one more (sinks.inputs.behavior_rows).
+    BEHAVIOR_EVENTS: Route(Event, table_of(UserDay), behavior_rows, behavior_user_day),
 }
 
 

@@ -8,9 +8,10 @@ the database is down the same batch is retried with exponential back-off and eve
 partition is paused, so nothing more is fetched (back-pressure): nothing is lost,
 because offsets move only after the database commit, and nothing is duplicated, because
 rows are inserted idempotently on the message id. An unusable message becomes a
-``dead_letters`` row; a message with nothing to store (most of ``behavior.events``) only
-moves the offsets. After batches that stored segment changes or users' analytics, the
-loop has the figures of their gauges read again in the background (``sinks.refresh``).
+``dead_letters`` row; a message with nothing to store (an input event the worker
+rejects, another event type on ``comms.outcomes``) only moves the offsets. After batches
+that stored segment changes or users' analytics, the loop has the figures of their gauges
+read again in the background (``sinks.refresh``).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from schemas.settings import SettingError, Settings
 from sinks import metrics
-from sinks.batch import PendingBatch
+from sinks.batch import PendingBatch, StoredRows
 from sinks.refresh import Refresh
 from sinks.rows import ROUTES, ConsumedMessage, Row, topic_routes
 from sinks.segment_sizes import SEGMENT_CHANGES_TABLE, SegmentSizes
@@ -72,6 +73,7 @@ class Sink:
         self._writer = writer
         self._stop = stop
         self._routes = topic_routes(settings.topic_prefix)
+        self._stored = StoredRows()
         self._batch = self._new_batch()
         self._writing: tuple[PendingBatch, asyncio.Task[bool]] | None = None
         """The batch in the writer and its write (True once written and committed)."""
@@ -80,7 +82,9 @@ class Sink:
 
     def _new_batch(self) -> PendingBatch:
         return PendingBatch(
-            self._settings.sink_batch_size, self._settings.sink_batch_timeout_seconds
+            self._settings.sink_batch_size,
+            self._settings.sink_batch_timeout_seconds,
+            self._stored,
         )
 
     async def run(self) -> None:
@@ -136,7 +140,7 @@ class Sink:
                 self.add(record, now)
 
     def add(self, record: ConsumerRecord, now: datetime) -> None:
-        """Convert one consumed message to its row and add it to the pending batch.
+        """Convert one consumed message to its rows and add them to the pending batch.
 
         Args:
             record: The message (counted in ``nudge_sink_messages_total`` by the caller).
@@ -145,13 +149,20 @@ class Sink:
         source = ConsumedMessage(
             record.topic, record.partition, record.offset, record.key, record.value
         )
-        row = self._routes[source.topic].row(source, now)
-        if row is None:
+        route = self._routes[source.topic]
+        if route.shared_row is not None:
+            held = route.shared_row(source)
+            if held is not None and self._batch.holds(held):
+                self._batch.fold(source)  # its row is in the batch: no need to decode it
+                return
+        rows = route.rows(source, now)
+        if not rows:
             self._batch.skip(source)
             return
-        if row.rejected:
-            _count_rejected(row)
-        self._batch.add(row)
+        for row in rows:
+            if row.rejected:
+                _count_rejected(row)
+            self._batch.add(row)
 
     async def flush(self) -> None:
         """Write the batch in the writer, then the pending one, committing each in order.
@@ -204,6 +215,8 @@ class Sink:
             )
             return False
         _record(result, len(rows), time.monotonic() - started)
+        refused = {dead.source for dead in result.rejected}
+        self._stored.remember(row for row in rows if row.source not in refused)
         for gauge in self._gauges:
             if result.inserted[gauge.table]:
                 gauge.changed()

@@ -148,7 +148,8 @@ def insert_rows(
 
     Args:
         connection: In a transaction.
-        rows: Any tables' rows; a key twice in ``rows`` is one row and one duplicate.
+        rows: Any tables' rows; a key twice in ``rows`` is one row and one duplicate (but
+            shared rows, ``Row.shared``, are never counted as duplicates).
         inserter: How each table's rows go in: ``insert_new`` (the default) or
             ``sinks.staging.copy_new``.
     """
@@ -159,7 +160,8 @@ def insert_rows(
         keys = inserter(connection, table, list(unique.values()))
         result.new_rows.setdefault(table.name, []).extend(unique[key] for key in keys)
         result.inserted[table.name] += len(keys)
-        result.duplicates[table.name] += len(group) - len(keys)
+        if not group[0].shared:  # a user's day stored already is no replay: not counted
+            result.duplicates[table.name] += len(group) - len(keys)
     return result
 
 

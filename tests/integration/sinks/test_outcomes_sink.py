@@ -353,8 +353,8 @@ def test_whichever_of_two_racing_sinks_commits_second_links_the_pair(settings):
 
 def routed_row(value: bytes, topic: str, key: bytes = b"hal") -> Row:
     spec = next(spec for spec in ROUTES if spec.name == topic)
-    row = ROUTES[spec].row(ConsumedMessage(f"p.{topic}", 0, 0, key, value), AT + DAY)
-    assert row is not None and not row.rejected
+    (row,) = ROUTES[spec].rows(ConsumedMessage(f"p.{topic}", 0, 0, key, value), AT + DAY)
+    assert not row.rejected
     return row
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
@@ -15,10 +15,8 @@ from schemas.ids import command_id, dead_letter_id, decision_id
 from schemas.records import DeadLetter, TriggerDecision
 from schemas.segments import SegmentChange, SegmentChangeKind
 from schemas.topics import (
-    BEHAVIOR_EVENTS,
     BEHAVIOR_EVENTS_DLQ,
     COMMS_COMMANDS,
-    COMMS_OUTCOMES,
     COMMS_OUTCOMES_DLQ,
     INTERVENTIONS_COMMANDS,
     RISK_SCORES_DLQ,
@@ -271,9 +269,27 @@ def test_a_decision_becomes_a_trigger_events_row_with_plain_values():
         "command_ids": [command_id("spending_spike", "user-1", "event-1", "sms")],
         "behavior_change": None,
         "pattern_change": None,
+        "experiment": None,
+        "variant": None,
     }
     assert row.values["occurred_at"].utcoffset() == timedelta(hours=1)  # stays aware
     assert row.key == (fired().decision_id,)
+
+
+def test_a_decision_that_exposed_a_user_names_the_experiment_and_arm():
+    held_out = TriggerDecision.model_validate(
+        fired().model_dump()
+        | {"outcome": "suppressed", "reason": "holdout", "command_ids": []}
+        | {"experiment": "tone_test", "variant": "control"}
+    )
+    row = message_row(source(held_out), ROUTES[TRIGGER_DECISIONS], NOW)
+    assert not row.rejected and row.values["reason"] == "holdout"
+    assert (row.values["experiment"], row.values["variant"]) == ("tone_test", "control")
+    global_control = TriggerDecision.model_validate(
+        held_out.model_dump() | {"reason": "global_control", "experiment": "global_control"}
+    )
+    row = message_row(source(global_control), ROUTES[TRIGGER_DECISIONS], NOW)
+    assert not row.rejected and row.values["reason"] == "global_control"
 
 
 def test_a_communication_row_leaves_outcome_columns_and_recorded_at_to_the_database():
@@ -395,6 +411,9 @@ def test_topic_routes_use_the_deployment_prefix():
         "blue.interventions.commands",
         "blue.segments.changes",
         "blue.users.analytics",
+        "blue.experiments.assignments",
+        "blue.experiments.conversions",
+        "blue.funnels.steps",
         "blue.behavior.events.dlq",
         "blue.risk.scores.dlq",
         "blue.comms.outcomes.dlq",
@@ -404,6 +423,7 @@ def test_topic_routes_use_the_deployment_prefix():
     assert routes["blue.comms.commands"].model is SendCommunication
     assert routes["blue.segments.changes"].model is SegmentChange
     assert routes["blue.users.analytics"].model is UserAnalytics
+    assert routes["blue.behavior.events"].table.name == "user_days"
 
 
 @pytest.mark.parametrize(
@@ -452,170 +472,6 @@ def test_a_batch_is_due_when_full_or_old_and_never_when_empty():
     assert old.due() and old.time_left() == 0.0
     old.clear()
     assert len(old) == 0 and not old.due() and old.offsets() == {}
-
-
-# --- input topics: outcomes and missed payments ------------------------------------------
-
-
-def event(payload: dict, *, user: str = "user-1", **envelope) -> bytes:
-    document = {
-        "event_id": "ev-1",
-        "user_id": user,
-        "occurred_at": "2025-03-14T10:30:00+01:00",
-        "source": "backend",
-        "payload": payload,
-    }
-    return json.dumps(document | envelope).encode()
-
-
-OPENED = {"type": "comms_outcome", "command_id": "cmd-1", "outcome": "opened", "channel": "sms"}
-MISSED = {"type": "payment", "status": "missed", "amount": "120.50", "due_date": "2025-03-10"}
-
-
-def outcome_source(value: bytes | None, *, key: bytes | None = b"user-1") -> ConsumedMessage:
-    return ConsumedMessage("p.comms.outcomes", 1, 30, key, value)
-
-
-def payment_source(value: bytes | None, *, key: bytes | None = b"user-1") -> ConsumedMessage:
-    return ConsumedMessage("p.behavior.events", 0, 40, key, value)
-
-
-def test_an_outcome_becomes_an_outcomes_row():
-    converted = OPENED | {"outcome": "converted", "value": "19.99", "channel": None}
-    row = ROUTES[COMMS_OUTCOMES].row(outcome_source(event(converted)), NOW)
-    assert row is not None and not row.rejected and row.table.name == "outcomes"
-    assert row.values == {
-        "event_id": "ev-1",
-        "command_id": "cmd-1",
-        "user_id": "user-1",
-        "outcome": "converted",
-        "channel": None,
-        "value": Decimal("19.99"),
-        "occurred_at": AT,
-    }
-    assert row.values["occurred_at"].tzinfo is not None
-    opened = ROUTES[COMMS_OUTCOMES].row(outcome_source(event(OPENED)), NOW)
-    assert opened is not None and opened.values["channel"] == "sms"
-
-
-@pytest.mark.parametrize(
-    ("value", "key", "kind", "error"),
-    [
-        (b"{not json", b"user-1", "not_json", "not JSON"),
-        (b"[1]", b"user-1", "invalid", "expected a JSON object, got list"),
-        (event(OPENED | {"outcome": "loved_it"}), b"user-1", "invalid", "payload.comms_outcome"),
-        (event(OPENED), b"someone-else", "key_mismatch", "message key is not the event's"),
-        (
-            event(OPENED, occurred_at="2025-03-14T12:00:00+00:00"),
-            b"user-1",
-            "invalid",
-            "occurred_at: more than 1:00:00 ahead",
-        ),
-    ],
-)
-def test_an_unusable_outcome_is_a_dead_letter_under_the_workers_id(value, key, kind, error):
-    row = ROUTES[COMMS_OUTCOMES].row(outcome_source(value, key=key), NOW)
-    assert row is not None and row.rejected and row.table is DEAD_LETTERS
-    # The worker dead-letters the same message under the same id: one row, whoever is first.
-    assert row.values["dead_letter_id"] == dead_letter_id("p.comms.outcomes", 1, 30)
-    assert row.values["kind"] == kind and row.values["error"].startswith(error)
-    assert "loved_it" not in row.values["error"]
-
-
-def test_the_sink_accepts_outcomes_the_worker_accepts():
-    # The worker cuts over-long text; the sink stores no context at all, so neither refuses.
-    long_agent = event(OPENED, context={"user_agent": "x" * 5000, "country": "GB"})
-    long_row = ROUTES[COMMS_OUTCOMES].row(outcome_source(long_agent), NOW)
-    assert long_row is not None and not long_row.rejected
-    keyless = ROUTES[COMMS_OUTCOMES].row(outcome_source(event(OPENED), key=None), NOW)
-    assert keyless is not None and not keyless.rejected and keyless.table.name == "outcomes"
-    # Another event type on the outcomes topic is valid for the worker: nothing to store.
-    page_view = {"type": "page_view", "path": "/home"}
-    assert ROUTES[COMMS_OUTCOMES].row(outcome_source(event(page_view)), NOW) is None
-
-
-def test_the_sink_refuses_and_redacts_exactly_as_the_worker_does():
-    # An invalid context is the worker's dead letter: the sink must not store it as a row.
-    bad_country = event(OPENED, context={"country": "usa"})
-    refused = ROUTES[COMMS_OUTCOMES].row(outcome_source(bad_country), NOW)
-    assert refused is not None and refused.rejected
-    # A card number in free text is redacted before it can reach a table.
-    carded = event(MISSED | {"account_kind": "4111 1111 1111 1111"})
-    row = ROUTES[BEHAVIOR_EVENTS].row(payment_source(carded), NOW)
-    assert row is not None and row.values["account_kind"] == "[redacted]"
-
-
-def test_a_missed_payment_becomes_a_missed_payments_row():
-    row = ROUTES[BEHAVIOR_EVENTS].row(payment_source(event(MISSED)), NOW)
-    assert row is not None and row.table.name == "missed_payments" and not row.rejected
-    assert row.values == {
-        "event_id": "ev-1",
-        "user_id": "user-1",
-        "occurred_at": AT,
-        "amount": Decimal("120.50"),
-        "currency": "USD",
-        "due_date": date(2025, 3, 10),
-        "account_kind": "loan",
-    }
-    long_kind = event(MISSED | {"account_kind": "k" * 2000})
-    row = ROUTES[BEHAVIOR_EVENTS].row(payment_source(long_kind), NOW)
-    assert row is not None and row.values["account_kind"] == "k" * 1024  # cut, as the worker does
-
-
-@pytest.mark.parametrize(
-    "value",
-    [
-        event({"type": "transaction", "amount": "12.00", "merchant": "missed"}),
-        event(MISSED | {"status": "paid"}),
-        event(MISSED | {"status": "due"}),
-        event(MISSED | {"amount": "-3"}),  # invalid: the worker's dead letter, not ours
-        event(MISSED, occurred_at="2025-03-14T12:00:00+00:00"),  # too far ahead: the same
-        b'{"payment": "missed", broken',
-        b"{not json at all",
-        None,
-    ],
-)
-def test_every_other_behaviour_event_is_skipped_without_a_dead_letter(value):
-    assert ROUTES[BEHAVIOR_EVENTS].row(payment_source(value), NOW) is None
-
-
-def test_a_behaviour_event_with_another_users_key_is_skipped():
-    assert ROUTES[BEHAVIOR_EVENTS].row(payment_source(event(MISSED), key=b"other"), NOW) is None
-    # Keyed by its own user, the same message is a row.
-    own = ROUTES[BEHAVIOR_EVENTS].row(payment_source(event(MISSED), key=b"user-1"), NOW)
-    assert own is not None and own.table.name == "missed_payments"
-
-
-def test_skipped_messages_move_offsets_and_the_clock_but_take_no_room():
-    batch = PendingBatch(max_size=2, max_age=60.0)
-    batch.skip(ConsumedMessage("p.e", 0, 4, None, b""))
-    assert len(batch) == 1 and batch.rows == [] and batch.room == 2
-    assert batch.time_left() < 60.0 and not batch.due()
-    batch.add(row_at(0, 2))
-    batch.skip(ConsumedMessage("p.e", 0, 9, None, b""))
-    batch.skip(ConsumedMessage("p.e", 1, 3, None, b""))
-    offsets = {(tp.topic, tp.partition): meta.offset for tp, meta in batch.offsets().items()}
-    assert offsets == {("p.e", 0): 10, ("p.e", 1): 4, ("p.t", 0): 3}
-    old = PendingBatch(max_size=100, max_age=1e-9)
-    old.skip(ConsumedMessage("p.e", 0, 1, None, b""))
-    assert old.due()  # nothing to write, but the offsets are due to be committed
-    old.clear()
-    assert len(old) == 0 and old.offsets() == {} and not old.due()
-
-
-@pytest.mark.parametrize(
-    "spelling",
-    [
-        (b'"missed"', b'"\\u006dissed"'),
-        (b'"payment"', b'"pay\\u006dent"'),
-    ],
-)
-def test_a_missed_payment_spelled_with_json_escapes_is_kept_as_the_worker_reads_it(spelling):
-    plain, escaped = spelling
-    value = event(MISSED).replace(plain, escaped)
-    assert plain not in value
-    row = ROUTES[BEHAVIOR_EVENTS].row(payment_source(value), NOW)
-    assert row is not None and row.table.name == "missed_payments" and not row.rejected
 
 
 @pytest.mark.parametrize(
