@@ -108,7 +108,7 @@ def judge(
         arms = [held_back]  # no message at all: not a subject of the trigger's experiment
     own = next((a for a in arms if a.experiment.trigger != EVERY_TRIGGER), None)
     if own is not None:
-        definition = varied(definition, own.variant, own.experiment.varies)
+        definition = varied(definition, own.variant, own.experiment.varies, catalogue.has)
     channels = consented_channels(ctx, definition)
     plan = _plan(ctx, definition, channels, policy, taken, arms=arms)
     commands = (

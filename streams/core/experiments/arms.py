@@ -15,6 +15,7 @@ outcome metrics, to credit outcomes of the experiment's own messages
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -73,11 +74,22 @@ def arms_for(
     return found
 
 
-def varied(definition: TriggerDefinition, variant: Variant, varies: Varies) -> TriggerDefinition:
-    """Return ``definition`` as ``variant`` changes it (templates, channels or delay)."""
+def varied(
+    definition: TriggerDefinition,
+    variant: Variant,
+    varies: Varies,
+    known: Callable[[str], bool],
+) -> TriggerDefinition:
+    """Return ``definition`` as ``variant`` changes it (templates, channels or delay).
+
+    ``known`` says whether a template exists: an arm's template that does not (``nudge
+    experiments validate`` finds these) leaves that channel with the trigger's own.
+    """
     if varies is Varies.TEMPLATE and variant.templates:
         channels = [
-            c.model_copy(update={"template": variant.templates.get(c.channel, c.template)})
+            c.model_copy(update={"template": variant.templates[c.channel]})
+            if c.channel in variant.templates and known(variant.templates[c.channel])
+            else c
             for c in definition.channels
         ]
         return definition.model_copy(update={"channels": channels})

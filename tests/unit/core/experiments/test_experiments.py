@@ -391,3 +391,27 @@ def test_record_keeps_assignments_through_its_codec() -> None:
     )
     again = UserState.from_bytes(state.to_bytes())
     assert again.experiments == state.experiments
+
+
+def test_an_arm_template_the_catalogue_lacks_leaves_the_triggers_own() -> None:
+    definition = experiment(
+        id="quote_copy", varies="template",
+        variants=[{"id": "control", "control": True},
+                  {"id": "ghost", "templates": {"email": "no_such_message.email"}}],
+    )  # fmt: skip
+    _, (first,) = run(user_in(definition, "ghost"), [(0, QUOTE)], analytics(definition))
+    email = next(c for c in first.commands if c.channel.value == "email")
+    assert email.template_id == "high_intent_follow_up.email"
+    assert email.variant == "ghost"
+
+
+def test_an_arm_template_must_be_for_its_channel() -> None:
+    found = validate_experiment(
+        experiment().model_dump(mode="json")
+        | {"varies": "template", "variants": [
+            {"id": "a", "control": True},
+            {"id": "b", "templates": {"email": "high_intent_follow_up.sms"}}]}
+    )  # fmt: skip
+    assert found == [
+        "variants.1: templates: 'high_intent_follow_up.sms' is not a template for email"
+    ]
