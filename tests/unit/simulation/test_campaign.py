@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, datetime
+from typing import Any
 
 from schemas.events import Event
+from schemas.experiments import ExperimentConversion
+from schemas.funnels import FunnelStep
 from streams.core.decisions.process import process
 from streams.core.decisions.send_policy import SendPolicy
 from streams.core.rendering import default_catalogue
@@ -30,15 +33,19 @@ def test_the_campaign_prefers_the_direct_copy_by_what_was_put_in() -> None:
     definitions = default_definitions()
     policy = SendPolicy(quiet_start=0, quiet_end=0)
     states: dict[str, UserState] = {}
-    assignments, conversions, steps = [], [], []
+    assignments: list[dict[str, Any]] = []
+    conversions: list[ExperimentConversion] = []
+    steps: list[FunnelStep] = []
 
-    def run(raw: list[dict]) -> None:
+    def run(raw: list[dict[str, Any]]) -> None:
         for item in raw:
             decoded = Event.model_validate(item)
             state = states.setdefault(decoded.user_id, UserState())
             wanted = [d for d in definitions if decoded.type in d.evaluate_on.events]
-            result = process(state, decoded, wanted, default_catalogue(), now=NOW,
-                             max_event_age_seconds=2 * 86_400, policy=policy, analytics=models)  # fmt: skip
+            result = process(
+                state, decoded, wanted, default_catalogue(), now=NOW,
+                max_event_age_seconds=2 * 86_400, policy=policy, analytics=models,
+            )  # fmt: skip
             assignments.extend(a.model_dump(mode="json") for a in result.assignments)
             conversions.extend(result.conversions)
             steps.extend(result.funnel_steps)
