@@ -231,6 +231,9 @@ def _variant_problem(varies: Varies, variant: Variant) -> str | None:  # noqa: P
         return "a template experiment's arm names its templates"
     if len(set(variant.channels)) != len(variant.channels):
         return "channels: named twice"
+    for channel, template in variant.templates.items():
+        if template.rpartition(".")[2] != channel.value:
+            return f"templates: {template!r} is not a template for {channel.value}"
     return None
 
 

@@ -232,6 +232,12 @@ FEATURES: dict[str, Feature] = {
             "share of the user's peers less engaged (percentile)",
             _PCT,
         ),  # fmt: skip
+        # funnels (streams/core/features/funnels.py; schemas/funnels.py): the last drop-out
+        Feature("funnel_dropped", _T, "the funnel the user last dropped out of"),
+        Feature(
+            "funnel_dropped_step", _N, "the last step reached in that funnel before the drop"
+        ),  # fmt: skip
+        Feature("funnel_dropped_at", _M, "when the user dropped out of it (its window closed)"),
         # behaviour change (streams/core/features/behavior.py): the last complete week
         *(
             Feature(

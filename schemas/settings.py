@@ -13,7 +13,7 @@ import ssl
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: Files written by the local infrastructure scripts (see ``deploy/local``).
@@ -152,6 +152,31 @@ class Settings(BaseSettings):
     segments_every_seconds: float = Field(default=3600.0, ge=60.0, le=86_400.0)
     """NUDGE_SEGMENTS_EVERY_SECONDS: how often the timer judges every user's live segments
     with no event (a user gone quiet joins "inactive 14 days" within this long)."""
+
+    global_control_percent: float = Field(default=0.0, ge=0.0, le=50.0)
+    """NUDGE_GLOBAL_CONTROL_PERCENT: share of users (by a hash of the user) who get no
+    marketing message at all: every trigger's decision for them is recorded, with the
+    reason ``global_control``, and they are counted in the experiment ``global_control``
+    beside the users who were messaged, so ``nudge report experiments`` shows the overall
+    lift. Risk interventions are never held back. 0 turns the group off."""
+    global_control_conversions: str = "purchase,application_complete"
+    """NUDGE_GLOBAL_CONTROL_CONVERSIONS: the event types (comma-separated) that count as a
+    conversion for the global control group's lift."""
+    global_control_window_days: float = Field(default=30.0, gt=0.0, le=90.0)
+    """NUDGE_GLOBAL_CONTROL_WINDOW_DAYS: how long after a user's first exposure a
+    conversion is credited to their arm of the global control group."""
+
+    @field_validator("global_control_conversions")
+    @classmethod
+    def _event_types(cls, value: str) -> str:
+        from schemas.events import EVENT_TYPES  # noqa: PLC0415 - settings import little
+
+        names = [name.strip() for name in value.split(",") if name.strip()]
+        unknown = sorted(set(names) - set(EVENT_TYPES))
+        if unknown or not names:
+            msg = f"unknown event type(s): {', '.join(unknown) or '(none given)'}"
+            raise ValueError(msg)
+        return ",".join(names)
 
     clock_file: Path | None = None
     """NUDGE_CLOCK_FILE: for tests and demos only: read "now" from this file (one ISO-8601

@@ -117,10 +117,11 @@ async def in_force(settings: Settings) -> tuple[Any, dict[bytes, bytes]]:
     from streams.core.state.visits import VisitPolicy
     from streams.runtime.definitions_feed import read_definitions
     from streams.runtime.kafka_admin import ensure_topics
+    from streams.runtime.policies import global_control_group
 
     await ensure_topics(settings, [TRIGGERS_DEFINITIONS])
     entries = await read_definitions(settings)
-    return analytics_from(entries, VisitPolicy()), entries
+    return analytics_from(entries, VisitPolicy(), global_control_group(settings)), entries
 
 
 async def _show(settings: Settings, what: str, key: bytes) -> int:

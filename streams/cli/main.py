@@ -17,6 +17,8 @@ from streams.cli import (
     contract,
     database,
     demo,
+    experiments,
+    funnels,
     peers,
     processes,
     produce,
@@ -29,7 +31,7 @@ from streams.cli import (
 #: The command groups, in the order ``nudge --help`` lists them.
 GROUPS = (
     processes, produce, contract, database, reports, topics, triggers, analytics, segments,
-    peers, demo,
+    experiments, funnels, peers, demo,
 )  # fmt: skip
 
 

@@ -12,15 +12,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from schemas.segments import SegmentDefinition, validate_segments
 from schemas.settings import Settings
 from streams.cli.analytics import in_force, publish_entries
+from streams.cli.listed import entry, read_definitions
 
 
 def register(subcommands: Any) -> None:
@@ -48,7 +46,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         asyncio.run(publish_entries(settings, [(segment_key(args.segment_id), None)]))
         print(f"removed segment {args.segment_id} from the topic")
         return 0
-    found = _read(args.file)
+    found = read_definitions(args.file, validate_segments, "segments")
     if isinstance(found, int):
         return found
     if args.action == "validate":
@@ -57,20 +55,6 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     if args.action == "diff":
         return asyncio.run(_diff(settings, found))
     return asyncio.run(_apply(settings, found, args.file))
-
-
-def _read(path: Path) -> tuple[SegmentDefinition, ...] | int:
-    """Return the file's segments, or print every problem and return 1."""
-    try:
-        document = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as error:
-        print(f"{path}: cannot read: {error}")
-        return 1
-    found = validate_segments(document)
-    if isinstance(found, list):
-        print("invalid segments:\n  " + "\n  ".join(f"{path}: {p}" for p in found))
-        return 1
-    return found
 
 
 async def _apply(settings: Settings, found: tuple[SegmentDefinition, ...], path: Path) -> int:
@@ -82,13 +66,7 @@ async def _apply(settings: Settings, found: tuple[SegmentDefinition, ...], path:
     if len(ids) > MAX_SEGMENTS_IN_FORCE:
         print(f"{path}: {len(ids)} segments would be in force; at most {MAX_SEGMENTS_IN_FORCE}")
         return 1
-    await publish_entries(
-        settings,
-        [
-            (segment_key(d.id), json.dumps(d.model_dump(mode="json", by_alias=True)).encode())
-            for d in found
-        ],
-    )
+    await publish_entries(settings, [entry(segment_key(d.id), d) for d in found])
     print(f"applied {len(found)} segments from {path}; workers use them from their next batch")
     return 0
 

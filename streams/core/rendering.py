@@ -82,6 +82,9 @@ class Rendered:
     variables: dict[str, str]
 
 
+_CHANNELS = frozenset(channel.value for channel in Channel)
+
+
 @dataclass(frozen=True, slots=True)
 class Catalogue:
     """All templates, by message id and channel, with the fallback values."""
@@ -101,6 +104,11 @@ class Catalogue:
         """
         message_id, _, channel = template_id.rpartition(".")
         return self.templates[(message_id, Channel(channel))]
+
+    def has(self, template_id: str) -> bool:
+        """Return whether there is a template ``<message>.<channel>``."""
+        message_id, _, channel = template_id.rpartition(".")
+        return channel in _CHANNELS and (message_id, Channel(channel)) in self.templates
 
     def known_pairs(self) -> frozenset[tuple[str, str]]:
         """Return every ``(template id, channel)`` this catalogue can render."""

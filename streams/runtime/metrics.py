@@ -43,6 +43,21 @@ SEGMENT_CHANGES = Counter(
     "Users joining or leaving live segments (segments.changes).",
     ["segment", "change"],
 )
+EXPERIMENT_ASSIGNMENTS = Counter(
+    "nudge_experiment_assignments_total",
+    "Users assigned to an experiment's arm at their first exposure (experiments.assignments).",
+    ["experiment", "variant"],
+)
+EXPERIMENT_CONVERSIONS = Counter(
+    "nudge_experiment_conversions_total",
+    "Conversions credited to an experiment's arm (experiments.conversions).",
+    ["experiment", "variant", "metric"],
+)
+FUNNEL_STEPS = Counter(
+    "nudge_funnel_steps_total",
+    "Funnel steps reached, completions and drop-outs (funnels.steps).",
+    ["funnel", "step", "kind"],
+)
 DECISION_LATENCY = Histogram(
     "nudge_decision_latency_seconds",
     "From an event's occurred_at to the command it caused being emitted.",

@@ -1,4 +1,4 @@
-"""The send, risk-intervention, behaviour-change and visit policies, built from the settings.
+"""The send, risk-intervention, behaviour-change, visit policies and global control, from settings.
 
 No framework here: the worker's ingest stage and what runs the core outside it (the
 bench's Quix Streams peer and its sequential reference, ``streams.bench.core_pass``)
@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from schemas.experiments import ExperimentDefinition
 from schemas.settings import Settings
 from streams.core.behavior.change import BehaviorPolicy
 from streams.core.decisions.send_policy import SendPolicy
 from streams.core.risk.policy import InterventionPolicy
+from streams.core.state.studies import global_control
 from streams.core.state.visits import VisitPolicy
 
 
@@ -57,3 +59,14 @@ def behavior_policy(settings: Settings) -> BehaviorPolicy:
 def visit_policy(settings: Settings) -> VisitPolicy:
     """Return how activity is cut into visits (sessions), from the settings."""
     return VisitPolicy(gap=settings.session_gap_seconds, lateness=settings.session_lateness_seconds)
+
+
+def global_control_group(settings: Settings) -> ExperimentDefinition | None:
+    """Return the global control group the settings ask for, or ``None`` when it is off."""
+    if settings.global_control_percent <= 0:
+        return None
+    return global_control(
+        settings.global_control_percent,
+        tuple(settings.global_control_conversions.split(",")),
+        settings.global_control_window_days * 86_400,
+    )

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from schemas.commands import SendCommunication
+from schemas.experiments import EVERY_TRIGGER, GLOBAL_CONTROL_ID, ExperimentAssignment, Varies
 from schemas.ids import command_id, decision_id
 from schemas.personalization import PERSONALIZATION_RULE
 from schemas.records import Outcome, SuppressionReason, TriggerDecision
@@ -19,14 +20,24 @@ from streams.core.decisions.eligibility import consented_channels, why_suppresse
 from streams.core.decisions.release import held_until
 from streams.core.decisions.send_policy import (
     SendPolicy,
+    at_hour,
     channels_within_caps,
     outside_quiet_hours,
     user_zone,
+)
+from streams.core.experiments.arms import (
+    Arm,
+    arms_for,
+    assign,
+    assignment,
+    note_commands,
+    varied,
 )
 from streams.core.features.context import FeatureContext
 from streams.core.rendering import Catalogue, render
 from streams.core.state.ledger import record_send
 from streams.core.state.record import UserState
+from streams.core.state.studies import Experiments
 from streams.core.triggers.evaluation import Match
 
 
@@ -39,12 +50,19 @@ class Firing:
         commands: One per channel sent (empty when suppressed).
         send_at: When the commands are to be sent.
         held: Whether they wait in the record for ``send_at`` (later than processing time).
+        arms: The experiments' arms the match exposed the user to (eligible matches only).
+        assignments: The messages of the arms this exposure assigned (first exposures).
+        silent: An arm without message kept it back: the trigger counts as fired for
+            its cooldown (as in the other arms), though nothing was sent.
     """
 
     decision: TriggerDecision
     commands: list[SendCommunication]
     send_at: datetime
     held: bool
+    arms: tuple[Arm, ...] = ()
+    assignments: tuple[ExperimentAssignment, ...] = ()
+    silent: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +73,8 @@ class _Plan:
     send_at: datetime
     notes: list[str]
     suppressed: tuple[SuppressionReason, str] | None
+    exposed: bool = False
+    """Eligible (status, targeting, exclusions, cooldown, consent): the arms are exposed."""
 
 
 def judge(
@@ -66,6 +86,7 @@ def judge(
     policy: SendPolicy,
     taken: set[str],
     now: datetime,
+    experiments: Experiments | None = None,
 ) -> Firing:
     """Turn one match into a fired or suppressed decision; changes nothing.
 
@@ -77,25 +98,47 @@ def judge(
         policy: Caps and quiet hours.
         taken: Channels that higher-priority firings used on this event.
         now: Processing time: commands due later than this are held in the state.
+        experiments: The experiments in force: an eligible match exposes the user to the
+            arms it puts them in (``streams.core.experiments``), and the trigger's own
+            experiment changes its messages as the user's arm says.
     """
+    arms = arms_for(ctx, definition, experiments) if experiments is not None else []
+    held_back = next((a for a in arms if not a.variant.message), None)
+    if held_back is not None and held_back.experiment.trigger == EVERY_TRIGGER:
+        arms = [held_back]  # no message at all: not a subject of the trigger's experiment
+    own = next((a for a in arms if a.experiment.trigger != EVERY_TRIGGER), None)
+    if own is not None:
+        definition = varied(definition, own.variant, own.experiment.varies, catalogue.has)
     channels = consented_channels(ctx, definition)
-    plan = _plan(ctx, definition, channels, policy, taken)
+    plan = _plan(ctx, definition, channels, policy, taken, arms=arms)
     commands = (
         []
         if plan.suppressed
         else _commands(
-            ctx, definition, match, catalogue, channels=plan.channels, send_at=plan.send_at
+            ctx, definition, match, catalogue, channels=plan.channels, send_at=plan.send_at,
+            arm=own or (arms[0] if arms else None),
         )
-    )
+    )  # fmt: skip
     held = bool(commands) and plan.send_at > now
     notes = [*plan.notes, f"held until {plan.send_at.isoformat()}"] if held else plan.notes
+    exposed = tuple(arms) if plan.exposed else ()
+    shown = own or (arms[0] if exposed else None)
+    decision = _decision(
+        ctx, definition, match, suppressed=plan.suppressed, notes=notes, commands=commands,
+        arm=shown if exposed else None,
+    )  # fmt: skip
     return Firing(
-        decision=_decision(
-            ctx, definition, match, suppressed=plan.suppressed, notes=notes, commands=commands
-        ),
+        decision=decision,
         commands=commands,
         send_at=plan.send_at,
         held=held,
+        arms=exposed,
+        assignments=tuple(
+            assignment(arm, ctx.user_id, definition.id, decision.decision_id, ctx.at)
+            for arm in exposed
+            if arm.new
+        ),
+        silent=any(not arm.variant.message for arm in exposed),
     )
 
 
@@ -114,24 +157,50 @@ def remember(state: UserState, definition: TriggerDefinition, firing: Firing, at
         # Sent by the scheduler when due, after checking consent again.
         state.pending.extend(c.model_dump(mode="json") for c in firing.commands)
         state.pending.sort(key=held_until)
-    if firing.decision.outcome is Outcome.FIRED:
+    if firing.decision.outcome is Outcome.FIRED or firing.silent:
         state.last_fired[definition.id] = max(at, state.last_fired.get(definition.id, at))
+    for arm in firing.arms:
+        assign(state, arm, at)
+        if firing.commands:
+            note_commands(state, arm.experiment.id, [c.command_id for c in firing.commands])
 
 
-def _plan(
+def _plan(  # noqa: PLR0913 - the match's whole situation
     ctx: FeatureContext,
     definition: TriggerDefinition,
     channels: list[ChannelTemplate],
     policy: SendPolicy,
     taken: set[str],
+    *,
+    arms: list[Arm],
 ) -> _Plan:
-    """Apply eligibility, then quiet hours and the caps, to the consented channels."""
+    """Apply eligibility, the arms, then quiet hours and the caps, to the consented channels.
+
+    An eligible match exposes the user to its arms; an arm without message suppresses it
+    there (``global_control`` for the global control group, ``holdout`` for a control arm),
+    before the caps, so control users are exposed exactly as the others are.
+    """
     send_at = ctx.at + timedelta(seconds=definition.delay)
     suppressed = why_suppressed(ctx, definition, channels)
     if suppressed is not None:
         return _Plan(channels, send_at, [], suppressed)
+    silent = next((arm for arm in arms if not arm.variant.message), None)
+    if silent is not None:
+        experiment = silent.experiment.id
+        reason = (
+            SuppressionReason.GLOBAL_CONTROL
+            if experiment == GLOBAL_CONTROL_ID
+            else SuppressionReason.HOLDOUT
+        )
+        detail = f"arm {silent.variant.id} of experiment {experiment}: no message"
+        return _Plan(channels, send_at, [], (reason, detail), exposed=True)
     notes = []
-    moved = outside_quiet_hours(send_at, user_zone(ctx.state.profile.get("timezone")), policy)
+    zone = user_zone(ctx.state.profile.get("timezone"))
+    timed = next((a for a in arms if a.experiment.varies is Varies.SEND_TIME), None)
+    if timed is not None and timed.variant.send_hour is not None:
+        send_at = at_hour(send_at, timed.variant.send_hour, zone)
+        notes.append(f"sent at {timed.variant.send_hour}:00 local ({timed.variant.id} arm)")
+    moved = outside_quiet_hours(send_at, zone, policy)
     if moved != send_at:
         notes.append(f"delayed to {moved.isoformat()} (quiet hours in the user's time zone)")
     room, full = channels_within_caps(
@@ -141,12 +210,12 @@ def _plan(
         notes.append(f"{', '.join(full)} at the frequency cap")
     kept = [c for c in channels if c.channel.value in room]
     if not kept:
-        reason = SuppressionReason.LOWER_PRIORITY if taken & set(full) else None
+        lower = SuppressionReason.LOWER_PRIORITY if taken & set(full) else None
         suppressed = (
-            reason or SuppressionReason.FREQUENCY_CAP,
-            "; ".join(notes) + (" (slots taken by a higher priority)" if reason else ""),
+            lower or SuppressionReason.FREQUENCY_CAP,
+            "; ".join(notes) + (" (slots taken by a higher priority)" if lower else ""),
         )
-    return _Plan(kept, moved, notes, suppressed)
+    return _Plan(kept, moved, notes, suppressed, exposed=True)
 
 
 def _decision(
@@ -157,6 +226,7 @@ def _decision(
     suppressed: tuple[SuppressionReason, str] | None,
     notes: list[str],
     commands: list[SendCommunication],
+    arm: Arm | None,
 ) -> TriggerDecision:
     user = ctx.user_id
     return TriggerDecision(
@@ -173,6 +243,8 @@ def _decision(
         occurred_at=ctx.at,
         features=match.features,
         command_ids=[command.command_id for command in commands],
+        experiment=arm.experiment.id if arm else None,
+        variant=arm.variant.id if arm else None,
     )
 
 
@@ -184,6 +256,7 @@ def _commands(
     *,
     channels: list[ChannelTemplate],
     send_at: datetime,
+    arm: Arm | None,
 ) -> list[SendCommunication]:
     user = ctx.user_id
     values = {"user_name": ctx.state.profile.get("first_name") or "", **match.variables}
@@ -214,9 +287,21 @@ def _commands(
                 variables=used,
                 priority=definition.priority,
                 send_at=send_at,
-                experiment=definition.experiment.id if definition.experiment else None,
-                variant="treatment" if definition.experiment else None,
+                experiment=_experiment(definition, arm),
+                variant=_variant(definition, arm),
                 reason=match.detail,
             )
         )
     return commands
+
+
+def _experiment(definition: TriggerDefinition, arm: Arm | None) -> str | None:
+    if arm is not None:
+        return arm.experiment.id
+    return definition.experiment.id if definition.experiment else None
+
+
+def _variant(definition: TriggerDefinition, arm: Arm | None) -> str | None:
+    if arm is not None:
+        return arm.variant.id
+    return "treatment" if definition.experiment else None

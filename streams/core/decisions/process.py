@@ -23,8 +23,10 @@ from streams.core.decisions.firing import judge, remember
 from streams.core.decisions.release import release_due
 from streams.core.decisions.result import Result
 from streams.core.decisions.send_policy import SendPolicy
+from streams.core.experiments.attribution import attribute
 from streams.core.features.context import Before, FeatureContext
 from streams.core.features.registry import event_context, scheduled_context
+from streams.core.funnels.progress import advance, expire
 from streams.core.patterns.label import update_pattern
 from streams.core.patterns.snapshot import new_day, snapshot
 from streams.core.rendering import Catalogue
@@ -36,6 +38,7 @@ from streams.core.state.analytics import Analytics
 from streams.core.state.fold import apply_event
 from streams.core.state.record import UserState
 from streams.core.state.segment_tracks import track_event
+from streams.core.state.studies import Experiments
 from streams.core.triggers.evaluation import evaluate
 
 
@@ -81,16 +84,24 @@ def process(  # noqa: PLR0913 - the core's inputs, each policy keyword-only with
         return Result(applied=False, evaluated=False)
     occurred = event.occurred_at.timestamp()
     track_event(state, event.type, occurred, models.segments)
+    # Facts, late or not: a conversion, a funnel step (before the triggers, which may
+    # read the drop-out it notes).
+    conversions = attribute(state, event, models.experiments)
+    steps = advance(state, event, models.funnels)
     if (now - event.occurred_at).total_seconds() > max_event_age_seconds:
-        return Result(evaluated=False)
+        return Result(evaluated=False, conversions=conversions, funnel_steps=steps)
     ctx = event_context(state, event, before, models.scores, models.peers)
     insight = update_pattern(ctx, models.patterns)
     at = max(occurred, state.watermark)
     joined_or_left = update_segments(ctx, models.segments, at=at, cause=event.event_id)
     rule_changed = update_personalization(ctx, models.personalization, at)
     wanted = [d for d in definitions if event.type in d.evaluate_on.events]
-    result = _decide_all(ctx, wanted, catalogue, now, policy or SendPolicy())
+    result = _decide_all(
+        ctx, wanted, catalogue, now, policy or SendPolicy(), experiments=models.experiments
+    )
     result.segment_changes = joined_or_left
+    result.conversions = conversions
+    result.funnel_steps = steps
     if insight is not None:
         result.decisions.insert(0, insight)
     if insight is not None or joined_or_left or rule_changed or new_day(before.watermark, occurred):
@@ -112,6 +123,7 @@ def process_scheduled(
     *,
     now: datetime,
     policy: SendPolicy | None = None,
+    experiments: Experiments | None = None,
 ) -> Result:
     """Evaluate time-based definitions for one user at ``now``, with no event.
 
@@ -125,11 +137,14 @@ def process_scheduled(
         catalogue: Message templates.
         now: The scheduler's clock.
         policy: Frequency caps and quiet hours (defaults if None).
+        experiments: The experiments in force (exposures and arms, as on events).
     """
     ctx = scheduled_context(user_id, state, now)
     wanted = [d for d in definitions if d.evaluate_on.every is not None]
     judged = dict(state.evaluated)
-    result = _decide_all(ctx, wanted, catalogue, now, policy or SendPolicy())
+    result = _decide_all(
+        ctx, wanted, catalogue, now, policy or SendPolicy(), experiments=experiments
+    )
     result.judged = state.evaluated != judged  # kept, so a month is judged once
     return result
 
@@ -158,12 +173,15 @@ def process_idle(  # noqa: PLR0913 - the timer's inputs, each keyword-only with 
     released = release_due(user_id, state, now)
     if not due and behavior is None and not segments:
         return released
+    models = analytics or Analytics()
     result = (
-        process_scheduled(user_id, state, due, catalogue, now=now, policy=policy)
+        process_scheduled(
+            user_id, state, due, catalogue, now=now, policy=policy,
+            experiments=models.experiments,
+        )
         if due
         else Result()
-    )
-    models = analytics or Analytics()
+    )  # fmt: skip
     ctx = scheduled_context(user_id, state, now, models.scores, models.peers)
     was = state.pattern
     if behavior is not None:
@@ -175,6 +193,7 @@ def process_idle(  # noqa: PLR0913 - the timer's inputs, each keyword-only with 
         result.judged = result.judged or judged.changed or state.pattern != was
     rule_changed = False
     if segments:
+        result.funnel_steps = expire(state, now.timestamp(), models.funnels, user_id)
         result.segment_changes = update_segments(ctx, models.segments, at=now.timestamp())
         rule_changed = update_personalization(ctx, models.personalization, now.timestamp())
         result.judged |= rule_changed
@@ -192,6 +211,8 @@ def _decide_all(
     catalogue: Catalogue,
     now: datetime,
     policy: SendPolicy,
+    *,
+    experiments: Experiments | None,
 ) -> Result:
     matches = []
     for definition in definitions:
@@ -207,11 +228,13 @@ def _decide_all(
     taken: set[str] = set()
     for definition, match in matches:
         firing = judge(
-            ctx, definition, match, catalogue=catalogue, policy=policy, taken=taken, now=now
-        )
+            ctx, definition, match, catalogue=catalogue, policy=policy, taken=taken, now=now,
+            experiments=experiments,
+        )  # fmt: skip
         remember(ctx.state, definition, firing, ctx.at.timestamp())
         taken.update(command.channel.value for command in firing.commands)
         result.decisions.append(firing.decision)
+        result.assignments.extend(firing.assignments)
         if firing.held:
             result.held += len(firing.commands)
         else:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from schemas.commands import SendCommunication, StartIntervention
+from schemas.experiments import ExperimentAssignment, ExperimentConversion
+from schemas.funnels import FunnelStep
 from schemas.records import TriggerDecision
 from schemas.segments import SegmentChange
 from schemas.user_analytics import UserAnalytics
@@ -32,6 +34,12 @@ class Result:
     """The first this many ``commands`` were held earlier and are due now."""
     segment_changes: list[SegmentChange] = field(default_factory=list)
     """Live segments the user joined or left (``streams.core.segments``)."""
+    assignments: list[ExperimentAssignment] = field(default_factory=list)
+    """Users' first exposures to experiments: their arms (``streams.core.experiments``)."""
+    conversions: list[ExperimentConversion] = field(default_factory=list)
+    """Conversions credited to experiment arms."""
+    funnel_steps: list[FunnelStep] = field(default_factory=list)
+    """Funnel steps reached, completions and drops (``streams.core.funnels``)."""
     analytics: UserAnalytics | None = None
     """The user's scores, pattern and segments, when due (``streams.core.patterns.snapshot``)."""
     judged: bool = False
@@ -41,4 +49,7 @@ class Result:
     @property
     def changed_state(self) -> bool:
         """Whether a scheduled evaluation or a release changed the user's record."""
-        return bool(self.decisions or self.commands or self.segment_changes or self.judged)
+        return bool(
+            self.decisions or self.commands or self.segment_changes or self.funnel_steps
+            or self.judged
+        )  # fmt: skip

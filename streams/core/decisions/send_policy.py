@@ -80,3 +80,13 @@ def outside_quiet_hours(send_at: datetime, zone: ZoneInfo, policy: SendPolicy) -
     day = local.date() if (not overnight or hour < end) else local.date() + timedelta(days=1)
     morning = datetime.combine(day, time(end), tzinfo=zone)
     return morning.astimezone(send_at.tzinfo)
+
+
+def at_hour(moment: datetime, hour: int, zone: ZoneInfo) -> datetime:
+    """Return the first time at or after ``moment`` when the local clock reads ``hour``:00."""
+    local = moment.astimezone(zone)
+    candidate = local.replace(hour=hour, minute=0, second=0, microsecond=0)
+    if candidate < local:
+        candidate += timedelta(days=1)
+        candidate = candidate.replace(hour=hour)  # a DST change keeps the wall-clock hour
+    return candidate.astimezone(moment.tzinfo)

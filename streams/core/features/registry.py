@@ -2,7 +2,8 @@
 
 Every feature named in ``schemas.features`` has a function in one family module
 (``basics``, ``financial``, ``life``, ``career``, ``engagement``, ``behavior``,
-``sessions``, ``behavior_scores``, ``patterns``), merged into ``COMPUTE`` here; a test
+``sessions``, ``behavior_scores``, ``patterns``, ``peers``,
+``funnels``), merged into ``COMPUTE`` here; a test
 holds the two lists equal. Values are plain: floats (dollars, percent, days, counts, epoch seconds),
 strings and booleans; ``None`` when there is not enough history or the event does not
 carry the figure, which no comparison matches.
@@ -24,6 +25,7 @@ from streams.core.features import (
     career,
     engagement,
     financial,
+    funnels,
     life,
     patterns,
     peers,
@@ -34,7 +36,7 @@ from streams.core.state.record import UserState
 
 _FAMILIES = (
     basics, financial, life, career, engagement, behavior, sessions, behavior_scores,
-    patterns, peers,
+    patterns, peers, funnels,
 )  # fmt: skip
 
 #: Features derived from others: a decision records these inputs beside the result.

@@ -19,6 +19,13 @@ from typing import TypeVar
 
 import orjson
 
+from schemas.experiments import (
+    MAX_EXPERIMENTS_IN_FORCE,
+    ExperimentDefinition,
+    overlap_problems,
+    validate_experiment,
+)
+from schemas.funnels import MAX_FUNNELS_IN_FORCE, FunnelDefinition, validate_funnel
 from schemas.patterns import PatternRules, validate_patterns
 from schemas.peers import PeerDistributions, validate_peers
 from schemas.personalization import PersonalizationRules, validate_personalization
@@ -27,6 +34,7 @@ from schemas.segments import MAX_SEGMENTS_IN_FORCE, SegmentDefinition, validate_
 from streams.core.state.scores import default_score_model
 from streams.core.state.segment_tracks import Segments, default_segments
 from streams.core.state.shipped import shipped
+from streams.core.state.studies import Experiments, Funnels, default_experiments, default_funnels
 from streams.core.state.visits import VisitPolicy
 
 T = TypeVar("T")
@@ -55,6 +63,10 @@ class Analytics:
     personalization: PersonalizationRules = field(default_factory=default_personalization)
     peers: PeerDistributions | None = None
     """Where users stand among similar users (``nudge peers refresh``); none shipped."""
+    experiments: Experiments = field(default_factory=default_experiments)
+    """The experiments in force, with the global control group (``streams.core.experiments``)."""
+    funnels: Funnels = field(default_factory=default_funnels)
+    """The funnels in force (``streams.core.funnels``)."""
 
 
 #: Keys of the definitions topic that hold the analytics data (JSON documents).
@@ -62,8 +74,11 @@ SCORES_KEY = b"analytics:scores"
 PATTERNS_KEY = b"analytics:patterns"
 PERSONALIZATION_KEY = b"analytics:personalization"
 PEERS_KEY = b"analytics:peers"
-#: Segment definitions are keyed ``segment:<id>``.
+#: Segment definitions are keyed ``segment:<id>``, experiments ``experiment:<id>`` and
+#: funnels ``funnel:<id>``.
 SEGMENT_PREFIX = b"segment:"
+EXPERIMENT_PREFIX = b"experiment:"
+FUNNEL_PREFIX = b"funnel:"
 
 
 def segment_key(segment_id: str) -> bytes:
@@ -79,12 +94,17 @@ class Applied:
     refused: dict[str, list[str]]
 
 
-def analytics_from(entries: dict[bytes, bytes], visits: VisitPolicy) -> Applied:
+def analytics_from(
+    entries: dict[bytes, bytes],
+    visits: VisitPolicy,
+    global_control: ExperimentDefinition | None = None,
+) -> Applied:
     """Return the analytics the topic's entries give (the shipped ones where none, or bad).
 
     Args:
         entries: The definitions topic's entries (trigger ids and namespaced keys).
         visits: How visits are cut (a setting, not data on the topic).
+        global_control: The global control group (a setting), if there is one.
     """
     refused: dict[str, list[str]] = {}
     scores = _entry(entries, SCORES_KEY, validate_scores, default_score_model(), refused)
@@ -94,7 +114,12 @@ def analytics_from(entries: dict[bytes, bytes], visits: VisitPolicy) -> Applied:
     )
     segments = _segments(entries, refused)
     peers = _entry(entries, PEERS_KEY, validate_peers, None, refused)
-    return Applied(Analytics(visits, scores, patterns, segments, personal, peers), refused)
+    experiments = _experiments(entries, global_control, refused)
+    funnels = _funnels(entries, refused)
+    return Applied(
+        Analytics(visits, scores, patterns, segments, personal, peers, experiments, funnels),
+        refused,
+    )
 
 
 def full(segments: dict[str, SegmentDefinition]) -> bool:
@@ -119,6 +144,53 @@ def _segments(entries: dict[bytes, bytes], refused: dict[str, list[str]]) -> Seg
         applied[found.id] = found
         changed = True
     return Segments.of(tuple(applied.values())) if changed else shipped_ones
+
+
+def _experiments(
+    entries: dict[bytes, bytes],
+    global_control: ExperimentDefinition | None,
+    refused: dict[str, list[str]],
+) -> Experiments:
+    """Return the shipped experiments with the topic's added (or replacing them, by id).
+
+    A running experiment on a trigger another running one already changes is refused.
+    """
+    applied = {d.id: d for d in default_experiments().definitions.values()}
+    for key in sorted(k for k in entries if k.startswith(EXPERIMENT_PREFIX)):
+        found = validate_experiment(_document(entries[key]))
+        if isinstance(found, ExperimentDefinition) and key != EXPERIMENT_PREFIX + found.id.encode():
+            found = [f"id: {found.id!r} is published under the key {key.decode()!r}"]
+        if not isinstance(found, list):
+            others = [d for d in applied.values() if d.id != found.id]
+            if len(others) >= MAX_EXPERIMENTS_IN_FORCE:
+                found = [f"more than {MAX_EXPERIMENTS_IN_FORCE} experiments in force"]
+            else:
+                found = overlap_problems([*others, found]) or found
+        if isinstance(found, list):
+            refused[key.decode()] = found
+            continue
+        applied[found.id] = found
+    return Experiments.of(tuple(applied.values()), global_control)
+
+
+def _funnels(entries: dict[bytes, bytes], refused: dict[str, list[str]]) -> Funnels:
+    """Return the shipped funnels with the topic's added (or replacing them, by id)."""
+    shipped_ones = default_funnels()
+    applied: dict[str, FunnelDefinition] = {d.id: d for d in shipped_ones.definitions}
+    changed = False
+    for key in sorted(k for k in entries if k.startswith(FUNNEL_PREFIX)):
+        found = validate_funnel(_document(entries[key]))
+        if isinstance(found, FunnelDefinition) and key != FUNNEL_PREFIX + found.id.encode():
+            found = [f"id: {found.id!r} is published under the key {key.decode()!r}"]
+        if not isinstance(found, list) and found.id not in applied:
+            if len(applied) >= MAX_FUNNELS_IN_FORCE:
+                found = [f"more than {MAX_FUNNELS_IN_FORCE} funnels in force"]
+        if isinstance(found, list):
+            refused[key.decode()] = found
+            continue
+        applied[found.id] = found
+        changed = True
+    return Funnels.of(tuple(applied.values())) if changed else shipped_ones
 
 
 def _entry(

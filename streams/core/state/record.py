@@ -57,6 +57,7 @@ _PLAIN = (
     "profile", "sends", "quote_times", "goal_milestones", "stress_level", "stress_at",
     "applications", "episodes", "pending", "partition", "engaged_at", "deposits",
     "activity_since", "scores", "pattern", "segments", "sequences", "personalization",
+    "experiments", "funnels", "funnel_drop",
 )  # fmt: skip
 
 
@@ -132,6 +133,12 @@ class UserState:
         sequences: Sequence criterion key -> when it last completed (epoch seconds).
         personalization: The id of the personalization rule that applies to the user
             (``schemas.personalization``), ``None`` when none does.
+        experiments: Experiment id -> ``[variant, first exposed at, converted metrics
+            (a bit each), command fingerprints (only with outcome metrics)]``
+            (``streams.core.experiments``).
+        funnels: Funnel id -> ``[steps reached, entered at, last step at]`` for the runs
+            in progress (``streams.core.funnels``).
+        funnel_drop: The last drop-out, ``[funnel id, step, at]``; ``None`` when none.
     """
 
     first_day: int | None = None
@@ -171,6 +178,9 @@ class UserState:
     event_times: dict[str, list[int]] = field(default_factory=dict)
     sequences: dict[str, int] = field(default_factory=dict)
     personalization: str | None = None
+    experiments: dict[str, list[Any]] = field(default_factory=dict)
+    funnels: dict[str, list[int]] = field(default_factory=dict)
+    funnel_drop: list[Any] | None = None
 
     def has_seen(self, event_id: str) -> bool:
         """Return whether ``event_id`` is among the events this record remembers applying."""

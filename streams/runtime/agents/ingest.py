@@ -21,12 +21,16 @@ from typing import Any
 
 import faust
 
+from schemas.experiments import ExperimentDefinition
 from schemas.intake import DEAD_LETTER_KEY_BYTES, Rejection, dead_letter, decode_event
 from schemas.records import RejectionKind
 from schemas.settings import Settings
 from schemas.topics import (
     COMMS_COMMANDS,
     DEAD_LETTER_TOPIC,
+    EXPERIMENTS_ASSIGNMENTS,
+    EXPERIMENTS_CONVERSIONS,
+    FUNNELS_STEPS,
     INTERVENTIONS_COMMANDS,
     SEGMENTS_CHANGES,
     TRIGGER_DECISIONS,
@@ -42,6 +46,8 @@ from streams.core.rendering import Catalogue, default_catalogue
 from streams.core.risk.messages import intervention_catalogue
 from streams.core.risk.policy import InterventionPolicy
 from streams.core.state.analytics import (
+    EXPERIMENT_PREFIX,
+    FUNNEL_PREFIX,
     PATTERNS_KEY,
     PEERS_KEY,
     PERSONALIZATION_KEY,
@@ -61,6 +67,7 @@ from streams.runtime.health import Progress
 from streams.runtime.outbox import BufferedOutbox, DirectOutbox, Outbox
 from streams.runtime.policies import (
     behavior_policy,
+    global_control_group,
     intervention_policy,
     send_policy,
     visit_policy,
@@ -69,6 +76,8 @@ from streams.runtime.user_table import UserTable, user_table
 
 log = logging.getLogger(__name__)
 
+#: Keys of the definitions topic whose entries are one definition each (segments...).
+_LISTED = (SEGMENT_PREFIX, EXPERIMENT_PREFIX, FUNNEL_PREFIX)
 #: Largest batch; bounds the latency one batch adds and the memory it holds.
 BATCH_MAX_EVENTS = 1000
 #: Longest wait to fill a batch: the most a quiet stream delays a command.
@@ -95,6 +104,12 @@ class IngestStage:
     """``segments.changes``: each user's joins and leaves of live segments."""
     user_analytics: Any
     """``users.analytics``: each user's scores, pattern and segments, when due."""
+    assignments: Any
+    """``experiments.assignments``: each user's arm, at their first exposure."""
+    conversions: Any
+    """``experiments.conversions``: conversions credited to arms."""
+    funnel_steps: Any
+    """``funnels.steps``: funnel steps reached, completions and drops."""
     dead_letters: dict[str, Any]
     """Input topic name -> its dead-letter topic."""
     definitions: DefinitionOverlay
@@ -107,8 +122,10 @@ class IngestStage:
     """How visits are cut, scores weighed and users labelled with a pattern: the shipped
     weights and rules, or those applied on the definitions topic (``current_analytics``)."""
     _analytics_source: tuple[Any, ...] = (None, None, None, None, ())
-    """The topic's scores, patterns, personalization and segment entries ``analytics``
-    was built from."""
+    """The topic's scores, patterns, personalization, peers, segment, experiment and
+    funnel entries ``analytics`` was built from."""
+    global_control: ExperimentDefinition | None = None
+    """The global control group (``NUDGE_GLOBAL_CONTROL_PERCENT``), when there is one."""
     behavior_policy: BehaviorPolicy = field(default_factory=BehaviorPolicy)
     """Behaviour-change thresholds: the timer judges each user's last complete week."""
     outbox: Outbox = field(default_factory=BufferedOutbox)
@@ -132,13 +149,13 @@ class IngestStage:
         weights or rules stay in force for it.
         """
         entries = self.feed.entries
-        segments = tuple(sorted((k, v) for k, v in entries.items() if k.startswith(SEGMENT_PREFIX)))
+        listed = tuple(sorted((k, v) for k, v in entries.items() if k.startswith(_LISTED)))
         source = (
             entries.get(SCORES_KEY), entries.get(PATTERNS_KEY),
-            entries.get(PERSONALIZATION_KEY), entries.get(PEERS_KEY), segments,
+            entries.get(PERSONALIZATION_KEY), entries.get(PEERS_KEY), listed,
         )  # fmt: skip
         if source != self._analytics_source:
-            applied = analytics_from(entries, self.analytics.visits)
+            applied = analytics_from(entries, self.analytics.visits, self.global_control)
             for key, problems in applied.refused.items():
                 log.warning("analytics data refused", extra={"key": key, "problems": problems})
             self.analytics = applied.analytics
@@ -341,6 +358,9 @@ class IngestStage:
             *((self.commands, command) for command in result.commands),
             *((self.interventions, intervention) for intervention in result.interventions),
             *((self.segment_changes, change) for change in result.segment_changes),
+            *((self.assignments, assigned) for assigned in result.assignments),
+            *((self.conversions, converted) for converted in result.conversions),
+            *((self.funnel_steps, step) for step in result.funnel_steps),
         ]
         if result.analytics is not None:
             messages.append((self.user_analytics, result.analytics))
@@ -431,6 +451,9 @@ def _build_stage(
         interventions=app.topic(INTERVENTIONS_COMMANDS.full_name(prefix)),
         segment_changes=app.topic(SEGMENTS_CHANGES.full_name(prefix)),
         user_analytics=app.topic(USERS_ANALYTICS.full_name(prefix)),
+        assignments=app.topic(EXPERIMENTS_ASSIGNMENTS.full_name(prefix)),
+        conversions=app.topic(EXPERIMENTS_CONVERSIONS.full_name(prefix)),
+        funnel_steps=app.topic(FUNNELS_STEPS.full_name(prefix)),
         dead_letters={
             spec.full_name(prefix): app.topic(dlq.full_name(prefix))
             for spec, dlq in DEAD_LETTER_TOPIC.items()
@@ -443,7 +466,10 @@ def _build_stage(
         policy=send_policy(settings),
         risk_policy=intervention_policy(settings),
         behavior_policy=behavior_policy(settings),
-        analytics=Analytics(visits=visit_policy(settings)),
+        analytics=analytics_from(
+            {}, visit_policy(settings), gc := global_control_group(settings)
+        ).analytics,
+        global_control=gc,
         clock=clock,
         outbox=outbox,
     )
@@ -519,3 +545,11 @@ def _count_outputs(result: Result, now: datetime, *, event_latency: bool) -> Non
         ).inc()
     for change in result.segment_changes:
         metrics.SEGMENT_CHANGES.labels(change.segment_id, change.change.value).inc()
+    for assigned in result.assignments:
+        metrics.EXPERIMENT_ASSIGNMENTS.labels(assigned.experiment_id, assigned.variant).inc()
+    for converted in result.conversions:
+        metrics.EXPERIMENT_CONVERSIONS.labels(
+            converted.experiment_id, converted.variant, converted.metric
+        ).inc()
+    for step in result.funnel_steps:
+        metrics.FUNNEL_STEPS.labels(step.funnel_id, str(step.step), step.kind).inc()

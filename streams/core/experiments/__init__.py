@@ -1,0 +1,1 @@
+"""Experiments on triggered flows: arms, exposure and attribution (``schemas.experiments``)."""

@@ -1,0 +1,1 @@
+"""Funnels: each user's progress through ordered steps (``schemas.funnels``)."""
