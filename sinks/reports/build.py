@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -33,6 +33,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from schemas.records import INSIGHT_TRIGGER_IDS, RISK_INTERVENTION_TRIGGER_ID
 from schemas.settings import Settings
 from sinks.migrate import database_engine
+from sinks.reports.cells import format_cell as format_cell
 from sinks.reports.layout import Column as Column
 from sinks.reports.layout import Kind as Kind
 from sinks.reports.layout import Report as Report
@@ -194,16 +195,33 @@ def build(settings: Settings, name: str, days: int = 30, pattern: str | None = N
     if pattern is not None and not callable(queries):
         msg = f"the {name} report has no --pattern"
         raise ValueError(msg)
+
+    def read(connection: Connection) -> tuple[Section, ...]:
+        if callable(queries):
+            return queries(connection, days, pattern)
+        return tuple(
+            Section(q.key, q.title, q.columns, _rows(connection, q, days)) for q in queries
+        )
+
+    generated_at, sections = read_sections(settings, read)
+    return Report(name, days, generated_at, sections, pattern)
+
+
+def read_sections(
+    settings: Settings, read: Callable[[Connection], tuple[Section, ...]]
+) -> tuple[datetime, tuple[Section, ...]]:
+    """Return the database's ``now()`` and the sections ``read`` makes, in one transaction.
+
+    One transaction: one ``now()`` for every view, and every view sees the same rows.
+
+    Raises:
+        ReportError: The database cannot be reached or has no reporting views.
+    """
     engine = database_engine(settings)
     try:
-        with engine.begin() as connection:  # one transaction: one now() for every view
+        with engine.begin() as connection:
             generated_at = connection.execute(text("SELECT now()")).scalar_one()
-            if callable(queries):
-                sections = queries(connection, days, pattern)
-            else:
-                sections = tuple(
-                    Section(q.key, q.title, q.columns, _rows(connection, q, days)) for q in queries
-                )
+            sections = read(connection)
     except ProgrammingError as exc:
         if getattr(exc.orig, "sqlstate", None) != UNDEFINED_TABLE:
             raise
@@ -214,7 +232,7 @@ def build(settings: Settings, name: str, days: int = 30, pattern: str | None = N
         raise ReportError(msg) from exc
     finally:
         engine.dispose()
-    return Report(name, days, generated_at, sections, pattern)
+    return generated_at, sections
 
 
 def _rows(connection: Connection, query: _Query, days: int) -> list[dict[str, Any]]:
@@ -236,13 +254,13 @@ def render_json(report: Report) -> str:
     A rate without a denominator is ``null``; so is ``prevented_default_rate`` while
     pending.
     """
-    document: dict[str, Any] = {
-        "report": report.name,
-        "window_days": report.window_days,
-        "generated_at": report.generated_at.isoformat(),
-    }
+    document: dict[str, Any] = {"report": report.name}
+    if report.window_days is not None:
+        document["window_days"] = report.window_days
+    document["generated_at"] = report.generated_at.isoformat()
     if report.pattern is not None:
         document["pattern"] = report.pattern
+    document.update(report.options)
     for section in report.sections:
         document[section.key] = section.rows
     return json.dumps(document, indent=2, default=_json_value)
@@ -261,9 +279,13 @@ def render_text(report: Report) -> str:
     """Return the report as titled tables with aligned columns."""
     stamp = report.generated_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
     parts = []
+    window = "" if report.window_days is None else f", last {report.window_days} days"
     for section in report.sections:
-        heading = f"{section.title}, last {report.window_days} days (as of {stamp})"
-        parts.append(f"{heading}\n\n{render_table(section.columns, section.rows)}")
+        heading = f"{section.title}{window} (as of {stamp})"
+        table = render_table(section.columns, section.rows)
+        if not section.rows and report.window_days is None:
+            table = "(nothing yet)"
+        parts.append(f"{heading}\n\n{table}")
     return "\n\n".join(parts)
 
 
@@ -284,20 +306,3 @@ def render_table(columns: Sequence[Column], rows: Sequence[dict[str, Any]]) -> s
         ).rstrip()
         for line in lines
     )
-
-
-def format_cell(column: Column, value: Any) -> str:
-    """Return one value as the table shows it (see ``Column.kind``)."""
-    if value is None:
-        return {"prevented": "pending", "text": ""}.get(column.kind, "-")
-    if column.kind in ("rate", "prevented"):
-        return f"{float(value) * 100:.1f}%"
-    if column.kind == "money":
-        return f"{Decimal(value):.2f}"
-    if column.kind == "score":
-        return f"{float(value):.1f}"
-    if column.kind == "time":
-        return f"{value.astimezone(UTC):%Y-%m-%d %H:%M}"
-    if isinstance(value, list):
-        return ", ".join(str(item) for item in value)
-    return str(value)

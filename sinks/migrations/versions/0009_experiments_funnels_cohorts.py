@@ -167,7 +167,8 @@ SELECT c.cohort_week,
        count(v.user_id) AS converted_users,
        count(v.user_id)::float8 / count(*) AS converted_share,
        coalesce(sum(p.value), 0) + coalesce(sum(o.value), 0) AS lifetime_value,
-       (coalesce(sum(p.value), 0) + coalesce(sum(o.value), 0)) / count(*) AS value_per_user
+       round((coalesce(sum(p.value), 0) + coalesce(sum(o.value), 0)) / count(*), 4)
+           AS value_per_user
 FROM user_cohorts AS c
 LEFT JOIN converters AS v ON v.user_id = c.user_id
 LEFT JOIN purchase_value AS p ON p.user_id = c.user_id
@@ -209,7 +210,8 @@ VIEWS = {
         VALUE,
         "Per cohort week: users, users who converted (a purchase, a converted outcome or an "
         "experiment conversion), lifetime value (purchase amounts plus the first converted "
-        "value of each command, whatever the currency) and value per user.",
+        "value of each command, whatever the currency) and value per user (to 4 decimals, "
+        "as money is kept).",
     ),
 }
 

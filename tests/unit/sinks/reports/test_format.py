@@ -195,3 +195,65 @@ def test_days_print_as_iso_dates_in_json_and_tables():
         {"segment_id": "window_shoppers", "day": "2025-06-01", "joins": 3, "leaves": 1}
     ]
     assert render_text(made).splitlines()[3].split() == ["window_shoppers", "2025-06-01", "3", "1"]
+
+
+@pytest.mark.parametrize(
+    ("kind", "value", "shown"),
+    [
+        ("points", 0.0712, "+7.1 pts"),
+        ("points", -0.055, "-5.5 pts"),
+        ("points", (-0.0041, 0.1468), "[-0.4 pts, +14.7 pts]"),
+        ("change", 0.714, "+71.4%"),
+        ("change", [-0.045, 2.076], "[-4.5%, +207.6%]"),
+        ("change", None, "-"),
+        ("pvalue", 0.03527, "0.0353"),
+        ("pvalue", 0.00001, "<0.0001"),
+        ("pvalue", 1.0, "1.0000"),
+        ("flag", True, "yes"),
+        ("flag", False, ""),
+        ("flag", None, ""),
+        ("seconds", 45.4, "45s"),
+        ("seconds", 75.0, "1m 15s"),
+        ("seconds", 3_600 * 3 + 60 * 20, "3h 20m"),
+        ("seconds", 86_400 * 2 + 3_600 * 4, "2d 04h"),
+        ("seconds", None, "-"),
+    ],
+)
+def test_lifts_intervals_p_values_flags_and_durations_print_as_people_read_them(kind, value, shown):
+    assert format_cell(Column("x", "x", kind), value) == shown
+
+
+def test_a_report_without_a_window_says_so_and_names_what_it_was_asked_for():
+    made = Report("funnel", None, AT, (Section("steps", "Funnel x", COLUMNS, []),),
+                  options={"funnel_id": "x"})  # fmt: skip
+    assert render_text(made).splitlines() == [
+        "Funnel x (as of 2025-06-01 12:05 UTC)", "", "(nothing yet)",
+    ]  # fmt: skip
+    document = json.loads(render_json(made))
+    assert document == {
+        "report": "funnel", "generated_at": "2025-06-01T14:05:09+02:00", "funnel_id": "x",
+        "steps": [],
+    }  # fmt: skip
+
+
+def test_the_unwindowed_reports_take_their_own_options():
+    parser = build_parser()
+    args = parser.parse_args(["report", "experiments"])
+    assert (args.action, args.experiment, args.sequential, args.json) == (
+        "experiments", None, False, False,
+    )  # fmt: skip
+    args = parser.parse_args(["report", "experiments", "--experiment", "x", "--sequential"])
+    assert (args.experiment, args.sequential) == ("x", True)
+    args = parser.parse_args(["report", "funnel", "onboarding", "--json"])
+    assert (args.action, args.funnel_id, args.json) == ("funnel", "onboarding", True)
+    assert parser.parse_args(["report", "cohorts"]).weeks == 8
+    assert parser.parse_args(["report", "cohorts", "--weeks", "0"]).weeks == 0
+    for refused in (
+        ["report", "cohorts", "--weeks", "53"],
+        ["report", "cohorts", "--weeks", "-1"],
+        ["report", "cohorts", "--days", "7"],
+        ["report", "funnel"],
+        ["report", "experiments", "--days", "30"],
+    ):
+        with pytest.raises(SystemExit):
+            parser.parse_args(refused)
