@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from prometheus_client import REGISTRY
@@ -21,13 +22,26 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
 from schemas.commands import ChannelMessage, SendCommunication, StartIntervention
-from schemas.ids import command_id, dead_letter_id, decision_id, derived_id
+from schemas.experiments import ExperimentAssignment, ExperimentConversion
+from schemas.funnels import FunnelStep
+from schemas.ids import (
+    assignment_id,
+    command_id,
+    conversion_id,
+    dead_letter_id,
+    decision_id,
+    derived_id,
+    funnel_step_id,
+)
 from schemas.records import DeadLetter, TriggerDecision
 from schemas.segments import SegmentChange, SegmentChangeKind
 from schemas.settings import Settings
 from schemas.topics import (
     BEHAVIOR_EVENTS_DLQ,
     COMMS_COMMANDS,
+    EXPERIMENTS_ASSIGNMENTS,
+    EXPERIMENTS_CONVERSIONS,
+    FUNNELS_STEPS,
     INTERVENTIONS_COMMANDS,
     SEGMENTS_CHANGES,
     TRIGGER_DECISIONS,
@@ -180,6 +194,82 @@ def user_snapshot(
     )
 
 
+def assignment(experiment: str, variant: str, user: str, at: datetime) -> ExperimentAssignment:
+    """A user's arm, assigned at ``at`` by a ``spending_spike`` decision (ids as the worker's)."""
+    return ExperimentAssignment(
+        message_id=assignment_id(experiment, user),
+        experiment_id=experiment,
+        variant=variant,
+        user_id=user,
+        trigger_id="spending_spike",
+        decision_id=decision_id("spending_spike", user, f"{user}-exposure"),
+        exposed_at=at,
+    )
+
+
+def conversion(
+    experiment: str,
+    variant: str,
+    user: str,
+    metric: str,
+    at: datetime,
+    value: float | None = None,
+) -> ExperimentConversion:
+    """A conversion of ``metric`` credited to the user's arm an hour after exposure ``at``."""
+    return ExperimentConversion(
+        message_id=conversion_id(experiment, user, metric),
+        experiment_id=experiment,
+        variant=variant,
+        user_id=user,
+        metric=metric,
+        converted_at=at + timedelta(hours=1),
+        exposed_at=at,
+        source_event_id=f"{user}-{metric}",
+        event_type=metric,
+        value=value,
+    )
+
+
+def funnel_step(  # noqa: PLR0913 - one message's fields
+    funnel: str,
+    user: str,
+    kind: str,
+    step: int,
+    entered_at: datetime,
+    at: datetime,
+    *,
+    gap: float | None = None,
+    name: str = "",
+) -> FunnelStep:
+    """A step row of the run ``user`` began at ``entered_at`` (ids as the worker's)."""
+    return FunnelStep(
+        step_id=funnel_step_id(funnel, user, int(entered_at.timestamp()), step, kind),
+        funnel_id=funnel,
+        user_id=user,
+        kind=kind,
+        step=step,
+        step_name=name or f"step {step}",
+        at=at,
+        entered_at=entered_at,
+        seconds_from_previous=gap,
+        source_event_id=None if kind == "dropped" else f"{user}-{step}-{kind}",
+    )
+
+
+def input_event(
+    user: str, at: datetime, payload: dict[str, Any], event_id: str
+) -> tuple[bytes, bytes]:
+    """An input event (``behavior.events``, ``comms.outcomes``) as its (key, value)."""
+    document = {
+        "event_id": event_id,
+        "user_id": user,
+        "occurred_at": at.isoformat(),
+        "source": "app",
+        "payload": payload,
+    }
+    return user.encode(), orjson.dumps(document)
+
+
 SPEC_OF = {
     TriggerDecision: TRIGGER_DECISIONS,
     SendCommunication: COMMS_COMMANDS,
@@ -187,17 +277,18 @@ SPEC_OF = {
     DeadLetter: BEHAVIOR_EVENTS_DLQ,
     SegmentChange: SEGMENTS_CHANGES,
     UserAnalytics: USERS_ANALYTICS,
+    ExperimentAssignment: EXPERIMENTS_ASSIGNMENTS,
+    ExperimentConversion: EXPERIMENTS_CONVERSIONS,
+    FunnelStep: FUNNELS_STEPS,
 }
 
 
 def key_of(model: BaseModel) -> bytes:
     if isinstance(model, DeadLetter):
         return base64.b64decode(model.key or "")
-    assert isinstance(
-        model,
-        TriggerDecision | SendCommunication | StartIntervention | SegmentChange | UserAnalytics,
-    ), model
-    return model.user_id.encode()
+    user = getattr(model, "user_id", None)
+    assert type(model) in SPEC_OF and isinstance(user, str), model
+    return user.encode()
 
 
 # --- Kafka and database helpers ---------------------------------------------------------
