@@ -2,7 +2,9 @@
 
 Labels are low-cardinality (topic, table, outcome type, segment: at most
 ``schemas.segments.MAX_SEGMENTS_IN_FORCE`` in force, pattern: ``schemas.patterns``' five
-labels and ``none``, score: four); never a user id or a message id.
+labels and ``none``, score: four; experiment: the 32 with the latest exposures, variant: at
+most 8 per experiment, metric: the few its conversions name); never a user id or a
+message id.
 """
 
 from __future__ import annotations
@@ -86,6 +88,19 @@ AVERAGE_SCORE = Gauge(
     "Average of a score (engagement, interest, intent, conversion; 0-100) over every user's "
     "latest analytics snapshot (max over sink instances, as nudge_users_by_pattern).",
     ["score"],
+)
+EXPERIMENT_USERS = Gauge(
+    "nudge_experiment_users",
+    "Users exposed in the experiment's arm (assigned), as the view experiment_exposures "
+    "counts them; the 32 experiments with the latest exposures (every sink replica reads "
+    "the same table: max over instances, not sum).",
+    ["experiment", "variant"],
+)
+EXPERIMENT_CONVERSION_RATE = Gauge(
+    "nudge_experiment_conversion_rate",
+    "Share (0-1) of the arm's exposed users with a conversion of the metric, as the view "
+    "experiment_arms counts them (max over sink instances, as nudge_experiment_users).",
+    ["experiment", "variant", "metric"],
 )
 
 # Every outcome type's series exists from start-up (at 0), so rates and the difference

@@ -5,8 +5,8 @@ read at start-up and again after a batch that stored new rows in its table, at m
 every interval: a burst of rows costs one read, and the last row of a burst is counted at
 most an interval after it was stored. The read runs in a thread, in the background of the
 consuming loop. A failed read (the database away) is logged and tried again after the
-interval; the gauge keeps its last values meanwhile. ``sinks.segment_sizes`` and
-``sinks.user_figures`` are the two refreshers.
+interval; the gauge keeps its last values meanwhile. ``sinks.segment_sizes``,
+``sinks.user_figures`` and ``sinks.experiment_figures`` are the refreshers.
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ Figures = TypeVar("Figures")
 class Refresh(ABC, Generic[Figures]):
     """Decides when to read a gauge's figures again, reads them and sets the gauge.
 
-    Subclasses name ``table`` (whose new rows make the figures stale), say how to
-    ``read`` and ``publish``, and give their module's ``REFRESH_SECONDS`` as the
+    Subclasses name their ``tables`` (whose new rows make the figures stale), say how
+    to ``read`` and ``publish``, and give their module's ``REFRESH_SECONDS`` as the
     ``default_interval`` (read when a refresher is made, so tests can shorten it).
 
     Args:
@@ -39,8 +39,8 @@ class Refresh(ABC, Generic[Figures]):
         clock: Monotonic seconds (``time.monotonic``; tests pass their own).
     """
 
-    #: The table whose new rows make the figures stale.
-    table: str
+    #: The tables whose new rows make the figures stale.
+    tables: frozenset[str]
     #: What is read, for the log ("segment sizes").
     what: str
 
@@ -72,7 +72,7 @@ class Refresh(ABC, Generic[Figures]):
         """Set the gauge to ``figures`` (called on the loop)."""
 
     def changed(self) -> None:
-        """Note that new rows were stored in ``table``: the figures may differ now."""
+        """Note that new rows were stored in ``tables``: the figures may differ now."""
         self._stale = True
 
     def due(self) -> bool:

@@ -55,7 +55,7 @@ class SegmentSizes(Refresh[dict[str, int]]):
         clock: Monotonic seconds (``time.monotonic``; tests pass their own).
     """
 
-    table = SEGMENT_CHANGES_TABLE
+    tables = frozenset({SEGMENT_CHANGES_TABLE})
     what = "segment sizes"
 
     def default_interval(self) -> float:

@@ -94,7 +94,7 @@ class UserFiguresRefresh(Refresh[UserFigures]):
         clock: Monotonic seconds (``time.monotonic``; tests pass their own).
     """
 
-    table = SCORE_HISTORY_TABLE
+    tables = frozenset({SCORE_HISTORY_TABLE})
     what = "users' figures"
 
     def default_interval(self) -> float:

@@ -10,8 +10,8 @@ because offsets move only after the database commit, and nothing is duplicated, 
 rows are inserted idempotently on the message id. An unusable message becomes a
 ``dead_letters`` row; a message with nothing to store (an input event the worker
 rejects, another event type on ``comms.outcomes``) only moves the offsets. After batches
-that stored segment changes or users' analytics, the loop has the figures of their gauges
-read again in the background (``sinks.refresh``).
+that stored segment changes, users' analytics, experiment assignments or conversions, the
+loop has the figures of their gauges read again in the background (``sinks.refresh``).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from schemas.settings import SettingError, Settings
 from sinks import metrics
 from sinks.batch import PendingBatch, StoredRows
+from sinks.experiment_figures import ExperimentFiguresRefresh
 from sinks.refresh import Refresh
 from sinks.rows import ROUTES, ConsumedMessage, Row, topic_routes
 from sinks.segment_sizes import SEGMENT_CHANGES_TABLE, SegmentSizes
@@ -56,7 +57,8 @@ class Sink:
         writer: Writes a batch in one transaction.
         stop: Set to finish: the pending batch is written and committed, then ``run`` returns.
         gauges: Read their gauges' figures again after batches that stored new rows in
-            their tables (segment sizes, users' figures); none: nothing read.
+            their tables (segment sizes, users' and experiments' figures); none: nothing
+            read.
     """
 
     def __init__(
@@ -218,7 +220,7 @@ class Sink:
         refused = {dead.source for dead in result.rejected}
         self._stored.remember(row for row in rows if row.source not in refused)
         for gauge in self._gauges:
-            if result.inserted[gauge.table]:
+            if any(result.inserted[table] for table in gauge.tables):
                 gauge.changed()
         await self._commit(batch)
         batch.clear()
@@ -362,7 +364,7 @@ async def run_sink(settings: Settings, *, stop: asyncio.Event | None = None) -> 
         **settings.kafka_client_options(),
     )
     writer = BatchWriter(engine, settings.sink_write)
-    gauges = (SegmentSizes(engine), UserFiguresRefresh(engine))
+    gauges = (SegmentSizes(engine), UserFiguresRefresh(engine), ExperimentFiguresRefresh(engine))
     sink = Sink(settings, consumer, writer, stop, gauges)
     await consumer.start()
     try:

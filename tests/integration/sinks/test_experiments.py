@@ -18,10 +18,12 @@ from statistics import NormalDist
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 
 from schemas.experiments import ExperimentDefinition
 from schemas.records import TriggerDecision
 from schemas.settings import Settings
+from sinks import experiment_figures
 from sinks.migrate import upgrade
 from streams.cli.analytics import publish_entries
 from streams.cli.listed import entry
@@ -265,13 +267,28 @@ def check_the_definition(document: dict[str, Any]) -> None:
     )
 
 
+def gauge(name: str, **labels: str) -> float | None:
+    return REGISTRY.get_sample_value(name, labels)
+
+
 async def test_the_report_equals_the_hand_computation_and_a_replay_changes_nothing(
     settings, monkeypatch, capsys
 ):
+    monkeypatch.setattr(experiment_figures, "REFRESH_SECONDS", 0.2)
     scenario = messages()
     async with running_sink(settings):
         await publish(settings, scenario)
         await wait_until(lambda: offsets_caught_up(settings), "the sink to commit everything")
+        # The gauges: users per arm and conversion rate per arm and metric, as stored.
+        friendly = {"experiment": TONE, "variant": "friendly"}
+        await wait_until(
+            lambda: (
+                gauge("nudge_experiment_conversion_rate", metric="signup", **friendly) == 55 / 210
+            ),
+            "the experiments' gauges",
+        )
+        assert gauge("nudge_experiment_users", **friendly) == 210
+        assert gauge("nudge_experiment_conversion_rate", metric="purchase", **friendly) == 36 / 210
     tables = query(
         settings,
         "SELECT (SELECT count(*) FROM experiment_assignments) AS assignments,"

@@ -64,7 +64,7 @@ def reads(monkeypatch: pytest.MonkeyPatch) -> list[UserFigures]:
 async def test_read_at_start_then_only_after_new_snapshots_at_most_once_an_interval(reads):
     clock = Clock()
     figures = UserFiguresRefresh(None, interval=15.0, clock=clock)  # type: ignore[arg-type]
-    assert figures.table == "score_history"
+    assert figures.tables == {"score_history"}
     reads.append(UserFigures({"researching": 7}))
     figures.refresh_if_due()
     await asyncio.sleep(0)
@@ -89,7 +89,7 @@ class Stored:
 class Recorded(Refresh[None]):
     def __init__(self, table: str) -> None:
         super().__init__(None, 0.0)  # type: ignore[arg-type]
-        self.table = table
+        self.tables = frozenset({table})
         self.what = table
         self._stale = False
 
