@@ -28,6 +28,8 @@ from schemas.settings import Settings
 from schemas.topics import (
     BEHAVIOR_EVENTS,
     COMMS_COMMANDS,
+    EXPERIMENTS_ASSIGNMENTS,
+    EXPERIMENTS_CONVERSIONS,
     RISK_SCORES,
     SEGMENTS_CHANGES,
     TRIGGER_DECISIONS,
@@ -35,7 +37,7 @@ from schemas.topics import (
 )
 from tests.integration.harness import NudgeProcess, publish, read_until
 from tests.integration.scenarios import as_messages, income_dropper, ordered, spiker, steady_spender
-from tests.integration.sink_harness import segment_change, user_snapshot
+from tests.integration.sink_harness import assignment, conversion, segment_change, user_snapshot
 from tests.paths import ROOT
 from tests.unit.factories import event
 
@@ -164,8 +166,8 @@ async def send_wave(settings: Settings, tag: str) -> None:
     """Users who fire both triggers, a spike dated a little ahead (its send is held until
     then), a user at rising risk, malformed input, a sensitive field, a bad command,
     a browser whose five page views make the worker judge them into ``frequent_browsers``
-    (and send their analytics), and segment changes and snapshots published as the
-    worker would, for the sink's panels."""
+    (and send their analytics), and segment changes, snapshots, experiment assignments
+    and a conversion published as the worker would, for the sink's panels."""
     now = datetime.now(UTC)
     page = {"type": "page_view", "path": "/"}
     browsing = [event(f"pages-{tag}", now - timedelta(minutes=m), page) for m in range(5, 0, -1)]
@@ -205,6 +207,21 @@ async def send_wave(settings: Settings, tag: str) -> None:
         settings,
         USERS_ANALYTICS,
         [(snap.user_id.encode(), snap.model_dump_json().encode()) for snap in snapshots],
+    )
+    arms = [
+        assignment("dashboard_test", variant, f"{variant}-{tag}", now)
+        for variant in ("control", "friendly")
+    ]
+    await publish(
+        settings,
+        EXPERIMENTS_ASSIGNMENTS,
+        [(arm.user_id.encode(), arm.model_dump_json().encode()) for arm in arms],
+    )
+    converted = conversion("dashboard_test", "friendly", f"friendly-{tag}", "purchase", now)
+    await publish(
+        settings,
+        EXPERIMENTS_CONVERSIONS,
+        [(converted.user_id.encode(), converted.model_dump_json().encode())],
     )
 
 
