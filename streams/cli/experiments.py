@@ -110,8 +110,9 @@ def summary(definition: ExperimentDefinition) -> str:
     return (
         f"{definition.id}: {definition.trigger} varies {definition.varies.value}; arms {arms}; "
         f"primary metric {definition.metrics[0].name}; needs {sample} to detect "
-        f"{definition.minimum_detectable_effect:.1%} over {definition.baseline_rate:.1%} "
-        f"(power {definition.power:.0%}, alpha {definition.alpha:g})"
+        f"+{definition.minimum_detectable_effect * 100:g} points over a "
+        f"{definition.baseline_rate:.0%} baseline (power {definition.power:.0%}, "
+        f"alpha {definition.alpha:g})"
     )
 
 
