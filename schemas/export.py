@@ -9,6 +9,8 @@ from pydantic import BaseModel
 
 from schemas.commands import SendCommunication, StartIntervention
 from schemas.events import Event
+from schemas.experiments import ExperimentAssignment, ExperimentConversion
+from schemas.funnels import FunnelStep
 from schemas.records import DeadLetter, TriggerDecision
 from schemas.segments import SegmentChange
 from schemas.topics import ALL_TOPICS
@@ -23,6 +25,9 @@ EXPORTED: dict[str, type[BaseModel]] = {
     "dead_letter.schema.json": DeadLetter,
     "segment_change.schema.json": SegmentChange,
     "user_analytics.schema.json": UserAnalytics,
+    "experiment_assignment.schema.json": ExperimentAssignment,
+    "experiment_conversion.schema.json": ExperimentConversion,
+    "funnel_step.schema.json": FunnelStep,
 }
 
 

@@ -82,6 +82,9 @@ def test_schemas_export_writes_a_schema_per_message(tmp_path: Path) -> None:
         "communication_command.schema.json",
         "dead_letter.schema.json",
         "event.schema.json",
+        "experiment_assignment.schema.json",
+        "experiment_conversion.schema.json",
+        "funnel_step.schema.json",
         "intervention_command.schema.json",
         "segment_change.schema.json",
         "topics.json",
@@ -98,3 +101,7 @@ def test_schemas_export_writes_a_schema_per_message(tmp_path: Path) -> None:
     analytics = json.loads((tmp_path / "user_analytics.schema.json").read_text())
     assert set(analytics["required"]) >= {"snapshot_id", "user_id", "as_of", "segments"}
     assert analytics["properties"]["intent_score"]["maximum"] == 100
+    step = json.loads((tmp_path / "funnel_step.schema.json").read_text())
+    assert step["properties"]["kind"]["enum"] == ["reached", "completed", "dropped"]
+    converted = json.loads((tmp_path / "experiment_conversion.schema.json").read_text())
+    assert set(converted["required"]) >= {"message_id", "experiment_id", "variant", "metric"}
