@@ -46,6 +46,16 @@ PROMETHEUS = shutil.which("prometheus")
 # Grafana's own variables, as Grafana would expand them for a one-hour view at 1 s scrapes.
 GRAFANA_VARIABLES = {"$__rate_interval": "1m", "$__range": "5m"}
 
+SPIKE_COPY = {
+    "id": "spike_copy", "name": "Spike copy", "trigger": "spending_spike", "varies": "template",
+    "variants": [
+        {"id": "control", "control": True},
+        {"id": "plain", "templates": {"sms": "large_transaction.sms",
+                                      "email": "large_transaction.email"}},
+    ],
+    "metrics": [{"name": "purchase", "events": ["purchase"], "window": "1d"}],
+}  # fmt: skip
+
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.skipif(
@@ -150,6 +160,14 @@ def processes(
         [sys.executable, "-m", "streams.cli", "db", "upgrade"],
         env=migrate.environment(), check=True, capture_output=True,
     )  # fmt: skip
+    # An experiment on the spikes' messages (both arms sent), in force from the start: the
+    # worker's experiment counters count the spikers' exposures and purchases.
+    experiments = tmp_path / "experiments.yaml"
+    experiments.write_text(yaml.safe_dump({"experiments": [SPIKE_COPY]}))
+    subprocess.run(
+        [sys.executable, "-m", "streams.cli", "experiments", "apply", str(experiments)],
+        env=migrate.environment(), check=True, capture_output=True,
+    )  # fmt: skip
     worker = NudgeProcess(settings, "worker", tmp_path / "worker.log").start()
     sink_settings = settings.model_copy(update={"sink_metrics_port": sink_port})
     sink = NudgeProcess(sink_settings, "sink", tmp_path / "sink.log").start()
@@ -171,9 +189,16 @@ async def send_wave(settings: Settings, tag: str) -> None:
     now = datetime.now(UTC)
     page = {"type": "page_view", "path": "/"}
     browsing = [event(f"pages-{tag}", now - timedelta(minutes=m), page) for m in range(5, 0, -1)]
+    # The spiker buys after the spike's message (a conversion of SPIKE_COPY), and a quoter
+    # enters the shipped quote_to_application funnel.
+    bought = event(f"spiker-{tag}", now - timedelta(minutes=2),
+                   {"type": "purchase", "product_id": "plan", "amount": "30.00"})  # fmt: skip
+    quoted = event(f"quoter-{tag}", now - timedelta(minutes=3),
+                   {"type": "quote_request", "product": "car"})  # fmt: skip
     events = ordered(spiker(f"spiker-{tag}", now), income_dropper(f"dropper-{tag}", now),
                      steady_spender(f"steady-{tag}", now), browsing,
-                     spiker(f"ahead-{tag}", now + timedelta(minutes=40)))  # fmt: skip
+                     spiker(f"ahead-{tag}", now + timedelta(minutes=40)),
+                     [bought, quoted])  # fmt: skip
     scores = [
         event(f"risky-{tag}", now - timedelta(days=4 - i), {"type": "risk_score", "score": score})
         for i, score in enumerate((0.45, 0.5, 0.6, 0.7, 0.85))
