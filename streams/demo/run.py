@@ -6,7 +6,9 @@ malformed messages among them), waits until the worker and the sink have caught 
 (consumer lag zero, not a fixed sleep) and the worker's timer has judged the time-based
 triggers (its log says so), and prints what happened from PostgreSQL: per trigger, the
 users the generator knows must fire against those who did, and what was suppressed why.
-Then the risk half (``streams.demo.risk``): the scores of a few users go to
+Then the experiment (``streams.demo.experiments``): a campaign of quote seekers whose
+population prefers one arm, the purchases it makes, and the experiments, funnel and
+cohort reports. Then the risk half (``streams.demo.risk``): the scores of a few users go to
 ``risk.scores`` once the worker has read their payments, the interventions they start are
 checked the same way, a simulated notification service reports outcomes for every
 command, and the effectiveness report is printed once the sink has stored them.
@@ -37,6 +39,7 @@ from schemas.topics import (
 from streams.core.triggers.catalogue import default_definitions
 from streams.demo.analytics import print_analytics
 from streams.demo.behavior import print_behavior_changes
+from streams.demo.experiments import apply_experiment, run_campaign
 from streams.demo.risk import print_interventions, simulate_and_report
 from streams.runtime.lag import group_lag
 from streams.runtime.processes import NudgeProcess
@@ -95,6 +98,7 @@ async def _demo(base: Settings, *, users: int, rate: float, seed: int) -> int:
     # A database of its own, new each run: the population is seeded, so its decision and
     # command ids repeat from run to run, and the sink would rightly ignore them.
     settings = fresh_database(settings, "nudge_demo")
+    await apply_experiment(settings)  # in force from the worker's first batch
     worker = NudgeProcess(settings, "worker", LOG_DIR / f"worker-{tag}.log").start()
     processes = [worker, NudgeProcess(settings, "sink", LOG_DIR / f"sink-{tag}.log").start()]
     started = time.monotonic()
@@ -122,6 +126,10 @@ async def _demo(base: Settings, *, users: int, rate: float, seed: int) -> int:
         if not print_behavior_changes(settings, report.activity, judged_at):
             code = 1
         if not print_analytics(settings, DEMO_MIX.population(users, seed=seed)):
+            code = 1
+        if not await run_campaign(
+            settings, lambda: _catch_up(settings, processes), now=now, seed=seed
+        ):
             code = 1
         await simulate_and_report(settings, seed=seed)
         _say(f"\ndone in {time.monotonic() - started:.0f} s")

@@ -75,3 +75,7 @@ def test_the_demo_fires_for_exactly_the_expected_users_run_after_run(
         reported = re.search(r"reported (\d+) outcomes", run.stdout)
         assert reported and int(reported[1]) > 0, run.stdout[-3000:]
         assert "Interventions, last 7 days" in run.stdout and "flexible_payment" in run.stdout
+        # The experiment: the arm the campaign's population prefers wins; then the funnel
+        # and the cohort table.
+        assert "The direct copy wins, as the population prefers." in run.stdout
+        assert "Funnel quote_to_application" in run.stdout and "Weekly cohorts" in run.stdout
