@@ -28,10 +28,11 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from schemas.events import EVENT_TYPES, Channel, SegmentId
 from schemas.triggers import Duration
+from schemas.validation import validate_listed, validate_model
 
 #: Most experiments in force (running or stopped but still attributing) at once.
 MAX_EXPERIMENTS_IN_FORCE = 32
@@ -237,17 +238,24 @@ def _variant_problem(varies: Varies, variant: Variant) -> str | None:  # noqa: P
     return None
 
 
-class ExperimentAssignment(BaseModel):
-    """A user's arm, recorded once: at their first exposure (``experiments.assignments``)."""
+class _ArmMessage(BaseModel):
+    """What both messages of an experiment say: whose arm, in which experiment."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     schema_version: Literal[1] = 1
     message_id: str
-    """Derived from experiment and user: one per user and experiment, ever."""
     experiment_id: str
     variant: str
     user_id: str
+
+
+class ExperimentAssignment(_ArmMessage):
+    """A user's arm, recorded once: at their first exposure (``experiments.assignments``).
+
+    ``message_id`` derives from experiment and user: one per user and experiment, ever.
+    """
+
     trigger_id: str
     decision_id: str
     """The decision that exposed the user first."""
@@ -255,17 +263,13 @@ class ExperimentAssignment(BaseModel):
     """Event time of that decision."""
 
 
-class ExperimentConversion(BaseModel):
-    """The first qualifying event of a metric after exposure (``experiments.conversions``)."""
+class ExperimentConversion(_ArmMessage):
+    """The first qualifying event of a metric after exposure (``experiments.conversions``).
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    ``message_id`` derives from experiment, user and metric: one per user, experiment and
+    metric.
+    """
 
-    schema_version: Literal[1] = 1
-    message_id: str
-    """Derived from experiment, user and metric: one per user, experiment and metric."""
-    experiment_id: str
-    variant: str
-    user_id: str
     metric: str
     converted_at: AwareDatetime
     exposed_at: AwareDatetime
@@ -277,38 +281,18 @@ class ExperimentConversion(BaseModel):
 
 def validate_experiment(document: Any) -> ExperimentDefinition | list[str]:
     """Validate one experiment definition; return it, or its problems as ``path: reason``."""
-    try:
-        found = ExperimentDefinition.model_validate(document)
-    except ValidationError as exc:
-        problems = []
-        for error in exc.errors(include_url=False, include_input=False):
-            message = error["msg"].removeprefix("Value error, ")
-            loc = ".".join(str(step) for step in error["loc"])
-            problems.append(f"{loc}: {message}" if loc else message)
-        return problems
-    if found.id == GLOBAL_CONTROL_ID:
+    found = validate_model(ExperimentDefinition, document)
+    if not isinstance(found, list) and found.id == GLOBAL_CONTROL_ID:
         return [f"id: {GLOBAL_CONTROL_ID!r} is the global control group's (a setting)"]
     return found
 
 
 def validate_experiments(document: Any) -> tuple[ExperimentDefinition, ...] | list[str]:
     """Validate a file's ``experiments:`` list; return the definitions, or every problem."""
-    if not isinstance(document, dict) or not isinstance(document.get("experiments"), list):
-        return ["(top): an experiments file is {experiments: [...]}"]
-    found: list[ExperimentDefinition] = []
-    problems: list[str] = []
-    for index, item in enumerate(document["experiments"]):
-        result = validate_experiment(item)
-        if isinstance(result, list):
-            problems.extend(f"experiments.{index}.{p}" for p in result)
-            continue
-        if any(other.id == result.id for other in found):
-            problems.append(f"experiments.{index}.id: {result.id!r} is defined twice")
-        found.append(result)
-    if len(found) > MAX_EXPERIMENTS_IN_FORCE:
-        problems.append(f"experiments: at most {MAX_EXPERIMENTS_IN_FORCE}")
-    problems.extend(overlap_problems(found))
-    return problems or tuple(found)
+    found = validate_listed(document, "experiments", validate_experiment, MAX_EXPERIMENTS_IN_FORCE)
+    if isinstance(found, list):
+        return found
+    return overlap_problems(list(found)) or found
 
 
 def overlap_problems(definitions: list[ExperimentDefinition]) -> list[str]:

@@ -20,10 +20,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from schemas.events import PAYLOADS
 from schemas.triggers import Duration
+from schemas.validation import validate_listed, validate_model
 
 #: Most funnels in force: each is checked against every event.
 MAX_FUNNELS_IN_FORCE = 16
@@ -112,31 +113,9 @@ class FunnelStep(BaseModel):
 
 def validate_funnel(document: Any) -> FunnelDefinition | list[str]:
     """Validate one funnel definition; return it, or its problems as ``path: reason``."""
-    try:
-        return FunnelDefinition.model_validate(document)
-    except ValidationError as exc:
-        problems = []
-        for error in exc.errors(include_url=False, include_input=False):
-            message = error["msg"].removeprefix("Value error, ")
-            loc = ".".join(str(step) for step in error["loc"])
-            problems.append(f"{loc}: {message}" if loc else message)
-        return problems
+    return validate_model(FunnelDefinition, document)
 
 
 def validate_funnels(document: Any) -> tuple[FunnelDefinition, ...] | list[str]:
     """Validate a file's ``funnels:`` list; return the definitions, or every problem."""
-    if not isinstance(document, dict) or not isinstance(document.get("funnels"), list):
-        return ["(top): a funnels file is {funnels: [...]}"]
-    found: list[FunnelDefinition] = []
-    problems: list[str] = []
-    for index, item in enumerate(document["funnels"]):
-        result = validate_funnel(item)
-        if isinstance(result, list):
-            problems.extend(f"funnels.{index}.{p}" for p in result)
-            continue
-        if any(other.id == result.id for other in found):
-            problems.append(f"funnels.{index}.id: {result.id!r} is defined twice")
-        found.append(result)
-    if len(found) > MAX_FUNNELS_IN_FORCE:
-        problems.append(f"funnels: at most {MAX_FUNNELS_IN_FORCE}")
-    return problems or tuple(found)
+    return validate_listed(document, "funnels", validate_funnel, MAX_FUNNELS_IN_FORCE)

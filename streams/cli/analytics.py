@@ -20,6 +20,10 @@ from schemas.patterns import validate_patterns
 from schemas.personalization import validate_personalization
 from schemas.scores import validate_scores
 from schemas.settings import Settings
+from streams.cli.listed import read_file
+from streams.runtime.definitions_feed import publish_entries
+
+__all__ = ["GROUPS", "in_force", "publish_entries", "register", "run"]
 
 #: Command group -> (what it holds, topic key, validator).
 GROUPS: dict[str, tuple[str, bytes, Callable[[Any], Any]]] = {
@@ -53,15 +57,9 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     """Dispatch ``nudge scores|patterns|personalization ACTION``."""
     what, key, validate = GROUPS[args.group]
     if args.action in ("validate", "apply"):
-        try:
-            document = yaml.safe_load(args.file.read_text())
-        except (OSError, yaml.YAMLError) as error:
-            print(f"{args.file}: cannot read: {error}")
-            return 1
-        found = validate(document)
-        if isinstance(found, list):
-            print(f"invalid {what}:\n  " + "\n  ".join(f"{args.file}: {p}" for p in found))
-            return 1
+        found = read_file(args.file, validate, what)
+        if isinstance(found, int):
+            return found
         if args.action == "validate":
             print(f"ok  {args.file}")
             return 0
@@ -90,24 +88,6 @@ def _plain(model: Any) -> Any:
 
 async def _publish(settings: Settings, key: bytes, value: bytes | None) -> None:
     await publish_entries(settings, [(key, value)])
-
-
-async def publish_entries(settings: Settings, records: list[tuple[bytes, bytes | None]]) -> None:
-    """Publish ``(key, value)`` entries on the definitions topic (``None``: a tombstone)."""
-    from aiokafka import AIOKafkaProducer
-
-    from schemas.topics import TRIGGERS_DEFINITIONS
-    from streams.runtime.kafka_admin import ensure_topics
-
-    await ensure_topics(settings, [TRIGGERS_DEFINITIONS])
-    producer = AIOKafkaProducer(**settings.kafka_client_options(), acks="all")
-    await producer.start()
-    try:
-        topic = TRIGGERS_DEFINITIONS.full_name(settings.topic_prefix)
-        for key, value in records:
-            await producer.send_and_wait(topic, key=key, value=value)
-    finally:
-        await producer.stop()
 
 
 async def in_force(settings: Settings) -> tuple[Any, dict[bytes, bytes]]:

@@ -12,31 +12,27 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from pathlib import Path
 from typing import Any
 
 from schemas.experiments import EVERY_TRIGGER, ExperimentDefinition, Varies, validate_experiments
 from schemas.settings import Settings
 from streams.cli.analytics import in_force, publish_entries
-from streams.cli.listed import entry, read_definitions
+from streams.cli.listed import add_actions, entry, print_refused, read_file
 
 _KEY = b"experiment:"
 
 
 def register(subcommands: Any) -> None:
     """Add ``experiments`` to the ``nudge`` subcommands."""
-    parser = subcommands.add_parser("experiments", help="experiments on triggers (hot-reloaded)")
-    actions = parser.add_subparsers(dest="action", required=True)
-    for name, text in (
-        ("validate", "check an experiments file and show the sample sizes (no Kafka needed)"),
-        ("apply", "validate and publish an experiments file to every worker"),
-    ):
-        actions.add_parser(name, help=text).add_argument("file", type=Path)
-    actions.add_parser("list", help="show the experiments in force")
-    actions.add_parser("stop", help="stop exposing users to an experiment").add_argument(
-        "experiment_id"
-    )
-    parser.set_defaults(run=run)
+    add_actions(
+        subcommands, "experiments", "experiments on triggers (hot-reloaded)",
+        file_actions={
+            "validate": "check an experiments file and show the sample sizes (no Kafka needed)",
+            "apply": "validate and publish an experiments file to every worker",
+        },
+        one=("stop", "stop exposing users to an experiment", "experiment_id"),
+        run=run,
+    )  # fmt: skip
 
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
@@ -45,7 +41,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         return asyncio.run(_list(settings))
     if args.action == "stop":
         return asyncio.run(_stop(settings, args.experiment_id))
-    found = read_definitions(args.file, validate_experiments, "experiments")
+    found = read_file(args.file, validate_experiments, "experiments")
     if isinstance(found, int):
         return found
     problems = [p for d in found for p in catalogue_problems(d)]
@@ -134,7 +130,5 @@ async def _list(settings: Settings) -> int:
         source = "applied" if _KEY + d.id.encode() in entries else "setting"
         arms = "/".join(v.id for v in d.variants)
         print(f"{d.id:28} {d.status:8} {source:8} {d.trigger:24} {d.varies.value:9} {arms}")
-    for key, reasons in sorted(applied.refused.items()):
-        if key.startswith(_KEY.decode()):
-            print(f"refused  {key[:72]}: {'; '.join(reasons)}")
+    print_refused(applied.refused, _KEY)
     return 0

@@ -11,29 +11,27 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from pathlib import Path
 from typing import Any
 
 from schemas.funnels import validate_funnels
 from schemas.settings import Settings
 from streams.cli.analytics import in_force, publish_entries
-from streams.cli.listed import entry, read_definitions
+from streams.cli.listed import add_actions, entry, print_refused, read_file
 
 _KEY = b"funnel:"
 
 
 def register(subcommands: Any) -> None:
     """Add ``funnels`` to the ``nudge`` subcommands."""
-    parser = subcommands.add_parser("funnels", help="funnel definitions (hot-reloaded)")
-    actions = parser.add_subparsers(dest="action", required=True)
-    for name, text in (
-        ("validate", "check a funnels file (no Kafka needed)"),
-        ("apply", "validate and publish a funnels file to every worker"),
-    ):
-        actions.add_parser(name, help=text).add_argument("file", type=Path)
-    actions.add_parser("list", help="show the funnels in force")
-    actions.add_parser("remove", help="take an applied funnel off").add_argument("funnel_id")
-    parser.set_defaults(run=run)
+    add_actions(
+        subcommands, "funnels", "funnel definitions (hot-reloaded)",
+        file_actions={
+            "validate": "check a funnels file (no Kafka needed)",
+            "apply": "validate and publish a funnels file to every worker",
+        },
+        one=("remove", "take an applied funnel off", "funnel_id"),
+        run=run,
+    )  # fmt: skip
 
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
@@ -44,7 +42,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         asyncio.run(publish_entries(settings, [(_KEY + args.funnel_id.encode(), None)]))
         print(f"removed funnel {args.funnel_id} from the topic")
         return 0
-    found = read_definitions(args.file, validate_funnels, "funnels")
+    found = read_file(args.file, validate_funnels, "funnels")
     if isinstance(found, int):
         return found
     if args.action == "validate":
@@ -61,7 +59,5 @@ async def _list(settings: Settings) -> int:
         source = "applied" if _KEY + d.id.encode() in entries else "shipped"
         steps = " > ".join(step.label for step in d.steps)
         print(f"{d.id:28} {d.status:7} {source:8} within {d.within / 86_400:g}d: {steps}")
-    for key, reasons in sorted(applied.refused.items()):
-        if key.startswith(_KEY.decode()):
-            print(f"refused  {key[:72]}: {'; '.join(reasons)}")
+    print_refused(applied.refused, _KEY)
     return 0

@@ -18,22 +18,21 @@ from typing import Any
 from schemas.segments import SegmentDefinition, validate_segments
 from schemas.settings import Settings
 from streams.cli.analytics import in_force, publish_entries
-from streams.cli.listed import entry, read_definitions
+from streams.cli.listed import add_actions, entry, print_refused, read_file
 
 
 def register(subcommands: Any) -> None:
     """Add ``segments`` to the ``nudge`` subcommands."""
-    parser = subcommands.add_parser("segments", help="live segment definitions (hot-reloaded)")
-    actions = parser.add_subparsers(dest="action", required=True)
-    for name, text in (
-        ("validate", "check a segments file (no Kafka needed)"),
-        ("apply", "validate and publish a segments file to every worker"),
-        ("diff", "show what applying the file would change"),
-    ):
-        actions.add_parser(name, help=text).add_argument("file", type=Path)
-    actions.add_parser("list", help="show the segments in force")
-    actions.add_parser("remove", help="take an applied segment off").add_argument("segment_id")
-    parser.set_defaults(run=run)
+    add_actions(
+        subcommands, "segments", "live segment definitions (hot-reloaded)",
+        file_actions={
+            "validate": "check a segments file (no Kafka needed)",
+            "apply": "validate and publish a segments file to every worker",
+            "diff": "show what applying the file would change",
+        },
+        one=("remove", "take an applied segment off", "segment_id"),
+        run=run,
+    )  # fmt: skip
 
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
@@ -46,7 +45,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         asyncio.run(publish_entries(settings, [(segment_key(args.segment_id), None)]))
         print(f"removed segment {args.segment_id} from the topic")
         return 0
-    found = read_definitions(args.file, validate_segments, "segments")
+    found = read_file(args.file, validate_segments, "segments")
     if isinstance(found, int):
         return found
     if args.action == "validate":
@@ -94,7 +93,5 @@ async def _list(settings: Settings) -> int:
     for d in applied.analytics.segments.definitions:
         source = "applied" if segment_key(d.id) in entries else "shipped"
         print(f"{d.id:28} {d.status:7} {source:8} {describe(d.when)}")
-    for key, reasons in sorted(applied.refused.items()):
-        if key.startswith("segment:"):
-            print(f"refused  {key[:72]}: {'; '.join(reasons)}")
+    print_refused(applied.refused, b"segment:")
     return 0

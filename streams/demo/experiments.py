@@ -34,7 +34,7 @@ COHORT_WEEKS = 6
 
 async def apply_experiment(settings: Settings) -> None:
     """Publish the demo's experiment on the definitions topic (``nudge experiments apply``)."""
-    from streams.cli.analytics import publish_entries
+    from streams.runtime.definitions_feed import publish_entries
 
     key = f"experiment:{CAMPAIGN_EXPERIMENT['id']}".encode()
     await publish_entries(settings, [(key, json.dumps(CAMPAIGN_EXPERIMENT).encode())])

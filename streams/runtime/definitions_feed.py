@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 
 from schemas.settings import Settings
@@ -105,3 +105,21 @@ async def read_definitions(settings: Settings, timeout: float = 30.0) -> dict[by
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
     return dict(feed.entries)
+
+
+async def publish_entries(settings: Settings, records: list[tuple[bytes, bytes | None]]) -> None:
+    """Publish ``(key, value)`` entries on the definitions topic (``None``: a tombstone).
+
+    What ``nudge segments|experiments|funnels|scores... apply`` and the demo publish.
+    """
+    from streams.runtime.kafka_admin import ensure_topics  # noqa: PLC0415 - tools only
+
+    await ensure_topics(settings, [TRIGGERS_DEFINITIONS])
+    producer = AIOKafkaProducer(**settings.kafka_client_options(), acks="all")
+    await producer.start()
+    try:
+        topic = TRIGGERS_DEFINITIONS.full_name(settings.topic_prefix)
+        for key, value in records:
+            await producer.send_and_wait(topic, key=key, value=value)
+    finally:
+        await producer.stop()

@@ -12,7 +12,7 @@ topic's (members leave at their next evaluation) and brings back a shipped one.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cache
 from typing import TypeVar
@@ -25,12 +25,13 @@ from schemas.experiments import (
     overlap_problems,
     validate_experiment,
 )
-from schemas.funnels import MAX_FUNNELS_IN_FORCE, FunnelDefinition, validate_funnel
+from schemas.funnels import MAX_FUNNELS_IN_FORCE, validate_funnel
 from schemas.patterns import PatternRules, validate_patterns
 from schemas.peers import PeerDistributions, validate_peers
 from schemas.personalization import PersonalizationRules, validate_personalization
 from schemas.scores import ScoreModel, validate_scores
-from schemas.segments import MAX_SEGMENTS_IN_FORCE, SegmentDefinition, validate_segment
+from schemas.segments import MAX_SEGMENTS_IN_FORCE, validate_segment
+from schemas.validation import Identified
 from streams.core.state.scores import default_score_model
 from streams.core.state.segment_tracks import Segments, default_segments
 from streams.core.state.shipped import shipped
@@ -38,6 +39,7 @@ from streams.core.state.studies import Experiments, Funnels, default_experiments
 from streams.core.state.visits import VisitPolicy
 
 T = TypeVar("T")
+D = TypeVar("D", bound=Identified)
 
 
 @cache
@@ -122,27 +124,13 @@ def analytics_from(
     )
 
 
-def full(segments: dict[str, SegmentDefinition]) -> bool:
-    """Whether no further segment may be added."""
-    return len(segments) >= MAX_SEGMENTS_IN_FORCE
-
-
 def _segments(entries: dict[bytes, bytes], refused: dict[str, list[str]]) -> Segments:
     """Return the shipped segments with the topic's added (or replacing them, by id)."""
     shipped_ones = default_segments()
-    applied: dict[str, SegmentDefinition] = {d.id: d for d in shipped_ones.definitions}
-    changed = False
-    for key in sorted(k for k in entries if k.startswith(SEGMENT_PREFIX)):
-        found = validate_segment(_document(entries[key]))
-        if isinstance(found, SegmentDefinition) and segment_key(found.id) != key:
-            found = [f"id: {found.id!r} is published under the key {key.decode()!r}"]
-        if not isinstance(found, list) and found.id not in applied and full(applied):
-            found = [f"more than {MAX_SEGMENTS_IN_FORCE} segments in force"]
-        if isinstance(found, list):
-            refused[key.decode()] = found
-            continue
-        applied[found.id] = found
-        changed = True
+    applied, changed = _listed(
+        entries, SEGMENT_PREFIX, validate=validate_segment, shipped_ones=shipped_ones.definitions,
+        most=MAX_SEGMENTS_IN_FORCE, refused=refused,
+    )  # fmt: skip
     return Segments.of(tuple(applied.values())) if changed else shipped_ones
 
 
@@ -155,42 +143,63 @@ def _experiments(
 
     A running experiment on a trigger another running one already changes is refused.
     """
-    applied = {d.id: d for d in default_experiments().definitions.values()}
-    for key in sorted(k for k in entries if k.startswith(EXPERIMENT_PREFIX)):
-        found = validate_experiment(_document(entries[key]))
-        if isinstance(found, ExperimentDefinition) and key != EXPERIMENT_PREFIX + found.id.encode():
-            found = [f"id: {found.id!r} is published under the key {key.decode()!r}"]
-        if not isinstance(found, list):
-            others = [d for d in applied.values() if d.id != found.id]
-            if len(others) >= MAX_EXPERIMENTS_IN_FORCE:
-                found = [f"more than {MAX_EXPERIMENTS_IN_FORCE} experiments in force"]
-            else:
-                found = overlap_problems([*others, found]) or found
-        if isinstance(found, list):
-            refused[key.decode()] = found
-            continue
-        applied[found.id] = found
+
+    def overlapping(
+        applied: dict[str, ExperimentDefinition], found: ExperimentDefinition
+    ) -> list[str]:
+        return overlap_problems([*(d for d in applied.values() if d.id != found.id), found])
+
+    applied, _ = _listed(
+        entries, EXPERIMENT_PREFIX, validate=validate_experiment,
+        shipped_ones=default_experiments().definitions.values(),
+        most=MAX_EXPERIMENTS_IN_FORCE, refused=refused, conflicts=overlapping,
+    )  # fmt: skip
     return Experiments.of(tuple(applied.values()), global_control)
 
 
 def _funnels(entries: dict[bytes, bytes], refused: dict[str, list[str]]) -> Funnels:
     """Return the shipped funnels with the topic's added (or replacing them, by id)."""
     shipped_ones = default_funnels()
-    applied: dict[str, FunnelDefinition] = {d.id: d for d in shipped_ones.definitions}
+    applied, changed = _listed(
+        entries, FUNNEL_PREFIX, validate=validate_funnel, shipped_ones=shipped_ones.definitions,
+        most=MAX_FUNNELS_IN_FORCE, refused=refused,
+    )  # fmt: skip
+    return Funnels.of(tuple(applied.values())) if changed else shipped_ones
+
+
+def _listed(  # noqa: PLR0913 - the namespace and its rules
+    entries: dict[bytes, bytes],
+    prefix: bytes,
+    *,
+    validate: Callable[[object], D | list[str]],
+    shipped_ones: Iterable[D],
+    most: int,
+    refused: dict[str, list[str]],
+    conflicts: Callable[[dict[str, D], D], list[str]] | None = None,
+) -> tuple[dict[str, D], bool]:
+    """Return the shipped definitions with the topic's ``<prefix><id>`` entries applied.
+
+    An entry replaces a shipped definition of its id, or adds one while fewer than
+    ``most`` are in force. One that fails validation, is published under another id's
+    key, would exceed ``most``, or ``conflicts`` with those applied is refused (noted in
+    ``refused`` with the reasons). Also returns whether any entry was applied.
+    """
+    applied: dict[str, D] = {d.id: d for d in shipped_ones}
     changed = False
-    for key in sorted(k for k in entries if k.startswith(FUNNEL_PREFIX)):
-        found = validate_funnel(_document(entries[key]))
-        if isinstance(found, FunnelDefinition) and key != FUNNEL_PREFIX + found.id.encode():
+    for key in sorted(k for k in entries if k.startswith(prefix)):
+        found = validate(_document(entries[key]))
+        if not isinstance(found, list) and key != prefix + found.id.encode():
             found = [f"id: {found.id!r} is published under the key {key.decode()!r}"]
-        if not isinstance(found, list) and found.id not in applied:
-            if len(applied) >= MAX_FUNNELS_IN_FORCE:
-                found = [f"more than {MAX_FUNNELS_IN_FORCE} funnels in force"]
+        if not isinstance(found, list) and found.id not in applied and len(applied) >= most:
+            found = [f"more than {most} {prefix.decode().rstrip(':')}s in force"]
+        if not isinstance(found, list) and conflicts is not None:
+            found = conflicts(applied, found) or found
         if isinstance(found, list):
             refused[key.decode()] = found
             continue
         applied[found.id] = found
         changed = True
-    return Funnels.of(tuple(applied.values())) if changed else shipped_ones
+    return applied, changed
 
 
 def _entry(
