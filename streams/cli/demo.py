@@ -14,6 +14,12 @@ def register(subcommands: Any) -> None:
     demo.add_argument("--users", type=int, default=150)
     demo.add_argument("--rate", type=float, default=2000.0)
     demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument(
+        "--campaign-users",
+        type=int,
+        default=1400,
+        help="quote seekers in the demo's experiment (0: no experiment phase)",
+    )
     demo.set_defaults(run=run)
 
 
@@ -21,4 +27,6 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     """Run the demo; its exit status says whether what fired is what was expected."""
     from streams.demo.run import run_demo
 
-    return run_demo(settings, users=args.users, rate=args.rate, seed=args.seed)
+    return run_demo(
+        settings, users=args.users, rate=args.rate, seed=args.seed, campaign=args.campaign_users
+    )

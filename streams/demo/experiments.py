@@ -41,19 +41,24 @@ async def apply_experiment(settings: Settings) -> None:
 
 
 async def run_campaign(
-    settings: Settings, catch_up: Callable[[], Awaitable[None]], *, now: datetime, seed: int
+    settings: Settings,
+    catch_up: Callable[[], Awaitable[None]],
+    *,
+    now: datetime,
+    seed: int,
+    users: int = CAMPAIGN_USERS,
 ) -> bool:
-    """Run the campaign and print the reports; return whether the preferred arm won."""
+    """Run the campaign of ``users`` and print the reports; whether the preferred arm won."""
     from streams.simulation.campaign import campaign_events, conversion_events
     from streams.simulation.simulated_notifications import read_commands
     from streams.simulation.simulated_publisher import publish_events
 
     sent = await publish_events(
-        settings, BEHAVIOR_EVENTS, campaign_events(CAMPAIGN_USERS, now=now, seed=seed)
+        settings, BEHAVIOR_EVENTS, campaign_events(users, now=now, seed=seed)
     )
     _say(
         f"\nExperiment {CAMPAIGN_EXPERIMENT['id']} on {CAMPAIGN_EXPERIMENT['trigger']}: "
-        f"{CAMPAIGN_USERS} quote seekers ({sent} events); the population buys within a day "
+        f"{users} quote seekers ({sent} events); the population buys within a day "
         f"with {PREFERENCE['control']:.0%} on the shipped copy and "
         f"{PREFERENCE['direct']:.0%} on the direct one"
     )

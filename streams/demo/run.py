@@ -39,7 +39,7 @@ from schemas.topics import (
 from streams.core.triggers.catalogue import default_definitions
 from streams.demo.analytics import print_analytics
 from streams.demo.behavior import print_behavior_changes
-from streams.demo.experiments import apply_experiment, run_campaign
+from streams.demo.experiments import CAMPAIGN_USERS, apply_experiment, run_campaign
 from streams.demo.risk import print_interventions, simulate_and_report
 from streams.runtime.lag import group_lag
 from streams.runtime.processes import NudgeProcess
@@ -71,12 +71,17 @@ on: "event" triggers judge events up to 2 days old; "timer" ones were judged by 
   trigger, frequency_cap...)."""
 
 
-def run_demo(settings: Settings, *, users: int, rate: float, seed: int) -> int:
-    """Run the demo; return 0 when every exact expectation held (see ``LEGEND``)."""
-    return asyncio.run(_demo(settings, users=users, rate=rate, seed=seed))
+def run_demo(
+    settings: Settings, *, users: int, rate: float, seed: int, campaign: int = CAMPAIGN_USERS
+) -> int:
+    """Run the demo; return 0 when every exact expectation held (see ``LEGEND``).
+
+    ``campaign``: quote seekers in the experiment phase; 0 leaves the phase out.
+    """
+    return asyncio.run(_demo(settings, users=users, rate=rate, seed=seed, campaign=campaign))
 
 
-async def _demo(base: Settings, *, users: int, rate: float, seed: int) -> int:
+async def _demo(base: Settings, *, users: int, rate: float, seed: int, campaign: int) -> int:
     from sinks.migrate import fresh_database
     from streams.runtime.kafka_admin import ensure_topics
     from streams.simulation.simulated_publisher import produce, produce_risk_scores
@@ -127,8 +132,8 @@ async def _demo(base: Settings, *, users: int, rate: float, seed: int) -> int:
             code = 1
         if not print_analytics(settings, DEMO_MIX.population(users, seed=seed)):
             code = 1
-        if not await run_campaign(
-            settings, lambda: _catch_up(settings, processes), now=now, seed=seed
+        if campaign and not await run_campaign(
+            settings, lambda: _catch_up(settings, processes), now=now, seed=seed, users=campaign
         ):
             code = 1
         await simulate_and_report(settings, seed=seed)
