@@ -97,3 +97,16 @@ def risk_scores(
               {"type": "risk_score", "score": v, "top_drivers": list(drivers)})
         for i, v in enumerate(values)
     ]  # fmt: skip
+
+
+#: An experiment on the spikes' messages whose arms both send (the trigger's copy, or the
+#: large-transaction one): exposures and assignments without changing who gets a command.
+SPIKE_COPY = {
+    "id": "spike_copy", "name": "Spike copy", "trigger": "spending_spike", "varies": "template",
+    "variants": [
+        {"id": "control", "control": True},
+        {"id": "plain", "templates": {"sms": "large_transaction.sms",
+                                      "email": "large_transaction.email"}},
+    ],
+    "metrics": [{"name": "purchase", "events": ["purchase"], "window": "1d"}],
+}  # fmt: skip

@@ -36,7 +36,14 @@ from schemas.topics import (
     USERS_ANALYTICS,
 )
 from tests.integration.harness import NudgeProcess, publish, read_until
-from tests.integration.scenarios import as_messages, income_dropper, ordered, spiker, steady_spender
+from tests.integration.scenarios import (
+    SPIKE_COPY,
+    as_messages,
+    income_dropper,
+    ordered,
+    spiker,
+    steady_spender,
+)
 from tests.integration.sink_harness import assignment, conversion, segment_change, user_snapshot
 from tests.paths import ROOT
 from tests.unit.factories import event
@@ -45,16 +52,6 @@ DEPLOY = ROOT / "deploy"
 PROMETHEUS = shutil.which("prometheus")
 # Grafana's own variables, as Grafana would expand them for a one-hour view at 1 s scrapes.
 GRAFANA_VARIABLES = {"$__rate_interval": "1m", "$__range": "5m"}
-
-SPIKE_COPY = {
-    "id": "spike_copy", "name": "Spike copy", "trigger": "spending_spike", "varies": "template",
-    "variants": [
-        {"id": "control", "control": True},
-        {"id": "plain", "templates": {"sms": "large_transaction.sms",
-                                      "email": "large_transaction.email"}},
-    ],
-    "metrics": [{"name": "purchase", "events": ["purchase"], "window": "1d"}],
-}  # fmt: skip
 
 pytestmark = [
     pytest.mark.integration,

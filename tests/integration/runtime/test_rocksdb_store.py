@@ -18,7 +18,13 @@ from pathlib import Path
 import pytest
 
 from schemas.settings import Settings
-from schemas.topics import BEHAVIOR_EVENTS, COMMS_COMMANDS, TRIGGER_DECISIONS
+from schemas.topics import (
+    BEHAVIOR_EVENTS,
+    COMMS_COMMANDS,
+    EXPERIMENTS_ASSIGNMENTS,
+    TRIGGER_DECISIONS,
+)
+from streams.runtime.definitions_feed import publish_entries
 from streams.simulation.simulated_publisher import produce
 from tests.integration.harness import (
     NudgeProcess,
@@ -27,7 +33,7 @@ from tests.integration.harness import (
     wait_for_assignment,
     wait_until,
 )
-from tests.integration.scenarios import as_messages, spend, spiker
+from tests.integration.scenarios import SPIKE_COPY, as_messages, spend, spiker
 
 pytestmark = pytest.mark.integration
 
@@ -83,6 +89,8 @@ async def test_a_sigkill_mid_stream_loses_and_doubles_nothing(
     commands it decided marked their events as seen, and the replay dropped them.
     """
     settings = make_settings(partitions=4, store=store)
+    # An experiment on the spikes (both arms send): its assignments must survive too.
+    await publish_entries(settings, [(b"experiment:spike_copy", json.dumps(SPIKE_COPY).encode())])
     first = NudgeProcess(settings, "worker", tmp_path / "first.log").start()
     second = NudgeProcess(settings, "worker", tmp_path / "second.log")
     try:
@@ -112,10 +120,26 @@ async def test_a_sigkill_mid_stream_loses_and_doubles_nothing(
             timeout=120.0,
             settle=3.0,
         )
+        spikers = report.expected["spending_spike"]
+        assigned = await read_until(
+            settings,
+            EXPERIMENTS_ASSIGNMENTS,
+            lambda rs: spikers <= {json.loads(r.value)["user_id"] for r in rs},
+            timeout=30.0,
+            settle=1.0,
+        )
     finally:
         second.stop()
         first.stop()
     assert _pairs(records) == expected
+    # One assignment per user, ever: a copy sent again after the kill repeats its id and
+    # its arm (the sink keeps it once); every spiker has one.
+    arms = {
+        (a["message_id"], a["user_id"], a["variant"])
+        for a in map(json.loads, (r.value for r in assigned))
+    }
+    assert len({m for m, _, _ in arms}) == len(arms) == len({u for _, u, _ in arms})
+    assert spikers <= {u for _, u, _ in arms}
     unique = {json.loads(r.value)["command_id"]: json.loads(r.value) for r in records}.values()
     per_firing = Counter((c["user_id"], c["trigger_id"], c["channel"]) for c in unique)
     assert set(per_firing.values()) == {1}
