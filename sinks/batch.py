@@ -45,6 +45,14 @@ class StoredRows:
         """Return how many rows are remembered."""
         return len(self._rows)
 
+    def forget(self) -> None:
+        """Forget every row (in place: the pending batch holds this object).
+
+        After a failed write: the database may have lost what it committed (a failover to
+        a replica behind it, a restore), and a row it lost must be written again.
+        """
+        self._rows.clear()
+
     def remember(self, rows: Iterable[Row]) -> None:
         """Note the shared ones of ``rows``, committed; forget the older half when full."""
         for row in rows:

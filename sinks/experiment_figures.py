@@ -17,8 +17,6 @@ experiment yet has no series (the views know no metric before its first conversi
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, text
@@ -107,16 +105,6 @@ class ExperimentFiguresRefresh(Refresh[ExperimentFigures]):
     tables = EXPERIMENT_TABLES
     what = "experiments' figures"
 
-    def __init__(
-        self,
-        engine: Engine,
-        interval: float | None = None,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        super().__init__(engine, interval, clock)
-        self._series: set[ArmMetric] = set()
-        """The series the gauges have (``publish_figures``)."""
-
     def default_interval(self) -> float:
         """Return ``REFRESH_SECONDS``."""
         return REFRESH_SECONDS
@@ -127,4 +115,4 @@ class ExperimentFiguresRefresh(Refresh[ExperimentFigures]):
 
     def publish(self, figures: ExperimentFigures) -> None:
         """Set both gauges (``publish_figures``)."""
-        self._series = publish_figures(figures, self._series)
+        self._shown = publish_figures(figures, self._shown)

@@ -133,9 +133,10 @@ def behavior_user_day(source: ConsumedMessage) -> tuple[str, str, date] | None:
         user = key.decode()
         at = datetime.fromisoformat(document["occurred_at"])
         day = at.astimezone(UTC).date() if at.tzinfo is not None else None
-    except (orjson.JSONDecodeError, UnicodeDecodeError, LookupError, TypeError, ValueError):
-        return None
-    except OverflowError:  # a time near year 1 or 9999 that UTC cannot hold
+    except (
+        orjson.JSONDecodeError, UnicodeDecodeError, LookupError, TypeError, ValueError,
+        OverflowError,  # a time near year 1 or 9999 that UTC cannot hold
+    ):  # fmt: skip
         return None
     if day is None or document.get("user_id") != user:
         return None

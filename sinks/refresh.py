@@ -16,7 +16,7 @@ import logging
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -53,7 +53,7 @@ class Refresh(ABC, Generic[Figures]):
         self._engine = engine
         self._interval = self.default_interval() if interval is None else interval
         self._clock = clock
-        self._shown: set[str] = set()
+        self._shown: set[Any] = set()
         """Label values with a series now (a gauge drops the others)."""
         self._stale = True  # nothing read yet: read at start-up
         self._last_read: float | None = None

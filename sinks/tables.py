@@ -9,8 +9,8 @@ message's own. Schema changes go through Alembic (``sinks/migrations``): keep ``
 in step with this module. The reporting views are SQL in the migrations (``0002``, ``0005``
 to ``0009``), not declared here.
 
-Two tables hold facts many input events share: ``user_days`` (one row per user and UTC day
-with any event) is marked ``SHARED_ROWS`` in its ``Table.info``, so the sink folds repeats
+One table holds a fact many input events share: ``user_days`` (one row per user and UTC
+day with any event) is marked ``SHARED_ROWS`` in its ``Table.info``, so the sink folds repeats
 of a key within a batch and does not count a key already stored as a replay.
 """
 

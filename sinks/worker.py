@@ -211,6 +211,7 @@ class Sink:
             raise  # The writer turns refused rows into dead letters; one escaping is a bug.
         except SQLAlchemyError as exc:
             metrics.WRITE_ERRORS.inc()
+            self._stored.forget()
             log.warning(
                 "database write failed; retrying the same batch",
                 extra={"error": _describe(exc), "messages": len(rows)},

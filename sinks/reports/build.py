@@ -212,14 +212,17 @@ def read_sections(
 ) -> tuple[datetime, tuple[Section, ...]]:
     """Return the database's ``now()`` and the sections ``read`` makes, in one transaction.
 
-    One transaction: one ``now()`` for every view, and every view sees the same rows.
+    One transaction at ``REPEATABLE READ``: one ``now()`` for every view, and every view
+    sees the same rows (at PostgreSQL's default, ``READ COMMITTED``, each statement would
+    see the commits made before it: an experiment's conversions read after its exposures
+    could outnumber them while the sink writes).
 
     Raises:
         ReportError: The database cannot be reached or has no reporting views.
     """
     engine = database_engine(settings)
     try:
-        with engine.begin() as connection:
+        with engine.execution_options(isolation_level="REPEATABLE READ").begin() as connection:
             generated_at = connection.execute(text("SELECT now()")).scalar_one()
             sections = read(connection)
     except ProgrammingError as exc:

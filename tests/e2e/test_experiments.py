@@ -112,7 +112,24 @@ async def test_arms_exposures_conversions_and_the_report(
     try:
         seen = await logged(worker, "trigger definitions loaded", None, 0)
         entry = (b"experiment:quote_message", json.dumps(EXPERIMENT).encode())
-        await publish_entries(settings, [entry])
+        # Hostile entries beside it: not JSON, a rival experiment on the same trigger, a
+        # funnel naming a field its event lacks. Refused; the worker goes on with the rest.
+        rival = json.dumps(EXPERIMENT | {"id": "quote_rival"}).encode()
+        bad_funnel = {
+            "id": "bad_funnel",
+            "name": "x",
+            "within": "1d",
+            "steps": [
+                {"event": "quote_request", "where": {"colour": "red"}},
+                {"event": "purchase"},
+            ],
+        }
+        hostile = [
+            (b"experiment:junk", b"\xff not json"),
+            (b"experiment:quote_rival", rival),
+            (b"funnel:bad_funnel", json.dumps(bad_funnel).encode()),
+        ]  # fmt: skip
+        await publish_entries(settings, [entry, *hostile])
         await publish_definitions(settings, [TRIGGER])
         await logged(worker, "trigger definition changed", "quote_nudge", seen)
         await publish(settings, BEHAVIOR_EVENTS, as_messages(events(now)))
@@ -147,6 +164,9 @@ async def test_arms_exposures_conversions_and_the_report(
         sink.stop()
         worker.stop()
 
+    logs = worker.log_entries()
+    refused = {e["key"] for e in logs if e.get("message") == "analytics data refused"}
+    assert refused >= {"experiment:junk", "experiment:quote_rival", "funnel:bad_funnel"}
     held_back = {u for u in USERS if arm(group, u) == "control"}
     in_experiment = {u: arm(definition, u) for u in USERS if u not in held_back}
     check_streams(

@@ -6,11 +6,11 @@ eligible is recorded as suppressed with the first reason that applies.
 
 from __future__ import annotations
 
-import hashlib
-
 from schemas.records import SuppressionReason
 from schemas.triggers import ChannelTemplate, Experiment, TriggerDefinition
+from streams.core.experiments.arms import hash_bucket
 from streams.core.features.context import FeatureContext
+from streams.core.segments.membership import member_of_any
 from streams.core.triggers.conditions import holds
 from streams.core.units import SECONDS_PER_DAY
 
@@ -32,7 +32,7 @@ def why_suppressed(
         return SuppressionReason.TESTING, "the trigger is in testing: decisions only"
     if definition.target.tiers and tier not in definition.target.tiers:
         return SuppressionReason.EXCLUDED, f"tier {tier or 'unknown'} is not targeted"
-    if definition.target.segments and not _member_of_any(ctx, definition.target.segments):
+    if definition.target.segments and not member_of_any(ctx.state, definition.target.segments):
         return SuppressionReason.EXCLUDED, "the user is in none of the targeted segments"
     if definition.exclude is not None and holds(
         definition.exclude, ctx, definition.thresholds, occurred
@@ -54,18 +54,4 @@ def why_suppressed(
 
 def in_holdout(user_id: str, experiment: Experiment) -> bool:
     """Return whether the user is in the experiment's holdout (stable per user)."""
-    digest = hashlib.sha256(f"{experiment.id}:{user_id}".encode()).digest()
-    bucket = int.from_bytes(digest[:4], "big") % 10_000
-    return bucket < experiment.holdout_percent * 100
-
-
-def _member_of_any(ctx: FeatureContext, targeted: list[str]) -> bool:
-    """Whether the user is in a targeted segment.
-
-    A live one (``streams.core.segments``, judged before the triggers), or one the
-    producer's ``profile_update.segments`` names.
-    """
-    live = ctx.state.segments
-    return any(s in live for s in targeted) or bool(
-        set(ctx.state.profile.get("segments", ())) & set(targeted)
-    )
+    return hash_bucket(experiment.id, user_id) < experiment.holdout_percent * 100

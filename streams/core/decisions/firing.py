@@ -109,6 +109,8 @@ def judge(
     own = next((a for a in arms if a.experiment.trigger != EVERY_TRIGGER), None)
     if own is not None:
         definition = varied(definition, own.variant, own.experiment.varies, catalogue.has)
+    # The arm decisions and commands name: the trigger's own experiment's, else the first.
+    named = own or next(iter(arms), None)
     channels = consented_channels(ctx, definition)
     plan = _plan(ctx, definition, channels, policy, taken, arms=arms)
     commands = (
@@ -116,16 +118,15 @@ def judge(
         if plan.suppressed
         else _commands(
             ctx, definition, match, catalogue, channels=plan.channels, send_at=plan.send_at,
-            arm=own or (arms[0] if arms else None),
+            arm=named,
         )
     )  # fmt: skip
     held = bool(commands) and plan.send_at > now
     notes = [*plan.notes, f"held until {plan.send_at.isoformat()}"] if held else plan.notes
     exposed = tuple(arms) if plan.exposed else ()
-    shown = own or (arms[0] if exposed else None)
     decision = _decision(
         ctx, definition, match, suppressed=plan.suppressed, notes=notes, commands=commands,
-        arm=shown if exposed else None,
+        arm=named if exposed else None,
     )  # fmt: skip
     return Firing(
         decision=decision,

@@ -30,13 +30,14 @@ from schemas.experiments import (
 from schemas.ids import assignment_id
 from schemas.triggers import TriggerDefinition
 from streams.core.features.context import FeatureContext
+from streams.core.segments.membership import member_of_any
 from streams.core.state.record import UserState
 from streams.core.state.studies import Experiments
 
 #: Commands of an experiment with outcome metrics remembered per user (newest kept).
 COMMANDS_KEPT = 4
 #: Hash buckets an allocation is drawn from.
-_BUCKETS = 10_000
+BUCKETS = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +155,7 @@ def _arm(ctx: FeatureContext, experiment: ExperimentDefinition) -> Arm | None:
     if kept is not None:
         variant = next((v for v in experiment.variants if v.id == kept[0]), None)
         return None if variant is None else Arm(experiment, variant, new=False)
-    if experiment.target and not _in_any(ctx.state, experiment.target):
+    if experiment.target and not member_of_any(ctx.state, experiment.target):
         return None
     return Arm(experiment, _allocate(ctx, experiment), new=True)
 
@@ -163,7 +164,9 @@ def _allocate(ctx: FeatureContext, experiment: ExperimentDefinition) -> Variant:
     """Choose a new user's arm as the experiment's allocation says."""
     pool = experiment.variants
     if experiment.allocation is Allocation.SEGMENT:
-        chosen = next((v for v in pool if v.segments and _in_any(ctx.state, v.segments)), None)
+        chosen = next(
+            (v for v in pool if v.segments and member_of_any(ctx.state, v.segments)), None
+        )
         if chosen is not None:
             return chosen
         pool = [v for v in pool if not v.segments]
@@ -178,8 +181,17 @@ def _allocate(ctx: FeatureContext, experiment: ExperimentDefinition) -> Variant:
 
 def bucket(experiment_id: str, user_id: str, salt: str = "") -> float:
     """Return a number in [0, 1) from a hash of experiment, user (and salt): stable everywhere."""
-    digest = hashlib.sha256(f"{experiment_id}:{user_id}:{salt}".encode()).digest()
-    return (int.from_bytes(digest[:4], "big") % _BUCKETS) / _BUCKETS
+    return hash_bucket(experiment_id, user_id, salt) / BUCKETS
+
+
+def hash_bucket(*parts: str) -> int:
+    """Return the bucket (0 to ``BUCKETS`` - 1) of the SHA-256 of ``parts`` joined by ``:``.
+
+    What every split of users by hash draws from: arms here, a trigger's inline holdout
+    (``streams.core.decisions.eligibility``).
+    """
+    digest = hashlib.sha256(":".join(parts).encode()).digest()
+    return int.from_bytes(digest[:4], "big") % BUCKETS
 
 
 def by_weight(variants: list[Variant], point: float) -> Variant:
@@ -191,9 +203,3 @@ def by_weight(variants: list[Variant], point: float) -> Variant:
         if point < edge:
             return variant
     return variants[-1]
-
-
-def _in_any(state: UserState, segments: list[str]) -> bool:
-    return any(s in state.segments for s in segments) or bool(
-        set(state.profile.get("segments", ())) & set(segments)
-    )

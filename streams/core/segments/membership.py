@@ -189,3 +189,15 @@ def update_segments(
             reason = f"no longer: {_failing(definition, ctx, at)}" if active else "segment paused"
             change(definition.id, SegmentChangeKind.LEFT, reason, members.pop(definition.id))
     return changes
+
+
+def member_of_any(state: UserState, segments: list[str]) -> bool:
+    """Whether the user is in one of ``segments``.
+
+    A live one (judged on each event and by the timer), or one the producer's
+    ``profile_update.segments`` names.
+    """
+    live = state.segments
+    return any(s in live for s in segments) or bool(
+        set(state.profile.get("segments", ())) & set(segments)
+    )

@@ -29,12 +29,14 @@ class Experiments:
         by_trigger: Trigger id -> the running experiment on it.
         every_trigger: Running experiments on every trigger (the global control first).
         conversion_types: Event types some metric counts (``comms_outcome`` for outcomes).
+        global_control: The global control group (a setting, not data on the topic).
     """
 
     definitions: dict[str, ExperimentDefinition] = field(default_factory=dict)
     by_trigger: dict[str, ExperimentDefinition] = field(default_factory=dict)
     every_trigger: tuple[ExperimentDefinition, ...] = ()
     conversion_types: frozenset[str] = frozenset()
+    global_control: ExperimentDefinition | None = None
 
     @classmethod
     def of(
@@ -65,7 +67,10 @@ class Experiments:
                 every.append(each)
             else:
                 by_trigger.setdefault(each.trigger, each)
-        return cls({d.id: d for d in everything}, by_trigger, tuple(every), frozenset(types))
+        return cls(
+            {d.id: d for d in everything}, by_trigger, tuple(every), frozenset(types),
+            global_control,
+        )  # fmt: skip
 
 
 @cache

@@ -21,7 +21,6 @@ from typing import Any
 
 import faust
 
-from schemas.experiments import ExperimentDefinition
 from schemas.intake import DEAD_LETTER_KEY_BYTES, Rejection, dead_letter, decode_event
 from schemas.records import RejectionKind
 from schemas.settings import Settings
@@ -124,8 +123,6 @@ class IngestStage:
     _analytics_source: tuple[Any, ...] = (None, None, None, None, ())
     """The topic's scores, patterns, personalization, peers, segment, experiment and
     funnel entries ``analytics`` was built from."""
-    global_control: ExperimentDefinition | None = None
-    """The global control group (``NUDGE_GLOBAL_CONTROL_PERCENT``), when there is one."""
     behavior_policy: BehaviorPolicy = field(default_factory=BehaviorPolicy)
     """Behaviour-change thresholds: the timer judges each user's last complete week."""
     outbox: Outbox = field(default_factory=BufferedOutbox)
@@ -155,7 +152,9 @@ class IngestStage:
             entries.get(PERSONALIZATION_KEY), entries.get(PEERS_KEY), listed,
         )  # fmt: skip
         if source != self._analytics_source:
-            applied = analytics_from(entries, self.analytics.visits, self.global_control)
+            # The settings' parts (visits, the global control group) are kept as they are.
+            settings = self.analytics
+            applied = analytics_from(entries, settings.visits, settings.experiments.global_control)
             for key, problems in applied.refused.items():
                 log.warning("analytics data refused", extra={"key": key, "problems": problems})
             self.analytics = applied.analytics
@@ -467,9 +466,8 @@ def _build_stage(
         risk_policy=intervention_policy(settings),
         behavior_policy=behavior_policy(settings),
         analytics=analytics_from(
-            {}, visit_policy(settings), gc := global_control_group(settings)
+            {}, visit_policy(settings), global_control_group(settings)
         ).analytics,
-        global_control=gc,
         clock=clock,
         outbox=outbox,
     )

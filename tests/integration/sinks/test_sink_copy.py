@@ -7,7 +7,7 @@ aside: it is the database clock).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, Literal
 
@@ -17,10 +17,9 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError, ProgrammingError
 
 from schemas.settings import Settings
-from sinks.migrate import upgrade
 from sinks.rows import DEAD_LETTERS, ROUTES, ConsumedMessage, Row, message_row
 from sinks.staging import copy_new
-from sinks.writer import BatchWriter, create_sink_engine
+from sinks.writer import BatchWriter
 from tests.integration.sink_harness import (
     SPEC_OF,
     communication,
@@ -40,14 +39,6 @@ TABLES = ("trigger_events", "communications", "interventions", "dead_letters")
 @pytest.fixture
 def settings(make_settings: Callable[..., Settings]) -> Settings:
     return make_settings()
-
-
-@pytest.fixture
-def engine(settings: Settings) -> Iterator[Engine]:
-    upgrade(settings)
-    created = create_sink_engine(settings)
-    yield created
-    created.dispose()
 
 
 def row(model: BaseModel, offset: int = 0) -> Row:

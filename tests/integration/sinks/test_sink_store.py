@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,7 +11,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from pydantic import BaseModel
-from sqlalchemy import Engine, create_engine, inspect
+from sqlalchemy import create_engine, inspect
 from sqlalchemy.exc import IntegrityError
 
 from schemas.settings import Settings
@@ -20,7 +20,7 @@ from sinks.migrate import alembic_config, current, head, upgrade
 from sinks.reports.queries import decided_commands, recent_communications, summary
 from sinks.rows import ROUTES, ConsumedMessage, Row, message_row
 from sinks.tables import Base
-from sinks.writer import BatchWriter, create_sink_engine
+from sinks.writer import BatchWriter
 from tests.integration.sink_harness import (
     SPEC_OF,
     communication,
@@ -38,14 +38,6 @@ NOW = datetime(2025, 3, 15, 8, 0, tzinfo=UTC)
 @pytest.fixture
 def settings(make_settings: Callable[..., Settings]) -> Settings:
     return make_settings()
-
-
-@pytest.fixture
-def engine(settings: Settings) -> Iterator[Engine]:
-    upgrade(settings)
-    created = create_sink_engine(settings)
-    yield created
-    created.dispose()
 
 
 def row(model: BaseModel | bytes, spec: TopicSpec | None = None, offset: int = 0) -> Row:

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
-from datetime import datetime
-from typing import Any
 
 import pytest
 from prometheus_client import REGISTRY
@@ -18,9 +15,9 @@ from sinks.experiment_figures import (
     publish_figures,
 )
 from sinks.worker import Sink
-from sinks.writer import WriteResult
 from tests.unit.sinks.test_segment_sizes import Clock
 from tests.unit.sinks.test_sink_order import Consumer, row
+from tests.unit.sinks.test_user_figures import Stored
 
 
 def users(experiment: str, variant: str) -> float | None:
@@ -69,16 +66,6 @@ async def test_read_at_start_then_after_new_assignments_or_conversions(reads):
     await asyncio.sleep(0)
     await figures.wait()
     assert users("u_start", "control") == 3 and not figures.due()
-
-
-class Stored:
-    """A writer whose every batch stored new rows in ``table``."""
-
-    def __init__(self, table: str) -> None:
-        self.table = table
-
-    def write(self, rows: list[Any], now: datetime) -> WriteResult:
-        return WriteResult(inserted=Counter({self.table: len(rows)}))
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from aiokafka import ConsumerRecord, TopicPartition
+from sqlalchemy.exc import OperationalError
 
 from schemas.ids import dead_letter_id
 from schemas.settings import Settings
@@ -418,4 +419,28 @@ async def test_the_sink_decodes_one_event_of_a_users_day_until_the_row_is_forgot
     assert decoded == [0, 2, 3, 5] and sink._batch.folded == 1
     assert [(r.table.name, r.key) for r in sink._batch.rows] == [
         ("user_days", ("user-1", date(2025, 3, 13)))
+    ]
+
+
+async def test_a_failed_write_forgets_the_stored_days_so_a_lost_row_is_written_again():
+    # The database may come back without what it committed (a failover, a restore): after
+    # a failed write, a day once stored is decoded and written again, not folded away.
+    settings = Settings(topic_prefix="p.", sink_batch_size=10)
+    writer = Writer()
+    sink = Sink(settings, Consumer(), writer, asyncio.Event())  # type: ignore[arg-type]
+    sink.add(record(event(PAGE_VIEW), 0), NOW)
+    assert await sink.write()
+    assert ("user_days", "user-1", date(2025, 3, 14)) in sink._stored
+
+    def away(rows: list[Row], now: datetime) -> WriteResult:
+        statement = "insert"
+        raise OperationalError(statement, None, ConnectionRefusedError("refused"))
+
+    sink.add(record(event(PURCHASE, event_id="ev-3"), 1), NOW)
+    writer.write = away  # type: ignore[method-assign]
+    assert not await sink.write()
+    assert len(sink._stored) == 0
+    sink.add(record(event(PAGE_VIEW, event_id="ev-4"), 2), NOW)
+    assert ("user_days", ("user-1", date(2025, 3, 14))) in [
+        (r.table.name, r.key) for r in sink._batch.rows
     ]

@@ -63,11 +63,6 @@ def ago(days: float) -> datetime:
 
 
 @pytest.fixture
-def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url)
-
-
-@pytest.fixture
 def engine(settings: Settings) -> Iterator[Engine]:
     upgrade(settings)
     created = create_engine(settings.database_url.get_secret_value(), poolclass=NullPool)

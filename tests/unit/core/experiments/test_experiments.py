@@ -197,8 +197,23 @@ def test_hash_allocation_is_sticky_and_follows_the_weights() -> None:
         by_weight(weighted.variants, bucket(weighted.id, f"u{n}")).id for n in range(20_000)
     )
     assert arms["nudged"] / 20_000 == pytest.approx(0.75, abs=0.015)
-    assert bucket(weighted.id, "ada") == bucket(weighted.id, "ada")
     assert bucket(weighted.id, "ada") != bucket("another_experiment", "ada")
+
+
+@pytest.mark.parametrize(
+    ("experiment_id", "user", "salt", "expected"),
+    [
+        # SHA-256 of "quote_message:ada:" (hash allocation: no salt), its first four bytes
+        # modulo 10,000. Pinned: a change here would move every running user's arm.
+        ("quote_message", "ada", "", 0.7132),
+        ("quote_message", "bob", "", 0.4587),
+        ("quote_message", "ada", "event-1", 0.6266),  # random allocation: the event's id
+    ],
+)
+def test_the_hash_behind_an_arm_is_pinned(
+    experiment_id: str, user: str, salt: str, expected: float
+) -> None:
+    assert bucket(experiment_id, user, salt) == expected
 
 
 def test_a_control_user_is_exposed_and_recorded_but_no_message_leaves() -> None:
@@ -389,6 +404,7 @@ def test_record_keeps_assignments_through_its_codec() -> None:
     state, _ = run(
         user_in(definition, "nudged"), [(0, QUOTE), (1, PURCHASE)], analytics(definition)
     )
+    assert state.experiments["quote_message"][2] == 1  # assigned, and converted
     again = UserState.from_bytes(state.to_bytes())
     assert again.experiments == state.experiments
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -67,3 +68,59 @@ def test_a_refused_entry_says_why_and_the_shipped_data_stays() -> None:
     assert applied.analytics.scores == default_score_model()
     assert applied.analytics.patterns == default_pattern_rules()
     assert any("intent.half_life_days" in p for p in applied.refused["analytics:scores"])
+
+
+EXPERIMENT: dict[str, Any] = {
+    "id": "quote_message", "name": "Quote message", "trigger": "quote_nudge",
+    "varies": "message",
+    "variants": [{"id": "control", "control": True, "message": False}, {"id": "nudged"}],
+    "metrics": [{"name": "purchase", "events": ["purchase"]}],
+}  # fmt: skip
+FUNNEL: dict[str, Any] = {
+    "id": "quotes", "name": "Quotes", "within": "7d",
+    "steps": [{"event": "quote_request"}, {"event": "purchase"}],
+}  # fmt: skip
+
+
+def doc(document: dict[str, Any], **changes: Any) -> bytes:
+    return json.dumps(document | changes).encode()
+
+
+@pytest.mark.parametrize(
+    ("entries", "running", "funnels", "refused"),
+    [
+        ({b"experiment:quote_message": doc(EXPERIMENT)}, ["quote_message"], 2, {}),
+        ({b"funnel:quotes": doc(FUNNEL)}, [], 3, {}),
+        # not JSON; invalid; under another id's key
+        ({b"experiment:x": b"\xff{"}, [], 2, {"experiment:x": "valid dictionary"}),
+        ({b"funnel:quotes": doc(FUNNEL, within="400d")}, [], 2, {"funnel:quotes": "within"}),
+        (
+            {b"experiment:other": doc(EXPERIMENT)},
+            [],
+            2,
+            {"experiment:other": "is published under the key"},
+        ),  # fmt: skip
+        # a second running experiment on the same trigger: the first by key runs
+        (
+            {
+                b"experiment:quote_message": doc(EXPERIMENT),
+                b"experiment:quote_second": doc(EXPERIMENT, id="quote_second"),
+            },
+            ["quote_message"],
+            2,
+            {"experiment:quote_second": "both run on trigger"},
+        ),  # fmt: skip
+        # stopped, it is in force (still attributing) but runs on nothing
+        ({b"experiment:quote_message": doc(EXPERIMENT, status="stopped")}, [], 2, {}),
+    ],
+)
+def test_experiment_and_funnel_entries_are_applied_or_refused_with_the_reason(
+    entries: dict[bytes, bytes], running: list[str], funnels: int, refused: dict[str, str]
+) -> None:
+    applied = analytics_from(entries, VisitPolicy())
+    experiments = applied.analytics.experiments
+    assert [d.id for d in experiments.by_trigger.values()] == running
+    assert len(applied.analytics.funnels.definitions) == funnels
+    assert set(applied.refused) == set(refused)
+    for key, reason in refused.items():
+        assert any(reason in problem for problem in applied.refused[key]), applied.refused[key]
