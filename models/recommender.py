@@ -81,6 +81,27 @@ class AlertRecommender:
         """The fitted scaler and neighbours, as one scikit-learn object (for saving)."""
         return Pipeline([("scale", self._scaler), ("neighbours", self._neighbours)])
 
+    @property
+    def labels(self) -> list[frozenset[AlertType]]:
+        """The alerts each training user has on, in training order."""
+        return list(self._labels)
+
+    @classmethod
+    def from_parts(
+        cls,
+        pipeline: Pipeline,
+        labels: Sequence[frozenset[AlertType]],
+        *,
+        k: int,
+        threshold: float,
+    ) -> AlertRecommender:
+        """Rebuild a fitted recommender from what ``models.artifacts`` saved."""
+        model = cls(k=k, threshold=threshold)
+        model._scaler = pipeline.named_steps["scale"]
+        model._neighbours = pipeline.named_steps["neighbours"]
+        model._labels = list(labels)
+        return model
+
     def recommend(
         self, features: AlertFeatures | None, enabled: Iterable[AlertType] = ()
     ) -> list[Recommendation]:
