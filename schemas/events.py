@@ -19,6 +19,8 @@ from zoneinfo import available_timezones
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
+from schemas.alerts import AlertAction, AlertType
+
 SCHEMA_VERSION: Literal[1] = 1
 
 #: Event times outside this range are producer errors (unit mix-ups, unset clocks), and
@@ -377,6 +379,20 @@ class RecommendationInteraction(_Payload):
     action: Literal["shown", "clicked", "dismissed", "accepted"]
 
 
+class AlertRule(_Payload):
+    """The user created, enabled, disabled or deleted one of their alerts.
+
+    ``created`` and ``enabled`` put the alert on; ``disabled`` and ``deleted`` take it off
+    (``schemas.alerts``). ``recommendation_id``: the recommendation it answered, if any.
+    """
+
+    type: Literal["alert_rule"] = "alert_rule"
+    action: AlertAction
+    alert_type: AlertType
+    rule_id: Identifier | None = None
+    recommendation_id: Identifier | None = None
+
+
 class GoalModification(_Payload):
     """The user created, changed or abandoned a goal."""
 
@@ -489,6 +505,7 @@ Payload = Annotated[
     | EmailOpen
     | EmailClick
     | RecommendationInteraction
+    | AlertRule
     | GoalModification
     | HealthSignal
     | CareerSignal

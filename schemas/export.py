@@ -7,6 +7,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from schemas.alerts import AlertProfile, AlertRecommendation, ModelPromotion
 from schemas.commands import SendCommunication, StartIntervention
 from schemas.events import Event
 from schemas.experiments import ExperimentAssignment, ExperimentConversion
@@ -28,6 +29,9 @@ EXPORTED: dict[str, type[BaseModel]] = {
     "experiment_assignment.schema.json": ExperimentAssignment,
     "experiment_conversion.schema.json": ExperimentConversion,
     "funnel_step.schema.json": FunnelStep,
+    "alert_profile.schema.json": AlertProfile,
+    "alert_recommendation.schema.json": AlertRecommendation,
+    "model_promotion.schema.json": ModelPromotion,
 }
 
 

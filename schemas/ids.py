@@ -51,3 +51,13 @@ def conversion_id(experiment_id: str, user_id: str, metric: str) -> str:
 def funnel_step_id(funnel_id: str, user_id: str, entered_at: int, step: int, kind: str) -> str:
     """Id of a funnel step row: the funnel, the user, the run (when it began), step, kind."""
     return derived_id("funnel_step", funnel_id, user_id, str(entered_at), str(step), kind)
+
+
+def alert_profile_id(user_id: str, cause: str) -> str:
+    """Id of a user's alert profile published because of ``cause`` (an event id)."""
+    return derived_id("alert_profile", user_id, cause)
+
+
+def recommendation_id(user_id: str, alert_type: str, model_version: int, cause: str) -> str:
+    """Id of one alert recommended to a user by one model version because of ``cause``."""
+    return derived_id("recommendation", user_id, alert_type, str(model_version), cause)

@@ -166,6 +166,18 @@ class Settings(BaseSettings):
     """NUDGE_GLOBAL_CONTROL_WINDOW_DAYS: how long after a user's first exposure a
     conversion is credited to their arm of the global control group."""
 
+    models_dir: Path = Path(".run/models")
+    """NUDGE_MODELS_DIR: where trained model files are written and read (``models.artifacts``):
+    a volume the trainer writes and every worker reads (``deploy/k8s``)."""
+    alert_neighbours: int = Field(default=5, ge=1, le=100)
+    """NUDGE_ALERT_NEIGHBOURS: k, how many most similar users the alert recommender asks."""
+    alert_threshold: float = Field(default=0.40, gt=0.0, le=1.0)
+    """NUDGE_ALERT_THRESHOLD: the share of those neighbours that must use an alert for it to
+    be recommended (the specification's 40 %)."""
+    model_max_age_days: float = Field(default=7.0, gt=0.0)
+    """NUDGE_MODEL_MAX_AGE_DAYS: ``nudge models train`` trains only when the active model is
+    older than this (``--force`` trains anyway)."""
+
     @field_validator("global_control_conversions")
     @classmethod
     def _event_types(cls, value: str) -> str:

@@ -19,6 +19,7 @@ class Key(Enum):
 
     USER_ID = "user_id"
     TRIGGER_ID = "trigger_id"
+    MODEL_NAME = "model_name"
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +70,10 @@ TRIGGERS_DEFINITIONS = TopicSpec(
 COMMS_COMMANDS = TopicSpec("comms.commands", Key.USER_ID, 14 * DAY_MS)
 INTERVENTIONS_COMMANDS = TopicSpec("interventions.commands", Key.USER_ID, 14 * DAY_MS)
 ALERTS_RECOMMENDATIONS = TopicSpec("alerts.recommendations", Key.USER_ID, 14 * DAY_MS)
+#: Each user's recommender features and enabled alerts, the latest (``schemas.alerts``).
+ALERTS_PROFILES = TopicSpec("alerts.profiles", Key.USER_ID, -1, compacted=True)
+#: The model version in force, per model name: every worker follows it (``ModelPromotion``).
+MODELS_ACTIVE = TopicSpec("models.active", Key.MODEL_NAME, -1, compacted=True, user_keyed=False)
 SEGMENTS_CHANGES = TopicSpec("segments.changes", Key.USER_ID, 14 * DAY_MS)
 #: Each user's scores, pattern and segments: the latest, and the history at a bounded rate.
 USERS_ANALYTICS = TopicSpec("users.analytics", Key.USER_ID, 14 * DAY_MS)
@@ -108,6 +113,8 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     COMMS_COMMANDS,
     INTERVENTIONS_COMMANDS,
     ALERTS_RECOMMENDATIONS,
+    ALERTS_PROFILES,
+    MODELS_ACTIVE,
     SEGMENTS_CHANGES,
     USERS_ANALYTICS,
     TRIGGER_DECISIONS,

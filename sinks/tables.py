@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
     Date,
     DateTime,
     Double,
@@ -34,6 +35,7 @@ from sqlalchemy import (
     Text,
     false,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -419,4 +421,97 @@ class PurchaseRow(Base):
     # Same precision as ``schemas.events.Money``.
     amount: Mapped[Decimal] = mapped_column(Numeric(18, 4))
     currency: Mapped[str] = mapped_column(Text)
+    recorded_at: Mapped[datetime] = _recorded_at()
+
+
+class ModelVersionRow(Base):
+    """One trained version of a model (``models`` and ``nudge models``): the registry.
+
+    ``status`` is ``candidate`` (trained, not served), ``active`` (the one the workers
+    serve; at most one per name) or ``retired``. ``metrics`` holds the held-out evaluation,
+    ``parameters`` the settings it was trained with, ``data_fingerprint`` a hash of the
+    training rows, ``artefact`` and ``sha256`` the file and the hash it is loaded against.
+    """
+
+    __tablename__ = "model_versions"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('candidate', 'active', 'retired')", name="ck_model_versions_status"
+        ),
+        Index(
+            "ux_model_versions_one_active",
+            "name",
+            unique=True,
+            postgresql_where=text("status = 'active'"),
+        ),
+    )
+
+    name: Mapped[str] = mapped_column(Text, primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    status: Mapped[str] = mapped_column(Text)
+    trained_at: Mapped[datetime] = mapped_column(TimestampTZ)
+    window_start: Mapped[datetime | None] = mapped_column(TimestampTZ)
+    window_end: Mapped[datetime | None] = mapped_column(TimestampTZ)
+    parameters: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    data_fingerprint: Mapped[str] = mapped_column(Text)
+    artefact: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(Text)
+    promoted_at: Mapped[datetime | None] = mapped_column(TimestampTZ)
+    retired_at: Mapped[datetime | None] = mapped_column(TimestampTZ)
+
+
+class AlertActionRow(Base):
+    """An alert created, enabled, disabled or deleted (``alert_rule`` events).
+
+    The labels the recommender is trained on; keyed as the stream deduplicates events.
+    """
+
+    __tablename__ = "alert_actions"
+    __table_args__ = (Index(None, "alert_type"),)
+
+    user_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    event_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    occurred_at: Mapped[datetime] = mapped_column(TimestampTZ)
+    alert_type: Mapped[str] = mapped_column(Text)
+    action: Mapped[str] = mapped_column(Text)
+    rule_id: Mapped[str | None] = mapped_column(Text)
+    recommendation_id: Mapped[str | None] = mapped_column(Text)
+    recorded_at: Mapped[datetime] = _recorded_at()
+
+
+class AlertProfileRow(Base):
+    """A user's latest ``alerts.profiles`` message: recommender features and alerts on.
+
+    One row per user, replaced only by a profile with a later ``as_of`` (a replay, or an
+    older profile arriving late, changes nothing). ``features`` is ``None`` before the
+    user's first debit.
+    """
+
+    __tablename__ = "alert_profiles"
+
+    user_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    profile_id: Mapped[str] = mapped_column(Text)
+    as_of: Mapped[datetime] = mapped_column(TimestampTZ)
+    source_event_id: Mapped[str] = mapped_column(Text)
+    features: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    enabled: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    recorded_at: Mapped[datetime] = _recorded_at()
+
+
+class AlertRecommendationRow(Base):
+    """An alert recommended to a user by one model version (``alerts.recommendations``)."""
+
+    __tablename__ = "alert_recommendations"
+    __table_args__ = (Index(None, "user_id", "alert_type"),)
+
+    recommendation_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    user_id: Mapped[str] = mapped_column(Text)
+    alert_type: Mapped[str] = mapped_column(Text)
+    confidence: Mapped[float] = mapped_column(Double)
+    explanation: Mapped[str] = mapped_column(Text)
+    model_name: Mapped[str] = mapped_column(Text)
+    model_version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(TimestampTZ)
+    cause: Mapped[str] = mapped_column(Text)
     recorded_at: Mapped[datetime] = _recorded_at()

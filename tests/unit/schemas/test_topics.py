@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from schemas.topics import (
+    ALERTS_PROFILES,
     ALERTS_RECOMMENDATIONS,
     ALL_TOPICS,
     BEHAVIOR_EVENTS,
@@ -15,6 +16,7 @@ from schemas.topics import (
     EXPERIMENTS_CONVERSIONS,
     FUNNELS_STEPS,
     INTERVENTIONS_COMMANDS,
+    MODELS_ACTIVE,
     RISK_SCORES,
     SEGMENTS_CHANGES,
     TRIGGER_DECISIONS,
@@ -34,6 +36,8 @@ WITHOUT_DEAD_LETTERS = {
     COMMS_COMMANDS: "output",
     INTERVENTIONS_COMMANDS: "output",
     ALERTS_RECOMMENDATIONS: "output",
+    ALERTS_PROFILES: "output",
+    MODELS_ACTIVE: "promotions, not events: a bad one is refused and the model in force kept",
     SEGMENTS_CHANGES: "output",
     USERS_ANALYTICS: "output",
     TRIGGER_DECISIONS: "output",

@@ -60,6 +60,7 @@ PAYLOADS: dict[str, dict[str, Any]] = {
     "email_open": {},
     "email_click": {},
     "recommendation_interaction": {"recommendation_id": "r", "action": "shown"},
+    "alert_rule": {"action": "enabled", "alert_type": "high_spender"},
     "goal_modification": {"goal_id": "other", "action": "updated", "target": "2000"},
     "health_signal": {"exercise_minutes": 10, "stress_level": 0.8, "sleep_hours": 5},
     "career_signal": {"salary": "50000", "market_rate": "60000", "field": "law",
