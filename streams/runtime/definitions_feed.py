@@ -17,7 +17,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 
 from schemas.settings import Settings
-from schemas.topics import TRIGGERS_DEFINITIONS
+from schemas.topics import TRIGGERS_DEFINITIONS, TopicSpec
 from streams.core.triggers.overlay import shown_key
 
 log = logging.getLogger(__name__)
@@ -37,8 +37,19 @@ class DefinitionsFeed:
         ready: Set once everything published before the start has been read.
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        spec: TopicSpec = TRIGGERS_DEFINITIONS,
+        noun: str = "trigger definition",
+    ) -> None:
+        """Follow ``spec`` (any compacted topic of one partition: ``models.active`` too).
+
+        ``noun``: what one entry is, in the log ("trigger definition changed").
+        """
         self.settings = settings
+        self.spec = spec
+        self.noun = noun
         self.entries: dict[bytes, bytes] = {}
         self.ready = asyncio.Event()
 
@@ -58,14 +69,15 @@ class DefinitionsFeed:
                 await self._follow()
             except KafkaError as error:
                 log.warning(
-                    "trigger definitions feed lost the broker; retrying",
-                    extra={"error": type(error).__name__, "retry_in_seconds": delay},
-                )
+                    f"{self.noun}s feed lost the broker; retrying",
+                    extra={"topic": self.spec.name, "error": type(error).__name__,
+                           "retry_in_seconds": delay},
+                )  # fmt: skip
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, RETRY_MAX_SECONDS)
 
     async def _follow(self) -> None:
-        topic = TopicPartition(TRIGGERS_DEFINITIONS.full_name(self.settings.topic_prefix), 0)
+        topic = TopicPartition(self.spec.full_name(self.settings.topic_prefix), 0)
         consumer = AIOKafkaConsumer(
             **self.settings.kafka_client_options(), enable_auto_commit=False, group_id=None
         )
@@ -80,7 +92,7 @@ class DefinitionsFeed:
                     self._apply(message.key, message.value)
                 if not self.ready.is_set() and await consumer.position(topic) >= end:
                     self.ready.set()
-                    log.info("trigger definitions loaded", extra={"entries": len(self.entries)})
+                    log.info(f"{self.noun}s loaded", extra={"entries": len(self.entries)})
         finally:
             await consumer.stop()
 
@@ -92,7 +104,7 @@ class DefinitionsFeed:
         else:
             self.entries[key] = value
         if self.ready.is_set():
-            log.info("trigger definition changed", extra={"trigger": shown_key(key)})
+            log.info(f"{self.noun} changed", extra={"trigger": shown_key(key)})
 
 
 async def read_definitions(settings: Settings, timeout: float = 30.0) -> dict[bytes, bytes]:

@@ -53,6 +53,32 @@ EXPERIMENT_CONVERSIONS = Counter(
     "Conversions credited to an experiment's arm (experiments.conversions).",
     ["experiment", "variant", "metric"],
 )
+ALERT_PROFILES = Counter(
+    "nudge_alert_profiles_total",
+    "Users' alert profiles published because they changed materially (alerts.profiles).",
+)
+ALERT_RECOMMENDATIONS = Counter(
+    "nudge_alert_recommendations_total",
+    "Alerts recommended to users by the model in force (alerts.recommendations); "
+    "nudge_model_version says which version.",
+    ["alert_type"],
+)
+MODEL_VERSION = Gauge(
+    "nudge_model_version",
+    "The version of each model this worker serves; 0 while it serves none.",
+    ["model"],
+)
+MODEL_LOAD_FAILURES = Counter(
+    "nudge_model_load_failures_total",
+    "Promoted model versions this worker refused (file missing, hash differs, untrusted "
+    "types): it keeps serving the version it had.",
+    ["model"],
+)
+MODEL_ERRORS = Counter(
+    "nudge_model_errors_total",
+    "Recommendations a model raised on: the user is served nothing, the event goes on.",
+    ["model"],
+)
 FUNNEL_STEPS = Counter(
     "nudge_funnel_steps_total",
     "Funnel steps reached, completions and drop-outs (funnels.steps).",

@@ -18,6 +18,7 @@ from datetime import datetime
 
 from schemas.events import Event
 from schemas.triggers import TriggerDefinition
+from streams.core.alerts.serving import AlertModel, on_event
 from streams.core.behavior.change import BehaviorPolicy, judge_behavior
 from streams.core.decisions.firing import judge, remember
 from streams.core.decisions.release import release_due
@@ -53,6 +54,7 @@ def process(  # noqa: PLR0913 - the core's inputs, each policy keyword-only with
     policy: SendPolicy | None = None,
     interventions: InterventionPolicy | None = None,
     analytics: Analytics | None = None,
+    alert_model: AlertModel | None = None,
 ) -> Result:
     """Apply one event to its user's state and decide what to send.
 
@@ -74,6 +76,9 @@ def process(  # noqa: PLR0913 - the core's inputs, each policy keyword-only with
             is a ``pattern_change`` decision (``streams.core.patterns``). Then its live
             segments are judged (``streams.core.segments``), before the triggers, so
             ``target.segments`` sees who is in them now.
+        alert_model: The alert recommender in force, if any: a user whose alert profile
+            changed materially, or who was not served its version yet, is served
+            (``streams.core.alerts.serving``; profiles are published with or without one).
 
     Returns:
         The decisions and commands, empty for duplicates and stale events.
@@ -88,8 +93,16 @@ def process(  # noqa: PLR0913 - the core's inputs, each policy keyword-only with
     # read the drop-out it notes).
     conversions = attribute(state, event, models.experiments)
     steps = advance(state, event, models.funnels)
-    if (now - event.occurred_at).total_seconds() > max_event_age_seconds:
-        return Result(evaluated=False, conversions=conversions, funnel_steps=steps)
+    fresh = (now - event.occurred_at).total_seconds() <= max_event_age_seconds
+    alerts = on_event(
+        state, event.user_id, at=event.occurred_at, cause=event.event_id, fresh=fresh,
+        model=alert_model,
+    )  # fmt: skip
+    if not fresh:
+        return Result(
+            evaluated=False, conversions=conversions, funnel_steps=steps,
+            alert_profile=alerts.profile,
+        )  # fmt: skip
     ctx = event_context(state, event, before, models.scores, models.peers)
     insight = update_pattern(ctx, models.patterns)
     at = max(occurred, state.watermark)
@@ -102,6 +115,8 @@ def process(  # noqa: PLR0913 - the core's inputs, each policy keyword-only with
     result.segment_changes = joined_or_left
     result.conversions = conversions
     result.funnel_steps = steps
+    result.alert_profile = alerts.profile
+    result.recommendations = alerts.recommendations or []
     if insight is not None:
         result.decisions.insert(0, insight)
     if insight is not None or joined_or_left or rule_changed or new_day(before.watermark, occurred):

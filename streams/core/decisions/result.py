@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from schemas.alerts import AlertProfile, AlertRecommendation
 from schemas.commands import SendCommunication, StartIntervention
 from schemas.experiments import ExperimentAssignment, ExperimentConversion
 from schemas.funnels import FunnelStep
@@ -42,6 +43,10 @@ class Result:
     """Funnel steps reached, completions and drops (``streams.core.funnels``)."""
     analytics: UserAnalytics | None = None
     """The user's scores, pattern and segments, when due (``streams.core.patterns.snapshot``)."""
+    alert_profile: AlertProfile | None = None
+    """The user's alert profile, when it changed materially (``streams.core.alerts``)."""
+    recommendations: list[AlertRecommendation] = field(default_factory=list)
+    """Alerts recommended to the user by the model in force."""
     judged: bool = False
     """A scheduled evaluation marked a closed month judged, or a behaviour change told or
     ended (``state.evaluated``): the record must be stored."""
@@ -51,5 +56,5 @@ class Result:
         """Whether a scheduled evaluation or a release changed the user's record."""
         return bool(
             self.decisions or self.commands or self.segment_changes or self.funnel_steps
-            or self.judged
+            or self.recommendations or self.judged
         )  # fmt: skip

@@ -12,9 +12,11 @@ from decimal import Decimal
 from typing import Any
 
 from schemas.events import (
+    AlertRule,
     ApplicationComplete,
     ApplicationStart,
     AppSession,
+    BalanceSnapshot,
     CommsOutcome,
     Event,
     GoalModification,
@@ -29,6 +31,7 @@ from schemas.events import (
     Transaction,
 )
 from schemas.scores import ScoreModel
+from streams.core.state import alert_stats
 from streams.core.state.activity_weeks import (
     ACTIVITY_OF_EVENT,
     WEEKS_KEPT,
@@ -179,8 +182,23 @@ def _fold_transaction(state: UserState, payload: Transaction, at: datetime) -> N
     if payload.direction != "debit":
         return
     day = day_number(at)
-    if _add_bucket(state.daily_spend, day, to_cents(payload.amount), DAILY_BUCKETS_KEPT):
+    cents = to_cents(payload.amount)
+    if _add_bucket(state.daily_spend, day, cents, DAILY_BUCKETS_KEPT):
         state.spend_since = day if state.spend_since is None else min(state.spend_since, day)
+    stats = state.alerts = state.alerts or alert_stats.empty()
+    alert_stats.note_debit(stats, cents, at.timestamp(), payload.merchant, payload.category)
+
+
+def _fold_balance(state: UserState, payload: BalanceSnapshot, at: datetime) -> None:
+    # Only an account with a credit limit says how close the user is to it.
+    if payload.credit_limit:
+        stats = state.alerts = state.alerts or alert_stats.empty()
+        alert_stats.note_balance(stats, float(payload.balance), float(payload.credit_limit))
+
+
+def _fold_alert_rule(state: UserState, payload: AlertRule, at: datetime) -> None:
+    stats = state.alerts = state.alerts or alert_stats.empty()
+    alert_stats.note_alert(stats, payload.alert_type, on=payload.action.turns_on)
 
 
 def _fold_income(state: UserState, payload: IncomeDeposit, at: datetime) -> None:
@@ -313,6 +331,8 @@ def _apply_profile(profile: dict[str, Any], update: ProfileUpdate) -> None:
 #: The fold of each payload type; events of other types only count (``apply_event``).
 _FOLDS: dict[type[object], Callable[[UserState, Any, datetime], None]] = {
     Transaction: _fold_transaction,
+    BalanceSnapshot: _fold_balance,
+    AlertRule: _fold_alert_rule,
     IncomeDeposit: _fold_income,
     ProfileUpdate: _fold_profile,
     CommsOutcome: _fold_outcome,

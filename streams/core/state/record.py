@@ -57,7 +57,7 @@ _PLAIN = (
     "profile", "sends", "quote_times", "goal_milestones", "stress_level", "stress_at",
     "applications", "episodes", "pending", "partition", "engaged_at", "deposits",
     "activity_since", "scores", "pattern", "segments", "sequences", "personalization",
-    "experiments", "funnels", "funnel_drop",
+    "experiments", "funnels", "funnel_drop", "alerts",
 )  # fmt: skip
 
 
@@ -139,6 +139,9 @@ class UserState:
         funnels: Funnel id -> ``[steps reached, entered at, last step at]`` for the runs
             in progress (``streams.core.funnels``).
         funnel_drop: The last drop-out, ``[funnel id, step, at]``; ``None`` when none.
+        alerts: The alert recommender's running figures, the alerts on, what was last
+            published and served (``streams.core.state.alert_stats``); ``None`` until the
+            first debit, balance with a credit limit, or alert action.
     """
 
     first_day: int | None = None
@@ -181,6 +184,7 @@ class UserState:
     experiments: dict[str, list[Any]] = field(default_factory=dict)
     funnels: dict[str, list[int]] = field(default_factory=dict)
     funnel_drop: list[Any] | None = None
+    alerts: list[Any] | None = None
 
     def has_seen(self, event_id: str) -> bool:
         """Return whether ``event_id`` is among the events this record remembers applying."""

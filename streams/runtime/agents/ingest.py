@@ -25,6 +25,8 @@ from schemas.intake import DEAD_LETTER_KEY_BYTES, Rejection, dead_letter, decode
 from schemas.records import RejectionKind
 from schemas.settings import Settings
 from schemas.topics import (
+    ALERTS_PROFILES,
+    ALERTS_RECOMMENDATIONS,
     COMMS_COMMANDS,
     DEAD_LETTER_TOPIC,
     EXPERIMENTS_ASSIGNMENTS,
@@ -63,6 +65,7 @@ from streams.runtime import fetch_batches, metrics
 from streams.runtime.definitions_feed import DefinitionsFeed
 from streams.runtime.failstop import fail_stop, withhold
 from streams.runtime.health import Progress
+from streams.runtime.model_feed import ModelFeed, ServedModel
 from streams.runtime.outbox import BufferedOutbox, DirectOutbox, Outbox
 from streams.runtime.policies import (
     behavior_policy,
@@ -109,6 +112,10 @@ class IngestStage:
     """``experiments.conversions``: conversions credited to arms."""
     funnel_steps: Any
     """``funnels.steps``: funnel steps reached, completions and drops."""
+    alert_profiles: Any
+    """``alerts.profiles``: users' recommender features, when they change materially."""
+    recommendations: Any
+    """``alerts.recommendations``: alerts recommended by the model in force."""
     dead_letters: dict[str, Any]
     """Input topic name -> its dead-letter topic."""
     definitions: DefinitionOverlay
@@ -135,6 +142,11 @@ class IngestStage:
     reads: dict[int, PartitionRead] = field(default_factory=dict)
     """Input partition -> what this worker has read from it since it started: the timer
     waits with time-based triggers while one of its partitions replays old events."""
+    models: ModelFeed | None = None
+    """The models in force (``models.active``); ``None``: this stage serves none."""
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set once the definitions and the models promoted before the start are in force:
+    the first batch waits for it."""
     due_index: DueIndex = field(default_factory=DueIndex)
     """Users with a held command, by when it falls due: every record stored is noted, so
     the timer loads only the users whose send has come (``streams.runtime.agents.timer``)."""
@@ -223,6 +235,11 @@ class IngestStage:
         self._remember_reads(read, now)
         return dirty, any(id(topic) not in letters for topic, _, _ in outbox)
 
+    @property
+    def alert_model(self) -> ServedModel | None:
+        """The alert recommender in force, if any."""
+        return self.models.current if self.models is not None else None
+
     def store_all(self, dirty: Dirty) -> None:
         """Write the records a batch changed, each once, to the table and its changelog."""
         for key, (partition, state) in dirty.items():
@@ -267,6 +284,7 @@ class IngestStage:
                 policy=self.policy,
                 interventions=self.risk_policy,
                 analytics=self.analytics,
+                alert_model=self.alert_model,
             )
             outputs = self._outputs(key, result, now) if result.applied else []
         except Exception:
@@ -360,7 +378,10 @@ class IngestStage:
             *((self.assignments, assigned) for assigned in result.assignments),
             *((self.conversions, converted) for converted in result.conversions),
             *((self.funnel_steps, step) for step in result.funnel_steps),
+            *((self.recommendations, each) for each in result.recommendations),
         ]
+        if result.alert_profile is not None:
+            messages.append((self.alert_profiles, result.alert_profile))
         if result.analytics is not None:
             messages.append((self.user_analytics, result.analytics))
         outputs = [(topic, model.model_dump_json().encode()) for topic, model in messages]
@@ -414,7 +435,7 @@ def register_ingest(
     else:
         app.topics.add(source)  # subscribed like an agent's topic; the feed delivers it
         loop = fetch_batches.ingest_loop(
-            app, fetched, stage.run_batch, stage.feed.ready, stage.progress.batch_done
+            app, fetched, stage.run_batch, stage.ready, stage.progress.batch_done
         )
         app.task(loop)
     return stage
@@ -453,6 +474,9 @@ def _build_stage(
         assignments=app.topic(EXPERIMENTS_ASSIGNMENTS.full_name(prefix)),
         conversions=app.topic(EXPERIMENTS_CONVERSIONS.full_name(prefix)),
         funnel_steps=app.topic(FUNNELS_STEPS.full_name(prefix)),
+        alert_profiles=app.topic(ALERTS_PROFILES.full_name(prefix)),
+        recommendations=app.topic(ALERTS_RECOMMENDATIONS.full_name(prefix)),
+        models=ModelFeed(settings),
         dead_letters={
             spec.full_name(prefix): app.topic(dlq.full_name(prefix))
             for spec, dlq in DEAD_LETTER_TOPIC.items()
@@ -481,24 +505,37 @@ def producer_outbox(app: faust.App, settings: Settings) -> Outbox:
 
 
 def _follow_definitions(stage: IngestStage) -> Callable[[], Awaitable[None]]:
-    """Return the task that keeps the definitions in force current."""
+    """Return the task that keeps the definitions and models in force current.
+
+    It sets ``stage.ready`` once both have loaded what was published before the start.
+    """
 
     async def follow_definitions() -> None:
+        feeds = [stage.feed.run()]
+        waits = [stage.feed.ready.wait()]
+        if stage.models is not None:
+            feeds.append(stage.models.run())
+            waits.append(stage.models.ready.wait())
         try:
-            await stage.feed.run()
+            await asyncio.gather(*feeds, _set_when(stage.ready, waits))
         except asyncio.CancelledError:
             raise
         except BaseException:
             stage.progress.feed_alive = False  # /healthz says so; the watchdog ends us
-            log.exception("the trigger definitions feed stopped")
+            log.exception("the definitions or models feed stopped")
             raise
 
     return follow_definitions
 
 
+async def _set_when(event: asyncio.Event, waits: Sequence[Awaitable[Any]]) -> None:
+    await asyncio.gather(*waits)
+    event.set()
+
+
 def _ingest_agent(app: faust.App, stage: IngestStage) -> Callable[[Any], Awaitable[None]]:
     """Return the agent: batches through ``run_batch``; fail-stop on anything unfinished."""
-    feed = stage.feed
+    ready = stage.ready
 
     async def ingest(stream: Any) -> None:  # faust.Stream; StreamT lacks take_events
         async for batch in stream.take_events(BATCH_MAX_EVENTS, within=BATCH_WINDOW_SECONDS):
@@ -507,8 +544,8 @@ def _ingest_agent(app: faust.App, stage: IngestStage) -> Callable[[Any], Awaitab
                 # not before iterating: Faust does not resume a stream after recovery
                 # whose agent has not started iterating it yet. They load in about a
                 # second, usually before the first batch arrives.
-                if not feed.ready.is_set():
-                    await feed.ready.wait()
+                if not ready.is_set():
+                    await ready.wait()
                 await stage.run_batch([event.message for event in batch])
             except asyncio.CancelledError:
                 withhold(batch)
@@ -551,3 +588,11 @@ def _count_outputs(result: Result, now: datetime, *, event_latency: bool) -> Non
         ).inc()
     for step in result.funnel_steps:
         metrics.FUNNEL_STEPS.labels(step.funnel_id, str(step.step), step.kind).inc()
+    _count_alerts(result)
+
+
+def _count_alerts(result: Result) -> None:
+    if result.alert_profile is not None:
+        metrics.ALERT_PROFILES.inc()
+    for each in result.recommendations:
+        metrics.ALERT_RECOMMENDATIONS.labels(each.alert_type.value).inc()

@@ -60,6 +60,7 @@ from schemas.records import BEHAVIOR_CHANGE_TRIGGER_ID
 from schemas.settings import Settings
 from schemas.topics import BEHAVIOR_EVENTS
 from schemas.triggers import TriggerDefinition
+from streams.core.alerts.serving import AlertModel, serve_promoted
 from streams.core.behavior.change import BehaviorPolicy, judged_week_closed_at
 from streams.core.decisions.process import process_idle
 from streams.core.decisions.result import Result
@@ -130,6 +131,9 @@ class _Tally:
     """Whether every user looked at has their live segments judged."""
     analytics: Analytics | None = None
     """The analytics in force, read once at the pass's start (not once per user)."""
+    model: AlertModel | None = None
+    """A model version promoted since the last whole pass: every user not served it yet
+    is (``streams.core.alerts.serving.serve_promoted``)."""
     users: int = 0
     decisions: int = 0
     commands: int = 0
@@ -162,6 +166,8 @@ class Scheduler:
     segments_every: float = 3600.0
     _last_run: dict[str, float] = field(default_factory=dict)
     """Trigger id -> clock time (epoch seconds) of this worker's last pass for it."""
+    _served: int = 0
+    """The alert recommender's version the last whole pass served every user."""
     _warm: bool = False
     """Whether a slice has run. The first is not cut short: its first users pay one-off
     costs (templates and caches built: 24 users in 5 ms, against ~0.6 ms for 64 after),
@@ -191,10 +197,15 @@ class Scheduler:
             and self._caught_up(partitions)
             and self._due(SEGMENTS_PASS, self.segments_every, now)
         )
-        whole = bool(due) or behavior_due or segments_due
+        model = stage.alert_model
+        serve = model if model is not None and model.version != self._served else None
+        whole = bool(due) or behavior_due or segments_due or serve is not None
         sweep = partitions if whole else {p for p in partitions if not index.is_complete(p)}
         started = time.perf_counter()
-        done = _Tally(behavior=behavior, segments=segments_due, analytics=stage.current_analytics())
+        done = _Tally(
+            behavior=behavior, segments=segments_due, analytics=stage.current_analytics(),
+            model=serve,
+        )  # fmt: skip
         epoch = index.epoch
         if sweep and not await self._sweep(sweep, due, now, done):
             return self._stopped(done, behind)
@@ -208,6 +219,8 @@ class Scheduler:
             judged.append(BEHAVIOR_CHANGE_TRIGGER_ID)
         if segments_due and done.users:
             self._last_run[SEGMENTS_PASS] = now.timestamp()
+        if serve is not None:
+            self._served = serve.version  # every user of the partitions was looked at
         for trigger_id in judged:
             self._last_run[trigger_id] = now.timestamp()
             metrics.SCHEDULED_EVALUATIONS.labels(trigger_id).inc(done.users)
@@ -384,6 +397,11 @@ class Scheduler:
             user_id, state, due, stage.catalogue, now=now, policy=stage.policy,
             behavior=done.behavior, analytics=done.analytics, segments=done.segments,
         )  # fmt: skip
+        if done.model is not None:
+            served = serve_promoted(state, user_id, done.model, now)
+            if served is not None:
+                result.recommendations.extend(served)
+                result.judged = True  # the record says who was served: stored
         for command in result.commands[: result.released]:
             metrics.RELEASED_SENDS.labels(command.trigger_id).inc()
         if result.held:

@@ -158,8 +158,12 @@ def test_decision_record_carries_the_features() -> None:
 
 def test_no_match_means_no_decision() -> None:
     result = run(spiking_user(), transaction(USER, spike_at(), "47.86"))
-    # (The user's first event in a new hour also sends their analytics snapshot.)
-    assert replace(result, analytics=None) == Result(applied=True, evaluated=True)
+    # (The user's first event in a new hour also sends their analytics snapshot, and the
+    # first since their history was folded their alert profile.)
+    assert result.alert_profile is not None
+    assert replace(result, analytics=None, alert_profile=None) == Result(
+        applied=True, evaluated=True
+    )
 
 
 def test_income_drop_fires_through_process() -> None:
