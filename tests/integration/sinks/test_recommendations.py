@@ -14,10 +14,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 
 from schemas.alerts import ALERT_RECOMMENDER
 from schemas.settings import Settings
 from schemas.topics import BEHAVIOR_EVENTS
+from sinks import recommendation_figures
 from sinks.migrate import upgrade
 from streams.cli.main import main
 from tests.integration.harness import wait_until
@@ -105,12 +107,21 @@ def stored(settings: Settings) -> dict[str, list[dict[str, Any]]]:
     }
 
 
+def gauge(version: str, alert: str) -> float | None:
+    labels = {"model": ALERT_RECOMMENDER, "version": version, "alert_type": alert}
+    return REGISTRY.get_sample_value("nudge_recommendation_acceptance_rate", labels)
+
+
 async def test_acceptance_equals_hand_counts_and_a_replay_changes_nothing(
     settings, monkeypatch, capsys
 ):
+    monkeypatch.setattr(recommendation_figures, "REFRESH_SECONDS", 0.2)
     async with running_sink(settings):
         await publish_everything(settings)
         await wait_until(lambda: offsets_caught_up(settings), "the sink to commit everything")
+        # The gauge: the view's acceptance rate per version and alert type, as stored.
+        await wait_until(lambda: gauge("2", "new_merchant") == 0.5, "the acceptance gauge")
+        assert (gauge("1", "new_merchant"), gauge("1", "high_spender")) == (0.2, 1.0)
     rows = stored(settings)
     assert len(rows["alert_recommendations"]) == len(RECOMMENDATIONS)
     assert len(rows["alert_actions"]) == len(ACTIONS)
