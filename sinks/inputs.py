@@ -4,11 +4,13 @@
 unusable message a dead letter. ``behavior.events`` is read in full too, since issue 13's
 cohorts: every valid event is its user's UTC day (a ``user_days`` row, one per user and
 day however many events: ``sinks.batch`` folds repeats within a batch and the table's key
-the rest), and a purchase or a missed payment also its ``purchases`` or
-``missed_payments`` row. Decoding is most of the sink's work on that topic (about 20 µs an
-event, against 1 µs to read one without validating), so an event whose day the pending
-batch holds already, and that cannot be anything more, is folded into it undecoded
-(``behavior_user_day``): valid or not, it would add nothing.
+the rest), and a purchase, a missed payment or an ``alert_rule`` (an alert created,
+enabled, disabled or deleted: the recommender's labels and acceptances) also its
+``purchases``, ``missed_payments`` or ``alert_actions`` row. Decoding is most of the
+sink's work on that topic (about 20 µs an event, against 1 µs to read one without
+validating), so an event whose day the pending batch holds already, and that cannot be
+anything more, is folded into it undecoded (``behavior_user_day``): valid or not, it would
+add nothing.
 
 The stream worker reads these topics too and dead-letters what it rejects. The sink
 decodes with the worker's own intake (``schemas.intake``: same sanitising, envelope, key
@@ -24,19 +26,20 @@ from datetime import UTC, date, datetime
 
 import orjson
 
-from schemas.events import CommsOutcome, Event, Payment, Purchase
+from schemas.events import AlertRule, CommsOutcome, Event, Payment, Purchase
 from schemas.intake import Rejection, decode_event
 from sinks.messages import ConsumedMessage, Row, dead_letter_row, table_of
 from sinks.route import Route
-from sinks.tables import MissedPayment, PurchaseRow, UserDay
+from sinks.tables import AlertActionRow, MissedPayment, PurchaseRow, UserDay
 
 USER_DAYS = table_of(UserDay)
 PURCHASES = table_of(PurchaseRow)
 MISSED_PAYMENTS = table_of(MissedPayment)
-#: A behaviour event holding any of these is always decoded: it may be a purchase or a
-#: missed payment (a row of its own besides the day), or spell one with a JSON escape
-#: (``"\u0070urchase"``), which the worker reads as the plain word.
-OWN_ROW_MARKERS = (b'"purchase"', b'"missed"', b"\\u")
+ALERT_ACTIONS = table_of(AlertActionRow)
+#: A behaviour event holding any of these is always decoded: it may be a purchase, a
+#: missed payment or an alert rule (a row of its own besides the day), or spell one with
+#: a JSON escape (``"\u0070urchase"``), which the worker reads as the plain word.
+OWN_ROW_MARKERS = (b'"purchase"', b'"missed"', b'"alert_rule"', b"\\u")
 
 
 def decode_input(source: ConsumedMessage, now: datetime) -> Event | Rejection:
@@ -69,7 +72,7 @@ def outcome_rows(source: ConsumedMessage, route: Route, now: datetime) -> tuple[
 
 
 def behavior_rows(source: ConsumedMessage, route: Route, now: datetime) -> tuple[Row, ...]:
-    """Return a behaviour event's ``user_days`` row, then its purchase or missed payment.
+    """Return a behaviour event's ``user_days`` row, then its purchase, payment or alert action.
 
     ``route.table`` is ``user_days``. An unusable message makes no row: the worker
     dead-letters it. Identifiers, dates and currency codes hold no NUL (the contract
@@ -85,6 +88,8 @@ def behavior_rows(source: ConsumedMessage, route: Route, now: datetime) -> tuple
         return (user_day, purchase_row(event, payload, source))
     if isinstance(payload, Payment) and payload.status == "missed":
         return (user_day, missed_payment_row(event, payload, source))
+    if isinstance(payload, AlertRule):
+        return (user_day, alert_action_row(event, payload, source))
     return (user_day,)
 
 
@@ -113,6 +118,23 @@ def missed_payment_row(event: Event, payload: Payment, source: ConsumedMessage) 
         "account_kind": payload.account_kind,
     }
     return Row(MISSED_PAYMENTS, values, source)
+
+
+def alert_action_row(event: Event, payload: AlertRule, source: ConsumedMessage) -> Row:
+    """Return the ``alert_actions`` row of an ``alert_rule`` event.
+
+    Its ids are ``Identifier``s and the rest enums, which hold no NUL: not walked.
+    """
+    values = {
+        "user_id": event.user_id,
+        "event_id": event.event_id,
+        "occurred_at": event.occurred_at,
+        "alert_type": payload.alert_type.value,
+        "action": payload.action.value,
+        "rule_id": payload.rule_id,
+        "recommendation_id": payload.recommendation_id,
+    }
+    return Row(ALERT_ACTIONS, values, source, nul_free=True)
 
 
 def behavior_user_day(source: ConsumedMessage) -> tuple[str, str, date] | None:

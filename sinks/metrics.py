@@ -3,8 +3,8 @@
 Labels are low-cardinality (topic, table, outcome type, segment: at most
 ``schemas.segments.MAX_SEGMENTS_IN_FORCE`` in force, pattern: ``schemas.patterns``' five
 labels and ``none``, score: four; experiment: the 32 with the latest exposures, variant: at
-most 8 per experiment, metric: the few its conversions name); never a user id or a
-message id.
+most 8 per experiment, metric: the few its conversions name; model: the recommenders,
+version: each one's 3 highest, alert type: eight); never a user id or a message id.
 """
 
 from __future__ import annotations
@@ -101,6 +101,14 @@ EXPERIMENT_CONVERSION_RATE = Gauge(
     "Share (0-1) of the arm's exposed users with a conversion of the metric, as the view "
     "experiment_arms counts them (max over sink instances, as nudge_experiment_users).",
     ["experiment", "variant", "metric"],
+)
+RECOMMENDATION_ACCEPTANCE_RATE = Gauge(
+    "nudge_recommendation_acceptance_rate",
+    "Share (0-1) of the users an alert type was recommended to by the model version who "
+    "turned it on within 30 days, as the view recommendation_acceptance counts them; each "
+    "model's 3 highest versions (every sink replica reads the same table: max over "
+    "instances, not sum).",
+    ["model", "version", "alert_type"],
 )
 
 # Every outcome type's series exists from start-up (at 0), so rates and the difference

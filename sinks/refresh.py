@@ -6,7 +6,8 @@ every interval: a burst of rows costs one read, and the last row of a burst is c
 most an interval after it was stored. The read runs in a thread, in the background of the
 consuming loop. A failed read (the database away) is logged and tried again after the
 interval; the gauge keeps its last values meanwhile. ``sinks.segment_sizes``,
-``sinks.user_figures`` and ``sinks.experiment_figures`` are the refreshers.
+``sinks.user_figures``, ``sinks.experiment_figures`` and ``sinks.recommendation_figures``
+are the refreshers.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """Which topic goes where: the route of every topic the sink reads (no I/O).
 
 Output topics (decisions, commands, segment changes, users' analytics, experiment
-assignments and conversions, funnel steps, dead-letter topics) are Nudge's own messages:
-each becomes one row, or a dead letter when it fails to decode or validate
-(``sinks.route.message_row``). Input topics (``comms.outcomes``, ``behavior.events``) are
+assignments and conversions, funnel steps, alert profiles and recommendations, dead-letter
+topics) are Nudge's own messages: each becomes one row, or a dead letter when it fails to
+decode or validate (``sinks.route.message_row``); an alert profile replaces its user's row
+only if it is later (``sinks.latest``). Input topics (``comms.outcomes``, ``behavior.events``) are
 read for the little the reports need; see ``sinks.inputs``. The names of ``sinks.route``
 and ``sinks.messages`` are offered here too, for the callers that build rows.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from schemas.alerts import AlertProfile, AlertRecommendation
 from schemas.commands import SendCommunication, StartIntervention
 from schemas.events import Event
 from schemas.experiments import ExperimentAssignment, ExperimentConversion
@@ -19,6 +21,8 @@ from schemas.funnels import FunnelStep
 from schemas.records import DeadLetter, TriggerDecision
 from schemas.segments import SegmentChange
 from schemas.topics import (
+    ALERTS_PROFILES,
+    ALERTS_RECOMMENDATIONS,
     BEHAVIOR_EVENTS,
     COMMS_COMMANDS,
     COMMS_OUTCOMES,
@@ -44,6 +48,8 @@ from sinks.messages import (
 )
 from sinks.route import Route, message_row, model_values
 from sinks.tables import (
+    AlertProfileRow,
+    AlertRecommendationRow,
     Communication,
     ExperimentAssignmentRow,
     ExperimentConversionRow,
@@ -81,10 +87,12 @@ ROUTES: Mapping[TopicSpec, Route] = {
     EXPERIMENTS_ASSIGNMENTS: Route(ExperimentAssignment, table_of(ExperimentAssignmentRow)),
     EXPERIMENTS_CONVERSIONS: Route(ExperimentConversion, table_of(ExperimentConversionRow)),
     FUNNELS_STEPS: Route(FunnelStep, table_of(FunnelStepRow)),
+    ALERTS_PROFILES: Route(AlertProfile, table_of(AlertProfileRow)),
+    ALERTS_RECOMMENDATIONS: Route(AlertRecommendation, table_of(AlertRecommendationRow)),
     **{letters: Route(DeadLetter, DEAD_LETTERS) for letters in DEAD_LETTER_TOPIC.values()},
     COMMS_OUTCOMES: Route(Event, table_of(OutcomeRow), outcome_rows),
-    # user_days is the row every behaviour event makes; purchases and missed payments
-    # make one more (sinks.inputs.behavior_rows).
+    # user_days is the row every behaviour event makes; purchases, missed payments and
+    # alert rules make one more (sinks.inputs.behavior_rows).
     BEHAVIOR_EVENTS: Route(Event, table_of(UserDay), behavior_rows, behavior_user_day),
 }
 

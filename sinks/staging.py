@@ -3,7 +3,11 @@
 Per table and batch: one ``COPY staging (cols) FROM STDIN`` streams every row, then one
 ``INSERT INTO target (cols) SELECT cols FROM staging ON CONFLICT (pk) DO NOTHING
 RETURNING pk`` keeps the new ones and names them. Three round trips whatever the batch
-size, and the server parses rows in ``COPY``'s text format, not statement parameters.
+size, and the server parses rows in ``COPY``'s text format, not statement parameters. A
+table that keeps the latest message per key (``sinks.latest``) is moved with ``ON
+CONFLICT (pk) DO UPDATE SET ... WHERE`` the stored row is older, in key order (two sinks
+writing the same keys lock them in one order, so they cannot deadlock), exactly as the
+``INSERT`` path writes it.
 
 The staging table is a temporary table of the session (``pg_temp``, so two sinks never
 share one), created once per connection with ``CREATE ... IF NOT EXISTS`` in every batch's
@@ -34,8 +38,10 @@ import orjson
 import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
-from sqlalchemy import JSON, Connection, Table
+from sqlalchemy import JSON, Connection, String, Table
 from sqlalchemy.exc import DBAPIError
+
+from sinks.latest import BYTE_ORDER, latest_by
 
 #: Prefix of the staging tables' names (``pg_temp.nudge_staging_<table>``).
 STAGING_PREFIX = "nudge_staging_"
@@ -137,6 +143,9 @@ def staged_statements(table: Table, columns: tuple[str, ...]) -> StagedStatement
     staging = sql.Identifier(STAGING_PREFIX + table.name)
     names = sql.SQL(", ").join(sql.Identifier(column) for column in columns)
     key = sql.SQL(", ").join(sql.Identifier(column.name) for column in table.primary_key)
+    conflict = sql.SQL("ON CONFLICT ({key}) DO NOTHING").format(key=key)
+    if latest_by(table):
+        conflict = _replace_older(table, columns, key)
     return StagedStatements(
         create=sql.SQL(
             "CREATE TEMPORARY TABLE IF NOT EXISTS {staging} "
@@ -144,9 +153,9 @@ def staged_statements(table: Table, columns: tuple[str, ...]) -> StagedStatement
         ).format(staging=staging, target=target),
         copy=sql.SQL("COPY {staging} ({names}) FROM STDIN").format(staging=staging, names=names),
         move=sql.SQL(
-            "INSERT INTO {target} ({names}) SELECT {names} FROM {staging} "
-            "ON CONFLICT ({key}) DO NOTHING RETURNING {key}"
-        ).format(target=target, names=names, staging=staging, key=key),
+            "INSERT INTO {target} ({names}) SELECT {names} FROM {staging} {conflict} "
+            "RETURNING {key}"
+        ).format(target=target, names=names, staging=staging, conflict=conflict, key=key),
         clear=sql.SQL("DELETE FROM {staging}").format(staging=staging),
         json_positions=frozenset(
             position
@@ -158,4 +167,42 @@ def staged_statements(table: Table, columns: tuple[str, ...]) -> StagedStatement
             for position, column in enumerate(columns)
             if getattr(table.c[column].type, "none_as_null", False)
         ),
+    )
+
+
+def _replace_older(table: Table, columns: tuple[str, ...], key: sql.Composable) -> sql.Composed:
+    """Return ``ORDER BY pk ON CONFLICT (pk) DO UPDATE SET ... WHERE stored < proposed``.
+
+    The same upsert as ``sinks.writer.insert_new`` builds (``sinks.latest``): the message's
+    columns, the others their defaults (``recorded_at``: the write that replaced the row);
+    the ordering columns compared as tuples, text byte by byte.
+    """
+    target = sql.Identifier(table.name)
+    assignments = [
+        sql.SQL("{column} = EXCLUDED.{column}").format(column=sql.Identifier(column.name))
+        if column.name in columns
+        else sql.SQL("{column} = DEFAULT").format(column=sql.Identifier(column.name))
+        for column in table.columns
+        if not column.primary_key and (column.name in columns or column.server_default)
+    ]
+
+    def ordered(source: sql.Composable, name: str) -> sql.Composable:
+        value = sql.SQL("{source}.{column}").format(source=source, column=sql.Identifier(name))
+        if isinstance(table.c[name].type, String):
+            return sql.SQL("{value} COLLATE {order}").format(
+                value=value, order=sql.Identifier(BYTE_ORDER)
+            )
+        return value
+
+    order = latest_by(table)
+    stored = sql.SQL(", ").join(ordered(target, name) for name in order)
+    proposed = sql.SQL(", ").join(ordered(sql.SQL("EXCLUDED"), name) for name in order)
+    return sql.SQL(
+        "ORDER BY {key} ON CONFLICT ({key}) DO UPDATE SET {assignments} "
+        "WHERE ({stored}) < ({proposed})"
+    ).format(
+        key=key,
+        assignments=sql.SQL(", ").join(assignments),
+        stored=stored,
+        proposed=proposed,
     )

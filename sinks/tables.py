@@ -12,6 +12,11 @@ to ``0009``), not declared here.
 One table holds a fact many input events share: ``user_days`` (one row per user and UTC
 day with any event) is marked ``SHARED_ROWS`` in its ``Table.info``, so the sink folds repeats
 of a key within a batch and does not count a key already stored as a replay.
+
+One table keeps only the latest message per key: ``alert_profiles`` (one row per user) is
+marked ``LATEST_BY`` with the columns that order a user's profiles, and the sink replaces
+the stored row only with a later one (``sinks.latest``), so a replay or a late older
+profile changes nothing.
 """
 
 from __future__ import annotations
@@ -52,6 +57,13 @@ TimestampTZ = DateTime(timezone=True)
 #: UTC day is that user-day): a key already in the batch is folded into the first one
 #: (``sinks.batch``), and a key already stored is no replay, so not counted as a duplicate.
 SHARED_ROWS = "shared_rows"
+
+
+#: ``Table.info`` key of a table that keeps one row per key, the latest: the columns that
+#: order a key's messages, most significant first. A message replaces the stored row only
+#: if it is greater on them, so the row ends as the greatest message whatever the order
+#: they arrive in (``sinks.latest``).
+LATEST_BY = "latest_by"
 
 
 class Base(DeclarativeBase):
@@ -483,18 +495,21 @@ class AlertActionRow(Base):
 class AlertProfileRow(Base):
     """A user's latest ``alerts.profiles`` message: recommender features and alerts on.
 
-    One row per user, replaced only by a profile with a later ``as_of`` (a replay, or an
-    older profile arriving late, changes nothing). ``features`` is ``None`` before the
-    user's first debit.
+    One row per user, replaced only by a profile with a later ``as_of`` or, at the same
+    ``as_of``, a greater ``profile_id`` (``LATEST_BY``): a replay, or an older profile
+    arriving late, changes nothing, and two profiles of one instant (two events with the
+    same time) leave the same row whichever came first. ``features`` is SQL ``NULL``
+    before the user's first debit.
     """
 
     __tablename__ = "alert_profiles"
+    __table_args__ = ({"info": {LATEST_BY: ("as_of", "profile_id")}},)
 
     user_id: Mapped[str] = mapped_column(Text, primary_key=True)
     profile_id: Mapped[str] = mapped_column(Text)
     as_of: Mapped[datetime] = mapped_column(TimestampTZ)
     source_event_id: Mapped[str] = mapped_column(Text)
-    features: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    features: Mapped[dict[str, Any] | None] = mapped_column(JSONB(none_as_null=True))
     enabled: Mapped[list[str]] = mapped_column(ARRAY(Text))
     recorded_at: Mapped[datetime] = _recorded_at()
 

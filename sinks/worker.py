@@ -10,8 +10,9 @@ because offsets move only after the database commit, and nothing is duplicated, 
 rows are inserted idempotently on the message id. An unusable message becomes a
 ``dead_letters`` row; a message with nothing to store (an input event the worker
 rejects, another event type on ``comms.outcomes``) only moves the offsets. After batches
-that stored segment changes, users' analytics, experiment assignments or conversions, the
-loop has the figures of their gauges read again in the background (``sinks.refresh``).
+that stored segment changes, users' analytics, experiment assignments or conversions, alert
+recommendations or alert actions, the loop has the figures of their gauges read again in
+the background (``sinks.refresh``).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from schemas.settings import SettingError, Settings
 from sinks import metrics
 from sinks.batch import PendingBatch, StoredRows
 from sinks.experiment_figures import ExperimentFiguresRefresh
+from sinks.recommendation_figures import RecommendationFiguresRefresh
 from sinks.refresh import Refresh
 from sinks.rows import ROUTES, ConsumedMessage, Row, topic_routes
 from sinks.segment_sizes import SEGMENT_CHANGES_TABLE, SegmentSizes
@@ -365,7 +367,12 @@ async def run_sink(settings: Settings, *, stop: asyncio.Event | None = None) -> 
         **settings.kafka_client_options(),
     )
     writer = BatchWriter(engine, settings.sink_write)
-    gauges = (SegmentSizes(engine), UserFiguresRefresh(engine), ExperimentFiguresRefresh(engine))
+    gauges = (
+        SegmentSizes(engine),
+        UserFiguresRefresh(engine),
+        ExperimentFiguresRefresh(engine),
+        RecommendationFiguresRefresh(engine),
+    )
     sink = Sink(settings, consumer, writer, stop, gauges)
     await consumer.start()
     try:

@@ -1,7 +1,10 @@
 """Insert a batch of rows in one transaction, idempotently on each table's primary key.
 
 ``ON CONFLICT (pk) DO NOTHING RETURNING pk`` tells new rows from replays: a replayed
-message is counted as a duplicate, never written twice. A batch goes in through ``COPY``
+message is counted as a duplicate, never written twice. A table that keeps the latest
+message per key (``alert_profiles``, ``sinks.latest``) is written with ``ON CONFLICT (pk)
+DO UPDATE ... WHERE`` the stored row is older: its new rows are those inserted or
+replaced, its duplicates the messages no newer than the row stored. A batch goes in through ``COPY``
 and a staging table (``sinks.staging``, the default) or as a multi-row ``INSERT``
 (``NUDGE_SINK_WRITE=insert``). A batch with a refused row is written again row by row
 with plain ``INSERT``s: one round trip a row, where ``COPY`` takes three. When the batch
@@ -18,12 +21,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import Connection, Engine, Table, create_engine
+from sqlalchemy import Connection, Engine, Table, create_engine, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
 from schemas.records import RejectionKind
 from schemas.settings import Settings
+from sinks.latest import keep_latest, latest_by, newer_than_stored
 from sinks.linking import LinkResult, link, needs_linking
 from sinks.messages import Row, dead_letter_row
 from sinks.staging import copy_new
@@ -35,6 +39,9 @@ STATEMENT_TIMEOUT_MS = 60_000
 #: Errors that a given row causes (bad value, constraint): retrying cannot fix them.
 ROW_ERRORS = (DataError, IntegrityError)
 
+#: ``SET column = DEFAULT``: a column the message lacks, as an insert would fill it.
+DEFAULT = text("DEFAULT")
+
 #: Inserts one table's rows (keys unique) skipping keys already there; returns the new keys.
 Inserter = Callable[[Connection, Table, Sequence[dict[str, Any]]], list[tuple[Any, ...]]]
 
@@ -44,8 +51,10 @@ class WriteResult:
     """What one batch write did.
 
     Attributes:
-        inserted: New rows by table name.
-        duplicates: Rows already present (replays), by table name.
+        inserted: New rows by table name (and rows replaced by a later message, in a
+            table that keeps the latest per key).
+        duplicates: Rows already present (replays), by table name (and messages no later
+            than the row stored, in a table that keeps the latest per key).
         rejected: Dead letters written instead of rows the database refused.
         new_rows: The values of the new rows, by table name.
         links: What linking outcomes to their commands did.
@@ -149,14 +158,15 @@ def insert_rows(
     Args:
         connection: In a transaction.
         rows: Any tables' rows; a key twice in ``rows`` is one row and one duplicate (but
-            shared rows, ``Row.shared``, are never counted as duplicates).
+            shared rows, ``Row.shared``, are never counted as duplicates); of a table that
+            keeps the latest per key, the row kept is the latest (``sinks.latest``).
         inserter: How each table's rows go in: ``insert_new`` (the default) or
             ``sinks.staging.copy_new``.
     """
     inserter = inserter or insert_new
     result = WriteResult()
     for table, group in _by_table(rows).items():
-        unique = {row.key: row.values for row in group}
+        unique = keep_latest(group)
         keys = inserter(connection, table, list(unique.values()))
         result.new_rows.setdefault(table.name, []).extend(unique[key] for key in keys)
         result.inserted[table.name] += len(keys)
@@ -168,12 +178,38 @@ def insert_rows(
 def insert_new(
     connection: Connection, table: Table, values: Sequence[dict[str, Any]]
 ) -> list[tuple[Any, ...]]:
-    """Insert with one multi-row ``INSERT ... ON CONFLICT DO NOTHING``; return the new keys."""
+    """Insert with one multi-row ``INSERT ... ON CONFLICT DO NOTHING``; return the new keys.
+
+    A table that keeps the latest per key (``sinks.latest``) gets ``ON CONFLICT DO UPDATE``
+    instead, where the stored row is older; the keys returned are those inserted or
+    replaced. Its rows go in key order, so two sinks writing the same keys lock them in the
+    same order and cannot deadlock.
+    """
     primary_key = list(table.primary_key.columns)
-    statement = (
-        insert(table).on_conflict_do_nothing(index_elements=primary_key).returning(*primary_key)
-    )
-    return [tuple(key) for key in connection.execute(statement, list(values))]
+    statement = insert(table)
+    if not latest_by(table):
+        upsert = statement.on_conflict_do_nothing(index_elements=primary_key)
+    else:
+        values = sorted(values, key=lambda row: tuple(row[c.name] for c in primary_key))
+        upsert = statement.on_conflict_do_update(
+            index_elements=primary_key,
+            set_=replacement(table, values[0], statement.excluded),
+            where=newer_than_stored(table, statement.excluded),
+        )
+    return [tuple(key) for key in connection.execute(upsert.returning(*primary_key), values)]
+
+
+def replacement(table: Table, values: dict[str, Any], excluded: Any) -> dict[str, Any]:
+    """Return the ``SET`` of an upsert: the message's columns, the others their defaults.
+
+    A replaced row is written as a new one would be: ``recorded_at`` is the time of the
+    write that replaced it.
+    """
+    return {
+        column.name: excluded[column.name] if column.name in values else DEFAULT
+        for column in table.columns
+        if not column.primary_key and (column.name in values or column.server_default)
+    }
 
 
 def sqlstate(exc: DBAPIError) -> str:

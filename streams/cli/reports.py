@@ -1,8 +1,9 @@
 """``nudge report ...``: reports read from PostgreSQL.
 
-Most reports are over a window of 7, 30 or 90 days (``--days``). Three are not:
+Most reports are over a window of 7, 30 or 90 days (``--days``). Four are not:
 ``experiments`` (over every exposure, judged with the experiments' definitions in force,
-read from the definitions topic), ``funnel ID`` and ``cohorts``.
+read from the definitions topic), ``funnel ID``, ``cohorts`` and ``recommendations``
+(over every alert recommendation stored).
 """
 
 from __future__ import annotations
@@ -67,7 +68,11 @@ def _register_unwindowed(actions: Any) -> None:
     cohorts.add_argument(
         "--weeks", type=_weeks, default=8, metavar="N", help="retention weeks 0 to N (default 8)"
     )
-    for parser in (experiments, funnel, cohorts):
+    recommendations = actions.add_parser(
+        "recommendations",
+        help="per alert type and model version: users recommended, accepted, acceptance",
+    )
+    for parser in (experiments, funnel, cohorts, recommendations):
         parser.add_argument("--json", action="store_true", help="print JSON, not tables")
         parser.set_defaults(run=run)
 
@@ -101,6 +106,7 @@ def _build(settings: Settings, args: argparse.Namespace) -> Any:
     from sinks.reports.cohorts import build_cohorts
     from sinks.reports.experiments import build_experiments
     from sinks.reports.funnels import build_funnel
+    from sinks.reports.recommendations import build_recommendations
 
     if args.action == "experiments":
         return build_experiments(
@@ -113,6 +119,8 @@ def _build(settings: Settings, args: argparse.Namespace) -> Any:
         return build_funnel(settings, args.funnel_id)
     if args.action == "cohorts":
         return build_cohorts(settings, args.weeks)
+    if args.action == "recommendations":
+        return build_recommendations(settings)
     return report.build(settings, args.action, args.days, getattr(args, "pattern", None))
 
 

@@ -21,10 +21,18 @@ from pydantic import BaseModel
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
+from schemas.alerts import (
+    ALERT_RECOMMENDER,
+    AlertFeatureValues,
+    AlertProfile,
+    AlertRecommendation,
+    AlertType,
+)
 from schemas.commands import ChannelMessage, SendCommunication, StartIntervention
 from schemas.experiments import ExperimentAssignment, ExperimentConversion
 from schemas.funnels import FunnelStep
 from schemas.ids import (
+    alert_profile_id,
     assignment_id,
     command_id,
     conversion_id,
@@ -32,11 +40,14 @@ from schemas.ids import (
     decision_id,
     derived_id,
     funnel_step_id,
+    recommendation_id,
 )
 from schemas.records import DeadLetter, TriggerDecision
 from schemas.segments import SegmentChange, SegmentChangeKind
 from schemas.settings import Settings
 from schemas.topics import (
+    ALERTS_PROFILES,
+    ALERTS_RECOMMENDATIONS,
     BEHAVIOR_EVENTS_DLQ,
     COMMS_COMMANDS,
     EXPERIMENTS_ASSIGNMENTS,
@@ -256,6 +267,64 @@ def funnel_step(  # noqa: PLR0913 - one message's fields
     )
 
 
+#: A user's recommender features, as the worker publishes them (any valid values do).
+FEATURES = AlertFeatureValues(
+    total_amount=1200.0,
+    average_transaction=40.0,
+    spending_volatility=12.5,
+    transaction_count=30,
+    transactions_per_day=1.0,
+    unique_merchants=11,
+    unique_categories=5,
+    credit_utilisation=0.35,
+)
+
+
+def alert_profile(
+    user: str,
+    at: datetime,
+    cause: str,
+    enabled: Iterable[str] = (),
+    *,
+    features: AlertFeatureValues | None = FEATURES,
+) -> AlertProfile:
+    """A user's profile published because of event ``cause`` at ``at`` (ids as the worker's)."""
+    return AlertProfile(
+        profile_id=alert_profile_id(user, cause),
+        user_id=user,
+        as_of=at,
+        source_event_id=cause,
+        features=features,
+        enabled=sorted(AlertType(alert) for alert in enabled),
+    )
+
+
+def recommendation(
+    user: str, alert: str, version: int, at: datetime, cause: str | None = None
+) -> AlertRecommendation:
+    """Alert ``alert`` recommended to ``user`` by version ``version``, answering ``cause``."""
+    cause = cause or f"{user}-{at.isoformat()}"
+    return AlertRecommendation(
+        recommendation_id=recommendation_id(user, alert, version, cause),
+        user_id=user,
+        alert_type=AlertType(alert),
+        confidence=0.8,
+        explanation="4 of the 5 customers most like you use this alert",
+        model_name=ALERT_RECOMMENDER,
+        model_version=version,
+        created_at=at,
+        cause=cause,
+    )
+
+
+def alert_rule(
+    user: str, alert: str, action: str, at: datetime, event_id: str
+) -> tuple[bytes, bytes]:
+    """An ``alert_rule`` event on ``behavior.events``, as its (key, value)."""
+    payload = {"type": "alert_rule", "action": action, "alert_type": alert}
+    return input_event(user, at, payload, event_id)
+
+
 def input_event(
     user: str, at: datetime, payload: dict[str, Any], event_id: str
 ) -> tuple[bytes, bytes]:
@@ -280,6 +349,8 @@ SPEC_OF = {
     ExperimentAssignment: EXPERIMENTS_ASSIGNMENTS,
     ExperimentConversion: EXPERIMENTS_CONVERSIONS,
     FunnelStep: FUNNELS_STEPS,
+    AlertProfile: ALERTS_PROFILES,
+    AlertRecommendation: ALERTS_RECOMMENDATIONS,
 }
 
 

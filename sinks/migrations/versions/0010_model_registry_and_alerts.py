@@ -14,6 +14,12 @@ Create Date: 2026-12-02 12:00:00+00:00
 - ``alert_profiles``: the latest ``alerts.profiles`` message per user (features and the
   alerts on), replaced only by a newer one, so a replay changes nothing.
 - ``alert_recommendations``: ``alerts.recommendations``, keyed by the recommendation id.
+
+And one view, over rows stored once (no count kept in a row the sink updates):
+
+- ``recommendation_acceptance``: per model, version and alert type, the users it was
+  recommended to, those who accepted (turned that alert on within 30 days after a
+  recommendation), and their share.
 """
 
 from __future__ import annotations
@@ -31,8 +37,52 @@ TZ = sa.DateTime(timezone=True)
 JSON = postgresql.JSONB()
 
 
+#: How long after a recommendation turning its alert on counts as accepting it, in days.
+ACCEPTANCE_DAYS = 30
+
+# A user counts once per model version and alert type however many recommendations they
+# got (each answered event may recommend again): accepted if any of them was followed by
+# the alert turned on (created or enabled) strictly after it and within the window. An
+# action at the very time of the recommendation is the event it answers, not an answer.
+ACCEPTANCE = f"""
+CREATE VIEW recommendation_acceptance AS
+WITH answered AS (
+    SELECT r.model_name, r.model_version, r.alert_type, r.user_id, r.created_at,
+           EXISTS (
+               SELECT 1 FROM alert_actions AS a
+               WHERE a.user_id = r.user_id AND a.alert_type = r.alert_type
+                 AND a.action IN ('created', 'enabled')
+                 AND a.occurred_at > r.created_at
+                 AND a.occurred_at <= r.created_at + interval '{ACCEPTANCE_DAYS} days'
+           ) AS accepted
+    FROM alert_recommendations AS r
+)
+SELECT model_name, model_version, alert_type,
+       count(DISTINCT user_id) AS recommended_users,
+       count(DISTINCT user_id) FILTER (WHERE accepted) AS accepted_users,
+       (count(DISTINCT user_id) FILTER (WHERE accepted))::float8 / count(DISTINCT user_id)
+           AS acceptance_rate,
+       min(created_at) AS first_recommended_at,
+       max(created_at) AS last_recommended_at
+FROM answered
+GROUP BY model_name, model_version, alert_type
+"""
+
+VIEWS = {
+    "recommendation_acceptance": (
+        ACCEPTANCE,
+        "Per model, model version and alert type: users it was recommended to "
+        "(recommended_users), users of them who turned that alert on (an alert_rule "
+        f"created or enabled) after a recommendation and within {ACCEPTANCE_DAYS} days of "
+        "it (accepted_users), their share (acceptance_rate), and the first and last "
+        "recommendation. A user counts once per version and alert type, whatever the "
+        f"recommendations; those of the last {ACCEPTANCE_DAYS} days may still be accepted.",
+    ),
+}
+
+
 def upgrade() -> None:
-    """Create the four tables."""
+    """Create the four tables and the view."""
     op.create_table(
         "model_versions",
         sa.Column("name", sa.Text(), nullable=False),
@@ -103,9 +153,14 @@ def upgrade() -> None:
         "alert_recommendations",
         ["user_id", "alert_type"],
     )
+    for view, (statement, comment) in VIEWS.items():
+        op.execute(statement)
+        op.execute(sa.text(f"COMMENT ON VIEW {view} IS '{comment}'"))  # constants
 
 
 def downgrade() -> None:
-    """Drop the four tables (and every row in them)."""
+    """Drop the view and the four tables (and every row in them)."""
+    for view in reversed(VIEWS):
+        op.execute(f"DROP VIEW {view}")
     for table in ("alert_recommendations", "alert_profiles", "alert_actions", "model_versions"):
         op.drop_table(table)

@@ -26,6 +26,7 @@ import yaml
 
 from schemas.settings import Settings
 from schemas.topics import (
+    ALERTS_RECOMMENDATIONS,
     BEHAVIOR_EVENTS,
     COMMS_COMMANDS,
     EXPERIMENTS_ASSIGNMENTS,
@@ -44,7 +45,13 @@ from tests.integration.scenarios import (
     spiker,
     steady_spender,
 )
-from tests.integration.sink_harness import assignment, conversion, segment_change, user_snapshot
+from tests.integration.sink_harness import (
+    assignment,
+    conversion,
+    recommendation,
+    segment_change,
+    user_snapshot,
+)
 from tests.paths import ROOT
 from tests.unit.factories import event
 
@@ -182,7 +189,8 @@ async def send_wave(settings: Settings, tag: str) -> None:
     then), a user at rising risk, malformed input, a sensitive field, a bad command,
     a browser whose five page views make the worker judge them into ``frequent_browsers``
     (and send their analytics), and segment changes, snapshots, experiment assignments
-    and a conversion published as the worker would, for the sink's panels."""
+    and a conversion, and an alert recommendation, published as the worker would, for the
+    sink's panels."""
     now = datetime.now(UTC)
     page = {"type": "page_view", "path": "/"}
     browsing = [event(f"pages-{tag}", now - timedelta(minutes=m), page) for m in range(5, 0, -1)]
@@ -244,6 +252,12 @@ async def send_wave(settings: Settings, tag: str) -> None:
         settings,
         EXPERIMENTS_CONVERSIONS,
         [(converted.user_id.encode(), converted.model_dump_json().encode())],
+    )
+    recommended = recommendation(f"alerted-{tag}", "new_merchant", 1, now)
+    await publish(
+        settings,
+        ALERTS_RECOMMENDATIONS,
+        [(recommended.user_id.encode(), recommended.model_dump_json().encode())],
     )
 
 

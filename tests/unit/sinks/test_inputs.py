@@ -40,6 +40,13 @@ OPENED = {"type": "comms_outcome", "command_id": "cmd-1", "outcome": "opened", "
 MISSED = {"type": "payment", "status": "missed", "amount": "120.50", "due_date": "2025-03-10"}
 PURCHASE = {"type": "purchase", "product_id": "plan-pro", "amount": "49.90", "currency": "EUR"}
 PAGE_VIEW = {"type": "page_view", "path": "/pricing", "category": "pricing"}
+ALERT_RULE = {
+    "type": "alert_rule",
+    "action": "enabled",
+    "alert_type": "high_spender",
+    "rule_id": "rule-1",
+    "recommendation_id": "rec-1",
+}
 
 
 def outcome_source(value: bytes | None, *, key: bytes | None = b"user-1") -> ConsumedMessage:
@@ -193,9 +200,31 @@ def test_a_missed_payment_is_its_users_day_and_a_missed_payments_row():
     assert long_kind.values["account_kind"] == "k" * 1024  # cut, as the worker does
 
 
+def test_an_alert_rule_is_its_users_day_and_an_alert_actions_row():
+    user_day, action = behavior_rows(event(ALERT_RULE))
+    assert user_day.table.name == "user_days"
+    assert action.table.name == "alert_actions" and not action.rejected and not action.shared
+    assert action.values == {
+        "user_id": "user-1",
+        "event_id": "ev-1",
+        "occurred_at": AT,
+        "alert_type": "high_spender",
+        "action": "enabled",
+        "rule_id": "rule-1",
+        "recommendation_id": "rec-1",
+    }
+    assert action.key == ("user-1", "ev-1")
+    required = {c.name for c in action.table.columns if not c.nullable and not c.server_default}
+    assert required <= set(action.values) <= set(action.table.columns.keys())
+    bare = {"type": "alert_rule", "action": "deleted", "alert_type": "new_merchant"}
+    _, deleted = behavior_rows(event(bare))
+    assert (deleted.values["action"], deleted.values["rule_id"]) == ("deleted", None)
+
+
 @pytest.mark.parametrize(
     "value",
     [
+        event(ALERT_RULE | {"alert_type": "no_such_alert"}),  # the worker's dead letter
         event(MISSED | {"amount": "-3"}),  # invalid: the worker's dead letter, not ours
         event(PURCHASE | {"amount": "-1"}),
         event(PURCHASE | {"currency": "euro"}),
@@ -320,6 +349,7 @@ def test_the_cheap_look_names_the_row_the_decoded_event_makes(occurred_at):
     [
         (event(PURCHASE), b"user-1"),  # a row of its own besides the day
         (event(MISSED), b"user-1"),
+        (event(ALERT_RULE), b"user-1"),
         (event(PAGE_VIEW | {"path": "/\\u0070urchase"}), b"user-1"),  # an escape: decode
         (event(PAGE_VIEW), None),  # the user is the event's: decode
         (event(PAGE_VIEW), b"user-2"),

@@ -414,6 +414,8 @@ def test_topic_routes_use_the_deployment_prefix():
         "blue.experiments.assignments",
         "blue.experiments.conversions",
         "blue.funnels.steps",
+        "blue.alerts.profiles",
+        "blue.alerts.recommendations",
         "blue.behavior.events.dlq",
         "blue.risk.scores.dlq",
         "blue.comms.outcomes.dlq",

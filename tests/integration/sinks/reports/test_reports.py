@@ -55,6 +55,7 @@ VIEWS = {
     "user_cohorts",
     "cohort_retention",
     "cohort_value",
+    "recommendation_acceptance",
 }
 
 
