@@ -20,6 +20,12 @@ def register(subcommands: Any) -> None:
         default=1400,
         help="quote seekers in the demo's experiment (0: no experiment phase)",
     )
+    demo.add_argument(
+        "--alert-users",
+        type=int,
+        default=500,
+        help="card holders the alert recommender is trained on (0: no recommender phase)",
+    )
     demo.set_defaults(run=run)
 
 
@@ -28,5 +34,6 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     from streams.demo.run import run_demo
 
     return run_demo(
-        settings, users=args.users, rate=args.rate, seed=args.seed, campaign=args.campaign_users
-    )
+        settings, users=args.users, rate=args.rate, seed=args.seed,
+        campaign=args.campaign_users, alert_users=args.alert_users,
+    )  # fmt: skip

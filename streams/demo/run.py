@@ -8,7 +8,9 @@ triggers (its log says so), and prints what happened from PostgreSQL: per trigge
 users the generator knows must fire against those who did, and what was suppressed why.
 Then the experiment (``streams.demo.experiments``): a campaign of quote seekers whose
 population prefers one arm, the purchases it makes, and the experiments, funnel and
-cohort reports. Then the risk half (``streams.demo.risk``): the scores of a few users go to
+cohort reports. Then the alert recommender (``streams.demo.alerts``): card holders' debits
+and alerts, ``nudge models train`` and ``evaluate`` on them, and three users served by the
+promoted model. Then the risk half (``streams.demo.risk``): the scores of a few users go to
 ``risk.scores`` once the worker has read their payments, the interventions they start are
 checked the same way, a simulated notification service reports outcomes for every
 command, and the effectiveness report is printed once the sink has stored them.
@@ -37,6 +39,7 @@ from schemas.topics import (
     RISK_SCORES,
 )
 from streams.core.triggers.catalogue import default_definitions
+from streams.demo.alerts import ALERT_USERS, run_alerts
 from streams.demo.analytics import print_analytics
 from streams.demo.behavior import print_behavior_changes
 from streams.demo.experiments import CAMPAIGN_USERS, apply_experiment, run_campaign
@@ -71,17 +74,31 @@ on: "event" triggers judge events up to 2 days old; "timer" ones were judged by 
   trigger, frequency_cap...)."""
 
 
-def run_demo(
-    settings: Settings, *, users: int, rate: float, seed: int, campaign: int = CAMPAIGN_USERS
+def run_demo(  # noqa: PLR0913 - the demo's knobs, keyword-only
+    settings: Settings,
+    *,
+    users: int,
+    rate: float,
+    seed: int,
+    campaign: int = CAMPAIGN_USERS,
+    alert_users: int = ALERT_USERS,
 ) -> int:
     """Run the demo; return 0 when every exact expectation held (see ``LEGEND``).
 
     ``campaign``: quote seekers in the experiment phase; 0 leaves the phase out.
+    ``alert_users``: card holders in the recommender's phase; 0 leaves it out.
     """
-    return asyncio.run(_demo(settings, users=users, rate=rate, seed=seed, campaign=campaign))
+    return asyncio.run(
+        _demo(
+            settings, users=users, rate=rate, seed=seed, campaign=campaign,
+            alert_users=alert_users,
+        )
+    )  # fmt: skip
 
 
-async def _demo(base: Settings, *, users: int, rate: float, seed: int, campaign: int) -> int:
+async def _demo(  # noqa: PLR0913 - run_demo's knobs
+    base: Settings, *, users: int, rate: float, seed: int, campaign: int, alert_users: int
+) -> int:
     from sinks.migrate import fresh_database
     from streams.runtime.kafka_admin import ensure_topics
     from streams.simulation.simulated_publisher import produce, produce_risk_scores
@@ -94,6 +111,9 @@ async def _demo(base: Settings, *, users: int, rate: float, seed: int, campaign:
             "metrics_port": 0,
             "sink_metrics_port": 0,
             "schedule_interval_seconds": SCHEDULE_INTERVAL_SECONDS,
+            # The models it trains, apart from any other run's (absolute: the worker and
+            # the trainer read the promotion's path as it is).
+            "models_dir": (Path.cwd() / base.models_dir / f"demo{tag}").resolve(),
             # The demo reads the worker's INFO log line of the timer pass it waits for.
             "log_level": "DEBUG" if base.log_level == "DEBUG" else "INFO",
         }
@@ -135,6 +155,11 @@ async def _demo(base: Settings, *, users: int, rate: float, seed: int, campaign:
         if campaign and not await run_campaign(
             settings, lambda: _catch_up(settings, processes), now=now, seed=seed, users=campaign
         ):
+            code = 1
+        if alert_users and not await run_alerts(
+            settings, lambda: _catch_up(settings, processes), now=now, seed=seed,
+            users=alert_users,
+        ):  # fmt: skip
             code = 1
         await simulate_and_report(settings, seed=seed)
         _say(f"\ndone in {time.monotonic() - started:.0f} s")
