@@ -257,16 +257,16 @@ def list_versions(settings: Settings) -> int:
         return 0
     header = (
         f"{'version':>7}  {'status':<9}  {'trained (UTC)':<16}  {'trained on':>10}  "
-        f"{'held out':>8}  {'precision@k':>11}  {'promoted (UTC)':<16}"
+        f"{'held out':>8}  {'precision@k':>11}  {'promoted (UTC)'}"
     )
     print(header)
-    print("-" * len(header))
+    print("-" * (len(header) + 2))
     for row in rows:
         metrics = row.metrics
         print(
             f"{row.version:>7}  {row.status:<9}  {stamp(row.trained_at):<16}  "
             f"{metrics.get('training_users', '?'):>10}  {metrics.get('held_out_users', '?'):>8}  "
-            f"{knn_precision(metrics):>11.3f}  {stamp(row.promoted_at):<16}"
+            f"{knn_precision(metrics):>11.3f}  {stamp(row.promoted_at)}"
         )
     return 0
 
