@@ -7,4 +7,6 @@ throughput ratios, prints a table, and deletes the run's topics. See
 ``streams.bench.consumers`` for what each mode does and ``streams.bench.meter`` for how
 it is timed. ``python -m streams.bench sink`` is the sink's benchmark: its write methods,
 interleaved, on the same pre-loaded output messages (``streams.bench.sink_runner``).
+``python -m streams.bench models`` is the alert recommender's: training time, prediction
+latency and model size on synthetic users (``streams.bench.recommender``).
 """

@@ -1,6 +1,7 @@
-"""Command line: ``python -m streams.bench [options]``, ``sink [options]``, ``run MODE``.
+"""Command line: ``python -m streams.bench [options]``, ``sink``/``models [options]``, ``run MODE``.
 
-``sink`` is the sink's benchmark (``streams.bench.sink_runner``); ``run`` is how the
+``sink`` is the sink's benchmark (``streams.bench.sink_runner``); ``models`` the alert
+recommender's (``streams.bench.recommender``: no broker, no database); ``run`` is how the
 parent starts each consumer.
 """
 
@@ -25,6 +26,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_consumer(args[1:])
     if args[:1] == ["sink"]:
         return run_sink(args[1:])
+    if args[:1] == ["models"]:
+        return run_models(args[1:])
     defaults = BenchOptions()
     parser = argparse.ArgumentParser(prog="python -m streams.bench", description=__doc__)
     parser.add_argument("--out", type=Path, default=defaults.out, help="JSON report path")
@@ -131,6 +134,38 @@ def run_sink(args: Sequence[str]) -> int:
         out=parsed.out,
     )
     return run_sink_bench(options)
+
+
+def run_models(args: Sequence[str]) -> int:
+    """Run the alert recommender's benchmark: training time, prediction latency, model size."""
+    # Imported here: scikit-learn is not needed by the other parts.
+    from streams.bench.recommender import ModelBenchOptions, run_models_bench
+
+    defaults = ModelBenchOptions()
+    parser = argparse.ArgumentParser(
+        prog="python -m streams.bench models", description=run_models.__doc__
+    )
+    parser.add_argument("--out", type=Path, default=defaults.out, help="JSON report path")
+    parser.add_argument(
+        "--sizes",
+        default=",".join(str(size) for size in defaults.sizes),
+        help="comma-separated numbers of users to train on, one run each",
+    )
+    parser.add_argument(
+        "--predictions", type=int, default=defaults.predictions, help="users predicted, one by one"
+    )
+    parser.add_argument("--seed", type=int, default=defaults.seed, help="synthetic users' seed")
+    parsed = parser.parse_args(args)
+    try:
+        sizes = tuple(int(size) for size in names(parsed.sizes))
+    except ValueError:
+        parser.error("--sizes: comma-separated whole numbers")
+    if not sizes or min(sizes) < 50 or parsed.predictions < 1:
+        parser.error("--sizes: each at least 50 users; --predictions at least 1")
+    options = ModelBenchOptions(
+        sizes=sizes, predictions=parsed.predictions, seed=parsed.seed, out=parsed.out
+    )
+    return run_models_bench(options)
 
 
 def run_consumer(args: Sequence[str]) -> int:

@@ -5,7 +5,10 @@ from __future__ import annotations
 import os
 import platform
 from importlib import metadata
+from pathlib import Path
 from typing import Any
+
+import orjson
 
 #: The modes every run has, in the order they run and are shown (peers come after).
 MODES = ("pipeline", "faust_passthrough", "aiokafka_loop")
@@ -150,3 +153,17 @@ def _summary_lines(report: dict[str, Any]) -> list[str]:
             f"histogram p99 ~{histogram.get('p99_estimate_ms')} ms"
         )
     return lines
+
+
+def write_report_section(out: Path, name: str, section: dict[str, Any]) -> None:
+    """Put ``section`` under ``name`` in the report at ``out``, keeping everything else.
+
+    The parts that run on their own (``sink``, ``models``) add to the main run's report.
+    """
+    report: dict[str, Any] = {}
+    if out.exists():
+        loaded = orjson.loads(out.read_bytes())
+        report = loaded if isinstance(loaded, dict) else {}
+    report[name] = section
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2) + b"\n")

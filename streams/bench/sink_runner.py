@@ -26,14 +26,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-import orjson
 import psycopg
 from psycopg import sql
 from pydantic import SecretStr
 from sqlalchemy.engine import URL, make_url
 
 from schemas.settings import Settings
-from streams.bench.report import machine_info
+from streams.bench.report import machine_info, write_report_section
 from streams.bench.runner import clean_up
 from streams.bench.sink_probe import Sample, measure, next_sample_in, peak_rss_of, read_sample
 from streams.bench.sink_workload import build_sink_workload
@@ -287,13 +286,7 @@ def _ratio(top: dict[str, Any], bottom: dict[str, Any], key: str) -> float | Non
 
 def write_section(out: Path, section: dict[str, Any]) -> None:
     """Put ``section`` under ``sink`` in the report at ``out``, keeping everything else."""
-    report: dict[str, Any] = {}
-    if out.exists():
-        loaded = orjson.loads(out.read_bytes())
-        report = loaded if isinstance(loaded, dict) else {}
-    report["sink"] = section
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2) + b"\n")
+    write_report_section(out, "sink", section)
 
 
 def format_runs(section: dict[str, Any]) -> str:

@@ -19,6 +19,7 @@ from streams.cli import (
     demo,
     experiments,
     funnels,
+    models,
     peers,
     processes,
     produce,
@@ -31,7 +32,7 @@ from streams.cli import (
 #: The command groups, in the order ``nudge --help`` lists them.
 GROUPS = (
     processes, produce, contract, database, reports, topics, triggers, analytics, segments,
-    experiments, funnels, peers, demo,
+    experiments, funnels, peers, models, demo,
 )  # fmt: skip
 
 

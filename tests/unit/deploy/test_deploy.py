@@ -26,6 +26,7 @@ import sinks.metrics
 import streams.runtime.metrics
 from schemas.settings import Settings
 from streams.cli.main import build_parser
+from streams.cli.models import EXIT_TOO_FEW_USERS
 from tests.paths import ROOT
 
 DEPLOY = ROOT / "deploy"
@@ -97,13 +98,20 @@ def k8s(kind: str, name: str) -> dict[str, Any]:
     return found
 
 
+def pod_template(obj: dict[str, Any]) -> dict[str, Any]:
+    """The pod template of a Deployment, a Job or a CronJob (inside its job template)."""
+    spec = obj["spec"]["jobTemplate"]["spec"] if obj["kind"] == "CronJob" else obj["spec"]
+    return spec["template"]
+
+
 def args_of(kind: str, name: str) -> list[str]:
-    (container,) = k8s(kind, name)["spec"]["template"]["spec"]["containers"]
+    (container,) = pod_template(k8s(kind, name))["spec"]["containers"]
     return container["args"]
 
 
 def pod_templates() -> list[dict[str, Any]]:
-    return [o["spec"]["template"] for o in k8s_objects() if o["kind"] in ("Deployment", "Job")]
+    kinds = ("Deployment", "Job", "CronJob")
+    return [pod_template(o) for o in k8s_objects() if o["kind"] in kinds]
 
 
 def containers() -> list[dict[str, Any]]:
@@ -455,7 +463,9 @@ def test_k8s_configuration_is_valid_settings(monkeypatch: pytest.MonkeyPatch) ->
 
 def test_k8s_containers_take_env_from_the_configmap_and_secret() -> None:
     secret = k8s("Secret", "nudge-secrets")["stringData"]
-    assert sorted(c["args"][0] for c in containers()) == ["db", "sink", "topics", "worker"]
+    assert sorted(c["args"][0] for c in containers()) == [
+        "db", "models", "sink", "topics", "worker",
+    ]  # fmt: skip
     for container in containers():
         assert container["envFrom"] == [{"configMapRef": {"name": "nudge-config"}}]
         for variable in container.get("env", []):
@@ -504,6 +514,43 @@ def test_k8s_probes_services_and_annotations_use_the_metrics_port() -> None:
         assert service_port == {"name": "metrics", "port": port, "targetPort": "metrics"}
 
 
+def volume_mounts(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Claim name -> the container's mount of it, for a pod's PersistentVolumeClaims."""
+    claims = {
+        v["name"]: v["persistentVolumeClaim"]["claimName"]
+        for v in template["spec"]["volumes"]
+        if "persistentVolumeClaim" in v
+    }
+    (container,) = template["spec"]["containers"]
+    return {claims[m["name"]]: m for m in container["volumeMounts"] if m["name"] in claims}
+
+
+def test_k8s_trains_the_models_daily_into_the_volume_the_workers_read() -> None:
+    cronjob = k8s("CronJob", "nudge-models-train")
+    spec = cronjob["spec"]
+    assert args_of("CronJob", "nudge-models-train") == ["models", "train", "--promote"]
+    minute, hour, *every = spec["schedule"].split()
+    assert 0 <= int(minute) < 60 and 0 <= int(hour) < 24 and every == ["*", "*", "*"]
+    assert spec["concurrencyPolicy"] == "Forbid" and spec["timeZone"] == "Etc/UTC"
+    job = spec["jobTemplate"]["spec"]
+    (rule,) = job["podFailurePolicy"]["rules"]  # too few users: no retry
+    assert rule["action"] == "FailJob" and rule["onExitCodes"]["values"] == [EXIT_TOO_FEW_USERS]
+    trainer = pod_template(cronjob)
+    assert trainer["spec"]["restartPolicy"] == "Never"  # podFailurePolicy needs it
+    (container,) = trainer["spec"]["containers"]
+    assert rule["onExitCodes"]["containerName"] == container["name"]
+    secret_keys = {v["valueFrom"]["secretKeyRef"]["key"] for v in container["env"]}
+    assert "NUDGE_DATABASE_URL" in secret_keys
+
+    models_dir = k8s("ConfigMap", "nudge-config")["data"]["NUDGE_MODELS_DIR"]
+    claim = k8s("PersistentVolumeClaim", "nudge-models")
+    assert claim["spec"]["accessModes"] == ["ReadWriteMany"]  # workers on many nodes
+    writes = volume_mounts(trainer)["nudge-models"]
+    reads = volume_mounts(k8s("Deployment", "nudge-worker")["spec"]["template"])["nudge-models"]
+    assert writes["mountPath"] == reads["mountPath"] == models_dir
+    assert not writes.get("readOnly") and reads["readOnly"] is True
+
+
 # The pod spec fields these manifests may use: a mis-indented key lands here and is caught.
 POD_SPEC_KEYS = {
     "automountServiceAccountToken", "containers", "restartPolicy", "securityContext",
@@ -516,7 +563,8 @@ def test_k8s_pods_are_locked_down_and_select_their_own_labels() -> None:
         if obj["kind"] == "Deployment":
             selector = obj["spec"]["selector"]["matchLabels"]
             assert selector.items() <= obj["spec"]["template"]["metadata"]["labels"].items()
-    assert len(pod_templates()) == 4  # two Deployments, two Jobs: none escapes the checks
+    # two Deployments, two Jobs, a CronJob: none escapes the checks
+    assert len(pod_templates()) == 5
     for template in pod_templates():
         spec = template["spec"]
         assert set(spec) <= POD_SPEC_KEYS, sorted(set(spec) - POD_SPEC_KEYS)
