@@ -42,14 +42,17 @@ class DefinitionsFeed:
         settings: Settings,
         spec: TopicSpec = TRIGGERS_DEFINITIONS,
         noun: str = "trigger definition",
+        key_name: str = "trigger",
     ) -> None:
         """Follow ``spec`` (any compacted topic of one partition: ``models.active`` too).
 
-        ``noun``: what one entry is, in the log ("trigger definition changed").
+        ``noun``: what one entry is, in the log ("trigger definition changed"), and
+        ``key_name`` the log's name for its key.
         """
         self.settings = settings
         self.spec = spec
         self.noun = noun
+        self.key_name = key_name
         self.entries: dict[bytes, bytes] = {}
         self.ready = asyncio.Event()
 
@@ -104,7 +107,7 @@ class DefinitionsFeed:
         else:
             self.entries[key] = value
         if self.ready.is_set():
-            log.info(f"{self.noun} changed", extra={"trigger": shown_key(key)})
+            log.info(f"{self.noun} changed", extra={self.key_name: shown_key(key)})
 
 
 async def read_definitions(settings: Settings, timeout: float = 30.0) -> dict[bytes, bytes]:

@@ -80,7 +80,9 @@ class ModelFeed:
     """
 
     def __init__(self, settings: Settings) -> None:
-        self.feed = DefinitionsFeed(settings, MODELS_ACTIVE, noun="model promotion")
+        self.feed = DefinitionsFeed(
+            settings, MODELS_ACTIVE, noun="model promotion", key_name="model"
+        )
         self.current: ServedModel | None = None
         self.ready = asyncio.Event()
         self._seen: bytes | None = None
