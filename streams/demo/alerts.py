@@ -20,6 +20,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import text
@@ -60,11 +61,15 @@ async def run_alerts(
         return False
     if not _nudge(settings, "models", "evaluate"):
         return False
-    served = await _served(settings, profiles)
-    _say(f"\n  the worker loaded the promoted model and served {served} of {profiles} users")
+    served, expected = await _served(settings)
+    _say(
+        f"\n  the worker loaded the promoted model and served {served} of the {expected} users "
+        "it has a recommendation for (the others: no alert they lack reaches 40 % of their "
+        "neighbours)"
+    )
     people = {p.user_id: p for p in population(users, seed=seed)}
     _print_users(settings, people)
-    return served > 0
+    return served == expected > 0
 
 
 def _nudge(settings: Settings, *args: str) -> bool:
@@ -83,21 +88,35 @@ def _nudge(settings: Settings, *args: str) -> bool:
     return run.returncode == 0
 
 
-async def _served(settings: Settings, profiles: int) -> int:
-    """Wait until every profiled user got recommendations, or the timeout; return how many."""
+async def _served(settings: Settings) -> tuple[int, int]:
+    """Wait until the worker served every user the active model has something for.
+
+    Who that is, the demo works out itself: the registered artefact (loaded as the worker
+    loads it, hash checked) applied to every stored profile. Returns (served, expected).
+    """
+    from models.artifacts import Artefact, load
+    from models.features import AlertFeatures
+
+    (row,) = _query(settings, "SELECT artefact, sha256 FROM model_versions WHERE status = 'active'")
+    path = Path(row["artefact"])
+    model = load(Artefact(path, path.with_suffix(".json"), row["sha256"]))
+    profiles = _query(
+        settings, "SELECT user_id, features, enabled FROM alert_profiles WHERE features IS NOT NULL"
+    )
+    expected = {
+        p["user_id"]
+        for p in profiles
+        if model.recommend(AlertFeatures(**p["features"]), p["enabled"])
+    }
     deadline = time.monotonic() + SERVE_TIMEOUT_SECONDS
-    served = 0
+    served: set[str] = set()
     while time.monotonic() < deadline:
-        served = _count(settings, "SELECT count(DISTINCT user_id) FROM alert_recommendations")
-        # Not everyone gets one (no alert may reach 40 % of a user's neighbours): stop
-        # once the count has settled after the first arrive.
-        if served >= profiles * 0.9:
+        rows = _query(settings, "SELECT DISTINCT user_id FROM alert_recommendations")
+        served = {r["user_id"] for r in rows}
+        if served >= expected:
             break
-        await asyncio.sleep(2.0)
-        again = _count(settings, "SELECT count(DISTINCT user_id) FROM alert_recommendations")
-        if again == served and served:
-            break
-    return served
+        await asyncio.sleep(1.0)
+    return len(served & expected), len(expected)
 
 
 def _print_users(settings: Settings, people: dict[str, Any]) -> None:

@@ -19,15 +19,17 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from models.artifacts import Artefact, load
-from models.features import AlertFeatures
-from models.recommender import AlertRecommender, Recommendation
 from schemas.alerts import ALERT_RECOMMENDER, AlertFeatureValues, AlertType, ModelPromotion
 from schemas.settings import Settings
 from schemas.topics import MODELS_ACTIVE
 from streams.runtime import metrics
 from streams.runtime.definitions_feed import DefinitionsFeed
+
+if TYPE_CHECKING:  # scikit-learn and skops load when a model does, not with every worker
+    from models.features import AlertFeatures
+    from models.recommender import AlertRecommender, Recommendation
 
 log = logging.getLogger(__name__)
 
@@ -42,13 +44,15 @@ class ServedModel:
     name: str
     version: int
     recommender: AlertRecommender
+    features: type[AlertFeatures]
+    """``models.features.AlertFeatures``, kept here so the module imports it only on load."""
 
     def suggest(
         self, features: AlertFeatureValues, enabled: Sequence[AlertType]
     ) -> Sequence[Recommendation]:
         """Return the recommender's alerts; none, counted and logged, if it raises."""
         try:
-            return self.recommender.recommend(AlertFeatures(**features.model_dump()), enabled)
+            return self.recommender.recommend(self.features(**features.model_dump()), enabled)
         except Exception as error:  # noqa: BLE001 - a model's bug must not cost the event
             metrics.MODEL_ERRORS.labels(self.name).inc()
             log.warning(
@@ -66,9 +70,12 @@ def load_promoted(promotion: ModelPromotion) -> ServedModel:
         models.artifacts.ArtefactError: The file is missing, its hash differs, or it holds
             untrusted types (and whatever reading a damaged file raises).
     """
+    from models.artifacts import Artefact, load  # noqa: PLC0415 - see ``ServedModel``
+    from models.features import AlertFeatures  # noqa: PLC0415
+
     path = Path(promotion.artefact)
     artefact = Artefact(path, path.with_suffix(".json"), promotion.sha256)
-    return ServedModel(promotion.name, promotion.version, load(artefact))
+    return ServedModel(promotion.name, promotion.version, load(artefact), AlertFeatures)
 
 
 class ModelFeed:

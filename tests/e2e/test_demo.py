@@ -36,8 +36,9 @@ def test_the_demo_fires_for_exactly_the_expected_users_run_after_run(
     timed = {d.id for d in default_definitions() if not d.evaluate_on.events}
     # The same seed twice: identical deterministic ids, which a shared database would
     # swallow as replays on the second run.
-    # The second run leaves the experiment phase out: it is there for the ids.
-    for campaign in ("1400", "0"):
+    # The second run leaves the experiment and recommender phases out: it is there for
+    # the ids.
+    for campaign, alert_users in (("1400", "250"), ("0", "0")):
         run = subprocess.run(
             [
                 sys.executable,
@@ -50,6 +51,8 @@ def test_the_demo_fires_for_exactly_the_expected_users_run_after_run(
                 "0",
                 "--campaign-users",
                 campaign,
+                "--alert-users",
+                alert_users,
             ],  # fmt: skip
             env=env,
             cwd=tmp_path,
@@ -92,3 +95,11 @@ def test_the_demo_fires_for_exactly_the_expected_users_run_after_run(
         if campaign != "0":
             assert "The direct copy wins, as the population prefers." in run.stdout
             assert "Funnel quote_to_application" in run.stdout and "Weekly cohorts" in run.stdout
+        # The recommender: trained, evaluated against the baselines, everyone it has
+        # something for served (else the demo fails), three users' recommendations shown.
+        if alert_users != "0":
+            evaluation = re.search(r"^knn +(\S+).*\n^popularity +(\S+)", run.stdout, re.M)
+            assert evaluation, run.stdout[-3000:]
+            assert "alert_recommender v1 is active" in run.stdout
+            assert len(re.findall(r"^  cardholder-\d+ \(", run.stdout, re.M)) == 3
+            assert "of the 5 customers most like you" in run.stdout

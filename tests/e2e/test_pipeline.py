@@ -79,6 +79,8 @@ def test_schemas_export_writes_a_schema_per_message(tmp_path: Path) -> None:
     )
     written = sorted(Path(line).name for line in result.stdout.split())
     assert written == [
+        "alert_profile.schema.json",
+        "alert_recommendation.schema.json",
         "communication_command.schema.json",
         "dead_letter.schema.json",
         "event.schema.json",
@@ -86,6 +88,7 @@ def test_schemas_export_writes_a_schema_per_message(tmp_path: Path) -> None:
         "experiment_conversion.schema.json",
         "funnel_step.schema.json",
         "intervention_command.schema.json",
+        "model_promotion.schema.json",
         "segment_change.schema.json",
         "topics.json",
         "trigger_decision.schema.json",

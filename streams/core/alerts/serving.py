@@ -116,18 +116,15 @@ def on_event(
         return out
     due = material(stats)
     if due:
-        out.profile = _profile(stats, user_id, at, cause)
-        stats[PUBLISHED] = [
-            stats[COUNT], round(alert_stats.utilisation(stats), 4), stats[ENABLED]
-        ]  # fmt: skip
+        out.profile = _publish(stats, user_id, at, cause)
     if fresh and model is not None and (due or stats[SERVED] != model.version):
-        out.recommendations = _serve(stats, user_id, model, at, cause)
+        out.recommendations = _serve(stats, user_id, model, at, cause, out)
     return out
 
 
 def serve_promoted(
     state: UserState, user_id: str, model: AlertModel, now: datetime
-) -> list[AlertRecommendation] | None:
+) -> AlertOutputs | None:
     """Serve a user the model's version if they have not been yet (the timer's sweep).
 
     Returns ``None`` when there was nothing to do (served already, or no features).
@@ -135,16 +132,29 @@ def serve_promoted(
     stats = state.alerts
     if stats is None or stats[SERVED] == model.version or not stats[COUNT]:
         return None
-    return _serve(stats, user_id, model, now, f"promotion:{model.version}")
+    out = AlertOutputs()
+    out.recommendations = _serve(stats, user_id, model, now, f"promotion:{model.version}", out)
+    return out
 
 
-def _serve(
-    stats: list[Any], user_id: str, model: AlertModel, at: datetime, cause: str
+def _serve(  # noqa: PLR0913, PLR0917 - one serving: who, by what, when, why, where to
+    stats: list[Any],
+    user_id: str,
+    model: AlertModel,
+    at: datetime,
+    cause: str,
+    out: AlertOutputs,
 ) -> list[AlertRecommendation]:
+    """Recommend from the user's features now, publishing them if not the last profile's.
+
+    So the stored profile is always what the latest recommendations saw.
+    """
     stats[SERVED] = model.version
     found = alert_stats.features(stats)
     if found is None:
         return []
+    if out.profile is None and _published(stats) != stats[PUBLISHED]:
+        out.profile = _publish(stats, user_id, at, cause)
     return [
         AlertRecommendation(
             recommendation_id=recommendation_id(
@@ -161,6 +171,16 @@ def _serve(
         )
         for each in model.suggest(found, alert_stats.enabled(stats))
     ]
+
+
+def _published(stats: list[Any]) -> list[Any]:
+    """What is remembered of a profile when it is published (``material`` compares it)."""
+    return [stats[COUNT], round(alert_stats.utilisation(stats), 4), stats[ENABLED]]
+
+
+def _publish(stats: list[Any], user_id: str, at: datetime, cause: str) -> AlertProfile:
+    stats[PUBLISHED] = _published(stats)
+    return _profile(stats, user_id, at, cause)
 
 
 def _profile(stats: list[Any], user_id: str, at: datetime, cause: str) -> AlertProfile:

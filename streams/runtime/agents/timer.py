@@ -400,7 +400,8 @@ class Scheduler:
         if done.model is not None:
             served = serve_promoted(state, user_id, done.model, now)
             if served is not None:
-                result.recommendations.extend(served)
+                result.recommendations.extend(served.recommendations or [])
+                result.alert_profile = served.profile
                 result.judged = True  # the record says who was served: stored
         for command in result.commands[: result.released]:
             metrics.RELEASED_SENDS.labels(command.trigger_id).inc()

@@ -124,7 +124,9 @@ def test_a_promotion_serves_each_user_once() -> None:
     state = with_debits(3)
     published(state)
     first = serve_promoted(state, "u", Model(version=2), AT + timedelta(hours=1))
-    assert first is not None and first[0].cause == "promotion:2"
+    assert first is not None and first.recommendations
+    assert first.recommendations[0].cause == "promotion:2"
+    assert first.profile is None  # the features are the last profile's
     assert serve_promoted(state, "u", Model(version=2), AT) is None
     assert serve_promoted(UserState(), "u", Model(version=2), AT) is None
     # A later event for the same version serves nothing more; a newer version does.
@@ -133,3 +135,20 @@ def test_a_promotion_serves_each_user_once() -> None:
         is None
     )
     assert serve_promoted(state, "u", Model(version=3), AT) is not None
+
+
+def test_features_that_moved_since_the_last_profile_are_published_with_the_recommendations() -> (
+    None
+):
+    state = with_debits(8)
+    published(state)
+    alert_stats.note_debit(figures(state), 5000, AT.timestamp(), "new", "travel")  # 9 < 8 * 1.25
+    assert not material(figures(state))
+    served = serve_promoted(state, "u", Model(version=1), AT)
+    assert served is not None and served.profile is not None
+    assert served.profile.features is not None
+    assert served.profile.features.transaction_count == 9  # what the model was asked with
+    assert Model().suggest(served.profile.features, []) and served.profile.source_event_id == (
+        "promotion:1"
+    )
+    assert not material(figures(state))  # remembered as published
