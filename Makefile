@@ -48,8 +48,11 @@ down: kafka-down db-down ## Stop Kafka and PostgreSQL
 demo: $(STAMP) up ## Run workers and sinks, feed synthetic users for about a minute, show what fired
 	@$(BIN)/nudge demo
 
+# Two processes share the broker and the database (each test has its own topics and
+# database); the tests marked serial (a broker restart, the timed chaos run) then run alone.
 test: $(STAMP) tools lint ## Lint, then run the whole test suite (starts Kafka and PostgreSQL itself)
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2 -m "not serial"
+	$(BIN)/pytest -q -m serial
 
 test-unit: $(STAMP) ## Run the unit tests only (no Kafka, no PostgreSQL)
 	$(BIN)/pytest -q tests/unit

@@ -7,11 +7,13 @@ never see each other's messages or rows.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
 import subprocess
 import sys
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -35,15 +37,35 @@ KAFKA = str(ROOT / "deploy/local/kafka.sh")
 POSTGRES = [sys.executable, str(ROOT / "deploy/local/postgres.py")]
 
 
+@contextmanager
+def _one_at_a_time() -> Iterator[None]:
+    """Hold the lock that makes parallel test processes start the services one at a time."""
+    (ROOT / ".run").mkdir(exist_ok=True)
+    with (ROOT / ".run/test-services.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def _stops_what_it_started() -> bool:
+    """Whether this test process stops the services it started, at its end.
+
+    Not under pytest-xdist (``make test`` runs two processes): the process that started a
+    service cannot know when the other finishes with it, so it is left running
+    (``make down`` stops it).
+    """
+    return "PYTEST_XDIST_WORKER" not in os.environ
+
+
 @pytest.fixture(scope="session")
 def kafka_bootstrap() -> Iterator[str]:
     """Bootstrap address of the local broker; one the suite started is stopped after it."""
-    was_running = subprocess.run([KAFKA, "status"], capture_output=True).returncode == 0
-    subprocess.run([KAFKA, "up"], check=True, capture_output=True)
+    with _one_at_a_time():
+        was_running = subprocess.run([KAFKA, "status"], capture_output=True).returncode == 0
+        subprocess.run([KAFKA, "up"], check=True, capture_output=True)
     bootstrap = _read_env_file(ROOT / ".run/kafka.env")["NUDGE_KAFKA_BOOTSTRAP"]
     asyncio.run(_coordinator_ready(bootstrap))
     yield bootstrap
-    if not was_running:
+    if not was_running and _stops_what_it_started():
         subprocess.run([KAFKA, "down"], check=True, capture_output=True)
 
 
@@ -82,10 +104,11 @@ def postgres_admin_url() -> Iterator[str]:
     if os.environ.get("NUDGE_DATABASE_URL"):
         yield os.environ["NUDGE_DATABASE_URL"]
         return
-    was_running = (ROOT / ".run/postgres.env").exists()
-    subprocess.run([*POSTGRES, "up"], check=True, capture_output=True)
+    with _one_at_a_time():
+        was_running = (ROOT / ".run/postgres.env").exists()
+        subprocess.run([*POSTGRES, "up"], check=True, capture_output=True)
     yield _read_env_file(ROOT / ".run/postgres.env")["NUDGE_DATABASE_URL"]
-    if not was_running:
+    if not was_running and _stops_what_it_started():
         subprocess.run([*POSTGRES, "down"], check=True, capture_output=True)
 
 

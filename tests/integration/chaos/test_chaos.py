@@ -16,7 +16,8 @@ import pytest
 from schemas.settings import Settings
 from streams.chaos import ChaosOptions, run_chaos
 
-pytestmark = pytest.mark.integration
+# serial: its kills and outages are timed against the clock; a loaded machine skews them.
+pytestmark = [pytest.mark.integration, pytest.mark.serial]
 
 
 async def test_a_short_fault_run_matches_the_reference(kafka_bootstrap: str, tmp_path: Path):

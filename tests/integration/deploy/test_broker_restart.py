@@ -13,7 +13,8 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from tests.conftest import KAFKA, _coordinator_ready, _read_env_file
 from tests.paths import ROOT
 
-pytestmark = pytest.mark.integration
+# serial: it restarts the broker every other test is using.
+pytestmark = [pytest.mark.integration, pytest.mark.serial]
 
 
 def kafka(command: str) -> str:
