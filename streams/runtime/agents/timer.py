@@ -132,8 +132,9 @@ class _Tally:
     analytics: Analytics | None = None
     """The analytics in force, read once at the pass's start (not once per user)."""
     model: AlertModel | None = None
-    """A model version promoted since the last whole pass: every user not served it yet
-    is (``streams.core.alerts.serving.serve_promoted``)."""
+    """The alert recommender in force: every user looked at who was not served its version
+    yet is (``streams.core.alerts.serving.serve_promoted``). A promotion makes the next
+    pass look at everyone."""
     users: int = 0
     decisions: int = 0
     commands: int = 0
@@ -204,7 +205,9 @@ class Scheduler:
         started = time.perf_counter()
         done = _Tally(
             behavior=behavior, segments=segments_due, analytics=stage.current_analytics(),
-            model=serve,
+            # Any user looked at is served the version in force if they were not yet:
+            # those of a partition new to this worker too (its last owner may not have).
+            model=model,
         )  # fmt: skip
         epoch = index.epoch
         if sweep and not await self._sweep(sweep, due, now, done):

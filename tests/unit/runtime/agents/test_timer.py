@@ -355,3 +355,53 @@ async def test_a_record_of_a_partition_revoked_while_outputs_went_out_is_not_wri
     await Scheduler(ingest, owned=lambda: set(owned)).run_pass({0, 1})
     assert {d["user_id"] for d in ingest.decisions.sent} == {"ada", "bob"}  # both decided
     assert [user for _, user, _ in memory(ingest).table.changelog] == [b"ada"]  # one stored
+
+
+@dataclass
+class _Suggested:
+    alert_type: Any
+    confidence: float
+    explanation: str
+
+
+@dataclass
+class _Model:
+    version: int
+    name: str = "alert_recommender"
+
+    def suggest(self, features: Any, enabled: Any) -> list[_Suggested]:
+        from schemas.alerts import AlertType
+
+        return [
+            _Suggested(
+                AlertType.HIGH_SPENDER, 0.6, "3 of the 5 customers most like you use this alert"
+            )
+        ]
+
+
+@dataclass
+class _Models:
+    current: _Model | None
+
+
+async def test_a_promotion_serves_every_user_once_per_version_on_the_next_pass() -> None:
+    from tests.unit.factories import transaction
+
+    ingest = stage(Clock())
+    for n in range(3):
+        put(ingest, f"spender-{n}", 0, [transaction(f"spender-{n}", NOW - timedelta(days=3), "40")])
+    put(ingest, "no-debit", 0, lapsed("no-debit"))
+    ingest.models = _Models(_Model(1))  # type: ignore[assignment]
+    scheduler = Scheduler(ingest)
+    await scheduler.run_pass({0})
+    first = [r for r in ingest.recommendations.sent if r["model_version"] == 1]
+    assert sorted(r["user_id"] for r in first) == ["spender-0", "spender-1", "spender-2"]
+    assert {r["cause"] for r in first} == {"promotion:1"}
+    # The records say who was served: the next pass serves nobody again.
+    await scheduler.run_pass({0})
+    assert len(ingest.recommendations.sent) == 3
+    ingest.models = _Models(_Model(2))  # type: ignore[assignment]
+    await scheduler.run_pass({0})
+    assert sorted(r["user_id"] for r in ingest.recommendations.sent if r["model_version"] == 2) == [
+        "spender-0", "spender-1", "spender-2",
+    ]  # fmt: skip
