@@ -13,12 +13,12 @@ evaluation shows by how much. Seeded: the same seed gives the same users and eve
 from __future__ import annotations
 
 import random
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from schemas.alerts import AlertType
+from streams.simulation.synthetic import event_dict
 
 EventDict = dict[str, Any]
 
@@ -103,26 +103,17 @@ def cardholder_events(users: int, *, now: datetime, seed: int) -> list[EventDict
                 "merchant": f"{persona.name}-shop-{rng.randrange(persona.merchants)}",
                 "category": rng.choice(persona.categories),
             }
-            events.append(_event(rng, person.user_id, at, payload))
+            events.append(event_dict(rng, person.user_id, at, payload, source="app"))
         limit = rng.choice((1000, 2500, 5000))
         owed = limit * rng.uniform(*persona.utilisation)
         balance = {"type": "balance_snapshot", "balance": f"{owed:.2f}",
                    "credit_limit": str(limit), "account_kind": "credit_card"}  # fmt: skip
-        events.append(_event(rng, person.user_id, end - timedelta(hours=2), balance))
+        events.append(
+            event_dict(rng, person.user_id, end - timedelta(hours=2), balance, source="app")
+        )
         for alert in person.alerts:
             at = end - timedelta(seconds=rng.uniform(3600 * 3, HISTORY_DAYS * 86_400))
             rule = {"type": "alert_rule", "action": "enabled", "alert_type": alert.value}
-            events.append(_event(rng, person.user_id, at, rule))
+            events.append(event_dict(rng, person.user_id, at, rule, source="app"))
     events.sort(key=lambda e: e["occurred_at"])
     return events
-
-
-def _event(rng: random.Random, user: str, at: datetime, payload: dict[str, Any]) -> EventDict:
-    return {
-        "schema_version": 1,
-        "event_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
-        "user_id": user,
-        "occurred_at": at.isoformat(),
-        "source": "app",
-        "payload": payload,
-    }

@@ -16,12 +16,12 @@ purchases.
 from __future__ import annotations
 
 import random
-import uuid
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
 from schemas.experiments import ExperimentDefinition, validate_experiment
+from streams.simulation.synthetic import event_dict
 
 EventDict = dict[str, Any]
 
@@ -83,20 +83,22 @@ def campaign_events(users: int, *, now: datetime, seed: int) -> list[EventDict]:
         user = f"{PREFIX}{n:05d}"
         start = now - timedelta(hours=30) + timedelta(minutes=rng.uniform(0, 120))
         product = rng.choice(("car", "home", "travel"))
-        events.append(_event(rng, user, start, {"type": "profile_update", "first_name": "Sam"}))
+        events.append(event_dict(rng, user, start, {"type": "profile_update", "first_name": "Sam"}))
         pricing = {"type": "page_view", "path": "/pricing", "category": "pricing"}
-        events.append(_event(rng, user, start + timedelta(minutes=1), pricing))
+        events.append(event_dict(rng, user, start + timedelta(minutes=1), pricing))
         for minutes in (5, 95):
             quote = {"type": "quote_request", "product": product}
-            events.append(_event(rng, user, start + timedelta(minutes=minutes), quote))
+            events.append(event_dict(rng, user, start + timedelta(minutes=minutes), quote))
         if rng.random() < STARTS_APPLICATION:
             application = {"application_id": f"app-{user}", "product": product}
             started = start + timedelta(hours=rng.uniform(3, 8))
-            events.append(_event(rng, user, started, {"type": "application_start", **application}))
+            events.append(
+                event_dict(rng, user, started, {"type": "application_start", **application})
+            )
             if rng.random() < COMPLETES_APPLICATION:
                 done = started + timedelta(hours=rng.uniform(1, 10))
                 payload = {"type": "application_complete", **application}
-                events.append(_event(rng, user, done, payload))
+                events.append(event_dict(rng, user, done, payload))
     events.sort(key=lambda e: e["occurred_at"])
     return events
 
@@ -128,16 +130,5 @@ def conversion_events(
             "product_id": "policy",
             "amount": f"{rng.uniform(50, 500):.2f}",
         }
-        events.append(_event(rng, user, at, payload))
+        events.append(event_dict(rng, user, at, payload))
     return events
-
-
-def _event(rng: random.Random, user: str, at: datetime, payload: dict[str, Any]) -> EventDict:
-    return {
-        "schema_version": 1,
-        "event_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
-        "user_id": user,
-        "occurred_at": at.isoformat(),
-        "source": "web",
-        "payload": payload,
-    }

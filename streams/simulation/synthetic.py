@@ -249,3 +249,17 @@ def months_before(month_start: datetime, months: int) -> datetime:
     """Return the first of the month ``months`` before ``month_start``'s."""
     index = month_start.year * 12 + month_start.month - 1 - months
     return month_start.replace(year=index // 12, month=index % 12 + 1)
+
+
+def event_dict(
+    rng: random.Random, user: str, at: datetime, payload: dict[str, Any], source: str = "web"
+) -> dict[str, Any]:
+    """Return one input event as a producer sends it, its id drawn from ``rng``."""
+    return {
+        "schema_version": 1,
+        "event_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+        "user_id": user,
+        "occurred_at": at.isoformat(),
+        "source": source,
+        "payload": payload,
+    }
