@@ -327,9 +327,19 @@ def test_compose_waits_on_health_and_completion() -> None:
 
 
 def test_compose_commands_are_nudge_commands() -> None:
-    assert set(nudge_services()) == {"migrate", "topics", "worker", "sink", "producer"}
+    assert set(nudge_services()) == {"migrate", "topics", "worker", "sink", "producer", "trainer"}
     for service in nudge_services().values():
         parse_cli(service["command"])
+
+
+def test_the_trainer_writes_the_models_the_workers_read() -> None:
+    services = nudge_services()
+    trainer, worker = services["trainer"], services["worker"]
+    assert trainer["command"] == ["models", "train", "--promote"]
+    assert trainer["environment"]["NUDGE_MODELS_DIR"] == worker["environment"]["NUDGE_MODELS_DIR"]
+    path = worker["environment"]["NUDGE_MODELS_DIR"]
+    assert trainer["volumes"] == [f"models:{path}"]
+    assert worker["volumes"] == [f"models:{path}:ro"]
 
 
 def test_compose_environment_builds_valid_settings(monkeypatch: pytest.MonkeyPatch) -> None:
