@@ -2,11 +2,14 @@
 
 The worker publishes a user's ``AlertProfile`` (features and the alerts on) on
 ``alerts.profiles`` when it has changed materially since the last one (``material``):
-the first time there is anything to say, when the alerts on change, when the user has made
-``GROWTH`` (25 %) more debits than at the last profile, or when their credit utilisation
-has moved by ``UTILISATION_STEP`` (5 points) or more. Debits grow a profile's features
-slowly once there are many, so publishing on relative growth keeps the profiles at about
-``log(n) / log(1.25)`` per user (17 for a user's first 100 debits), not one per debit.
+at the user's fifth debit or first alert switched (``FIRST_PROFILE_DEBITS``), when the
+alerts on change, when the user has made ``GROWTH`` (25 %) more debits than at the last
+profile and at least five more, or when their credit utilisation has moved by
+``UTILISATION_STEP`` (5 points) or more. Debits move a profile's features less as they
+add up, so publishing on relative growth keeps the profiles to 11 for a user's first 100
+debits, and one more each time the debits grow by a quarter, not one per debit. (A model
+in force serves a new user on their first fresh debit all the same, publishing the
+profile it served them with: see below.)
 Profiles are facts: they are published for late events too, so a backfill trains models.
 
 With a model in force, a fresh event that publishes a profile, or the first fresh event of
@@ -32,6 +35,10 @@ from streams.core.state.record import UserState
 
 #: More debits than at the last profile, as a share of them, that make a new one due.
 GROWTH = 0.25
+#: Debits before a user's first profile (unless they switch an alert), and the fewest more
+#: that make a new one due: a profile of one debit says little, and young users would
+#: otherwise publish one on nearly every debit.
+FIRST_PROFILE_DEBITS = 5
 #: A change of credit utilisation (balance over limit) that makes a new profile due.
 UTILISATION_STEP = 0.05
 
@@ -82,11 +89,11 @@ def material(stats: list[Any]) -> bool:
     """Whether the user's profile has changed materially since the last one published."""
     last = stats[PUBLISHED]
     if last is None:
-        return bool(stats[COUNT] or stats[ENABLED])
+        return bool(stats[ENABLED]) or stats[COUNT] >= FIRST_PROFILE_DEBITS
     count, utilisation, enabled = last
     return bool(
         stats[ENABLED] != enabled
-        or stats[COUNT] >= count * (1 + GROWTH) and stats[COUNT] > count
+        or stats[COUNT] >= max(count * (1 + GROWTH), count + FIRST_PROFILE_DEBITS)
         or round(abs(alert_stats.utilisation(stats) - utilisation), 4) >= UTILISATION_STEP
     )  # fmt: skip
 

@@ -53,13 +53,25 @@ def with_debits(count: int) -> UserState:
 
 
 def published(state: UserState) -> None:
-    on_event(state, "u", at=AT, cause="e0", fresh=False, model=None)
+    """Say the user's profile was published as their figures are now."""
+    stats = figures(state)
+    stats[alert_stats.PUBLISHED] = [
+        stats[alert_stats.COUNT], round(alert_stats.utilisation(stats), 4),
+        stats[alert_stats.ENABLED],
+    ]  # fmt: skip
 
 
-# debits at the last profile -> debits now -> a new profile is due (25 % more, and at least one)
+# debits now, with no profile yet -> the first is due (at five debits)
+@pytest.mark.parametrize(("debits", "due"), [(0, False), (1, False), (4, False), (5, True)])
+def test_the_first_profile_is_due_at_five_debits(debits: int, due: bool) -> None:
+    assert material(figures(with_debits(debits))) is due
+
+
+# debits at the last profile -> debits now -> a new one is due (25 % more, and at least 5)
 @pytest.mark.parametrize(("then", "now", "due"), [
-    (1, 1, False), (1, 2, True), (3, 3, False), (3, 4, True), (4, 5, True), (8, 9, False),
-    (8, 10, True), (100, 124, False), (100, 125, True),
+    (5, 5, False), (5, 9, False), (5, 10, True), (8, 12, False), (8, 13, True),
+    (20, 24, False), (20, 25, True), (40, 49, False), (40, 50, True),
+    (100, 124, False), (100, 125, True),
 ])  # fmt: skip
 def test_a_profile_is_due_after_a_quarter_more_debits(then: int, now: int, due: bool) -> None:
     state = with_debits(then)
@@ -96,7 +108,7 @@ def test_no_figures_no_output() -> None:
 
 
 def test_a_fresh_profile_is_served_and_a_stale_one_only_published() -> None:
-    state = with_debits(1)
+    state = with_debits(5)
     model = Model()
     stale = on_event(state, "u", at=AT, cause="e1", fresh=False, model=model)
     assert stale.profile is not None and stale.recommendations is None
@@ -121,7 +133,7 @@ def test_the_model_is_asked_with_the_alerts_already_on() -> None:
 
 
 def test_a_promotion_serves_each_user_once() -> None:
-    state = with_debits(3)
+    state = with_debits(5)
     published(state)
     first = serve_promoted(state, "u", Model(version=2), AT + timedelta(hours=1))
     assert first is not None and first.recommendations
@@ -152,3 +164,10 @@ def test_features_that_moved_since_the_last_profile_are_published_with_the_recom
         "promotion:1"
     )
     assert not material(figures(state))  # remembered as published
+
+
+def test_a_new_user_served_on_their_first_debit_gets_the_profile_they_were_served_with() -> None:
+    state = with_debits(1)
+    out = on_event(state, "u", at=AT, cause="e1", fresh=True, model=Model())
+    assert out.recommendations and out.profile is not None
+    assert out.profile.features is not None and out.profile.features.transaction_count == 1
