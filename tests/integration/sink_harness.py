@@ -63,6 +63,7 @@ from schemas.user_analytics import UserAnalytics
 from sinks.rows import ROUTES
 from sinks.worker import run_sink
 from streams.runtime.kafka_admin import ensure_topics
+from tests.unit.factories import ALERT_FEATURES
 
 AT = datetime(2025, 3, 14, 9, 30, tzinfo=UTC)
 TIMEOUT = 60.0
@@ -267,17 +268,7 @@ def funnel_step(  # noqa: PLR0913 - one message's fields
     )
 
 
-#: A user's recommender features, as the worker publishes them (any valid values do).
-FEATURES = AlertFeatureValues(
-    total_amount=1200.0,
-    average_transaction=40.0,
-    spending_volatility=12.5,
-    transaction_count=30,
-    transactions_per_day=1.0,
-    unique_merchants=11,
-    unique_categories=5,
-    credit_utilisation=0.35,
-)
+FEATURES = ALERT_FEATURES
 
 
 def alert_profile(

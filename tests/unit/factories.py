@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from schemas.alerts import AlertFeatureValues
 from schemas.events import Event
 from streams.core.features.context import Before
 from streams.core.features.registry import event_context
@@ -130,3 +131,16 @@ def match_of(trigger_id: str, state: UserState, event: Event) -> Match | None:
     if event.type not in definition.evaluate_on.events:
         return None
     return evaluate(definition, event_context(state, event, before))
+
+
+#: A user's recommender features, as the worker publishes them (any valid values do).
+ALERT_FEATURES = AlertFeatureValues(
+    total_amount=1200.0,
+    average_transaction=40.0,
+    spending_volatility=12.5,
+    transaction_count=30,
+    transactions_per_day=1.0,
+    unique_merchants=11,
+    unique_categories=5,
+    credit_utilisation=0.35,
+)

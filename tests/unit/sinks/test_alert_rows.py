@@ -13,24 +13,16 @@ from typing import Any
 import pytest
 from sqlalchemy.dialects.postgresql import JSONB
 
-from schemas.alerts import AlertFeatureValues, AlertProfile, AlertRecommendation, AlertType
+from schemas.alerts import AlertProfile, AlertRecommendation, AlertType
 from schemas.ids import alert_profile_id, recommendation_id
 from schemas.topics import ALERTS_PROFILES, ALERTS_RECOMMENDATIONS, TopicSpec
 from sinks.latest import keep_latest, latest_by
 from sinks.rows import DEAD_LETTERS, ROUTES, ConsumedMessage, Row, message_row
+from tests.unit.factories import ALERT_FEATURES
 
 AT = datetime(2025, 3, 14, 9, 30, tzinfo=UTC)
 NOW = datetime(2025, 3, 14, 10, 0, tzinfo=UTC)
-FEATURES = AlertFeatureValues(
-    total_amount=1200.0,
-    average_transaction=40.0,
-    spending_volatility=12.5,
-    transaction_count=30,
-    transactions_per_day=1.0,
-    unique_merchants=11,
-    unique_categories=5,
-    credit_utilisation=0.35,
-)
+FEATURES = ALERT_FEATURES
 
 
 def profile(
