@@ -128,12 +128,16 @@ def train(settings: Settings, *, force: bool = False, promote: bool = False) -> 
         data_fingerprint=trained.fingerprint,
     )
     directory = settings.models_dir.resolve()
-    row = registry.add_version(
-        settings,
-        ALERT_RECOMMENDER,
-        candidate,
-        lambda version: write_artefact(trained.recommender, directory, version),
-    )
+    try:
+        row = registry.add_version(
+            settings,
+            ALERT_RECOMMENDER,
+            candidate,
+            lambda version: write_artefact(trained.recommender, directory, version),
+        )
+    except OSError as exc:  # the models directory not writable, the disk full
+        print(f"models train: cannot write the model file: {exc}", file=sys.stderr)
+        return 1
     print(f"{describe(row)}: a candidate, saved to {row.artefact}\n")
     print(render_evaluation(row.metrics))
     return promote_if_as_good(settings, row) if promote else 0
@@ -215,7 +219,7 @@ def announce(settings: Settings, row: ModelVersionRow) -> int:
     )
     try:
         asyncio.run(publish_promotion(settings, message))
-    except (KafkaError, OSError) as exc:
+    except (KafkaError, OSError, RuntimeError, TimeoutError) as exc:  # RuntimeError: topics
         print(
             f"models: v{row.version} is active in the registry but was not published "
             f"({type(exc).__name__}: {exc}); `nudge models promote {row.version}` publishes it",
@@ -228,27 +232,15 @@ def announce(settings: Settings, row: ModelVersionRow) -> int:
 
 async def publish_promotion(settings: Settings, message: ModelPromotion) -> None:
     """Publish ``message`` on ``models.active``, keyed by the model's name."""
-    from aiokafka import AIOKafkaProducer
-
     from schemas.topics import MODELS_ACTIVE
-    from streams.runtime.kafka_admin import ensure_topics
+    from streams.runtime.definitions_feed import publish_entries
 
-    await ensure_topics(settings, [MODELS_ACTIVE])
-    producer = AIOKafkaProducer(**settings.kafka_client_options(), acks="all")
-    await producer.start()
-    try:
-        await producer.send_and_wait(
-            MODELS_ACTIVE.full_name(settings.topic_prefix),
-            key=message.name.encode(),
-            value=message.model_dump_json().encode(),
-        )
-    finally:
-        await producer.stop()
+    record = (message.name.encode(), message.model_dump_json().encode())
+    await publish_entries(settings, [record], MODELS_ACTIVE)
 
 
 def list_versions(settings: Settings) -> int:
     """Print every version: status, when trained, users, held-out precision, promotion."""
-    from models.evaluation import knn_precision
     from sinks.model_registry import list_versions as versions
 
     rows = versions(settings, ALERT_RECOMMENDER)
@@ -266,9 +258,15 @@ def list_versions(settings: Settings) -> int:
         print(
             f"{row.version:>7}  {row.status:<9}  {stamp(row.trained_at):<16}  "
             f"{metrics.get('training_users', '?'):>10}  {metrics.get('held_out_users', '?'):>8}  "
-            f"{knn_precision(metrics):>11.3f}  {stamp(row.promoted_at)}"
+            f"{shown(metrics):>11}  {stamp(row.promoted_at)}"
         )
     return 0
+
+
+def shown(metrics: dict[str, Any]) -> str:
+    """The held-out precision@k for ``list``: "-" when the model recommended nothing."""
+    value = metrics.get("methods", {}).get("knn", {}).get("precision_at_k")
+    return "-" if value is None else f"{value:.3f}"
 
 
 def evaluate(settings: Settings, version: int | None) -> int:

@@ -23,10 +23,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import text
-
 from schemas.settings import Settings
 from schemas.topics import BEHAVIOR_EVENTS
+from streams.demo.analytics import query
 
 #: Card holders in the demo: 100 of each persona.
 ALERT_USERS = 500
@@ -88,30 +87,42 @@ def _nudge(settings: Settings, *args: str) -> bool:
     return run.returncode == 0
 
 
-async def _served(settings: Settings) -> tuple[int, int]:
-    """Wait until the worker served every user the active model has something for.
+def expected_recommendations(
+    settings: Settings, version: int | None = None
+) -> dict[str, list[Any]]:
+    """Return each stored profile's recommendations by a version (``None``: the active one).
 
-    Who that is, the demo works out itself: the registered artefact (loaded as the worker
-    loads it, hash checked) applied to every stored profile. Returns (served, expected).
+    Computed here, not read: the registered file loaded as a worker loads it (hash
+    checked), applied to the features and alerts the sink stored. Users it recommends
+    nothing are left out.
     """
     from models.artifacts import Artefact, load
     from models.features import AlertFeatures
 
-    (row,) = _query(settings, "SELECT artefact, sha256 FROM model_versions WHERE status = 'active'")
+    which = "status = 'active'" if version is None else f"version = {int(version)}"
+    (row,) = query(settings, f"SELECT artefact, sha256 FROM model_versions WHERE {which}")  # noqa: S608 - an int or a constant
     path = Path(row["artefact"])
     model = load(Artefact(path, path.with_suffix(".json"), row["sha256"]))
-    profiles = _query(
+    profiles = query(
         settings, "SELECT user_id, features, enabled FROM alert_profiles WHERE features IS NOT NULL"
     )
-    expected = {
-        p["user_id"]
+    found = {
+        p["user_id"]: model.recommend(AlertFeatures(**p["features"]), p["enabled"])
         for p in profiles
-        if model.recommend(AlertFeatures(**p["features"]), p["enabled"])
     }
+    return {user: recommended for user, recommended in found.items() if recommended}
+
+
+async def _served(settings: Settings) -> tuple[int, int]:
+    """Wait until the worker served everyone ``expected_recommendations`` names.
+
+    Returns (served, expected).
+    """
+    expected = set(expected_recommendations(settings))
     deadline = time.monotonic() + SERVE_TIMEOUT_SECONDS
     served: set[str] = set()
     while time.monotonic() < deadline:
-        rows = _query(settings, "SELECT DISTINCT user_id FROM alert_recommendations")
+        rows = query(settings, "SELECT DISTINCT user_id FROM alert_recommendations")
         served = {r["user_id"] for r in rows}
         if served >= expected:
             break
@@ -120,7 +131,7 @@ async def _served(settings: Settings) -> tuple[int, int]:
 
 
 def _print_users(settings: Settings, people: dict[str, Any]) -> None:
-    rows = _query(
+    rows = query(
         settings,
         "SELECT r.user_id, r.alert_type, r.confidence, r.explanation, r.model_version,"
         " p.enabled FROM alert_recommendations r JOIN alert_profiles p USING (user_id)"
@@ -151,18 +162,7 @@ def _print_users(settings: Settings, people: dict[str, Any]) -> None:
 
 
 def _count(settings: Settings, sql: str) -> int:
-    return int(_query(settings, sql)[0]["count"])
-
-
-def _query(settings: Settings, sql: str) -> list[dict[str, Any]]:
-    from sinks.migrate import database_engine
-
-    engine = database_engine(settings)
-    try:
-        with engine.connect() as connection:
-            return [dict(row) for row in connection.execute(text(sql)).mappings()]
-    finally:
-        engine.dispose()
+    return int(query(settings, sql)[0]["count"])
 
 
 def _say(line: str) -> None:

@@ -92,7 +92,8 @@ def _scores(latest: dict[str, dict[str, Any]], personas: list[Persona]) -> None:
         )
 
 
-def _query(settings: Settings, sql: str) -> list[dict[str, Any]]:
+def query(settings: Settings, sql: str) -> list[dict[str, Any]]:
+    """Return the rows of ``sql`` in the demo's database, as mappings."""
     from sinks.migrate import database_engine
 
     engine = database_engine(settings)
@@ -104,7 +105,7 @@ def _query(settings: Settings, sql: str) -> list[dict[str, Any]]:
 
 
 def _latest(settings: Settings) -> dict[str, dict[str, Any]]:
-    rows = _query(
+    rows = query(
         settings,
         "SELECT user_id, pattern, segments, engagement_score, interest_score, intent_score,"
         " conversion_probability, sessions_7d FROM user_analytics",
@@ -113,13 +114,13 @@ def _latest(settings: Settings) -> dict[str, dict[str, Any]]:
 
 
 def _sizes(settings: Settings) -> dict[str, int]:
-    rows = _query(settings, "SELECT segment_id, members FROM segment_sizes")
+    rows = query(settings, "SELECT segment_id, members FROM segment_sizes")
     return {row["segment_id"]: int(row["members"]) for row in rows}
 
 
 def _members(settings: Settings) -> dict[str, set[str]]:
     members: dict[str, set[str]] = {}
-    for row in _query(settings, "SELECT segment_id, user_id FROM segment_members"):
+    for row in query(settings, "SELECT segment_id, user_id FROM segment_members"):
         members.setdefault(row["segment_id"], set()).add(row["user_id"])
     return members
 

@@ -122,18 +122,23 @@ async def read_definitions(settings: Settings, timeout: float = 30.0) -> dict[by
     return dict(feed.entries)
 
 
-async def publish_entries(settings: Settings, records: list[tuple[bytes, bytes | None]]) -> None:
+async def publish_entries(
+    settings: Settings,
+    records: list[tuple[bytes, bytes | None]],
+    spec: TopicSpec = TRIGGERS_DEFINITIONS,
+) -> None:
     """Publish ``(key, value)`` entries on the definitions topic (``None``: a tombstone).
 
-    What ``nudge segments|experiments|funnels|scores... apply`` and the demo publish.
+    What ``nudge segments|experiments|funnels|scores... apply`` and the demo publish;
+    ``nudge models promote`` publishes on ``models.active`` (``spec``) the same way.
     """
     from streams.runtime.kafka_admin import ensure_topics  # noqa: PLC0415 - tools only
 
-    await ensure_topics(settings, [TRIGGERS_DEFINITIONS])
+    await ensure_topics(settings, [spec])
     producer = AIOKafkaProducer(**settings.kafka_client_options(), acks="all")
     await producer.start()
     try:
-        topic = TRIGGERS_DEFINITIONS.full_name(settings.topic_prefix)
+        topic = spec.full_name(settings.topic_prefix)
         for key, value in records:
             await producer.send_and_wait(topic, key=key, value=value)
     finally:

@@ -25,12 +25,11 @@ from typing import Any
 import psycopg
 import pytest
 
-from models.artifacts import Artefact, load
-from models.features import AlertFeatures
 from schemas.alerts import ALERT_RECOMMENDER, AlertRecommendation, ModelPromotion
 from schemas.events import Event
 from schemas.settings import Settings
 from schemas.topics import ALERTS_RECOMMENDATIONS, BEHAVIOR_EVENTS, MODELS_ACTIVE
+from streams.demo.alerts import expected_recommendations
 from streams.simulation.alert_population import cardholder_events
 from tests.integration.harness import NudgeProcess, publish, read_until, rows_when, wait_until
 from tests.unit.factories import event
@@ -60,20 +59,12 @@ def served(records: list[Any], version: int) -> dict[str, AlertRecommendation]:
 
 
 def expected(settings: Settings, version: int) -> set[tuple[str, str, float]]:
-    """Each profiled user's recommendations, by the registered artefact, computed here."""
-    ((artefact, sha),) = query(
-        settings,
-        f"SELECT artefact, sha256 FROM model_versions WHERE version = {version}",  # noqa: S608
-    )
-    path = Path(artefact)
-    model = load(Artefact(path, path.with_suffix(".json"), sha))
-    wanted = set()
-    for user, features, enabled in query(
-        settings, "SELECT user_id, features, enabled FROM alert_profiles WHERE features IS NOT NULL"
-    ):
-        for each in model.recommend(AlertFeatures(**features), enabled):
-            wanted.add((user, each.alert_type.value, each.confidence))
-    return wanted
+    """Each profiled user's recommendations by the registered file, computed by the test."""
+    return {
+        (user, each.alert_type.value, each.confidence)
+        for user, recommended in expected_recommendations(settings, version).items()
+        for each in recommended
+    }
 
 
 async def test_train_promote_serve_accept_refuse_and_switch(

@@ -123,7 +123,7 @@ def on_event(
         return out
     due = material(stats)
     if due:
-        out.profile = _publish(stats, user_id, at, cause)
+        out.profile = _publish(stats, user_id, at, cause, alert_stats.features(stats))
     if fresh and model is not None and (due or stats[SERVED] != model.version):
         out.recommendations = _serve(stats, user_id, model, at, cause, out)
     return out
@@ -161,7 +161,7 @@ def _serve(  # noqa: PLR0913, PLR0917 - one serving: who, by what, when, why, wh
     if found is None:
         return []
     if out.profile is None and _published(stats) != stats[PUBLISHED]:
-        out.profile = _publish(stats, user_id, at, cause)
+        out.profile = _publish(stats, user_id, at, cause, found)
     return [
         AlertRecommendation(
             recommendation_id=recommendation_id(
@@ -185,17 +185,20 @@ def _published(stats: list[Any]) -> list[Any]:
     return [stats[COUNT], round(alert_stats.utilisation(stats), 4), stats[ENABLED]]
 
 
-def _publish(stats: list[Any], user_id: str, at: datetime, cause: str) -> AlertProfile:
+def _publish(
+    stats: list[Any],
+    user_id: str,
+    at: datetime,
+    cause: str,
+    features: AlertFeatureValues | None,
+) -> AlertProfile:
+    """Return the user's profile now (``features``: theirs), remembered as published."""
     stats[PUBLISHED] = _published(stats)
-    return _profile(stats, user_id, at, cause)
-
-
-def _profile(stats: list[Any], user_id: str, at: datetime, cause: str) -> AlertProfile:
     return AlertProfile(
         profile_id=alert_profile_id(user_id, cause),
         user_id=user_id,
         as_of=at,
         source_event_id=cause,
-        features=alert_stats.features(stats),
+        features=features,
         enabled=sorted(alert_stats.enabled(stats)),
     )

@@ -18,7 +18,7 @@ from datetime import datetime
 
 from schemas.events import Event
 from schemas.triggers import TriggerDefinition
-from streams.core.alerts.serving import AlertModel, on_event
+from streams.core.alerts.serving import AlertModel, AlertOutputs, on_event, serve_promoted
 from streams.core.behavior.change import BehaviorPolicy, judge_behavior
 from streams.core.decisions.firing import judge, remember
 from streams.core.decisions.release import release_due
@@ -175,6 +175,7 @@ def process_idle(  # noqa: PLR0913 - the timer's inputs, each keyword-only with 
     behavior: BehaviorPolicy | None = None,
     analytics: Analytics | None = None,
     segments: bool = False,
+    alert_model: AlertModel | None = None,
 ) -> Result:
     """What the timer does for one user at ``now``: release held sends, then run ``due``.
 
@@ -183,11 +184,14 @@ def process_idle(  # noqa: PLR0913 - the timer's inputs, each keyword-only with 
     week is judged too (``streams.core.behavior.change``), and the user's pattern is
     updated (a user gone quiet becomes ``at_risk`` with no event): their decisions come
     last. With ``segments`` (the segments' pass, not while replaying), the user's live
-    segments are judged at ``now`` (an inactive user joins with no event).
+    segments are judged at ``now`` (an inactive user joins with no event). With
+    ``alert_model``, a user not served its version yet is
+    (``streams.core.alerts.serving.serve_promoted``).
     """
     released = release_due(user_id, state, now)
+    served = None if alert_model is None else serve_promoted(state, user_id, alert_model, now)
     if not due and behavior is None and not segments:
-        return released
+        return _with_served(released, served)
     models = analytics or Analytics()
     result = (
         process_scheduled(
@@ -217,6 +221,15 @@ def process_idle(  # noqa: PLR0913 - the timer's inputs, each keyword-only with 
     result.decisions[:0] = released.decisions
     result.commands[:0] = released.commands
     result.released = released.released
+    return _with_served(result, served)
+
+
+def _with_served(result: Result, served: AlertOutputs | None) -> Result:
+    """Add a promotion's serving to ``result``; the record (who was served) is then stored."""
+    if served is not None:
+        result.recommendations.extend(served.recommendations or [])
+        result.alert_profile = served.profile
+        result.judged = True
     return result
 
 

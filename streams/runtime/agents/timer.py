@@ -60,7 +60,7 @@ from schemas.records import BEHAVIOR_CHANGE_TRIGGER_ID
 from schemas.settings import Settings
 from schemas.topics import BEHAVIOR_EVENTS
 from schemas.triggers import TriggerDefinition
-from streams.core.alerts.serving import AlertModel, serve_promoted
+from streams.core.alerts.serving import AlertModel
 from streams.core.behavior.change import BehaviorPolicy, judged_week_closed_at
 from streams.core.decisions.process import process_idle
 from streams.core.decisions.result import Result
@@ -399,13 +399,8 @@ class Scheduler:
         result = process_idle(
             user_id, state, due, stage.catalogue, now=now, policy=stage.policy,
             behavior=done.behavior, analytics=done.analytics, segments=done.segments,
+            alert_model=done.model,
         )  # fmt: skip
-        if done.model is not None:
-            served = serve_promoted(state, user_id, done.model, now)
-            if served is not None:
-                result.recommendations.extend(served.recommendations or [])
-                result.alert_profile = served.profile
-                result.judged = True  # the record says who was served: stored
         for command in result.commands[: result.released]:
             metrics.RELEASED_SENDS.labels(command.trigger_id).inc()
         if result.held:

@@ -164,3 +164,27 @@ def test_a_candidate_less_precise_than_the_active_one_is_not_promoted(
     assert nudge(settings, "list") == 0
     listed = [line.split()[:2] for line in capsys.readouterr().out.splitlines()[2:]]
     assert listed == [["1", "active"], ["2", "candidate"]]
+
+
+def test_an_unwritable_models_folder_and_an_unreachable_broker_are_said_not_raised(
+    make_settings: Callable[..., Settings], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    stuck = make_settings(models_dir=blocker / "models")  # cannot be created under a file
+    upgrade(stuck)
+    profiles, actions = population(120)
+    execute(stuck, insert(AlertProfileRow), profiles)
+    execute(stuck, insert(AlertActionRow), actions)
+    assert nudge(stuck, "train") == 1
+    assert "cannot write the model file" in capsys.readouterr().err
+    with create_engine(stuck.database_url.get_secret_value(), poolclass=NullPool).connect() as c:
+        assert c.execute(text("SELECT count(*) FROM model_versions")).scalar() == 0
+    # Trained and made active in the registry, but the broker is away: said, exit 1.
+    away = stuck.model_copy(
+        update={"models_dir": tmp_path / "models", "kafka_bootstrap": "127.0.0.1:9"}
+    )
+    assert nudge(away, "train", "--promote") == 1
+    err = capsys.readouterr().err
+    assert "v1 is active in the registry but was not published" in err
+    assert "`nudge models promote 1` publishes it" in err

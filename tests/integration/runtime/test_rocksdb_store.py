@@ -14,11 +14,13 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from schemas.settings import Settings
 from schemas.topics import (
+    ALERTS_PROFILES,
     BEHAVIOR_EVENTS,
     COMMS_COMMANDS,
     EXPERIMENTS_ASSIGNMENTS,
@@ -128,6 +130,9 @@ async def test_a_sigkill_mid_stream_loses_and_doubles_nothing(
             timeout=30.0,
             settle=1.0,
         )
+        profiled = await read_until(
+            settings, ALERTS_PROFILES, lambda rs: bool(rs), timeout=30.0, settle=1.0
+        )
     finally:
         second.stop()
         first.stop()
@@ -143,3 +148,14 @@ async def test_a_sigkill_mid_stream_loses_and_doubles_nothing(
     unique = {json.loads(r.value)["command_id"]: json.loads(r.value) for r in records}.values()
     per_firing = Counter((c["user_id"], c["trigger_id"], c["channel"]) for c in unique)
     assert set(per_firing.values()) == {1}
+    # Alert profiles: one per cause, repeated after the kill with the same id and content,
+    # never a second profile of a user at the same number of debits.
+    profiles: dict[str, dict[str, Any]] = {}
+    for raw in profiled:
+        profile = json.loads(raw.value)
+        assert profiles.setdefault(profile["profile_id"], profile) == profile
+    at_count = Counter(
+        (p["user_id"], p["features"]["transaction_count"]) for p in profiles.values()
+    )
+    assert set(at_count.values()) == {1}
+    assert len({p["user_id"] for p in profiles.values()}) >= len(spikers)

@@ -60,7 +60,9 @@ def population(size: int, seed: int = 1) -> list[LabelledUser]:
 
 
 def test_the_split_is_by_user_id_the_same_every_time_and_in_any_order() -> None:
-    assert is_held_out("u0001") == is_held_out("u0001")
+    # Pinned: a hash salted per process (Python's ``hash``) would give other values in
+    # another process, and every version must be judged on the same held-out users.
+    assert [n for n in range(20) if is_held_out(f"u{n:04}")] == [1, 2, 10]
     users = population(300)
     split = split_users(users)
     again = split_users(list(reversed(users)))

@@ -53,3 +53,35 @@ def test_a_model_that_raises_serves_nothing_and_is_counted(tmp_path: Path) -> No
     values = AlertFeatureValues(**dict.fromkeys(AlertFeatures.__dataclass_fields__, 1.0))
     assert broken.suggest(values, []) == []
     assert metrics.MODEL_ERRORS.labels(ALERT_RECOMMENDER)._value.get() == before + 1
+
+
+async def test_bad_promotions_are_refused_and_the_version_in_force_stays(tmp_path: Path) -> None:
+    from schemas.settings import Settings
+    from streams.runtime.model_feed import ModelFeed
+
+    feed = ModelFeed(Settings())
+    key = ALERT_RECOMMENDER.encode()
+    feed.feed.entries[key] = promoted(tmp_path).model_dump_json().encode()
+    await feed.refresh()
+    assert feed.current is not None and feed.current.version == 3
+    failures = metrics.MODEL_LOAD_FAILURES.labels(ALERT_RECOMMENDER)
+    before = failures._value.get()
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "m-v3.skops").write_bytes(b"PK\x03\x04 not a model")
+    (other / "m-v3.json").write_bytes(b"{}")
+    hostile = [
+        b"not json",
+        b"{}",
+        promoted(tmp_path, sha="0" * 64).model_dump_json().encode(),  # the file is not it
+        promoted(tmp_path).model_copy(update={"artefact": str(other / "m-v3.skops")})
+        .model_dump_json().encode(),  # a file of garbage under the recorded hash's name
+    ]  # fmt: skip
+    for raw in hostile:
+        feed.feed.entries[key] = raw
+        await feed.refresh()
+        assert feed.current.version == 3
+    assert failures._value.get() == before + len(hostile)
+    del feed.feed.entries[key]  # a tombstone: nothing to switch to, the model stays
+    await feed.refresh()
+    assert feed.current.version == 3
