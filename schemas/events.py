@@ -169,6 +169,8 @@ class SavingsProgress(_Payload):
     saved: Money
     target: Money
     currency: Currency = "USD"
+    deadline: CalendarDate | None = None
+    """The day the user means to reach the target by: ``goal_probability`` needs it."""
 
 
 class Payment(_Payload):
@@ -400,6 +402,7 @@ class GoalModification(_Payload):
     goal_id: Identifier
     action: Literal["created", "updated", "abandoned", "completed"]
     target: Money | None = None
+    deadline: CalendarDate | None = None
 
 
 # --- life signals --------------------------------------------------------------------

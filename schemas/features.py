@@ -71,6 +71,39 @@ FEATURES: dict[str, Feature] = {
             _T,
             "the baseline weeks' own direction: increasing, decreasing or stable (±10 % over them)",
         ),
+        # learned (models/online; streams/core/features/learned.py)
+        Feature(
+            "transaction_anomaly_score",
+            _N,
+            "how unusual the current debit is for this user, from 0 to 1 (amount, hour, "
+            "new merchant or category, abroad: models/online/anomaly.py); none before 10 debits",
+        ),
+        Feature(
+            "transaction_anomaly_reason",
+            _T,
+            "what made the current debit most unusual: amount, hour, merchant, category or abroad",
+        ),
+        Feature(
+            "spend_forecast_week",
+            _N,
+            "forecast of the next 7 days' debits (smoothed past weeks: models/online/forecast.py)",
+            _USD,
+        ),
+        Feature("days_to_payday", _N, "days until the next pay deposit is due (monthly)", _DAYS),
+        Feature(
+            "forecast_overspend_pct",
+            _N,
+            "spending since the last pay plus the forecast until the next, over the usual "
+            "deposit, in percent above it (negative: money left)",
+            _PCT,
+        ),
+        Feature(
+            "goal_probability",
+            _N,
+            "probability of reaching the current savings goal by its deadline, from 0 to 1 "
+            "(on a schedule: the least likely open goal's; models/online/goals.py)",
+        ),
+        Feature("goal_days_left", _N, "days until that goal's deadline", _DAYS),
         Feature("closed_month", _T, "the calendar month just closed, YYYY-MM"),
         Feature("income_closed_month", _N, "income in the calendar month just closed", _USD),
         Feature("income_month_baseline", _N, "mean income of the 3 months before it", _USD),

@@ -178,6 +178,14 @@ class Settings(BaseSettings):
     """NUDGE_MODEL_MAX_AGE_DAYS: ``nudge models train`` trains only when the active model is
     older than this (``--force`` trains anyway)."""
 
+    model_checkpoint_seconds: float = Field(default=300.0, ge=1.0, le=86_400.0)
+    """NUDGE_MODEL_CHECKPOINT_SECONDS: how often a worker writes its global online models
+    (the send-time prior, the drift detectors) to ``models.checkpoints``; a crash loses at
+    most this much of their learning (``docs/learning.md``)."""
+    drift_bucket_events: int = Field(default=1000, ge=10, le=1_000_000)
+    """NUDGE_DRIFT_BUCKET_EVENTS: events a worker processes per point of the drift
+    detectors: each trigger's firings per event, and the mean anomaly score, over this many."""
+
     @field_validator("global_control_conversions")
     @classmethod
     def _event_types(cls, value: str) -> str:

@@ -20,6 +20,7 @@ class Key(Enum):
     USER_ID = "user_id"
     TRIGGER_ID = "trigger_id"
     MODEL_NAME = "model_name"
+    CHECKPOINT = "model/partition"
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +75,10 @@ ALERTS_RECOMMENDATIONS = TopicSpec("alerts.recommendations", Key.USER_ID, 14 * D
 ALERTS_PROFILES = TopicSpec("alerts.profiles", Key.USER_ID, -1, compacted=True)
 #: The model version in force, per model name: every worker follows it (``ModelPromotion``).
 MODELS_ACTIVE = TopicSpec("models.active", Key.MODEL_NAME, -1, compacted=True, user_keyed=False)
+#: Global online models' state per input partition (``schemas.learning.ModelCheckpoint``).
+MODELS_CHECKPOINTS = TopicSpec(
+    "models.checkpoints", Key.CHECKPOINT, -1, compacted=True, user_keyed=False
+)
 SEGMENTS_CHANGES = TopicSpec("segments.changes", Key.USER_ID, 14 * DAY_MS)
 #: Each user's scores, pattern and segments: the latest, and the history at a bounded rate.
 USERS_ANALYTICS = TopicSpec("users.analytics", Key.USER_ID, 14 * DAY_MS)
@@ -115,6 +120,7 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     ALERTS_RECOMMENDATIONS,
     ALERTS_PROFILES,
     MODELS_ACTIVE,
+    MODELS_CHECKPOINTS,
     SEGMENTS_CHANGES,
     USERS_ANALYTICS,
     TRIGGER_DECISIONS,

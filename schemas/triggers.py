@@ -212,11 +212,21 @@ AnyOf.model_rebuild()
 Not.model_rebuild()
 
 
+#: ``now`` (after ``delay``, outside quiet hours) or ``best_time``: at the local hour the
+#: user's own opens and clicks say works best (``models.online.send_time``).
+SendAt = Literal["now", "best_time"]
+
+#: The longest a ``best_time`` message waits for its hour, unless the trigger says otherwise.
+DEFAULT_MAX_DELAY = 86_400.0
+
+
 class ChannelTemplate(_Strict):
     """A channel to send on and the template that words the message there."""
 
     channel: Channel
     template: Annotated[str, Field(pattern=r"^[a-z0-9_]+\.[a-z_]+$")]
+    send_at: SendAt | None = None
+    """This channel's send time, when it differs from the trigger's ``send_at``."""
 
 
 class EvaluateOn(_Strict):
@@ -280,6 +290,12 @@ class TriggerDefinition(_Strict):
     """``testing`` evaluates and records decisions but sends nothing."""
     channels: Annotated[list[ChannelTemplate], Field(min_length=1)]
     delay: Duration = 0.0
+    send_at: SendAt = "now"
+    """``best_time``: each message waits for the hour that works best for the user, chosen
+    among the hours outside quiet hours within ``max_delay`` (Thompson sampling over their
+    opens and clicks, with the population's as prior), then meets the caps as any send."""
+    max_delay: Duration = DEFAULT_MAX_DELAY
+    """The longest a ``best_time`` message waits after the decision (and ``delay``)."""
     target: Target = Target()
     exclude: Condition | None = None
     experiment: Experiment | None = None

@@ -11,7 +11,7 @@ from schemas.settings import Settings
 def register(subcommands: Any) -> None:
     """Add ``demo`` to the ``nudge`` subcommands."""
     demo = subcommands.add_parser("demo", help="run the whole pipeline on synthetic users")
-    demo.add_argument("--users", type=int, default=150)
+    demo.add_argument("--users", type=int, default=160)
     demo.add_argument("--rate", type=float, default=2000.0)
     demo.add_argument("--seed", type=int, default=7)
     demo.add_argument(

@@ -5,8 +5,9 @@ Event time is bucketed in UTC; money is kept in integer cents so sums are exact.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 SECONDS_PER_DAY = 86_400
 
@@ -17,6 +18,14 @@ SECONDS_PER_HOUR = 3_600
 def day_number(moment: datetime) -> int:
     """Return the UTC day of ``moment`` as days since 1970-01-01."""
     return int(moment.timestamp() // SECONDS_PER_DAY)
+
+
+def day_of(calendar_day: date | None) -> int | None:
+    """Return a calendar date as days since 1970-01-01 (``day_number``'s scale), or ``None``."""
+    return None if calendar_day is None else calendar_day.toordinal() - _EPOCH_ORDINAL
+
+
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
 
 def month_number(moment: datetime) -> int:
@@ -49,3 +58,17 @@ def days_since(moment: float, at: datetime) -> float:
 def to_cents(amount: Decimal) -> int:
     """Convert an amount to integer cents, rounding half to even."""
     return int((amount * 100).to_integral_value())
+
+
+def user_zone(name: object) -> ZoneInfo:
+    """Return the user's time zone, UTC when unknown or invalid.
+
+    The intake accepts IANA names only, but a record written before it did may hold
+    anything: a folder (``America``) raises ``IsADirectoryError``, a long name ``OSError``.
+    """
+    if isinstance(name, str) and name:
+        try:
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            pass
+    return ZoneInfo("UTC")

@@ -48,11 +48,11 @@ from streams.runtime.lag import group_lag
 from streams.runtime.processes import NudgeProcess
 from streams.simulation.population import Mix
 
-#: The demo's population: a tenth spike, a tenth lose income, and 44 of the default 150
-#: users live a story (``streams.simulation.stories``: two of each of the 22). The rest,
+#: The demo's population: a tenth spike, a tenth lose income, and 48 of the default 160
+#: users live a story (``streams.simulation.stories``: two of each of the 24). The rest,
 #: over half, stay ordinary: nothing must fire for them. Twelve of those also get risk
 #: scores (``streams.simulation.risk_stories``: two of each of six), for the risk interventions.
-DEMO_MIX = Mix(spike_share=0.10, income_drop_share=0.10, story_share=0.3067, risk_users=12)
+DEMO_MIX = Mix(spike_share=0.10, income_drop_share=0.10, story_share=0.3000, risk_users=12)
 #: The demo worker's timer interval. Its passes wait while the worker is still reading
 #: the months of history; the first one after it reaches the present judges the
 #: time-based triggers, so a short interval shows them seconds after the catch-up.

@@ -99,6 +99,7 @@ STORIES: dict[str, Story] = {
         _story("big_purchase", "large_transaction spending_spike", ev.big_purchase),
         _story("birthday_soon", "birthday_approaching", ev.birthday_soon),
         _story("card_maxing", "near_credit_limit", ev.card_maxing),
+        _story("card_abroad", "unusual_transaction", ev.card_abroad),
         _story("lapsed", "app_usage_decline", _none, sessions=_lapsed, pattern="at_risk"),
         _story("saver_milestone", "savings_milestone", ev.saver_milestone),
         _story("unfinished_application", "application_incomplete", ev.unfinished_application,

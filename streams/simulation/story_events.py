@@ -78,6 +78,26 @@ def big_purchase(w: EventWriter, t: Timeline) -> list[Stamped]:
     return [w.transaction(fresh(w, t), amount, merchant=w.rng.choice(BIG_TICKETS))]
 
 
+#: Where a card turns up far from home, and the new merchant it is used at.
+ABROAD = (
+    ("MX", ("Hotel Playa Azul", "travel")), ("TH", ("Bangkok Night Market", "shopping")),
+    ("BR", ("Loja Rio Eletro", "electronics")), ("RO", ("Casa Bucur", "dining")),
+)  # fmt: skip
+
+
+def card_abroad(w: EventWriter, t: Timeline) -> list[Stamped]:
+    """A debit at a merchant the user never paid, in a country not theirs: unusual.
+
+    Small (half a usual day, at least $25): not large, and no spike in the week's spending;
+    only the user's anomaly model sees it (``models.online.anomaly``).
+    """
+    country, merchant = w.rng.choice([a for a in ABROAD if a[0] != w.context["country"]])
+    amount = cents(max(Decimal(25), w.persona.daily_spend / 2))
+    at, debit = w.transaction(fresh(w, t), amount, merchant=merchant)
+    debit["context"] = {**debit["context"], "country": country}
+    return [(at, debit)]
+
+
 def card_maxing(w: EventWriter, t: Timeline) -> list[Stamped]:
     """Daily credit-card snapshots, 4 points of the limit more each day: 74 % yesterday."""
     limit = Decimal(w.rng.choice((1500, 2500, 4000, 6000, 10000)))

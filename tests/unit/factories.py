@@ -66,6 +66,32 @@ def profile(user: str, at: datetime, *, event_id: str | None = None, **fields: A
     return event(user, at, {"type": "profile_update", **fields}, event_id=event_id)
 
 
+def card_debit(  # noqa: PLR0913 - a debit's details, keyword-only
+    user: str,
+    at: datetime,
+    amount: Amount,
+    *,
+    merchant: str,
+    category: str = "groceries",
+    country: str = "US",
+    event_id: str | None = None,
+) -> Event:
+    """A card debit at ``merchant`` in ``country`` (the event's context)."""
+    payload = {
+        "type": "transaction", "amount": str(amount), "merchant": merchant, "category": category,
+    }  # fmt: skip
+    return Event.model_validate(
+        {
+            "event_id": event_id or str(uuid.uuid4()),
+            "user_id": user,
+            "occurred_at": at.isoformat(),
+            "source": "backend",
+            "context": {"country": country},
+            "payload": payload,
+        }
+    )
+
+
 def history(
     user: str, start: datetime = START, days: int = 28, daily: Amount = "20.00"
 ) -> list[Event]:

@@ -7,9 +7,11 @@ send ledger, held commands, the last firing). Kept apart so each step reads on i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
+from models.online import send_time
 from schemas.commands import SendCommunication
 from schemas.experiments import EVERY_TRIGGER, GLOBAL_CONTROL_ID, ExperimentAssignment, Varies
 from schemas.ids import command_id, decision_id
@@ -21,6 +23,7 @@ from streams.core.decisions.release import held_until
 from streams.core.decisions.send_policy import (
     SendPolicy,
     at_hour,
+    best_time_hours,
     channels_within_caps,
     outside_quiet_hours,
     user_zone,
@@ -48,8 +51,10 @@ class Firing:
     Attributes:
         decision: Fired or suppressed, with the reason and the notes.
         commands: One per channel sent (empty when suppressed).
-        send_at: When the commands are to be sent.
-        held: Whether they wait in the record for ``send_at`` (later than processing time).
+        send_at: When the commands are to be sent (the earliest, when channels differ:
+            ``send_at: best_time`` on some channels only).
+        held: The ids of the commands that wait in the record for their ``send_at``
+            (later than processing time); the others go now.
         arms: The experiments' arms the match exposed the user to (eligible matches only).
         assignments: The messages of the arms this exposure assigned (first exposures).
         silent: An arm without message kept it back: the trigger counts as fired for
@@ -59,7 +64,7 @@ class Firing:
     decision: TriggerDecision
     commands: list[SendCommunication]
     send_at: datetime
-    held: bool
+    held: frozenset[str]
     arms: tuple[Arm, ...] = ()
     assignments: tuple[ExperimentAssignment, ...] = ()
     silent: bool = False
@@ -75,6 +80,8 @@ class _Plan:
     suppressed: tuple[SuppressionReason, str] | None
     exposed: bool = False
     """Eligible (status, targeting, exclusions, cooldown, consent): the arms are exposed."""
+    times: dict[str, datetime] = field(default_factory=dict)
+    """Channel -> its send time, for the channels sent at their best time."""
 
 
 def judge(
@@ -112,17 +119,18 @@ def judge(
     # The arm decisions and commands name: the trigger's own experiment's, else the first.
     named = own or next(iter(arms), None)
     channels = consented_channels(ctx, definition)
-    plan = _plan(ctx, definition, channels, policy, taken, arms=arms)
+    plan = _plan(ctx, definition, channels, policy, taken, arms=arms, cause=match.cause)
     commands = (
         []
         if plan.suppressed
         else _commands(
             ctx, definition, match, catalogue, channels=plan.channels, send_at=plan.send_at,
-            arm=named,
+            arm=named, times=plan.times,
         )
     )  # fmt: skip
-    held = bool(commands) and plan.send_at > now
-    notes = [*plan.notes, f"held until {plan.send_at.isoformat()}"] if held else plan.notes
+    held = frozenset(c.command_id for c in commands if c.send_at > now)
+    until = sorted({c.send_at for c in commands if c.command_id in held})
+    notes = [*plan.notes, *(f"held until {when.isoformat()}" for when in until)]
     exposed = tuple(arms) if plan.exposed else ()
     decision = _decision(
         ctx, definition, match, suppressed=plan.suppressed, notes=notes, commands=commands,
@@ -131,7 +139,7 @@ def judge(
     return Firing(
         decision=decision,
         commands=commands,
-        send_at=plan.send_at,
+        send_at=min((c.send_at for c in commands), default=plan.send_at),
         held=held,
         arms=exposed,
         assignments=tuple(
@@ -143,8 +151,13 @@ def judge(
     )
 
 
-def remember(state: UserState, definition: TriggerDefinition, firing: Firing, at: float) -> None:
+def remember(
+    state: UserState, definition: TriggerDefinition, firing: Firing, at: float
+) -> list[int]:
     """Write a firing into the user's record: sends in the ledger, held commands, last firing.
+
+    Returns the local hour of each send (the send-time model counted them; the
+    population's prior counts them too).
 
     Args:
         state: The user's record; changed in place.
@@ -152,11 +165,20 @@ def remember(state: UserState, definition: TriggerDefinition, firing: Firing, at
         firing: What ``judge`` returned.
         at: Time of the evaluation (epoch seconds): the event's, or the scheduler's.
     """
+    zone = user_zone(state.profile.get("timezone")) if firing.commands else None
+    sent_hours = []
     for command in firing.commands:
-        record_send(state, command.channel.value, firing.send_at.timestamp(), decided_at=at)
+        record_send(state, command.channel.value, command.send_at.timestamp(), decided_at=at)
+        # Every send teaches the send-time model, whatever chose its hour.
+        model = state.send_hours = state.send_hours or send_time.empty()
+        hour = command.send_at.astimezone(zone).hour
+        send_time.note_send(model, command.command_id, hour)
+        sent_hours.append(hour)
     if firing.held:
         # Sent by the scheduler when due, after checking consent again.
-        state.pending.extend(c.model_dump(mode="json") for c in firing.commands)
+        state.pending.extend(
+            c.model_dump(mode="json") for c in firing.commands if c.command_id in firing.held
+        )
         state.pending.sort(key=held_until)
     if firing.decision.outcome is Outcome.FIRED or firing.silent:
         state.last_fired[definition.id] = max(at, state.last_fired.get(definition.id, at))
@@ -164,6 +186,7 @@ def remember(state: UserState, definition: TriggerDefinition, firing: Firing, at
         assign(state, arm, at)
         if firing.commands:
             note_commands(state, arm.experiment.id, [c.command_id for c in firing.commands])
+    return sent_hours
 
 
 def _plan(  # noqa: PLR0913 - the match's whole situation
@@ -174,6 +197,7 @@ def _plan(  # noqa: PLR0913 - the match's whole situation
     taken: set[str],
     *,
     arms: list[Arm],
+    cause: str,
 ) -> _Plan:
     """Apply eligibility, the arms, then quiet hours and the caps, to the consented channels.
 
@@ -204,9 +228,16 @@ def _plan(  # noqa: PLR0913 - the match's whole situation
     moved = outside_quiet_hours(send_at, zone, policy)
     if moved != send_at:
         notes.append(f"delayed to {moved.isoformat()} (quiet hours in the user's time zone)")
-    room, full = channels_within_caps(
-        ctx.state, [c.channel.value for c in channels], moved.timestamp(), policy
+    times = _best_times(
+        ctx, definition, channels, moved, zone=zone, policy=policy, cause=cause, notes=notes
     )
+    room: list[str] = []
+    full: list[str] = []
+    for channel in channels:
+        name = channel.channel.value
+        when = times.get(name, moved).timestamp()
+        has_room, _ = channels_within_caps(ctx.state, [name], when, policy)
+        (room if has_room else full).append(name)
     if full:
         notes.append(f"{', '.join(full)} at the frequency cap")
     kept = [c for c in channels if c.channel.value in room]
@@ -216,7 +247,41 @@ def _plan(  # noqa: PLR0913 - the match's whole situation
             lower or SuppressionReason.FREQUENCY_CAP,
             "; ".join(notes) + (" (slots taken by a higher priority)" if lower else ""),
         )
-    return _Plan(kept, moved, notes, suppressed, exposed=True)
+    return _Plan(kept, moved, notes, suppressed, exposed=True, times=times)
+
+
+def _best_times(  # noqa: PLR0913 - the plan's situation
+    ctx: FeatureContext,
+    definition: TriggerDefinition,
+    channels: list[ChannelTemplate],
+    earliest: datetime,
+    *,
+    zone: ZoneInfo,
+    policy: SendPolicy,
+    cause: str,
+    notes: list[str],
+) -> dict[str, datetime]:
+    """Return the send time of each channel sent at its best time (``send_at: best_time``).
+
+    One hour for the firing, drawn by the user's send-time model among the hours outside
+    quiet hours from ``earliest`` to ``max_delay`` after it (``models.online.send_time``).
+    """
+    best = [c for c in channels if (c.send_at or definition.send_at) == "best_time"]
+    if not best:
+        return {}
+    hours = best_time_hours(earliest, definition.max_delay, zone, policy)
+    if not hours:
+        return {}  # quiet all the way: the quiet hours' morning it is
+    model = ctx.state.send_hours
+    hour = send_time.best_hour(
+        model, list(hours), seed=f"{definition.id}:{ctx.user_id}:{cause}", prior=policy.hour_prior
+    )
+    sends, opens = send_time.sends_and_opens(model)
+    notes.append(
+        f"sent at its best time, {hour}:00 local "
+        f"(learned from {sends} sends and {opens} opens or clicks)"
+    )
+    return {c.channel.value: hours[hour] for c in best}
 
 
 def _decision(
@@ -258,6 +323,7 @@ def _commands(
     channels: list[ChannelTemplate],
     send_at: datetime,
     arm: Arm | None,
+    times: dict[str, datetime],
 ) -> list[SendCommunication]:
     user = ctx.user_id
     values = {"user_name": ctx.state.profile.get("first_name") or "", **match.variables}
@@ -287,7 +353,7 @@ def _commands(
                 body=rendered.body,
                 variables=used,
                 priority=definition.priority,
-                send_at=send_at,
+                send_at=times.get(channel.value, send_at),
                 experiment=_experiment(definition, arm),
                 variant=_variant(definition, arm),
                 reason=match.detail,

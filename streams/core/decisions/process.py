@@ -21,6 +21,7 @@ from schemas.triggers import TriggerDefinition
 from streams.core.alerts.serving import AlertModel, AlertOutputs, on_event, serve_promoted
 from streams.core.behavior.change import BehaviorPolicy, judge_behavior
 from streams.core.decisions.firing import judge, remember
+from streams.core.decisions.learning import credit_outcome, debit_score
 from streams.core.decisions.release import release_due
 from streams.core.decisions.result import Result
 from streams.core.decisions.send_policy import SendPolicy
@@ -93,15 +94,17 @@ def process(  # noqa: PLR0913 - the core's inputs, each policy keyword-only with
     # read the drop-out it notes).
     conversions = attribute(state, event, models.experiments)
     steps = advance(state, event, models.funnels)
+    opened = credit_outcome(state, event)
     fresh = (now - event.occurred_at).total_seconds() <= max_event_age_seconds
     alerts = on_event(
         state, event.user_id, at=event.occurred_at, cause=event.event_id, fresh=fresh,
         model=alert_model,
     )  # fmt: skip
+    score = debit_score(state, event)
     if not fresh:
         return Result(
             evaluated=False, conversions=conversions, funnel_steps=steps,
-            alert_profile=alerts.profile,
+            alert_profile=alerts.profile, opened_hours=opened, anomaly_score=score,
         )  # fmt: skip
     ctx = event_context(state, event, before, models.scores, models.peers)
     insight = update_pattern(ctx, models.patterns)
@@ -117,6 +120,8 @@ def process(  # noqa: PLR0913 - the core's inputs, each policy keyword-only with
     result.funnel_steps = steps
     result.alert_profile = alerts.profile
     result.recommendations = alerts.recommendations or []
+    result.opened_hours = opened
+    result.anomaly_score = score
     if insight is not None:
         result.decisions.insert(0, insight)
     if insight is not None or joined_or_left or rule_changed or new_day(before.watermark, occurred):
@@ -259,12 +264,10 @@ def _decide_all(
             ctx, definition, match, catalogue=catalogue, policy=policy, taken=taken, now=now,
             experiments=experiments,
         )  # fmt: skip
-        remember(ctx.state, definition, firing, ctx.at.timestamp())
+        result.sent_hours += remember(ctx.state, definition, firing, ctx.at.timestamp())
         taken.update(command.channel.value for command in firing.commands)
         result.decisions.append(firing.decision)
         result.assignments.extend(firing.assignments)
-        if firing.held:
-            result.held += len(firing.commands)
-        else:
-            result.commands.extend(firing.commands)
+        result.held += len(firing.held)
+        result.commands.extend(c for c in firing.commands if c.command_id not in firing.held)
     return result

@@ -47,6 +47,12 @@ class Result:
     """The user's alert profile, when it changed materially (``streams.core.alerts``)."""
     recommendations: list[AlertRecommendation] = field(default_factory=list)
     """Alerts recommended to the user by the model in force."""
+    sent_hours: list[int] = field(default_factory=list)
+    """The local hour of each send decided (now or held): the send-time prior counts them."""
+    opened_hours: list[int] = field(default_factory=list)
+    """The hour of the send an open or click was credited to (``models.online.send_time``)."""
+    anomaly_score: float | None = None
+    """The debit's anomaly score (``models.online.anomaly``): the drift detectors watch it."""
     judged: bool = False
     """A scheduled evaluation marked a closed month judged, or a behaviour change told or
     ended (``state.evaluated``): the record must be stored."""

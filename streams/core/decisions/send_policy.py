@@ -10,14 +10,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from streams.core.state.ledger import SEND_LEDGER_SECONDS, sends_within
 from streams.core.state.record import UserState
-from streams.core.units import SECONDS_PER_DAY
+from streams.core.units import SECONDS_PER_DAY, SECONDS_PER_HOUR, user_zone
+
+__all__ = [
+    "WEEK", "SendPolicy", "at_hour", "best_time_hours", "channels_within_caps", "is_quiet",
+    "outside_quiet_hours", "user_zone",
+]  # fmt: skip
 
 #: The week cap's window; the send ledger keeps exactly this much.
 WEEK = SEND_LEDGER_SECONDS
+HOURS_PER_DAY = 24
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,12 +35,46 @@ class SendPolicy:
         cap_per_channel_week: Most sends per user and channel in any 7 days.
         quiet_start: Local hour (0-23) quiet hours begin.
         quiet_end: Local hour (0-23) they end; sends are moved to this hour.
+        hour_prior: The population's open rate at each local hour (24), the prior of
+            ``send_at: best_time`` (``models.online.prior``); empty when none is known.
     """
 
     cap_per_channel_day: int = 2
     cap_per_channel_week: int = 5
     quiet_start: int = 21
     quiet_end: int = 8
+    hour_prior: tuple[float, ...] = ()
+
+
+def is_quiet(hour: int, policy: SendPolicy) -> bool:
+    """Return whether a local ``hour`` is within the quiet hours."""
+    start, end = policy.quiet_start, policy.quiet_end
+    if start == end:
+        return False
+    return (hour >= start or hour < end) if start > end else (start <= hour < end)
+
+
+def best_time_hours(
+    earliest: datetime, max_delay: float, zone: ZoneInfo, policy: SendPolicy
+) -> dict[int, datetime]:
+    """Return each local hour a message may go at, and when it first comes.
+
+    The hours are those outside quiet hours between ``earliest`` and ``max_delay``
+    seconds later: ``earliest`` itself for its own hour, then each hour's start. In the
+    order they come; empty when quiet hours cover the whole span.
+    """
+    hours: dict[int, datetime] = {}
+    local = earliest.astimezone(zone)
+    if not is_quiet(local.hour, policy):
+        hours[local.hour] = earliest
+    start = local.replace(minute=0, second=0, microsecond=0)
+    for step in range(1, int(max_delay // SECONDS_PER_HOUR) + 1):
+        moment = (start + timedelta(hours=step)).astimezone(zone)  # wall clock across DST
+        if moment.hour not in hours and not is_quiet(moment.hour, policy):
+            hours[moment.hour] = moment.astimezone(earliest.tzinfo)
+        if len(hours) == HOURS_PER_DAY:
+            break
+    return hours
 
 
 def channels_within_caps(
@@ -52,30 +92,13 @@ def channels_within_caps(
     return room, full
 
 
-def user_zone(name: object) -> ZoneInfo:
-    """Return the user's time zone, UTC when unknown or invalid.
-
-    The intake accepts IANA names only, but a record written before it did may hold
-    anything: a folder (``America``) raises ``IsADirectoryError``, a long name ``OSError``.
-    """
-    if isinstance(name, str) and name:
-        try:
-            return ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError, OSError):
-            pass
-    return ZoneInfo("UTC")
-
-
 def outside_quiet_hours(send_at: datetime, zone: ZoneInfo, policy: SendPolicy) -> datetime:
     """Return ``send_at``, or the end of the quiet hours it falls in (user's local time)."""
     local = send_at.astimezone(zone)
     start, end = policy.quiet_start, policy.quiet_end
-    if start == end:
-        return send_at  # quiet hours turned off
     overnight = start > end
     hour = local.hour
-    quiet = (hour >= start or hour < end) if overnight else (start <= hour < end)
-    if not quiet:
+    if not is_quiet(hour, policy):
         return send_at
     day = local.date() if (not overnight or hour < end) else local.date() + timedelta(days=1)
     morning = datetime.combine(day, time(end), tzinfo=zone)

@@ -3,7 +3,7 @@
 Every feature named in ``schemas.features`` has a function in one family module
 (``basics``, ``financial``, ``life``, ``career``, ``engagement``, ``behavior``,
 ``sessions``, ``behavior_scores``, ``patterns``, ``peers``,
-``funnels``), merged into ``COMPUTE`` here; a test
+``funnels``, ``learned``), merged into ``COMPUTE`` here; a test
 holds the two lists equal. Values are plain: floats (dollars, percent, days, counts, epoch seconds),
 strings and booleans; ``None`` when there is not enough history or the event does not
 carry the figure, which no comparison matches.
@@ -26,6 +26,7 @@ from streams.core.features import (
     engagement,
     financial,
     funnels,
+    learned,
     life,
     patterns,
     peers,
@@ -36,7 +37,7 @@ from streams.core.state.record import UserState
 
 _FAMILIES = (
     basics, financial, life, career, engagement, behavior, sessions, behavior_scores,
-    patterns, peers, funnels,
+    patterns, peers, funnels, learned,
 )  # fmt: skip
 
 #: Features derived from others: a decision records these inputs beside the result.

@@ -124,6 +124,11 @@ def distinct(bitmap: str, bits: int) -> float:
     return -bits * math.log(zeros / bits)
 
 
+def has_name(bitmap: str, name: str, bits: int) -> bool:
+    """Return whether ``name``'s bit is set: seen before, or (rarely) a name sharing its bit."""
+    return bool(_bits(bitmap) >> (zlib.crc32(name.encode()) % bits) & 1)
+
+
 def _set_bit(bitmap: str, name: str, bits: int) -> str:
     """Set the bit ``name`` picks in ``bitmap`` (base64 of its bytes; "" when empty)."""
     value = _bits(bitmap) | 1 << (zlib.crc32(name.encode()) % bits)

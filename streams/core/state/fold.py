@@ -11,6 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from models.online import anomaly, goals
 from schemas.events import (
     AlertRule,
     ApplicationComplete,
@@ -43,7 +44,14 @@ from streams.core.state.record import UserState
 from streams.core.state.risk_memory import RiskMemory, note_payment, note_risk_score
 from streams.core.state.scores import add_points, default_score_model, event_points
 from streams.core.state.visits import VISIT_EVENTS, VisitPolicy, note_visit
-from streams.core.units import day_number, hour_number, month_number, to_cents
+from streams.core.units import (
+    day_number,
+    day_of,
+    hour_number,
+    month_number,
+    to_cents,
+    user_zone,
+)
 
 #: Days of daily spend kept: five 7-day windows (this week and four for the baseline)
 #: plus a week of allowed lateness.
@@ -75,6 +83,9 @@ QUOTE_TIMES_KEPT = 3
 #: Savings goals whose highest milestone is kept; the least recently progressed goal is
 #: forgotten first (it would at worst be congratulated on a milestone again).
 GOALS_KEPT = 5
+
+#: Savings goals with a deadline whose progress figures are kept (``goal_probability``).
+GOAL_PROGRESS_KEPT = 3
 
 
 #: Started applications remembered until completed; the oldest is forgotten first.
@@ -145,6 +156,8 @@ def apply_event(
     if any(gains):
         state.scores = add_points(state.scores, occurred, gains, model)
     fold = _FOLDS.get(type(event.payload))
+    if type(event.payload) is Transaction and event.payload.direction == "debit":
+        _score_debit(state, event.payload, event)  # against the record before this debit
     if fold is not None:
         fold(state, event.payload, event.occurred_at)
     return True
@@ -187,6 +200,42 @@ def _fold_transaction(state: UserState, payload: Transaction, at: datetime) -> N
         state.spend_since = day if state.spend_since is None else min(state.spend_since, day)
     stats = state.alerts = state.alerts or alert_stats.empty()
     alert_stats.note_debit(stats, cents, at.timestamp(), payload.merchant, payload.category)
+
+
+def _score_debit(state: UserState, payload: Transaction, event: Event) -> None:
+    """Score a debit with the user's anomaly model, then teach it the debit.
+
+    Before the debit is folded into the alert figures: their merchant and category
+    bitmaps say whether this merchant and category are new to the user.
+    """
+    stats = state.alerts
+    merchant, category = payload.merchant, payload.category
+    new_merchant = (
+        None
+        if not merchant
+        else (
+            stats is None
+            or not alert_stats.has_name(
+                stats[alert_stats.MERCHANTS], merchant, alert_stats.MERCHANT_BITS
+            )
+        )
+    )
+    new_category = (
+        None
+        if not category
+        else (
+            stats is None
+            or not alert_stats.has_name(
+                stats[alert_stats.CATEGORIES], category, alert_stats.CATEGORY_BITS
+            )
+        )
+    )
+    zone = user_zone(state.profile.get("timezone") or event.context.timezone)
+    model = state.anomaly = state.anomaly or anomaly.empty()
+    anomaly.score_and_learn(
+        model, dollars=float(payload.amount), local_hour=event.occurred_at.astimezone(zone).hour,
+        new_merchant=new_merchant, new_category=new_category, country=event.context.country,
+    )  # fmt: skip
 
 
 def _fold_balance(state: UserState, payload: BalanceSnapshot, at: datetime) -> None:
@@ -267,12 +316,33 @@ def _fold_savings(state: UserState, payload: SavingsProgress, at: datetime) -> N
     # Every progressed goal is kept, at 0 too: an open goal is one below 100.
     reached = savings_milestone(payload.saved, payload.target)
     _keep_goal(state, payload.goal_id, max(reached, state.goal_milestones.get(payload.goal_id, 0)))
+    deadline = day_of(payload.deadline)
+    moment, saved, target = at.timestamp(), float(payload.saved), float(payload.target)
+    progress = state.goal_progress.pop(payload.goal_id, None)
+    if progress is None and deadline is None:
+        return  # no deadline, no probability to give: nothing to keep
+    if progress is None:
+        progress = goals.start(moment, saved, target, deadline)
+    else:
+        goals.note_progress(progress, moment, saved, target, deadline)
+    _keep_progress(state, payload.goal_id, progress)
 
 
 def _fold_goal_change(state: UserState, payload: GoalModification, at: datetime) -> None:
     # A new target starts the goal's milestones over; an abandoned goal is forgotten.
+    progress = state.goal_progress.get(payload.goal_id)
+    if progress is not None:
+        if payload.deadline is not None:
+            progress[goals.DEADLINE] = day_of(payload.deadline)
+        if payload.target is not None:
+            progress[goals.TARGET] = float(payload.target)
+    elif payload.action == "created" and payload.target and payload.deadline is not None:
+        # A goal created with a deadline starts from nothing saved, now.
+        start = goals.start(at.timestamp(), 0.0, float(payload.target), day_of(payload.deadline))
+        _keep_progress(state, payload.goal_id, start)
     if payload.action == "abandoned":
         state.goal_milestones.pop(payload.goal_id, None)
+        state.goal_progress.pop(payload.goal_id, None)
     elif payload.action == "completed":
         _keep_goal(state, payload.goal_id, 100)
     elif payload.target is not None:
@@ -292,6 +362,14 @@ def _fold_application_complete(
     state: UserState, payload: ApplicationComplete, at: datetime
 ) -> None:
     state.applications.pop(payload.application_id, None)
+
+
+def _keep_progress(state: UserState, goal_id: str, progress: list[Any]) -> None:
+    """Keep a goal's progress figures as the most recent; forget the oldest past the bound."""
+    state.goal_progress.pop(goal_id, None)
+    state.goal_progress[goal_id] = progress
+    for goal in list(state.goal_progress)[:-GOAL_PROGRESS_KEPT]:
+        del state.goal_progress[goal]
 
 
 def _keep_goal(state: UserState, goal_id: str, milestone: int) -> None:

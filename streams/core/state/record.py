@@ -57,7 +57,7 @@ _PLAIN = (
     "profile", "sends", "quote_times", "goal_milestones", "stress_level", "stress_at",
     "applications", "episodes", "pending", "partition", "engaged_at", "deposits",
     "activity_since", "scores", "pattern", "segments", "sequences", "personalization",
-    "experiments", "funnels", "funnel_drop", "alerts",
+    "experiments", "funnels", "funnel_drop", "alerts", "anomaly", "send_hours", "goal_progress",
 )  # fmt: skip
 
 
@@ -142,6 +142,13 @@ class UserState:
         alerts: The alert recommender's running figures, the alerts on, what was last
             published and served (``streams.core.state.alert_stats``); ``None`` until the
             first debit, balance with a credit limit, or alert action.
+        anomaly: The debit anomaly model's figures (``models.online.anomaly``): the
+            user's amounts, hours, new-merchant, new-category and abroad rates, home
+            country, and the latest debit's score; ``None`` until the first debit.
+        send_hours: Sends and opens per local hour, and the last sends to credit outcomes
+            to (``models.online.send_time``); ``None`` until the first send.
+        goal_progress: Savings goal id -> its progress figures (``models.online.goals``),
+            for the ``GOALS_KEPT`` most recently progressed goals, oldest first.
     """
 
     first_day: int | None = None
@@ -185,6 +192,9 @@ class UserState:
     funnels: dict[str, list[int]] = field(default_factory=dict)
     funnel_drop: list[Any] | None = None
     alerts: list[Any] | None = None
+    anomaly: list[Any] | None = None
+    send_hours: list[Any] | None = None
+    goal_progress: dict[str, list[Any]] = field(default_factory=dict)
 
     def has_seen(self, event_id: str) -> bool:
         """Return whether ``event_id`` is among the events this record remembers applying."""

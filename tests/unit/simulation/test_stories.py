@@ -53,7 +53,7 @@ MAX_AGE = 2 * 86_400.0
 #: How long after the end of the history the worker reads it and its timer runs.
 LAG = timedelta(minutes=2)
 #: The demo's defaults (``nudge demo``).
-DEMO_USERS, DEMO_SEED = 150, 7
+DEMO_USERS, DEMO_SEED = 160, 7
 
 
 @dataclass

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from models.online import anomaly
 from schemas.commands import Priority, SendCommunication
 from schemas.events import Channel, Event
 from schemas.ids import command_id, decision_id
@@ -157,11 +158,16 @@ def test_decision_record_carries_the_features() -> None:
 
 
 def test_no_match_means_no_decision() -> None:
-    result = run(spiking_user(), transaction(USER, spike_at(), "47.86"))
+    state = spiking_user()
+    result = run(state, transaction(USER, spike_at(), "47.86"))
     # (The user's first event in a new hour also sends their analytics snapshot, and the
     # first since their history was folded their alert profile.)
     assert result.alert_profile is not None
-    assert replace(result, analytics=None, alert_profile=None) == Result(
+    # (And every debit is scored by the user's anomaly model. This user always spent the
+    # same, so the amount stands out; an amount alone is not unusual_transaction's to tell.)
+    assert anomaly.last_score(state.anomaly) == (result.anomaly_score, "amount")
+    assert result.anomaly_score is not None and result.anomaly_score > 0.5
+    assert replace(result, analytics=None, alert_profile=None, anomaly_score=None) == Result(
         applied=True, evaluated=True
     )
 

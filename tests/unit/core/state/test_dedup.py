@@ -370,8 +370,9 @@ ANALYTICS_KEYS = frozenset(
 )
 
 
-#: The record's key for what issue 14 adds (the alert recommender's figures): its own budget.
-RECOMMENDER_KEYS = frozenset({"alerts"})
+#: The record's keys for what issues 14 and 15 add (the alert recommender's figures, the
+#: online models' state): each has a budget of its own.
+RECOMMENDER_KEYS = frozenset({"alerts", "anomaly", "send_hours", "goal_progress"})
 
 
 def _split(record: bytes) -> tuple[int, int]:
@@ -402,3 +403,6 @@ def test_a_typical_user_stays_under_1_kib_after_200_events() -> None:
     # bitmaps, a few numbers) however many debits the user makes.
     recommender = [len(orjson.dumps(orjson.loads(r)["alerts"])) for r in sizes[200]]
     assert max(recommender) < 160, recommender
+    # Issue 15's: the debit anomaly model, a fixed size (eight hour bins, a few rates).
+    anomaly = [len(orjson.dumps(orjson.loads(r)["anomaly"])) for r in sizes[200]]
+    assert max(anomaly) < 120, anomaly

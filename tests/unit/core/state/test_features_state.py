@@ -246,7 +246,7 @@ def test_new_fields_cost_a_few_hundred_bytes_at_most() -> None:
     # A user who never sends these events pays nothing for them (debits pay for the alert
     # recommender's figures: ``test_dedup``'s size test has their budget).
     plain = fold(history(USER, days=3))
-    assert set(orjson.loads(plain.to_bytes())) <= old_keys | {"alerts"}
+    assert set(orjson.loads(plain.to_bytes())) <= old_keys | {"alerts", "anomaly"}
 
 
 def test_a_calm_stress_level_of_zero_is_kept() -> None:

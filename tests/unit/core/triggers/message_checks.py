@@ -14,6 +14,7 @@ REALISTIC = {
     "user_name": "Christopher",
     "event_amount": "$12,345.67",
     "debit_multiple": "123.5",
+    "transaction_anomaly_reason": "category",
     "spend_day_baseline": "$85.40",
     "credit_utilisation_pct": "100",
     "credit_limit": "$25,000.00",

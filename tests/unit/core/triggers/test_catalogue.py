@@ -25,6 +25,7 @@ from tests.unit.core.triggers.message_checks import GSM7, REALISTIC
 from tests.unit.factories import (
     JUNE,
     START,
+    card_debit,
     event,
     fold,
     history,
@@ -120,6 +121,20 @@ def _large(fires: bool) -> tuple[UserState, Event]:
     return fold(history(USER, days=28, daily="20.00")), debit
 
 
+def _unusual(fires: bool) -> tuple[UserState, Event]:
+    # Four weeks at the same grocer at home, at noon; then a new merchant abroad in the
+    # early evening: unusual for where (the reason) and with whom, and $20 is the least.
+    days = [
+        card_debit(USER, START + timedelta(days=d), "20.00", merchant="Corner Grocer")
+        for d in range(28)
+    ]
+    odd = card_debit(
+        USER, START + timedelta(days=28, hours=6), "20.00" if fires else "19.99",
+        merchant="Hotel Lutetia", category="travel", country="FR",
+    )  # fmt: skip
+    return fold(days), odd
+
+
 def _credit(fires: bool) -> tuple[UserState, Event]:
     return UserState(), snapshot("7000.01" if fires else "7000.00")
 
@@ -175,6 +190,7 @@ SCENARIOS: dict[str, Scenario] = {
     "income_drop": _income_drop,
     "pay_cut": _pay_cut,
     "large_transaction": _large,
+    "unusual_transaction": _unusual,
     "near_credit_limit": _credit,
     "savings_milestone": _milestone,
     "low_exercise_high_spending": _exercise,

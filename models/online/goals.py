@@ -1,0 +1,95 @@
+"""The probability of reaching a savings goal by its deadline, from the progress so far.
+
+Each progress report (``saved`` at a time) after the first gives an interval: ``dt`` days in
+which ``ds`` was saved. Over the intervals, the daily saving rate and its variance are::
+
+    mu = sum(ds) / sum(dt)
+    sigma2 = (sum(ds**2 / dt) - sum(ds)**2 / sum(dt)) / sum(dt)
+
+(each interval's rate ``ds/dt`` weighted by its length: the maximum-likelihood estimates
+when a day's saving is independent with mean ``mu`` and variance ``sigma2``). With ``D``
+days left and ``need`` still to save, what will be saved is about normal with mean
+``mu * D`` and variance ``sigma2 * D``, and the probability of reaching the target is::
+
+    P = Phi((mu * D - need) / sqrt(sigma2 * D + (VARIANCE_FLOOR * mu)**2 * D))
+
+(a floor on the spread, so two identical deposits do not make a certainty). Reached goals
+are 1; a deadline passed with money still to save is 0; a goal with no deadline or a
+single report has none (``None``).
+
+Layout of one goal in ``UserState.goal_progress`` (goal id -> list): see the indices below.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+LAST_AT, LAST_SAVED, SUM_DT, SUM_DS, SUM_DS2_DT, TARGET, DEADLINE = range(7)
+
+#: The spread never goes below this share of the mean daily rate.
+VARIANCE_FLOOR = 0.25
+#: Intervals shorter than this (days) are merged into the next: same-day reports.
+MIN_INTERVAL_DAYS = 0.5
+SECONDS_PER_DAY = 86_400.0
+DECIMALS = 4
+
+
+def start(at: float, saved: float, target: float, deadline_day: int | None) -> list[Any]:
+    """Return a goal's figures at its first report (epoch seconds, dollars, UTC day)."""
+    return [at, saved, 0.0, 0.0, 0.0, target, deadline_day]
+
+
+def note_progress(
+    goal: list[Any], at: float, saved: float, target: float, deadline_day: int | None
+) -> None:
+    """Add a progress report; a report older than the last one changes only the target."""
+    goal[TARGET] = target
+    if deadline_day is not None:
+        goal[DEADLINE] = deadline_day
+    dt = (at - goal[LAST_AT]) / SECONDS_PER_DAY
+    if dt < MIN_INTERVAL_DAYS:
+        return  # too soon after the last report to say anything about a rate
+    ds = saved - goal[LAST_SAVED]
+    goal[SUM_DT] = round(goal[SUM_DT] + dt, DECIMALS)
+    goal[SUM_DS] = round(goal[SUM_DS] + ds, DECIMALS)
+    goal[SUM_DS2_DT] = round(goal[SUM_DS2_DT] + ds * ds / dt, DECIMALS)
+    goal[LAST_AT], goal[LAST_SAVED] = at, saved
+
+
+def daily_rate(goal: list[Any]) -> float | None:
+    """Return the mean saving per day so far, ``None`` before a second report."""
+    return goal[SUM_DS] / goal[SUM_DT] if goal[SUM_DT] else None
+
+
+def probability(goal: list[Any], now: float) -> float | None:
+    """Return the probability of the goal being reached by its deadline (see the module)."""
+    need = goal[TARGET] - goal[LAST_SAVED]
+    if need <= 0:
+        return 1.0
+    deadline = goal[DEADLINE]
+    if deadline is None or not goal[SUM_DT]:
+        return None
+    days = (deadline + 1) - now / SECONDS_PER_DAY
+    if days <= 0:
+        return 0.0
+    total_dt = goal[SUM_DT]
+    mu = goal[SUM_DS] / total_dt
+    sigma2 = max(goal[SUM_DS2_DT] - goal[SUM_DS] ** 2 / total_dt, 0.0) / total_dt
+    spread = math.sqrt(sigma2 * days + (VARIANCE_FLOOR * mu) ** 2 * days)
+    if spread == 0.0:
+        return 1.0 if mu * days >= need else 0.0
+    return round(_phi((mu * days - need) / spread), DECIMALS)
+
+
+def days_left(goal: list[Any], now: float) -> float | None:
+    """Return the days until the end of the deadline's day, ``None`` without a deadline."""
+    deadline = goal[DEADLINE]
+    if deadline is None:
+        return None
+    return float(deadline + 1 - now / SECONDS_PER_DAY)
+
+
+def _phi(x: float) -> float:
+    """The standard normal distribution function."""
+    return 0.5 * (1.0 + math.erf(x / math.sqrt(2.0)))
