@@ -56,3 +56,14 @@ class UserAnalytics(BaseModel):
     """Share of the usual monthly income not spent over 30 days; ``None`` without one."""
     personalization: str | None = None
     """The personalization rule that applies to the user, if any."""
+    spend_forecast_week: Annotated[float, Field(ge=0)] | None = None
+    """Forecast of the next 7 days' debits (``models.online.forecast``); ``None`` before
+    two complete weeks of spending."""
+    forecast_overspend_pct: float | None = None
+    """Spending since the last pay plus the forecast until the next, above the usual
+    deposit, in percent of it (negative: money left); ``None`` when not paid regularly."""
+    goal_probability: Annotated[float, Field(ge=0, le=1)] | None = None
+    """The probability of reaching the least likely open savings goal with a deadline by
+    that deadline (``models.online.goals``); ``None`` when there is none to judge."""
+    goal_days_left: float | None = None
+    """Days until that goal's deadline."""

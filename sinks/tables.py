@@ -325,6 +325,11 @@ class ScoreHistoryRow(Base):
     spend_week: Mapped[float | None] = mapped_column(Double)
     savings_rate_pct: Mapped[float | None] = mapped_column(Double)
     personalization: Mapped[str | None] = mapped_column(Text)
+    # The online models' figures (migration 0012).
+    spend_forecast_week: Mapped[float | None] = mapped_column(Double)
+    forecast_overspend_pct: Mapped[float | None] = mapped_column(Double)
+    goal_probability: Mapped[float | None] = mapped_column(Double)
+    goal_days_left: Mapped[float | None] = mapped_column(Double)
     arrival: Mapped[int] = mapped_column(
         BigInteger, server_default=SCORE_HISTORY_ARRIVAL.next_value()
     )

@@ -23,6 +23,7 @@ Layout of one goal in ``UserState.goal_progress`` (goal id -> list): see the ind
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 LAST_AT, LAST_SAVED, SUM_DT, SUM_DS, SUM_DS2_DT, TARGET, DEADLINE = range(7)
@@ -80,6 +81,16 @@ def probability(goal: list[Any], now: float) -> float | None:
     if spread == 0.0:
         return 1.0 if mu * days >= need else 0.0
     return round(_phi((mu * days - need) / spread), DECIMALS)
+
+
+def least_likely(progress: Mapping[str, list[Any]], now: float) -> list[Any] | None:
+    """Return the open goal (not sure to be reached) least likely to be, ``None`` if none."""
+    judged = [
+        (chance, goal)
+        for goal in progress.values()
+        if (chance := probability(goal, now)) is not None and chance < 1.0
+    ]
+    return min(judged, key=lambda pair: pair[0])[1] if judged else None
 
 
 def days_left(goal: list[Any], now: float) -> float | None:

@@ -72,7 +72,12 @@ def _register_unwindowed(actions: Any) -> None:
         "recommendations",
         help="per alert type and model version: users recommended, accepted, acceptance",
     )
-    for parser in (experiments, funnel, cohorts, recommendations):
+    forecasts = actions.add_parser(
+        "forecasts",
+        help="per user: next week's spending forecast, overspend by payday, goal probability",
+    )
+    forecasts.add_argument("--user", metavar="ID", help="only this user")
+    for parser in (experiments, funnel, cohorts, recommendations, forecasts):
         parser.add_argument("--json", action="store_true", help="print JSON, not tables")
         parser.set_defaults(run=run)
 
@@ -105,6 +110,7 @@ def _build(settings: Settings, args: argparse.Namespace) -> Any:
     from sinks.reports import build as report
     from sinks.reports.cohorts import build_cohorts
     from sinks.reports.experiments import build_experiments
+    from sinks.reports.forecasts import build_forecasts
     from sinks.reports.funnels import build_funnel
     from sinks.reports.recommendations import build_recommendations
 
@@ -121,6 +127,8 @@ def _build(settings: Settings, args: argparse.Namespace) -> Any:
         return build_cohorts(settings, args.weeks)
     if args.action == "recommendations":
         return build_recommendations(settings)
+    if args.action == "forecasts":
+        return build_forecasts(settings, args.user)
     return report.build(settings, args.action, args.days, getattr(args, "pattern", None))
 
 

@@ -71,14 +71,7 @@ def _goal(ctx: FeatureContext) -> list[object] | None:
     now = ctx.at.timestamp()
     if isinstance(payload, SavingsProgress):
         return progress.get(payload.goal_id)
-    if ctx.event is not None:
-        return None
-    judged = [
-        (chance, goal)
-        for goal in progress.values()
-        if (chance := goals.probability(goal, now)) is not None and chance < 1.0
-    ]
-    return min(judged, key=lambda pair: pair[0])[1] if judged else None
+    return None if ctx.event is not None else goals.least_likely(progress, now)
 
 
 def _goal_probability(ctx: FeatureContext) -> Value:

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from models.online import goals
 from schemas.ids import derived_id
 from schemas.user_analytics import UserAnalytics
 from streams.core.features.context import FeatureContext
+from streams.core.state.record import UserState
 from streams.core.units import SECONDS_PER_DAY
 
 
@@ -72,4 +74,19 @@ def snapshot(ctx: FeatureContext, at: float, cause: str | None) -> UserAnalytics
         spend_week=optional("spend_week"),
         savings_rate_pct=optional("savings_rate_pct"),
         personalization=state.personalization,
+        spend_forecast_week=optional("spend_forecast_week"),
+        forecast_overspend_pct=optional("forecast_overspend_pct"),
+        **_least_likely_goal(state, at),
     )
+
+
+def _least_likely_goal(state: UserState, at: float) -> dict[str, float | None]:
+    """Return the probability and days left of the open goal least likely to be reached."""
+    goal = goals.least_likely(state.goal_progress, at)
+    if goal is None:
+        return {"goal_probability": None, "goal_days_left": None}
+    left = goals.days_left(goal, at)
+    return {
+        "goal_probability": goals.probability(goal, at),
+        "goal_days_left": None if left is None else round(left, 2),
+    }

@@ -60,3 +60,43 @@ def test_a_timer_snapshot_follows_a_segment_change_and_repeats_its_id() -> None:
     assert again.analytics.snapshot_id == quiet.analytics.snapshot_id
     unchanged = process_idle("ada", state, [], CATALOGUE, now=later, segments=True)
     assert unchanged.analytics is None
+
+
+def test_the_snapshot_holds_the_forecast_and_the_least_likely_goal() -> None:
+    state = UserState()
+    day = 1440  # minutes
+    # A goal of $1,000 due in 60 days, $10 saved a day: far short; another of $100 with
+    # $99 saved, reported once (no rate yet, so no probability).
+    created = {
+        "type": "goal_modification",
+        "goal_id": "car",
+        "action": "created",
+        "target": "1000",
+        "deadline": (START + timedelta(days=60)).date().isoformat(),
+    }
+    step(state, 0, created)
+    for week in range(3):  # three complete weeks of $70, then the forecast's day
+        for d in range(7):
+            minutes = (week * 7 + d) * day + 60
+            step(state, minutes, {"type": "transaction", "amount": "10.00"})
+            step(
+                state,
+                minutes + 1,
+                {
+                    "type": "savings_progress",
+                    "goal_id": "car",
+                    "saved": str(10 * (week * 7 + d + 1)),
+                    "target": "1000",
+                },
+            )
+    sure = {"type": "savings_progress", "goal_id": "bike", "saved": "99", "target": "100",
+            "deadline": (START + timedelta(days=60)).date().isoformat()}  # fmt: skip
+    step(state, 20 * day + 120, sure)
+    sent = step(state, 21 * day, PAGE).analytics  # a new day: a snapshot
+    assert sent is not None
+    assert sent.spend_forecast_week == 70.0  # every complete week was $70
+    # Only "car" is in doubt (bike has no rate yet, so no probability); 39.5 days left at
+    # $10 a day is $395 of the $790 still to save.
+    assert sent.goal_probability is not None and sent.goal_probability < 0.01
+    assert sent.goal_days_left == 39.5
+    assert sent.forecast_overspend_pct is None  # no pay, no payday
