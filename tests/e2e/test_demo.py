@@ -20,8 +20,8 @@ from tests.paths import ROOT
 
 pytestmark = pytest.mark.e2e
 
-#: Enough users for every story (21 of 75 live one), few enough for two runs in minutes.
-USERS = 75
+#: Enough users for every story (24 of 80 live one), few enough for two runs in minutes.
+USERS = 80
 
 
 def test_the_demo_fires_for_exactly_the_expected_users_run_after_run(
