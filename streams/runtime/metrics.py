@@ -147,3 +147,15 @@ LAST_TIMER_TICK = Gauge(
     "nudge_last_timer_tick_timestamp_seconds",
     "Wall-clock time the timer last ran a pass (Unix seconds).",
 )
+DRIFT_DETECTED = Counter(
+    "nudge_drift_detected_total",
+    "Sudden changes of a signal's level this worker's drift detectors found (models.drift): "
+    "signal trigger_rate:<trigger> (firings per event) or anomaly_score (mean score).",
+    ["signal"],
+)
+DRIFT_LEVEL = Gauge(
+    "nudge_drift_level",
+    "Each drift signal's level as its detector sees it, over its window since its last "
+    "restart: firings per event, or the mean anomaly score.",
+    ["signal"],
+)

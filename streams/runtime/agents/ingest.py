@@ -63,6 +63,7 @@ from streams.core.triggers.due import PartitionRead
 from streams.core.triggers.overlay import DefinitionOverlay
 from streams.runtime import fetch_batches, metrics
 from streams.runtime.definitions_feed import DefinitionsFeed
+from streams.runtime.drift_watch import DriftWatch
 from streams.runtime.failstop import fail_stop, withhold
 from streams.runtime.health import Progress
 from streams.runtime.model_feed import ModelFeed, ServedModel
@@ -150,6 +151,8 @@ class IngestStage:
     due_index: DueIndex = field(default_factory=DueIndex)
     """Users with a held command, by when it falls due: every record stored is noted, so
     the timer loads only the users whose send has come (``streams.runtime.agents.timer``)."""
+    drift: DriftWatch = field(default_factory=DriftWatch)
+    """The drift detectors on firing rates and anomaly scores (``streams.runtime.drift_watch``)."""
 
     def current_analytics(self) -> Analytics:
         """Return the analytics in force: rebuilt when their topic entries change.
@@ -297,6 +300,7 @@ class IngestStage:
             state.partition = message.partition  # where the timer writes it back
             dirty[key] = (message.partition, state)
         self._count(decoded.type, result)
+        self.drift.watch(result)
         return [(topic, key, value) for topic, value in outputs]
 
     def _restore(self, key: bytes, before: bytes, was_dirty: bool, dirty: Dirty) -> None:
@@ -494,6 +498,7 @@ def _build_stage(
         ).analytics,
         clock=clock,
         outbox=outbox,
+        drift=DriftWatch(settings.drift_bucket_events),
     )
 
 

@@ -158,6 +158,8 @@ def processes(
         schedule_interval_seconds=1.0,
         quiet_hours_start=0,
         quiet_hours_end=0,
+        # The waves' few fresh events close drift buckets, so the drift levels have data.
+        drift_bucket_events=10,
     )
     migrate = NudgeProcess(settings, "db", tmp_path / "x.log")
     subprocess.run(
