@@ -22,8 +22,11 @@ replayed after a crash is then either in a checkpoint *and* in its user's record
 record's dedup drops it: not learned again) or in neither (learned once, on the replay).
 What is lost is what was learned from events whose records were written after the last
 checkpoint: at most ``NUDGE_MODEL_CHECKPOINT_SECONDS`` of sends and opens of the killed
-worker's partitions. A checkpoint the broker wrote but whose acknowledgement was lost is
-one exception: its counts stay in memory and are added again to the next checkpoint.
+worker's partitions. Two exceptions: a checkpoint the broker wrote but whose
+acknowledgement was lost keeps its counts in memory, and they are added again to the next
+(counted twice); two workers writing the same sequence of one partition in a rebalance's
+overlap leave the topic with the last written (the other's counts lost) and the sink's
+table with the first. ``docs/models.md`` has the measured loss.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from typing import Any
 
 import faust
 
+from models.online.prior import HourCounts
 from schemas.learning import SEND_TIME_PRIOR, ModelCheckpoint, checkpoint_key
 from schemas.settings import Settings
 from schemas.topics import DEAD_LETTER_TOPIC, MODELS_CHECKPOINTS
@@ -68,7 +72,8 @@ class ModelCheckpoints:
         models: The global models this worker learns and checkpoints.
         hour_prior: The send-time prior served: each local hour's open rate, from every
             partition's newest checkpoint; empty before any send was checkpointed.
-        ready: Set once the checkpoints written before the start were read.
+        ready: Set once the checkpoints written before the start were read, and the
+            prior they add up to is served.
     """
 
     def __init__(  # noqa: PLR0913 - the feed's settings and the writer's four parts
@@ -92,7 +97,7 @@ class ModelCheckpoints:
             settings, MODELS_CHECKPOINTS, noun="model checkpoint", key_name="checkpoint",
             on_message=self.take,
         )  # fmt: skip
-        self.ready = self.feed.ready
+        self.ready = asyncio.Event()
         self.hour_prior: tuple[float, ...] = ()
         self.lock = lock
         self.clock = clock
@@ -111,11 +116,15 @@ class ModelCheckpoints:
         """Follow the topic until cancelled; log what was restored once it is read."""
         started = time.perf_counter()
         follow = asyncio.create_task(self.feed.run())
-        ready = asyncio.ensure_future(self.ready.wait())
+        ready = asyncio.ensure_future(self.feed.ready.wait())
         try:
             await asyncio.wait({follow, ready}, return_when=asyncio.FIRST_COMPLETED)
             if not follow.done():
-                self._restored(time.perf_counter() - started)
+                # Served once for the whole backlog: rebuilding the sum at every message
+                # read would cost messages x partitions (6.7 s for 64 partitions' day).
+                served = self._serve()
+                self.ready.set()
+                self._restored(time.perf_counter() - started, served)
             await follow  # runs until cancelled; raises what the feed raised
         finally:
             ready.cancel()
@@ -132,7 +141,7 @@ class ModelCheckpoints:
                 extra={"reason": offer.value, "key_bytes": len(key or b""),
                        "value_bytes": len(value or b"")},
             )  # fmt: skip
-        elif offer in (Offer.KEPT, Offer.REMOVED):
+        elif offer in (Offer.KEPT, Offer.REMOVED) and self.ready.is_set():
             self._serve()
 
     def learn(self, partition: int, result: Result) -> None:
@@ -231,14 +240,15 @@ class ModelCheckpoints:
         metrics.MODEL_CHECKPOINTS_WRITTEN.labels(model.name).inc()
         return True
 
-    def _serve(self) -> None:
-        """Rebuild the send-time prior served from the checkpoints held."""
+    def _serve(self) -> HourCounts:
+        """Rebuild the send-time prior served from the checkpoints held; return its counts."""
         counts = served_counts(self.store.of_model(SEND_TIME_PRIOR))
         self.hour_prior = served_rates(counts)
         metrics.SEND_TIME_PRIOR_SENDS.set(sum(counts.sends))
+        return counts
 
-    def _restored(self, seconds: float) -> None:
-        """Log what the checkpoints written before the start add up to."""
+    def _restored(self, seconds: float, prior: HourCounts) -> None:
+        """Log what the checkpoints written before the start add up to, as served."""
         models = {}
         for name in self.store.models():
             checkpoints = self.store.of_model(name)
@@ -246,7 +256,6 @@ class ModelCheckpoints:
                 "partitions": [c.partition for c in checkpoints],
                 "events": sum(c.events for c in checkpoints),
             }
-        prior = served_counts(self.store.of_model(SEND_TIME_PRIOR))
         log.info(
             "model checkpoints restored",
             extra={"seconds": round(seconds, 4), "models": models,

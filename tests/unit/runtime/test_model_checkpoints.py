@@ -216,10 +216,12 @@ class Producer:
 
 
 def checkpoints(producer: Producer) -> ModelCheckpoints:
-    return ModelCheckpoints(
+    learning = ModelCheckpoints(
         Settings(), [SendTimePrior()], lock=asyncio.Lock(), clock=lambda: AT,
         send=producer.send, flush=producer.flush,
     )  # fmt: skip
+    learning.ready.set()  # as ``run`` does once the topic is read (none here)
+    return learning
 
 
 def written(producer: Producer) -> list[ModelCheckpoint]:
