@@ -178,6 +178,35 @@ def list_versions(settings: Settings, name: str) -> list[ModelVersionRow]:
         return list(session.scalars(query.order_by(ModelVersionRow.version)))
 
 
+@dataclass(frozen=True, slots=True)
+class CheckpointSummary:
+    """A global online model's newest checkpoints (``model_checkpoints``), added up."""
+
+    model: str
+    partitions: int
+    """Input partitions with a checkpoint."""
+    events: int
+    """Events learned from, over the newest checkpoint of every partition."""
+    newest: datetime
+    """When the newest of them was taken."""
+
+
+#: Each model's newest checkpoint per partition, added up per model.
+NEWEST_CHECKPOINTS = text(
+    "SELECT model, count(*) AS partitions, sum(events) AS events, max(taken_at) AS newest"
+    " FROM (SELECT DISTINCT ON (model, partition) model, partition, events, taken_at"
+    "       FROM model_checkpoints ORDER BY model, partition, sequence DESC) AS newest"
+    " GROUP BY model ORDER BY model"
+)
+
+
+def latest_checkpoints(settings: Settings) -> list[CheckpointSummary]:
+    """Return every global online model's newest checkpoints, added up, by model name."""
+    with _transaction(settings) as session:
+        rows = session.execute(NEWEST_CHECKPOINTS).all()
+    return [CheckpointSummary(r.model, r.partitions, int(r.events), r.newest) for r in rows]
+
+
 def get_version(settings: Settings, name: str, version: int) -> ModelVersionRow | None:
     """Return version ``version`` of ``name``, or ``None``."""
     with _transaction(settings) as session:

@@ -1,12 +1,13 @@
 """Which topic goes where: the route of every topic the sink reads (no I/O).
 
 Output topics (decisions, commands, segment changes, users' analytics, experiment
-assignments and conversions, funnel steps, alert profiles and recommendations, dead-letter
-topics) are Nudge's own messages: each becomes one row, or a dead letter when it fails to
-decode or validate (``sinks.route.message_row``); an alert profile replaces its user's row
-only if it is later (``sinks.latest``). Input topics (``comms.outcomes``, ``behavior.events``) are
-read for the little the reports need; see ``sinks.inputs``. The names of ``sinks.route``
-and ``sinks.messages`` are offered here too, for the callers that build rows.
+assignments and conversions, funnel steps, alert profiles and recommendations, global
+models' checkpoints, dead-letter topics) are Nudge's own messages: each becomes one row,
+or a dead letter when it fails to decode or validate (``sinks.route.message_row``); an
+alert profile replaces its user's row only if it is later (``sinks.latest``). Input
+topics (``comms.outcomes``, ``behavior.events``) are read for the little the reports
+need; see ``sinks.inputs``. The names of ``sinks.route`` and ``sinks.messages`` are
+offered here too, for the callers that build rows.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from schemas.commands import SendCommunication, StartIntervention
 from schemas.events import Event
 from schemas.experiments import ExperimentAssignment, ExperimentConversion
 from schemas.funnels import FunnelStep
+from schemas.learning import ModelCheckpoint
 from schemas.records import DeadLetter, TriggerDecision
 from schemas.segments import SegmentChange
 from schemas.topics import (
@@ -31,6 +33,7 @@ from schemas.topics import (
     EXPERIMENTS_CONVERSIONS,
     FUNNELS_STEPS,
     INTERVENTIONS_COMMANDS,
+    MODELS_CHECKPOINTS,
     SEGMENTS_CHANGES,
     TRIGGER_DECISIONS,
     USERS_ANALYTICS,
@@ -55,6 +58,7 @@ from sinks.tables import (
     ExperimentConversionRow,
     FunnelStepRow,
     Intervention,
+    ModelCheckpointRow,
     OutcomeRow,
     ScoreHistoryRow,
     SegmentChangeRow,
@@ -89,6 +93,7 @@ ROUTES: Mapping[TopicSpec, Route] = {
     FUNNELS_STEPS: Route(FunnelStep, table_of(FunnelStepRow)),
     ALERTS_PROFILES: Route(AlertProfile, table_of(AlertProfileRow)),
     ALERTS_RECOMMENDATIONS: Route(AlertRecommendation, table_of(AlertRecommendationRow)),
+    MODELS_CHECKPOINTS: Route(ModelCheckpoint, table_of(ModelCheckpointRow)),
     **{letters: Route(DeadLetter, DEAD_LETTERS) for letters in DEAD_LETTER_TOPIC.values()},
     COMMS_OUTCOMES: Route(Event, table_of(OutcomeRow), outcome_rows),
     # user_days is the row every behaviour event makes; purchases, missed payments and

@@ -478,6 +478,27 @@ class ModelVersionRow(Base):
     retired_at: Mapped[datetime | None] = mapped_column(TimestampTZ)
 
 
+class ModelCheckpointRow(Base):
+    """One checkpoint of a global online model for one input partition (``models.checkpoints``).
+
+    The registry of the online models: the topic is compacted (each key's newest), this
+    table keeps every checkpoint, so a global model's history can be read back and any
+    point of it restored. ``state`` is the model's own JSON (``HourCounts.to_dict`` for
+    the send-time prior), ``events`` the partition's events learned from in total. Keyed
+    by ``(model, partition, sequence)``: a replayed message is not a second row.
+    """
+
+    __tablename__ = "model_checkpoints"
+
+    model: Mapped[str] = mapped_column(Text, primary_key=True)
+    partition: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sequence: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    taken_at: Mapped[datetime] = mapped_column(TimestampTZ)
+    events: Mapped[int] = mapped_column(BigInteger)
+    state: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    recorded_at: Mapped[datetime] = _recorded_at()
+
+
 class AlertActionRow(Base):
     """An alert created, enabled, disabled or deleted (``alert_rule`` events).
 

@@ -1,5 +1,9 @@
 """``nudge models ...``: train, list, promote, roll back and evaluate the alert recommender.
 
+``list`` also prints the online global models' newest checkpoints (``model_checkpoints``,
+written by the sink from ``models.checkpoints``): per model, the partitions, the events
+learned from, and when the newest was taken.
+
 ``train`` reads every user's features and alerts from PostgreSQL (``sinks.model_registry``),
 trains and evaluates on held-out users (``models.training``), writes the artefact into
 ``NUDGE_MODELS_DIR`` (``models.artifacts``) and records it as a ``candidate``. It does
@@ -240,13 +244,21 @@ async def publish_promotion(settings: Settings, message: ModelPromotion) -> None
 
 
 def list_versions(settings: Settings) -> int:
-    """Print every version: status, when trained, users, held-out precision, promotion."""
+    """Print every version, then the online global models' newest checkpoints."""
     from sinks.model_registry import list_versions as versions
 
     rows = versions(settings, ALERT_RECOMMENDER)
     if not rows:
         print(f"{ALERT_RECOMMENDER}: no version yet (`nudge models train`)")
-        return 0
+    else:
+        print_versions(rows)
+    print()
+    print_checkpoints(settings)
+    return 0
+
+
+def print_versions(rows: list[ModelVersionRow]) -> None:
+    """Print the alert recommender's versions: status, when trained, users, precision."""
     header = (
         f"{'version':>7}  {'status':<9}  {'trained (UTC)':<16}  {'trained on':>10}  "
         f"{'held out':>8}  {'precision@k':>11}  {'promoted (UTC)'}"
@@ -260,7 +272,21 @@ def list_versions(settings: Settings) -> int:
             f"{metrics.get('training_users', '?'):>10}  {metrics.get('held_out_users', '?'):>8}  "
             f"{shown(metrics):>11}  {stamp(row.promoted_at)}"
         )
-    return 0
+
+
+def print_checkpoints(settings: Settings) -> None:
+    """Print each online global model's newest checkpoints (``models.checkpoints``)."""
+    from sinks.model_registry import latest_checkpoints
+
+    summaries = latest_checkpoints(settings)
+    if not summaries:
+        print("online global models: no checkpoint yet (workers write them as they learn)")
+        return
+    header = f"{'online global model':<20}  {'partitions':>10}  {'events':>10}  newest (UTC)"
+    print(header)
+    print("-" * (len(header) + 4))
+    for each in summaries:
+        print(f"{each.model:<20}  {each.partitions:>10}  {each.events:>10}  {stamp(each.newest)}")
 
 
 def shown(metrics: dict[str, Any]) -> str:

@@ -18,6 +18,7 @@ from streams.runtime.agents.ingest import register_ingest
 from streams.runtime.agents.timer import register_schedule
 from streams.runtime.health import SAMPLE_SECONDS, Progress
 from streams.runtime.kafka_admin import faust_credentials
+from streams.runtime.model_checkpoints import register_checkpoints
 
 Clock = Callable[[], datetime]
 log = logging.getLogger(__name__)
@@ -90,6 +91,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> faust.App:
     )
     stage = register_ingest(app, settings, clock)
     register_schedule(app, stage, settings)
+    if stage.learning is not None:
+        register_checkpoints(app, stage.learning, settings)
     _log_rebalances(app, BEHAVIOR_EVENTS.full_name(settings.topic_prefix))
     _sample_progress(app, stage.progress, set(stage.dead_letters))
     app.nudge_progress = stage.progress  # type: ignore[attr-defined] # read by the worker

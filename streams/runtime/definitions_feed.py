@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
@@ -43,16 +44,21 @@ class DefinitionsFeed:
         spec: TopicSpec = TRIGGERS_DEFINITIONS,
         noun: str = "trigger definition",
         key_name: str = "trigger",
+        on_message: Callable[[bytes | None, bytes | None], None] | None = None,
     ) -> None:
         """Follow ``spec`` (any compacted topic of one partition: ``models.active`` too).
 
         ``noun``: what one entry is, in the log ("trigger definition changed"), and
-        ``key_name`` the log's name for its key.
+        ``key_name`` the log's name for its key. ``on_message``: called with every
+        message's key and value as it is read (keyless ones too), for a reader that
+        checks each one itself (``models.checkpoints``); it logs what it wants, and this
+        feed logs no changes.
         """
         self.settings = settings
         self.spec = spec
         self.noun = noun
         self.key_name = key_name
+        self.on_message = on_message
         self.entries: dict[bytes, bytes] = {}
         self.ready = asyncio.Event()
 
@@ -100,13 +106,15 @@ class DefinitionsFeed:
             await consumer.stop()
 
     def _apply(self, key: bytes | None, value: bytes | None) -> None:
+        if self.on_message is not None:
+            self.on_message(key, value)
         if key is None:
             return  # definitions are keyed by trigger id; nothing else belongs here
         if value is None:
             self.entries.pop(key, None)
         else:
             self.entries[key] = value
-        if self.ready.is_set():
+        if self.ready.is_set() and self.on_message is None:
             log.info(f"{self.noun} changed", extra={self.key_name: shown_key(key)})
 
 

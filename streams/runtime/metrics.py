@@ -79,6 +79,29 @@ MODEL_ERRORS = Counter(
     "Recommendations a model raised on: the user is served nothing, the event goes on.",
     ["model"],
 )
+MODEL_CHECKPOINTS_WRITTEN = Counter(
+    "nudge_model_checkpoints_written_total",
+    "Checkpoints of global online models this worker wrote to models.checkpoints "
+    "(one per model and input partition that learned something since its last).",
+    ["model"],
+)
+MODEL_CHECKPOINT_FAILURES = Counter(
+    "nudge_model_checkpoint_failures_total",
+    "Checkpoints this worker could not write (the broker refused or did not answer): "
+    "what they held is written with the next one.",
+    ["model"],
+)
+MODEL_CHECKPOINTS_REFUSED = Counter(
+    "nudge_model_checkpoints_refused_total",
+    "Messages of models.checkpoints this worker refused (not a checkpoint, key not its "
+    "model/partition, unknown model, a state the model refuses): the previous one stays.",
+    ["reason"],
+)
+SEND_TIME_PRIOR_SENDS = Gauge(
+    "nudge_send_time_prior_sends",
+    "Sends counted in the send-time prior this worker serves (the sum of every "
+    "partition's newest checkpoint).",
+)
 FUNNEL_STEPS = Counter(
     "nudge_funnel_steps_total",
     "Funnel steps reached, completions and drop-outs (funnels.steps).",

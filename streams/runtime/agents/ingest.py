@@ -14,7 +14,7 @@ import asyncio
 import logging
 import traceback
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ from schemas.topics import (
     EXPERIMENTS_CONVERSIONS,
     FUNNELS_STEPS,
     INTERVENTIONS_COMMANDS,
+    MODELS_CHECKPOINTS,
     SEGMENTS_CHANGES,
     TRIGGER_DECISIONS,
     USERS_ANALYTICS,
@@ -66,6 +67,7 @@ from streams.runtime.definitions_feed import DefinitionsFeed
 from streams.runtime.drift_watch import DriftWatch
 from streams.runtime.failstop import fail_stop, withhold
 from streams.runtime.health import Progress
+from streams.runtime.model_checkpoints import ModelCheckpoints, global_models
 from streams.runtime.model_feed import ModelFeed, ServedModel
 from streams.runtime.outbox import BufferedOutbox, DirectOutbox, Outbox
 from streams.runtime.policies import (
@@ -145,14 +147,29 @@ class IngestStage:
     waits with time-based triggers while one of its partitions replays old events."""
     models: ModelFeed | None = None
     """The models in force (``models.active``); ``None``: this stage serves none."""
+    learning: ModelCheckpoints | None = None
+    """The global online models (``models.checkpoints``): they learn from every applied
+    result, and the send-time prior they serve is ``policy``'s; ``None``: none."""
     ready: asyncio.Event = field(default_factory=asyncio.Event)
-    """Set once the definitions and the models promoted before the start are in force:
-    the first batch waits for it."""
+    """Set once the definitions, the models promoted and the model checkpoints written
+    before the start are in force: the first batch waits for it."""
     due_index: DueIndex = field(default_factory=DueIndex)
     """Users with a held command, by when it falls due: every record stored is noted, so
     the timer loads only the users whose send has come (``streams.runtime.agents.timer``)."""
     drift: DriftWatch = field(default_factory=DriftWatch)
     """The drift detectors on firing rates and anomaly scores (``streams.runtime.drift_watch``)."""
+
+    def current_policy(self) -> SendPolicy:
+        """Return the send policy in force: with the send-time prior the checkpoints serve."""
+        learning = self.learning
+        if learning is not None and learning.hour_prior is not self.policy.hour_prior:
+            self.policy = replace(self.policy, hour_prior=learning.hour_prior)
+        return self.policy
+
+    def learned(self, partition: int, result: Result) -> None:
+        """Teach the global online models what an applied result of ``partition`` led to."""
+        if self.learning is not None:
+            self.learning.learn(partition, result)
 
     def current_analytics(self) -> Analytics:
         """Return the analytics in force: rebuilt when their topic entries change.
@@ -216,6 +233,7 @@ class IngestStage:
         now = self.clock()
         definitions = self.definitions.by_event_type(self.feed.items())
         self.current_analytics()  # the weights and rules this batch is processed with
+        self.current_policy()  # and the send-time prior
         dirty: Dirty = {}
         read: dict[int, datetime] = {}  # partition -> newest event of the batch
         outbox: list[Output] = []  # sent after the loop: a send failure is not the event's
@@ -299,6 +317,7 @@ class IngestStage:
         if result.applied:
             state.partition = message.partition  # where the timer writes it back
             dirty[key] = (message.partition, state)
+            self.learned(message.partition, result)
         self._count(decoded.type, result)
         self.drift.watch(result)
         return [(topic, key, value) for topic, value in outputs]
@@ -432,6 +451,7 @@ def register_ingest(
     stage = _build_stage(app, settings, clock, _checked_catalogue())
     for name in stage.dead_letters:  # born at zero, so dashboards and alerts see them
         metrics.PROCESSING_ERRORS.labels(name)
+    stage.learning = _learning(app, settings, stage)
     app.task(_follow_definitions(stage))
     source = app.topic(*inputs, partitions=settings.partitions)
     if fetched is None:
@@ -502,6 +522,22 @@ def _build_stage(
     )
 
 
+def _learning(app: faust.App, settings: Settings, stage: IngestStage) -> ModelCheckpoints:
+    """Return the global online models, written with the app's producer under the stage's lock."""
+    topic = MODELS_CHECKPOINTS.full_name(settings.topic_prefix)
+
+    async def send(key: bytes, value: bytes) -> None:
+        producer = await app.maybe_start_producer()
+        await producer.send_and_wait(topic, key, value, None, None, None)
+
+    async def flush() -> None:
+        await app.producer.flush()
+
+    return ModelCheckpoints(
+        settings, global_models(), lock=stage.lock, clock=stage.clock, send=send, flush=flush
+    )
+
+
 def producer_outbox(app: faust.App, settings: Settings) -> Outbox:
     """Return the outbox the settings ask for (see ``streams.runtime.outbox``)."""
     if settings.producer_path == "direct" and settings.processing_guarantee == "at_least_once":
@@ -510,9 +546,9 @@ def producer_outbox(app: faust.App, settings: Settings) -> Outbox:
 
 
 def _follow_definitions(stage: IngestStage) -> Callable[[], Awaitable[None]]:
-    """Return the task that keeps the definitions and models in force current.
+    """Return the task that keeps the definitions, models and model checkpoints current.
 
-    It sets ``stage.ready`` once both have loaded what was published before the start.
+    It sets ``stage.ready`` once each has loaded what was published before the start.
     """
 
     async def follow_definitions() -> None:
@@ -521,6 +557,9 @@ def _follow_definitions(stage: IngestStage) -> Callable[[], Awaitable[None]]:
         if stage.models is not None:
             feeds.append(stage.models.run())
             waits.append(stage.models.ready.wait())
+        if stage.learning is not None:
+            feeds.append(stage.learning.run())
+            waits.append(stage.learning.ready.wait())
         try:
             await asyncio.gather(*feeds, _set_when(stage.ready, waits))
         except asyncio.CancelledError:

@@ -184,6 +184,7 @@ class Scheduler:
         stage = self.stage
         now = stage.clock()
         current = stage.definitions.current(stage.feed.items())
+        stage.current_policy()  # the send-time prior the checkpoints serve now
         for partition in set(stage.reads) - partitions:
             # No longer ours: should it come back, what arrives then says how far behind.
             del stage.reads[partition]
@@ -349,7 +350,7 @@ class Scheduler:
             began = self.perf()
             deadline = began + SLICE_HOLD_SECONDS if self._warm else math.inf
             self._warm = True
-            changed: list[tuple[bytes, UserState]] = []
+            changed: list[tuple[bytes, UserState, Result]] = []
             taken = 0
             for key, home in slice_:
                 if taken and self.perf() >= deadline:
@@ -364,7 +365,7 @@ class Scheduler:
                     stage.due_index.note(key, state.partition, state)
                     continue
                 stage.publish(key, result, now, event_latency=False)
-                changed.append((key, state))
+                changed.append((key, state, result))
                 done.decisions += len(result.decisions)
                 done.commands += len(result.commands)
             if changed:
@@ -376,9 +377,10 @@ class Scheduler:
                 # wrote. Such records are left; whoever owns them judges them again,
                 # and repeated outputs keep their ids.
                 owned = self.owned() if self.owned is not None else None
-                for key, state in changed:
+                for key, state, result in changed:
                     if owned is None or state.partition in owned:
                         stage.store(key, state.partition, state)
+                        stage.learned(state.partition, result)
                     else:
                         log.info("timer left a record of a revoked partition",
                                  extra={"partition": state.partition})  # fmt: skip

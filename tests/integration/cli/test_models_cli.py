@@ -128,7 +128,9 @@ def test_train_promote_list_rollback_and_evaluate(
     assert "has no version 9" in capsys.readouterr().err
 
     assert nudge(settings, "list") == 0
-    listed = [line.split() for line in capsys.readouterr().out.splitlines()[2:]]
+    versions, checkpoints = capsys.readouterr().out.split("\n\n")
+    listed = [line.split() for line in versions.splitlines()[2:]]
+    assert checkpoints.startswith("online global models: no checkpoint yet")
     assert [(line[0], line[1]) for line in listed] == [("1", "active"), ("2", "retired")]
     assert nudge(settings, "evaluate") == 0
     table = capsys.readouterr().out
@@ -162,7 +164,8 @@ def test_a_candidate_less_precise_than_the_active_one_is_not_promoted(
     out = capsys.readouterr().out
     assert "not promoted: v2's held-out precision@3" in out and "below active v1's" in out
     assert nudge(settings, "list") == 0
-    listed = [line.split()[:2] for line in capsys.readouterr().out.splitlines()[2:]]
+    versions = capsys.readouterr().out.split("\n\n")[0]
+    listed = [line.split()[:2] for line in versions.splitlines()[2:]]
     assert listed == [["1", "active"], ["2", "candidate"]]
 
 

@@ -82,6 +82,7 @@ def test_migrations_create_exactly_the_tables_the_sink_declares(settings):
         "alert_actions",
         "alert_profiles",
         "alert_recommendations",
+        "model_checkpoints",
         "experiment_assignments",
         "experiment_conversions",
         "funnel_steps",

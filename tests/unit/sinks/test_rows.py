@@ -410,6 +410,7 @@ def test_topic_routes_use_the_deployment_prefix():
         "blue.comms.commands",
         "blue.interventions.commands",
         "blue.segments.changes",
+        "blue.models.checkpoints",
         "blue.users.analytics",
         "blue.experiments.assignments",
         "blue.experiments.conversions",
