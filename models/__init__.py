@@ -1,4 +1,7 @@
-"""Machine learning for Nudge: the alert recommender (online models come later); pure, no I/O.
+"""Machine learning for Nudge: the alert recommender and the online models; pure, no I/O.
+
+The online models are ``online`` (per-user arithmetic the worker's core runs) and their
+evidence ``online_evaluation`` (docs/learning.md). The rest is the alert recommender:
 
 ``features`` (a user's features, heuristic labels), ``recommender`` (scaled cosine nearest
 neighbours), ``artifacts`` (saved in a safe format, loaded only with the recorded hash),

@@ -4,6 +4,9 @@
 written by the sink from ``models.checkpoints``): per model, the partitions, the events
 learned from, and when the newest was taken.
 
+``evaluate-online`` is apart: it needs no database, and prints the online models'
+evaluations on synthetic data (``models.online_evaluation``; ``--json`` for the figures).
+
 ``train`` reads every user's features and alerts from PostgreSQL (``sinks.model_registry``),
 trains and evaluates on held-out users (``models.training``), writes the artefact into
 ``NUDGE_MODELS_DIR`` (``models.artifacts``) and records it as a ``candidate``. It does
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -47,7 +51,8 @@ SECONDS_PER_DAY = 86_400.0
 def register(subcommands: Any) -> None:
     """Add ``models`` to the ``nudge`` subcommands."""
     models = subcommands.add_parser(
-        "models", help="the alert recommender's versions: train, list, promote, evaluate"
+        "models",
+        help="the alert recommender's versions: train, list, promote, evaluate; evaluate-online",
     )
     actions = models.add_subparsers(dest="action", required=True)
     train = actions.add_parser("train", help="train and evaluate a new version (a candidate)")
@@ -67,6 +72,12 @@ def register(subcommands: Any) -> None:
     evaluate.add_argument(
         "version", type=int, nargs="?", metavar="VERSION", help="default: the active, else newest"
     )
+    online = actions.add_parser(
+        "evaluate-online",
+        help="the online models on synthetic data: anomalies, send time, forecasts, goals",
+    )
+    online.add_argument("--json", action="store_true", help="print the figures as JSON")
+    online.add_argument("--seed", type=int, default=0, help="same seed, same figures")
     for parser in actions.choices.values():
         parser.set_defaults(run=run)
 
@@ -81,6 +92,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         "promote": lambda: promote(settings, args.version),
         "rollback": lambda: rollback(settings),
         "evaluate": lambda: evaluate(settings, args.version),
+        "evaluate-online": lambda: evaluate_online(seed=args.seed, as_json=args.json),
     }
     try:
         return actions[args.action]()
@@ -315,6 +327,27 @@ def evaluate(settings: Settings, version: int | None) -> int:
             row = rows[-1]
     print(f"{describe(row)} ({row.status})\n")
     print(render_evaluation(row.metrics))
+    return 0
+
+
+def evaluate_online(*, seed: int = 0, as_json: bool = False) -> int:
+    """Print the online models' evaluations (``models.online_evaluation``); no database.
+
+    On synthetic data built to be learnable, with each evaluation's default population:
+    the anomaly scores, the send-time simulation, the forecasts and the goal probability.
+    """
+    from models import online_evaluation as online
+
+    anomalies = online.evaluate_anomalies(seed=seed)
+    send_time = online.simulate_send_time(seed=seed)
+    forecasts = online.evaluate_forecasts(seed=seed)
+    goals = online.evaluate_goals(seed=seed)
+    if as_json:
+        print(json.dumps(online.as_dict(anomalies, send_time, forecasts, goals), indent=2))
+        return 0
+    print(online.render_anomalies(anomalies), end="\n\n")
+    print(online.render_send_time(send_time), end="\n\n")
+    print(online.render_forecasts(forecasts, goals))
     return 0
 
 

@@ -13,7 +13,9 @@ and alerts, ``nudge models train`` and ``evaluate`` on them, and three users ser
 promoted model. Then the risk half (``streams.demo.risk``): the scores of a few users go to
 ``risk.scores`` once the worker has read their payments, the interventions they start are
 checked the same way, a simulated notification service reports outcomes for every
-command, and the effectiveness report is printed once the sink has stored them.
+command, and the effectiveness report is printed once the sink has stored them. Last, the
+learned models (``streams.demo.learning``): the anomaly evaluation, the send-time uplift
+and a few of the demo's users' spending forecasts.
 
 Like ``streams.cli.main`` it is a composition root, so it may reach into ``sinks`` (lazily).
 """
@@ -43,6 +45,7 @@ from streams.demo.alerts import ALERT_USERS, run_alerts
 from streams.demo.analytics import print_analytics
 from streams.demo.behavior import print_behavior_changes
 from streams.demo.experiments import CAMPAIGN_USERS, apply_experiment, run_campaign
+from streams.demo.learning import print_learning
 from streams.demo.risk import print_interventions, simulate_and_report
 from streams.runtime.lag import group_lag
 from streams.runtime.processes import NudgeProcess
@@ -162,6 +165,7 @@ async def _demo(  # noqa: PLR0913 - run_demo's knobs
         ):  # fmt: skip
             code = 1
         await simulate_and_report(settings, seed=seed)
+        print_learning(DEMO_MIX, users=users, seed=seed, now=now)
         _say(f"\ndone in {time.monotonic() - started:.0f} s")
         return code
     finally:

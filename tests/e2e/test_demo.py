@@ -13,6 +13,8 @@ import pytest
 
 from schemas.settings import Settings
 from streams.core.triggers.catalogue import default_definitions
+from streams.demo.learning import HEADER as LEARNING_HEADER
+from streams.demo.learning import UPLIFT_MARGIN
 from streams.demo.risk import HEADER as INTERVENTIONS_HEADER
 from streams.demo.run import HEADER
 from streams.runtime.processes import settings_env
@@ -90,6 +92,13 @@ def test_the_demo_fires_for_exactly_the_expected_users_run_after_run(
         reported = re.search(r"reported (\d+) outcomes", run.stdout)
         assert reported and int(reported[1]) > 0, run.stdout[-3000:]
         assert "Interventions, last 7 days" in run.stdout and "flexible_payment" in run.stdout
+        # The learned models: the section, and learned send times opening clearly more
+        # than the trigger's time, noon and a random hour (streams.demo.learning).
+        assert LEARNING_HEADER in run.stdout
+        uplift = re.search(
+            r"learned send times: (\S+)x trigger time, (\S+)x noon, (\S+)x random", run.stdout
+        )
+        assert uplift and all(float(v) >= UPLIFT_MARGIN for v in uplift.groups()), run.stdout
         # The experiment: the arm the campaign's population prefers wins; then the funnel
         # and the cohort table.
         if campaign != "0":
