@@ -27,8 +27,10 @@ change point, so it learns the new level (river's ADWIN would restart empty).
 The monitor's state is each detector's points since it last restarted, at most
 ``HISTORY_POINTS`` of them (``to_state``, JSON); ``from_state`` rebuilds the detectors by
 feeding those points again, reporting nothing: a worker that restarts does not report a
-drift because it restarted. The runtime feeds it (``streams.runtime.drift_watch``) and
-checkpoints it as ``schemas.learning.DRIFT_DETECTORS``.
+drift because it restarted. The runtime feeds it (``streams.runtime.drift_watch``). It is
+not checkpointed yet: a detector watches one worker's recent flow, which has no clean
+meaning per input partition when partitions move; a restarted worker learns its levels
+again (nothing is reported in a detector's first 10 points).
 """
 
 from __future__ import annotations

@@ -1,12 +1,12 @@
 """The online models' contract: their checkpoints, and the names of the global models.
 
 Per-user model state lives in each user's record (``streams.core.state.record``): the
-record's changelog is its checkpoint. What is global to a worker (the send-time prior, the
-drift detectors' recent history) is written at an interval to ``models.checkpoints``
-(compacted, keyed ``model/partition``): one message per model and input partition, with the
-counts that partition's events contributed. A worker restores every partition's latest
-checkpoint at start and serves the sum; the sink keeps each checkpoint in the registry
-(``model_checkpoints``), so the history of a global model can be read and replayed.
+record's changelog is its checkpoint. What is global to the workers (the send-time prior)
+is written at an interval to ``models.checkpoints`` (compacted, keyed ``model/partition``):
+one message per model and input partition, with the counts that partition's events
+contributed. A worker restores every partition's latest checkpoint at start and serves the
+sum; the sink keeps each checkpoint in the registry (``model_checkpoints``), so the history
+of a global model can be read and replayed.
 """
 
 from __future__ import annotations
@@ -19,13 +19,9 @@ SCHEMA_VERSION: Literal[1] = 1
 
 #: The population's sends and opens per local hour (``models.online.prior.HourCounts``).
 SEND_TIME_PRIOR = "send_time_prior"
-#: The drift detectors' recent inputs per signal (``models.drift``).
-DRIFT_DETECTORS = "drift_detectors"
-#: The global models a worker checkpoints, in the order it restores them.
-GLOBAL_MODELS = (SEND_TIME_PRIOR, DRIFT_DETECTORS)
-
-#: The per-event models, by name: ``nudge_model_seconds_total`` and the bench report their cost.
-ONLINE_MODELS = ("transaction_anomaly", "send_time", "spend_forecast", "goal_probability", "drift")
+#: The global models a worker checkpoints, in the order it restores them. (The drift
+#: detectors, ``models.drift``, watch one worker's flow and start again with it.)
+GLOBAL_MODELS = (SEND_TIME_PRIOR,)
 
 
 def checkpoint_key(model: str, partition: int) -> str:

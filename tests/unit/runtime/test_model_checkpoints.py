@@ -17,7 +17,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from models.online.prior import HourCounts
-from schemas.learning import DRIFT_DETECTORS, SEND_TIME_PRIOR, ModelCheckpoint, checkpoint_key
+from schemas.learning import SEND_TIME_PRIOR, ModelCheckpoint, checkpoint_key
 from schemas.settings import Settings
 from streams.core.decisions.result import Result
 from streams.runtime.checkpoint_store import CheckpointStore, Offer
@@ -123,7 +123,7 @@ def test_a_state_the_model_refuses_is_refused_and_the_previous_one_stays(
         (b"send_time_prior/1", message(0, 1)[1], Offer.KEY_MISMATCH),
         (None, message(0, 1)[1], Offer.KEY_MISMATCH),
         (b"\xff\xfe", message(0, 1)[1], Offer.KEY_MISMATCH),
-        (*message(0, 1, {"whatever": 1}, model=DRIFT_DETECTORS), Offer.UNKNOWN_MODEL),
+        (*message(0, 1, {"whatever": 1}, model="drift_detectors"), Offer.UNKNOWN_MODEL),
         (*message(0, 1, model="some_other_model"), Offer.UNKNOWN_MODEL),
     ],
     ids=["not json", "empty", "wrong partition", "keyless", "not text", "drift", "other"],
