@@ -4,14 +4,16 @@ Each progress report (``saved`` at a time) after the first gives an interval: ``
 which ``ds`` was saved. Over the intervals, the daily saving rate and its variance are::
 
     mu = sum(ds) / sum(dt)
-    sigma2 = (sum(ds**2 / dt) - sum(ds)**2 / sum(dt)) / sum(dt)
+    sigma2 = (sum(ds**2 / dt) - sum(ds)**2 / sum(dt)) / n
 
-(each interval's rate ``ds/dt`` weighted by its length: the maximum-likelihood estimates
-when a day's saving is independent with mean ``mu`` and variance ``sigma2``). With ``D``
-days left and ``need`` still to save, what will be saved is about normal with mean
-``mu * D`` and variance ``sigma2 * D``, and the probability of reaching the target is::
+over the ``n`` intervals (the maximum-likelihood estimates when a day's saving is
+independent with mean ``mu`` and variance ``sigma2``, so an interval of ``dt`` days saves
+``mu * dt`` with variance ``sigma2 * dt``). With ``D`` days left and ``need`` still to
+save, what will be saved is about normal with mean ``mu * D`` and a variance from the days
+to come and from the rate itself, known only from the ``sum(dt)`` days so far (its variance
+``sigma2 / sum(dt)``), so the probability of reaching the target is::
 
-    P = Phi((mu * D - need) / sqrt(sigma2 * D + (VARIANCE_FLOOR * mu)**2 * D))
+    P = Phi((mu * D - need) / sqrt(sigma2 * D * (1 + D / sum(dt)) + (VARIANCE_FLOOR * mu)**2 * D))
 
 (a floor on the spread, so two identical deposits do not make a certainty). Reached goals
 are 1; a deadline passed with money still to save is 0; a goal with no deadline or a
@@ -26,7 +28,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-LAST_AT, LAST_SAVED, SUM_DT, SUM_DS, SUM_DS2_DT, TARGET, DEADLINE = range(7)
+LAST_AT, LAST_SAVED, SUM_DT, SUM_DS, SUM_DS2_DT, TARGET, DEADLINE, INTERVALS = range(8)
 
 #: The spread never goes below this share of the mean daily rate.
 VARIANCE_FLOOR = 0.25
@@ -38,7 +40,7 @@ DECIMALS = 4
 
 def start(at: float, saved: float, target: float, deadline_day: int | None) -> list[Any]:
     """Return a goal's figures at its first report (epoch seconds, dollars, UTC day)."""
-    return [at, saved, 0.0, 0.0, 0.0, target, deadline_day]
+    return [at, saved, 0.0, 0.0, 0.0, target, deadline_day, 0]
 
 
 def note_progress(
@@ -55,6 +57,7 @@ def note_progress(
     goal[SUM_DT] = round(goal[SUM_DT] + dt, DECIMALS)
     goal[SUM_DS] = round(goal[SUM_DS] + ds, DECIMALS)
     goal[SUM_DS2_DT] = round(goal[SUM_DS2_DT] + ds * ds / dt, DECIMALS)
+    goal[INTERVALS] += 1
     goal[LAST_AT], goal[LAST_SAVED] = at, saved
 
 
@@ -76,8 +79,10 @@ def probability(goal: list[Any], now: float) -> float | None:
         return 0.0
     total_dt = goal[SUM_DT]
     mu = goal[SUM_DS] / total_dt
-    sigma2 = max(goal[SUM_DS2_DT] - goal[SUM_DS] ** 2 / total_dt, 0.0) / total_dt
-    spread = math.sqrt(sigma2 * days + (VARIANCE_FLOOR * mu) ** 2 * days)
+    sigma2 = max(goal[SUM_DS2_DT] - goal[SUM_DS] ** 2 / total_dt, 0.0) / goal[INTERVALS]
+    # The days to come vary (sigma2 * days), and so does the rate itself, known only from
+    # the days so far (its variance sigma2 / total_dt, times days squared).
+    spread = math.sqrt(sigma2 * days * (1 + days / total_dt) + (VARIANCE_FLOOR * mu) ** 2 * days)
     if spread == 0.0:
         return 1.0 if mu * days >= need else 0.0
     return round(_phi((mu * days - need) / spread), DECIMALS)

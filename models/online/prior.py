@@ -61,6 +61,8 @@ class HourCounts:
         if not total:
             return ()
         overall = sum(self.opens) / total
+        # (Opens can outnumber sends after a crash lost a checkpoint's sends: still a rate.)
         return tuple(
-            (self.opens[h] + SHRINK * overall) / (self.sends[h] + SHRINK) for h in range(HOURS)
+            min((self.opens[h] + SHRINK * overall) / (self.sends[h] + SHRINK), 1.0)
+            for h in range(HOURS)
         )

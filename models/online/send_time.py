@@ -113,7 +113,7 @@ def best_hour(
     best, best_draw = hours[0], -1.0
     for hour in hours:
         sends, opens = counts.get(str(hour), (0, 0))
-        rate = prior[hour] if prior else 0.5
+        rate = min(max(prior[hour], 0.0), 1.0) if prior else 0.5  # a rate, whatever it is given
         alpha = PRIOR_STRENGTH * rate + opens + 1
         beta = PRIOR_STRENGTH * (1 - rate) + sends - opens + 1
         draw = rng.betavariate(alpha, beta)
