@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
 .DEFAULT_GOAL := help
-.PHONY: help install tools kafka-up kafka-down kafka-restart db-up db-down up down demo test test-unit test-deploy lint bench bench-sink bench-models chaos schemas docs clean
+.PHONY: help install tools kafka-up kafka-down kafka-restart db-up db-down up down demo test test-unit test-deploy lint bench bench-sink bench-models bench-online chaos schemas docs clean
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -72,13 +72,17 @@ lint: $(STAMP) ## ruff (style, complexity), ruff format, mypy (strict; relaxed o
 BENCH_PEERS ?=
 BENCH_ARGS ?=
 
-bench: $(STAMP) kafka-up db-up ## Benchmark: pipeline vs bare Faust, aiokafka (and Quix: BENCH_PEERS=quix), 2 workers vs 1, latency, then the sink and the models; reports/bench.json
+bench: $(STAMP) kafka-up db-up ## Benchmark: pipeline vs bare Faust, aiokafka (and Quix: BENCH_PEERS=quix), 2 workers vs 1, latency, then the sink, the models and the online models; reports/bench.json
 	@$(BIN)/python -m streams.bench --out reports/bench.json --peers "$(BENCH_PEERS)" $(BENCH_ARGS)
 	@$(BIN)/python -m streams.bench sink --out reports/bench.json
 	@$(BIN)/python -m streams.bench models --out reports/bench.json
+	@$(BIN)/python -m streams.bench online --out reports/bench.json
 
 bench-models: $(STAMP) ## Benchmark the alert recommender: training time, prediction latency, model size (no Kafka, no database)
 	@$(BIN)/python -m streams.bench models --out reports/bench.json
+
+bench-online: $(STAMP) ## Benchmark the online models: each one's cost per call, the core pass with and without them (no Kafka, no database)
+	@$(BIN)/python -m streams.bench online --out reports/bench.json
 
 bench-sink: $(STAMP) kafka-up db-up ## Benchmark the sink alone (COPY vs INSERT, interleaved); its section of reports/bench.json
 	@$(BIN)/python -m streams.bench sink --out reports/bench.json

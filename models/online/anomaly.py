@@ -103,7 +103,7 @@ def score_and_learn(  # noqa: PLR0913 - the debit's views, each keyword-only
     )  # fmt: skip
     raw = sum(parts.values())
     score = None if state[N] < MIN_DEBITS else round(1.0 - math.exp(-raw / SCALE), DECIMALS)
-    reason = max(parts, key=parts.__getitem__) if score is not None and raw > 0 else None
+    reason = max(parts, key=parts.__getitem__) if score else None  # none for a score of 0
     learn(
         state, dollars=dollars, local_hour=local_hour, new_merchant=new_merchant,
         new_category=new_category, country=country,

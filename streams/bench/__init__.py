@@ -8,5 +8,7 @@ throughput ratios, prints a table, and deletes the run's topics. See
 it is timed. ``python -m streams.bench sink`` is the sink's benchmark: its write methods,
 interleaved, on the same pre-loaded output messages (``streams.bench.sink_runner``).
 ``python -m streams.bench models`` is the alert recommender's: training time, prediction
-latency and model size on synthetic users (``streams.bench.recommender``).
+latency and model size on synthetic users (``streams.bench.recommender``); ``python -m
+streams.bench online`` the online models' cost per call and per event
+(``streams.bench.online``).
 """

@@ -1,8 +1,9 @@
-"""Command line: ``python -m streams.bench [options]``, ``sink``/``models [options]``, ``run MODE``.
+"""Command line: ``python -m streams.bench [options]``, ``sink``/``models``/``online``, ``run``.
 
 ``sink`` is the sink's benchmark (``streams.bench.sink_runner``); ``models`` the alert
-recommender's (``streams.bench.recommender``: no broker, no database); ``run`` is how the
-parent starts each consumer.
+recommender's (``streams.bench.recommender``: no broker, no database); ``online`` the
+online models' cost per event (``streams.bench.online``: no broker, no database); ``run``
+is how the parent starts each consumer.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_sink(args[1:])
     if args[:1] == ["models"]:
         return run_models(args[1:])
+    if args[:1] == ["online"]:
+        return run_online(args[1:])
     defaults = BenchOptions()
     parser = argparse.ArgumentParser(prog="python -m streams.bench", description=__doc__)
     parser.add_argument("--out", type=Path, default=defaults.out, help="JSON report path")
@@ -166,6 +169,32 @@ def run_models(args: Sequence[str]) -> int:
         sizes=sizes, predictions=parsed.predictions, seed=parsed.seed, out=parsed.out
     )
     return run_models_bench(options)
+
+
+def run_online(args: Sequence[str]) -> int:
+    """Run the online models' benchmark: each model's cost per call, the core pass on and off."""
+    from streams.bench.online import OnlineBenchOptions, run_online_bench
+
+    defaults = OnlineBenchOptions()
+    parser = argparse.ArgumentParser(
+        prog="python -m streams.bench online", description=run_online.__doc__
+    )
+    parser.add_argument("--out", type=Path, default=defaults.out, help="JSON report path")
+    parser.add_argument("--calls", type=int, default=defaults.calls, help="calls a run, per model")
+    parser.add_argument("--runs", type=int, default=defaults.runs, help="runs; the median counts")
+    parser.add_argument(
+        "--events", type=int, default=defaults.events, help="workload events of the core pass"
+    )
+    parser.add_argument("--users", type=int, default=defaults.users, help="workload users")
+    parser.add_argument("--seed", type=int, default=defaults.seed, help="inputs' seed")
+    parsed = parser.parse_args(args)
+    if min(parsed.calls, parsed.runs, parsed.users) < 1 or parsed.events < parsed.users:
+        parser.error("--calls, --runs, --users at least 1; --events at least --users")
+    options = OnlineBenchOptions(
+        calls=parsed.calls, runs=parsed.runs, events=parsed.events, users=parsed.users,
+        seed=parsed.seed, out=parsed.out,
+    )  # fmt: skip
+    return run_online_bench(options)
 
 
 def run_consumer(args: Sequence[str]) -> int:

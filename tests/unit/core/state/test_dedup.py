@@ -404,5 +404,7 @@ def test_a_typical_user_stays_under_1_kib_after_200_events() -> None:
     recommender = [len(orjson.dumps(orjson.loads(r)["alerts"])) for r in sizes[200]]
     assert max(recommender) < 160, recommender
     # Issue 15's: the debit anomaly model, a fixed size (eight hour bins, a few rates).
+    # (These steady users get no message and set no goal: the send-time model's and the
+    # goals' budgets, typical and worst, are in test_model_sizes.)
     anomaly = [len(orjson.dumps(orjson.loads(r)["anomaly"])) for r in sizes[200]]
     assert max(anomaly) < 120, anomaly
