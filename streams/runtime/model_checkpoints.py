@@ -48,7 +48,7 @@ from streams.core.decisions.result import Result
 from streams.runtime import metrics
 from streams.runtime.checkpoint_store import CheckpointStore, GlobalModel, Offer
 from streams.runtime.definitions_feed import DefinitionsFeed
-from streams.runtime.send_time_prior import SendTimePrior, served_counts, served_rates
+from streams.runtime.send_time_prior import SendTimePrior, served_counts
 
 log = logging.getLogger(__name__)
 
@@ -243,7 +243,7 @@ class ModelCheckpoints:
     def _serve(self) -> HourCounts:
         """Rebuild the send-time prior served from the checkpoints held; return its counts."""
         counts = served_counts(self.store.of_model(SEND_TIME_PRIOR))
-        self.hour_prior = served_rates(counts)
+        self.hour_prior = counts.rates()  # held within [0, 1] (HourCounts.rates)
         metrics.SEND_TIME_PRIOR_SENDS.set(sum(counts.sends))
         return counts
 

@@ -86,12 +86,3 @@ class SendTimePrior:
 def served_counts(checkpoints: Iterable[ModelCheckpoint]) -> HourCounts:
     """Return the sum of the send-time prior's checkpoints (each partition's newest)."""
     return HourCounts().merged(HourCounts.from_dict(c.state) for c in checkpoints)
-
-
-def served_rates(counts: HourCounts) -> tuple[float, ...]:
-    """Return the prior's open rate per hour for ``SendPolicy.hour_prior`` (empty: no sends).
-
-    Held within [0, 1]: an hour's opens may exceed its sends after a crash (see
-    ``SendTimePrior.check``), and the bandit takes each rate as a Beta mean.
-    """
-    return tuple(min(max(rate, 0.0), 1.0) for rate in counts.rates())

@@ -22,7 +22,7 @@ from schemas.settings import Settings
 from streams.core.decisions.result import Result
 from streams.runtime.checkpoint_store import CheckpointStore, Offer
 from streams.runtime.model_checkpoints import ModelCheckpoints
-from streams.runtime.send_time_prior import SendTimePrior, served_counts, served_rates
+from streams.runtime.send_time_prior import SendTimePrior, served_counts
 
 AT = datetime(2026, 12, 3, 9, tzinfo=UTC)
 
@@ -154,15 +154,13 @@ def test_the_served_prior_is_the_sum_of_every_partitions_newest_checkpoint() -> 
     total = served_counts(store.of_model(SEND_TIME_PRIOR))
     assert (total.sends[19], total.opens[19], total.sends[9], total.opens[9]) == (20, 10, 30, 3)
     assert sum(total.sends) == 50
-    assert served_rates(total) == total.rates()
-    assert served_rates(HourCounts()) == ()
+    assert HourCounts().rates() == ()
 
 
 def test_served_rates_stay_within_zero_and_one_when_opens_outnumber_sends() -> None:
     # A crash lost the sends; the opens of those messages came after the restart.
     lopsided = HourCounts.from_dict(counts({9: 1}, {9: 60}))
-    assert max(lopsided.rates()) > 1
-    rates = served_rates(lopsided)
+    rates = lopsided.rates()
     assert max(rates) == 1.0 and min(rates) >= 0
 
 
@@ -247,7 +245,7 @@ async def test_each_partition_is_written_on_its_newest_checkpoint_after_the_prod
     assert (one.sequence, one.events, one.state) == (5, 13, counts({9: 11}, {9: 3}))
     assert sample("nudge_model_checkpoints_written_total", model=SEND_TIME_PRIOR) == before + 2
     # Kept at once: the prior served now is the sum, and the next write builds on it.
-    assert learning.hour_prior == served_rates(HourCounts.from_dict(counts({9: 11, 19: 1}, {9: 3})))
+    assert learning.hour_prior == HourCounts.from_dict(counts({9: 11, 19: 1}, {9: 3})).rates()
     assert await learning.write(why="interval") == 0  # nothing learned since
     learning.learn(0, Result(opened_hours=[19]))
     assert await learning.write(why="interval") == 1

@@ -207,6 +207,10 @@ def test_a_user_analytics_snapshot_becomes_a_score_history_row():
         "spend_week": None,
         "savings_rate_pct": None,
         "personalization": None,
+        "spend_forecast_week": None,
+        "forecast_overspend_pct": None,
+        "goal_probability": None,
+        "goal_days_left": None,
     }
     assert row.values["as_of"].tzinfo and row.key == ("snapshot-1",)
     # The database numbers and stamps the row: arrival order and recorded_at.

@@ -43,7 +43,7 @@ STEADY = [(0.0, 100.0), (10.0, 200.0), (20.0, 250.0)]
 def test_the_sums_of_a_known_sequence() -> None:
     goal = progressed(STEADY)
     # sum dt = 20, sum ds = 150, sum ds**2 / dt = 100**2 / 10 + 50**2 / 10 = 1250
-    assert goal == [20 * DAY, 250.0, 20.0, 150.0, 1250.0, 1000.0, DEADLINE_DAY]
+    assert goal == [20 * DAY, 250.0, 20.0, 150.0, 1250.0, 1000.0, DEADLINE_DAY, 2]
     assert goals.daily_rate(goal) == 7.5
     assert goals.daily_rate(progressed(STEADY[:1])) is None
 
@@ -53,18 +53,19 @@ def test_a_withdrawal_is_a_negative_interval() -> None:
     assert (goal[SUM_DT], goal[SUM_DS], goal[SUM_DS2_DT]) == (5.0, -100.0, 2000.0)
 
 
-# mu = 150 / 20 = 7.5 a day; sigma2 = (1250 - 150**2 / 20) / 20 = 6.25.
-# With 100 days left: mean 750, spread sqrt(6.25 * 100 + (0.25 * 7.5)**2 * 100) = 31.25.
-MU, SIGMA2, DAYS = 7.5, 6.25, 100.0
-SPREAD = math.sqrt(SIGMA2 * DAYS + (VARIANCE_FLOOR * MU) ** 2 * DAYS)
+# mu = 150 / 20 = 7.5 a day; sigma2 = (1250 - 150**2 / 20) / 2 intervals = 62.5.
+# With 100 days left after 20 observed: mean 750, spread
+# sqrt(62.5 * 100 * (1 + 100 / 20) + (0.25 * 7.5)**2 * 100) = sqrt(37851.5625).
+MU, SIGMA2, DAYS, OBSERVED = 7.5, 62.5, 100.0, 20.0
+SPREAD = math.sqrt(SIGMA2 * DAYS * (1 + DAYS / OBSERVED) + (VARIANCE_FLOOR * MU) ** 2 * DAYS)
 
 
 @pytest.mark.parametrize(
     ("target", "now_day", "expected"),
     [
         (250.0 + 750.0, 20.0, 0.5),  # need 750 = the mean: a coin toss
-        (250.0 + 750.0 - 31.25, 20.0, 0.8413),  # one spread below: Phi(1)
-        (250.0 + 750.0 + 62.5, 20.0, 0.0228),  # two spreads above: Phi(-2)
+        (250.0 + 750.0 - SPREAD, 20.0, 0.8413),  # one spread below: Phi(1)
+        (250.0 + 750.0 + 2 * SPREAD, 20.0, 0.0228),  # two spreads above: Phi(-2)
         (250.0, 20.0, 1.0),  # reached
         (100.0, 20.0, 1.0),  # passed
         (1000.0, DEADLINE_DAY + 1, 0.0),  # the deadline's day is over, money still needed
@@ -75,7 +76,7 @@ SPREAD = math.sqrt(SIGMA2 * DAYS + (VARIANCE_FLOOR * MU) ** 2 * DAYS)
     ],
 )
 def test_probability_by_hand(target: float, now_day: float, expected: float) -> None:
-    assert SPREAD == 31.25
+    assert SPREAD == math.sqrt(37851.5625)
     goal = progressed(STEADY, target=target)
     assert goals.probability(goal, now_day * DAY) == expected
 

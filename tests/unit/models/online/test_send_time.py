@@ -194,3 +194,10 @@ def test_the_users_own_opens_outweigh_the_prior() -> None:
     state = with_counts({9: (20, 12), 10: (20, 0)})
     picks = Counter(send_time.best_hour(state, [9, 10], seed, prior) for seed in SEEDS)
     assert picks[9] / len(SEEDS) >= 0.95, picks
+
+
+def test_a_prior_outside_zero_to_one_is_still_drawn_as_a_rate() -> None:
+    # best_hour takes each rate as a Beta mean: out of [0, 1] a parameter would go
+    # negative and betavariate raise; it is clamped instead, so the draw happens.
+    for prior in ((2.0,) * 24, (-1.0,) * 24):
+        assert send_time.best_hour(None, [9, 19], "seed", prior=prior) in (9, 19)
