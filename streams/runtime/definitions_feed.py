@@ -44,7 +44,7 @@ class DefinitionsFeed:
         spec: TopicSpec = TRIGGERS_DEFINITIONS,
         noun: str = "trigger definition",
         key_name: str = "trigger",
-        on_message: Callable[[bytes | None, bytes | None], None] | None = None,
+        on_message: Callable[[bytes | None, bytes | None], object] | None = None,
     ) -> None:
         """Follow ``spec`` (any compacted topic of one partition: ``models.active`` too).
 

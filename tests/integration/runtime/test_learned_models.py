@@ -17,7 +17,9 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -124,7 +126,7 @@ async def teach(settings: Settings) -> int:
         views = [view for each, _ in rounds for view in each]
         await publish(settings, BEHAVIOR_EVENTS, as_messages(views))
         sent += sum(NOW - view.occurred_at <= timedelta(days=2) for view in views)
-        await read_until(settings, COMMS_COMMANDS, lambda rs, n=sent: len(rs) >= n)
+        await read_until(settings, COMMS_COMMANDS, partial(at_least, sent))
         await publish(settings, COMMS_OUTCOMES, as_messages([read for _, read in rounds]))
         await caught_up(settings, COMMS_OUTCOMES)
     return sent
@@ -132,6 +134,14 @@ async def teach(settings: Settings) -> int:
 
 def best_time_decisions(records: list) -> dict[str, dict]:
     return {d["user_id"]: d for d in decoded(records) if d["trigger_id"] == BEST_TIME.id}
+
+
+def at_least(count: int, records: list[Any]) -> bool:
+    return len(records) >= count
+
+
+def sent_to(user: str, records: list[Any]) -> bool:
+    return user in best_time_sends(records)
 
 
 def best_time_sends(records: list) -> dict[str, dict]:
@@ -178,9 +188,7 @@ async def test_best_time_sends_are_held_for_each_users_learned_hour_then_sent_at
         # The clock reaches each user's hour in turn: what is sent by then.
         for user, at in sorted(hours.items(), key=lambda pair: pair[1]):
             clock.write_text((at + timedelta(seconds=1)).isoformat())
-            records = await read_until(
-                settings, COMMS_COMMANDS, lambda rs, u=user: u in best_time_sends(rs), settle=1.0
-            )
+            records = await read_until(settings, COMMS_COMMANDS, partial(sent_to, user), settle=1.0)
             released[user] = best_time_sends(records)
     finally:
         worker.stop()

@@ -56,7 +56,7 @@ from tests.integration.harness import (
     wait_until,
 )
 from tests.integration.learning import PING, opened, page_view, prior_of, read_checkpoints
-from tests.integration.scenarios import as_messages, ordered
+from tests.integration.scenarios import ordered
 from tests.unit.factories import card_debit
 
 pytestmark = pytest.mark.integration
@@ -94,12 +94,14 @@ async def learning_stream(settings: Settings) -> tuple[list[tuple[bytes, bytes]]
     events = ordered(*(user_stream(f"learner-{n:02}", now, rng) for n in range(USERS)))
     await publish_definitions(settings, [PING])
     core = CorePass.from_settings(settings)
-    entries = [(PING.id.encode(), PING.model_dump_json(by_alias=True).encode())]
+    entries: list[tuple[bytes, bytes | None]] = [
+        (PING.id.encode(), PING.model_dump_json(by_alias=True).encode())
+    ]
     core = CorePass(
         DefinitionOverlay.shipped_with(core.catalogue).by_event_type(entries), core.catalogue,
         core.policy, core.risk_policy, core.max_event_age_seconds, core.analytics,
     )  # fmt: skip
-    return as_messages(events), core
+    return [(e.user_id.encode(), e.model_dump_json().encode()) for e in events], core
 
 
 def reference(

@@ -93,7 +93,7 @@ def test_a_tombstone_removes_its_key() -> None:
     assert store.offer(None, None) is Offer.KEY_MISMATCH
 
 
-BAD_STATES = {
+BAD_STATES: dict[str, dict[str, Any]] = {
     "negative sends": {"sends": [-1] + [0] * 23, "opens": [0] * 24},
     "negative opens": {"sends": [0] * 24, "opens": [0] * 23 + [-2]},
     "23 hours": {"sends": [0] * 23, "opens": [0] * 23},

@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import Engine
 
 from schemas.topics import USERS_ANALYTICS
 from schemas.user_analytics import UserAnalytics
@@ -38,7 +39,7 @@ CY = snapshot("cy", 2, "c1", goal_probability=0.93, goal_days_left=120.0)
 DEE = snapshot("dee", 1, "d1")
 
 
-def store(engine) -> None:  # type: ignore[no-untyped-def]
+def store(engine: Engine) -> None:
     rows = [
         message_row(
             ConsumedMessage("t.users.analytics", 0, offset, b"k", s.model_dump_json().encode()),
