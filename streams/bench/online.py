@@ -11,8 +11,8 @@ process, each per-user model the worker runs (``models.online``) on realistic in
 - ``send_time_note_send_and_outcome``: a send counted, then its open credited;
 - ``forecast_next_week``: next week's spending from 42 days of daily totals;
 - ``goals_probability``: a goal's probability after ten reports;
-- ``drift``: the drift detectors' per-event update (``models.drift``), not on this
-  branch yet: ``None``, with a note, until it is.
+- ``drift``: the drift detectors' per-event update (``models.drift``: counts per event,
+  river's ADWIN fed when a bucket of 1,000 events closes).
 
 Then the whole core pass (``streams.bench.core_pass.CorePass.step``, what the worker calls
 per event) over the bench's workload (``streams.bench.workload``), with the models on and
@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
+from models.drift import DriftMonitor
 from models.online import anomaly, forecast, goals, send_time
 from models.online.prior import HourCounts
 from schemas.events import Event, Transaction
@@ -184,18 +185,33 @@ def goals_case(rng: random.Random) -> Callable[[int], object]:
     return call
 
 
-#: The per-call measures, by name (the drift detectors' is added once they exist).
+def drift_case(rng: random.Random) -> Callable[[int], object]:
+    """``DriftMonitor.observe`` per event, as a worker calls it.
+
+    21 triggers seen, 1 % of events firing one, 40 % scored debits; buckets of 1,000 events
+    close (and feed ADWIN) as they do in a worker.
+    """
+    monitor = DriftMonitor(1_000)
+    triggers = [f"trigger_{n:02}" for n in range(21)]
+    for trigger in triggers:
+        monitor.observe([trigger], None)
+    fired = [[rng.choice(triggers)] if rng.random() < 0.01 else [] for _ in range(4_096)]
+    scores = [rng.random() * 0.3 if rng.random() < 0.4 else None for _ in range(4_096)]
+
+    def call(i: int) -> object:
+        return monitor.observe(fired[i % 4_096], scores[i % 4_096])
+
+    return call
+
+
+#: The per-call measures, by name.
 CASES: dict[str, Callable[[random.Random], Callable[[int], object]]] = {
     "anomaly_score_and_learn": anomaly_case,
     "send_time_best_hour": best_hour_case,
     "send_time_note_send_and_outcome": send_and_outcome_case,
     "forecast_next_week": forecast_case,
     "goals_probability": goals_case,
-}
-#: What ``drift`` says until ``models.drift`` exists: its place in the report is kept.
-DRIFT_PENDING = {
-    "us_per_call": None,
-    "note": "no drift detector on this branch (models.drift): time its per-event update here",
+    "drift": drift_case,
 }
 
 
@@ -289,7 +305,6 @@ def run_online_bench(options: OnlineBenchOptions) -> int:
         print(f"bench online: {name} ...", file=sys.stderr)
         inputs = random.Random(options.seed)  # noqa: S311 - reproducible inputs, not secrets
         calls[name] = per_call_us(case(inputs), options.calls, options.runs)
-    calls["drift"] = DRIFT_PENDING
     print("bench online: the core pass, models on and off ...", file=sys.stderr)
     section = {
         "started_at": started_at,
