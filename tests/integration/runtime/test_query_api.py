@@ -7,7 +7,10 @@ numbers compared. Tokens, rate limits and the audit log are checked on the way.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import subprocess
+import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,6 +23,7 @@ from schemas.api import ROUTES, UserView, WhyView
 from schemas.settings import Settings
 from schemas.topics import BEHAVIOR_EVENTS
 from sinks.migrate import upgrade
+from streams.runtime.processes import settings_env
 from tests.integration.harness import (
     NudgeProcess,
     caught_up,
@@ -89,6 +93,7 @@ async def test_two_workers_answer_for_every_user_from_its_owner(
         await why_shows_the_cooldown(ports, USERS[0])
         await guarded_and_documented(ports, USERS[0])
         await audited_without_user_ids(workers)
+        await the_command_line_gives_the_same_answer(settings, ports, USERS[0])
     finally:
         for process in (*workers, sink):
             process.stop()
@@ -194,3 +199,31 @@ async def audited_without_user_ids(workers: list[NudgeProcess]) -> None:
             if entry.get("message") == "api read":
                 assert entry["caller"] == "support"
                 assert len(entry["subject"]) == 24
+
+
+async def the_command_line_gives_the_same_answer(
+    settings: Settings, ports: list[int], user: str
+) -> None:
+    """``nudge why USER TRIGGER`` shows what the API shows (but the live last firing)."""
+    command = [sys.executable, "-m", "streams.cli", "why", user, "spending_spike"]
+    env = settings_env(settings)
+    printed = await asyncio.to_thread(
+        subprocess.run, [*command, "--json"], env=env, capture_output=True, text=True, check=True
+    )
+    answer = WhyView.model_validate_json(printed.stdout)
+    _, body, _ = await get(ports[0], f"/users/{user}/why?trigger=spending_spike")
+    from_api = WhyView.model_validate(body)
+    assert answer.evaluations == from_api.evaluations
+    assert answer.last_fired_at is None
+    text = await asyncio.to_thread(
+        subprocess.run, command, env=env, capture_output=True, text=True, check=True
+    )
+    assert "suppressed (cooldown)" in text.stdout
+    assert "spend_week_change_pct = " in text.stdout
+    assert "-> holds" in text.stdout
+    unknown = await asyncio.to_thread(
+        subprocess.run, [*command[:-1], "no_such_trigger"], env=env, capture_output=True,
+        text=True, check=False,
+    )  # fmt: skip
+    assert unknown.returncode == 2
+    assert "no trigger 'no_such_trigger' in force" in unknown.stderr
