@@ -118,6 +118,11 @@ class Settings(BaseSettings):
     default is 6066); 0, the default, turns them off, so a second worker on the host does
     not collide on it. Metrics and health are on ``NUDGE_METRICS_PORT``."""
 
+    web_advertised_host: str | None = Field(default=None, min_length=1, max_length=255)
+    """NUDGE_WEB_ADVERTISED_HOST: the host name or address other workers reach this one's web
+    port at, to hand it a query API request for a user it owns. None: the bind address, or
+    the host name when binding every interface (in Kubernetes give the pod IP)."""
+
     api_tokens: SecretStr | None = None
     """NUDGE_API_TOKENS: who may read the query API, as ``name:token`` pairs separated by
     commas (``support:s3cret,grafana:t0ken``); a request sends ``Authorization: Bearer
@@ -329,6 +334,12 @@ class Settings(BaseSettings):
     ``INSERT ... ON CONFLICT DO NOTHING`` (the earlier way, slower; kept to compare the
     two, and for a server where temporary tables are not allowed). Either stores the
     same rows and counts the same duplicates."""
+
+    @field_validator("api_tokens", "api_audit_key", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        # ``NUDGE_API_TOKENS=`` (compose's ``${NUDGE_API_TOKENS:-}``) means "not set".
+        return None if value == "" else value
 
     @field_validator("api_tokens")
     @classmethod

@@ -79,7 +79,7 @@ def create_app(
         # Faust binds web_bind (default: every interface); web_host is only the address
         # it advertises, so both follow the setting.
         web_bind=settings.bind_address,
-        web_host=advertised_host(settings.bind_address),
+        web_host=settings.web_advertised_host or advertised_host(settings.bind_address),
         # Faust's own web apps show any table's records to anyone who asks
         # (/table/user_state/KEY): off. The query API (streams.runtime.api) asks for a token.
         web_tables_enabled=False,
