@@ -33,6 +33,8 @@ class Settings(BaseSettings):
         extra="ignore",
         frozen=True,
         use_attribute_docstrings=True,
+        # An error must not echo what was given: it may be a token or a password.
+        hide_input_in_errors=True,
     )
 
     app_id: str = "nudge"
@@ -112,9 +114,33 @@ class Settings(BaseSettings):
     """NUDGE_DATA_DIR: where a worker keeps its local table files; give each worker its own."""
 
     web_port: int = Field(default=0, ge=0, le=65535)
-    """NUDGE_WEB_PORT: the worker's Faust web views (Faust's default is 6066); 0, the default,
-    turns them off. Nudge serves nothing there (metrics and health are on
-    ``NUDGE_METRICS_PORT``), so a second worker on the host does not collide on it."""
+    """NUDGE_WEB_PORT: the worker's Faust web views, where the query API is served (Faust's
+    default is 6066); 0, the default, turns them off, so a second worker on the host does
+    not collide on it. Metrics and health are on ``NUDGE_METRICS_PORT``."""
+
+    web_advertised_host: str | None = Field(default=None, min_length=1, max_length=255)
+    """NUDGE_WEB_ADVERTISED_HOST: the host name or address other workers reach this one's web
+    port at, to hand it a query API request for a user it owns. None: the bind address, or
+    the host name when binding every interface (in Kubernetes give the pod IP)."""
+
+    api_tokens: SecretStr | None = None
+    """NUDGE_API_TOKENS: who may read the query API, as ``name:token`` pairs separated by
+    commas (``support:s3cret,grafana:t0ken``); a request sends ``Authorization: Bearer
+    TOKEN`` and the audit log names the caller by ``name``. None, the default, turns the API
+    off; it also needs ``NUDGE_WEB_PORT``. Tokens of fewer than 16 characters are refused."""
+
+    api_rate_per_second: float = Field(default=20.0, gt=0, le=10_000)
+    """NUDGE_API_RATE_PER_SECOND: requests each caller (token name) may make per second to
+    one worker, on average; more are answered 429 with ``Retry-After``."""
+
+    api_burst: int = Field(default=40, ge=1, le=100_000)
+    """NUDGE_API_BURST: requests a caller may make at once before the rate applies."""
+
+    api_audit_key: SecretStr | None = None
+    """NUDGE_API_AUDIT_KEY: the key of the keyed hash that names a user in the audit log
+    (``subject``): whoever holds it can find the reads of a given user, the log alone
+    names nobody. None: derived from the tokens (set it, so rotating a token keeps the
+    audit trail searchable)."""
 
     metrics_port: int = Field(default=9464, ge=0, le=65535)
     """NUDGE_METRICS_PORT: the stream worker's Prometheus ``/metrics`` and ``/healthz``
@@ -309,6 +335,23 @@ class Settings(BaseSettings):
     two, and for a server where temporary tables are not allowed). Either stores the
     same rows and counts the same duplicates."""
 
+    @field_validator("api_tokens", "api_audit_key", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        # ``NUDGE_API_TOKENS=`` (compose's ``${NUDGE_API_TOKENS:-}``) means "not set".
+        return None if value == "" else value
+
+    @field_validator("api_tokens")
+    @classmethod
+    def _api_tokens(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            api_callers(value.get_secret_value())  # raises ValueError, naming no token
+        return value
+
+    def api_callers(self) -> dict[str, str]:
+        """Return token -> caller name from ``api_tokens``; empty when the API is off."""
+        return {} if self.api_tokens is None else api_callers(self.api_tokens.get_secret_value())
+
     @classmethod
     def variable(cls, field: str) -> str:
         """Return the environment variable of ``field``: ``NUDGE_`` and the name in capitals."""
@@ -341,6 +384,35 @@ class Settings(BaseSettings):
                 "sasl_plain_password": password.get_secret_value() if password else None,
             }
         return options
+
+
+#: The shortest API token accepted: a guessable token is no authentication.
+MIN_API_TOKEN_CHARS = 16
+
+
+def api_callers(text: str) -> dict[str, str]:
+    """Parse ``name:token,name:token`` into token -> name.
+
+    Raises:
+        ValueError: A pair without a name or a token, a name or a token given twice, or a
+            token shorter than ``MIN_API_TOKEN_CHARS`` (the message names the caller, never
+            the token).
+    """
+    callers: dict[str, str] = {}
+    for number, pair in enumerate(text.split(","), start=1):
+        name, _, token = pair.strip().partition(":")
+        name, token = name.strip(), token.strip()
+        if not name or not token:
+            msg = f"pair {number} is not name:token"
+            raise ValueError(msg)
+        if len(token) < MIN_API_TOKEN_CHARS:
+            msg = f"the token of {name!r} is shorter than {MIN_API_TOKEN_CHARS} characters"
+            raise ValueError(msg)
+        if token in callers or name in callers.values():
+            msg = f"{name!r} or its token is given twice"
+            raise ValueError(msg)
+        callers[token] = name
+    return callers
 
 
 class SettingError(Exception):

@@ -28,7 +28,12 @@ def run_worker(settings: Settings, args: argparse.Namespace) -> int:
     """Run a stream worker until stopped; a setting it cannot use is one line."""
     from streams.runtime.worker import run_worker as run
 
-    return _reporting_settings("worker", lambda: run(settings))
+    history = None
+    if settings.api_callers() and settings.web_port:
+        from sinks.history import History  # the query API reads history from PostgreSQL
+
+        history = History(settings)
+    return _reporting_settings("worker", lambda: run(settings, history))
 
 
 def run_sink(settings: Settings, args: argparse.Namespace) -> int:

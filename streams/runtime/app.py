@@ -16,6 +16,7 @@ from schemas.topics import BEHAVIOR_EVENTS
 from streams.runtime import stale_records
 from streams.runtime.agents.ingest import register_ingest
 from streams.runtime.agents.timer import register_schedule
+from streams.runtime.api import HistoryReader, register_api
 from streams.runtime.health import SAMPLE_SECONDS, Progress
 from streams.runtime.kafka_admin import faust_credentials
 from streams.runtime.model_checkpoints import register_checkpoints
@@ -46,13 +47,17 @@ def file_clock(path: Path) -> Clock:
     return now
 
 
-def create_app(settings: Settings, *, clock: Clock | None = None) -> faust.App:
+def create_app(
+    settings: Settings, *, clock: Clock | None = None, history: HistoryReader | None = None
+) -> faust.App:
     """Build the worker's Faust app with its tables, agents and timer.
 
     Args:
         settings: Runtime configuration.
         clock: Processing-time source; tests pass a fixed or movable clock. By default
             the system clock, or ``NUDGE_CLOCK_FILE`` when set.
+        history: Where the query API reads history (PostgreSQL); ``None``: it answers
+            only from the records (history endpoints say 503).
     """
     if clock is None:
         clock = file_clock(settings.clock_file) if settings.clock_file else utc_now
@@ -74,7 +79,13 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> faust.App:
         # Faust binds web_bind (default: every interface); web_host is only the address
         # it advertises, so both follow the setting.
         web_bind=settings.bind_address,
-        web_host=advertised_host(settings.bind_address),
+        web_host=settings.web_advertised_host or advertised_host(settings.bind_address),
+        # Faust's own web apps show any table's records to anyone who asks
+        # (/table/user_state/KEY): off. The query API (streams.runtime.api) asks for a token.
+        web_tables_enabled=False,
+        web_router_enabled=False,
+        web_graph_enabled=False,
+        web_stats_enabled=False,
         autodiscover=False,
         # Commit often: a crash replays at most this much (harmless, but work).
         broker_commit_interval=1.0,
@@ -91,6 +102,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> faust.App:
     )
     stage = register_ingest(app, settings, clock)
     register_schedule(app, stage, settings)
+    register_api(app, stage, settings, history)
     if stage.learning is not None:
         register_checkpoints(app, stage.learning, settings)
     _log_rebalances(app, BEHAVIOR_EVENTS.full_name(settings.topic_prefix))

@@ -182,3 +182,12 @@ DRIFT_LEVEL = Gauge(
     "restart: firings per event, or the mean anomaly score.",
     ["signal"],
 )
+API_REQUESTS = Counter(
+    "nudge_api_requests_total",
+    "Query API answers this worker gave, by endpoint (schemas.api ROUTES) and HTTP status.",
+    ["route", "status"],
+)
+API_FORWARDED = Counter(
+    "nudge_api_forwarded_total",
+    "Query API requests this worker handed to the worker that owns the user.",
+)

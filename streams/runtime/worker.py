@@ -9,6 +9,7 @@ from http.server import ThreadingHTTPServer
 import faust
 
 from schemas.settings import SettingError, Settings
+from streams.runtime.api import HistoryReader
 from streams.runtime.app import create_app
 from streams.runtime.health_server import HealthJudge, bind, serve, watch
 from streams.runtime.kafka_admin import ensure_topics
@@ -17,10 +18,11 @@ from streams.runtime.logs import configure_logging, logging_config
 log = logging.getLogger(__name__)
 
 
-def run_worker(settings: Settings) -> None:
+def run_worker(settings: Settings, history: HistoryReader | None = None) -> None:
     """Create missing topics, serve metrics, and run the Faust worker until stopped.
 
     SIGTERM and SIGINT stop it cleanly: the current batch finishes and offsets commit.
+    ``history`` is where the query API reads PostgreSQL, when it is on.
     A worker that stops making progress ends itself (``streams.runtime.health``); one whose
     batch fails ends at once without committing it (``streams.runtime.failstop``).
 
@@ -37,7 +39,7 @@ def run_worker(settings: Settings) -> None:
     # First: a worker whose metrics and health cannot be served must not join the group.
     server = bind_metrics_port(settings)
     asyncio.run(ensure_topics(settings))
-    app = create_app(settings)
+    app = create_app(settings, history=history)
     judge = HealthJudge(
         app.nudge_progress,  # type: ignore[attr-defined] # set by create_app
         stall_seconds=settings.stall_seconds,

@@ -99,6 +99,10 @@ def test_the_demo_fires_for_exactly_the_expected_users_run_after_run(
             r"learned send times: (\S+)x trigger time, (\S+)x noon, (\S+)x random", run.stdout
         )
         assert uplift and all(float(v) >= UPLIFT_MARGIN for v in uplift.groups()), run.stdout
+        # The last word: nudge why for a user whose message a cooldown held back.
+        why = run.stdout[run.stdout.index("$ nudge why ") :]
+        assert "suppressed (cooldown)" in why and "days from the last firing" in why, why
+        assert "-> holds" in why, why
         # The experiment: the arm the campaign's population prefers wins; then the funnel
         # and the cohort table.
         if campaign != "0":

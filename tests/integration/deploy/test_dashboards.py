@@ -160,6 +160,9 @@ def processes(
         quiet_hours_end=0,
         # The waves' few fresh events close drift buckets, so the drift levels have data.
         drift_bucket_events=10,
+        # The query API on, so its panel has answers to count (ask_api).
+        web_port=free_port(),
+        api_tokens=f"dashboard:{API_TOKEN}",
     )
     migrate = NudgeProcess(settings, "db", tmp_path / "x.log")
     subprocess.run(
@@ -184,6 +187,19 @@ def processes(
         prometheus.stop()
         sink.stop()
         worker.stop()
+
+
+API_TOKEN = "dashboard-token-0123456789"
+
+
+def ask_api(settings: Settings) -> None:
+    """Read the trigger definitions from the worker's query API: one answer counted."""
+    request = urllib.request.Request(  # noqa: S310 - the test's own worker
+        f"http://127.0.0.1:{settings.web_port}/triggers",
+        headers={"Authorization": f"Bearer {API_TOKEN}"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+        assert response.status == 200
 
 
 async def send_wave(settings: Settings, tag: str) -> None:
@@ -270,12 +286,14 @@ async def test_every_panel_query_returns_data_and_every_rule_evaluates(
     await prometheus.wait_for("both targets up", lambda: prometheus.has_data("sum(up) == 2"))
     # Two waves: labelled series are born with the first, and rates need the second.
     await send_wave(settings, "a")
+    await asyncio.to_thread(ask_api, settings)
     await prometheus.wait_for(
         "first commands", lambda: prometheus.has_data("sum(nudge_commands_total) >= 4")
     )
     # Two hours on, by the worker's clock: the held send is due and the timer sends it.
     Path(settings.clock_file or "").write_text((datetime.now(UTC) + timedelta(hours=2)).isoformat())
     await send_wave(settings, "b")
+    await asyncio.to_thread(ask_api, settings)
     # A replayed decision: the sink must find it already stored (a duplicate row).
     decisions = await read_until(settings, TRIGGER_DECISIONS, lambda r: len(r) >= 2)
     await publish(settings, TRIGGER_DECISIONS, [(r.key, r.value) for r in decisions])

@@ -479,10 +479,35 @@ def test_k8s_containers_take_env_from_the_configmap_and_secret() -> None:
     for container in containers():
         assert container["envFrom"] == [{"configMapRef": {"name": "nudge-config"}}]
         for variable in container.get("env", []):
+            if variable["name"] in WORKER_API_VARIABLES:  # the query API's, on the worker only
+                assert container["args"] == ["worker"]
+                assert Settings.model_fields[variable["name"].removeprefix("NUDGE_").lower()]
+                if "value" in variable or "fieldRef" in variable["valueFrom"]:
+                    continue
             ref = variable["valueFrom"]["secretKeyRef"]
             assert ref["name"] == "nudge-secrets" and ref["key"] in secret
             assert variable["name"] == ref["key"]
         parse_cli(container["args"])
+
+
+#: What the worker's own env adds for the query API: its port, its pod IP, the tokens.
+WORKER_API_VARIABLES = {
+    "NUDGE_WEB_PORT", "NUDGE_WEB_ADVERTISED_HOST", "NUDGE_API_TOKENS", "NUDGE_API_AUDIT_KEY",
+}  # fmt: skip
+
+
+def test_k8s_workers_serve_the_query_api_at_their_pod_ip() -> None:
+    (worker,) = [c for c in containers() if c["args"] == ["worker"]]
+    env = {variable["name"]: variable for variable in worker["env"]}
+    ports = {p["name"]: p["containerPort"] for p in worker["ports"]}
+    assert int(env["NUDGE_WEB_PORT"]["value"]) == ports["api"]
+    assert env["NUDGE_WEB_ADVERTISED_HOST"]["valueFrom"]["fieldRef"]["fieldPath"] == "status.podIP"
+    for secret in ("NUDGE_API_TOKENS", "NUDGE_API_AUDIT_KEY"):
+        assert env[secret]["valueFrom"]["secretKeyRef"]["optional"] is True  # the API is optional
+    (api,) = [
+        o for o in k8s_objects() if o["kind"] == "Service" and o["metadata"]["name"] == "nudge-api"
+    ]
+    assert api["spec"]["ports"] == [{"name": "api", "port": ports["api"], "targetPort": "api"}]
 
 
 def test_k8s_runs_the_processes_the_brief_asks_for() -> None:
@@ -505,7 +530,9 @@ def test_k8s_probes_services_and_annotations_use_the_metrics_port() -> None:
         (container,) = template["spec"]["containers"]
         port = ports[container["args"][0]]
         assert template["metadata"]["annotations"]["prometheus.io/port"] == str(port)
-        assert {p["name"]: p["containerPort"] for p in container["ports"]} == {"metrics": port}
+        named = {p["name"]: p["containerPort"] for p in container["ports"]}
+        assert named.pop("metrics") == port
+        assert set(named) <= {"api"}  # the worker's query API (its own test)
         # A worker's liveness is its progress (/healthz), not only a live process.
         liveness = "/healthz" if container["args"] == ["worker"] else "/metrics"
         for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
@@ -513,7 +540,9 @@ def test_k8s_probes_services_and_annotations_use_the_metrics_port() -> None:
             assert container[probe]["httpGet"] == {"path": path, "port": "metrics"}
         assert container["resources"]["requests"] and container["resources"]["limits"]["memory"]
     templates = [d["spec"]["template"] for d in deployments]
-    services_ = [o for o in k8s_objects() if o["kind"] == "Service"]
+    services_ = [
+        o for o in k8s_objects() if o["kind"] == "Service" and o["metadata"]["name"] != "nudge-api"
+    ]
     assert len(services_) == len(deployments)  # one metrics Service per Deployment
     for service in services_:
         selector = service["spec"]["selector"].items()

@@ -1,0 +1,41 @@
+"""The demo's last word: ``nudge why`` for one user whose message was held back."""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+
+from schemas.settings import Settings
+
+#: The user the demo explains: one with a suppressed decision, cooldowns first (the
+#: question support hears most: "I got it once, why not again?"), then the newest.
+PICK = text(
+    "SELECT user_id, trigger_id FROM trigger_events WHERE outcome = 'suppressed' "
+    "ORDER BY (reason = 'cooldown') DESC, occurred_at DESC, decision_id LIMIT 1"
+)
+
+
+async def print_why(settings: Settings, *, limit: int = 4) -> bool:
+    """Print ``nudge why USER TRIGGER`` for a user with a suppression; False if none."""
+    from sinks.history import History, HistoryUnavailable
+    from streams.cli.definitions import effective
+    from streams.cli.why import render
+    from streams.core.views import why_view
+
+    history = History(settings)
+    try:
+        with history.engine.connect() as connection:
+            found = connection.execute(PICK).first()
+        if found is None:
+            print("\nwhy: no suppressed decision to explain")
+            return False
+        user_id, trigger_id = found
+        decisions = history.decisions(user_id, trigger_id, limit)
+    except HistoryUnavailable as exc:
+        print(f"\nwhy: {exc}")
+        return False
+    finally:
+        history.close()
+    definitions = (await effective(settings))[0]
+    print(f"\n$ nudge why {user_id} {trigger_id} --limit {limit}")
+    print(render(why_view(user_id, trigger_id, definitions, decisions)))
+    return True
