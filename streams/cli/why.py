@@ -16,7 +16,6 @@ from typing import Any
 
 import orjson
 
-from schemas.api import Evaluation, WhyView
 from schemas.settings import Settings
 
 #: How long ``nudge why`` waits for the definitions topic before it lays decisions out
@@ -39,7 +38,7 @@ def register(subcommands: Any) -> None:
 def run(settings: Settings, args: argparse.Namespace) -> int:
     """Print the answer; 1 when the database cannot be read, 2 for an unknown trigger."""
     from sinks.history import History, HistoryUnavailable
-    from streams.core.views import why_view
+    from streams.core.views import render_why, why_view
 
     definitions = _definitions(settings)
     if args.trigger_id is not None and args.trigger_id not in {d.id for d in definitions}:
@@ -57,7 +56,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     if args.json:
         print(orjson.dumps(answer.model_dump(mode="json"), option=orjson.OPT_INDENT_2).decode())
     else:
-        print(render(answer))
+        print(render_why(answer))
     return 0
 
 
@@ -75,27 +74,3 @@ def _definitions(settings: Settings) -> list[Any]:
               file=sys.stderr)  # fmt: skip
         return list(default_definitions())
     return list(found[0])
-
-
-def render(answer: WhyView) -> str:
-    """Return the answer as text: one block per evaluation, newest first."""
-    about = answer.trigger_id or "every trigger"
-    lines = [f"why: user {answer.user_id}, {about}: {answer.note}"]
-    if answer.cooldown_days is not None:
-        lines.append(f"  cooldown {answer.cooldown_days:g} days")
-    lines.extend(line for evaluation in answer.evaluations for line in _block(evaluation))
-    return "\n".join(lines)
-
-
-def _block(evaluation: Evaluation) -> list[str]:
-    decision = evaluation.decision
-    outcome = decision.outcome + (f" ({decision.reason})" if decision.reason else "")
-    lines = [
-        f"- {decision.occurred_at:%Y-%m-%d %H:%M} {decision.trigger_id}: {outcome}",
-        f"    {decision.detail}",
-    ]
-    for c in evaluation.comparisons:
-        judged = {True: "holds", False: "does not hold", None: "not recorded"}[c.holds]
-        value = "-" if c.value is None else f"{c.value:g}"
-        lines.append(f"    {c.feature} = {value}  {c.op} {c.threshold}  -> {judged}")
-    return lines

@@ -209,3 +209,27 @@ def why_view(  # noqa: PLR0913 - the question, the record, the rules and the his
         evaluations=evaluations,
         note=note,
     )
+
+
+def render_why(answer: WhyView) -> str:
+    """Return the answer as text: one block per evaluation, newest first."""
+    about = answer.trigger_id or "every trigger"
+    lines = [f"why: user {answer.user_id}, {about}: {answer.note}"]
+    if answer.cooldown_days is not None:
+        lines.append(f"  cooldown {answer.cooldown_days:g} days")
+    lines.extend(line for evaluation in answer.evaluations for line in _block(evaluation))
+    return "\n".join(lines)
+
+
+def _block(evaluation: Evaluation) -> list[str]:
+    decision = evaluation.decision
+    outcome = decision.outcome + (f" ({decision.reason})" if decision.reason else "")
+    lines = [
+        f"- {decision.occurred_at:%Y-%m-%d %H:%M} {decision.trigger_id}: {outcome}",
+        f"    {decision.detail}",
+    ]
+    for c in evaluation.comparisons:
+        judged = {True: "holds", False: "does not hold", None: "not recorded"}[c.holds]
+        value = "-" if c.value is None else f"{c.value:g}"
+        lines.append(f"    {c.feature} = {value}  {c.op} {c.threshold}  -> {judged}")
+    return lines

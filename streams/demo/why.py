@@ -17,9 +17,10 @@ PICK = text(
 async def print_why(settings: Settings, *, limit: int = 4) -> bool:
     """Print ``nudge why USER TRIGGER`` for a user with a suppression; False if none."""
     from sinks.history import History, HistoryUnavailable
-    from streams.cli.definitions import effective
-    from streams.cli.why import render
-    from streams.core.views import why_view
+    from streams.core.rendering import default_catalogue
+    from streams.core.triggers.overlay import DefinitionOverlay
+    from streams.core.views import render_why, why_view
+    from streams.runtime.definitions_feed import read_definitions
 
     history = History(settings)
     try:
@@ -35,7 +36,8 @@ async def print_why(settings: Settings, *, limit: int = 4) -> bool:
         return False
     finally:
         history.close()
-    definitions = (await effective(settings))[0]
+    entries = await read_definitions(settings)
+    definitions = DefinitionOverlay.shipped_with(default_catalogue()).current(entries.items())
     print(f"\n$ nudge why {user_id} {trigger_id} --limit {limit}")
-    print(render(why_view(user_id, trigger_id, definitions, decisions)))
+    print(render_why(why_view(user_id, trigger_id, definitions, decisions)))
     return True
