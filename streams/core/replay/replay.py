@@ -14,11 +14,15 @@ after it). Before the first event there is no user, and a pass over nobody does 
 count as a run, as in the worker. The clock ends at the window's end: the ticks before
 it run too.
 
-One difference, for speed: the worker judges behaviour change and re-labels the
-user's pattern at every user any pass looks at (each week is judged once, whenever),
-the replay only in the daily pass, where it costs a third of all the passes' time less.
-Patterns change segments, which only a definition's ``target.segments`` reads (none in
-the shipped catalogue): a pattern label can come up to a day later than live.
+Two differences, for speed (the whole passes over every user are most of a replay's
+time): the worker judges behaviour change and re-labels the user's pattern at every user
+any pass looks at (each week is judged once, whenever), the replay only in the daily
+pass; and during the warm-up the timer releases held sends and runs the time-based
+definitions, but the behaviour and segments passes (insights: they send nothing) wait
+for the window, whose first tick runs them for everyone. Segments are also judged on
+every fresh event, in ``process``; what these passes add is the change of users who
+send no event, which a definition's ``target.segments``, an experiment's target or a
+peer feature could read (none of the shipped triggers does).
 
 State starts empty at the oldest event processed: baselines build up over the warm-up
 and the window. There is no alert recommender and no population send-time prior (they
@@ -226,13 +230,22 @@ class _Replay:
             self._after(self.last_run.get(d.id), d.evaluate_on.every or 0.0) for d in self.scheduled
         ]
         timer = self.setup.timer
+        insights = max(first, self.window.start.timestamp())
         if timer.behavior is not None and timer.behavior.enabled:
             wanted.append(
-                self._after(self.last_run.get(BEHAVIOR_CHANGE_TRIGGER_ID), BEHAVIOR_EVERY_SECONDS)
+                max(
+                    insights,
+                    self._after(
+                        self.last_run.get(BEHAVIOR_CHANGE_TRIGGER_ID), BEHAVIOR_EVERY_SECONDS
+                    ),
+                )
             )
         if timer.segments_every_seconds is not None:
             wanted.append(
-                self._after(self.last_run.get(SEGMENTS_RUN), timer.segments_every_seconds)
+                max(
+                    insights,
+                    self._after(self.last_run.get(SEGMENTS_RUN), timer.segments_every_seconds),
+                )
             )
         due = self._earliest_held()
         if due is not None:
@@ -252,12 +265,18 @@ class _Replay:
         timer = self.setup.timer
         due = due_definitions(self.scheduled, self.last_run, now)
         behavior = timer.behavior if timer.behavior is not None and timer.behavior.enabled else None
-        behavior_due = behavior is not None and self._due(
-            BEHAVIOR_CHANGE_TRIGGER_ID, BEHAVIOR_EVERY_SECONDS, moment
+        # The passes that judge insights wait for the window: see the module's description.
+        insights = moment >= self.window.start.timestamp()
+        behavior_due = (
+            insights
+            and behavior is not None
+            and self._due(BEHAVIOR_CHANGE_TRIGGER_ID, BEHAVIOR_EVERY_SECONDS, moment)
         )
         segments_every = timer.segments_every_seconds
-        segments_due = segments_every is not None and self._due(
-            SEGMENTS_RUN, segments_every, moment
+        segments_due = (
+            insights
+            and segments_every is not None
+            and self._due(SEGMENTS_RUN, segments_every, moment)
         )
         if due or behavior_due or segments_due:
             users = list(self.states)

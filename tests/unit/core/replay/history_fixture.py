@@ -203,10 +203,15 @@ class _Plain:
         timer = setup.timer
         now = datetime.fromtimestamp(moment, UTC)
         due = due_definitions(self.scheduled, last_run, now)
-        daily = last_run.get("behavior") is None or moment - last_run["behavior"] >= 86_400
+        insights = moment >= self.window.start.timestamp()  # not in the warm-up
+        daily = insights and (
+            last_run.get("behavior") is None or moment - last_run["behavior"] >= 86_400
+        )
         hourly = timer.segments_every_seconds
-        segments = hourly is not None and (
-            last_run.get("segments") is None or moment - last_run["segments"] >= hourly
+        segments = (
+            insights
+            and hourly is not None
+            and (last_run.get("segments") is None or moment - last_run["segments"] >= hourly)
         )
         for user, state in self.states.items():
             result = process_idle(
