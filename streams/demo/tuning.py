@@ -9,7 +9,7 @@ it costs in sends and suppressions.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from schemas.settings import Settings
 from schemas.triggers import TriggerDefinition
@@ -17,7 +17,7 @@ from schemas.triggers import TriggerDefinition
 #: The trigger and the threshold the demo lowers, and to what.
 TRIGGER, THRESHOLD, LOWERED = "spending_spike", "spike_percent", 5.0
 #: The window reported on, and the warm-up before it (four weeks: the spike's baseline).
-SINCE, WARMUP = "7d", "28d"
+SINCE, WARMUP = timedelta(days=7), timedelta(days=28)
 
 
 def lowered(definitions: list[TriggerDefinition]) -> TriggerDefinition:
@@ -32,16 +32,18 @@ async def print_simulation(settings: Settings, *, examples: int = 3) -> bool:
     Call it at the end of the demo, once the worker has read the input (it reads the
     topics itself, by time, and changes nothing on them).
     """
-    from streams.cli.definitions import changes, effective
-    from streams.cli.simulate import Request, render, simulate_files, window_of
+    from streams.core.replay import Window
+    from streams.core.replay.report import render
+    from streams.runtime.replay_input import definitions_in_force, simulate_files
 
-    definitions = (await effective(settings))[0]
+    _, definitions = await definitions_in_force(settings)
     candidate = lowered(definitions)
-    old = next(d for d in definitions if d.id == TRIGGER)
-    print(f"\n$ nudge triggers simulate lower_spike.yaml --since {SINCE} --warmup {WARMUP}")
-    for line in changes(old, candidate):
-        print(f"  {line}")
-    window = window_of(Request([], since=SINCE, warmup=WARMUP), datetime.now(UTC))
+    was = next(d for d in definitions if d.id == TRIGGER).thresholds[THRESHOLD]
+    flags = f"--since {SINCE.days}d --warmup {WARMUP.days}d"
+    print(f"\n$ nudge triggers simulate lower_spike.yaml {flags}")
+    print(f"  (lower_spike.yaml: {TRIGGER} with {THRESHOLD} {was:g} -> {LOWERED:g})")
+    end = datetime.now(UTC)
+    window = Window(end - SINCE, end, WARMUP.total_seconds())
     simulation, timing = await simulate_files(settings, [candidate], window)
     print(render(simulation, examples, timing))
     [spike] = [t for t in simulation.triggers if t.trigger_id == TRIGGER]

@@ -19,7 +19,7 @@ from schemas.topics import ALL_TOPICS, BEHAVIOR_EVENTS, TRIGGERS_DEFINITIONS
 from schemas.triggers import TriggerDefinition
 from streams.cli.definitions import publish as publish_definitions
 from streams.cli.main import main
-from streams.cli.simulate import core_setup
+from streams.runtime.replay_input import core_setup
 from tests.integration.harness import publish
 from tests.paths import CATALOGUE_FILE
 from tests.unit.core.replay.history_fixture import (

@@ -10,8 +10,9 @@ import yaml
 
 from schemas.settings import Settings
 from streams.cli.main import main
-from streams.cli.simulate import Request, moment, render, run, window_of
+from streams.cli.simulate import Request, moment, run, window_of
 from streams.core.replay import simulate
+from streams.core.replay.report import render
 from tests.paths import CATALOGUE_FILE
 from tests.unit.core.replay.history_fixture import (
     MODERATE,

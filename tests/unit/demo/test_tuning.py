@@ -14,4 +14,4 @@ def test_the_demo_lowers_one_threshold_of_the_trigger_in_force() -> None:
     assert after.thresholds[THRESHOLD] == LOWERED < before.thresholds[THRESHOLD]
     assert changes(before, after) == [
         f"~ {TRIGGER}: thresholds.{THRESHOLD}: {before.thresholds[THRESHOLD]} -> {LOWERED}"
-    ]
+    ]  # one threshold, nothing else
