@@ -26,7 +26,12 @@ class SuppressionReason(StrEnum):
     HOLDOUT = "holdout"
     LOWER_PRIORITY = "lower_priority"
     EXCLUDED = "excluded"
+    SHADOW = "shadow"
+    """The trigger is in ``shadow``: evaluated and recorded, never sent. The decision's
+    ``would_have`` says what it would have been had the trigger been active."""
     TESTING = "testing"
+    """No longer given (``testing`` is now an alias of ``shadow``); kept so decisions
+    recorded before still validate."""
     RECENT_MISSED_PAYMENT = "recent_missed_payment"
     """A risk intervention held back: the user missed a payment and collections has them."""
     GLOBAL_CONTROL = "global_control"
@@ -102,6 +107,18 @@ class BehaviorChange(BaseModel):
     """Mean events a week over the four weeks before it."""
 
 
+class WouldHave(BaseModel):
+    """What a ``shadow`` trigger's decision would have been, had the trigger been active."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    outcome: Outcome
+    reason: SuppressionReason | None = None
+    """Why it would have been suppressed (cooldown, caps...), when it would have been."""
+    channels: list[str] = []
+    """The channels it would have sent on, when it would have fired."""
+
+
 class TriggerDecision(BaseModel):
     """One evaluation that fired or was suppressed (published on ``trigger.decisions``).
 
@@ -135,6 +152,8 @@ class TriggerDecision(BaseModel):
     """The experiment this decision exposed the user to (``schemas.experiments``)."""
     variant: str | None = None
     """The user's arm in it; the control arm's decision is suppressed (``holdout``)."""
+    would_have: WouldHave | None = None
+    """Set on a ``shadow`` decision only: what it would have been (``SuppressionReason.SHADOW``)."""
 
 
 class RejectionKind(StrEnum):

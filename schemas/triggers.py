@@ -286,8 +286,10 @@ class TriggerDefinition(_Strict):
     value goes into the decision's and commands' ids, so a restarted timer repeats ids."""
     cooldown: Duration = 0.0
     priority: Priority = Priority.MEDIUM
-    status: Literal["active", "paused", "testing"] = "active"
-    """``testing`` evaluates and records decisions but sends nothing."""
+    status: Literal["active", "paused", "shadow", "testing"] = "active"
+    """``shadow`` evaluates and records decisions (suppressed, reason ``shadow``, with what
+    they would have been) but sends nothing and leaves the user's sends, caps and
+    cooldowns as they are. ``testing`` is read as ``shadow`` (its older name)."""
     channels: Annotated[list[ChannelTemplate], Field(min_length=1)]
     delay: Duration = 0.0
     send_at: SendAt = "now"
@@ -299,6 +301,13 @@ class TriggerDefinition(_Strict):
     target: Target = Target()
     exclude: Condition | None = None
     experiment: Experiment | None = None
+
+    @field_validator("status")
+    @classmethod
+    def _testing_is_shadow(cls, value: str) -> str:
+        # ``testing`` came first and sent nothing too; definitions that say so (in files,
+        # on the topic) keep working, with one meaning: the shadow's.
+        return "shadow" if value == "testing" else value
 
     @field_validator("id")
     @classmethod

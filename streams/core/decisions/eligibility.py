@@ -1,7 +1,9 @@
-"""Whether a match may be sent to this user at all: status, targeting, holdout, cooldown, consent.
+"""Whether a match may be sent to this user at all: targeting, holdout, cooldown, consent.
 
 The send policy (caps, quiet hours) comes after, in ``send_policy``; a match that is not
-eligible is recorded as suppressed with the first reason that applies.
+eligible is recorded as suppressed with the first reason that applies. A trigger's status
+is settled before: paused ones are not evaluated, shadow ones are judged as if active and
+recorded as ``shadow`` (``streams.core.decisions.shadow``).
 """
 
 from __future__ import annotations
@@ -28,8 +30,6 @@ def why_suppressed(
     occurred = ctx.at.timestamp()
     last = ctx.state.last_fired.get(definition.id)
     tier = ctx.state.profile.get("tier")
-    if definition.status == "testing":
-        return SuppressionReason.TESTING, "the trigger is in testing: decisions only"
     if definition.target.tiers and tier not in definition.target.tiers:
         return SuppressionReason.EXCLUDED, f"tier {tier or 'unknown'} is not targeted"
     if definition.target.segments and not member_of_any(ctx.state, definition.target.segments):

@@ -25,6 +25,7 @@ from streams.core.decisions.learning import credit_outcome, debit_score
 from streams.core.decisions.release import release_due
 from streams.core.decisions.result import Result
 from streams.core.decisions.send_policy import SendPolicy
+from streams.core.decisions.shadow import is_shadow, judge_shadow, shadow_memory
 from streams.core.experiments.attribution import attribute
 from streams.core.features.context import Before, FeatureContext
 from streams.core.features.registry import event_context, scheduled_context
@@ -251,7 +252,11 @@ def _decide_all(
     for definition in definitions:
         if definition.status == "paused":
             continue
-        match = evaluate(definition, ctx)
+        if is_shadow(definition):
+            with shadow_memory(ctx.state, definition.id):  # its judged months and episodes
+                match = evaluate(definition, ctx)
+        else:
+            match = evaluate(definition, ctx)
         if match is not None:
             matches.append((definition, match))
     # Most important first: when triggers compete for the capped slots, they win them.
@@ -260,6 +265,14 @@ def _decide_all(
     result = Result()
     taken: set[str] = set()
     for definition, match in matches:
+        if is_shadow(definition):
+            # Recorded, never sent: it takes no slot from the live triggers after it.
+            shadow = judge_shadow(
+                ctx, definition, match, catalogue=catalogue, policy=policy, taken=taken,
+                now=now, experiments=experiments,
+            )  # fmt: skip
+            result.decisions.append(shadow)
+            continue
         firing = judge(
             ctx, definition, match, catalogue=catalogue, policy=policy, taken=taken, now=now,
             experiments=experiments,

@@ -190,31 +190,6 @@ def test_paused_closed_month_definition_does_not_judge_the_month() -> None:
     assert run(state, transaction(USER, JUNE + timedelta(days=3), "5.00"), active).decisions == []
 
 
-def test_testing_definition_records_but_sends_nothing_and_starts_no_cooldown() -> None:
-    state = spiking()
-    testing = definition(status="testing")
-
-    first = run(state, spike(), testing)
-    [decision] = first.decisions
-    assert decision.outcome is Outcome.SUPPRESSED
-    assert decision.reason is SuppressionReason.TESTING
-    assert decision.command_ids == []
-    assert first.commands == []
-    assert decision.features == SPIKE_FEATURES
-    assert decision.detail.endswith(" Suppressed: the trigger is in testing: decisions only.")
-    assert "policy_spike" not in state.last_fired
-
-    # An hour later, still testing: testing again, not cooldown.
-    again = run(state, transaction(USER, at(1), "10.00"), testing)
-    assert [d.reason for d in again.decisions] == [SuppressionReason.TESTING]
-
-    # Switched to active, it fires at once: testing never started the cooldown.
-    active = testing.model_copy(update={"status": "active"})
-    live = run(state, transaction(USER, at(2), "10.00"), active)
-    assert [d.outcome for d in live.decisions] == [Outcome.FIRED]
-    assert len(live.commands) == 2
-
-
 # --- targeting and exclusion -------------------------------------------------------------
 
 
