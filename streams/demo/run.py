@@ -47,6 +47,7 @@ from streams.demo.behavior import print_behavior_changes
 from streams.demo.experiments import CAMPAIGN_USERS, apply_experiment, run_campaign
 from streams.demo.learning import print_learning
 from streams.demo.risk import print_interventions, simulate_and_report
+from streams.demo.tuning import print_simulation
 from streams.demo.why import print_why
 from streams.runtime.lag import group_lag
 from streams.runtime.processes import NudgeProcess
@@ -168,6 +169,8 @@ async def _demo(  # noqa: PLR0913 - run_demo's knobs
         await simulate_and_report(settings, seed=seed)
         print_learning(DEMO_MIX, users=users, seed=seed, now=now)
         if users and not await print_why(settings):
+            code = 1
+        if users and not await print_simulation(settings):
             code = 1
         _say(f"\ndone in {time.monotonic() - started:.0f} s")
         return code

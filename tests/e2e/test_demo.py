@@ -103,6 +103,9 @@ def test_the_demo_fires_for_exactly_the_expected_users_run_after_run(
         why = run.stdout[run.stdout.index("$ nudge why ") :]
         assert "suppressed (cooldown)" in why and "days from the last firing" in why, why
         assert "-> holds" in why, why
+        # ... and a simulated change on the run's own history: a lowered spike threshold.
+        simulated = run.stdout[run.stdout.index("$ nudge triggers simulate ") :]
+        assert "spending_spike" in simulated and "gained" in simulated, simulated
         # The experiment: the arm the campaign's population prefers wins; then the funnel
         # and the cohort table.
         if campaign != "0":
