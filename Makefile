@@ -100,8 +100,8 @@ chaos: $(STAMP) kafka-up ## Fault runs against a fault-free reference on recorde
 	  --runs $(CHAOS_RUNS) --plan $(CHAOS_PLAN) --store $(CHAOS_STORE) \
 	  --guarantee $(CHAOS_GUARANTEE) --out reports/chaos.json
 
-schemas: $(STAMP) ## Export JSON Schema of every message to schemas/json/
-	@$(BIN)/nudge schemas export schemas/json
+schemas: $(STAMP) ## Regenerate the published contract in docs/contracts/ (AsyncAPI, JSON Schema, topics)
+	@$(BIN)/nudge schemas export docs/contracts
 
 docs: $(STAMP) ## Regenerate docs/settings.md from schemas/settings.py
 	@$(BIN)/python -m schemas.settings_reference

@@ -1,56 +1,60 @@
-"""JSON Schema of every message, for producers and consumers in other languages."""
+"""The published contract: JSON Schema of every message, the topics, the AsyncAPI document.
+
+``nudge schemas export DIR`` writes them; ``make schemas`` writes them to
+``docs/contracts/``, where they are committed, and a unit test fails when that copy
+differs from what the code would write.
+"""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from pydantic import BaseModel
-
-from schemas.alerts import AlertProfile, AlertRecommendation, ModelPromotion
-from schemas.commands import SendCommunication, StartIntervention
-from schemas.events import Event
-from schemas.experiments import ExperimentAssignment, ExperimentConversion
-from schemas.funnels import FunnelStep
-from schemas.records import DeadLetter, TriggerDecision
-from schemas.segments import SegmentChange
+from schemas.asyncapi import FILE_NAME, asyncapi_document, render
+from schemas.contract import schema_models
 from schemas.topics import ALL_TOPICS
-from schemas.user_analytics import UserAnalytics
 
-#: File name -> model. Topic documentation is written beside them.
-EXPORTED: dict[str, type[BaseModel]] = {
-    "event.schema.json": Event,
-    "communication_command.schema.json": SendCommunication,
-    "intervention_command.schema.json": StartIntervention,
-    "trigger_decision.schema.json": TriggerDecision,
-    "dead_letter.schema.json": DeadLetter,
-    "segment_change.schema.json": SegmentChange,
-    "user_analytics.schema.json": UserAnalytics,
-    "experiment_assignment.schema.json": ExperimentAssignment,
-    "experiment_conversion.schema.json": ExperimentConversion,
-    "funnel_step.schema.json": FunnelStep,
-    "alert_profile.schema.json": AlertProfile,
-    "alert_recommendation.schema.json": AlertRecommendation,
-    "model_promotion.schema.json": ModelPromotion,
-}
+#: Where ``make schemas`` writes the contract, from the repository's root.
+PUBLISHED = Path("docs/contracts")
+TOPICS_FILE = "topics.json"
+JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 
-def export_schemas(directory: Path) -> list[Path]:
-    """Write one JSON Schema file per message type and ``topics.json``; return the paths."""
-    directory.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, model in EXPORTED.items():
-        path = directory / name
-        document = model.model_json_schema(mode="serialization")
-        document["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-        path.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
-        written.append(path)
+def contract_files() -> dict[str, str]:
+    """Return file name -> text of every file of the published contract (no I/O).
+
+    One JSON Schema file per message model, ``topics.json`` (every topic's layout) and
+    ``asyncapi.json`` (the AsyncAPI 3.0 document, which references the schema files).
+    """
+    files = {}
+    for name, (model, mode) in schema_models().items():
+        document = model.model_json_schema(mode=mode)
+        document["$schema"] = JSON_SCHEMA_DIALECT
+        files[name] = json.dumps(document, indent=2, sort_keys=True) + "\n"
     topics = [
         {"name": spec.name, "key": spec.key.value, "compacted": spec.compacted,
          "retention_ms": spec.retention_ms, "user_keyed": spec.user_keyed}
         for spec in ALL_TOPICS
     ]  # fmt: skip
-    path = directory / "topics.json"
-    path.write_text(json.dumps(topics, indent=2) + "\n")
-    written.append(path)
+    files[TOPICS_FILE] = json.dumps(topics, indent=2) + "\n"
+    files[FILE_NAME] = render(asyncapi_document())
+    return files
+
+
+def export_schemas(directory: Path) -> list[Path]:
+    """Write every file of the contract into ``directory``; return their paths.
+
+    Schema files (``*.schema.json``) of an earlier export that the contract no longer
+    has (a model renamed or removed) are deleted, so none lingers as if still in force.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    files = contract_files()
+    for stale in sorted(directory.glob("*.schema.json")):
+        if stale.name not in files:
+            stale.unlink()
+    written = []
+    for name, text in files.items():
+        path = directory / name
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
     return written

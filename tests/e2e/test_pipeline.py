@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from schemas.events import EVENT_TYPES
+from schemas.export import contract_files
 from schemas.settings import Settings
 from schemas.topics import BEHAVIOR_EVENTS
 from tests.integration.harness import NudgeProcess, publish, rows_when
@@ -70,7 +71,7 @@ async def test_events_become_commands_and_rows(
     ]
 
 
-def test_schemas_export_writes_a_schema_per_message(tmp_path: Path) -> None:
+def test_schemas_export_writes_the_contract(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "streams.cli", "schemas", "export", str(tmp_path)],
         capture_output=True,
@@ -78,22 +79,11 @@ def test_schemas_export_writes_a_schema_per_message(tmp_path: Path) -> None:
         check=True,
     )
     written = sorted(Path(line).name for line in result.stdout.split())
-    assert written == [
-        "alert_profile.schema.json",
-        "alert_recommendation.schema.json",
-        "communication_command.schema.json",
-        "dead_letter.schema.json",
-        "event.schema.json",
-        "experiment_assignment.schema.json",
-        "experiment_conversion.schema.json",
-        "funnel_step.schema.json",
-        "intervention_command.schema.json",
-        "model_promotion.schema.json",
-        "segment_change.schema.json",
-        "topics.json",
-        "trigger_decision.schema.json",
-        "user_analytics.schema.json",
-    ]
+    # Exactly the published contract (docs/contracts/), whatever topics it has grown.
+    assert written == sorted(contract_files())
+    assert {"asyncapi.json", "topics.json", "event.schema.json"} <= set(written)
+    for name, text in contract_files().items():
+        assert (tmp_path / name).read_text(encoding="utf-8") == text, name
     event_schema = json.loads((tmp_path / "event.schema.json").read_text())
     mapping = event_schema["properties"]["payload"]["discriminator"]["mapping"]
     assert sorted(mapping) == sorted(EVENT_TYPES)
