@@ -25,13 +25,15 @@ from streams.cli import (
     produce,
     reports,
     segments,
+    templates,
     topics,
     triggers,
 )
 
 #: The command groups, in the order ``nudge --help`` lists them.
 GROUPS = (
-    processes, produce, contract, database, reports, topics, triggers, analytics, segments,
+    processes, produce, contract, database, reports, topics, triggers, templates, analytics,
+    segments,
     experiments, funnels, peers, models, demo,
 )  # fmt: skip
 
