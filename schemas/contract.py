@@ -35,6 +35,7 @@ from schemas.personalization import PersonalizationRules
 from schemas.records import DeadLetter, TriggerDecision
 from schemas.scores import ScoreModel
 from schemas.segments import SegmentChange, SegmentDefinition
+from schemas.templates import MessageTemplate
 from schemas.topics import (
     ALERTS_PROFILES,
     ALERTS_RECOMMENDATIONS,
@@ -51,6 +52,7 @@ from schemas.topics import (
     MODELS_CHECKPOINTS,
     RISK_SCORES,
     SEGMENTS_CHANGES,
+    TEMPLATES_DEFINITIONS,
     TRIGGER_DECISIONS,
     TRIGGERS_DEFINITIONS,
     USERS_ANALYTICS,
@@ -269,6 +271,22 @@ _CONTRACTS = (
         senders=("cli",),
         receivers=("worker", "cli"),
     ),
+    TopicContract(
+        TEMPLATES_DEFINITIONS,
+        "The message templates every worker renders with, newest version in force, without "
+        "a redeploy (`nudge templates apply`); an older version than the shipped one is ignored.",
+        (
+            _definition(
+                MessageTemplate,
+                "the template's `id`",
+                lambda t: t.id,
+                examples.message_template,
+                "a message template version",
+            ),
+        ),
+        senders=("cli",),
+        receivers=("worker", "cli"),
+    ),  # fmt: skip
     TopicContract(
         COMMS_COMMANDS,
         "Send one rendered message to one user on one channel; deduplicate on `command_id`.",

@@ -60,6 +60,7 @@ from schemas.personalization import PersonalizationRules
 from schemas.records import DeadLetter, Outcome, SuppressionReason, TriggerDecision
 from schemas.scores import ScoreModel
 from schemas.segments import SegmentChange, SegmentChangeKind, SegmentDefinition
+from schemas.templates import ChannelText, MessageTemplate
 from schemas.triggers import TriggerDefinition
 from schemas.user_analytics import UserAnalytics
 
@@ -336,6 +337,16 @@ def alert_recommendation() -> AlertRecommendation:
         model_version=3,
         created_at=LATER,
         cause=EVENT_ID,
+    )
+
+
+def message_template() -> MessageTemplate:
+    """Version 3 of the large-transaction message, as ``nudge templates apply`` publishes it."""
+    return MessageTemplate(
+        id="large_transaction",
+        version=3,
+        sms=ChannelText(body="Hi {{user_name}}, a {{event_amount}} payment just left your card."),
+        push=ChannelText(body="{{event_amount}} just left your card. Was it you?"),
     )
 
 

@@ -19,6 +19,7 @@ class Key(Enum):
 
     USER_ID = "user_id"
     TRIGGER_ID = "trigger_id"
+    TEMPLATE_ID = "template_id"
     MODEL_NAME = "model_name"
     CHECKPOINT = "model/partition"
 
@@ -65,6 +66,11 @@ USERS_PROFILES = TopicSpec("users.profiles", Key.USER_ID, -1, compacted=True)
 # Definitions are data read by every worker as a global table: one partition, compacted.
 TRIGGERS_DEFINITIONS = TopicSpec(
     "triggers.definitions", Key.TRIGGER_ID, -1, compacted=True, user_keyed=False
+)
+#: Message templates applied live (``schemas.templates.MessageTemplate``), keyed by message
+#: id: every worker follows it and renders with the newest version (``nudge templates``).
+TEMPLATES_DEFINITIONS = TopicSpec(
+    "templates.definitions", Key.TEMPLATE_ID, -1, compacted=True, user_keyed=False
 )
 
 # Outputs. Consumers deduplicate on the message id; 14 days covers their longest outage.
@@ -115,6 +121,7 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     COMMS_OUTCOMES,
     USERS_PROFILES,
     TRIGGERS_DEFINITIONS,
+    TEMPLATES_DEFINITIONS,
     COMMS_COMMANDS,
     INTERVENTIONS_COMMANDS,
     ALERTS_RECOMMENDATIONS,

@@ -25,6 +25,7 @@ from streams.cli import (
     produce,
     reports,
     segments,
+    templates,
     topics,
     triggers,
     why,
@@ -32,8 +33,8 @@ from streams.cli import (
 
 #: The command groups, in the order ``nudge --help`` lists them.
 GROUPS = (
-    processes, produce, contract, database, reports, topics, triggers, analytics, segments,
-    experiments, funnels, peers, models, why, demo,
+    processes, produce, contract, database, reports, topics, triggers, templates, analytics,
+    segments, experiments, funnels, peers, models, why, demo,
 )  # fmt: skip
 
 

@@ -16,8 +16,10 @@ evaluated. So, as substituted:
 
 Engines whose syntax needs no brace or angle bracket (Velocity's bare ``$name``) are not
 covered. The command's ``variables`` record each value as cleaned, before this. A value
-that is missing or blank (once neutralised) falls back to a default, and SMS is held to
-one 160-character GSM-7 part.
+that is missing or blank (once neutralised), or longer than its variable's registered
+longest (``schemas.templates.VARIABLES``), falls back to a default; so an SMS that
+validated (it fits with every variable at its longest) is never cut. SMS is held to one
+160-character GSM-7 part all the same.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import html
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -34,10 +36,20 @@ from typing import Any
 import yaml
 
 from schemas.events import Channel
+from schemas.templates import (
+    PLACEHOLDER as PLACEHOLDER,  # re-exported: the renderer's callers find them here
+)
+from schemas.templates import (
+    SMS_LIMIT as SMS_LIMIT,
+)
+from schemas.templates import (
+    MessageTemplate,
+    Scope,
+    fallback_problems,
+    max_length,
+    validate_template,
+)
 
-PLACEHOLDER = re.compile(r"\{\{\s*([a-z_][a-z0-9_]*(?:\.[a-z_][a-z0-9_]*)?)\s*\}\}")
-#: One SMS part in the GSM-7 alphabet; longer bodies are cut with an ellipsis.
-SMS_LIMIT = 160
 #: Longest value substituted for one placeholder, so data cannot flood a message.
 MAX_VALUE_LENGTH = 200
 #: Marks a cut SMS. Three dots, not "…": that character is outside GSM-7 and would turn
@@ -91,6 +103,8 @@ class Catalogue:
 
     templates: Mapping[tuple[str, Channel], Template]
     fallbacks: Mapping[str, str]
+    messages: Mapping[str, MessageTemplate] = field(default_factory=dict)
+    """The message templates these were made from, by message id (none if built by hand)."""
 
     def get(self, message_id: str, channel: Channel) -> Template | None:
         """Return the template for a message on a channel, if there is one."""
@@ -120,25 +134,84 @@ class Catalogue:
         return [f"{tid} (for {ch})" for tid, ch in wanted if known.get(tid) != ch]
 
 
-def parse_catalogue(document: Mapping[str, Any]) -> Catalogue:
-    """Build a catalogue from its YAML document (see ``templates/catalogue.yaml``)."""
-    templates: dict[tuple[str, Channel], Template] = {}
+def parse_catalogue(document: Mapping[str, Any], scope: Scope | None = None) -> Catalogue:
+    """Build a catalogue from its YAML document (see ``templates/catalogue.yaml``).
+
+    Every template is validated (``schemas.templates.validate_template``: its shape, its
+    variables, an SMS's length with the longest values), and so are the fallbacks.
+
+    Args:
+        document: ``templates`` (message id -> version and channels), ``fallbacks``
+            (variable -> default) and optionally ``scope`` (``trigger`` if absent).
+        scope: Overrides the document's ``scope``.
+
+    Raises:
+        TemplateError: With every problem found.
+    """
+    templates, problems = message_templates(document, "catalogue", scope)
+    problems += fallback_problems(document.get("fallbacks") or {})
+    if problems:
+        raise TemplateError(problems)
+    return catalogue_of(templates, document.get("fallbacks") or {})
+
+
+class TemplateError(ValueError):
+    """Templates that failed validation, with every problem as ``where: path: reason``."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("invalid message templates:\n  " + "\n  ".join(problems))
+        self.problems = problems
+
+
+def message_templates(
+    document: Any, source: str, scope: Scope | None = None
+) -> tuple[list[MessageTemplate], list[str]]:
+    """Validate a catalogue document's templates; return them and the problems found.
+
+    Problems read ``<source>: <message id>: <path>: <reason>``.
+    """
+    if not isinstance(document, Mapping) or not isinstance(document.get("templates"), Mapping):
+        return [], [f"{source}: expected a mapping with templates: (message id -> template)"]
+    scope = scope or document.get("scope") or "trigger"
+    templates, problems = [], []
     for message_id, spec in document["templates"].items():
-        for channel in Channel:
-            part = spec.get(channel.value)
-            if part is None:
-                continue
-            subject, body = (
-                (None, part) if isinstance(part, str) else (part.get("subject"), part["body"])
-            )
-            templates[(message_id, channel)] = Template(
-                template_id=f"{message_id}.{channel.value}",
-                version=int(spec["version"]),
-                channel=channel,
-                subject=subject,
-                body=body,
-            )
-    return Catalogue(templates=templates, fallbacks=dict(document.get("fallbacks", {})))
+        if isinstance(spec, Mapping) and "id" not in spec:
+            spec = {"id": message_id, "scope": scope, **spec}
+        result = validate_template(spec)
+        if isinstance(result, list):
+            problems += [f"{source}: {message_id}: {problem}" for problem in result]
+        else:
+            templates.append(result)
+    return templates, problems
+
+
+def templates_of(message: MessageTemplate) -> list[Template]:
+    """Return a message template's wording per channel, as the renderer uses it."""
+    return [
+        Template(
+            template_id=f"{message.id}.{channel.value}",
+            version=message.version,
+            channel=channel,
+            subject=text.subject,
+            body=text.body,
+        )
+        for channel, text in message.channels().items()
+    ]
+
+
+def catalogue_of(messages: Iterable[MessageTemplate], fallbacks: Mapping[str, str]) -> Catalogue:
+    """Return the catalogue of ``messages`` with ``fallbacks``."""
+    messages = list(messages)
+    templates = {
+        (message.id, template.channel): template
+        for message in messages
+        for template in templates_of(message)
+    }
+    return Catalogue(
+        templates=templates,
+        fallbacks=dict(fallbacks),
+        messages={message.id: message for message in messages},
+    )
 
 
 @cache
@@ -164,10 +237,16 @@ def html_text(value: str) -> str:
     return html.escape(value, quote=True).translate(_HTML_BRACES)
 
 
-def _usable(raw: str) -> str:
-    """Return ``raw`` cleaned, or ``""`` if nothing would be left of it in plain text."""
+def _usable(raw: str, name: str) -> str:
+    """Return ``raw`` cleaned, or ``""`` if it cannot be shown.
+
+    It cannot if nothing would be left of it in plain text, or if it is longer in plain
+    text than variable ``name``'s registered longest value.
+    """
     value = plain_value(raw)
-    return value if plain_text(value) else ""
+    shown = plain_text(value)
+    limit = max_length(name)
+    return value if shown and (limit is None or len(shown) <= limit) else ""
 
 
 def render(template: Template, values: Mapping[str, str], fallbacks: Mapping[str, str]) -> Rendered:
@@ -175,8 +254,9 @@ def render(template: Template, values: Mapping[str, str], fallbacks: Mapping[str
 
     Args:
         template: What to render.
-        values: Variable name -> raw value. A value that is missing, or blank once
-            cleaned and neutralised, uses ``fallbacks``, then the empty string.
+        values: Variable name -> raw value. A value that is missing, blank once cleaned
+            and neutralised, or longer than its registered variable's longest value, uses
+            ``fallbacks``, then the empty string.
         fallbacks: Defaults per variable name.
 
     Returns:
@@ -185,7 +265,7 @@ def render(template: Template, values: Mapping[str, str], fallbacks: Mapping[str
     """
     used: dict[str, str] = {}
     for name in PLACEHOLDER.findall(f"{template.subject or ''} {template.body}"):
-        used[name] = _usable(values.get(name, "")) or _usable(fallbacks.get(name, ""))
+        used[name] = _usable(values.get(name, ""), name) or _usable(fallbacks.get(name, ""), name)
     in_body_text = html_text if template.channel is Channel.EMAIL else plain_text
 
     def in_body(match: re.Match[str]) -> str:

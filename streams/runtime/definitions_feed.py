@@ -1,4 +1,7 @@
-"""Every worker's live copy of the compacted ``triggers.definitions`` topic.
+"""Every worker's live copy of a compacted topic of definitions.
+
+``triggers.definitions``, ``templates.definitions``, ``models.active`` and
+``models.checkpoints`` are read this way.
 
 Each worker reads the whole topic, without a consumer group, from the beginning and
 then follows it: the semantics of a global table. (A Faust GlobalTable over this shared
@@ -118,9 +121,11 @@ class DefinitionsFeed:
             log.info(f"{self.noun} changed", extra={self.key_name: shown_key(key)})
 
 
-async def read_definitions(settings: Settings, timeout: float = 30.0) -> dict[bytes, bytes]:
-    """Return the topic's current entries (read once to its end, then stop)."""
-    feed = DefinitionsFeed(settings)
+async def read_definitions(
+    settings: Settings, timeout: float = 30.0, spec: TopicSpec = TRIGGERS_DEFINITIONS
+) -> dict[bytes, bytes]:
+    """Return the current entries of ``spec`` (read once to its end, then stop)."""
+    feed = DefinitionsFeed(settings, spec)
     task = asyncio.create_task(feed.run())
     try:
         await asyncio.wait_for(feed.ready.wait(), timeout)

@@ -157,6 +157,10 @@ DEFINITIONS_REFUSED = Gauge(
     "nudge_trigger_definitions_refused",
     "Entries of triggers.definitions this worker refuses (invalid or unusable).",
 )
+TEMPLATES_REFUSED = Gauge(
+    "nudge_message_templates_refused",
+    "Entries of templates.definitions this worker refuses (invalid or unusable).",
+)
 CONSUMER_LAG = Gauge(
     "nudge_consumer_lag_messages",
     "Messages of an assigned input partition not yet committed by this worker.",

@@ -13,6 +13,7 @@ import yaml
 
 from schemas.commands import ChannelMessage, InterventionType
 from schemas.events import Channel
+from schemas.templates import VARIABLES
 from streams.core.rendering import SMS_CUT_MARK, Catalogue, parse_catalogue, render
 from streams.core.risk.policy import PLANS
 from streams.core.state.risk_memory import RiskMemory
@@ -45,14 +46,21 @@ def message_values(profile: Mapping[str, Any], memory: RiskMemory, today: date) 
 
     A payment whose due date is before ``today`` (UTC date of the score) is not
     mentioned: "due on" a past date would be wrong, and whether it was paid is unknown.
+    Nor is an amount longer than the ``amount`` variable's longest value (a million or
+    more): the wording that names no amount is used, so an SMS still fits.
     """
     values = {"user_name": str(profile.get("first_name") or "")}
     due = memory.payment_due
-    if due is not None and (due.due_date is None or due.due_date >= today):
-        values["amount"] = format_amount(due.amount, due.currency)
+    amount = format_amount(due.amount, due.currency) if due is not None else ""
+    if due is not None and (due.due_date is None or due.due_date >= today) and _fits(amount):
+        values["amount"] = amount
         if due.due_date is not None:
             values["due_when"] = f"on {format_date(due.due_date)}"
     return values
+
+
+def _fits(amount: str) -> bool:
+    return len(amount) <= VARIABLES["intervention"]["amount"].max_length
 
 
 def render_messages(

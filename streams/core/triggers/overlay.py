@@ -74,6 +74,19 @@ class DefinitionOverlay:
         shipped = {d.id: d for d in default_definitions()}
         return cls(shipped, catalogue.known_pairs(), on_refused)
 
+    def use_templates(self, known: frozenset[tuple[str, str]]) -> None:
+        """Check the topic's definitions against ``known`` templates from now on.
+
+        The templates in force change when one is applied (``templates.definitions``):
+        every topic entry is judged again, so one naming a template applied since is
+        accepted, and one naming a template no longer there refused.
+        """
+        if known != self.known_templates:
+            self.known_templates = known
+            self._parsed.clear()
+            self._rejected.clear()
+            self._indexed = None
+
     def current(self, entries: Iterable[tuple[bytes, bytes | None]]) -> list[TriggerDefinition]:
         """Return the definitions in force, given the topic's ``(key, value)`` entries."""
         merged = dict(self.shipped)

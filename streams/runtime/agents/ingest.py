@@ -35,6 +35,7 @@ from schemas.topics import (
     INTERVENTIONS_COMMANDS,
     MODELS_CHECKPOINTS,
     SEGMENTS_CHANGES,
+    TEMPLATES_DEFINITIONS,
     TRIGGER_DECISIONS,
     USERS_ANALYTICS,
 )
@@ -59,6 +60,7 @@ from streams.core.state.analytics import (
     analytics_from,
 )
 from streams.core.state.record import UserState
+from streams.core.templates import TemplateOverlay
 from streams.core.triggers.catalogue import default_definitions, templates_missing
 from streams.core.triggers.due import PartitionRead
 from streams.core.triggers.overlay import DefinitionOverlay
@@ -158,6 +160,24 @@ class IngestStage:
     the timer loads only the users whose send has come (``streams.runtime.agents.timer``)."""
     drift: DriftWatch = field(default_factory=DriftWatch)
     """The drift detectors on firing rates and anomaly scores (``streams.runtime.drift_watch``)."""
+    templates_feed: DefinitionsFeed | None = None
+    """This worker's copy of ``templates.definitions``; ``None``: the shipped ones only."""
+    templates: TemplateOverlay | None = None
+    """The shipped templates overlaid by ``templates_feed``: ``catalogue`` follows it."""
+
+    def current_catalogue(self) -> Catalogue:
+        """Return the templates in force: the newest version of each (``templates``).
+
+        When they change, the trigger definitions from the topic are checked again
+        against them (one may name a template applied since).
+        """
+        if self.templates is None or self.templates_feed is None:
+            return self.catalogue
+        catalogue = self.templates.catalogue(self.templates_feed.items())
+        if catalogue is not self.catalogue:
+            self.catalogue = catalogue
+            self.definitions.use_templates(catalogue.known_pairs())
+        return catalogue
 
     def current_policy(self) -> SendPolicy:
         """Return the send policy in force: with the send-time prior the checkpoints serve."""
@@ -231,6 +251,7 @@ class IngestStage:
             intervention was sent.
         """
         now = self.clock()
+        self.current_catalogue()  # before the definitions: they are checked against it
         definitions = self.definitions.by_event_type(self.feed.items())
         self.current_analytics()  # the weights and rules this batch is processed with
         self.current_policy()  # and the send-time prior
@@ -501,6 +522,10 @@ def _build_stage(
         alert_profiles=app.topic(ALERTS_PROFILES.full_name(prefix)),
         recommendations=app.topic(ALERTS_RECOMMENDATIONS.full_name(prefix)),
         models=ModelFeed(settings),
+        templates_feed=DefinitionsFeed(
+            settings, TEMPLATES_DEFINITIONS, noun="message template", key_name="template"
+        ),
+        templates=TemplateOverlay(catalogue, on_refused=metrics.TEMPLATES_REFUSED.set),
         dead_letters={
             spec.full_name(prefix): app.topic(dlq.full_name(prefix))
             for spec, dlq in DEAD_LETTER_TOPIC.items()
@@ -546,7 +571,7 @@ def producer_outbox(app: faust.App, settings: Settings) -> Outbox:
 
 
 def _follow_definitions(stage: IngestStage) -> Callable[[], Awaitable[None]]:
-    """Return the task that keeps the definitions, models and model checkpoints current.
+    """Return the task that keeps the definitions, templates, models and checkpoints current.
 
     It sets ``stage.ready`` once each has loaded what was published before the start.
     """
@@ -554,6 +579,9 @@ def _follow_definitions(stage: IngestStage) -> Callable[[], Awaitable[None]]:
     async def follow_definitions() -> None:
         feeds = [stage.feed.run()]
         waits = [stage.feed.ready.wait()]
+        if stage.templates_feed is not None:
+            feeds.append(stage.templates_feed.run())
+            waits.append(stage.templates_feed.ready.wait())
         if stage.models is not None:
             feeds.append(stage.models.run())
             waits.append(stage.models.ready.wait())

@@ -183,6 +183,7 @@ class Scheduler:
         """
         stage = self.stage
         now = stage.clock()
+        stage.current_catalogue()  # the templates in force, for the sends of this pass
         current = stage.definitions.current(stage.feed.items())
         stage.current_policy()  # the send-time prior the checkpoints serve now
         for partition in set(stage.reads) - partitions:

@@ -50,14 +50,14 @@ def template(body: str, channel: Channel = Channel.SMS, subject: str | None = No
 
 def test_email_html_escapes_markup_and_quotes() -> None:
     rendered = render(
-        template("Hi {{user_name}}!", Channel.EMAIL),
-        {"user_name": "<script>alert(\"x\")</script> & 'co'"},
+        template("Hi {{text}}!", Channel.EMAIL),
+        {"text": "<script>alert(\"x\")</script> & 'co'"},
         FALLBACKS,
     )
     escaped = "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#x27;co&#x27;"
     assert rendered.body == f"Hi {escaped}!"
     # The command records the value itself; escaping belongs to the HTML body only.
-    assert rendered.variables == {"user_name": "<script>alert(\"x\")</script> & 'co'"}
+    assert rendered.variables == {"text": "<script>alert(\"x\")</script> & 'co'"}
 
 
 def test_template_markup_itself_is_not_escaped() -> None:
@@ -157,7 +157,7 @@ def test_a_value_is_substituted_once_neutralised(value: str) -> None:
     assert rendered.body == f"[{plain_text(plain_value(value))}]"
 
 
-# What users may type into a first name, and what each kind of text shows of it. Plain
+# What users may type into a free text, and what each kind of text shows of it. Plain
 # text (subjects, SMS, push): braces and angle brackets become spaces. An HTML email body:
 # escaped, braces as character references (they read as braces, but are no syntax).
 HOSTILE_VALUES = [
@@ -183,7 +183,8 @@ TEMPLATE_SYNTAX = ("{{", "}}", "{%", "%}", "${", "#{", "<%", "%>", "{#", "<", ">
 def test_plain_text_bodies_show_values_without_template_or_markup_syntax(
     channel: Channel, value: str, as_text: str, in_html: str | None
 ) -> None:
-    rendered = render(template("Hi {{user_name}}!", channel), {"user_name": value}, FALLBACKS)
+    # ``text`` is no registered variable: no length of its own, only the general cap.
+    rendered = render(template("Hi {{text}}!", channel), {"text": value}, FALLBACKS)
     assert rendered.body == f"Hi {' '.join(as_text.split())}!"
     assert not any(token in rendered.body for token in TEMPLATE_SYNTAX)
 
@@ -193,8 +194,8 @@ def test_email_subjects_are_plain_text_and_bodies_escaped_html(
     value: str, as_text: str, in_html: str | None
 ) -> None:
     rendered = render(
-        template("<p>Hi {{user_name}}</p>", Channel.EMAIL, subject="For {{user_name}}"),
-        {"user_name": value},
+        template("<p>Hi {{text}}</p>", Channel.EMAIL, subject="For {{text}}"),
+        {"text": value},
         FALLBACKS,
     )
     assert rendered.subject == f"For {' '.join(as_text.split())}"
@@ -203,7 +204,21 @@ def test_email_subjects_are_plain_text_and_bodies_escaped_html(
     if in_html is not None:
         assert inner == in_html
     assert not any(token in inner for token in TEMPLATE_SYNTAX)
-    assert rendered.variables == {"user_name": value}
+    assert rendered.variables == {"text": value}
+
+
+@pytest.mark.parametrize(
+    ("name", "shown"),
+    [("Maximiliana-Theodora", "Maximiliana-Theodora"), ("Maximiliana-Theodora-Ann", "there")],
+)
+@pytest.mark.parametrize("channel", list(Channel))
+def test_a_value_longer_than_its_variable_allows_shows_the_fallback(
+    channel: Channel, name: str, shown: str
+) -> None:
+    # user_name is registered with 20 characters at most: the SMS length check relies on it.
+    rendered = render(template("Hi {{user_name}}", channel), {"user_name": name}, FALLBACKS)
+    assert rendered.body == f"Hi {shown}"
+    assert rendered.variables == {"user_name": shown}
 
 
 @pytest.mark.parametrize("value", ["{{}}", "<>", " { } < > ", "}{"])

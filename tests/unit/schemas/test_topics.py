@@ -20,6 +20,7 @@ from schemas.topics import (
     MODELS_CHECKPOINTS,
     RISK_SCORES,
     SEGMENTS_CHANGES,
+    TEMPLATES_DEFINITIONS,
     TRIGGER_DECISIONS,
     TRIGGERS_DEFINITIONS,
     USERS_ANALYTICS,
@@ -33,6 +34,7 @@ from streams.chaos.observe import OUTPUT_IDS
 #: in the mapping: an input of events without one would drop what it cannot read.
 WITHOUT_DEAD_LETTERS = {
     TRIGGERS_DEFINITIONS: "definitions, not events: a bad one is refused and counted",
+    TEMPLATES_DEFINITIONS: "templates, not events: a bad one is refused and counted",
     USERS_PROFILES: "no reader yet",
     COMMS_COMMANDS: "output",
     INTERVENTIONS_COMMANDS: "output",
