@@ -430,6 +430,12 @@ class CareerSignal(_Payload):
     job_matches: Count = 0
 
 
+#: What a trigger is about (``TriggerDefinition.category``); consent may be given per category.
+TriggerCategory = Literal[
+    "financial", "health", "career", "life_event", "engagement", "lead_journey"
+]
+
+
 class ProfileUpdate(_Payload):
     """Profile facts changed. Only the fields present and not null are updated."""
 
@@ -443,6 +449,10 @@ class ProfileUpdate(_Payload):
     ) = None
     timezone: TimeZoneName | None = None
     consent: dict[Channel, bool] = {}
+    category_consent: dict[TriggerCategory, bool] = {}
+    """Consent to messages about a category (``{"health": true, "financial": false}``),
+    merged into what was given before. A trigger of a sensitive category
+    (``NUDGE_CONSENT_CATEGORIES``: health and financial) fires only for users who gave it."""
     tier: Literal["free", "standard", "premium"] | None = None
     segments: Annotated[list[SegmentId], Field(max_length=MAX_SEGMENTS)] | None = None
     """Every segment the user is in now, as the producer's segmentation sees it: the list

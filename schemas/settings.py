@@ -304,6 +304,31 @@ class Settings(BaseSettings):
     baseline weeks, for an activity to be judged; below it a change of one or two events
     is a percentage of noise (docs/behavior-change.md)."""
 
+    consent_categories: str = "health,financial"
+    """NUDGE_CONSENT_CATEGORIES: trigger categories (comma separated; empty: none) whose
+    triggers message only users who gave consent to the category (``category_consent`` on
+    a profile_update); the others are suppressed with reason ``no_consent``. The
+    specification's: health and financial."""
+
+    category_consent: Literal["required", "withdrawal_only"] = "required"
+    """NUDGE_CATEGORY_CONSENT: ``required`` (the specification): a sensitive category needs
+    consent given; ``withdrawal_only``: only a consent withdrawn suppresses (for a producer
+    that cannot send consent yet: every user counts as consenting until they say no)."""
+
+    @field_validator("consent_categories")
+    @classmethod
+    def _categories(cls, value: str) -> str:
+        from typing import get_args  # noqa: PLC0415 - settings import little
+
+        from schemas.events import TriggerCategory  # noqa: PLC0415
+
+        names = [name.strip() for name in value.split(",") if name.strip()]
+        unknown = sorted(set(names) - set(get_args(TriggerCategory)))
+        if unknown:
+            msg = f"unknown trigger categor(ies): {', '.join(unknown)}"
+            raise ValueError(msg)
+        return ",".join(names)
+
     cap_per_channel_day: int = Field(default=2, ge=0, le=100)
     """NUDGE_CAP_PER_CHANNEL_DAY: most messages a user gets per channel in any 24 hours,
     all triggers together; the most important trigger gets the slots first."""

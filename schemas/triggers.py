@@ -25,7 +25,7 @@ from pydantic import (
 )
 
 from schemas.commands import Priority
-from schemas.events import EVENT_TYPES, Channel, SegmentId
+from schemas.events import EVENT_TYPES, Channel, SegmentId, TriggerCategory
 from schemas.features import FEATURES, FeatureKind
 from schemas.records import (
     BEHAVIOR_CHANGE_TRIGGER_ID,
@@ -272,7 +272,7 @@ class TriggerDefinition(_Strict):
     id: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{2,63}$")]
     name: Annotated[str, Field(min_length=1, max_length=120)]
     type: Literal["behavioral", "time_based"]
-    category: Literal["financial", "health", "career", "life_event", "engagement", "lead_journey"]
+    category: TriggerCategory
     evaluate_on: EvaluateOn
     condition: Condition
     thresholds: dict[str, float] = {}

@@ -162,6 +162,10 @@ def make_settings(
             # waiting for a command would fail at night (as test_pipeline did at 21:50).
             "quiet_hours_start": 0,
             "quiet_hours_end": 0,
+            # The scenarios of most tests publish no category consent: only a withdrawal
+            # suppresses here. The specification's rule (consent required) is tested on its
+            # own (test_category_consent) and by the demo, whose users give consent.
+            "category_consent": "withdrawal_only",
         }
         values.update(overrides)
         return Settings(**values)

@@ -264,7 +264,7 @@ def measure_core(options: OnlineBenchOptions) -> dict[str, Any]:
     """The core pass with the models on and off, interleaved; the median of each."""
     now = datetime.now(UTC).replace(microsecond=0)
     events = workload_events(options, now)
-    core = CorePass.from_settings(Settings())
+    core = CorePass.from_settings(Settings(category_consent="withdrawal_only"))
     runs: dict[str, list[dict[str, float]]] = {"on": [], "off": []}
     for _ in range(options.runs):
         for name in ("on", "off"):

@@ -190,6 +190,9 @@ def bench_settings(base: Settings, options: BenchOptions, scratch: Path) -> Sett
             "web_port": 0,
             "metrics_port": 0,
             "log_level": "WARNING",
+            # The workloads carry no consent events: every user counts as consenting until
+            # they withdraw (the check still runs on every match).
+            "category_consent": "withdrawal_only",
         }
     )
 

@@ -17,7 +17,11 @@ from schemas.triggers import TriggerDefinition
 #: The trigger and the threshold the demo lowers, and to what.
 TRIGGER, THRESHOLD, LOWERED = "spending_spike", "spike_percent", 5.0
 #: The window reported on, and the warm-up before it (four weeks: the spike's baseline).
-SINCE, WARMUP = timedelta(days=7), timedelta(days=28)
+#: The window, and a warm-up long enough to fold the demo's whole history first (140 days:
+#: 100 days back to the 1st of a month), onboarding included: the users' consent to
+#: financial messages is given there, and a replay that started after it would suppress
+#: every spike as ``no_consent``.
+SINCE, WARMUP = timedelta(days=7), timedelta(days=140)
 
 
 def lowered(definitions: list[TriggerDefinition]) -> TriggerDefinition:

@@ -25,6 +25,8 @@ def send_policy(settings: Settings) -> SendPolicy:
         cap_per_channel_week=settings.cap_per_channel_week,
         quiet_start=settings.quiet_hours_start,
         quiet_end=settings.quiet_hours_end,
+        consent_categories=frozenset(filter(None, settings.consent_categories.split(","))),
+        category_consent=settings.category_consent,
     )
 
 

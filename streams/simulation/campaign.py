@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from schemas.experiments import ExperimentDefinition, validate_experiment
-from streams.simulation.synthetic import event_dict
+from streams.simulation.synthetic import CATEGORY_CONSENT, event_dict
 
 EventDict = dict[str, Any]
 
@@ -83,7 +83,18 @@ def campaign_events(users: int, *, now: datetime, seed: int) -> list[EventDict]:
         user = f"{PREFIX}{n:05d}"
         start = now - timedelta(hours=30) + timedelta(minutes=rng.uniform(0, 120))
         product = rng.choice(("car", "home", "travel"))
-        events.append(event_dict(rng, user, start, {"type": "profile_update", "first_name": "Sam"}))
+        events.append(
+            event_dict(
+                rng,
+                user,
+                start,
+                {
+                    "type": "profile_update",
+                    "first_name": "Sam",
+                    "category_consent": CATEGORY_CONSENT,
+                },
+            )
+        )
         pricing = {"type": "page_view", "path": "/pricing", "category": "pricing"}
         events.append(event_dict(rng, user, start + timedelta(minutes=1), pricing))
         for minutes in (5, 95):

@@ -43,6 +43,7 @@ from streams.simulation.risk_stories import RISK_STORIES, risk_events
 from streams.simulation.stories import STORIES, Story
 from streams.simulation.story_events import birth_date
 from streams.simulation.synthetic import (
+    CATEGORY_CONSENT,
     DAY,
     ZONES,
     Archetype,
@@ -371,7 +372,7 @@ def _user_events(
     consent = {"sms": True, "email": True, "push": True}
     yield writer.profile(
         joined, first_name=persona.first_name, timezone=persona.timezone, consent=consent,
-        tier=persona.tier, **_profile_facts(writer, timeline),
+        category_consent=CATEGORY_CONSENT, tier=persona.tier, **_profile_facts(writer, timeline),
     )  # fmt: skip
     plot = story.events(writer, timeline) if story else []
     if persona.risk_story is not None:

@@ -229,6 +229,11 @@ class EventWriter:
         return self.app(at, {"type": "profile_update", **fields})
 
 
+#: The consent to sensitive categories every synthetic user gives at onboarding
+#: (``NUDGE_CONSENT_CATEGORIES``): without it no financial or health trigger would send.
+CATEGORY_CONSENT = {"financial": True, "health": True}
+
+
 def moment(rng: random.Random, low: datetime, high: datetime) -> datetime:
     """Return a random instant in [low, high) (``low`` when the range is empty)."""
     span = (high - low) // timedelta(microseconds=1)

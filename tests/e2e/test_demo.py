@@ -29,7 +29,8 @@ USERS = 80
 def test_the_demo_fires_for_exactly_the_expected_users_run_after_run(
     make_settings: Callable[..., Settings], tmp_path: Path
 ) -> None:
-    settings = make_settings(metrics_port=0)
+    # The specification's consent rule, as make demo runs it: its users give consent.
+    settings = make_settings(metrics_port=0, category_consent="required")
     env = settings_env(settings)
     # The demo runs in a scratch directory: import this checkout, not whichever one the
     # virtual environment's editable install points at.

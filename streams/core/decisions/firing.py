@@ -206,7 +206,7 @@ def _plan(  # noqa: PLR0913 - the match's whole situation
     before the caps, so control users are exposed exactly as the others are.
     """
     send_at = ctx.at + timedelta(seconds=definition.delay)
-    suppressed = why_suppressed(ctx, definition, channels)
+    suppressed = why_suppressed(ctx, definition, channels, policy)
     if suppressed is not None:
         return _Plan(channels, send_at, [], suppressed)
     silent = next((arm for arm in arms if not arm.variant.message), None)

@@ -16,6 +16,9 @@ from streams.core.state.ledger import SEND_LEDGER_SECONDS, sends_within
 from streams.core.state.record import UserState
 from streams.core.units import SECONDS_PER_DAY, SECONDS_PER_HOUR, user_zone
 
+#: The categories whose triggers need the category's consent, by the specification.
+SENSITIVE_CATEGORIES = frozenset({"health", "financial"})
+
 __all__ = [
     "WEEK", "SendPolicy", "at_hour", "best_time_hours", "channels_within_caps", "is_quiet",
     "outside_quiet_hours", "user_zone",
@@ -37,6 +40,13 @@ class SendPolicy:
         quiet_end: Local hour (0-23) they end; sends are moved to this hour.
         hour_prior: The population's open rate at each local hour (24), the prior of
             ``send_at: best_time`` (``models.online.prior``); empty when none is known.
+        consent_categories: Trigger categories that need the user's consent to the
+            category (``category_consent`` on the profile). None by default here, so the
+            core's tests of other rules need no consent; the product's default is the
+            specification's health and financial (``NUDGE_CONSENT_CATEGORIES``), which
+            ``streams.runtime.policies.send_policy`` passes in.
+        category_consent: ``required``: consent must have been given (the specification);
+            ``withdrawal_only``: only a withdrawn consent suppresses.
     """
 
     cap_per_channel_day: int = 2
@@ -44,6 +54,8 @@ class SendPolicy:
     quiet_start: int = 21
     quiet_end: int = 8
     hour_prior: tuple[float, ...] = ()
+    consent_categories: frozenset[str] = frozenset()
+    category_consent: str = "required"
 
 
 def is_quiet(hour: int, policy: SendPolicy) -> bool:

@@ -39,6 +39,7 @@ from streams.core.state.activity_weeks import (
     count_activity,
     week_of_day,
 )
+from streams.core.state.consent import record_consent
 from streams.core.state.dedup import DEDUP_WINDOW_HOURS, fingerprint, remember, watermark_hour
 from streams.core.state.record import UserState
 from streams.core.state.risk_memory import RiskMemory, note_payment, note_risk_score
@@ -397,13 +398,18 @@ def _apply_profile(profile: dict[str, Any], update: ProfileUpdate) -> None:
     # Null means "not given", not "clear": serialisers write every field, most as null,
     # and a name change must not wipe the time zone set by an earlier update.
     changed = update.model_dump(
-        exclude_unset=True, exclude_none=True, exclude={"type", "consent"}, mode="json"
+        exclude_unset=True,
+        exclude_none=True,
+        exclude={"type", "consent", "category_consent"},
+        mode="json",
     )
     profile.update(changed)  # ``segments`` replaces the list: it is the user's membership now
     if update.consent:
         consent = dict(profile.get("consent", {}))
         consent.update({str(channel): allowed for channel, allowed in update.consent.items()})
         profile["consent"] = consent
+    if update.category_consent:
+        record_consent(profile, {str(k): v for k, v in update.category_consent.items()})
 
 
 #: The fold of each payload type; events of other types only count (``apply_event``).

@@ -38,7 +38,9 @@ def test_states_differ_by_content_not_by_the_dedup_window_or_partition() -> None
 
 
 def test_a_spike_of_the_latency_stream_fires_commands_for_a_preloaded_user() -> None:
-    core = CorePass.from_settings(Settings(quiet_hours_start=0, quiet_hours_end=0))
+    core = CorePass.from_settings(
+        Settings(quiet_hours_start=0, quiet_hours_end=0, category_consent="withdrawal_only")
+    )
     states = reference_fold(latency_workload.population(3, NOW, seed=1), core, NOW)
     assert len(states) == 3
     _, key, value = latency_workload.steady_event(0, 3, NOW, 1, random.Random(1))
