@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -39,6 +39,7 @@ from streams.core.rendering import (
     default_catalogue,
     message_templates,
 )
+from streams.core.topic_entries import CheckedEntries
 
 log = logging.getLogger(__name__)
 
@@ -69,9 +70,7 @@ class TemplateOverlay:
 
     shipped: Catalogue
     on_refused: Callable[[int], None] = lambda _count: None
-    _parsed: dict[bytes, tuple[bytes, MessageTemplate]] = field(default_factory=dict)
-    _rejected: dict[bytes, tuple[bytes, list[str]]] = field(default_factory=dict)
-    """Message id -> the refused value and why; cleared when a usable value replaces it."""
+    _entries: CheckedEntries[MessageTemplate] | None = None
     _built: tuple[list[tuple[bytes, bytes | None]], Catalogue] | None = None
 
     @classmethod
@@ -115,36 +114,17 @@ class TemplateOverlay:
 
     def refused(self) -> dict[str, list[str]]:
         """Return the topic's entries refused so far: message id -> reasons."""
-        return {
-            key.decode(errors="replace"): problems for key, (_, problems) in self._rejected.items()
-        }
+        return self._checked_entries().refused()
+
+    def _checked_entries(self) -> CheckedEntries[MessageTemplate]:
+        if self._entries is None:
+            self._entries = CheckedEntries(
+                self._checked, "message template", "template", shown_id, self.on_refused
+            )
+        return self._entries
 
     def _template(self, key: bytes, raw: bytes | None) -> MessageTemplate | None:
-        cached = self._parsed.get(key)
-        if raw is None:
-            self._rejected.pop(key, None)  # a tombstone withdraws a refused entry too
-            return None
-        if cached is not None and cached[0] == raw:
-            return cached[1]
-        refused = self._rejected.get(key)
-        if refused is not None and refused[0] == raw:
-            return cached[1] if cached else None  # already reported; keep the last good one
-        try:
-            result = self._checked(key, raw)
-        except Exception as error:  # noqa: BLE001 - one bad entry must not stop the others
-            result = [f"could not be used: {type(error).__name__}"]
-        if isinstance(result, list):
-            self._rejected[key] = (raw, result)
-            self.on_refused(len(self._rejected))
-            log.error(
-                "refused a message template from the topic",
-                extra={"template": shown_id(key), "problems": result},
-            )
-            return cached[1] if cached else None
-        self._rejected.pop(key, None)
-        self.on_refused(len(self._rejected))
-        self._parsed[key] = (raw, result)
-        return result
+        return self._checked_entries().value(key, raw)
 
     def _checked(self, key: bytes, raw: bytes) -> MessageTemplate | list[str]:
         """Return the entry's template, or why it cannot be used."""

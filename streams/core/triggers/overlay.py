@@ -15,12 +15,13 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import orjson
 
 from schemas.triggers import TriggerDefinition, validate_definition
 from streams.core.rendering import Catalogue
+from streams.core.topic_entries import CheckedEntries
 from streams.core.triggers.catalogue import default_definitions
 
 log = logging.getLogger(__name__)
@@ -59,9 +60,7 @@ class DefinitionOverlay:
     shipped: Mapping[str, TriggerDefinition]
     known_templates: frozenset[tuple[str, str]]
     on_refused: Callable[[int], None] = lambda _count: None
-    _parsed: dict[bytes, tuple[bytes, TriggerDefinition]] = field(default_factory=dict)
-    _rejected: dict[bytes, tuple[bytes, list[str]]] = field(default_factory=dict)
-    """Trigger id -> the refused value and why; cleared when a usable value replaces it."""
+    _entries: CheckedEntries[TriggerDefinition] | None = None
     _indexed: tuple[list[tuple[bytes, bytes | None]], dict[str, list[TriggerDefinition]]] | None = (
         None
     )
@@ -83,8 +82,7 @@ class DefinitionOverlay:
         """
         if known != self.known_templates:
             self.known_templates = known
-            self._parsed.clear()
-            self._rejected.clear()
+            self._entries = None  # every entry is judged again, against the new templates
             self._indexed = None
 
     def current(self, entries: Iterable[tuple[bytes, bytes | None]]) -> list[TriggerDefinition]:
@@ -116,36 +114,17 @@ class DefinitionOverlay:
 
     def refused(self) -> dict[str, list[str]]:
         """Return the topic's entries refused so far: trigger id -> reasons."""
-        return {
-            key.decode(errors="replace"): problems for key, (_, problems) in self._rejected.items()
-        }
+        return self._checked_entries().refused()
+
+    def _checked_entries(self) -> CheckedEntries[TriggerDefinition]:
+        if self._entries is None:
+            self._entries = CheckedEntries(
+                self._checked, "trigger definition", "trigger", shown_key, self.on_refused
+            )
+        return self._entries
 
     def _definition(self, key: bytes, raw: bytes | None) -> TriggerDefinition | None:
-        cached = self._parsed.get(key)
-        if raw is None:
-            self._rejected.pop(key, None)  # a tombstone withdraws a refused entry too
-            return None
-        if cached is not None and cached[0] == raw:
-            return cached[1]
-        refused = self._rejected.get(key)
-        if refused is not None and refused[0] == raw:
-            return cached[1] if cached else None  # already reported; keep the last good one
-        try:
-            result = self._checked(key, raw)
-        except Exception as error:  # noqa: BLE001 - one bad entry must not stop the others
-            result = [f"could not be used: {type(error).__name__}"]
-        if isinstance(result, list):
-            self._rejected[key] = (raw, result)
-            self.on_refused(len(self._rejected))
-            log.error(
-                "refused a trigger definition from the topic",
-                extra={"trigger": shown_key(key), "problems": result},
-            )
-            return cached[1] if cached else None
-        self._rejected.pop(key, None)
-        self.on_refused(len(self._rejected))
-        self._parsed[key] = (raw, result)
-        return result
+        return self._checked_entries().value(key, raw)
 
     def _checked(self, key: bytes, raw: bytes) -> TriggerDefinition | list[str]:
         """Return the entry's definition, or why it cannot be used."""
