@@ -110,6 +110,8 @@ def test_simulate_reports_what_a_direct_replay_gives_and_writes_nothing(
         "NUDGE_SCHEDULE_INTERVAL_SECONDS": "600",
         "NUDGE_QUIET_HOURS_START": "21",
         "NUDGE_QUIET_HOURS_END": "8",
+        # As the direct replay's settings (the history carries no consent events).
+        "NUDGE_CATEGORY_CONSENT": settings.category_consent,
         # Nothing may be read from it: an address that cannot answer.
         "NUDGE_DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:9/none",
     }.items():
