@@ -27,12 +27,13 @@ from streams.cli import (
     segments,
     topics,
     triggers,
+    users,
 )
 
 #: The command groups, in the order ``nudge --help`` lists them.
 GROUPS = (
     processes, produce, contract, database, reports, topics, triggers, analytics, segments,
-    experiments, funnels, peers, models, demo,
+    experiments, funnels, peers, models, users, demo,
 )  # fmt: skip
 
 
