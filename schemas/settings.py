@@ -309,6 +309,20 @@ class Settings(BaseSettings):
     two, and for a server where temporary tables are not allowed). Either stores the
     same rows and counts the same duplicates."""
 
+    retention_days: str = ""
+    """NUDGE_RETENTION_DAYS: days each database table keeps its rows, overriding the
+    defaults: ``table=days`` pairs separated by commas, such as
+    ``trigger_events=30,dead_letters=14``; ``0`` keeps a table's rows forever. ``nudge db
+    purge`` deletes older rows (the defaults and the purgeable tables: docs/privacy.md)."""
+
+    @field_validator("retention_days")
+    @classmethod
+    def _retention(cls, value: str) -> str:
+        from schemas.privacy import parse_retention  # noqa: PLC0415 - settings import little
+
+        parse_retention(value)  # the tables are the sink's to check (sinks.retention)
+        return value
+
     @classmethod
     def variable(cls, field: str) -> str:
         """Return the environment variable of ``field``: ``NUDGE_`` and the name in capitals."""
