@@ -9,6 +9,9 @@ and a dead letter; another user (``bob``) has a history too. After ``forget``:
   personal data;
 - the held email is never sent, even when the morning comes;
 - a new event of ``ada`` starts a fresh record: one event counted.
+
+Run with each store: with RocksDB the new event is read long after the tombstone left
+the overlay, so a key left in the database would show as more than one event.
 """
 
 from __future__ import annotations
@@ -102,13 +105,14 @@ def assert_nothing_names_the_user(engine: Engine) -> None:
     assert USER not in erasure[0]
 
 
+@pytest.mark.parametrize("store", ["memory://", "rocksdb://"])
 async def test_forget_erases_the_user_everywhere_and_a_new_event_starts_afresh(
-    make_settings: Callable[..., Settings], tmp_path: Path
+    make_settings: Callable[..., Settings], tmp_path: Path, store: str
 ) -> None:
     clock = tmp_path / "clock"
     settings = make_settings(
         clock_file=str(clock), schedule_interval_seconds=0.5,
-        quiet_hours_start=21, quiet_hours_end=8,
+        quiet_hours_start=21, quiet_hours_end=8, store=store,
     )  # fmt: skip
     env = settings_env(settings)
     migrate = [sys.executable, "-m", "streams.cli", "db", "upgrade"]
