@@ -32,6 +32,7 @@ from pydantic import ValidationError
 
 from schemas.events import MAX_TEXT_LENGTH, Event
 from schemas.ids import dead_letter_id
+from schemas.privacy import CONTROL_FIELD, ErasureRequest
 from schemas.records import DeadLetter, RejectionKind
 from schemas.validation import describe_validation_error, field_step
 
@@ -104,7 +105,10 @@ class NestingTooDeep(ValueError):
 def decode_event(
     key: bytes | None, value: bytes | None, *, now: datetime
 ) -> tuple[Event | Rejection, Sanitised]:
-    """Decode and validate one message of an input topic.
+    """Decode and validate one message of an input topic as an event.
+
+    An erasure request (``schemas.privacy``) is not an event: it is refused here as
+    ``invalid``. Readers that act on it use :func:`decode_input`.
 
     Args:
         key: The Kafka key; must be the event's ``user_id`` when present.
@@ -113,6 +117,27 @@ def decode_event(
 
     Returns:
         The event or the rejection, and what the sanitiser removed or cut.
+    """
+    decoded, report = decode_input(key, value, now=now)
+    if isinstance(decoded, ErasureRequest):
+        return Rejection(RejectionKind.INVALID, "an erasure request, not an event"), report
+    return decoded, report
+
+
+def decode_input(
+    key: bytes | None, value: bytes | None, *, now: datetime
+) -> tuple[Event | ErasureRequest | Rejection, Sanitised]:
+    """Decode and validate one message of an input topic: an event or an erasure request.
+
+    Args:
+        key: The Kafka key; must be the message's ``user_id`` when present.
+        value: The Kafka value: one JSON event, or an erasure request (a JSON object
+            with ``"control": "erasure_request"``).
+        now: Processing time; events more than ``FUTURE_TOLERANCE`` ahead are rejected.
+
+    Returns:
+        The event, the erasure request or the rejection, and what the sanitiser removed
+        or cut.
     """
     report = Sanitised()
     if value is not None and len(value) > MAX_MESSAGE_BYTES:
@@ -131,17 +156,23 @@ def decode_event(
         where = ".".join(deep.path) or "(root)"
         error = f"{where}: objects and arrays nested deeper than {MAX_DEPTH} levels"
         return Rejection(RejectionKind.INVALID, error), report
+    decoded: Event | ErasureRequest
     try:
-        event = Event.model_validate(clean)
+        if CONTROL_FIELD in clean:
+            decoded = ErasureRequest.model_validate(clean)
+        else:
+            decoded = Event.model_validate(clean)
     except ValidationError as exc:
         return Rejection(RejectionKind.INVALID, describe_validation_error(exc)), report
-    if event.occurred_at > now + FUTURE_TOLERANCE:
-        error = f"occurred_at: more than {FUTURE_TOLERANCE} ahead of the processing clock"
+    at = decoded.occurred_at if isinstance(decoded, Event) else decoded.requested_at
+    if at > now + FUTURE_TOLERANCE:
+        field = "occurred_at" if isinstance(decoded, Event) else "requested_at"
+        error = f"{field}: more than {FUTURE_TOLERANCE} ahead of the processing clock"
         return Rejection(RejectionKind.INVALID, error), report
-    if key is not None and key != event.user_id.encode():
+    if key is not None and key != decoded.user_id.encode():
         error = "message key is not the event's user_id (events must be keyed by user)"
         return Rejection(RejectionKind.KEY_MISMATCH, error), report
-    return event, report
+    return decoded, report
 
 
 def sanitise(node: Any, report: Sanitised, *, identifier: bool = False, depth: int = 0) -> Any:

@@ -377,6 +377,20 @@ class Settings(BaseSettings):
         """Return token -> caller name from ``api_tokens``; empty when the API is off."""
         return {} if self.api_tokens is None else api_callers(self.api_tokens.get_secret_value())
 
+    retention_days: str = ""
+    """NUDGE_RETENTION_DAYS: days each database table keeps its rows, overriding the
+    defaults: ``table=days`` pairs separated by commas, such as
+    ``trigger_events=30,dead_letters=14``; ``0`` keeps a table's rows forever. ``nudge db
+    purge`` deletes older rows (the defaults and the purgeable tables: docs/privacy.md)."""
+
+    @field_validator("retention_days")
+    @classmethod
+    def _retention(cls, value: str) -> str:
+        from schemas.privacy import parse_retention  # noqa: PLC0415 - settings import little
+
+        parse_retention(value)  # the tables are the sink's to check (sinks.retention)
+        return value
+
     @classmethod
     def variable(cls, field: str) -> str:
         """Return the environment variable of ``field``: ``NUDGE_`` and the name in capitals."""

@@ -26,8 +26,10 @@ from datetime import UTC, date, datetime
 
 import orjson
 
+from schemas import intake
 from schemas.events import AlertRule, CommsOutcome, Event, Payment, Purchase
 from schemas.intake import Rejection, decode_event
+from schemas.privacy import ErasureRequest
 from sinks.messages import ConsumedMessage, Row, dead_letter_row, table_of
 from sinks.route import Route
 from sinks.tables import AlertActionRow, MissedPayment, PurchaseRow, UserDay
@@ -43,7 +45,10 @@ OWN_ROW_MARKERS = (b'"purchase"', b'"missed"', b'"alert_rule"', b"\\u")
 
 
 def decode_input(source: ConsumedMessage, now: datetime) -> Event | Rejection:
-    """Validate one input-topic message exactly as the worker's intake does."""
+    """Validate one input-topic message exactly as the worker's intake does.
+
+    An erasure request is a rejection here (it is no event): it makes no row.
+    """
     return decode_event(source.key, source.value, now=now)[0]
 
 
@@ -51,11 +56,14 @@ def outcome_rows(source: ConsumedMessage, route: Route, now: datetime) -> tuple[
     """Return the ``outcomes`` row of a ``comms.outcomes`` message, or its dead letter.
 
     Other valid event types on the topic are the worker's business (it accepts them):
-    no row, nothing to store.
+    no row, nothing to store; so is an erasure request (``schemas.privacy``), which the
+    worker applies and ``nudge users forget`` follows up in the database.
     """
-    event = decode_input(source, now)
+    event, _ = intake.decode_input(source.key, source.value, now=now)
     if isinstance(event, Rejection):
         return (dead_letter_row(source, event.kind, event.error, now),)
+    if isinstance(event, ErasureRequest):
+        return ()
     payload = event.payload
     if not isinstance(payload, CommsOutcome):
         return ()

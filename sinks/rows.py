@@ -13,6 +13,7 @@ offered here too, for the callers that build rows.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 
 from schemas.alerts import AlertProfile, AlertRecommendation
 from schemas.commands import SendCommunication, StartIntervention
@@ -49,7 +50,7 @@ from sinks.messages import (
     rejection_kind,
     table_of,
 )
-from sinks.route import Route, message_row, model_values
+from sinks.route import Route, message_row, message_rows, model_values
 from sinks.tables import (
     AlertProfileRow,
     AlertRecommendationRow,
@@ -81,6 +82,18 @@ __all__ = [
 ]
 
 
+def profile_rows(source: ConsumedMessage, route: Route, now: datetime) -> tuple[Row, ...]:
+    """Return an alert profile's row; none for a tombstone (a null value).
+
+    ``alerts.profiles`` is compacted: the worker tombstones a user's key when it erases
+    the user (``docs/privacy.md``). That is no message to store, nor a dead letter (whose
+    row would name the user again); ``nudge users forget`` deletes the user's row.
+    """
+    if source.value is None:
+        return ()
+    return message_rows(source, route, now)
+
+
 #: The topics the sink persists, with their message model and table.
 ROUTES: Mapping[TopicSpec, Route] = {
     TRIGGER_DECISIONS: Route(TriggerDecision, table_of(TriggerEvent)),
@@ -91,7 +104,7 @@ ROUTES: Mapping[TopicSpec, Route] = {
     EXPERIMENTS_ASSIGNMENTS: Route(ExperimentAssignment, table_of(ExperimentAssignmentRow)),
     EXPERIMENTS_CONVERSIONS: Route(ExperimentConversion, table_of(ExperimentConversionRow)),
     FUNNELS_STEPS: Route(FunnelStep, table_of(FunnelStepRow)),
-    ALERTS_PROFILES: Route(AlertProfile, table_of(AlertProfileRow)),
+    ALERTS_PROFILES: Route(AlertProfile, table_of(AlertProfileRow), profile_rows),
     ALERTS_RECOMMENDATIONS: Route(AlertRecommendation, table_of(AlertRecommendationRow)),
     MODELS_CHECKPOINTS: Route(ModelCheckpoint, table_of(ModelCheckpointRow)),
     **{letters: Route(DeadLetter, DEAD_LETTERS) for letters in DEAD_LETTER_TOPIC.values()},

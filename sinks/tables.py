@@ -349,6 +349,8 @@ class ExperimentAssignmentRow(Base):
         # Exposed users per arm, and a conversion's arm (its user's assignment).
         Index(None, "experiment_id", "variant"),
         Index(None, "experiment_id", "user_id"),
+        # A user's rows, for erasure (migration 0013).
+        Index(None, "user_id"),
     )
 
     message_id: Mapped[str] = mapped_column(Text, primary_key=True)
@@ -369,7 +371,10 @@ class ExperimentConversionRow(Base):
     """
 
     __tablename__ = "experiment_conversions"
-    __table_args__ = (Index(None, "experiment_id", "metric", "user_id"),)
+    __table_args__ = (
+        Index(None, "experiment_id", "metric", "user_id"),
+        Index(None, "user_id"),  # a user's rows, for erasure (migration 0013)
+    )
 
     message_id: Mapped[str] = mapped_column(Text, primary_key=True)
     experiment_id: Mapped[str] = mapped_column(Text)
@@ -393,7 +398,10 @@ class FunnelStepRow(Base):
     """
 
     __tablename__ = "funnel_steps"
-    __table_args__ = (Index(None, "funnel_id", "step"),)
+    __table_args__ = (
+        Index(None, "funnel_id", "step"),
+        Index(None, "user_id"),  # a user's rows, for erasure (migration 0013)
+    )
 
     step_id: Mapped[str] = mapped_column(Text, primary_key=True)
     funnel_id: Mapped[str] = mapped_column(Text)
@@ -556,3 +564,19 @@ class AlertRecommendationRow(Base):
     created_at: Mapped[datetime] = mapped_column(TimestampTZ)
     cause: Mapped[str] = mapped_column(Text)
     recorded_at: Mapped[datetime] = _recorded_at()
+
+
+class ErasureRow(Base):
+    """A user forgotten by ``nudge users forget``: when, and how many rows went per table.
+
+    Holds no personal data: no user id, not even a hash of one (anyone holding the id
+    could hash it and find the row). ``erasure_id`` is random: the id the erasure request
+    carried on the topics. ``rows_by_table`` is table name -> rows deleted (migration 0013).
+    """
+
+    __tablename__ = "erasures"
+
+    erasure_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    requested_at: Mapped[datetime] = mapped_column(TimestampTZ)
+    completed_at: Mapped[datetime] = mapped_column(TimestampTZ)
+    rows_by_table: Mapped[dict[str, int]] = mapped_column(JSONB)

@@ -342,6 +342,11 @@ def _describe(exc: SQLAlchemyError) -> str:
     return next(iter(str(cause).splitlines()), type(cause).__name__)  # may have no text
 
 
+def sink_group(settings: Settings) -> str:
+    """Return the sinks' consumer group: every sink replica of the deployment shares it."""
+    return f"{settings.app_id}-sink"
+
+
 async def run_sink(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
     """Run one sink consumer until ``stop`` is set (forever if it is ``None``).
 
@@ -357,7 +362,7 @@ async def run_sink(settings: Settings, *, stop: asyncio.Event | None = None) -> 
     specs = tuple(ROUTES)
     engine = create_sink_engine(settings)
     consumer = AIOKafkaConsumer(
-        group_id=f"{settings.app_id}-sink",
+        group_id=sink_group(settings),
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         # Under exactly_once, aborted transactions' messages must never become rows.

@@ -28,13 +28,14 @@ from streams.cli import (
     templates,
     topics,
     triggers,
+    users,
     why,
 )
 
 #: The command groups, in the order ``nudge --help`` lists them.
 GROUPS = (
     processes, produce, contract, database, reports, topics, triggers, templates, analytics,
-    segments, experiments, funnels, peers, models, why, demo,
+    segments, experiments, funnels, peers, models, users, why, demo,
 )  # fmt: skip
 
 

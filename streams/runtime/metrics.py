@@ -144,6 +144,10 @@ HELD_SENDS = Counter(
 RELEASED_SENDS = Counter(
     "nudge_sends_released_total", "Held commands sent by the timer when due.", ["trigger"]
 )
+ERASURES = Counter(
+    "nudge_erasures_total",
+    "Erasure requests applied: a user's record deleted (tombstoned) with its held sends.",
+)
 USERS_TRACKED = Gauge(
     "nudge_users_tracked", "Per-user state records held by this worker's partitions."
 )

@@ -40,14 +40,19 @@ OnDone = Callable[[asyncio.Future[Any]], None]
 class Outbox(Protocol):
     """Where the stage puts what a batch sends."""
 
-    def send(self, topic: Any, key: bytes | None, value: bytes) -> None:
-        """Queue an output (a decision, command, intervention or dead letter)."""
+    def send(self, topic: Any, key: bytes | None, value: bytes | None) -> None:
+        """Queue an output: a decision, command, intervention, dead letter, or tombstone."""
         ...
 
     def send_changelog(
-        self, table: Any, partition: int, key: bytes, value: bytes, on_done: OnDone | None = None
+        self,
+        table: Any,
+        partition: int,
+        key: bytes,
+        value: bytes | None,
+        on_done: OnDone | None = None,
     ) -> None:
-        """Queue a state record for ``table``'s changelog partition ``partition``."""
+        """Queue a state record (``None``: a tombstone) for ``table``'s changelog partition."""
         ...
 
     async def hand_over(self) -> None:
@@ -74,12 +79,17 @@ class BufferedOutbox:
     flush: Callable[[], Awaitable[None]] = _nothing_to_flush
     """Waits until everything buffered is acknowledged (``app.producer.flush``)."""
 
-    def send(self, topic: Any, key: bytes | None, value: bytes) -> None:
+    def send(self, topic: Any, key: bytes | None, value: bytes | None) -> None:
         """Put an output in Faust's producer buffer."""
         topic.send_soon(key=key, value=value)
 
     def send_changelog(
-        self, table: Any, partition: int, key: bytes, value: bytes, on_done: OnDone | None = None
+        self,
+        table: Any,
+        partition: int,
+        key: bytes,
+        value: bytes | None,
+        on_done: OnDone | None = None,
     ) -> None:
         """Put a record in Faust's producer buffer for the table's changelog."""
         if on_done is None:
@@ -112,18 +122,23 @@ class DirectOutbox:
     """
 
     producer: Callable[[], Awaitable[Any]]
-    _queued: list[tuple[str, bytes | None, bytes, int | None, OnDone | None]] = field(
+    _queued: list[tuple[str, bytes | None, bytes | None, int | None, OnDone | None]] = field(
         default_factory=list
     )
     _names: dict[int, str] = field(default_factory=dict)
     """``id(topic)`` -> its name: ``get_topic_name`` is not free, and topics are few."""
 
-    def send(self, topic: Any, key: bytes | None, value: bytes) -> None:
+    def send(self, topic: Any, key: bytes | None, value: bytes | None) -> None:
         """Queue an output for ``topic`` (partitioned by key, as Faust would)."""
         self._queued.append((self._name(topic), key, value, None, None))
 
     def send_changelog(
-        self, table: Any, partition: int, key: bytes, value: bytes, on_done: OnDone | None = None
+        self,
+        table: Any,
+        partition: int,
+        key: bytes,
+        value: bytes | None,
+        on_done: OnDone | None = None,
     ) -> None:
         """Queue a record for partition ``partition`` of ``table``'s changelog."""
         self._queued.append((self._name(table.changelog_topic), key, value, partition, on_done))

@@ -47,6 +47,10 @@ class UserTable(Protocol):
         """Undo in-place changes to a loaded record that is not to be stored (no changelog)."""
         ...
 
+    def delete(self, key: bytes, partition: int) -> None:
+        """Forget a user's record: drop it here, write a tombstone to its changelog partition."""
+        ...
+
     def keys(self, partitions: Iterable[int]) -> Iterator[tuple[bytes, int | None]]:
         """Yield ``(key, partition or None)`` for users that may belong to ``partitions``.
 
@@ -97,6 +101,16 @@ class MemoryUserTable:
         if self.keep_objects and key in self.table.data:
             self.table.data[key] = state
 
+    def delete(self, key: bytes, partition: int) -> None:
+        """Drop the record from the dict and send a tombstone (a null value) to the changelog.
+
+        Sent even when nothing is held: a standby copy or a record of another worker's
+        past may still be on the changelog, and a tombstone is what compaction and
+        recovery (Faust deletes a key whose changelog value is null) act on.
+        """
+        self.table.data.pop(key, None)
+        self.outbox.send_changelog(self.table, partition, key, None)
+
     def keys(self, partitions: Iterable[int]) -> Iterator[tuple[bytes, int | None]]:
         """Yield every key held, standby copies included (partition unknown)."""
         for key in list(self.table.data.keys()):
@@ -105,6 +119,16 @@ class MemoryUserTable:
     def count(self) -> int:
         """Return the number of records held (``len`` of a dict)."""
         return len(self.table.data)
+
+
+class Tombstone:
+    """A deletion on its way to the changelog, in ``RocksUserTable``'s overlay.
+
+    One object per deletion: the overlay compares entries by identity, to tell whether
+    the one acknowledged is still the latest.
+    """
+
+    __slots__ = ()
 
 
 class RocksUserTable:
@@ -124,17 +148,19 @@ class RocksUserTable:
         """
         self.table = table
         self.outbox = outbox or BufferedOutbox()
-        self._pending: dict[bytes, tuple[int, bytes]] = {}
-        """Key -> (partition, record) sent to the changelog and not yet in RocksDB."""
-        self._acked: dict[int, list[tuple[bytes, bytes, int]]] = {}
-        """Partition -> (key, record, changelog offset) acknowledged, not yet written."""
+        self._pending: dict[bytes, tuple[int, bytes | Tombstone]] = {}
+        """Key -> (partition, record or tombstone) sent to the changelog, not yet in RocksDB."""
+        self._acked: dict[int, list[tuple[bytes, bytes | Tombstone, int]]] = {}
+        """Partition -> (key, record or tombstone, changelog offset) acknowledged, not
+        yet written."""
         self._flush_scheduled = False
 
     def get(self, key: bytes, partition: int | None = None) -> UserState | None:
         """Return a user's record from the overlay or its partition's database."""
         pending = self._pending.get(key)
         if pending is not None:
-            return UserState.from_bytes(pending[1])
+            held = pending[1]
+            return None if isinstance(held, Tombstone) else UserState.from_bytes(held)
         store = self.table.data
         if partition is not None:
             raw = store._db_for_partition(partition).get(key)
@@ -158,7 +184,22 @@ class RocksUserTable:
             on_done=lambda fut: self._done(key, partition, encoded, fut),
         )
 
-    def _done(self, key: bytes, partition: int, encoded: bytes, fut: Any) -> None:
+    def delete(self, key: bytes, partition: int) -> None:
+        """Send a tombstone to the changelog; the key leaves RocksDB once it is acknowledged.
+
+        Until then the overlay holds the tombstone, so the record reads as gone at once.
+        """
+        tombstone = Tombstone()
+        self._pending[key] = (partition, tombstone)
+        self.outbox.send_changelog(
+            self.table,
+            partition,
+            key,
+            None,
+            on_done=lambda fut: self._done(key, partition, tombstone, fut),
+        )
+
+    def _done(self, key: bytes, partition: int, encoded: bytes | Tombstone, fut: Any) -> None:
         """Queue an acknowledged record for its database (written by :meth:`_flush`).
 
         Called when the broker acknowledged the record or the producer gave up on it.
@@ -192,7 +233,11 @@ class RocksUserTable:
                     del self._pending[key]
 
     def _write(
-        self, store: Any, db: Any, partition: int, records: list[tuple[bytes, bytes, int]]
+        self,
+        store: Any,
+        db: Any,
+        partition: int,
+        records: list[tuple[bytes, bytes | Tombstone, int]],
     ) -> None:
         persisted_raw = db.get(store.offset_key)
         persisted = -1 if persisted_raw is None else int(persisted_raw)
@@ -202,7 +247,10 @@ class RocksUserTable:
             return
         batch = rocksdict.WriteBatch(raw_mode=True)
         for key, encoded, _ in fresh:
-            batch.put(key, encoded)
+            if isinstance(encoded, Tombstone):
+                batch.delete(key)
+            else:
+                batch.put(key, encoded)
         newest = max(offset for _, _, offset in fresh)
         app = self.table.app
         if app.in_transaction:  # exactly_once: the offset is persisted on commit
@@ -212,7 +260,7 @@ class RocksUserTable:
             batch.put(store.offset_key, str(newest).encode())
         db.write(batch)  # atomic: the records and the offset recovery starts after
 
-    def _settled(self, key: bytes, encoded: bytes, fut: Any) -> None:
+    def _settled(self, key: bytes, encoded: bytes | Tombstone, fut: Any) -> None:
         """Drop the overlay entry of a failed send, unless a newer one replaced it."""
         pending = self._pending.get(key)
         if pending is not None and pending[1] is encoded:

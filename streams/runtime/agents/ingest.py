@@ -21,7 +21,8 @@ from typing import Any
 
 import faust
 
-from schemas.intake import DEAD_LETTER_KEY_BYTES, Rejection, dead_letter, decode_event
+from schemas.intake import DEAD_LETTER_KEY_BYTES, Rejection, dead_letter, decode_input
+from schemas.privacy import ErasureRequest
 from schemas.records import RejectionKind
 from schemas.settings import Settings
 from schemas.topics import (
@@ -90,8 +91,8 @@ BATCH_MAX_EVENTS = 1000
 #: Longest wait to fill a batch: the most a quiet stream delays a command.
 BATCH_WINDOW_SECONDS = 0.05
 
-#: An output to send: the Faust topic, the Kafka key and the value.
-Output = tuple[Any, bytes | None, bytes]
+#: An output to send: the Faust topic, the Kafka key and the value (``None``: a tombstone).
+Output = tuple[Any, bytes | None, bytes | None]
 #: Records a batch changed: user key -> (changelog partition, record).
 Dirty = dict[bytes, tuple[int, UserState]]
 
@@ -300,7 +301,7 @@ class IngestStage:
         now: datetime,
     ) -> list[Output]:
         """Process one message; return its outputs (or its dead letter) to send."""
-        decoded, sanitised = decode_event(message.key, message.value, now=now)
+        decoded, sanitised = decode_input(message.key, message.value, now=now)
         if sanitised.removed:
             metrics.FIELDS_SANITISED.labels("removed").inc(sanitised.removed)
         if sanitised.truncated:
@@ -309,6 +310,8 @@ class IngestStage:
             metrics.FIELDS_SANITISED.labels("replaced").inc(sanitised.replaced)
         if isinstance(decoded, Rejection):
             return [self._reject(decoded, message, now)]
+        if isinstance(decoded, ErasureRequest):
+            return self._erase(decoded, message.partition, dirty)
         key = decoded.user_id.encode()
         held = dirty.get(key)
         state = held[1] if held else self._load(key, message.partition)
@@ -342,6 +345,25 @@ class IngestStage:
         self._count(decoded.type, result)
         self.drift.watch(result)
         return [(topic, key, value) for topic, value in outputs]
+
+    def _erase(self, request: ErasureRequest, partition: int, dirty: Dirty) -> list[Output]:
+        """Forget a user at once: record, held sends, due-index entry; no output but tombstones.
+
+        The record is deleted now, not at the end of the batch, so a later event of the
+        user in this batch starts a fresh record (written after the tombstone). What an
+        earlier event of this batch changed goes too; its outputs still go out (they
+        happened; ``nudge users forget`` deletes their rows after the worker is past the
+        request). Nothing personal is emitted: a tombstone for the user's key on the
+        compacted ``alerts.profiles``, whose latest profile Kafka would otherwise keep
+        forever. The log says that a record was erased, never whose.
+        """
+        key = request.user_id.encode()
+        dirty.pop(key, None)
+        self.users.delete(key, partition)
+        self.due_index.set_due(key, partition, None)  # its held sends are gone with it
+        metrics.ERASURES.inc()
+        log.info("a user's record was erased", extra={"partition": partition})
+        return [(self.alert_profiles, key, None)]
 
     def _restore(self, key: bytes, before: bytes, was_dirty: bool, dirty: Dirty) -> None:
         """Put a user's record back as it was before an event whose processing raised."""

@@ -88,6 +88,7 @@ def test_migrations_create_exactly_the_tables_the_sink_declares(settings):
         "funnel_steps",
         "user_days",
         "purchases",
+        "erasures",
     }
     assert keys == {
         name: [column.name for column in table.primary_key]

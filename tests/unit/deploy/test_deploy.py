@@ -474,7 +474,7 @@ def test_k8s_configuration_is_valid_settings(monkeypatch: pytest.MonkeyPatch) ->
 def test_k8s_containers_take_env_from_the_configmap_and_secret() -> None:
     secret = k8s("Secret", "nudge-secrets")["stringData"]
     assert sorted(c["args"][0] for c in containers()) == [
-        "db", "models", "sink", "topics", "worker",
+        "db", "db", "models", "sink", "topics", "worker",
     ]  # fmt: skip
     for container in containers():
         assert container["envFrom"] == [{"configMapRef": {"name": "nudge-config"}}]
@@ -590,6 +590,19 @@ def test_k8s_trains_the_models_daily_into_the_volume_the_workers_read() -> None:
     assert not writes.get("readOnly") and reads["readOnly"] is True
 
 
+def test_k8s_purges_the_database_daily_one_run_at_a_time() -> None:
+    cronjob = k8s("CronJob", "nudge-db-purge")
+    spec = cronjob["spec"]
+    assert args_of("CronJob", "nudge-db-purge") == ["db", "purge"]
+    minute, hour, *every = spec["schedule"].split()
+    assert 0 <= int(minute) < 60 and 0 <= int(hour) < 24 and every == ["*", "*", "*"]
+    assert spec["concurrencyPolicy"] == "Forbid" and spec["timeZone"] == "Etc/UTC"
+    (container,) = pod_template(cronjob)["spec"]["containers"]
+    secret_keys = {v["valueFrom"]["secretKeyRef"]["key"] for v in container["env"]}
+    assert secret_keys == {"NUDGE_DATABASE_URL"}  # the database only: no Kafka
+    assert {"configMapRef": {"name": "nudge-config"}} in container["envFrom"]
+
+
 # The pod spec fields these manifests may use: a mis-indented key lands here and is caught.
 POD_SPEC_KEYS = {
     "automountServiceAccountToken", "containers", "restartPolicy", "securityContext",
@@ -602,8 +615,8 @@ def test_k8s_pods_are_locked_down_and_select_their_own_labels() -> None:
         if obj["kind"] == "Deployment":
             selector = obj["spec"]["selector"]["matchLabels"]
             assert selector.items() <= obj["spec"]["template"]["metadata"]["labels"].items()
-    # two Deployments, two Jobs, a CronJob: none escapes the checks
-    assert len(pod_templates()) == 5
+    # two Deployments, two Jobs, two CronJobs: none escapes the checks
+    assert len(pod_templates()) == 6
     for template in pod_templates():
         spec = template["spec"]
         assert set(spec) <= POD_SPEC_KEYS, sorted(set(spec) - POD_SPEC_KEYS)

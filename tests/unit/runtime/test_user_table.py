@@ -19,7 +19,7 @@ import pytest
 from faust.types import TP
 
 from streams.core.state.record import UserState
-from streams.runtime.user_table import RocksUserTable, UserTable
+from streams.runtime.user_table import MemoryUserTable, RocksUserTable, UserTable
 
 CHANGELOG = "unit-user_state-changelog"
 
@@ -27,7 +27,7 @@ CHANGELOG = "unit-user_state-changelog"
 @dataclass
 class Sent:
     key: bytes
-    value: bytes
+    value: bytes | None
     partition: int
     future: asyncio.Future[Any] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
@@ -54,7 +54,7 @@ class _Metadata:
 class ChangelogTopic:
     sent: list[Sent] = field(default_factory=list)
 
-    def send_soon(self, *, key: bytes, value: bytes, partition: int, **_: Any) -> Any:
+    def send_soon(self, *, key: bytes, value: bytes | None, partition: int, **_: Any) -> Any:
         self.sent.append(Sent(key, value, partition))
         return self.sent[-1].future
 
@@ -158,3 +158,80 @@ async def test_the_timer_sees_the_users_of_the_partitions_it_asks_for(table) -> 
     assert 3 not in table.data._dbs
     counted: UserTable = users
     assert counted.count() is None  # counting RocksDB's keys is a scan: not offered
+
+
+# --- erasure: a tombstone on the changelog, the key gone from the store ----------------
+
+
+async def test_a_deleted_record_reads_as_gone_at_once_and_leaves_rocksdb_when_acknowledged(
+    table,
+) -> None:
+    users = RocksUserTable(table)
+    users.put(b"ada", 1, record(1))
+    table.changelog_topic.sent[-1].acknowledge(offset=3)
+    await settled()
+    db = table.data._dbs[1]
+    assert db.get(b"ada") is not None
+    users.delete(b"ada", 1)
+    tombstone = table.changelog_topic.sent[-1]
+    assert (tombstone.key, tombstone.value, tombstone.partition) == (b"ada", None, 1)
+    assert users.get(b"ada", 1) is None and users.get(b"ada") is None  # the overlay says so
+    assert db.get(b"ada") is not None  # RocksDB only once the changelog has the tombstone
+    tombstone.acknowledge(offset=4)
+    await settled()
+    assert db.get(b"ada") is None
+    assert table.data.persisted_offset(TP(CHANGELOG, 1)) == 4
+    assert users._pending == {}
+    assert users.get(b"ada", 1) is None
+
+
+async def test_a_record_written_after_a_deletion_survives_the_tombstone_s_acknowledgement(
+    table,
+) -> None:
+    users = RocksUserTable(table)
+    users.put(b"ada", 0, record(0, events=5))
+    users.delete(b"ada", 0)
+    users.put(b"ada", 0, record(0, events=1))  # a later event: a fresh record
+    first, tombstone, fresh = table.changelog_topic.sent
+    first.acknowledge(offset=10)
+    tombstone.acknowledge(offset=11)
+    await settled()
+    assert users.get(b"ada", 0) == record(0, events=1)  # still the overlay's newest
+    assert table.data._dbs[0].get(b"ada") is None
+    fresh.acknowledge(offset=12)
+    await settled()
+    assert table.data._dbs[0].get(b"ada") == record(0, events=1).to_bytes()
+    assert users._pending == {}
+
+
+async def test_a_second_deletion_keeps_the_overlay_until_its_own_tombstone_lands(table) -> None:
+    users = RocksUserTable(table)
+    users.put(b"ada", 0, record(0))
+    users.delete(b"ada", 0)
+    users.delete(b"ada", 0)
+    _, first, second = table.changelog_topic.sent
+    first.acknowledge(offset=1)
+    await settled()
+    assert set(users._pending) == {b"ada"}  # identity, not equality: the second is pending
+    second.acknowledge(offset=2)
+    await settled()
+    assert users._pending == {} and users.get(b"ada", 0) is None
+
+
+@pytest.mark.parametrize("keep_objects", [True, False])
+def test_the_memory_store_drops_the_record_and_writes_a_tombstone(keep_objects: bool) -> None:
+    sent: list[tuple[int, bytes, bytes | None]] = []
+
+    class Table:
+        data: dict[bytes, Any] = {}
+
+        def send_changelog(self, partition: int, key: bytes, value: bytes | None) -> None:
+            sent.append((partition, key, value))
+
+    users = MemoryUserTable(Table(), keep_objects=keep_objects)
+    users.put(b"ada", 1, record(1))
+    users.delete(b"ada", 1)
+    assert users.get(b"ada") is None and users.count() == 0
+    assert sent[-1] == (1, b"ada", None)
+    users.delete(b"bob", 0)  # nothing held here: the tombstone goes all the same
+    assert sent[-1] == (0, b"bob", None)

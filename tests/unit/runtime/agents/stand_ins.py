@@ -26,18 +26,22 @@ NOW = datetime(2026, 6, 5, 12, tzinfo=UTC)
 @dataclass
 class Table:
     data: dict[bytes, Any] = field(default_factory=dict)
-    changelog: list[tuple[int, bytes, bytes]] = field(default_factory=list)
+    changelog: list[tuple[int, bytes, bytes | None]] = field(default_factory=list)
 
-    def send_changelog(self, partition: int, key: bytes, value: bytes) -> None:
+    def send_changelog(self, partition: int, key: bytes, value: bytes | None) -> None:
         self.changelog.append((partition, key, value))
 
 
 @dataclass
 class Topic:
     sent: list[dict[str, Any]] = field(default_factory=list)
+    tombstones: list[bytes] = field(default_factory=list)
 
-    def send_soon(self, *, key: bytes, value: bytes) -> None:
-        self.sent.append(orjson.loads(value))
+    def send_soon(self, *, key: bytes, value: bytes | None) -> None:
+        if value is None:
+            self.tombstones.append(key)
+        else:
+            self.sent.append(orjson.loads(value))
 
 
 class Feed:

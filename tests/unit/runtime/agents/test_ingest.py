@@ -132,7 +132,7 @@ def test_a_sending_failure_escapes_the_batch_for_the_agent_to_fail_stop() -> Non
     ingest = make_stage(keep_objects=True)
 
     class Broken(Topic):
-        def send_soon(self, *, key: bytes, value: bytes) -> None:
+        def send_soon(self, *, key: bytes, value: bytes | None) -> None:
             raise BufferError
 
     ingest.dead_letters = {"behavior.events": Broken()}
@@ -169,7 +169,7 @@ def test_a_batch_s_outputs_are_acknowledged_before_the_records_that_remember_the
             super().__init__()
             self.name = name
 
-        def send_soon(self, *, key: bytes, value: bytes) -> None:
+        def send_soon(self, *, key: bytes, value: bytes | None) -> None:
             order.append(self.name)
 
     async def flush() -> None:

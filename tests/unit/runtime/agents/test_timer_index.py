@@ -52,6 +52,9 @@ class CountingTable:
     def put_back(self, key: bytes, state: UserState) -> None:
         self.inner.put_back(key, state)
 
+    def delete(self, key: bytes, partition: int) -> None:
+        self.inner.delete(key, partition)
+
     def keys(self, partitions: Iterable[int]) -> Iterator[tuple[bytes, int | None]]:
         return self.inner.keys(partitions)
 
