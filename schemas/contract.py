@@ -32,6 +32,7 @@ from schemas.learning import ModelCheckpoint, checkpoint_key
 from schemas.patterns import PatternRules
 from schemas.peers import PeerDistributions
 from schemas.personalization import PersonalizationRules
+from schemas.privacy import ErasureRequest
 from schemas.records import DeadLetter, TriggerDecision
 from schemas.scores import ScoreModel
 from schemas.segments import SegmentChange, SegmentDefinition
@@ -160,6 +161,15 @@ def _event(summary: str, *built: Callable[[], BaseModel]) -> Message:
     return Message(Event, "event.schema.json", USER_KEY, _user_id, built, summary)
 
 
+def _erasure() -> Message:
+    return Message(
+        ErasureRequest, "erasure_request.schema.json", USER_KEY, _user_id,
+        (examples.erasure_request,),
+        "a control message of `nudge users forget`: the worker deletes the user's record "
+        "(docs/privacy.md); it is not an event, and nothing counts it as one",
+    )  # fmt: skip
+
+
 def _keyed_by_user(
     model: type[BaseModel], schema_file: str, summary: str, *built: Callable[[], BaseModel]
 ) -> Message:
@@ -238,21 +248,25 @@ _CONTRACTS = (
                 examples.page_view,
                 examples.profile_update,
             ),
+            _erasure(),
         ),
+        senders=("cli",),
         receivers=("worker", "sink"),
         outside_senders=("producers",),
     ),  # fmt: skip
     TopicContract(
         RISK_SCORES,
         "Risk scores from a risk model: events whose payload is a `risk_score`.",
-        (_event("a `risk_score` event", examples.risk_score),),
+        (_event("a `risk_score` event", examples.risk_score), _erasure()),
+        senders=("cli",),
         receivers=("worker",),
         outside_senders=("risk_model",),
     ),
     TopicContract(
         COMMS_OUTCOMES,
         "What happened to the commands: events whose payload is a `comms_outcome`.",
-        (_event("a `comms_outcome` event", examples.comms_outcome),),
+        (_event("a `comms_outcome` event", examples.comms_outcome), _erasure()),
+        senders=("cli",),
         receivers=("worker", "sink"),
         outside_senders=("notification_services",),
     ),

@@ -57,6 +57,7 @@ from schemas.learning import SEND_TIME_PRIOR, ModelCheckpoint
 from schemas.patterns import PatternRules
 from schemas.peers import CUT_POINTS, PeerDistributions
 from schemas.personalization import PersonalizationRules
+from schemas.privacy import ErasureRequest
 from schemas.records import DeadLetter, Outcome, SuppressionReason, TriggerDecision
 from schemas.scores import ScoreModel
 from schemas.segments import SegmentChange, SegmentChangeKind, SegmentDefinition
@@ -347,6 +348,13 @@ def message_template() -> MessageTemplate:
         version=3,
         sms=ChannelText(body="Hi {{user_name}}, a {{event_amount}} payment just left your card."),
         push=ChannelText(body="{{event_amount}} just left your card. Was it you?"),
+    )
+
+
+def erasure_request() -> ErasureRequest:
+    """``nudge users forget u-1042``'s request, as it goes onto each input topic."""
+    return ErasureRequest(
+        erasure_id="4b0c8f2e-6d1a-4e59-9a57-0f3c2d81b7e6", user_id="u-1042", requested_at=AT
     )
 
 
