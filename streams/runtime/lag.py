@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
@@ -22,44 +23,41 @@ async def topic_partitions(admin: AIOKafkaAdminClient, topics: list[str]) -> lis
     ]
 
 
+@asynccontextmanager
+async def _clients(
+    settings: Settings,
+) -> AsyncIterator[tuple[AIOKafkaAdminClient, AIOKafkaConsumer]]:
+    """An admin client and a consumer without a group, started, stopped on the way out."""
+    admin = AIOKafkaAdminClient(**settings.kafka_client_options())
+    consumer = AIOKafkaConsumer(**settings.kafka_client_options(), enable_auto_commit=False)
+    await admin.start()
+    await consumer.start()
+    try:
+        yield admin, consumer
+    finally:
+        await consumer.stop()
+        await admin.close()
+
+
 async def group_lag(settings: Settings, group_id: str, topics: list[str]) -> int:
     """Return the messages of ``topics`` that ``group_id`` has not committed yet.
 
     A partition the group has never committed counts in full.
     """
-    admin = AIOKafkaAdminClient(**settings.kafka_client_options())
-    consumer = AIOKafkaConsumer(**settings.kafka_client_options(), enable_auto_commit=False)
-    await admin.start()
-    await consumer.start()
-    try:
+    async with _clients(settings) as (admin, consumer):
         partitions = await topic_partitions(admin, topics)
         if not partitions:
             return 0
         ends = await consumer.end_offsets(partitions)
         committed = await admin.list_consumer_group_offsets(group_id, partitions=partitions)
-        lag = 0
-        for tp in partitions:
-            meta = committed.get(tp)
-            done = meta.offset if meta is not None and meta.offset >= 0 else 0
-            lag += max(ends[tp] - done, 0)
-        return lag
-    finally:
-        await consumer.stop()
-        await admin.close()
+        return sum(max(ends[tp] - _done(committed.get(tp)), 0) for tp in partitions)
 
 
 async def end_offsets(settings: Settings, topics: list[str]) -> dict[TopicPartition, int]:
     """Return the end offset (the next offset to be written) of every partition of ``topics``."""
-    admin = AIOKafkaAdminClient(**settings.kafka_client_options())
-    consumer = AIOKafkaConsumer(**settings.kafka_client_options(), enable_auto_commit=False)
-    await admin.start()
-    await consumer.start()
-    try:
+    async with _clients(settings) as (admin, consumer):
         partitions = await topic_partitions(admin, topics)
         return dict(await consumer.end_offsets(partitions)) if partitions else {}
-    finally:
-        await consumer.stop()
-        await admin.close()
 
 
 async def wait_committed(

@@ -227,3 +227,32 @@ async def the_command_line_gives_the_same_answer(
     )  # fmt: skip
     assert unknown.returncode == 2
     assert "no trigger 'no_such_trigger' in force" in unknown.stderr
+
+
+async def test_with_the_database_away_a_user_still_answers_and_history_says_503(
+    make_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    port = free_port()
+    settings = make_settings(
+        api_tokens=f"support:{TOKEN}", web_port=port,
+        # Nothing listens there: every history read fails to connect.
+        database_url="postgresql+psycopg://nobody@127.0.0.1:9/none",
+    )  # fmt: skip
+    worker = NudgeProcess(settings, "worker", tmp_path / "worker.log").start()
+    user = USERS[0]
+    try:
+        await wait_for_assignment(worker)
+        await publish(settings, BEHAVIOR_EVENTS, as_messages(spiker(user, datetime.now(UTC))))
+        await caught_up(settings, BEHAVIOR_EVENTS)
+        status, body, _ = await get(port, f"/users/{user}")
+        assert status == 200, body
+        view = UserView.model_validate(body)
+        assert "spending_spike" in view.last_fired  # the live record answers
+        assert view.recent_decisions is None and view.recommendations is None
+        for path in (f"/users/{user}/why?trigger=spending_spike", "/reports/effectiveness"):
+            status, body, _ = await get(port, path)
+            assert status == 503, body
+            assert "database" in body["detail"]
+        assert worker.running()  # a read that failed took nothing down
+    finally:
+        worker.stop()
