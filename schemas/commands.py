@@ -104,6 +104,12 @@ class ChannelMessage(BaseModel):
     channel: Channel
     subject: str | None = None
     body: str
+    template_id: str | None = None
+    """The template it was rendered from (``<message>.<channel>``): an intervention's
+    messages name their template as a communication command does. Absent on commands
+    written before they did."""
+    template_version: int | None = None
+    """That template's version (``streams/templates/interventions.yaml``)."""
 
 
 class StartIntervention(_Command):

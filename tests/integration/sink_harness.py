@@ -124,7 +124,15 @@ def intervention(user: str, n: int) -> StartIntervention:
         actions=["call", "offer_plan"],
         timeline="contact within 24 hours",
         channels=["phone", "email"],
-        messages=[ChannelMessage(channel="email", subject="We can help", body=f"Hello {user}")],
+        messages=[
+            ChannelMessage(
+                channel="email",
+                subject="We can help",
+                body=f"Hello {user}",
+                template_id="payment_assistance.email",
+                template_version=1,
+            )
+        ],
         risk_score=0.85,
         risk_level="critical",
         trend="increasing",

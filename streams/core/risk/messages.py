@@ -86,7 +86,13 @@ def render_messages(
         if channel is Channel.SMS and rendered.body.endswith(SMS_CUT_MARK):
             rendered = render(template, {**values, "user_name": ""}, catalogue.fallbacks)
         messages.append(
-            ChannelMessage(channel=channel, subject=rendered.subject, body=rendered.body)
+            ChannelMessage(
+                channel=channel,
+                subject=rendered.subject,
+                body=rendered.body,
+                template_id=template.template_id,
+                template_version=template.version,
+            )
         )
     return messages
 

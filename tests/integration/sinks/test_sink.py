@@ -92,7 +92,13 @@ async def test_messages_become_rows_with_their_content_and_offsets_follow(settin
         "channels": ["phone", "email"],
     }
     assert help_row["messages"] == [
-        {"channel": "email", "subject": "We can help", "body": "Hello dee"}
+        {
+            "channel": "email",
+            "subject": "We can help",
+            "body": "Hello dee",
+            "template_id": "payment_assistance.email",
+            "template_version": 1,
+        }
     ]
     assert help_row["response"] is None
 

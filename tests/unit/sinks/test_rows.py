@@ -89,7 +89,15 @@ def intervention() -> StartIntervention:
         actions=["call", "offer_plan"],
         timeline="contact within 24 hours",
         channels=["phone", "email"],
-        messages=[ChannelMessage(channel="email", subject="We can help", body="Let's talk.")],
+        messages=[
+            ChannelMessage(
+                channel="email",
+                subject="We can help",
+                body="Let's talk.",
+                template_id="payment_assistance.email",
+                template_version=3,
+            )
+        ],
         risk_score=0.86,
         risk_level="critical",
         trend="increasing",
@@ -321,7 +329,13 @@ def test_a_communication_row_leaves_outcome_columns_and_recorded_at_to_the_datab
 def test_an_intervention_row_holds_nested_messages_as_json():
     row = message_row(source(intervention()), ROUTES[INTERVENTIONS_COMMANDS], NOW)
     assert row.values["messages"] == [
-        {"channel": "email", "subject": "We can help", "body": "Let's talk."}
+        {
+            "channel": "email",
+            "subject": "We can help",
+            "body": "Let's talk.",
+            "template_id": "payment_assistance.email",
+            "template_version": 3,
+        }
     ]
     assert row.values["channels"] == ["phone", "email"]
     assert row.values["intervention_type"] == "payment_assistance"

@@ -15,8 +15,13 @@ from schemas.ids import command_id, decision_id
 from schemas.records import RISK_INTERVENTION_TRIGGER_ID, Outcome, SuppressionReason
 from streams.core.rendering import SMS_CUT_MARK, SMS_LIMIT, parse_catalogue
 from streams.core.risk.intervention import COMMAND_CHANNEL, RiskResult, decide_intervention
-from streams.core.risk.messages import format_amount, intervention_catalogue, missing_templates
-from streams.core.risk.policy import InterventionPolicy
+from streams.core.risk.messages import (
+    format_amount,
+    intervention_catalogue,
+    missing_templates,
+    render_messages,
+)
+from streams.core.risk.policy import PLANS, InterventionPolicy
 from streams.core.risk.trend import choose_tier, read_trend
 from streams.core.state.risk_memory import RiskMemory, note_payment, note_risk_score
 from tests.unit.factories import START, event
@@ -701,3 +706,18 @@ def test_paid_clears_the_payment_due_whatever_the_arrival_order() -> None:
     note_payment(late_due, START + 2 * DAY, payment(START + 2 * DAY, "due", amount="99"))
     assert late_due.payment_due is not None
     assert late_due.payment_due.amount == "99"
+
+
+@pytest.mark.parametrize("kind", list(InterventionType))
+def test_each_message_names_the_template_and_version_it_was_rendered_from(
+    kind: InterventionType,
+) -> None:
+    catalogue = intervention_catalogue()
+    channels = PLANS[kind].channels
+    for values in ({"user_name": "Ana"}, {"user_name": "Ana", "amount": "$120.00"}):
+        for message in render_messages(kind, channels, values, catalogue):
+            assert message.template_id is not None
+            template = catalogue.by_id(message.template_id)
+            assert message.template_version == template.version
+            assert message.template_id.endswith(f".{message.channel.value}")
+            assert message.template_id.startswith(kind.value)
