@@ -16,32 +16,49 @@ from aiokafka import AIOKafkaProducer
 from schemas.settings import Settings
 from schemas.topics import TRIGGERS_DEFINITIONS
 from schemas.triggers import TriggerDefinition
-from streams.core.rendering import default_catalogue
+from streams.core.rendering import Catalogue, default_catalogue
 from streams.core.triggers.catalogue import DefinitionError, load_files, templates_missing
 from streams.core.triggers.overlay import DefinitionOverlay
-from streams.runtime.definitions_feed import read_definitions
+from streams.runtime.definitions_feed import read_definitions, templates_in_force
 from streams.runtime.kafka_admin import ensure_topics
 
 
-def checked(paths: list[Path]) -> list[TriggerDefinition]:
+def checked(paths: list[Path], catalogue: Catalogue | None = None) -> list[TriggerDefinition]:
     """Load definitions and check their templates exist.
+
+    Args:
+        paths: The definition files.
+        catalogue: The templates to check against: those in force
+            (``in_force_catalogue``) or, if ``None``, the shipped ones.
 
     Raises:
         DefinitionError: With every problem found.
     """
     definitions = load_files(paths)
-    missing = templates_missing(definitions, default_catalogue())
+    missing = templates_missing(definitions, catalogue or default_catalogue())
     if missing:
-        raise DefinitionError([f"no template {item}" for item in missing])
+        where = "shipped or applied" if catalogue is not None else "shipped"
+        raise DefinitionError([f"no template {item} ({where})" for item in missing])
     return definitions
 
 
+def in_force_catalogue(settings: Settings) -> Catalogue:
+    """Return the trigger messages every worker renders with now (``templates.definitions``)."""
+    return asyncio.run(templates_in_force(settings))[1].triggers
+
+
 def validate(paths: list[Path]) -> int:
-    """Print whether the files' definitions are valid; return the exit status."""
+    """Print whether the files' definitions are valid; return the exit status.
+
+    Offline: templates are checked against the shipped ones (``apply`` and ``diff`` check
+    them against those in force, with any applied on ``templates.definitions``).
+    """
     try:
         definitions = checked(paths)
     except DefinitionError as error:
         print(error)
+        if any("no template" in problem for problem in error.problems):
+            print("  (validate knows the shipped templates; apply also those applied live)")
         return 1
     for definition in definitions:
         print(f"ok  {definition.id}")
@@ -57,7 +74,8 @@ async def effective(
     """
     await ensure_topics(settings, [TRIGGERS_DEFINITIONS])
     entries = await read_definitions(settings)
-    source = DefinitionOverlay.shipped_with(default_catalogue())
+    templates = (await templates_in_force(settings))[1].triggers
+    source = DefinitionOverlay.shipped_with(templates)
     current = source.current(entries.items())
     refused = source.refused()
     from_topic = {key.decode(errors="replace") for key in entries} - set(refused)
@@ -81,7 +99,7 @@ async def publish(settings: Settings, definitions: list[TriggerDefinition]) -> N
 def apply(settings: Settings, paths: list[Path]) -> int:
     """Validate files and publish their definitions; return the exit status."""
     try:
-        definitions = checked(paths)
+        definitions = checked(paths, in_force_catalogue(settings))
     except DefinitionError as error:
         print(error)
         return 1
@@ -110,7 +128,7 @@ def list_definitions(settings: Settings) -> int:
 def diff(settings: Settings, paths: list[Path]) -> int:
     """Print what applying the files would change; return 1 if anything would."""
     try:
-        wanted = checked(paths)
+        wanted = checked(paths, in_force_catalogue(settings))
     except DefinitionError as error:
         print(error)
         return 2

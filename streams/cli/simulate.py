@@ -20,7 +20,7 @@ from schemas.settings import Settings
 from schemas.triggers import parse_duration
 from streams.core.replay import Window
 from streams.core.replay.report import render
-from streams.core.triggers.catalogue import DefinitionError
+from streams.core.triggers.catalogue import DefinitionError, load_files
 from streams.runtime.replay_input import simulate_files
 
 
@@ -46,12 +46,11 @@ class Request:
 def run(settings: Settings, request: Request, *, as_json: bool = False) -> int:
     """Simulate the files' definitions against the live ones; print; return the exit status.
 
-    2 when a file is invalid (nothing is read then), else 0.
+    2 when a file is invalid (no input is read then: a file that does not parse is refused
+    before the broker is asked anything; a template it names must be in force), else 0.
     """
-    from streams.cli.definitions import checked  # noqa: PLC0415 - one module, no cycle
-
     try:
-        files = checked(request.files)
+        files = load_files(request.files)
     except DefinitionError as error:
         print(error)
         return 2
@@ -60,7 +59,11 @@ def run(settings: Settings, request: Request, *, as_json: bool = False) -> int:
     except ValueError as error:
         print(f"simulate: {error}")
         return 2
-    simulation, timing = asyncio.run(simulate_files(settings, files, window))
+    try:
+        simulation, timing = asyncio.run(simulate_files(settings, files, window))
+    except DefinitionError as error:
+        print(error)
+        return 2
     report = simulation.to_json(request.examples)
     if as_json:
         print(json.dumps({**report, "timing": timing}, indent=2))

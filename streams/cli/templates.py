@@ -18,7 +18,7 @@ from typing import Any
 from schemas.settings import Settings
 from schemas.templates import SMS_LIMIT, VARIABLES, MessageTemplate, longest_sms, sms_length
 from schemas.topics import TEMPLATES_DEFINITIONS
-from streams.core.rendering import TemplateError, default_catalogue
+from streams.core.rendering import TemplateError, default_catalogue, shipped_interventions
 from streams.core.templates import (
     InForce,
     TemplateOverlay,
@@ -66,7 +66,7 @@ def _loaded(paths: list[Path], *, applying: bool = False) -> list[MessageTemplat
     except TemplateError as error:
         print(error)
         return None
-    shipped = default_catalogue().fallbacks
+    shipped = {**shipped_interventions().fallbacks, **default_catalogue().fallbacks}
     differing = sorted(n for n, v in fallbacks.items() if shipped.get(n) != v)
     if applying and differing:
         print(
@@ -204,12 +204,12 @@ def diff(settings: Settings, paths: list[Path]) -> int:
 def list_templates(settings: Settings) -> int:
     """Print the templates in force, then the topic's entries refused or superseded."""
     current, refused, superseded = asyncio.run(effective(settings))
-    print(f"{'id':28} {'version':8} {'source':8} channels")
+    print(f"{'id':28} {'version':8} {'source':8} {'scope':13} channels")
     for message_id in sorted(current):
         each = current[message_id]
         t = each.template
         channels = ",".join(channel.value for channel in t.channels())
-        print(f"{t.id:28} {t.version:<8} {each.source:8} {channels}{_sms_note(t)}")
+        print(f"{t.id:28} {t.version:<8} {each.source:8} {t.scope:13} {channels}{_sms_note(t)}")
     for message_id, reasons in sorted(refused.items()):
         # Refused: the line above for this id (if any) is the version still in force.
         print(f"refused     {message_id[:64]}: {'; '.join(reasons)}")

@@ -216,8 +216,22 @@ def catalogue_of(messages: Iterable[MessageTemplate], fallbacks: Mapping[str, st
 
 @cache
 def default_catalogue() -> Catalogue:
-    """Return the catalogue shipped with the package (read once)."""
-    text = resources.files("streams.templates").joinpath("catalogue.yaml").read_text("utf-8")
+    """Return the trigger messages' catalogue shipped with the package (read once)."""
+    return _shipped("catalogue.yaml")
+
+
+@cache
+def shipped_interventions() -> Catalogue:
+    """Return the intervention messages' catalogue shipped with the package (read once).
+
+    ``streams.core.risk.messages.intervention_catalogue`` also checks every planned
+    channel has a template.
+    """
+    return _shipped("interventions.yaml")
+
+
+def _shipped(name: str) -> Catalogue:
+    text = resources.files("streams.templates").joinpath(name).read_text("utf-8")
     return parse_catalogue(yaml.safe_load(text))
 
 

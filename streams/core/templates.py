@@ -11,6 +11,12 @@ trigger may send on it), is refused with its reasons (logged once, counted throu
 ``on_refused``, shown by ``nudge templates list``); the previous good version stays in
 force and every other template is unaffected.
 
+The topic holds both scopes of message: ``trigger`` ones (the catalogue triggers name)
+and ``intervention`` ones (the wordings of a risk intervention's plan). An intervention
+message can only be given a new version of a shipped id (a plan names its messages by
+intervention type, so a new id would never be sent), and like a trigger message it keeps
+every channel it had: a plan sends on each.
+
 Fallbacks are per variable and ship with the catalogue: an applied template uses them.
 """
 
@@ -19,7 +25,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -38,6 +44,7 @@ from streams.core.rendering import (
     catalogue_of,
     default_catalogue,
     message_templates,
+    shipped_interventions,
 )
 from streams.core.topic_entries import CheckedEntries
 
@@ -59,58 +66,88 @@ class InForce:
     source: Source
 
 
+@dataclass(frozen=True, slots=True)
+class Catalogues:
+    """The templates in force for each scope of message."""
+
+    triggers: Catalogue
+    """What trigger definitions name (``streams.templates/catalogue.yaml`` and the topic)."""
+    interventions: Catalogue
+    """What risk interventions render (``streams.templates/interventions.yaml`` and the topic)."""
+
+
 @dataclass(slots=True)
 class TemplateOverlay:
     """Merge the shipped templates with the topic's, parsing each topic entry once.
 
     Attributes:
-        shipped: The catalogue shipped with the package (its fallbacks are everyone's).
+        shipped: The trigger messages shipped with the package (their fallbacks are the
+            trigger messages').
         on_refused: Called with the number of entries refused whenever it may change.
+        interventions: The intervention messages shipped with the package.
     """
 
     shipped: Catalogue
     on_refused: Callable[[int], None] = lambda _count: None
+    interventions: Catalogue = field(default_factory=shipped_interventions)
     _entries: CheckedEntries[MessageTemplate] | None = None
-    _built: tuple[list[tuple[bytes, bytes | None]], Catalogue] | None = None
+    _built: tuple[list[tuple[bytes, bytes | None]], Catalogues] | None = None
+    _plain: Catalogues | None = None
 
     @classmethod
     def shipped_with(
         cls, on_refused: Callable[[int], None] = lambda _count: None
     ) -> TemplateOverlay:
-        """The overlay of the catalogue shipped with the package."""
+        """The overlay of the catalogues shipped with the package."""
         return cls(default_catalogue(), on_refused)
 
     def in_force(self, entries: Iterable[tuple[bytes, bytes | None]]) -> dict[str, InForce]:
-        """Return the templates in force by message id, given the topic's entries."""
+        """Return the templates in force by message id (both scopes), given the topic's entries."""
         merged = {
             message_id: InForce(template, "shipped")
-            for message_id, template in self.shipped.messages.items()
+            for message_id, template in self._shipped_messages().items()
         }
         for key, raw in entries:
             template = self._template(key, raw)
             if template is None:
                 continue
-            shipped = self.shipped.messages.get(template.id)
-            if shipped is None or template.version > shipped.version:
+            shipped = merged.get(template.id)
+            if shipped is None or template.version > shipped.template.version:
                 merged[template.id] = InForce(template, "topic")
         return merged
 
     def catalogue(self, entries: Sequence[tuple[bytes, bytes | None]]) -> Catalogue:
-        """Return the catalogue in force; the same object until the topic's entries change."""
+        """Return the trigger messages in force; the same object until the entries change."""
+        return self.catalogues(entries).triggers
+
+    def catalogues(self, entries: Sequence[tuple[bytes, bytes | None]]) -> Catalogues:
+        """Return the templates in force; the same object until the topic's entries change."""
         if not entries:
-            return self.shipped
+            if self._plain is None:
+                self._plain = Catalogues(self.shipped, self.interventions)
+            return self._plain
         entries = list(entries)
         if self._built is None or self._built[0] != entries:
-            current = self.in_force(entries)
-            built = catalogue_of(
-                (each.template for each in current.values()), self.shipped.fallbacks
+            current = self.in_force(entries).values()
+            built = Catalogues(
+                triggers=catalogue_of(
+                    (each.template for each in current if each.template.scope == "trigger"),
+                    self.shipped.fallbacks,
+                ),
+                interventions=catalogue_of(
+                    (each.template for each in current if each.template.scope == "intervention"),
+                    self.interventions.fallbacks,
+                ),
             )
             self._built = (entries, built)
             log.info(
                 "message templates in force",
-                extra={"from_topic": sum(each.source == "topic" for each in current.values())},
+                extra={"from_topic": sum(each.source == "topic" for each in current)},
             )
         return self._built[1]
+
+    def _shipped_messages(self) -> dict[str, MessageTemplate]:
+        return {**self.interventions.messages, **self.shipped.messages}
 
     def refused(self) -> dict[str, list[str]]:
         """Return the topic's entries refused so far: message id -> reasons."""
@@ -140,29 +177,35 @@ class TemplateOverlay:
         problems = []
         if result.id.encode() != key:
             problems.append(f"id {result.id!r} does not match the message key")
-        problems += replacement_problems(result, self.shipped.messages.get(result.id))
+        problems += replacement_problems(result, self._shipped_messages().get(result.id))
         return problems or result
 
 
 def replacement_problems(new: MessageTemplate, old: MessageTemplate | None) -> list[str]:
     """Return why ``new`` cannot replace ``old`` whatever their versions.
 
-    Only trigger messages are data yet (``intervention`` ones ship with the package), and
-    a new version keeps every channel of the one it replaces: a trigger may send on it.
+    A new version keeps the scope and every channel of the one it replaces (a trigger or
+    an intervention plan may send on it); a message new to the catalogue is a trigger's
+    (an intervention plan names only the shipped ones).
     """
-    problems = []
-    if new.scope != "trigger":
-        problems.append(
-            f"scope: {new.scope} templates ship with the package; only trigger ones apply"
-        )
-    if old is not None:
-        dropped = sorted(channel.value for channel in set(old.channels()) - set(new.channels()))
-        if dropped:
-            problems.append(
-                f"drops channel {', '.join(dropped)} of version {old.version}: "
-                "a trigger may send on it; keep it (or change the trigger first)"
-            )
-    return problems
+    if old is None:
+        if new.scope == "intervention":
+            return [
+                f"scope: intervention: no intervention message is called {new.id!r}; "
+                "only the shipped ones (nudge templates list) take a new version"
+            ]
+        return []
+    if new.scope != old.scope:
+        return [f"scope: {new.scope}, but version {old.version} is a {old.scope} message's"]
+    dropped = sorted(channel.value for channel in set(old.channels()) - set(new.channels()))
+    if not dropped:
+        return []
+    sender = "a trigger" if old.scope == "trigger" else "its intervention plan"
+    return [
+        f"drops channel {', '.join(dropped)} of version {old.version}: "
+        f"{sender} may send on it; keep it"
+        + (" (or change the trigger first)" if old.scope == "trigger" else "")
+    ]
 
 
 def shown_id(key: bytes) -> str:

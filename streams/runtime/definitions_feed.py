@@ -21,7 +21,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 
 from schemas.settings import Settings
-from schemas.topics import TRIGGERS_DEFINITIONS, TopicSpec
+from schemas.topics import TEMPLATES_DEFINITIONS, TRIGGERS_DEFINITIONS, TopicSpec
+from streams.core.templates import Catalogues, TemplateOverlay
 from streams.core.triggers.overlay import shown_key
 
 log = logging.getLogger(__name__)
@@ -156,3 +157,17 @@ async def publish_entries(
             await producer.send_and_wait(topic, key=key, value=value)
     finally:
         await producer.stop()
+
+
+async def templates_in_force(settings: Settings) -> tuple[TemplateOverlay, Catalogues]:
+    """Return the message templates every worker renders with now, and their overlay.
+
+    The overlay was given ``templates.definitions`` as it is: ask it for ``refused()``
+    or, with ``read_definitions``' entries, ``in_force``.
+    """
+    from streams.runtime.kafka_admin import ensure_topics  # noqa: PLC0415 - tools only
+
+    await ensure_topics(settings, [TEMPLATES_DEFINITIONS])
+    entries = await read_definitions(settings, spec=TEMPLATES_DEFINITIONS)
+    overlay = TemplateOverlay.shipped_with()
+    return overlay, overlay.catalogues(list(entries.items()))

@@ -21,8 +21,10 @@ from schemas.triggers import TriggerDefinition
 from streams.core.rendering import default_catalogue
 from streams.core.replay import CoreSetup, InputMessage, Simulation, TimerPolicy, Window, simulate
 from streams.core.state.analytics import analytics_from
+from streams.core.templates import Catalogues
+from streams.core.triggers.catalogue import DefinitionError, templates_missing
 from streams.core.triggers.overlay import DefinitionOverlay
-from streams.runtime.definitions_feed import read_definitions
+from streams.runtime.definitions_feed import read_definitions, templates_in_force
 from streams.runtime.kafka_admin import ensure_topics
 from streams.runtime.policies import (
     behavior_policy,
@@ -49,18 +51,23 @@ async def simulate_files(
         The simulation, and how long reading and replaying took (``read_seconds``,
         ``replay_seconds``) with the replay's pace (``events_per_second``: events
         processed, both runs, per second).
+
+    Raises:
+        DefinitionError: ``files`` name a template that is not in force (nothing is read).
     """
     began = time.perf_counter()
-    entries, live = await definitions_in_force(settings)
-    overlay = DefinitionOverlay.shipped_with(default_catalogue())
+    templates = (await templates_in_force(settings))[1]
+    if missing := templates_missing(files, templates.triggers):
+        raise DefinitionError([f"no template {item} (shipped or applied)" for item in missing])
+    entries, live = await definitions_in_force(settings, templates)
+    overlay = DefinitionOverlay.shipped_with(templates.triggers)
     published = [(d.id.encode(), d.model_dump_json(by_alias=True).encode()) for d in files]
     candidate = overlay.current([*entries.items(), *published])
     since = window.folded_from - FUTURE_TOLERANCE  # an event may be dated a little ahead
     messages = await read_inputs(settings, since)
     read = time.perf_counter()
-    simulation = await asyncio.to_thread(
-        simulate, messages, live, candidate, core_setup(settings, entries), window
-    )
+    setup = core_setup(settings, entries, templates)
+    simulation = await asyncio.to_thread(simulate, messages, live, candidate, setup, window)
     done = time.perf_counter()
     processed = simulation.live.events + simulation.candidate.events
     return simulation, {
@@ -71,19 +78,31 @@ async def simulate_files(
 
 
 async def definitions_in_force(
-    settings: Settings,
+    settings: Settings, templates: Catalogues | None = None
 ) -> tuple[dict[bytes, bytes], list[TriggerDefinition]]:
-    """Return the definitions topic's entries and the trigger definitions they put in force."""
+    """Return the definitions topic's entries and the trigger definitions they put in force.
+
+    ``templates``: those in force (read from ``templates.definitions`` if ``None``).
+    """
+    if templates is None:
+        templates = (await templates_in_force(settings))[1]
     await ensure_topics(settings, [TRIGGERS_DEFINITIONS])
     entries = await read_definitions(settings)
-    overlay = DefinitionOverlay.shipped_with(default_catalogue())
+    overlay = DefinitionOverlay.shipped_with(templates.triggers)
     return entries, overlay.current(entries.items())
 
 
-def core_setup(settings: Settings, entries: dict[bytes, bytes]) -> CoreSetup:
-    """Return what the worker with ``settings`` and the topic's ``entries`` passes the core."""
+def core_setup(
+    settings: Settings, entries: dict[bytes, bytes], templates: Catalogues | None = None
+) -> CoreSetup:
+    """Return what the worker with ``settings`` and the topics' entries passes the core.
+
+    ``entries``: the definitions topic's; ``templates``: the message templates in force
+    (the shipped ones if ``None``).
+    """
     return CoreSetup(
-        catalogue=default_catalogue(),
+        catalogue=default_catalogue() if templates is None else templates.triggers,
+        intervention_templates=None if templates is None else templates.interventions,
         policy=send_policy(settings),
         interventions=intervention_policy(settings),
         analytics=analytics_from(

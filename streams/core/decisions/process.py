@@ -55,6 +55,7 @@ def process(  # noqa: PLR0913 - the core's inputs, each policy keyword-only with
     max_event_age_seconds: float,
     policy: SendPolicy | None = None,
     interventions: InterventionPolicy | None = None,
+    intervention_templates: Catalogue | None = None,
     analytics: Analytics | None = None,
     alert_model: AlertModel | None = None,
 ) -> Result:
@@ -72,6 +73,8 @@ def process(  # noqa: PLR0913 - the core's inputs, each policy keyword-only with
         policy: Frequency caps and quiet hours shared by all triggers (defaults if None).
         interventions: Risk tiers, trend, cool-off (defaults if None); a fresh
             ``risk_score`` event may start an intervention (``streams.core.risk.intervention``).
+        intervention_templates: The intervention messages in force (the shipped ones if
+            None; ``streams.core.templates``).
         analytics: How visits are cut, scores weighed and users labelled with a pattern
             (``streams.core.state.analytics``; the shipped ones if None). A fresh event
             updates the user's pattern before the triggers are evaluated, and a change
@@ -128,7 +131,9 @@ def process(  # noqa: PLR0913 - the core's inputs, each policy keyword-only with
     if insight is not None or joined_or_left or rule_changed or new_day(before.watermark, occurred):
         result.analytics = snapshot(ctx, occurred, event.event_id)
     if event.type == "risk_score" and state.risk is not None:
-        risk = decide_intervention(state.risk, event, state.profile, interventions)
+        risk = decide_intervention(
+            state.risk, event, state.profile, interventions, intervention_templates
+        )
         if risk.decision is not None:
             result.decisions.append(risk.decision)
         if risk.command is not None:

@@ -91,6 +91,8 @@ class CoreSetup:
     analytics: Analytics
     max_event_age_seconds: float
     timer: TimerPolicy = field(default_factory=TimerPolicy)
+    intervention_templates: Catalogue | None = None
+    """The intervention messages in force; ``None``: the shipped ones."""
 
 
 @dataclass(slots=True)
@@ -196,6 +198,7 @@ class _Replay:
                 state, event, self.by_type.get(event.type, ()), setup.catalogue, now=now,
                 max_event_age_seconds=setup.max_event_age_seconds, policy=setup.policy,
                 interventions=setup.interventions, analytics=setup.analytics,
+                intervention_templates=setup.intervention_templates,
             )  # fmt: skip
         except Exception:  # noqa: BLE001 - the worker dead-letters it and goes on; so does this
             self.tally.processing_errors += 1

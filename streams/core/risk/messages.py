@@ -6,15 +6,12 @@ from collections.abc import Mapping, Sequence
 from datetime import date
 from decimal import Decimal
 from functools import cache
-from importlib import resources
 from typing import Any
-
-import yaml
 
 from schemas.commands import ChannelMessage, InterventionType
 from schemas.events import Channel
 from schemas.templates import VARIABLES
-from streams.core.rendering import SMS_CUT_MARK, Catalogue, parse_catalogue, render
+from streams.core.rendering import SMS_CUT_MARK, Catalogue, render, shipped_interventions
 from streams.core.risk.policy import PLANS
 from streams.core.state.risk_memory import RiskMemory
 
@@ -114,8 +111,7 @@ def intervention_catalogue() -> Catalogue:
     Raises:
         ValueError: A planned channel has no template.
     """
-    text = resources.files("streams.templates").joinpath("interventions.yaml").read_text("utf-8")
-    catalogue = parse_catalogue(yaml.safe_load(text))
+    catalogue = shipped_interventions()
     if missing := missing_templates(catalogue):
         msg = f"interventions.yaml has no template for {', '.join(missing)}"
         raise ValueError(msg)

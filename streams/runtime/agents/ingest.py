@@ -126,6 +126,7 @@ class IngestStage:
     """Input topic name -> its dead-letter topic."""
     definitions: DefinitionOverlay
     catalogue: Catalogue
+    """The trigger messages in force (``current_catalogue``)."""
     max_event_age_seconds: float
     policy: SendPolicy
     risk_policy: InterventionPolicy
@@ -164,21 +165,26 @@ class IngestStage:
     templates_feed: DefinitionsFeed | None = None
     """This worker's copy of ``templates.definitions``; ``None``: the shipped ones only."""
     templates: TemplateOverlay | None = None
-    """The shipped templates overlaid by ``templates_feed``: ``catalogue`` follows it."""
+    """The shipped templates overlaid by ``templates_feed``: ``catalogue`` and
+    ``intervention_templates`` follow it."""
+    intervention_templates: Catalogue | None = None
+    """The intervention messages in force; ``None``: the shipped ones."""
 
     def current_catalogue(self) -> Catalogue:
-        """Return the templates in force: the newest version of each (``templates``).
+        """Return the trigger messages in force: the newest version of each (``templates``).
 
-        When they change, the trigger definitions from the topic are checked again
-        against them (one may name a template applied since).
+        The intervention messages in force follow too (``intervention_templates``). When
+        the trigger messages change, the trigger definitions from the topic are checked
+        again against them (one may name a template applied since).
         """
         if self.templates is None or self.templates_feed is None:
             return self.catalogue
-        catalogue = self.templates.catalogue(self.templates_feed.items())
-        if catalogue is not self.catalogue:
-            self.catalogue = catalogue
-            self.definitions.use_templates(catalogue.known_pairs())
-        return catalogue
+        catalogues = self.templates.catalogues(self.templates_feed.items())
+        self.intervention_templates = catalogues.interventions
+        if catalogues.triggers is not self.catalogue:
+            self.catalogue = catalogues.triggers
+            self.definitions.use_templates(self.catalogue.known_pairs())
+        return self.catalogue
 
     def current_policy(self) -> SendPolicy:
         """Return the send policy in force: with the send-time prior the checkpoints serve."""
@@ -328,6 +334,7 @@ class IngestStage:
                 max_event_age_seconds=self.max_event_age_seconds,
                 policy=self.policy,
                 interventions=self.risk_policy,
+                intervention_templates=self.intervention_templates,
                 analytics=self.analytics,
                 alert_model=self.alert_model,
             )

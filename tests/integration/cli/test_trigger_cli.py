@@ -11,6 +11,7 @@ import yaml
 
 from schemas.settings import Settings
 from streams.cli.definitions import apply, diff, list_definitions, pause, validate
+from streams.cli.templates import apply as apply_templates
 from tests.paths import CATALOGUE_FILE
 
 pytestmark = pytest.mark.integration
@@ -82,3 +83,37 @@ async def test_list_shows_a_refused_definition_with_its_reason_and_what_stays_in
     refused = [line for line in listed.splitlines() if line.startswith("refused ")]
     assert len(refused) == 1
     assert refused[0].startswith("refused  spending_spike: condition: nested deeper than 12")
+
+
+def test_a_trigger_may_name_a_template_applied_live(
+    make_settings: Callable[..., Settings], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A new trigger names a message only applied on templates.definitions: validate (which
+    # knows the shipped templates) refuses it and says why; apply refuses it until the
+    # template is in force, then accepts it, and list shows it in force, not refused.
+    settings = make_settings()
+    documents = yaml.safe_load(CATALOGUE_FILE.read_text("utf-8"))
+    lease = next(d for d in documents if d["id"] == "lease_renewal_window")
+    channels = [{**lease["channels"][0], "template": "lease_digest.sms", "channel": "sms"}]
+    trigger = one_definition(tmp_path, "digest.yaml", id="lease_digest", channels=channels)
+    template = tmp_path / "lease_digest_template.yaml"
+    template.write_text(
+        yaml.safe_dump({"templates": {"lease_digest": {"version": 1, "sms": "Hi {{user_name}}"}}}),
+        "utf-8",
+    )
+    assert validate([trigger]) == 1
+    out = capsys.readouterr().out
+    assert "no template lease_digest.sms (for sms) (shipped)" in out
+    assert "apply also those applied live" in out
+    assert apply(settings, [trigger]) == 1
+    assert "no template lease_digest.sms (for sms) (shipped or applied)" in capsys.readouterr().out
+
+    assert apply_templates(settings, [template]) == 0
+    assert diff(settings, [trigger]) == 1
+    assert "+ lease_digest" in capsys.readouterr().out
+    assert apply(settings, [trigger]) == 0
+    assert "applied  lease_digest" in capsys.readouterr().out
+    assert list_definitions(settings) == 0
+    listed = capsys.readouterr().out
+    assert row(listed, "lease_digest")[:4] == ["lease_digest", "active", "medium", "topic"]
+    assert "refused" not in listed

@@ -12,11 +12,11 @@ import pytest
 import yaml
 
 from schemas.settings import Settings
-from schemas.topics import BEHAVIOR_EVENTS, COMMS_COMMANDS
+from schemas.topics import BEHAVIOR_EVENTS, COMMS_COMMANDS, INTERVENTIONS_COMMANDS, RISK_SCORES
 from streams.cli.templates import apply
 from tests.integration.harness import NudgeProcess, publish, read_until
 from tests.integration.runtime.test_hot_reload import logged
-from tests.integration.scenarios import as_messages, spend, steady_spender
+from tests.integration.scenarios import as_messages, risk_scores, spend, steady_spender
 from tests.paths import ROOT
 
 pytestmark = pytest.mark.integration
@@ -76,3 +76,67 @@ async def test_the_next_command_renders_with_the_applied_version_without_a_resta
     assert new["body"] == NEW_SMS.replace("{{event_amount}}", "$600.00")
     assert new["variables"]["event_amount"] == "$600.00"
     assert still_running  # the same worker process rendered both
+
+
+NEW_EMAIL = "<p>Hi {{user_name}}, v2: we are here to help with your payments.</p>"
+
+
+def payment_assistance_v2(tmp_path: Path) -> Path:
+    """The shipped intervention message ``payment_assistance`` with a new email body, v2."""
+    shipped = yaml.safe_load((ROOT / "streams/templates/interventions.yaml").read_text("utf-8"))
+    message = shipped["templates"]["payment_assistance"]
+    email = {**message["email"], "body": NEW_EMAIL}
+    document = {
+        "scope": "intervention",
+        "fallbacks": shipped["fallbacks"],
+        "templates": {"payment_assistance": {**message, "version": 2, "email": email}},
+    }
+    path = tmp_path / "payment_assistance.yaml"
+    path.write_text(yaml.safe_dump(document), "utf-8")
+    return path
+
+
+def intervention_of(records: list, user: str) -> dict | None:
+    commands = (json.loads(record.value) for record in records)
+    return next((command for command in commands if command["user_id"] == user), None)
+
+
+async def test_an_applied_intervention_message_is_rendered_by_the_running_worker(
+    make_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    settings = make_settings()
+    now = datetime.now(UTC)
+    worker = NudgeProcess(settings, "worker", tmp_path / "worker.log").start()
+    try:
+        seen = await logged(worker, "message templates loaded", None, 0)
+        # Two scores, the last critical: payment_assistance, rendered with the shipped v1.
+        await publish(settings, RISK_SCORES, as_messages(risk_scores("cy-1", now, (0.5, 0.9))))
+        first = await read_until(
+            settings, INTERVENTIONS_COMMANDS, lambda rs: intervention_of(rs, "cy-1") is not None
+        )
+        assert await asyncio.to_thread(apply, settings, [payment_assistance_v2(tmp_path)]) == 0
+        await logged(worker, "message template changed", None, seen)
+        await publish(settings, RISK_SCORES, as_messages(risk_scores("di-2", now, (0.5, 0.9))))
+        second = await read_until(
+            settings, INTERVENTIONS_COMMANDS, lambda rs: intervention_of(rs, "di-2") is not None
+        )
+        still_running = worker.running()
+    finally:
+        worker.stop()
+    old, new = intervention_of(first, "cy-1"), intervention_of(second, "di-2")
+    assert old is not None and new is not None
+    assert old["intervention_type"] == new["intervention_type"] == "payment_assistance"
+    old_email, new_email = (
+        next(m for m in command["messages"] if m["channel"] == "email") for command in (old, new)
+    )
+    assert (old_email["template_id"], old_email["template_version"]) == (
+        "payment_assistance.email", 1,
+    )  # fmt: skip
+    assert (new_email["template_id"], new_email["template_version"]) == (
+        "payment_assistance.email", 2,
+    )  # fmt: skip
+    assert new_email["body"] == NEW_EMAIL.replace("{{user_name}}", "there")
+    assert old_email["body"] != new_email["body"]
+    # The other channels keep their wording, under the message's new version.
+    assert {m["template_version"] for m in new["messages"]} == {2}
+    assert still_running

@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import orjson
 import pytest
 
-from schemas.commands import SendCommunication
+from schemas.commands import InterventionType, SendCommunication, StartIntervention
 from schemas.events import Channel
 from streams.core.decisions.process import process
-from streams.core.rendering import Catalogue, default_catalogue
+from streams.core.rendering import Catalogue, default_catalogue, shipped_interventions
 from streams.core.templates import TemplateOverlay
 from streams.core.triggers.catalogue import default_definitions
 from streams.core.triggers.overlay import DefinitionOverlay
-from tests.unit.factories import START, fold, profile, spike_at, spike_history, transaction
+from tests.unit.factories import (
+    START,
+    event,
+    fold,
+    profile,
+    spike_at,
+    spike_history,
+    transaction,
+)
 
 USER = "user-1"
 SPIKE = default_catalogue().messages["spending_spike"]  # shipped at version 2
@@ -78,7 +87,11 @@ def test_an_entry_not_newer_than_the_shipped_version_is_superseded(version: int)
         (*entry(sms=None), "drops channel sms of version 2"),
         (
             *entry(id="risk_note", scope="intervention", email=None, push=None, sms="{{amount}}"),
-            "scope: intervention templates ship with the package",
+            "scope: intervention: no intervention message is called 'risk_note'",
+        ),
+        (
+            *entry(scope="intervention", sms="{{amount}}", email=None, push=None, in_app=None),
+            "scope: intervention, but version 2 is a trigger message's",
         ),
         (b"income_drop", entry()[1], "id 'spending_spike' does not match the message key"),
         (b"spending_spike", b"{not json", "not JSON"),
@@ -152,3 +165,78 @@ def test_trigger_definitions_are_checked_against_the_templates_in_force() -> Non
     triggers.use_templates(catalogue.known_pairs())
     assert "weekly_digest" in {d.id for d in triggers.current(topic)}
     assert triggers.refused() == {}
+
+
+# --- intervention messages -----------------------------------------------------------------
+
+
+def reworded(message_id: str, **changes: Any) -> tuple[bytes, bytes]:
+    """A topic entry: the shipped intervention message one version up, its email reworded."""
+    shipped = shipped_interventions().messages[message_id]
+    document = shipped.model_dump()
+    document["version"] = shipped.version + 1
+    if document.get("email"):
+        document["email"] = {**document["email"], "body": "<p>v2: we can help.</p>"}
+    document |= changes
+    return message_id.encode(), orjson.dumps(document)
+
+
+def intervened(catalogue: Catalogue | None) -> StartIntervention:
+    """Ada's intervention after a week of critical risk scores, rendered with ``catalogue``."""
+    state = fold([profile(USER, START, first_name="Ada")])
+    commands: list[StartIntervention] = []
+    for day in range(5):
+        at = START + timedelta(days=day, hours=9)
+        scored = event(USER, at, {"type": "risk_score", "score": 0.9, "top_drivers": []})
+        result = process(
+            state, scored, (), default_catalogue(), now=at, max_event_age_seconds=86_400,
+            intervention_templates=catalogue,
+        )  # fmt: skip
+        commands += result.interventions
+    assert commands, "a week of critical scores starts an intervention"
+    return commands[0]
+
+
+def test_intervention_messages_are_kept_apart_from_trigger_messages() -> None:
+    overlay, _ = refusals()
+    catalogues = overlay.catalogues([])
+    assert catalogues.triggers is default_catalogue()
+    assert catalogues.interventions is overlay.interventions
+    assert not set(catalogues.triggers.messages) & set(catalogues.interventions.messages)
+    scopes = {each.template.scope for each in overlay.in_force([]).values()}
+    assert scopes == {"trigger", "intervention"}
+
+
+def test_a_new_version_of_an_intervention_message_is_rendered_and_named() -> None:
+    overlay, counts = refusals()
+    kind = InterventionType.PAYMENT_ASSISTANCE.value
+    shipped = shipped_interventions().messages[kind]
+    before = intervened(overlay.catalogues([]).interventions)
+    catalogues = overlay.catalogues([reworded(kind)])
+    after = intervened(catalogues.interventions)
+    assert counts == [0] and overlay.refused() == {}
+    # Trigger messages are untouched by an intervention entry.
+    assert catalogues.triggers.messages == default_catalogue().messages
+    assert before.intervention_type is after.intervention_type is InterventionType(kind)
+    by_channel = {m.channel: m for m in after.messages}
+    assert by_channel[Channel.EMAIL].body == "<p>v2: we can help.</p>"
+    assert by_channel[Channel.EMAIL].template_id == f"{kind}.email"
+    assert {m.template_version for m in after.messages} == {shipped.version + 1}
+    assert {m.template_version for m in before.messages} == {shipped.version}
+    assert [m.channel for m in after.messages] == [m.channel for m in before.messages]
+
+
+def test_an_intervention_message_that_drops_a_channel_is_refused() -> None:
+    overlay, counts = refusals()
+    kind = InterventionType.PAYMENT_ASSISTANCE.value
+    catalogues = overlay.catalogues([reworded(kind, email=None)])
+    assert catalogues.interventions.messages[kind] == shipped_interventions().messages[kind]
+    (reason,) = overlay.refused()[kind]
+    assert "drops channel email of version 1: its intervention plan may send on it" in reason
+    assert counts[-1] == 1
+
+
+def test_the_core_renders_with_the_shipped_intervention_messages_by_default() -> None:
+    shipped = intervened(None)
+    assert shipped.messages == intervened(shipped_interventions()).messages
+    assert all(m.template_version is not None for m in shipped.messages)
