@@ -13,7 +13,7 @@ input gives the same output.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from schemas.events import Event
@@ -187,6 +187,7 @@ def process_idle(  # noqa: PLR0913 - the timer's inputs, each keyword-only with 
     analytics: Analytics | None = None,
     segments: bool = False,
     alert_model: AlertModel | None = None,
+    categories: Mapping[str, str] | None = None,
 ) -> Result:
     """What the timer does for one user at ``now``: release held sends, then run ``due``.
 
@@ -197,9 +198,12 @@ def process_idle(  # noqa: PLR0913 - the timer's inputs, each keyword-only with 
     last. With ``segments`` (the segments' pass, not while replaying), the user's live
     segments are judged at ``now`` (an inactive user joins with no event). With
     ``alert_model``, a user not served its version yet is
-    (``streams.core.alerts.serving.serve_promoted``).
+    (``streams.core.alerts.serving.serve_promoted``). ``categories`` (trigger id ->
+    category, for the definitions in force) lets a release re-check category consent.
     """
-    released = release_due(user_id, state, now)
+    released = release_due(
+        user_id, state, now, policy=policy or SendPolicy(), categories=categories
+    )
     served = None if alert_model is None else serve_promoted(state, user_id, alert_model, now)
     if not due and behavior is None and not segments:
         return _with_served(released, served)

@@ -167,6 +167,7 @@ class _Replay:
         self.setup = setup
         self.window = window
         self.definitions = list(definitions)
+        self.categories = {d.id: d.category for d in self.definitions}
         self.by_type: dict[str, list[TriggerDefinition]] = {}
         for definition in self.definitions:
             for event_type in definition.evaluate_on.events:
@@ -295,7 +296,7 @@ class _Replay:
             result = process_idle(
                 user, state, due, setup.catalogue, now=now, policy=setup.policy,
                 behavior=behavior if behavior_due else None, analytics=setup.analytics,
-                segments=segments_due,
+                segments=segments_due, categories=self.categories,
             )  # fmt: skip
             self._count(result)
             self._note_held(user, state)

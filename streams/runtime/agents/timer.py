@@ -48,7 +48,7 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
@@ -135,6 +135,9 @@ class _Tally:
     """The alert recommender in force: every user looked at who was not served its version
     yet is (``streams.core.alerts.serving.serve_promoted``). A promotion makes the next
     pass look at everyone."""
+    categories: Mapping[str, str] = field(default_factory=dict)
+    """Trigger id -> category, for the definitions in force: a held send is re-checked for
+    its category's consent when released."""
     users: int = 0
     decisions: int = 0
     commands: int = 0
@@ -209,7 +212,7 @@ class Scheduler:
             behavior=behavior, segments=segments_due, analytics=stage.current_analytics(),
             # Any user looked at is served the version in force if they were not yet:
             # those of a partition new to this worker too (its last owner may not have).
-            model=model,
+            model=model, categories={d.id: d.category for d in current},
         )  # fmt: skip
         epoch = index.epoch
         if sweep and not await self._sweep(sweep, due, now, done):
@@ -402,7 +405,7 @@ class Scheduler:
         result = process_idle(
             user_id, state, due, stage.catalogue, now=now, policy=stage.policy,
             behavior=done.behavior, analytics=done.analytics, segments=done.segments,
-            alert_model=done.model,
+            alert_model=done.model, categories=done.categories,
         )  # fmt: skip
         for command in result.commands[: result.released]:
             metrics.RELEASED_SENDS.labels(command.trigger_id).inc()

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from schemas.records import SuppressionReason
+from schemas.records import Outcome, SuppressionReason
 from streams.core.decisions.eligibility import category_consent_missing
-from streams.core.decisions.process import process
+from streams.core.decisions.process import process, process_idle
 from streams.core.decisions.send_policy import SENSITIVE_CATEGORIES, SendPolicy
 from streams.core.rendering import default_catalogue
 from streams.core.state.consent import consent_to, record_consent
+from streams.core.state.record import UserState
 from streams.core.triggers.catalogue import default_definitions
+from tests.unit.core.decisions.test_send_policy import every_debit
 from tests.unit.factories import START, fold, profile, spike_at, spike_history, transaction
 
 REQUIRED = SendPolicy(consent_categories=SENSITIVE_CATEGORIES)
@@ -111,3 +113,70 @@ def test_a_spike_is_sent_only_with_financial_consent(consent: dict[str, bool], f
         assert decision.reason is SuppressionReason.NO_CONSENT
         assert "financial" in decision.detail
         assert not [c for c in result.commands if c.trigger_id == "spending_spike"]
+
+
+# --- a held send is re-checked at release ---------------------------------------------------
+
+NIGHT = datetime(2026, 3, 12, 3, tzinfo=UTC)  # 23:00 in New York: held for the morning
+MORNING = datetime(2026, 3, 12, 12, tzinfo=UTC)  # 08:00 in New York
+
+
+def held_financial_send(policy: SendPolicy) -> UserState:
+    """A user who consented to financial messages, with a financial SMS held overnight."""
+    onboarding = profile(
+        "held", NIGHT - timedelta(days=1), timezone="America/New_York",
+        category_consent={"financial": True},
+    )  # fmt: skip
+    state = fold([onboarding])
+    debit = transaction("held", NIGHT, "5.00")
+    result = process(
+        state, debit, [every_debit()], default_catalogue(),
+        now=NIGHT, max_event_age_seconds=10**9, policy=policy,
+    )  # fmt: skip
+    assert (result.commands, result.held) == ([], 1)
+    return state
+
+
+@pytest.mark.parametrize(
+    ("policy", "meanwhile", "categories", "sent", "reason"),
+    [
+        # Consent kept: sent in the morning.
+        (REQUIRED, {}, {"every_debit": "financial"}, True, None),
+        (REQUIRED, {"financial": True}, {"every_debit": "financial"}, True, None),
+        # Withdrawn during the night: not sent, the same reason as at decision time.
+        (REQUIRED, {"financial": False}, {"every_debit": "financial"}, False,
+         "the user withdrew consent to financial messages"),
+        (WITHDRAWAL_ONLY, {"financial": False}, {"every_debit": "financial"}, False,
+         "the user withdrew consent to financial messages"),
+        # Another category withdrawn: this send is not concerned.
+        (REQUIRED, {"health": False}, {"every_debit": "financial"}, True, None),
+        # The trigger is no longer in force (deleted): its category is unknown, sent.
+        (REQUIRED, {"financial": False}, {}, True, None),
+        # No sensitive categories in the policy: nothing to re-check.
+        (SendPolicy(), {"financial": False}, {"every_debit": "financial"}, True, None),
+    ],
+)  # fmt: skip
+def test_a_held_send_is_rechecked_for_its_categorys_consent_at_release(
+    policy: SendPolicy,
+    meanwhile: dict[str, bool],
+    categories: dict[str, str],
+    sent: bool,
+    reason: str | None,
+) -> None:
+    state = held_financial_send(policy)
+    if meanwhile:
+        state = fold(
+            [profile("held", NIGHT + timedelta(hours=1), category_consent=meanwhile)], state
+        )
+    released = process_idle(
+        "held", state, (), default_catalogue(), now=MORNING, policy=policy, categories=categories
+    )
+    assert state.pending == []
+    assert (released.released, len(released.commands)) == ((1, 1) if sent else (0, 0))
+    if not sent:
+        (cancelled,) = released.decisions
+        assert (cancelled.outcome, cancelled.reason) == (
+            Outcome.SUPPRESSED, SuppressionReason.NO_CONSENT,
+        )  # fmt: skip
+        assert cancelled.trigger_id == "every_debit"
+        assert cancelled.detail.endswith(f"was not sent: {reason} while it waited.")
