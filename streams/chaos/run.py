@@ -178,13 +178,15 @@ async def caught_up(settings: Settings, timeout: float, *, sink: bool) -> bool:
     Gives up after ``timeout`` seconds, or once the lag has not shrunk for
     ``STALL_SECONDS`` (a commit that is stuck does not come loose by waiting).
     """
+    from sinks.worker import sink_group  # noqa: PLC0415 - a composition root, like the CLI
+
     deadline = time.monotonic() + timeout
     least, since = None, time.monotonic()
     while time.monotonic() < deadline and time.monotonic() - since < STALL_SECONDS:
         try:
             lag = await group_lag(settings, settings.app_id, _inputs(settings))
             if sink:
-                lag += await group_lag(settings, f"{settings.app_id}-sink", _sink_topics(settings))
+                lag += await group_lag(settings, sink_group(settings), _sink_topics(settings))
         except (KafkaError, OSError):
             lag = None  # the broker is restarting
         if lag == 0:

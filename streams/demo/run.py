@@ -184,13 +184,14 @@ async def _catch_up(settings: Settings, processes: list[NudgeProcess]) -> None:
     prefix = settings.topic_prefix
     inputs = [s.full_name(prefix) for s in (BEHAVIOR_EVENTS, RISK_SCORES)]
     from sinks.rows import ROUTES  # the demo is a composition root, like the CLI
+    from sinks.worker import sink_group
 
     outputs = [s.full_name(prefix) for s in ROUTES]  # every topic the sink reads
     deadline = time.monotonic() + CATCH_UP_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
         _check_running(processes)
         worker_lag = await group_lag(settings, settings.app_id, inputs)
-        sink_lag = await group_lag(settings, f"{settings.app_id}-sink", outputs)
+        sink_lag = await group_lag(settings, sink_group(settings), outputs)
         if worker_lag == 0 and sink_lag == 0:
             return
         _say(f"  behind: worker {worker_lag} events, sink {sink_lag} messages")
