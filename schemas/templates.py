@@ -244,11 +244,17 @@ def longest_sms(body: str, scope: Scope = "trigger") -> str:
     return PLACEHOLDER.sub(longest, body)
 
 
+#: Intervention variables only a ``<type>_due`` wording has a value for (the payment due).
+_DUE_ONLY = frozenset({"amount", "due_when"})
+_DUE_SUFFIX = "_due"
+
+
 def template_problems(template: MessageTemplate) -> list[str]:
     """Return what makes ``template`` unusable beyond its shape, as ``path: reason`` lines.
 
-    Unknown variables and malformed placeholders in every subject and body; for SMS, the
-    body's length with every variable at its longest, and characters outside GSM-7.
+    Unknown variables and malformed placeholders in every subject and body; the payment
+    due's variables outside an intervention's ``<type>_due`` wording; for SMS, the body's
+    length with every variable at its longest, and characters outside GSM-7.
     """
     known = VARIABLES[template.scope]
     problems = []
@@ -262,6 +268,15 @@ def template_problems(template: MessageTemplate) -> list[str]:
                     problems.append(
                         f"{where}: unknown variable {{{{{name}}}}}: not a registered "
                         f"{template.scope} variable (see nudge templates variables)"
+                    )
+                elif (
+                    template.scope == "intervention"
+                    and name in _DUE_ONLY
+                    and not template.id.endswith(_DUE_SUFFIX)
+                ):
+                    problems.append(
+                        f"{where}: {{{{{name}}}}} is known only to a <type>{_DUE_SUFFIX} "
+                        "message: this wording is sent when no payment due is known"
                     )
             left = PLACEHOLDER.sub("", wording)
             if "{{" in left or "}}" in left:

@@ -199,9 +199,11 @@ async def caught_up(settings: Settings, timeout: float, *, sink: bool) -> bool:
 
 async def lags(settings: Settings) -> dict[str, list[dict[str, Any]]]:
     """Return the partitions the worker and the sink have not committed to their end."""
+    from sinks.worker import sink_group  # noqa: PLC0415 - a composition root, like the CLI
+
     groups = {
         "worker": (settings.app_id, _inputs(settings)),
-        "sink": (f"{settings.app_id}-sink", _sink_topics(settings)),
+        "sink": (sink_group(settings), _sink_topics(settings)),
     }
     behind = {}
     for name, (group, topics) in groups.items():

@@ -29,7 +29,7 @@ def checked(paths: list[Path], catalogue: Catalogue | None = None) -> list[Trigg
     Args:
         paths: The definition files.
         catalogue: The templates to check against: those in force
-            (``in_force_catalogue``) or, if ``None``, the shipped ones.
+            (``checked_live``) or, if ``None``, the shipped ones.
 
     Raises:
         DefinitionError: With every problem found.
@@ -42,9 +42,16 @@ def checked(paths: list[Path], catalogue: Catalogue | None = None) -> list[Trigg
     return definitions
 
 
-def in_force_catalogue(settings: Settings) -> Catalogue:
-    """Return the trigger messages every worker renders with now (``templates.definitions``)."""
-    return asyncio.run(templates_in_force(settings))[1].triggers
+def checked_live(settings: Settings, paths: list[Path]) -> list[TriggerDefinition]:
+    """Load definitions, then check their templates against those in force.
+
+    The files are parsed first: one that does not parse is refused without the broker.
+
+    Raises:
+        DefinitionError: With every problem found.
+    """
+    load_files(paths)
+    return checked(paths, asyncio.run(templates_in_force(settings))[1].triggers)
 
 
 def validate(paths: list[Path]) -> int:
@@ -99,7 +106,7 @@ async def publish(settings: Settings, definitions: list[TriggerDefinition]) -> N
 def apply(settings: Settings, paths: list[Path]) -> int:
     """Validate files and publish their definitions; return the exit status."""
     try:
-        definitions = checked(paths, in_force_catalogue(settings))
+        definitions = checked_live(settings, paths)
     except DefinitionError as error:
         print(error)
         return 1
@@ -128,7 +135,7 @@ def list_definitions(settings: Settings) -> int:
 def diff(settings: Settings, paths: list[Path]) -> int:
     """Print what applying the files would change; return 1 if anything would."""
     try:
-        wanted = checked(paths, in_force_catalogue(settings))
+        wanted = checked_live(settings, paths)
     except DefinitionError as error:
         print(error)
         return 2

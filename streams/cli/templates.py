@@ -89,6 +89,18 @@ def validate(paths: list[Path]) -> int:
     templates = _loaded(paths)
     if templates is None:
         return 1
+    # What needs no broker of the rules a replacement follows: an intervention message
+    # must be a shipped one, keep its channels and scope (apply also checks versions).
+    shipped = TemplateOverlay.shipped_with().in_force([])
+    problems = [
+        f"{template.id}: {problem}"
+        for template in templates
+        if template.scope == "intervention" or template.id in shipped
+        for problem in replacement_problems(template, _template(shipped.get(template.id)))
+    ]
+    if problems:
+        print("invalid message templates:\n  " + "\n  ".join(problems))
+        return 1
     for template in templates:
         print(f"ok  {template.id} v{template.version}{_sms_note(template)}")
     return 0

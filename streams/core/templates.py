@@ -107,6 +107,8 @@ class TemplateOverlay:
             message_id: InForce(template, "shipped")
             for message_id, template in self._shipped_messages().items()
         }
+        entries = list(entries)
+        self._checked_entries().keep_only({key for key, _ in entries})
         for key, raw in entries:
             template = self._template(key, raw)
             if template is None:

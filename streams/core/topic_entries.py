@@ -68,6 +68,20 @@ class CheckedEntries(Generic[T]):
         self.parsed[key] = (raw, result)
         return result
 
+    def keep_only(self, keys: set[bytes]) -> None:
+        """Forget the keys no longer on the topic, and their refusals.
+
+        A feed drops a tombstoned key rather than hand its tombstone on, so a refusal
+        would otherwise be counted for ever.
+        """
+        gone = [key for key in self.rejected if key not in keys]
+        for key in gone:
+            del self.rejected[key]
+        for key in [key for key in self.parsed if key not in keys]:
+            del self.parsed[key]
+        if gone:
+            self.on_refused(len(self.rejected))
+
     def refused(self) -> dict[str, list[str]]:
         """Return the entries refused so far: key -> reasons."""
         return {

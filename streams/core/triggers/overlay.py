@@ -88,6 +88,8 @@ class DefinitionOverlay:
     def current(self, entries: Iterable[tuple[bytes, bytes | None]]) -> list[TriggerDefinition]:
         """Return the definitions in force, given the topic's ``(key, value)`` entries."""
         merged = dict(self.shipped)
+        entries = list(entries)
+        self._checked_entries().keep_only({key for key, _ in entries})
         for key, raw in entries:
             if b":" in key:
                 continue  # a namespaced entry (``analytics:scores``...): not a trigger's

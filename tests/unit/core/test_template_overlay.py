@@ -86,11 +86,13 @@ def test_an_entry_not_newer_than_the_shipped_version_is_superseded(version: int)
         (*entry(version=0), "version: Input should be greater than or equal to 1"),
         (*entry(sms=None), "drops channel sms of version 2"),
         (
-            *entry(id="risk_note", scope="intervention", email=None, push=None, sms="{{amount}}"),
+            *entry(
+                id="risk_note", scope="intervention", email=None, push=None, sms="{{user_name}}"
+            ),
             "scope: intervention: no intervention message is called 'risk_note'",
         ),
         (
-            *entry(scope="intervention", sms="{{amount}}", email=None, push=None, in_app=None),
+            *entry(scope="intervention", sms="{{user_name}}", email=None, push=None, in_app=None),
             "scope: intervention, but version 2 is a trigger message's",
         ),
         (b"income_drop", entry()[1], "id 'spending_spike' does not match the message key"),
@@ -240,3 +242,23 @@ def test_the_core_renders_with_the_shipped_intervention_messages_by_default() ->
     shipped = intervened(None)
     assert shipped.messages == intervened(shipped_interventions()).messages
     assert all(m.template_version is not None for m in shipped.messages)
+
+
+def test_a_refused_entry_that_leaves_the_topic_is_no_longer_counted() -> None:
+    # The feed drops a tombstoned key rather than hand on its tombstone: the refusal and
+    # its count go with the key.
+    overlay, counts = refusals()
+    bad = entry(sms={"body": "{{nope}}"})
+    overlay.catalogue([bad, entry(id="weekly_digest", version=1)])
+    assert list(overlay.refused()) == ["spending_spike"] and counts[-1] == 1
+    overlay.catalogue([entry(id="weekly_digest", version=1)])
+    assert overlay.refused() == {} and counts[-1] == 0
+
+
+def test_an_intervention_wording_without_a_payment_may_not_name_its_amount() -> None:
+    overlay, _ = refusals()
+    kind = InterventionType.FLEXIBLE_PAYMENT.value
+    body = "Your {{amount}} payment is due."
+    overlay.catalogues([reworded(kind, in_app={"subject": "Hi", "body": body})])
+    (reason,) = overlay.refused()[kind]
+    assert reason.startswith("in_app.body: {{amount}} is known only to a <type>_due message")

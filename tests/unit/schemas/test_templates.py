@@ -32,6 +32,10 @@ def template(**fields: Any) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("document", "problem"),
     [
+        (
+            template(scope="intervention", sms="{{user_name}}: {{amount}} due"),
+            "sms.body: {{amount}} is known only to a <type>_due message",
+        ),
         # unknown variables: named with the channel and part they are in
         (template(sms="Hi {{first_name}}"), "sms.body: unknown variable {{first_name}}"),
         (
@@ -88,7 +92,9 @@ def test_an_invalid_template_is_refused_with_where_and_why(
         template(sms="Hi {{user_name}}" + "x" * 137),  # 160 exactly at the longest
         template(sms="{{ user_name }}, {{personalization.cta}}"[:16]),
         template(sms=None, email={"subject": "Hi {{user_name}}", "body": "<p>{{spend_week}}</p>"}),
-        template(scope="intervention", sms="{{user_name}}: {{amount}} due {{due_when}}"),
+        template(
+            id="hello_due", scope="intervention", sms="{{user_name}}: {{amount}} due {{due_when}}"
+        ),
         template(sms="Braces {} and [~] cost two each, and that is fine: " + PAD),
     ],
 )
