@@ -1,23 +1,30 @@
 """``nudge experiments ...``: experiments on triggered flows, hot-reloaded by every worker.
 
 ``validate FILE`` checks a YAML file of ``experiments: [...]`` (no Kafka needed): each
-definition, that it names a shipped trigger's channels and known templates, and prints the
-sample size each arm needs. ``apply FILE`` publishes each experiment on the definitions
-topic under ``experiment:<id>``; ``list`` prints the experiments in force (and any the
-workers refuse); ``stop ID`` publishes the experiment as stopped: nobody new is exposed,
-and the users already in it keep being credited conversions until their windows close.
+definition, that it names a shipped trigger's channels and shipped templates, and prints the
+sample size each arm needs. ``apply FILE`` checks the same against the triggers and
+templates in force (shipped and applied, as workers see them), then publishes each
+experiment on the definitions topic under ``experiment:<id>``; ``list`` prints the
+experiments in force (and any the workers refuse); ``stop ID`` publishes the experiment as
+stopped: nobody new is exposed, and the users already in it keep being credited
+conversions until their windows close.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from schemas.experiments import EVERY_TRIGGER, ExperimentDefinition, Varies, validate_experiments
 from schemas.settings import Settings
 from streams.cli.analytics import in_force, publish_entries
 from streams.cli.listed import add_actions, entry, print_refused, read_file
+
+if TYPE_CHECKING:
+    from schemas.triggers import TriggerDefinition
+    from streams.core.rendering import Catalogue
 
 _KEY = b"experiment:"
 
@@ -44,7 +51,11 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     found = read_file(args.file, validate_experiments, "experiments")
     if isinstance(found, int):
         return found
-    problems = [p for d in found for p in catalogue_problems(d)]
+    if args.action == "validate":
+        problems = [p for d in found for p in catalogue_problems(d)]
+    else:
+        triggers, templates = asyncio.run(_in_force(settings))
+        problems = [p for d in found for p in catalogue_problems(d, triggers, templates)]
     if problems:
         print("invalid experiments:\n  " + "\n  ".join(f"{args.file}: {p}" for p in problems))
         return 1
@@ -60,16 +71,33 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def catalogue_problems(definition: ExperimentDefinition) -> list[str]:
-    """Return what in ``definition`` the shipped triggers and templates do not have."""
+async def _in_force(settings: Settings) -> tuple[list[TriggerDefinition], Catalogue]:
+    """Return the trigger definitions and the trigger templates every worker uses now."""
+    from streams.runtime.definitions_feed import templates_in_force
+    from streams.runtime.replay_input import definitions_in_force
+
+    templates = (await templates_in_force(settings))[1]
+    return (await definitions_in_force(settings, templates))[1], templates.triggers
+
+
+def catalogue_problems(
+    definition: ExperimentDefinition,
+    triggers: Sequence[TriggerDefinition] | None = None,
+    templates: Catalogue | None = None,
+) -> list[str]:
+    """Return what in ``definition`` the triggers and templates do not have.
+
+    ``triggers`` and ``templates``: those to check against (the shipped ones if ``None``).
+    """
     from streams.core.rendering import default_catalogue
     from streams.core.triggers.catalogue import default_definitions
 
     if definition.trigger == EVERY_TRIGGER:
         return []
-    trigger = next((t for t in default_definitions() if t.id == definition.trigger), None)
+    known = default_definitions() if triggers is None else triggers
+    trigger = next((t for t in known if t.id == definition.trigger), None)
     problems = []
-    templates = default_catalogue()
+    templates = default_catalogue() if templates is None else templates
     for variant in definition.variants:
         for channel, template in variant.templates.items():
             if not templates.has(template):

@@ -17,10 +17,8 @@ PICK = text(
 async def print_why(settings: Settings, *, limit: int = 4) -> bool:
     """Print ``nudge why USER TRIGGER`` for a user with a suppression; False if none."""
     from sinks.history import History, HistoryUnavailable
-    from streams.core.rendering import default_catalogue
-    from streams.core.triggers.overlay import DefinitionOverlay
     from streams.core.views import render_why, why_view
-    from streams.runtime.definitions_feed import read_definitions
+    from streams.runtime.replay_input import definitions_in_force
 
     history = History(settings)
     try:
@@ -36,8 +34,7 @@ async def print_why(settings: Settings, *, limit: int = 4) -> bool:
         return False
     finally:
         history.close()
-    entries = await read_definitions(settings)
-    definitions = DefinitionOverlay.shipped_with(default_catalogue()).current(entries.items())
+    definitions = (await definitions_in_force(settings))[1]
     print(f"\n$ nudge why {user_id} {trigger_id} --limit {limit}")
     print(render_why(why_view(user_id, trigger_id, definitions, decisions)))
     return True
