@@ -19,7 +19,7 @@ from schemas.personalization import PERSONALIZATION_RULE
 from schemas.records import Outcome, SuppressionReason, TriggerDecision
 from schemas.triggers import ChannelTemplate, TriggerDefinition
 from streams.core.decisions.eligibility import consented_channels, why_suppressed
-from streams.core.decisions.release import held_until
+from streams.core.decisions.release import held_record, held_until
 from streams.core.decisions.send_policy import (
     SendPolicy,
     at_hour,
@@ -177,7 +177,9 @@ def remember(
     if firing.held:
         # Sent by the scheduler when due, after checking consent again.
         state.pending.extend(
-            c.model_dump(mode="json") for c in firing.commands if c.command_id in firing.held
+            held_record(c, definition.category)
+            for c in firing.commands
+            if c.command_id in firing.held
         )
         state.pending.sort(key=held_until)
     if firing.decision.outcome is Outcome.FIRED or firing.silent:

@@ -14,6 +14,11 @@ from streams.core.decisions.result import Result
 from streams.core.decisions.send_policy import SendPolicy
 from streams.core.state.record import UserState
 
+#: The key a held command keeps its trigger's category under, beside the command's own
+#: fields: the category it was decided under is checked at release even if the trigger has
+#: since been deleted or paused (records held before it was kept have none).
+HELD_CATEGORY = "held_category"
+
 
 def release_due(
     user_id: str,
@@ -35,8 +40,9 @@ def release_due(
         state: The user's record; its due held commands are taken out.
         now: The scheduler's clock.
         policy: The send policy in force: which categories need consent, and how.
-        categories: Trigger id -> its category, for the definitions in force (a trigger
-            not named, say one deleted since, is not checked for category consent).
+        categories: Trigger id -> its category, for the definitions in force. A held
+            command is checked for the category it was decided under (``HELD_CATEGORY``)
+            and for the one in force now, if they differ: either may withhold it.
     """
     result = Result()
     moment = now.timestamp()
@@ -47,10 +53,15 @@ def release_due(
     if not due:
         return result
     state.pending = waiting
-    consent = state.profile.get("consent", {})
     for held in due:
-        command = SendCommunication.model_validate(held)
-        why = _withheld(command, consent, state.profile, policy, categories or {})
+        command = held_command(held)
+        why = _withheld(
+            command,
+            state.profile,
+            decided=held.get(HELD_CATEGORY),
+            policy=policy,
+            categories=categories or {},
+        )
         if why is None:
             result.commands.append(command)
             continue
@@ -78,20 +89,37 @@ def release_due(
     return result
 
 
+def held_command(held: Mapping[str, Any]) -> SendCommunication:
+    """Return the command a held record (its JSON, and ``HELD_CATEGORY``) will send."""
+    return SendCommunication.model_validate({k: v for k, v in held.items() if k != HELD_CATEGORY})
+
+
+def held_record(command: SendCommunication, category: str) -> dict[str, Any]:
+    """Return what the user's record keeps of a command held until its ``send_at``."""
+    return {**command.model_dump(mode="json"), HELD_CATEGORY: category}
+
+
 def _withheld(
     command: SendCommunication,
-    consent: Mapping[str, bool],
     profile: dict[str, Any],
+    *,
+    decided: str | None,
     policy: SendPolicy | None,
     categories: Mapping[str, str],
 ) -> str | None:
-    """Say why a due command may not be sent now, or ``None`` if it may."""
-    if not consent.get(command.channel.value, True):
+    """Say why a due command may not be sent now, or ``None`` if it may.
+
+    ``decided``: the category the command was decided under (``None`` in older records).
+    """
+    if not profile.get("consent", {}).get(command.channel.value, True):
         return "the user withdrew consent on that channel"
-    category = categories.get(command.trigger_id)
-    if policy is None or category is None:
+    if policy is None:
         return None
-    return category_consent_missing(profile, category, policy)
+    for category in dict.fromkeys((decided, categories.get(command.trigger_id))):
+        why = None if category is None else category_consent_missing(profile, category, policy)
+        if why is not None:
+            return why
+    return None
 
 
 def held_until(held: dict[str, Any]) -> float:

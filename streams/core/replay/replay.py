@@ -48,7 +48,7 @@ from schemas.records import BEHAVIOR_CHANGE_TRIGGER_ID, Outcome
 from schemas.triggers import TriggerDefinition
 from streams.core.behavior.change import BehaviorPolicy
 from streams.core.decisions.process import process, process_idle
-from streams.core.decisions.release import held_until
+from streams.core.decisions.release import held_command, held_until
 from streams.core.decisions.result import Result
 from streams.core.decisions.send_policy import SendPolicy
 from streams.core.rendering import Catalogue
@@ -358,7 +358,7 @@ class _Replay:
         """Count the sends still held when the window ends: decided, and due after it."""
         for state in self.states.values():
             for held in state.pending:
-                self._count_send(SendCommunication.model_validate(held))
+                self._count_send(held_command(held))
         self.tally.users = len(self.states)
 
 

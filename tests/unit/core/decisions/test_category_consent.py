@@ -10,6 +10,7 @@ import pytest
 from schemas.records import Outcome, SuppressionReason
 from streams.core.decisions.eligibility import category_consent_missing
 from streams.core.decisions.process import process, process_idle
+from streams.core.decisions.release import HELD_CATEGORY
 from streams.core.decisions.send_policy import SENSITIVE_CATEGORIES, SendPolicy
 from streams.core.rendering import default_catalogue
 from streams.core.state.consent import consent_to, record_consent
@@ -137,33 +138,49 @@ def held_financial_send(policy: SendPolicy) -> UserState:
     return state
 
 
+WITHDRAWN = "the user withdrew consent to financial messages"
+FINANCIAL = {"every_debit": "financial"}
+
+
 @pytest.mark.parametrize(
-    ("policy", "meanwhile", "categories", "sent", "reason"),
+    ("policy", "meanwhile", "categories", "kept", "sent", "reason"),
     [
         # Consent kept: sent in the morning.
-        (REQUIRED, {}, {"every_debit": "financial"}, True, None),
-        (REQUIRED, {"financial": True}, {"every_debit": "financial"}, True, None),
+        (REQUIRED, {}, FINANCIAL, True, True, None),
+        (REQUIRED, {"financial": True}, FINANCIAL, True, True, None),
         # Withdrawn during the night: not sent, the same reason as at decision time.
-        (REQUIRED, {"financial": False}, {"every_debit": "financial"}, False,
-         "the user withdrew consent to financial messages"),
-        (WITHDRAWAL_ONLY, {"financial": False}, {"every_debit": "financial"}, False,
-         "the user withdrew consent to financial messages"),
+        (REQUIRED, {"financial": False}, FINANCIAL, True, False, WITHDRAWN),
+        (WITHDRAWAL_ONLY, {"financial": False}, FINANCIAL, True, False, WITHDRAWN),
         # Another category withdrawn: this send is not concerned.
-        (REQUIRED, {"health": False}, {"every_debit": "financial"}, True, None),
-        # The trigger is no longer in force (deleted): its category is unknown, sent.
-        (REQUIRED, {"financial": False}, {}, True, None),
+        (REQUIRED, {"health": False}, FINANCIAL, True, True, None),
+        # The trigger is no longer in force (deleted): the held send keeps the category it
+        # was decided under, so it is still checked.
+        (REQUIRED, {"financial": False}, {}, True, False, WITHDRAWN),
+        # Recategorised meanwhile: the category it was decided under still counts...
+        (REQUIRED, {"financial": False}, {"every_debit": "engagement"}, True, False, WITHDRAWN),
+        # ...and so does the one in force now.
+        (REQUIRED, {"health": False}, {"every_debit": "health"}, True, False,
+         "the user withdrew consent to health messages"),
+        # A send held before the category was kept: the category in force is checked...
+        (REQUIRED, {"financial": False}, FINANCIAL, False, False, WITHDRAWN),
+        # ...and, with the trigger gone, there is nothing to check it against.
+        (REQUIRED, {"financial": False}, {}, False, True, None),
         # No sensitive categories in the policy: nothing to re-check.
-        (SendPolicy(), {"financial": False}, {"every_debit": "financial"}, True, None),
+        (SendPolicy(), {"financial": False}, FINANCIAL, True, True, None),
     ],
 )  # fmt: skip
 def test_a_held_send_is_rechecked_for_its_categorys_consent_at_release(
     policy: SendPolicy,
     meanwhile: dict[str, bool],
     categories: dict[str, str],
+    kept: bool,
     sent: bool,
     reason: str | None,
 ) -> None:
     state = held_financial_send(policy)
+    assert [held[HELD_CATEGORY] for held in state.pending] == ["financial"]
+    if not kept:
+        state.pending = [{k: v for k, v in h.items() if k != HELD_CATEGORY} for h in state.pending]
     if meanwhile:
         state = fold(
             [profile("held", NIGHT + timedelta(hours=1), category_consent=meanwhile)], state

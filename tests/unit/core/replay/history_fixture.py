@@ -26,6 +26,7 @@ from schemas.records import Outcome
 from schemas.triggers import TriggerDefinition
 from streams.core.behavior.change import BehaviorPolicy
 from streams.core.decisions.process import process, process_idle
+from streams.core.decisions.release import held_command
 from streams.core.decisions.result import Result
 from streams.core.decisions.send_policy import SendPolicy
 from streams.core.rendering import default_catalogue
@@ -166,7 +167,7 @@ def direct_replay(
         next_tick += every
     for state in plain.states.values():
         for held in state.pending:
-            plain.note(SendCommunication.model_validate(held))
+            plain.note(held_command(held))
             plain.direct.held_at_end += 1
     return plain.direct
 
