@@ -213,11 +213,18 @@ class Api:
         return await self._report(params["report"], query)
 
     async def _record(self, user_id: str) -> UserState:
-        """Return a copy of the user's live record (404 when there is none)."""
+        """Return a copy of the user's live record (404 when there is none).
+
+        While partitions move or their records are restored from the changelog, a missing
+        record may only be missing so far: 503, try again, rather than a wrong 404.
+        """
         async with self.stage.lock:  # between batches: never a record half-way through one
             state = self.stage.users.get(user_id.encode())
             copied = None if state is None else UserState.from_bytes(state.to_bytes())
         if copied is None:
+            if self.app.rebalancing or self.app.in_recovery:
+                msg = "the user's partition is being restored; try again"
+                raise _unavailable(msg)
             raise Answer(404, "not found", "no record of this user on its owning worker")
         return copied
 

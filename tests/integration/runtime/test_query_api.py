@@ -23,6 +23,7 @@ from schemas.api import ROUTES, UserView, WhyView
 from schemas.settings import Settings
 from schemas.topics import BEHAVIOR_EVENTS
 from sinks.migrate import upgrade
+from streams.runtime.api import FORWARD_TIMEOUT_SECONDS
 from streams.runtime.processes import settings_env
 from tests.integration.harness import (
     NudgeProcess,
@@ -256,3 +257,72 @@ async def test_with_the_database_away_a_user_still_answers_and_history_says_503(
         assert worker.running()  # a read that failed took nothing down
     finally:
         worker.stop()
+
+
+@pytest.mark.parametrize("store", ["memory://", "rocksdb://"])
+async def test_when_the_owner_dies_the_other_worker_says_503_then_answers_with_its_record(
+    make_settings: Callable[..., Settings], tmp_path: Path, store: str
+) -> None:
+    # The owner of a user is killed while the other worker is asked about that user: the
+    # answer is 503 at once (never a hang, never an empty record), and once the partition
+    # has moved and its records are restored, the survivor answers with the same record.
+    ports = [free_port(), free_port()]
+    base: dict[str, Any] = {
+        "api_tokens": f"support:{TOKEN}", "api_burst": 10_000, "session_timeout_seconds": 6.0,
+        "store": store,
+    }  # fmt: skip
+    settings = make_settings(**base)
+    upgrade(settings)
+    workers = [
+        NudgeProcess(
+            make_settings(**base, app_id=settings.app_id, topic_prefix=settings.topic_prefix,
+                          web_port=port, data_dir=str(tmp_path / f"w{n}")),
+            "worker", tmp_path / f"worker{n}.log",
+        )
+        for n, port in enumerate(ports)
+    ]  # fmt: skip
+    now = datetime.now(UTC)
+    try:
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            await wait_for_assignment(worker)
+        histories = ordered(*(spiker(user, now) for user in USERS))
+        await publish(settings, BEHAVIOR_EVENTS, as_messages(histories))
+        await caught_up(settings, BEHAVIOR_EVENTS)
+        views = {}
+        for user in USERS:
+            status, body, _ = await get(ports[0], f"/users/{user}")
+            assert status == 200, body
+            views[user] = UserView.model_validate(body)
+        survivor = views[USERS[0]].served_by
+        user = next(u for u in USERS if views[u].served_by != survivor)
+        before = views[user]
+
+        dies = next(
+            n for n, p in enumerate(ports) if before.served_by.rstrip("/").endswith(f":{p}")
+        )
+        owner, asked = workers[dies], ports[1 - dies]
+        owner.kill()
+        began = asyncio.get_running_loop().time()
+        status, body, _ = await get(asked, f"/users/{user}")
+        assert status == 503, body
+        assert asyncio.get_running_loop().time() - began < FORWARD_TIMEOUT_SECONDS + 2
+
+        answers: list[tuple[int, Any]] = []
+
+        async def answered() -> bool:
+            status, body, _ = await get(asked, f"/users/{user}")
+            answers.append((status, body))
+            return status == 200
+
+        await wait_until(answered, "the survivor to answer for the dead owner's user", 120)
+        assert {status for status, _ in answers[:-1]} <= {503}, answers
+        after = UserView.model_validate(answers[-1][1])
+        assert after.served_by != before.served_by
+        assert after.partition == before.partition
+        assert after.last_fired == before.last_fired
+        assert after.baselines == before.baselines
+    finally:
+        for process in workers:
+            process.stop()
