@@ -116,18 +116,20 @@ def expected_recommendations(
 async def _served(settings: Settings) -> tuple[int, int]:
     """Wait until the worker served everyone ``expected_recommendations`` names.
 
+    The expectation is computed again each time: the promotion's pass writes some users'
+    profiles anew as it serves them, and the sink stores them meanwhile, so one computed
+    before the pass ends may name a user by a profile the worker no longer has.
+
     Returns (served, expected).
     """
-    expected = set(expected_recommendations(settings))
     deadline = time.monotonic() + SERVE_TIMEOUT_SECONDS
-    served: set[str] = set()
-    while time.monotonic() < deadline:
+    while True:
+        expected = set(expected_recommendations(settings))
         rows = query(settings, "SELECT DISTINCT user_id FROM alert_recommendations")
         served = {r["user_id"] for r in rows}
-        if served >= expected:
-            break
+        if served >= expected or time.monotonic() >= deadline:
+            return len(served & expected), len(expected)
         await asyncio.sleep(1.0)
-    return len(served & expected), len(expected)
 
 
 def _print_users(settings: Settings, people: dict[str, Any]) -> None:
