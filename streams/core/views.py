@@ -229,7 +229,15 @@ def _block(evaluation: Evaluation) -> list[str]:
         f"    {decision.detail}",
     ]
     for c in evaluation.comparisons:
-        judged = {True: "holds", False: "does not hold", None: "not recorded"}[c.holds]
+        judged = {True: "holds", False: "does not hold", None: _unjudged(c.feature)}[c.holds]
         value = "-" if c.value is None else f"{c.value:g}"
         lines.append(f"    {c.feature} = {value}  {c.op} {c.threshold}  -> {judged}")
     return lines
+
+
+def _unjudged(feature: str) -> str:
+    """Say why a comparison cannot be judged from the decision's recorded numbers."""
+    kind = FEATURES[feature].kind if feature in FEATURES else None
+    if kind in (FeatureKind.NUMBER, FeatureKind.MOMENT):
+        return "not recorded"
+    return "not a number, not recorded (the sentence above gives its value)"

@@ -9,7 +9,7 @@ import pytest
 from schemas.api import DecisionView
 from streams.core.state.analytics import Analytics
 from streams.core.triggers.catalogue import default_definitions
-from streams.core.views import laid_out, user_view, why_view
+from streams.core.views import laid_out, render_why, user_view, why_view
 from tests.unit.factories import fold, spike_at, spike_history
 
 SPIKE = next(d for d in default_definitions() if d.id == "spending_spike")
@@ -90,3 +90,16 @@ def test_why_says_when_nothing_was_recorded_and_counts_what_was() -> None:
 def test_a_decision_of_a_trigger_no_longer_in_force_is_shown_without_comparisons() -> None:
     answer = why_view("u", None, [SPIKE], [decision({"x": 1.0}, trigger="retired_trigger")])
     assert answer.evaluations[0].comparisons == []
+
+
+def test_the_text_says_why_a_comparison_is_not_judged() -> None:
+    # The spike's direction is text (not kept among the decision's numbers); its weekly
+    # change is a number the decision did not record.
+    answer = why_view("u", "spending_spike", [SPIKE], [decision({"spend_week": 150.0})])
+    lines = render_why(answer).splitlines()
+    direction = next(line for line in lines if "transaction_direction" in line)
+    change = next(line for line in lines if "spend_week_change_pct" in line)
+    week = next(line for line in lines if "spend_week =" in line)
+    assert direction.endswith("-> not a number, not recorded (the sentence above gives its value)")
+    assert change.endswith("-> not recorded")
+    assert week.endswith("-> holds")
