@@ -61,6 +61,7 @@ def outcome(user: str, day: date, kind: str, n: int, value: str | None = None):
 #: Ana: first seen on W1's Monday, three visits that day, back in weeks 1 and 3, and a
 #: purchase of 30. Ben: first on W1's Sunday, back on W2's Monday. Cy: W1 only, a command
 #: converted at 20 (a second conversion report of the same command does not count twice).
+#: Ben's command converted, reported first without a value, then with 7: 7 counts.
 #: Fay: 00:30 on W2's Monday in UTC+1 is 23:30 on W1's Sunday in UTC: cohort W1. Dee: W2,
 #: back in weeks 1 and 2, purchases of 10 and 15.50. Eve: W3, an experiment conversion.
 #: A purchase with a negative amount is refused by the worker: no day, no purchase.
@@ -81,18 +82,21 @@ OUTCOMES = [
     outcome("cy", W1 + timedelta(1), "converted", 1, "20.00"),
     outcome("cy", W1 + timedelta(1), "converted", 2, "99.00"),
     outcome("ben", W2, "opened", 1),
+    outcome("ben", W2, "converted", 2),
+    outcome("ben", W2, "converted", 3, "7.00"),
 ]
 CONVERSIONS = [conversion("tone_test", "friendly", "eve", "signup", at(W3))]
 
 #: The cohort table by hand, weeks 0 to 2. W1: ana, ben, cy, fay (4): all in week 0; ana
-#: and ben in week 1; nobody in week 2 (ana again in week 3). W2: dee, every week. W3:
-#: eve, week 0 only; week 2 has not come yet (the newest activity is in W4).
+#: and ben in week 1; nobody in week 2 (ana again in week 3); ana, ben and cy converted,
+#: for 30 + 7 + 20. W2: dee, every week. W3: eve, week 0 only; week 2 has not come yet
+#: (the newest activity is in W4).
 EXPECTED = [
     {
         "cohort_week": W1.isoformat(), "cohort_size": 4,
         "week_0": 1.0, "week_1": 0.5, "week_2": 0.0, "active": [4, 2, 0],
-        "converted_users": 2, "converted_share": 0.5,
-        "lifetime_value": Decimal("50.00"), "value_per_user": Decimal("12.50"),
+        "converted_users": 3, "converted_share": 0.75,
+        "lifetime_value": Decimal("57.00"), "value_per_user": Decimal("14.25"),
     },
     {
         "cohort_week": W2.isoformat(), "cohort_size": 1,
@@ -165,7 +169,7 @@ async def test_the_cohort_table_equals_hand_counts_and_a_replay_changes_nothing(
     assert lines[2].split() == [
         "cohort", "(week", "of)", "users", "w0", "w1", "w2", "converted", "LTV", "per", "user",
     ]  # fmt: skip
-    assert lines[3].split() == ["2025-01-06", "4", "100.0%", "50.0%", "0.0%", "50.0%", "12.50"]
+    assert lines[3].split() == ["2025-01-06", "4", "100.0%", "50.0%", "0.0%", "75.0%", "14.25"]
     assert lines[5].split() == ["2025-01-20", "1", "100.0%", "0.0%", "-", "100.0%", "0.00"]
     longer = json.loads(report(settings, monkeypatch, capsys, "--json"))  # 8 weeks
     assert longer["cohorts"][0]["active"] == [4, 2, 0, 1]
