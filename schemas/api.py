@@ -60,8 +60,11 @@ class Comparison(_View):
     """The value (or values) compared against, thresholds resolved."""
     value: float | None
     """The feature's value in the decision; ``None`` when the decision did not record it."""
+    negated: bool = False
+    """Whether the condition needs this comparison false (it is under a ``not``)."""
     holds: bool | None
-    """Whether this comparison held; ``None`` when it cannot be judged from the record."""
+    """Whether the condition's need of this comparison was met (true, or false when
+    ``negated``); ``None`` when it cannot be judged from the record."""
 
 
 class Evaluation(_View):

@@ -350,6 +350,14 @@ def comparisons(node: Condition | None) -> list[Comparison]:
     return [comparison for _, comparison in _located(node, "")]
 
 
+def senses(node: Condition | None) -> list[tuple[Comparison, bool]]:
+    """Return every comparison with whether the condition needs it false (under a ``not``).
+
+    In the order of ``comparisons``; a comparison under two ``not`` is needed true.
+    """
+    return [(c, path.count(".not") % 2 == 1) for path, c in _located(node, "")]
+
+
 def _located(node: Condition | None, path: str) -> list[tuple[str, Comparison]]:
     """Return every comparison with its path (``condition.all.1``), depth first."""
     if node is None:

@@ -23,7 +23,7 @@ from schemas.api import (
     WhyView,
 )
 from schemas.features import FEATURES, FeatureKind
-from schemas.triggers import TriggerDefinition, comparisons, parse_duration
+from schemas.triggers import TriggerDefinition, parse_duration, senses
 from streams.core.features.registry import COMPUTE, scheduled_context
 from streams.core.patterns.snapshot import snapshot
 from streams.core.state.analytics import Analytics
@@ -128,16 +128,18 @@ def laid_out(definition: TriggerDefinition | None, decision: DecisionView) -> Ev
         return Evaluation(decision=decision, comparisons=[])
     at = decision.occurred_at.timestamp()
     laid = []
-    for node in comparisons(definition.condition):
+    for node, negated in senses(definition.condition):
         expected = resolve(node.value, definition.thresholds)
         value = decision.features.get(node.feature)
+        held = _holds(node.op, node.feature, value, expected, at)
         laid.append(
             Comparison(
                 feature=node.feature,
                 op=node.op,
                 threshold=expected,
                 value=value,
-                holds=_holds(node.op, node.feature, value, expected, at),
+                negated=negated,
+                holds=None if held is None else held != negated,
             )
         )
     return Evaluation(decision=decision, comparisons=laid)
@@ -231,7 +233,8 @@ def _block(evaluation: Evaluation) -> list[str]:
     for c in evaluation.comparisons:
         judged = {True: "holds", False: "does not hold", None: _unjudged(c.feature)}[c.holds]
         value = "-" if c.value is None else f"{c.value:g}"
-        lines.append(f"    {c.feature} = {value}  {c.op} {c.threshold}  -> {judged}")
+        op = f"not {c.op}" if c.negated else c.op
+        lines.append(f"    {c.feature} = {value}  {op} {c.threshold}  -> {judged}")
     return lines
 
 

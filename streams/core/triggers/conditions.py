@@ -81,15 +81,26 @@ def resolve(value: Any, thresholds: Mapping[str, float]) -> Any:
 
 
 def describe(
-    comparisons: list[Comparison], ctx: FeatureContext, thresholds: Mapping[str, float]
+    comparisons: list[tuple[Comparison, bool]],
+    ctx: FeatureContext,
+    thresholds: Mapping[str, float],
 ) -> str:
-    """Say which values the comparisons saw: ``spend_week_change_pct 114.3% ≥ 20%``."""
+    """Say which values the comparisons saw: ``spend_week_change_pct 114.3% ≥ 20%``.
+
+    ``comparisons``: each with whether it is negated (``schemas.triggers.senses``): one
+    under a ``not`` is said negated, ``transaction_category groceries not in [rent]``.
+    """
     parts = []
-    for node in comparisons:
+    for node, negated in comparisons:
         unit = FEATURES[node.feature].unit
         shown = _shown(ctx.value(node.feature), unit, precise=True)
         limit = _shown(resolve(node.value, thresholds), unit, precise=False)
-        parts.append(f"{node.feature} {shown} {_SYMBOLS.get(node.op, node.op)} {limit}")
+        op = (
+            _NEGATED.get(node.op, f"not {_SYMBOLS.get(node.op, node.op)}")
+            if negated
+            else (_SYMBOLS.get(node.op, node.op))
+        )
+        parts.append(f"{node.feature} {shown} {op} {limit}")
     return "; ".join(parts)
 
 
@@ -105,3 +116,5 @@ def _shown(value: Any, unit: str, *, precise: bool) -> str:
 
 
 _SYMBOLS = {"gt": ">", "gte": "≥", "lt": "<", "lte": "≤", "eq": "=", "ne": "≠"}
+#: How a comparison under a ``not`` is said when the symbol has a plain opposite.
+_NEGATED = {"eq": "≠", "ne": "=", "in": "not in"}

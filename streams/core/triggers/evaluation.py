@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from schemas.features import FEATURES
-from schemas.triggers import Comparison, TriggerDefinition, comparisons
+from schemas.triggers import Comparison, TriggerDefinition, comparisons, senses
 from streams.core.features.basics import closed_month_number
 from streams.core.features.context import FeatureContext, format_value
 from streams.core.features.registry import DEPENDS
@@ -88,10 +88,11 @@ def evaluate(definition: TriggerDefinition, ctx: FeatureContext) -> Match | None
     if episode is not None:
         ctx.state.episodes[definition.id] = episode
     compared = comparisons(definition.condition)
+    said = describe(senses(definition.condition), ctx, definition.thresholds)
     return Match(
         cause=cause,
         features=recorded_features(compared, ctx),
-        detail=f"{definition.name}: {describe(compared, ctx, definition.thresholds)}.",
+        detail=f"{definition.name}: {said}.",
         context=ctx,
     )
 

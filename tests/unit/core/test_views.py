@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from pydantic import TypeAdapter
 
 from schemas.api import DecisionView
+from schemas.triggers import Condition
 from streams.core.state.analytics import Analytics
 from streams.core.triggers.catalogue import default_definitions
 from streams.core.views import laid_out, render_why, user_view, why_view
@@ -103,3 +105,18 @@ def test_the_text_says_why_a_comparison_is_not_judged() -> None:
     assert direction.endswith("-> not a number, not recorded (the sentence above gives its value)")
     assert change.endswith("-> not recorded")
     assert week.endswith("-> holds")
+
+
+def test_a_comparison_under_a_not_is_met_when_it_is_false() -> None:
+    # A made-up "spend_week >= 100 and not spend_week >= 1000": the negated leaf is met
+    # when the comparison is false.
+    guarded = SPIKE.model_copy(update={"condition": TypeAdapter(Condition).validate_python(
+        {"all": [{"feature": "spend_week", "gte": 100},
+                 {"not": {"feature": "spend_week", "gte": 1000}}]}
+    )})  # fmt: skip
+    laid = laid_out(guarded, decision({"spend_week": 150.0})).comparisons
+    assert [(c.negated, c.holds) for c in laid] == [(False, True), (True, True)]
+    laid = laid_out(guarded, decision({"spend_week": 1500.0})).comparisons
+    assert [(c.negated, c.holds) for c in laid] == [(False, True), (True, False)]
+    answer = why_view("u", "spending_spike", [guarded], [decision({"spend_week": 150.0})])
+    assert "spend_week = 150  not gte 1000.0  -> holds" in render_why(answer)

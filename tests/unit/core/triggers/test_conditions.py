@@ -14,7 +14,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from schemas.events import Event
 from schemas.features import FEATURES, Feature, FeatureKind
-from schemas.triggers import Comparison, Condition, TriggerDefinition, comparisons
+from schemas.triggers import Comparison, Condition, TriggerDefinition, senses
 from streams.core.features.context import Before, FeatureContext, format_value
 from streams.core.features.registry import COMPUTE, event_context
 from streams.core.state.fold import apply_event
@@ -388,7 +388,7 @@ def _spike_context(final: str = "48.00") -> FeatureContext:
 def test_describe_formats_dollars_and_percent() -> None:
     spike = next(d for d in default_definitions() if d.id == "spending_spike")
     ctx = _spike_context()
-    assert describe(comparisons(spike.condition), ctx, spike.thresholds) == (
+    assert describe(senses(spike.condition), ctx, spike.thresholds) == (
         "transaction_direction debit = debit; "
         "spend_week_change_pct 20.0% ≥ 20%; "
         "spend_week $168.00 ≥ $100.00; "
@@ -413,20 +413,47 @@ def test_describe_formats_dollars_and_percent() -> None:
 )
 def test_describe_each_operator(comparison: dict[str, Any], text: str) -> None:
     node = Comparison.model_validate(comparison)
-    assert describe([node], _spike_context(), {}) == text
+    assert describe([(node, False)], _spike_context(), {}) == text
 
 
 def test_describe_resolves_threshold_references() -> None:
     node = Comparison.model_validate({"feature": "event_amount", "gte": "$big"})
     ctx = context([], purchase_of("1234.5"))
-    assert describe([node], ctx, {"big": 1000.0}) == "event_amount $1,234.50 ≥ $1,000.00"
+    assert describe([(node, False)], ctx, {"big": 1000.0}) == "event_amount $1,234.50 ≥ $1,000.00"
+
+
+@pytest.mark.parametrize(
+    ("condition", "text"),
+    [
+        ({"not": {"feature": "transaction_direction", "eq": "credit"}},
+         "transaction_direction debit ≠ credit"),
+        ({"not": {"feature": "transaction_direction", "ne": "debit"}},
+         "transaction_direction debit = debit"),
+        ({"not": {"feature": "tier", "in": ["gold"]}}, "tier premium not in [gold]"),
+        ({"not": {"feature": "spend_week", "gte": 1000}}, "spend_week $168.00 not ≥ $1,000.00"),
+        ({"not": {"not": {"feature": "spend_week", "gte": 100}}}, "spend_week $168.00 ≥ $100.00"),
+        ({"all": [{"feature": "tier", "eq": "premium"},
+                  {"not": {"any": [{"feature": "tier", "eq": "gold"},
+                                   {"feature": "spend_week", "lt": 10}]}}]},
+         "tier premium = premium; tier premium ≠ gold; spend_week $168.00 not < $10.00"),
+    ],
+)  # fmt: skip
+def test_describe_says_a_comparison_under_a_not_negated(
+    condition: dict[str, Any], text: str
+) -> None:
+    # The condition held: what it says must read as true ("not in", never "in").
+    node = TypeAdapter(Condition).validate_python(condition)
+    ctx = context([*spike_history(USER), profile(USER, START, tier="premium")],
+                  transaction(USER, spike_at(), "48.00"))  # fmt: skip
+    assert holds(node, ctx, {}, ctx.at.timestamp())
+    assert describe(senses(node), ctx, {}) == text
 
 
 def test_describe_names_an_operator_without_a_symbol() -> None:
     node = Comparison.model_validate({"feature": "tier", "in": ["free", "premium"]})
     ctx = context([profile(USER, START, tier="premium")], purchase_of("5"))
-    assert describe([node], ctx, {}).startswith("tier premium in ")
-    assert describe([node], ctx, {}) == "tier premium in [free, premium]"
+    assert describe([(node, False)], ctx, {}).startswith("tier premium in ")
+    assert describe([(node, False)], ctx, {}) == "tier premium in [free, premium]"
 
 
 @pytest.mark.parametrize(
@@ -465,7 +492,7 @@ def _definition(condition: dict[str, Any]) -> TriggerDefinition:
     [
         (
             {"not": {"feature": "spend_week_change_pct", "gte": 20}},
-            "Described: spend_week_change_pct none ≥ 20%.",
+            "Described: spend_week_change_pct none not ≥ 20%.",
         ),
         (
             {
