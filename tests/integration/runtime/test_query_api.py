@@ -54,11 +54,12 @@ async def get(port: int, path: str, token: str | None = TOKEN) -> tuple[int, Any
         return response.status, body, response.headers
 
 
-async def test_two_workers_answer_for_every_user_from_its_owner(
-    make_settings: Callable[..., Settings], tmp_path: Path
-) -> None:
+def two_workers(
+    make_settings: Callable[..., Settings], tmp_path: Path, **changes: Any
+) -> tuple[Settings, list[int], list[NudgeProcess]]:
+    """Two workers of one app with the API on (not started), on a migrated database."""
     ports = [free_port(), free_port()]
-    base: dict[str, Any] = {"api_tokens": f"support:{TOKEN}", "api_burst": 500}
+    base: dict[str, Any] = {"api_tokens": f"support:{TOKEN}", **changes}
     settings = make_settings(**base)
     upgrade(settings)
     workers = [
@@ -69,6 +70,13 @@ async def test_two_workers_answer_for_every_user_from_its_owner(
         )
         for n, port in enumerate(ports)
     ]  # fmt: skip
+    return settings, ports, workers
+
+
+async def test_two_workers_answer_for_every_user_from_its_owner(
+    make_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    settings, ports, workers = two_workers(make_settings, tmp_path, api_burst=500)
     sink = NudgeProcess(settings, "sink", tmp_path / "sink.log")
     now = datetime.now(UTC)
     histories = [spiker(user, now) for user in USERS]
@@ -266,21 +274,9 @@ async def test_when_the_owner_dies_the_other_worker_says_503_then_answers_with_i
     # The owner of a user is killed while the other worker is asked about that user: the
     # answer is 503 at once (never a hang, never an empty record), and once the partition
     # has moved and its records are restored, the survivor answers with the same record.
-    ports = [free_port(), free_port()]
-    base: dict[str, Any] = {
-        "api_tokens": f"support:{TOKEN}", "api_burst": 10_000, "session_timeout_seconds": 6.0,
-        "store": store,
-    }  # fmt: skip
-    settings = make_settings(**base)
-    upgrade(settings)
-    workers = [
-        NudgeProcess(
-            make_settings(**base, app_id=settings.app_id, topic_prefix=settings.topic_prefix,
-                          web_port=port, data_dir=str(tmp_path / f"w{n}")),
-            "worker", tmp_path / f"worker{n}.log",
-        )
-        for n, port in enumerate(ports)
-    ]  # fmt: skip
+    settings, ports, workers = two_workers(
+        make_settings, tmp_path, api_burst=10_000, session_timeout_seconds=6.0, store=store
+    )
     now = datetime.now(UTC)
     try:
         for worker in workers:
