@@ -20,7 +20,7 @@ import base64
 from typing import Any
 
 from schemas.records import Activity
-from streams.core.state.int_maps import put_varint, read_varints
+from streams.core.state.int_maps import put_varints, read_varints
 
 #: Weeks kept per activity (see the module's docstring).
 WEEKS_KEPT = 7
@@ -87,11 +87,14 @@ def pack_weeks(weeks: dict[str, dict[int, int]]) -> list[Any]:
     newest = max(max(counts) for counts in weeks.values())
     first = newest - WEEKS_KEPT + 1
     packed = bytearray()
+    span = range(first, newest + 1)
     for activity in _ORDER:
-        counts = weeks.get(activity, {})
-        for week in range(first, newest + 1):
-            count = counts.get(week)
-            put_varint(packed, 0 if count is None else count + 1)
+        counts = weeks.get(activity)
+        if counts is None:
+            packed += bytes(WEEKS_KEPT)  # none: a zero per week
+            continue
+        get = counts.get
+        put_varints(packed, [0 if (count := get(week)) is None else count + 1 for week in span])
     return [newest, base64.b64encode(bytes(packed.rstrip(b"\x00"))).decode("ascii")]
 
 

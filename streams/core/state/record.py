@@ -35,7 +35,7 @@ from streams.core.state.dedup import (
     seen_from_ids,
     watermark_hour,
 )
-from streams.core.state.int_maps import pack_int_map, put_varint, read_varints, unpack_int_map
+from streams.core.state.int_maps import pack_int_map, put_varints, read_varints, unpack_int_map
 from streams.core.state.risk_memory import RiskMemory
 from streams.core.state.visits import (
     pack_open_visits,
@@ -362,10 +362,12 @@ def pack_event_times(times: dict[str, list[int]], watermark: float) -> dict[str,
     packed: dict[str, str] = {}
     for kind, moments in times.items():
         out = bytearray()
+        gaps = []
         later = int(watermark)
         for moment in reversed(moments):
-            put_varint(out, max(later - moment, 0))
+            gaps.append(max(later - moment, 0))
             later = moment
+        put_varints(out, gaps)
         packed[kind] = base64.b64encode(out).decode()
     return packed
 
