@@ -6,6 +6,11 @@ Records carry a message and fields passed with ``extra=``; never personal data o
 Libraries' warnings and errors that repeat are rate-limited (``RepeatFilter``): while the
 broker is away, aiokafka retries without pause and logged about 4,400 errors (two kinds) a
 second; now each kind prints once, then once per ``REPEAT_SUMMARY_SECONDS`` with a count.
+
+A request the web server cannot parse (a request line over 8,190 bytes, a bad header) is
+said in one warning with the error's name and status (``MalformedRequestFilter``): aiohttp
+logs it as an error with a traceback quoting the start of the request line, which for the
+query API names a user.
 """
 
 from __future__ import annotations
@@ -19,11 +24,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+from aiohttp.http_exceptions import HttpProcessingError
 
 #: Attributes every LogRecord has; anything else came from ``extra=`` and is logged.
 _STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 #: Chatty libraries: their INFO is start-up banners and rebalance tables.
-QUIET_LOGGERS = ("aiokafka", "faust", "mode", "kafka", "sqlalchemy", "psycopg", "alembic")
+#: aiohttp: the workers' web server, whose access log would name each path asked for.
+QUIET_LOGGERS = (
+    "aiokafka", "faust", "mode", "kafka", "sqlalchemy", "psycopg", "alembic", "aiohttp",
+)  # fmt: skip
 #: The most these libraries log, even when Nudge logs at DEBUG: their DEBUG prints whole
 #: messages and rows (aiokafka's producer every key and value it sends, Faust every value
 #: an agent yields, SQLAlchemy every result row), which are personal data.
@@ -98,6 +107,27 @@ class RepeatFilter(logging.Filter):
         return any(name == logger or name.startswith(f"{logger}.") for logger in self.loggers)
 
 
+class MalformedRequestFilter(logging.Filter):
+    """Say a request aiohttp could not parse as a warning that quotes nothing of it.
+
+    aiohttp's server logs such a request (``HttpProcessingError``: a line too long, a bad
+    header, a bad method) as an ERROR whose traceback and message repeat the start of
+    the request line: a user id for the query API. The caller got its 400; the worker
+    needs only to know that it happened.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite aiohttp's record of a malformed request in place; pass every record."""
+        error = record.exc_info[1] if record.exc_info else None
+        if record.name.startswith("aiohttp.") and isinstance(error, HttpProcessingError):
+            record.msg, record.args = "a malformed http request was refused", ()
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.exc_info = record.exc_text = None
+            record.error = type(error).__name__
+            record.status = error.code
+        return True
+
+
 class JsonFormatter(logging.Formatter):
     """Format a record as one JSON line."""
 
@@ -122,12 +152,15 @@ def logging_config(level: str) -> dict[str, Any]:
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"json": {"()": "streams.runtime.logs.JsonFormatter"}},
-        "filters": {"repeats": {"()": "streams.runtime.logs.RepeatFilter"}},
+        "filters": {
+            "malformed": {"()": "streams.runtime.logs.MalformedRequestFilter"},
+            "repeats": {"()": "streams.runtime.logs.RepeatFilter"},
+        },
         "handlers": {
             "stderr": {
                 "class": "logging.StreamHandler",
                 "formatter": "json",
-                "filters": ["repeats"],
+                "filters": ["malformed", "repeats"],
                 "stream": "ext://sys.stderr",
             }
         },

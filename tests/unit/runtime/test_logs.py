@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -40,3 +41,37 @@ def test_debug_logs_print_no_bodies_keys_or_rows() -> None:
     assert "library info still shows" in done.stderr
     for secret in ("SECRET-BODY", "user-7", "SECRET-YIELD", "SECRET-ROW"):
         assert secret not in done.stderr
+
+
+#: What aiohttp's server logs for a request line over its limit, through Nudge's logging.
+MALFORMED = """
+import logging
+from aiohttp.http_exceptions import LineTooLong
+from streams.runtime.logs import configure_logging
+configure_logging("INFO")
+try:
+    raise LineTooLong("/users/SECRET-USER-ID/why?trigger=spending_spike", "8190")
+except LineTooLong as error:
+    logging.getLogger("aiohttp.server").error("Error handling request", exc_info=error)
+try:
+    raise RuntimeError("a bug in a view")
+except RuntimeError as error:
+    logging.getLogger("aiohttp.server").error("Error handling request", exc_info=error)
+logging.getLogger("aiohttp.access").info('127.0.0.1 "GET /users/SECRET-ACCESS HTTP/1.1" 200')
+"""
+
+
+def test_a_malformed_request_is_one_warning_that_quotes_none_of_it() -> None:
+    ran = subprocess.run(
+        [sys.executable, "-c", MALFORMED], capture_output=True, text=True, check=True
+    )
+    entries = [json.loads(line) for line in ran.stderr.splitlines()]
+    assert "SECRET" not in ran.stderr
+    refused, bug = entries  # the access line is below the library level
+    assert refused == {
+        "time": refused["time"], "level": "WARNING", "logger": "aiohttp.server",
+        "message": "a malformed http request was refused", "error": "LineTooLong", "status": 400,
+    }  # fmt: skip
+    # Anything else aiohttp's server logs is left as it was: an error with its traceback.
+    assert (bug["level"], bug["message"]) == ("ERROR", "Error handling request")
+    assert "RuntimeError: a bug in a view" in bug["exception"]
