@@ -337,9 +337,12 @@ def _limit(query: Any, name: str, default: int, most: int) -> int:
     text = query.get(name)
     if text is None:
         return default
-    if not text.isdigit() or not 1 <= int(text) <= most:
+    # ASCII digits only ("²" is a digit to str.isdigit, not to int), and few enough of
+    # them for int to read (it refuses more than 4,300): anything else is a 400, not a 500.
+    digits = text.lstrip("0") if text.isascii() and text.isdigit() else None
+    if digits is None or len(digits) > len(str(most)) or not 1 <= int(digits or "0") <= most:
         raise Answer(400, "bad request", f"{name} must be a whole number from 1 to {most}")
-    return int(text)
+    return int(digits)
 
 
 def register_api(

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from streams.core.state.record import UserState
-from streams.runtime.api import Answer, Api
+from streams.runtime.api import Answer, Api, _limit
 from streams.runtime.api_gate import Gate
 
 
@@ -44,3 +44,37 @@ async def test_a_record_there_is_answered_as_a_copy(app: dict[str, bool]) -> Non
     assert found.last_fired == live.last_fired
     found.last_fired.clear()  # the caller's copy: the live record is untouched
     assert live.last_fired
+
+
+@pytest.mark.parametrize(
+    ("given", "read"),
+    [
+        (None, 10),  # the default
+        ("5", 5),
+        ("0005", 5),
+        ("50", 50),
+        ("51", None),  # over the most
+        ("0", None),
+        ("", None),
+        ("-1", None),
+        ("+5", None),
+        (" 5", None),
+        ("1e3", None),
+        ("²", None),  # a digit to str.isdigit, not to int
+        ("٣", None),  # another script's digit: ASCII only
+        ("１２", None),
+        ("9" * 5000, None),  # more digits than int reads: a 400, not a 500
+        ("0" * 5000 + "7", 7),  # leading zeros, however many
+    ],
+)
+def test_a_limit_is_a_plain_whole_number_in_range_or_a_400(
+    given: str | None, read: int | None
+) -> None:
+    query = {} if given is None else {"limit": given}
+    if read is not None:
+        assert _limit(query, "limit", 10, 50) == read
+        return
+    with pytest.raises(Answer) as raised:
+        _limit(query, "limit", 10, 50)
+    assert raised.value.problem.status == 400
+    assert raised.value.problem.detail == "limit must be a whole number from 1 to 50"
