@@ -108,14 +108,20 @@ async def test_two_workers_answer_for_every_user_from_its_owner(
             process.stop()
 
 
+def one_worker(
+    make_settings: Callable[..., Settings], tmp_path: Path, **changes: Any
+) -> tuple[Settings, int, NudgeProcess]:
+    """One worker with the API on, started, on a migrated database; and its web port."""
+    port = free_port()
+    settings = make_settings(api_tokens=f"support:{TOKEN}", web_port=port, **changes)
+    upgrade(settings)
+    return settings, port, NudgeProcess(settings, "worker", tmp_path / "worker.log").start()
+
+
 async def test_a_caller_over_its_rate_is_told_when_to_come_back(
     make_settings: Callable[..., Settings], tmp_path: Path
 ) -> None:
-    port = free_port()
-    settings = make_settings(
-        api_tokens=f"support:{TOKEN}", web_port=port, api_burst=3, api_rate_per_second=0.5
-    )
-    worker = NudgeProcess(settings, "worker", tmp_path / "worker.log").start()
+    _, port, worker = one_worker(make_settings, tmp_path, api_burst=3, api_rate_per_second=0.5)
     try:
         await wait_for_assignment(worker)
         statuses = [(await get(port, "/triggers"))[0] for _ in range(5)]

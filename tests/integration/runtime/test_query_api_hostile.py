@@ -20,15 +20,12 @@ from yarl import URL
 
 from schemas.settings import Settings
 from schemas.topics import BEHAVIOR_EVENTS
-from sinks.migrate import upgrade
 from tests.integration.harness import (
-    NudgeProcess,
     caught_up,
-    free_port,
     publish,
     wait_for_assignment,
 )
-from tests.integration.runtime.test_query_api import TOKEN, get
+from tests.integration.runtime.test_query_api import TOKEN, get, one_worker
 from tests.integration.scenarios import as_messages, spend
 
 pytestmark = pytest.mark.integration
@@ -99,12 +96,9 @@ async def send(port: int, method: str, path: str, headers: dict[str, str]) -> in
 async def test_hostile_requests_get_a_4xx_each_and_the_worker_goes_on(
     make_settings: Callable[..., Settings], tmp_path: Path
 ) -> None:
-    port = free_port()
-    settings = make_settings(
-        api_tokens=f"support:{TOKEN}", web_port=port, api_burst=10_000, api_rate_per_second=1e4
+    settings, port, worker = one_worker(
+        make_settings, tmp_path, api_burst=10_000, api_rate_per_second=1e4
     )
-    upgrade(settings)
-    worker = NudgeProcess(settings, "worker", tmp_path / "worker.log").start()
     try:
         await wait_for_assignment(worker)
         await publish(settings, BEHAVIOR_EVENTS, as_messages([spend(USER, NOW, "40.00")]))
