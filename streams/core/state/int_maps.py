@@ -58,14 +58,11 @@ def unpack_int_map(packed: list[Any]) -> dict[int, int]:
 
 def put_varint(out: bytearray, number: int) -> None:
     """Append ``number`` (>= 0) as LEB128: seven bits a byte, low first, high bit = more."""
-    while number > _SEVEN_BITS:
-        out.append((number & _SEVEN_BITS) | _MORE)
-        number >>= 7
-    out.append(number)
+    put_varints(out, (number,))
 
 
 def put_varints(out: bytearray, numbers: Iterable[int]) -> None:
-    """Append each of ``numbers`` (>= 0) as ``put_varint`` does, without a call per number.
+    """Append each of ``numbers`` (>= 0) as LEB128, in one loop (not a call per number).
 
     The record's packers write dozens of small numbers per user on every changelog write.
     """
